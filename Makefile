@@ -1,0 +1,40 @@
+# Every target bootstraps what it needs, idempotently: the .venv (pip install -e ".[dev]")
+# and the pinned npm tools (anvil, solcjs) under tools/npm.
+PY      := .venv/bin/python
+VENV_OK := .venv/.installed
+NPM_OK  := tools/npm/node_modules/.installed
+PYTEST  := $(PY) -m pytest
+
+.PHONY: setup demo test test-fast bench lint clean
+
+setup: $(VENV_OK) $(NPM_OK)
+
+$(VENV_OK): pyproject.toml
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $@
+
+$(NPM_OK): tools/npm/package.json tools/npm/package-lock.json
+	cd tools/npm && npm ci --no-audit --no-fund --foreground-scripts
+	@test -x tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+	@touch $@
+
+demo: setup
+	.venv/bin/veilproof demo
+
+test: setup
+	$(PYTEST) -q
+
+test-fast: setup
+	$(PYTEST) -q -m "not slow"
+
+bench: setup
+	$(PY) bench/run.py
+
+lint: setup
+	.venv/bin/ruff check src tests bench examples
+	.venv/bin/ruff format --check src tests bench examples
+
+clean:
+	rm -rf .venv tools/npm/node_modules .pytest_cache

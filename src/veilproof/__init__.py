@@ -1,0 +1,3 @@
+"""veilproof: private and verifiable AI inference."""
+
+__version__ = "0.1.0"
