@@ -1,0 +1,71 @@
+"""Every failure a user can hit is a named exception from here.
+
+Callers catch :class:`VeilproofError` to handle all of ours, or a subclass to react to one cause.
+Each error says what was wrong and what was expected, so a CLI can print it as-is.
+"""
+
+from __future__ import annotations
+
+
+class VeilproofError(Exception):
+    """Base class of every veilproof error."""
+
+
+class ConfigError(VeilproofError):
+    """A setting, file or argument given to veilproof is missing or malformed."""
+
+
+class InputError(VeilproofError, ValueError):
+    """A value passed in by a user or a peer is invalid.
+
+    ``field`` names the offending field; ``expected`` says what would have been accepted.
+    """
+
+    def __init__(self, field: str, expected: str, got: object | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        msg = f"{field}: expected {expected}"
+        if got is not None:
+            shown = repr(got)
+            msg += f", got {shown[:80] + '...' if len(shown) > 80 else shown}"
+        super().__init__(msg)
+
+
+# --- chain -----------------------------------------------------------------------------------------
+class ChainError(VeilproofError):
+    """The chain could not be reached or did something unexpected."""
+
+
+class ContractReverted(ChainError):
+    """A contract call or transaction reverted; ``reason`` is the contract's own revert string."""
+
+    def __init__(self, reason: str, function: str | None = None, tx_hash: str | None = None) -> None:
+        self.reason = reason
+        self.function = function
+        self.tx_hash = tx_hash
+        where = f" in {function}" if function else ""
+        super().__init__(f"reverted{where}: {reason}")
+
+
+class TransactionFailed(ChainError):
+    """A transaction was mined with status 0 and no revert reason (e.g. out of gas, oversized deploy)."""
+
+
+class KeystoreError(VeilproofError):
+    """A keystore could not be read, decrypted or written."""
+
+
+# --- artifacts -------------------------------------------------------------------------------------
+class ArtifactError(VeilproofError):
+    """An artifact is missing from the store."""
+
+
+class IntegrityError(ArtifactError):
+    """An artifact's bytes do not hash to the commitment it was fetched under."""
+
+    def __init__(self, name: str, expected: str, actual: str) -> None:
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{name}: sha256 {actual} does not match commitment {expected}")
