@@ -1,0 +1,84 @@
+"""Start and stop a local anvil (a real EVM node) from the pinned npm package.
+
+Why not require foundry on PATH: ``make`` installs ``@foundry-rs/anvil`` under tools/npm, which
+ships the binary inside the npm package, so a fresh machine needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from veilproof.errors import ChainError, ConfigError
+
+_REL = Path("tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+
+
+def anvil_binary() -> Path:
+    """``$VEILPROOF_ANVIL``, then the npm-installed binary in this checkout, then ``anvil`` on PATH."""
+    env = os.environ.get("VEILPROOF_ANVIL")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / _REL
+        if cand.is_file():
+            return cand
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise ConfigError("anvil not found: run `make setup` (installs @foundry-rs/anvil under tools/npm)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AnvilProcess:
+    port: int
+    proc: subprocess.Popen[bytes]
+    url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def start_anvil(port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0) -> AnvilProcess:
+    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC."""
+    port = port or free_port()
+    args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--silent", "--gas-limit", "60000000"]
+    if code_size_limit:
+        args += ["--code-size-limit", str(code_size_limit)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    node = AnvilProcess(port, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise ChainError(f"anvil exited with code {proc.returncode}: {err.strip()[:500]}")
+        try:
+            r = httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+            if r.status_code == 200:
+                return node
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    node.stop()
+    raise ChainError(f"anvil did not answer on {node.url} within {timeout}s")

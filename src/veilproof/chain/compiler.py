@@ -1,0 +1,97 @@
+"""Compile the Vyper sources in ``contracts/`` into ABI + bytecode.
+
+Why a cache: compiling a contract costs about a second, and every test, node and CLI call deploys
+or loads the same handful of contracts. Output is keyed by the sha256 of the source (and of every
+file in ``contracts/``, since contracts import interfaces), so an edit always recompiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from veilproof.errors import ConfigError
+
+VYPER_EVM_VERSION = "cancun"
+
+
+def contracts_dir() -> Path:
+    """Where the Vyper sources live: ``$VEILPROOF_CONTRACTS`` or ``contracts/`` of this checkout."""
+    env = os.environ.get("VEILPROOF_CONTRACTS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "contracts"
+        if cand.is_dir() and any(cand.glob("*.vy")):
+            return cand
+    raise ConfigError("contracts/ not found: set VEILPROOF_CONTRACTS to the folder of the Vyper sources")
+
+
+def _cache_dir() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "veilproof" / "vyper"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@dataclass(frozen=True)
+class CompiledContract:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str  # 0x-prefixed init code
+
+    @property
+    def size(self) -> int:
+        return (len(self.bytecode) - 2) // 2
+
+
+def _tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    import vyper
+
+    h.update(vyper.__version__.encode())
+    for p in sorted(folder.rglob("*.vy*")):
+        h.update(str(p.relative_to(folder)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _compile_cached(path_str: str, tree_digest: str) -> CompiledContract:
+    path = Path(path_str)
+    cache_file = _cache_dir() / f"{path.stem}-{tree_digest[:24]}.json"
+    if cache_file.exists():
+        data = json.loads(cache_file.read_text())
+        return CompiledContract(path.stem, data["abi"], data["bytecode"])
+    import vyper
+    from vyper.compiler.input_bundle import FilesystemInputBundle
+    from vyper.compiler.settings import Settings
+
+    out = vyper.compile_code(
+        path.read_text(),
+        contract_path=path.name,
+        resolved_path=path,
+        input_bundle=FilesystemInputBundle([path.parent]),
+        output_formats=["abi", "bytecode"],
+        settings=Settings(evm_version=VYPER_EVM_VERSION),
+    )
+    tmp = cache_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"abi": out["abi"], "bytecode": out["bytecode"]}))
+    os.replace(tmp, cache_file)
+    return CompiledContract(path.stem, out["abi"], out["bytecode"])
+
+
+def compile_contract(name_or_path: str | Path) -> CompiledContract:
+    """Compile ``contracts/<name>.vy`` (or a path to any .vy file)."""
+    p = Path(name_or_path)
+    if p.suffix != ".vy":
+        p = contracts_dir() / f"{name_or_path}.vy"
+    if not p.is_file():
+        raise ConfigError(f"contract source not found: {p}")
+    p = p.resolve()
+    return _compile_cached(str(p), _tree_digest(p.parent))

@@ -1,0 +1,190 @@
+"""``Network``: the one object the rest of veilproof uses to talk to a chain.
+
+It signs every transaction locally (keys never leave the process, never reach a node's RPC),
+checks every receipt's status, and maps reverts to :class:`ContractReverted` with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+from veilproof.chain.backend import ChainBackend
+from veilproof.chain.compiler import compile_contract
+from veilproof.chain.reverts import mapped_reverts
+from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
+
+DEV_FUNDING_WEI = 10**21  # 1000 ETH for gas on dev chains
+_GAS_MARGIN = 1.25
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The part of a receipt callers use, plus the raw one."""
+
+    tx_hash: str
+    gas_used: int
+    block_number: int
+    contract_address: str | None
+    raw: TxReceipt
+
+
+class Network:
+    """A chain connection plus local signing.
+
+    ``transact`` serialises nonces per sender with a lock, so threads in one process (a node's
+    worker pool) can send concurrently from one account without nonce races.
+    """
+
+    def __init__(self, backend: ChainBackend) -> None:
+        self.backend = backend
+        self.w3: Web3 = backend.w3
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- info ------------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    def now(self) -> int:
+        """Timestamp of the latest block: the clock contracts see."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def balance(self, address: str) -> int:
+        return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
+
+    # --- accounts --------------------------------------------------------------------------------
+    def new_accounts(self, n: int = 1, fund_wei: int = DEV_FUNDING_WEI) -> list[LocalAccount]:
+        """Fresh random accounts with ether for gas (dev chains only)."""
+        accts = [Account.create() for _ in range(n)]
+        for a in accts:
+            self.backend.fund(a.address, fund_wei)
+        return accts
+
+    def fund(self, address: str, wei: int = DEV_FUNDING_WEI) -> None:
+        self.backend.fund(address, wei)
+
+    def time_travel(self, seconds: int) -> None:
+        self.backend.time_travel(seconds)
+
+    # --- contracts -------------------------------------------------------------------------------
+    def contract(self, name: str, address: str) -> Contract:
+        """A handle on deployed contract ``name`` (ABI from contracts/<name>.vy)."""
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=compile_contract(name).abi)
+
+    def deploy(self, name: str, *args: Any, sender: LocalAccount) -> Contract:
+        """Compile ``contracts/<name>.vy`` and deploy it; returns the bound contract."""
+        c = compile_contract(name)
+        return self.deploy_bytecode(c.abi, c.bytecode, *args, sender=sender, label=name)
+
+    def deploy_bytecode(
+        self, abi: list[dict[str, Any]], bytecode: str, *args: Any, sender: LocalAccount, label: str = "contract"
+    ) -> Contract:
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        rcpt = self.transact(factory.constructor(*args), sender=sender, label=f"deploy {label}")
+        if not rcpt.contract_address:
+            raise TransactionFailed(f"deploy {label}: no contract address in receipt {rcpt.tx_hash}")
+        code = self.w3.eth.get_code(rcpt.contract_address)  # type: ignore[arg-type]
+        if len(code) == 0:
+            raise TransactionFailed(
+                f"deploy {label}: no code at {rcpt.contract_address} (over EIP-170's size limit?)"
+            )
+        return self.w3.eth.contract(address=rcpt.contract_address, abi=abi)  # type: ignore[arg-type]
+
+    # --- calls and transactions ------------------------------------------------------------------
+    def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
+        """Read-only call; reverts raise ContractReverted."""
+        with mapped_reverts(getattr(fn, "fn_name", None)):
+            return fn.call({"from": sender} if sender else {})
+
+    def _lock(self, address: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(address, threading.Lock())
+
+    def transact(
+        self,
+        fn: Any,
+        sender: LocalAccount,
+        value: int = 0,
+        gas: int | None = None,
+        label: str | None = None,
+    ) -> Receipt:
+        """Sign locally, send, wait, and check the receipt.
+
+        The gas estimate runs the call first, so a revert is reported with its reason before any
+        transaction is broadcast. A mined transaction with status 0 is replayed as a call to
+        recover the reason.
+        """
+        if not isinstance(sender, LocalAccount):
+            raise InputError("sender", "an eth_account LocalAccount (keys are signed locally)", type(sender))
+        name = label or getattr(fn, "fn_name", None) or "transaction"
+        with self._lock(sender.address):
+            params: dict[str, Any] = {"from": sender.address, "value": value}
+            with mapped_reverts(name):
+                if gas is None:
+                    params["gas"] = int(fn.estimate_gas(params) * _GAS_MARGIN) + 10_000
+                else:
+                    params["gas"] = gas
+                params["nonce"] = self.w3.eth.get_transaction_count(sender.address, "pending")
+                params["chainId"] = self.chain_id
+                tx = fn.build_transaction(params)
+            signed = sender.sign_transaction(tx)
+            with mapped_reverts(name):
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            try:
+                raw = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=300)
+            except Exception as e:
+                raise ChainError(f"{name}: no receipt for {tx_hash.hex()}: {e}") from e
+        rcpt = Receipt(
+            tx_hash="0x" + bytes(raw["transactionHash"]).hex().removeprefix("0x"),
+            gas_used=int(raw["gasUsed"]),
+            block_number=int(raw["blockNumber"]),
+            contract_address=raw.get("contractAddress"),
+            raw=raw,
+        )
+        if raw["status"] != 1:
+            self._raise_for_failed(tx, raw, name, rcpt.tx_hash)
+        return rcpt
+
+    def _raise_for_failed(self, tx: dict[str, Any], raw: TxReceipt, name: str, tx_hash: str) -> None:
+        replay = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            with mapped_reverts(name):
+                self.w3.eth.call(replay, raw["blockNumber"] - 1)  # type: ignore[arg-type]
+        except ContractReverted as e:
+            e.tx_hash = tx_hash
+            raise
+        except Exception:
+            pass
+        raise TransactionFailed(
+            f"{name}: transaction {tx_hash} failed with status 0 (gas used {raw['gasUsed']} of {tx.get('gas')})"
+        )
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def connect(url: str | None = None, *, allow_large_contracts: bool = False) -> Network:
+    """Connect to a chain: embedded py-evm when ``url`` is None or "embedded", else JSON-RPC."""
+    if url in (None, "", "embedded"):
+        from veilproof.chain.embedded import EmbeddedBackend
+
+        return Network(EmbeddedBackend(allow_large_contracts=allow_large_contracts))
+    if not url.startswith(("http://", "https://")):
+        raise InputError("chain url", "http(s)://host:port or 'embedded'", url)
+    from veilproof.chain.rpc import RpcBackend
+
+    return Network(RpcBackend(url))
