@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from veilproof.chain import compile_contract, connect
+from veilproof.chain.rpc_server import EmbeddedRpcServer
 from veilproof.errors import ContractReverted, InputError, TransactionFailed
 
 PROBE = """# pragma version ~=0.4.3
@@ -22,6 +24,22 @@ def setx(v: uint256):
 def deadline_passed(t: uint256) -> bool:
     return block.timestamp > t
 """
+
+
+@pytest.fixture(scope="module")
+def served_embedded_url() -> Iterator[str]:
+    srv = EmbeddedRpcServer().start()
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture(params=["embedded", "served", pytest.param("anvil", marks=pytest.mark.anvil)])
+def chain_url(request: pytest.FixtureRequest) -> str:
+    """Embedded in-process, embedded served over JSON-RPC to other processes, and real anvil."""
+    if request.param == "embedded":
+        return "embedded"
+    fixture = "served_embedded_url" if request.param == "served" else "anvil_url"
+    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture

@@ -60,10 +60,21 @@ class AnvilProcess:
                 self.proc.kill()
 
 
-def start_anvil(port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0) -> AnvilProcess:
+def start_anvil(
+    port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0
+) -> AnvilProcess:
     """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC."""
     port = port or free_port()
-    args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--silent", "--gas-limit", "60000000"]
+    args = [
+        str(anvil_binary()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--silent",
+        "--gas-limit",
+        "60000000",
+    ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -91,7 +91,12 @@ class Network:
         return self.deploy_bytecode(c.abi, c.bytecode, *args, sender=sender, label=name)
 
     def deploy_bytecode(
-        self, abi: list[dict[str, Any]], bytecode: str, *args: Any, sender: LocalAccount, label: str = "contract"
+        self,
+        abi: list[dict[str, Any]],
+        bytecode: str,
+        *args: Any,
+        sender: LocalAccount,
+        label: str = "contract",
     ) -> Contract:
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         rcpt = self.transact(factory.constructor(*args), sender=sender, label=f"deploy {label}")

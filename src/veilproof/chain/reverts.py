@@ -15,7 +15,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from veilproof.errors import ChainError, ContractReverted
 
-_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 
 
 def decode_revert_data(data: bytes | str | None) -> str | None:
@@ -27,7 +27,7 @@ def decode_revert_data(data: bytes | str | None) -> str | None:
             data = bytes.fromhex(data.removeprefix("0x"))
         except ValueError:
             return None
-    if data[:4] == _ERROR_SELECTOR:
+    if data[:4] == ERROR_SELECTOR:
         try:
             return str(decode(["string"], data[4:])[0])
         except Exception:
