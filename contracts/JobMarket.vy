@@ -1,0 +1,568 @@
+# pragma version ~=0.4.3
+"""
+@title Job market
+@notice Escrow and settlement of inference jobs.
+        ZK jobs (mode 1) settle when the node submits an EZKL proof the verifier
+        accepts; a client holding a node-signed claim that is invalid can get the
+        node slashed. FHE jobs (mode 2) settle after the client accepts or a
+        challenge window passes; an arbiter (validator quorum) can dispute them.
+        A job without a result by its deadline is refunded and the node slashed.
+        Every job ends Settled, Refunded or Slashed. Payments are pulled with `withdraw`.
+@dev Invariant: token.balanceOf(self) == escrowed + sum(pending).
+"""
+
+from ethereum.ercs import IERC20
+
+MAX_INSTANCES: constant(uint256) = 64
+MAX_PROOF: constant(uint256) = 32768
+MAX_BPS: constant(uint256) = 10000
+MAX_FEE_BPS: constant(uint256) = 1000
+
+MODE_ZK: constant(uint8) = 1
+MODE_FHE: constant(uint8) = 2
+
+OPEN: constant(uint8) = 1
+SUBMITTED: constant(uint8) = 2
+SETTLED: constant(uint8) = 3
+REFUNDED: constant(uint8) = 4
+SLASHED: constant(uint8) = 5
+
+# secp256k1 order / 2: larger `s` values are malleable twins (EIP-2)
+HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
+# same layout as ModelRegistry.Model, so its `model` view decodes into it
+struct Model:
+    owner: address
+    name: String[64]
+    price: uint256
+    royalty_bps: uint16
+    onnx_hash: bytes32
+    zk_settings_hash: bytes32
+    zk_vk_hash: bytes32
+    zk_srs_hash: bytes32
+    fhe_client_hash: bytes32
+    fhe_server_hash: bytes32
+    training_code_hash: bytes32
+    active: bool
+
+interface Models:
+    def model(model_id: uint256) -> Model: view
+
+interface Nodes:
+    def is_active(node: address) -> bool: view
+    def serves(node: address, model_id: uint256) -> bool: view
+    def slash(node: address, amount: uint256, challenger: address, reason: String[64]) -> uint256: nonpayable
+
+interface Verifier:
+    def verify(model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]) -> bool: view
+
+struct Job:
+    client: address
+    node: address
+    model_id: uint256
+    input_commitment: bytes32
+    mode: uint8
+    price: uint256
+    deadline: uint256
+    status: uint8
+    output_hash: bytes32
+    proof_hash: bytes32
+    eval_keys_hash: bytes32
+    output_ct_hash: bytes32
+    submitted_at: uint256
+
+event JobOpened:
+    job_id: indexed(uint256)
+    client: indexed(address)
+    node: indexed(address)
+    model_id: uint256
+    mode: uint8
+    price: uint256
+    deadline: uint256
+    input_commitment: bytes32
+
+event ZkResultSubmitted:
+    job_id: indexed(uint256)
+    output_hash: bytes32
+    proof_hash: bytes32
+    outputs: DynArray[uint256, MAX_INSTANCES]
+
+event FheResultSubmitted:
+    job_id: indexed(uint256)
+    eval_keys_hash: bytes32
+    input_ct_hash: bytes32
+    output_ct_hash: bytes32
+    circuit_hash: bytes32
+
+event JobSettled:
+    job_id: indexed(uint256)
+    node_amount: uint256
+    royalty: uint256
+    fee: uint256
+
+event JobRefunded:
+    job_id: indexed(uint256)
+    slashed: bool
+
+event JobSlashed:
+    job_id: indexed(uint256)
+    challenger: indexed(address)
+    reason: String[64]
+
+event Withdrawal:
+    account: indexed(address)
+    amount: uint256
+
+event ParamSet:
+    param: String[32]
+    value: uint256
+
+event RoleSet:
+    role: String[32]
+    account: indexed(address)
+
+token: public(immutable(IERC20))
+models: public(immutable(Models))
+nodes: public(immutable(Nodes))
+
+owner: public(address)
+treasury: public(address)
+zk_verifier: public(address)
+arbiter: public(address)
+slash_amount: public(uint256)
+max_deadline: public(uint256)
+challenge_window: public(uint256)
+fee_bps: public(uint256)
+
+_jobs: HashMap[uint256, Job]
+job_count: public(uint256)
+pending: public(HashMap[address, uint256])
+escrowed: public(uint256)
+
+
+@deploy
+def __init__(_token: IERC20, _models: Models, _nodes: Nodes, _treasury: address):
+    """
+    @param _token The VEIL token.
+    @param _models The ModelRegistry.
+    @param _nodes The NodeRegistry (must authorise this contract to slash).
+    @param _treasury Receives the protocol fee (`fee_bps`, zero by default).
+    """
+    assert _treasury != empty(address), "zero treasury"
+    token = _token
+    models = _models
+    nodes = _nodes
+    self.owner = msg.sender
+    self.treasury = _treasury
+    self.max_deadline = 86400
+    self.challenge_window = 3600
+
+
+# ------------------------------------------------------------------ internal
+@internal
+@view
+def _load(job_id: uint256) -> Job:
+    assert job_id >= 1 and job_id <= self.job_count, "unknown job"
+    return self._jobs[job_id]
+
+
+@internal
+def _settle(job_id: uint256, job: Job):
+    """Credit node, model owner (royalty) and treasury (fee); the escrow leaves."""
+    m: Model = staticcall models.model(job.model_id)
+    fee: uint256 = job.price * self.fee_bps // MAX_BPS
+    royalty: uint256 = (job.price - fee) * convert(m.royalty_bps, uint256) // MAX_BPS
+    node_amount: uint256 = job.price - fee - royalty
+    self._jobs[job_id].status = SETTLED
+    self.escrowed -= job.price
+    self.pending[job.node] += node_amount
+    self.pending[m.owner] += royalty
+    self.pending[self.treasury] += fee
+    log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
+
+
+@internal
+def _slash_and_refund(job_id: uint256, job: Job, challenger: address, reason: String[64]):
+    """Refund the client in full and slash the node through the NodeRegistry."""
+    self._jobs[job_id].status = SLASHED
+    self.escrowed -= job.price
+    self.pending[job.client] += job.price
+    log JobSlashed(job_id=job_id, challenger=challenger, reason=reason)
+    if self.slash_amount > 0:
+        extcall nodes.slash(job.node, self.slash_amount, challenger, reason)
+
+
+@internal
+@view
+def _verify(model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]) -> bool:
+    """
+    A verifier that reverts rejects the proof (EZKL's Halo2 verifier reverts on a
+    bad proof). A verifier that ran out of gas says nothing: revert so a caller
+    cannot get an honest node slashed by sending too little gas.
+    """
+    verifier: address = self.zk_verifier
+    assert verifier != empty(address), "no verifier"
+    gas_start: uint256 = msg.gas
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(
+        verifier,
+        abi_encode(model_id, proof, instances, method_id=method_id("verify(uint256,bytes,uint256[])")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if not ok:
+        assert msg.gas > gas_start // 32, "verifier out of gas"
+        return False
+    if len(response) != 32:
+        return False
+    return convert(convert(response, bytes32), uint256) == 1
+
+
+# ------------------------------------------------------------------ jobs
+@external
+def open_job(model_id: uint256, node: address, input_commitment: bytes32, mode: uint8, deadline: uint256) -> uint256:
+    """
+    @notice Open a job and escrow the model's price (approve the market first).
+    @param model_id Active model with a commitment for `mode`.
+    @param node Active node that serves the model.
+    @param input_commitment ZK: Poseidon hash of the input (EZKL hashed input, instances[0]).
+                            FHE: hash of the input ciphertext.
+    @param mode 1 = ZK, 2 = FHE.
+    @param deadline Unix time by which the node must submit; at most now + max_deadline.
+    @return The new job id (from 1).
+    """
+    assert mode == MODE_ZK or mode == MODE_FHE, "bad mode"
+    assert input_commitment != empty(bytes32), "empty commitment"
+    assert deadline > block.timestamp, "deadline passed"
+    assert deadline <= block.timestamp + self.max_deadline, "deadline too far"
+    m: Model = staticcall models.model(model_id)
+    assert m.active, "model retired"
+    if mode == MODE_ZK:
+        assert m.zk_vk_hash != empty(bytes32), "no zk commitment"
+    else:
+        assert m.fhe_server_hash != empty(bytes32), "no fhe commitment"
+    assert staticcall nodes.is_active(node), "node inactive"
+    assert staticcall nodes.serves(node, model_id), "model not served"
+    job_id: uint256 = self.job_count + 1
+    self.job_count = job_id
+    self._jobs[job_id] = Job(
+        client=msg.sender,
+        node=node,
+        model_id=model_id,
+        input_commitment=input_commitment,
+        mode=mode,
+        price=m.price,
+        deadline=deadline,
+        status=OPEN,
+        output_hash=empty(bytes32),
+        proof_hash=empty(bytes32),
+        eval_keys_hash=empty(bytes32),
+        output_ct_hash=empty(bytes32),
+        submitted_at=0,
+    )
+    self.escrowed += m.price
+    log JobOpened(
+        job_id=job_id,
+        client=msg.sender,
+        node=node,
+        model_id=model_id,
+        mode=mode,
+        price=m.price,
+        deadline=deadline,
+        input_commitment=input_commitment,
+    )
+    if m.price > 0:
+        assert extcall token.transferFrom(msg.sender, self, m.price), "transfer failed"
+    return job_id
+
+
+@external
+def submit_zk_result(job_id: uint256, instances: DynArray[uint256, MAX_INSTANCES], proof: Bytes[MAX_PROOF]):
+    """
+    @notice Post the EZKL proof of a ZK job; settles the job if the verifier accepts it.
+    @param job_id Job assigned to the caller.
+    @param instances Public instances: [input hash, outputs...].
+    @param proof The proof bytes.
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.node, "not job node"
+    assert job.status == OPEN, "job not open"
+    assert job.mode == MODE_ZK, "wrong mode"
+    assert block.timestamp <= job.deadline, "deadline passed"
+    assert len(instances) > 0, "no instances"
+    assert instances[0] == convert(job.input_commitment, uint256), "input mismatch"
+    assert self._verify(job.model_id, proof, instances), "proof rejected"
+    outputs: DynArray[uint256, MAX_INSTANCES] = []
+    for i: uint256 in range(1, MAX_INSTANCES):
+        if i >= len(instances):
+            break
+        outputs.append(instances[i])
+    output_hash: bytes32 = keccak256(abi_encode(outputs))
+    proof_hash: bytes32 = keccak256(proof)
+    self._jobs[job_id].output_hash = output_hash
+    self._jobs[job_id].proof_hash = proof_hash
+    self._jobs[job_id].submitted_at = block.timestamp
+    log ZkResultSubmitted(job_id=job_id, output_hash=output_hash, proof_hash=proof_hash, outputs=outputs)
+    self._settle(job_id, job)
+
+
+@external
+def challenge_zk(
+    job_id: uint256, instances: DynArray[uint256, MAX_INSTANCES], proof: Bytes[MAX_PROOF], node_sig: Bytes[65]
+):
+    """
+    @notice Prove that the node signed an invalid ZK result off-chain: the client
+            is refunded and the node slashed. Reverts "claim is valid" otherwise.
+    @dev The node signs (EIP-191 personal_sign) keccak256(abi_encode(chain.id, market,
+         job_id, keccak256(abi_encode(instances)), keccak256(proof))).
+    @param job_id Open ZK job of the caller.
+    @param instances Instances the node sent.
+    @param proof Proof the node sent.
+    @param node_sig The node's 65-byte signature (r, s, v).
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.client, "not client"
+    assert job.status == OPEN, "job not open"
+    assert job.mode == MODE_ZK, "wrong mode"
+    assert len(node_sig) == 65, "bad signature"
+    r: uint256 = convert(slice(node_sig, 0, 32), uint256)
+    s: uint256 = convert(slice(node_sig, 32, 32), uint256)
+    v: uint256 = convert(slice(node_sig, 64, 1), uint256)
+    if v < 27:
+        v += 27
+    assert v == 27 or v == 28, "bad signature"
+    assert s <= HALF_N, "bad signature"
+    claim: bytes32 = keccak256(
+        abi_encode(chain.id, self, job_id, keccak256(abi_encode(instances)), keccak256(proof))
+    )
+    digest: bytes32 = keccak256(concat(b"\x19Ethereum Signed Message:\n32", claim))
+    signer: address = ecrecover(digest, v, r, s)
+    assert signer != empty(address), "bad signature"
+    assert signer == job.node, "not node signature"
+    valid: bool = len(instances) > 0 and instances[0] == convert(job.input_commitment, uint256)
+    if valid:
+        valid = self._verify(job.model_id, proof, instances)
+    assert not valid, "claim is valid"
+    self._slash_and_refund(job_id, job, msg.sender, "invalid zk claim")
+
+
+@external
+def submit_fhe_result(
+    job_id: uint256, eval_keys_hash: bytes32, input_ct_hash: bytes32, output_ct_hash: bytes32, circuit_hash: bytes32
+):
+    """
+    @notice Post the hashes of an FHE evaluation; opens the challenge window.
+    @param job_id Job assigned to the caller.
+    @param eval_keys_hash Hash of the client's evaluation keys used.
+    @param input_ct_hash Hash of the input ciphertext (must equal the job's commitment).
+    @param output_ct_hash Hash of the output ciphertext.
+    @param circuit_hash Hash of the FHE server circuit (must equal the model's commitment).
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.node, "not job node"
+    assert job.status == OPEN, "job not open"
+    assert job.mode == MODE_FHE, "wrong mode"
+    assert block.timestamp <= job.deadline, "deadline passed"
+    assert eval_keys_hash != empty(bytes32) and output_ct_hash != empty(bytes32), "empty hash"
+    assert input_ct_hash == job.input_commitment, "input mismatch"
+    m: Model = staticcall models.model(job.model_id)
+    assert circuit_hash == m.fhe_server_hash, "circuit mismatch"
+    self._jobs[job_id].status = SUBMITTED
+    self._jobs[job_id].eval_keys_hash = eval_keys_hash
+    self._jobs[job_id].output_ct_hash = output_ct_hash
+    self._jobs[job_id].submitted_at = block.timestamp
+    log FheResultSubmitted(
+        job_id=job_id,
+        eval_keys_hash=eval_keys_hash,
+        input_ct_hash=input_ct_hash,
+        output_ct_hash=output_ct_hash,
+        circuit_hash=circuit_hash,
+    )
+
+
+@external
+def accept(job_id: uint256):
+    """
+    @notice Client accepts a submitted FHE result; settles at once.
+    @param job_id Submitted job of the caller.
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.client, "not client"
+    assert job.status == SUBMITTED, "not submitted"
+    self._settle(job_id, job)
+
+
+@external
+def finalize(job_id: uint256):
+    """
+    @notice Settle a submitted FHE job once its challenge window has passed. Anyone may call.
+    @param job_id Submitted job.
+    """
+    job: Job = self._load(job_id)
+    assert job.status == SUBMITTED, "not submitted"
+    assert block.timestamp >= job.submitted_at + self.challenge_window, "challenge window open"
+    self._settle(job_id, job)
+
+
+@external
+def dispute_fhe(job_id: uint256):
+    """
+    @notice The arbiter (validator quorum) rejects a submitted FHE result within the
+            window: client refunded, node slashed (challenger share to the arbiter).
+    @param job_id Submitted job.
+    """
+    assert msg.sender == self.arbiter, "not arbiter"
+    job: Job = self._load(job_id)
+    assert job.status == SUBMITTED, "not submitted"
+    assert block.timestamp < job.submitted_at + self.challenge_window, "challenge window closed"
+    self._slash_and_refund(job_id, job, msg.sender, "fhe dispute")
+
+
+@external
+def refund(job_id: uint256):
+    """
+    @notice Client takes back the escrow of a job with no result after its deadline;
+            the node is slashed `slash_amount` if it still has stake.
+    @param job_id Open job of the caller.
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.client, "not client"
+    assert job.status == OPEN, "job not open"
+    assert block.timestamp > job.deadline, "deadline not passed"
+    self._jobs[job_id].status = REFUNDED
+    self.escrowed -= job.price
+    self.pending[job.client] += job.price
+    slashed: bool = False
+    if self.slash_amount > 0:
+        # slashing must never block the refund: ignore any failure
+        slashed = raw_call(
+            nodes.address,
+            abi_encode(
+                job.node,
+                self.slash_amount,
+                msg.sender,
+                "missed deadline",
+                method_id=method_id("slash(address,uint256,address,string)"),
+            ),
+            revert_on_failure=False,
+        )
+    log JobRefunded(job_id=job_id, slashed=slashed)
+
+
+@external
+def withdraw():
+    """
+    @notice Pull the caller's pending balance (earnings, royalties, refunds, fees).
+    """
+    amount: uint256 = self.pending[msg.sender]
+    assert amount > 0, "nothing to withdraw"
+    self.pending[msg.sender] = 0
+    log Withdrawal(account=msg.sender, amount=amount)
+    assert extcall token.transfer(msg.sender, amount), "transfer failed"
+
+
+# ------------------------------------------------------------------ admin
+@external
+def set_zk_verifier(verifier: address):
+    """
+    @notice Set the proof verifier adapter.
+    @param verifier Contract with verify(model_id, proof, instances) -> bool.
+    """
+    assert msg.sender == self.owner, "not owner"
+    self.zk_verifier = verifier
+    log RoleSet(role="zk_verifier", account=verifier)
+
+
+@external
+def set_arbiter(arbiter: address):
+    """
+    @notice Set who may dispute FHE results (validator quorum contract).
+    @param arbiter New arbiter; zero disables disputes.
+    """
+    assert msg.sender == self.owner, "not owner"
+    self.arbiter = arbiter
+    log RoleSet(role="arbiter", account=arbiter)
+
+
+@external
+def set_treasury(treasury: address):
+    """
+    @notice Set who receives protocol fees.
+    @param treasury New treasury, not the zero address.
+    """
+    assert msg.sender == self.owner, "not owner"
+    assert treasury != empty(address), "zero address"
+    self.treasury = treasury
+    log RoleSet(role="treasury", account=treasury)
+
+
+@external
+def set_slash_amount(amount: uint256):
+    """
+    @notice Set how much a node loses for a missed deadline or an invalid result.
+    @param amount Amount in VEIL.
+    """
+    assert msg.sender == self.owner, "not owner"
+    self.slash_amount = amount
+    log ParamSet(param="slash_amount", value=amount)
+
+
+@external
+def set_max_deadline(seconds: uint256):
+    """
+    @notice Set the longest deadline a job may have.
+    @param seconds Seconds from opening, nonzero.
+    """
+    assert msg.sender == self.owner, "not owner"
+    assert seconds > 0, "zero value"
+    self.max_deadline = seconds
+    log ParamSet(param="max_deadline", value=seconds)
+
+
+@external
+def set_challenge_window(seconds: uint256):
+    """
+    @notice Set how long a submitted FHE result can be disputed before it settles.
+    @param seconds Window length.
+    """
+    assert msg.sender == self.owner, "not owner"
+    self.challenge_window = seconds
+    log ParamSet(param="challenge_window", value=seconds)
+
+
+@external
+def set_fee_bps(bps: uint256):
+    """
+    @notice Set the protocol fee taken from each settled job for the treasury.
+    @param bps Basis points, at most 1000 (10%).
+    """
+    assert msg.sender == self.owner, "not owner"
+    assert bps <= MAX_FEE_BPS, "fee too high"
+    self.fee_bps = bps
+    log ParamSet(param="fee_bps", value=bps)
+
+
+@external
+def transfer_ownership(new_owner: address):
+    """
+    @notice Hand the owner role to `new_owner`.
+    @param new_owner New owner, not the zero address.
+    """
+    assert msg.sender == self.owner, "not owner"
+    assert new_owner != empty(address), "zero address"
+    self.owner = new_owner
+    log RoleSet(role="owner", account=new_owner)
+
+
+# ------------------------------------------------------------------ views
+@external
+@view
+def job(job_id: uint256) -> Job:
+    """
+    @notice Everything stored about a job.
+    @param job_id Job id.
+    @return The Job struct.
+    """
+    return self._load(job_id)
