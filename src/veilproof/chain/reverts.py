@@ -7,8 +7,8 @@ contract's own reason string in all three cases.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from eth_abi import decode
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
