@@ -1,0 +1,93 @@
+"""Deploy and wire the contract suite; save and load where it lives.
+
+The addresses file is the only thing a node, client or validator needs (besides a chain URL) to
+find the network: everything else is read from the contracts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from veilproof.chain.network import Network
+from veilproof.errors import ConfigError
+
+ONE_VEIL = 10**18
+
+
+@dataclass(frozen=True)
+class SuiteParams:
+    """Economic parameters chosen at deploy time (owner can change most later)."""
+
+    min_stake: int = 100 * ONE_VEIL
+    unbond_delay: int = 7 * 24 * 3600
+    challenger_bps: int = 5_000  # half of a slash to whoever brought the evidence
+    slash_amount: int = 50 * ONE_VEIL
+    max_deadline: int = 24 * 3600
+    challenge_window: int = 600
+    treasury: str | None = None  # defaults to the deployer
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    token: str
+    models: str
+    nodes: str
+    market: str
+    owner: str
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. zk verifier, adapter
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Deployment:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"no deployment at {p}: run `veilproof deploy` first")
+        try:
+            data = json.loads(p.read_text())
+            return cls(**data)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"deployment file {p} is malformed: {e}") from e
+
+
+def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None = None) -> Deployment:
+    """Deploy Token, ModelRegistry, NodeRegistry and JobMarket, and wire them together."""
+    p = params or SuiteParams()
+    treasury = p.treasury or owner.address
+    token = net.deploy("Token", sender=owner)
+    models = net.deploy("ModelRegistry", sender=owner)
+    nodes = net.deploy(
+        "NodeRegistry",
+        token.address,
+        p.min_stake,
+        p.unbond_delay,
+        treasury,
+        p.challenger_bps,
+        models.address,
+        sender=owner,
+    )
+    market = net.deploy("JobMarket", token.address, models.address, nodes.address, treasury, sender=owner)
+    net.transact(nodes.functions.authorize(market.address, True), sender=owner)
+    net.transact(market.functions.set_slash_amount(p.slash_amount), sender=owner)
+    net.transact(market.functions.set_max_deadline(p.max_deadline), sender=owner)
+    net.transact(market.functions.set_challenge_window(p.challenge_window), sender=owner)
+    return Deployment(
+        chain_id=net.chain_id,
+        token=token.address,
+        models=models.address,
+        nodes=nodes.address,
+        market=market.address,
+        owner=owner.address,
+    )
