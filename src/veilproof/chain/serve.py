@@ -1,0 +1,26 @@
+"""``python -m veilproof.chain.serve --port N``: serve a fresh embedded chain until killed."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from veilproof.chain.rpc_server import EmbeddedRpcServer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Serve an in-process py-evm chain over JSON-RPC on 127.0.0.1")
+    ap.add_argument("--port", type=int, default=8545)
+    args = ap.parse_args()
+    srv = EmbeddedRpcServer(port=args.port).start()
+    print(f"embedded chain on {srv.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    srv.stop()
+
+
+if __name__ == "__main__":
+    main()

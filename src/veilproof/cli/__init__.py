@@ -1,0 +1,1 @@
+"""The ``veilproof`` command line (Typer + rich). Nothing imports this package."""

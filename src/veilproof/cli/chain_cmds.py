@@ -1,0 +1,146 @@
+"""``veilproof chain up|down`` and ``veilproof deploy`` / ``status``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite
+from veilproof.chain.local import start_local_chain, stop_local_chain
+from veilproof.chain.suite import Suite
+from veilproof.cli._common import (
+    AccountName,
+    ChainUrl,
+    Home,
+    JsonOut,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    load_account,
+    open_network,
+    paths,
+)
+from veilproof.errors import VeilproofError
+
+chain_app = typer.Typer(help="Run a local dev chain.", no_args_is_help=True)
+
+
+@chain_app.command("up")
+def chain_up(
+    embedded: bool = typer.Option(False, "--embedded", help="Serve py-evm instead of starting anvil."),
+    port: int = typer.Option(8545, help="Port on 127.0.0.1."),
+    home: str | None = Home,
+) -> None:
+    """Start a dev chain on 127.0.0.1 in the background (anvil by default).
+
+    Without `chain up`, every command runs on an embedded chain inside its own process, which is
+    gone when the command ends; `chain up --embedded` serves that same py-evm chain to other processes.
+    """
+    p = paths(home)
+    try:
+        lc = start_local_chain(p.home, "embedded" if embedded else "anvil", port)
+    except VeilproofError as e:
+        fail(e)
+    console.print(
+        f"[green]{lc.kind}[/] chain on [bold]{lc.url}[/] (pid {lc.pid}); stop it with `veilproof chain down`"
+    )
+
+
+@chain_app.command("down")
+def chain_down(home: str | None = Home) -> None:
+    """Stop the chain `chain up` started."""
+    lc = stop_local_chain(paths(home).home)
+    console.print(f"stopped {lc.kind} (pid {lc.pid})" if lc else "no local chain running")
+
+
+def deploy(
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str = AccountName,
+    mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
+    json_out: bool = JsonOut,
+) -> None:
+    """Deploy the contract suite and write the addresses file (<home>/deployment.json)."""
+    p = paths(home)
+    try:
+        net = open_network(p, chain_url)
+        owner = load_account(p, account, create=True)
+        if net.balance(owner.address) < 10**18:
+            net.fund(owner.address)
+        d = deploy_suite(net, owner)
+        suite = Suite.attach(net, d)
+        if mint:
+            net.transact(suite.token.functions.mint(owner.address, mint * ONE_VEIL), sender=owner)
+        if net.kind != "embedded":
+            d.save(p.deployment)
+    except VeilproofError as e:
+        fail(e)
+    if json_out:
+        emit_json(d.__dict__)
+        return
+    t = Table(title=f"veilproof deployed on chain {d.chain_id}")
+    t.add_column("contract")
+    t.add_column("address")
+    for name in ("token", "models", "nodes", "market"):
+        t.add_row(name, getattr(d, name))
+    console.print(t)
+    if net.kind == "embedded":
+        err_console.print(
+            "[yellow]embedded chain: these addresses vanish with this process; nothing written[/]"
+        )
+    else:
+        console.print(f"addresses written to {p.deployment}")
+
+
+def status(
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str | None = typer.Option(None, "--account", "-a", help="Also show this account's balances."),
+    json_out: bool = JsonOut,
+) -> None:
+    """What is deployed, balances and counts."""
+    p = paths(home)
+    try:
+        d = Deployment.load(p.deployment)
+        net = open_network(p, chain_url)
+        if net.chain_id != d.chain_id:
+            raise VeilproofError(f"deployment is for chain {d.chain_id}, connected chain is {net.chain_id}")
+        s = Suite.attach(net, d)
+        info = {
+            "chain_id": d.chain_id,
+            "block": net.w3.eth.block_number,
+            "contracts": {
+                k: {"address": getattr(d, k), "code": len(net.w3.eth.get_code(getattr(d, k))) > 0}
+                for k in ("token", "models", "nodes", "market")
+            },
+            "veil_supply": net.call(s.token.functions.totalSupply()) / ONE_VEIL,
+            "models": net.call(s.models.functions.model_count()),
+            "datasets": net.call(s.models.functions.dataset_count()),
+            "nodes": net.call(s.nodes.functions.node_count()),
+            "jobs": net.call(s.market.functions.job_count()),
+            "escrowed_veil": net.call(s.market.functions.escrowed()) / ONE_VEIL,
+        }
+        if account:
+            acct = load_account(p, account)
+            info["account"] = {
+                "address": acct.address,
+                "eth": net.balance(acct.address) / 10**18,
+                "veil": net.call(s.token.functions.balanceOf(acct.address)) / ONE_VEIL,
+                "pending_withdrawal_veil": net.call(s.market.functions.pending(acct.address)) / ONE_VEIL,
+            }
+    except VeilproofError as e:
+        fail(e)
+    if json_out:
+        emit_json(info)
+        return
+    t = Table(title=f"veilproof on chain {info['chain_id']} (block {info['block']})")
+    t.add_column("what")
+    t.add_column("value")
+    for k, v in info["contracts"].items():
+        t.add_row(k, f"{v['address']} {'' if v['code'] else '[red](no code)[/]'}")
+    for k in ("veil_supply", "models", "datasets", "nodes", "jobs", "escrowed_veil"):
+        t.add_row(k, str(info[k]))
+    for k, v in info.get("account", {}).items():
+        t.add_row(f"account.{k}", str(v))
+    console.print(t)
