@@ -1,0 +1,66 @@
+"""Typed failures of the ZK engine.
+
+EZKL reports every problem as a bare ``RuntimeError`` with a message string (and ``verify`` raises
+instead of returning False). We translate them here so callers can react to the cause — refuse a
+model, shrink it, ask for other calibration data, or slash a node — without parsing strings.
+"""
+
+from __future__ import annotations
+
+from veilproof.errors import IntegrityError, VeilproofError
+
+
+class ZkError(VeilproofError):
+    """Base class of every ZK-engine error."""
+
+
+class UnsupportedOpError(ZkError):
+    """The ONNX graph uses an operator EZKL cannot turn into a circuit."""
+
+    def __init__(self, op: str, detail: str = "") -> None:
+        self.op = op
+        self.detail = detail
+        super().__init__(f"ONNX operator {op!r} is not supported by EZKL" + (f": {detail}" if detail else ""))
+
+
+class ModelTooLargeError(ZkError):
+    """The circuit would need more rows or memory than this machine has."""
+
+    def __init__(self, logrows: int, need_bytes: int, have_bytes: int) -> None:
+        self.logrows = logrows
+        self.need_bytes = need_bytes
+        self.have_bytes = have_bytes
+        super().__init__(
+            f"circuit needs 2^{logrows} rows, est. {need_bytes / 2**30:.1f} GiB to prove; "
+            f"{have_bytes / 2**30:.1f} GiB available (shrink the model or lower the scales)"
+        )
+
+
+class CalibrationShapeError(ZkError):
+    """Calibration (or inference) data does not match the model's input shape."""
+
+    def __init__(self, expected: tuple[int, ...], got: tuple[int, ...]) -> None:
+        self.expected = expected
+        self.got = got
+        super().__init__(f"input data shape {got} does not match model input {expected} (batch axis free)")
+
+
+class ProofInvalidError(ZkError):
+    """A proof did not verify against the committed verifying key (or its instances were edited)."""
+
+
+class CommitmentMismatchError(ProofInvalidError):
+    """A proof verifies, but for another input than the one the client committed to."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"proof input commitment {actual:#x} != expected {expected:#x}")
+
+
+class ArtifactHashMismatchError(ZkError, IntegrityError):
+    """A ZK artifact (vk, settings, circuit, SRS...) does not hash to its recorded digest."""
+
+
+class EzklError(ZkError):
+    """EZKL failed for a reason we do not classify further; the message is EZKL's."""
