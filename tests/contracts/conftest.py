@@ -20,6 +20,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.contract import Contract
+from web3.logs import DISCARD
 
 from veilproof.chain import Network, compile_contract, connect
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite
@@ -102,6 +103,11 @@ class World:
         rcpt = self.net.transact(fn, sender=sender, **kw)
         self.gas.setdefault(fn.fn_name, []).append(rcpt.gas_used)
         return rcpt
+
+    def events(self, contract: Contract, name: str, rcpt: Any) -> list[dict[str, Any]]:
+        """Args of the ``name`` events ``contract`` emitted in a receipt (other contracts' logs skipped)."""
+        logs = getattr(contract.events, name)().process_receipt(rcpt.raw, errors=DISCARD)
+        return [dict(log["args"]) for log in logs]
 
     def call(self, fn: Any) -> Any:
         return self.net.call(fn)

@@ -22,8 +22,8 @@ def test_owner_mints_and_transfers(bare: World) -> None:
     bare.mint(bare.client, 5 * ONE)
     assert bare.call(t.totalSupply()) == 5 * ONE
     rcpt = bare.tx(t.transfer(bare.other.address, 2 * ONE), bare.client)
-    logs = bare.token.events.Transfer().process_receipt(rcpt.raw)
-    assert logs[0]["args"]["value"] == 2 * ONE
+    logs = bare.events(bare.token, "Transfer", rcpt)
+    assert logs[0]["value"] == 2 * ONE
     assert (bare.bal(bare.client), bare.bal(bare.other)) == (3 * ONE, 2 * ONE)
 
 
