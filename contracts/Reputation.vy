@@ -1,0 +1,221 @@
+# pragma version ~=0.4.3
+"""
+@title Reputation
+@notice Feedback on agents and nodes that only a paying counterparty can give:
+        the client of a Settled, paid JobMarket job may rate its node, and the node
+        may rate its client, once each per job, never themselves. Every feedback
+        carries a validation record copied from the job (ZK proof hash and output
+        hash, or for FHE the evaluation-keys and output-ciphertext hashes that make
+        re-execution possible), so anyone can see what backs a rating.
+@dev Subjects are addresses: a node's address, or an agent's wallet (the client of
+     the jobs it pays for). Summaries are running sums, so reads are O(1).
+"""
+
+MAX_TAGS: constant(uint256) = 4
+MAX_SCORE: constant(uint8) = 100
+SETTLED: constant(uint8) = 3
+MODE_ZK: constant(uint8) = 1
+
+# same layout as JobMarket.Job, so its `job` view decodes into it
+struct Job:
+    client: address
+    node: address
+    model_id: uint256
+    input_commitment: bytes32
+    mode: uint8
+    price: uint256
+    deadline: uint256
+    status: uint8
+    output_hash: bytes32
+    proof_hash: bytes32
+    eval_keys_hash: bytes32
+    output_ct_hash: bytes32
+    submitted_at: uint256
+
+interface Market:
+    def job(job_id: uint256) -> Job: view
+
+struct Validation:
+    job_id: uint256
+    mode: uint8
+    model_id: uint256
+    input_commitment: bytes32
+    output_hash: bytes32
+    proof_hash: bytes32
+    price: uint256
+
+struct Feedback:
+    job_id: uint256
+    rater: address
+    subject: address
+    score: uint8
+    tags: DynArray[bytes32, MAX_TAGS]
+    given_at: uint256
+
+struct Summary:
+    count: uint256
+    total: uint256
+
+event FeedbackGiven:
+    feedback_id: indexed(uint256)
+    subject: indexed(address)
+    rater: indexed(address)
+    job_id: uint256
+    score: uint8
+    tags: DynArray[bytes32, MAX_TAGS]
+
+event ValidationRecorded:
+    job_id: indexed(uint256)
+    mode: uint8
+    model_id: uint256
+    input_commitment: bytes32
+    output_hash: bytes32
+    proof_hash: bytes32
+    price: uint256
+
+market: public(immutable(Market))
+
+_feedback: HashMap[uint256, Feedback]
+feedback_count: public(uint256)
+feedback_id_of: public(HashMap[uint256, HashMap[address, uint256]])  # job id -> rater -> feedback id
+_validations: HashMap[uint256, Validation]
+_summaries: HashMap[address, Summary]
+_subject_feedback: HashMap[address, DynArray[uint256, 2**32]]
+
+
+@deploy
+def __init__(_market: Market):
+    """
+    @param _market The JobMarket whose settled jobs entitle feedback.
+    """
+    assert _market.address != empty(address), "zero address"
+    market = _market
+
+
+@external
+def give_feedback(job_id: uint256, score: uint8, tags: DynArray[bytes32, MAX_TAGS]) -> uint256:
+    """
+    @notice Rate the other side of a settled, paid job you took part in.
+    @dev The client rates the node; the node rates the client. Once per job per side.
+    @param job_id A Settled JobMarket job.
+    @param score 0 to 100.
+    @param tags Up to 4 short labels (e.g. "fast", "accurate"), bytes32 each.
+    @return The feedback id (from 1).
+    """
+    assert score <= MAX_SCORE, "score over 100"
+    job: Job = staticcall market.job(job_id)
+    assert job.status == SETTLED, "job not settled"
+    assert job.price > 0, "unpaid job"
+    assert job.client != job.node, "self rating"
+    subject: address = empty(address)
+    if msg.sender == job.client:
+        subject = job.node
+    elif msg.sender == job.node:
+        subject = job.client
+    else:
+        raise "not counterparty"
+    assert self.feedback_id_of[job_id][msg.sender] == 0, "already rated"
+
+    if self._validations[job_id].job_id == 0:
+        v: Validation = empty(Validation)
+        if job.mode == MODE_ZK:
+            v = Validation(
+                job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
+                output_hash=job.output_hash, proof_hash=job.proof_hash, price=job.price,
+            )
+        else:
+            v = Validation(
+                job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
+                output_hash=job.output_ct_hash, proof_hash=job.eval_keys_hash, price=job.price,
+            )
+        self._validations[job_id] = v
+        log ValidationRecorded(
+            job_id=job_id, mode=v.mode, model_id=v.model_id, input_commitment=v.input_commitment,
+            output_hash=v.output_hash, proof_hash=v.proof_hash, price=v.price,
+        )
+
+    feedback_id: uint256 = self.feedback_count + 1
+    self.feedback_count = feedback_id
+    self._feedback[feedback_id] = Feedback(
+        job_id=job_id, rater=msg.sender, subject=subject, score=score, tags=tags, given_at=block.timestamp
+    )
+    self.feedback_id_of[job_id][msg.sender] = feedback_id
+    self._subject_feedback[subject].append(feedback_id)
+    self._summaries[subject].count += 1
+    self._summaries[subject].total += convert(score, uint256)
+    log FeedbackGiven(
+        feedback_id=feedback_id, subject=subject, rater=msg.sender, job_id=job_id, score=score, tags=tags
+    )
+    return feedback_id
+
+
+@external
+@view
+def feedback(feedback_id: uint256) -> Feedback:
+    """
+    @notice One feedback entry.
+    @param feedback_id Feedback id.
+    @return The Feedback struct.
+    """
+    assert feedback_id >= 1 and feedback_id <= self.feedback_count, "unknown feedback"
+    return self._feedback[feedback_id]
+
+
+@external
+@view
+def validation(job_id: uint256) -> Validation:
+    """
+    @notice What backs the feedback on a job: its proof/evaluation and output hashes.
+    @param job_id Job id (zeroed record if nobody rated it yet).
+    @return The Validation struct.
+    """
+    return self._validations[job_id]
+
+
+@external
+@view
+def summary(subject: address) -> Summary:
+    """
+    @notice Count and sum of scores received by `subject`.
+    @param subject Node or agent wallet.
+    @return The Summary struct.
+    """
+    return self._summaries[subject]
+
+
+@external
+@view
+def average(subject: address) -> uint256:
+    """
+    @notice Mean score received, times 100 (two decimals); 0 with no feedback.
+    @param subject Node or agent wallet.
+    @return Mean score x 100.
+    """
+    s: Summary = self._summaries[subject]
+    if s.count == 0:
+        return 0
+    return s.total * 100 // s.count
+
+
+@external
+@view
+def feedback_count_of(subject: address) -> uint256:
+    """
+    @notice How many feedback entries `subject` received.
+    @param subject Node or agent wallet.
+    @return The count.
+    """
+    return len(self._subject_feedback[subject])
+
+
+@external
+@view
+def feedback_of(subject: address, index: uint256) -> uint256:
+    """
+    @notice The id of the `index`-th feedback `subject` received.
+    @param subject Node or agent wallet.
+    @param index From 0.
+    @return Feedback id.
+    """
+    assert index < len(self._subject_feedback[subject]), "index out of range"
+    return self._subject_feedback[subject][index]
