@@ -1,0 +1,16 @@
+"""Client SDK: discover models and nodes, pay for inference, verify, decrypt, settle or refund."""
+
+from veilproof.client.client import Client, InferenceResult
+from veilproof.client.errors import ClientError, InferenceFailed, NodeMisbehaved, NoNodeAvailable
+from veilproof.client.selection import NodeOffer, rank_offers
+
+__all__ = [
+    "Client",
+    "ClientError",
+    "InferenceFailed",
+    "InferenceResult",
+    "NoNodeAvailable",
+    "NodeMisbehaved",
+    "NodeOffer",
+    "rank_offers",
+]

@@ -1,0 +1,85 @@
+"""Start a node: connect, load and check models, register and stake, recover, then serve HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import uvicorn
+
+from veilproof.chain import connect
+from veilproof.chain.anvil import free_port
+from veilproof.chain.deploy import Deployment
+from veilproof.chain.keystore import Keystore
+from veilproof.chain.suite import Suite
+from veilproof.errors import ConfigError
+from veilproof.node.app import create_app
+from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.service import NodeService
+
+log = logging.getLogger("veilproof.node")
+
+
+def save_config(cfg: NodeConfig, path: Path) -> None:
+    d = asdict(cfg)
+    d["home"] = str(cfg.home)
+    d["deployment_file"] = str(cfg.deployment_file)
+    path.write_text(json.dumps(d, indent=2))
+
+
+def load_config(path: Path) -> NodeConfig:
+    try:
+        d = json.loads(path.read_text())
+        d["home"] = Path(d["home"])
+        d["deployment_file"] = Path(d["deployment_file"])
+        d["models"] = [ServedModel(**m) for m in d["models"]]
+        return NodeConfig(**d)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ConfigError(f"node config {path}: {e}") from e
+
+
+def build_service(cfg: NodeConfig, password: str | None = None) -> NodeService:
+    password = password if password is not None else os.environ.get("VEILPROOF_PASSWORD")
+    if password is None:
+        raise ConfigError("node account password: set VEILPROOF_PASSWORD")
+    account = Keystore(cfg.home / "keystore").load(cfg.account_name, password)
+    net = connect(cfg.chain_url)
+    suite = Suite.attach(net, Deployment.load(cfg.deployment_file))
+    svc = NodeService(cfg, net, suite, account)
+    svc.load_models()
+    return svc
+
+
+def run_node(cfg: NodeConfig) -> None:
+    """Blocking: serve until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s node %(levelname)s %(message)s")
+    if cfg.port == 0:
+        cfg.port = free_port()
+    svc = build_service(cfg)
+    endpoint = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
+    svc.ensure_registered_and_staked(endpoint)
+    requeued, abandoned = svc.recover_unfinished()
+    log.info("node %s serving %s at %s (requeued %d, abandoned %d)", svc.address,
+             sorted(svc.models), endpoint, requeued, abandoned)  # fmt: skip
+    # Readiness file: a parent process (demo, tests) waits for it instead of guessing.
+    (cfg.home / "ready.json").write_text(json.dumps({"endpoint": endpoint, "address": svc.address}))
+    try:
+        uvicorn.run(create_app(svc), host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+    finally:
+        (cfg.home / "ready.json").unlink(missing_ok=True)
+        svc.pool.shutdown(wait=False)
+
+
+def main() -> None:
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m veilproof.node.runner NODE_CONFIG.json")
+    run_node(load_config(Path(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+"""The compute node's logic, independent of HTTP: check a request against the chain, run it, settle.
+
+Order of checks for every job, before any work: the job exists on chain, is assigned to this node,
+is open (so it is funded: the price sits in escrow), has time left, the request is signed by the
+job's client, the input matches the job's input commitment, and the job was not served before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import coincurve
+import numpy as np
+from eth_account.signers.local import LocalAccount
+
+from veilproof.artifacts import ArtifactStore, sha256_hex
+from veilproof.artifacts.remote import fetch_artifact
+from veilproof.chain import Network
+from veilproof.chain.suite import Suite
+from veilproof.chain.views import (
+    MODE_FHE,
+    MODE_ZK,
+    OPEN,
+    OnchainJob,
+    OnchainModel,
+    read_job,
+    read_model,
+    read_node,
+)
+from veilproof.errors import ArtifactError, ContractReverted, InputError, VeilproofError
+from veilproof.node import store as st
+from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.pool import WorkerPool
+from veilproof.node.provenance import check_lineage, require_equal
+from veilproof.protocol import ClaimSigner, RequestSig, decrypt_for_node, recover_request_signer
+from veilproof.protocol.fhe_payload import fhe_signed_payload
+
+log = logging.getLogger("veilproof.node")
+
+
+class JobRejected(VeilproofError):
+    """A request the node will not serve; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass
+class LoadedModel:
+    served: ServedModel
+    onchain: OnchainModel
+    zk: Any = None  # veilproof.models.package.ModelPackage
+    fhe: Any = None  # veilproof.fhe.server.FheServer
+
+
+class NodeService:
+    def __init__(self, cfg: NodeConfig, net: Network, suite: Suite, account: LocalAccount) -> None:
+        self.cfg = cfg
+        self.net = net
+        self.suite = suite
+        self.account = account
+        self.address = account.address
+        self.pubkey = coincurve.PrivateKey(bytes(account.key)).public_key.format(compressed=True)
+        self.store = ArtifactStore(cfg.home / "artifacts")
+        self.db = st.NodeStore(cfg.home / "node.sqlite")
+        self.pool = WorkerPool(cfg.workers, cfg.queue_limit)
+        self.claims = ClaimSigner(account, net.chain_id, suite.market.address)
+        self.models: dict[int, LoadedModel] = {}
+        self.started = time.time()
+
+    # --- start-up ------------------------------------------------------------------------------
+    def load_models(self) -> None:
+        """Fetch and check every served model; refuse (raise) on any mismatch with the chain."""
+        for sm in self.cfg.models:
+            onchain = read_model(self.suite, sm.model_id)
+            if not onchain.active:
+                raise ArtifactError(f"model {sm.model_id} is retired on chain")
+            check_lineage(self.suite, sm.model_id)
+            lm = LoadedModel(sm, onchain)
+            if sm.zk_package or sm.cheat_zk_package:
+                lm.zk = self._load_zk(sm, onchain)
+            if sm.fhe_server:
+                lm.fhe = self._load_fhe(sm, onchain)
+            self.models[sm.model_id] = lm
+
+    def _fetch(self, digest: str) -> Path:
+        return fetch_artifact(self.store, digest, self.cfg.artifact_sources)
+
+    def _load_zk(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+        from veilproof.models.package import ModelPackage
+
+        digest = sm.cheat_zk_package or sm.zk_package
+        assert digest is not None
+        self._fetch(digest)
+        manifest = json.loads(self.store.get_bytes(digest))
+        for role in manifest["artifacts"].values():
+            self._fetch(role)
+        pkg = ModelPackage.load(self.store, digest)
+        if sm.cheat_zk_package:
+            log.warning("FAULT INJECTION: model %s served with an uncommitted package", sm.model_id)
+            return pkg
+        c = pkg.commitments()
+        require_equal(f"model {sm.model_id} onnx", onchain.onnx_hash, c["onnx_hash"])
+        require_equal(f"model {sm.model_id} zk settings", onchain.zk_settings_hash, c["zk_settings_hash"])
+        require_equal(f"model {sm.model_id} zk vk", onchain.zk_vk_hash, c["zk_vk_hash"])
+        require_equal(f"model {sm.model_id} zk srs", onchain.zk_srs_hash, c["zk_srs_hash"])
+        return pkg
+
+    def _load_fhe(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+        from veilproof.fhe.server import FheServer
+
+        assert sm.fhe_server is not None
+        require_equal(f"model {sm.model_id} fhe server.zip", onchain.fhe_server_hash, sm.fhe_server)
+        if sm.fhe_client:
+            require_equal(f"model {sm.model_id} fhe client.zip", onchain.fhe_client_hash, sm.fhe_client)
+            self._fetch(sm.fhe_client)
+        path = self._fetch(sm.fhe_server)
+        return FheServer(path, expected_hash=onchain.fhe_server_hash)
+
+    def ensure_registered_and_staked(self, endpoint: str) -> None:
+        """Register (or update the endpoint / models) and top the stake up to the configured amount."""
+        n = read_node(self.suite, self.address)
+        ids = [sm.model_id for sm in self.cfg.models]
+        if not n.registered:
+            self.net.transact(
+                self.suite.nodes.functions.register(endpoint, self.pubkey, ids), sender=self.account
+            )
+        else:
+            if n.endpoint != endpoint:
+                self.net.transact(self.suite.nodes.functions.set_endpoint(endpoint), sender=self.account)
+            self.net.transact(self.suite.nodes.functions.set_models(ids), sender=self.account)
+        missing = self.cfg.stake - n.stake
+        if missing > 0:
+            token = self.suite.token
+            self.net.transact(token.functions.approve(self.suite.nodes.address, missing), sender=self.account)
+            self.net.transact(self.suite.nodes.functions.stake(missing), sender=self.account)
+
+    def recover_unfinished(self) -> tuple[int, int]:
+        """After a restart: requeue jobs that still have time, abandon the others (client can refund)."""
+        requeued = abandoned = 0
+        now = self.net.now()
+        for row in self.db.unfinished():
+            job = read_job(self.suite, row.job_id)
+            if job.status == OPEN and job.deadline > now + self.cfg.deadline_margin:
+                self.db.update(row.job_id, state=st.ACCEPTED)
+                self._enqueue(row.job_id, row.mode)
+                requeued += 1
+            else:
+                self.db.update(
+                    row.job_id, state=st.ABANDONED, error="deadline passed while the node was down"
+                )
+                abandoned += 1
+        return requeued, abandoned
+
+    # --- admission -----------------------------------------------------------------------------
+    def _admit(self, job_id: int, mode: int, body_for_sig: bytes, signature: str | None) -> OnchainJob:
+        if not signature:
+            raise JobRejected(401, "missing X-Veil-Signature header")
+        if job_id <= 0 or job_id > self.net.call(self.suite.market.functions.job_count()):
+            raise JobRejected(404, f"job {job_id} does not exist on chain")
+        job = read_job(self.suite, job_id)
+        if job.node.lower() != self.address.lower():
+            raise JobRejected(403, f"job {job_id} is assigned to {job.node}, not this node")
+        if job.mode != mode:
+            raise JobRejected(400, f"job {job_id} is mode {job.mode}, this endpoint serves mode {mode}")
+        if job.status != OPEN:
+            raise JobRejected(409, f"job {job_id} is not open (status {job.status_name})")
+        if job.deadline <= self.net.now() + self.cfg.deadline_margin:
+            raise JobRejected(410, f"job {job_id} deadline has passed or is too close")
+        if job.model_id not in self.models:
+            raise JobRejected(404, f"this node does not serve model {job.model_id}")
+        ctx = RequestSig(self.net.chain_id, self.suite.market.address, self.address, job_id)
+        try:
+            signer = recover_request_signer(ctx, body_for_sig, signature)
+        except InputError as e:
+            raise JobRejected(401, str(e)) from e
+        if signer.lower() != job.client.lower():
+            raise JobRejected(401, "signature is not from the job's client")
+        if self.db.get(job_id) is not None:
+            raise JobRejected(409, f"job {job_id} was already submitted to this node (replay)")
+        return job
+
+    def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
+        from sqlalchemy.exc import IntegrityError as DbIntegrityError
+
+        row = st.JobRow(
+            job_id=job.job_id, mode=job.mode, model_id=job.model_id, client=job.client, deadline=job.deadline,
+            state=st.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
+        )  # fmt: skip
+        try:
+            with self.db.session() as s:
+                s.add(row)
+        except DbIntegrityError as e:
+            raise JobRejected(409, f"job {job.job_id} was already submitted to this node (replay)") from e
+        try:
+            self._enqueue(job.job_id, job.mode)
+        except JobRejected:
+            with self.db.session() as s:
+                s.delete(s.get(st.JobRow, job.job_id))
+            raise
+
+    def _enqueue(self, job_id: int, mode: int) -> None:
+        from veilproof.node.pool import QueueFull
+
+        fn = (lambda: self._run_zk(job_id)) if mode == MODE_ZK else (lambda: self._run_fhe(job_id))
+        try:
+            self.pool.submit(fn)
+        except QueueFull as e:
+            raise JobRejected(503, f"node busy: {e}") from e
+
+    def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
+        job = self._admit(job_id, MODE_ZK, raw_body, signature)
+        lm = self.models[job.model_id]
+        if lm.zk is None:
+            raise JobRejected(404, f"this node does not serve model {job.model_id} in ZK mode")
+        x = self._decode_input(encrypted_input, lm)
+        from veilproof.zk.instances import input_commitment
+
+        if input_commitment(lm.zk.settings, x) != job.input_commitment:
+            raise JobRejected(400, "input does not match the job's input commitment")
+        self._record_and_enqueue(job, encrypted_input)
+
+    def _decode_input(self, encrypted_input: bytes, lm: LoadedModel) -> np.ndarray:
+        try:
+            plain = decrypt_for_node(bytes(self.account.key), encrypted_input)
+            x = np.asarray(json.loads(plain), dtype=np.float64)
+        except (InputError, ValueError, TypeError) as e:
+            raise JobRejected(400, f"encrypted_input: cannot decrypt or parse ({type(e).__name__})") from e
+        shape = tuple(lm.zk.input_shape)
+        if x.size != int(np.prod(shape)) or not np.all(np.isfinite(x)):
+            raise JobRejected(400, f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
+        return x.reshape(shape)
+
+    def has_eval_keys(self, digest: str) -> bool:
+        return self.store.has(digest)
+
+    def put_eval_keys(self, data: bytes) -> str:
+        if len(data) > self.cfg.max_eval_key_bytes:
+            raise JobRejected(413, f"evaluation keys larger than {self.cfg.max_eval_key_bytes} bytes")
+        if not data:
+            raise JobRejected(400, "evaluation keys: empty body")
+        digest = self.store.put_bytes(data)
+        with self.db.session() as s:
+            if s.get(st.EvalKeyRow, digest) is None:
+                s.add(st.EvalKeyRow(digest=digest, size=len(data)))
+        return digest
+
+    def submit_fhe(self, job_id: int, ciphertext: bytes, eval_keys_hash: str, signature: str | None) -> None:
+        if not ciphertext:
+            raise JobRejected(400, "ciphertext: empty body")
+        ct_hash = sha256_hex(ciphertext)
+        try:
+            payload = fhe_signed_payload(ct_hash, eval_keys_hash)
+        except ValueError as e:
+            raise JobRejected(400, "X-Veil-Eval-Keys: expected the 64-hex sha256 of uploaded keys") from e
+        job = self._admit(job_id, MODE_FHE, payload, signature)
+        lm = self.models[job.model_id]
+        if lm.fhe is None:
+            raise JobRejected(404, f"this node does not serve model {job.model_id} in FHE mode")
+        if int(ct_hash, 16) != job.input_commitment:
+            raise JobRejected(400, "ciphertext does not match the job's input commitment")
+        if not self.store.has(eval_keys_hash):
+            raise JobRejected(428, f"evaluation keys {eval_keys_hash} not uploaded: PUT /fhe/keys first")
+        self._record_and_enqueue(job, ciphertext, eval_keys_hash)
+
+    # --- work ----------------------------------------------------------------------------------
+    def _run_zk(self, job_id: int) -> None:
+        row = self.db.get(job_id)
+        if row is None:
+            return
+        self.db.update(job_id, state=st.RUNNING)
+        lm = self.models[row.model_id]
+        try:
+            x = self._decode_input(row.payload, lm)
+            result = self._prove(lm, x)
+            instances = [int(v) for v in result.instances]
+            proof = bytes(result.proof_bytes)
+            sig = self.claims.sign(job_id, instances, proof)
+            out = {
+                "outputs": list(result.outputs),
+                "instances": [hex(v) for v in instances],
+                "proof": "0x" + proof.hex(),
+                "node_signature": sig,
+            }
+            self.db.update(job_id, result_json=json.dumps(out))
+            try:
+                rcpt = self.net.transact(
+                    self.suite.market.functions.submit_zk_result(job_id, instances, proof),
+                    sender=self.account,
+                )
+                self.db.update(job_id, state=st.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
+            except ContractReverted as e:
+                # The signed claim stays available to the client, who can take it to challenge_zk.
+                self.db.update(job_id, state=st.FAILED, error=f"chain rejected the result: {e.reason}")
+        except Exception as e:
+            log.warning("zk job %s failed: %s", job_id, type(e).__name__)
+            self.db.update(
+                job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time()
+            )
+
+    def _prove(self, lm: LoadedModel, x: np.ndarray) -> Any:
+        from veilproof.models.package import prove
+
+        return prove(lm.zk, x)
+
+    def _run_fhe(self, job_id: int) -> None:
+        row = self.db.get(job_id)
+        if row is None:
+            return
+        self.db.update(job_id, state=st.RUNNING)
+        lm = self.models[row.model_id]
+        try:
+            assert row.eval_keys_hash is not None
+            keys = self.store.get_bytes(row.eval_keys_hash)
+            output = lm.fhe.run(row.payload, keys)
+            self.db.update(job_id, output_ct=output)
+            fn = self.suite.market.functions.submit_fhe_result(
+                job_id,
+                bytes.fromhex(row.eval_keys_hash),
+                bytes.fromhex(sha256_hex(row.payload)),
+                bytes.fromhex(sha256_hex(output)),
+                bytes.fromhex(lm.onchain.fhe_server_hash),
+            )
+            rcpt = self.net.transact(fn, sender=self.account)
+            self.db.update(job_id, state=st.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
+        except Exception as e:
+            log.warning("fhe job %s failed: %s", job_id, type(e).__name__)
+            self.db.update(
+                job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time()
+            )
+
+    # --- results and info ----------------------------------------------------------------------
+    def result(self, job_id: int) -> dict[str, Any]:
+        row = self.db.get(job_id)
+        if row is None:
+            raise JobRejected(404, f"job {job_id} unknown to this node")
+        out: dict[str, Any] = {
+            "job_id": job_id,
+            "state": row.state,
+            "tx_hash": row.tx_hash,
+            "error": row.error,
+        }
+        if row.result_json:
+            out["zk"] = json.loads(row.result_json)
+        if row.output_ct is not None:
+            out["fhe"] = {"output_sha256": sha256_hex(row.output_ct), "size": len(row.output_ct)}
+        return out
+
+    def output_ciphertext(self, job_id: int) -> bytes:
+        row = self.db.get(job_id)
+        if row is None or row.output_ct is None:
+            raise JobRejected(404, f"no output ciphertext for job {job_id}")
+        return row.output_ct
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "pubkey": "0x" + self.pubkey.hex(),
+            "chain_id": self.net.chain_id,
+            "market": self.suite.market.address,
+            "models": [
+                {
+                    "model_id": mid,
+                    "name": lm.onchain.name,
+                    "price": lm.onchain.price,
+                    "zk_package": lm.served.zk_package,
+                    "fhe_server": lm.served.fhe_server,
+                    "fhe_client": lm.served.fhe_client,
+                }
+                for mid, lm in self.models.items()
+            ],
+            "workers": self.pool.workers,
+            "inflight": self.pool.inflight,
+            "uptime_s": round(time.time() - self.started, 1),
+        }
