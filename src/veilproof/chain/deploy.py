@@ -91,3 +91,19 @@ def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None =
         market=market.address,
         owner=owner.address,
     )
+
+
+def deploy_zk_verifier(
+    net: Network, owner: LocalAccount, d: Deployment, verifier_abi: list, verifier_bytecode: str
+) -> Deployment:
+    """Deploy EZKL's reusable Halo2 verifier (compiled by the caller) and the adapter JobMarket calls.
+
+    The chain layer knows nothing of ZK: it receives the verifier's ABI and bytecode ready-made.
+    """
+    verifier = net.deploy_bytecode(verifier_abi, verifier_bytecode, sender=owner, label="Halo2VerifierReusable")
+    adapter = net.deploy("ZkVerifierAdapter", d.models, sender=owner)
+    market = net.contract("JobMarket", d.market)
+    net.transact(market.functions.set_zk_verifier(adapter.address), sender=owner)
+    d.extra["zk_verifier"] = verifier.address
+    d.extra["zk_adapter"] = adapter.address
+    return d

@@ -6,6 +6,10 @@ import typer
 
 from veilproof.cli.account_cmds import account_app
 from veilproof.cli.chain_cmds import chain_app, deploy, status
+from veilproof.cli.client_cmds import infer, jobs, models, nodes
+from veilproof.cli.demo_cmds import demo
+from veilproof.cli.model_cmds import model_app
+from veilproof.cli.node_cmds import node_app
 
 app = typer.Typer(
     name="veilproof",
@@ -15,8 +19,15 @@ app = typer.Typer(
 )
 app.add_typer(chain_app, name="chain")
 app.add_typer(account_app, name="account")
+app.add_typer(model_app, name="model")
+app.add_typer(node_app, name="node")
 app.command("deploy")(deploy)
 app.command("status")(status)
+app.command("infer")(infer)
+app.command("jobs")(jobs)
+app.command("models")(models)
+app.command("nodes")(nodes)
+app.command("demo")(demo)
 
 if __name__ == "__main__":
     app()

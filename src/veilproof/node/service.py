@@ -109,7 +109,7 @@ class NodeService:
         c = pkg.commitments()
         require_equal(f"model {sm.model_id} onnx", onchain.onnx_hash, c["onnx_hash"])
         require_equal(f"model {sm.model_id} zk settings", onchain.zk_settings_hash, c["zk_settings_hash"])
-        require_equal(f"model {sm.model_id} zk vk", onchain.zk_vk_hash, c["zk_vk_hash"])
+        require_equal(f"model {sm.model_id} zk vka", onchain.zk_vk_hash, c["zk_vka_digest"])
         require_equal(f"model {sm.model_id} zk srs", onchain.zk_srs_hash, c["zk_srs_hash"])
         return pkg
 

@@ -1,0 +1,279 @@
+"""``veilproof demo``: the whole loop on one machine, with a report.
+
+Deploys the contracts, builds and publishes the example health models (ZK and FHE forms), starts
+3 honest nodes and 1 cheating node (it serves a substituted model) as separate processes, then runs a
+client through a verified ZK inference, a private FHE inference and a job sent to the cheater.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from veilproof.artifacts import ArtifactStore
+from veilproof.chain.deploy import ONE_VEIL
+from veilproof.chain.views import read_job, read_node
+from veilproof.client import Client, NodeMisbehaved
+from veilproof.client.errors import InferenceFailed
+from veilproof.client.publish import merkle_root, publish_model, register_dataset
+from veilproof.demo.network import LocalNetwork
+from veilproof.node.config import ServedModel
+
+
+def default_cache() -> Path:
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "veilproof" / "demo"
+
+
+@dataclass
+class DemoReport:
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    money: list[dict[str, Any]] = field(default_factory=list)
+    gas: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    total_s: float = 0.0
+
+
+@contextmanager
+def step(report: DemoReport, console: Console, title: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    with console.status(f"[bold]{title}[/]…"):
+        yield
+    dt = time.perf_counter() - t0
+    report.steps.append((title, dt))
+    console.print(f"[green]✓[/] {title} [dim]({dt:.1f}s)[/]")
+
+
+def _dataset_root() -> bytes:
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    return merkle_root([row.tobytes() + bytes([int(t)]) for row, t in zip(x, y, strict=True)])
+
+
+def run_demo(
+    chain_url: str | None = None,
+    workdir: Path | None = None,
+    cache: Path | None = None,
+    console: Console | None = None,
+) -> DemoReport:
+    console = console or Console()
+    report = DemoReport()
+    t_start = time.perf_counter()
+    cache = cache or default_cache()
+    store = ArtifactStore(cache / "artifacts")
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="veilproof-demo-")
+        workdir = Path(tmp.name)
+    lnet: LocalNetwork | None = None
+    try:
+        # 1. models: build (cached after the first run) ----------------------------------------
+        from veilproof.fhe.build import build_fhe_model
+        from veilproof.models.examples import build_example
+        from veilproof.models.package import build_zk_package
+        from veilproof.zk import evm
+
+        with step(report, console, "build ZK package: breast-cancer MLP (EZKL, hashed input, fixed params)"):
+            ex = build_example("breast_cancer_mlp", cache / "examples")
+            pkg = build_zk_package(ex.onnx_path, ex.calibration_path, store, name="breast_cancer_mlp")
+        with step(report, console, "build the cheater's substitute: same MLP shape, other weights"):
+            ex_bad = build_example("breast_cancer_mlp", cache / "examples", seed=7)
+            pkg_bad = build_zk_package(
+                ex_bad.onnx_path, ex_bad.calibration_path, store, name="mlp_substitute"
+            )
+        with step(report, console, "build FHE model: breast-cancer logistic regression (Concrete ML)"):
+            fhe = build_fhe_model("logreg", store, cache / "fhe")
+        report.facts["zk_logrows"] = pkg.settings.logrows
+        report.facts["fhe_accuracy"] = getattr(fhe, "accuracy", None)
+
+        # 2. chain + contracts ---------------------------------------------------------------
+        with step(report, console, "start chain and deploy contracts (+ EZKL reusable verifier)"):
+            v = evm.compile_reusable_verifier()
+            lnet = LocalNetwork.start(workdir, chain_url, verifier=(v.abi, v.bytecode))
+        suite, owner = lnet.suite, lnet.owner
+        report.facts["chain"] = chain_url or f"embedded py-evm served on {lnet.chain_url}"
+
+        # 3. publish ------------------------------------------------------------------------------
+        with step(report, console, "publish models with commitments and lineage"):
+            ds = register_dataset(suite, owner, _dataset_root(), "sklearn:breast_cancer")
+            zk_pub = publish_model(
+                suite, owner, name="breast-cancer-mlp", price=2 * ONE_VEIL, royalty_bps=2_000,
+                onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg, datasets=[ds],
+            )  # fmt: skip
+            fhe_pub = publish_model(
+                suite, owner, name="breast-cancer-logreg-fhe", price=1 * ONE_VEIL, royalty_bps=2_000,
+                onnx_hash=fhe.server_hash, fhe_client_hash=fhe.client_hash, fhe_server_hash=fhe.server_hash,
+                datasets=[ds],
+            )  # fmt: skip
+            report.gas.update({f"zk {k}": g for k, g in zk_pub.gas.items()})
+            report.gas.update({f"fhe {k}": g for k, g in fhe_pub.gas.items()})
+
+        # 4. nodes --------------------------------------------------------------------------------
+        honest_models = [
+            ServedModel(zk_pub.model_id, zk_package=pkg.manifest_digest),
+            ServedModel(fhe_pub.model_id, fhe_server=fhe.server_hash, fhe_client=fhe.client_hash),
+        ]
+        with step(
+            report, console, "start 3 honest nodes + 1 cheater (separate processes; stake 100 VEIL each)"
+        ):
+            first = lnet.start_node("honest-1", honest_models, artifacts_dir=store.root)
+            rest = [
+                lnet.start_node(f"honest-{i}", honest_models, artifact_sources=[first.endpoint], wait=False)
+                for i in (2, 3)
+            ]
+            cheat = lnet.start_node(
+                "cheater",
+                [
+                    ServedModel(
+                        zk_pub.model_id,
+                        zk_package=pkg.manifest_digest,
+                        cheat_zk_package=pkg_bad.manifest_digest,
+                    )
+                ],
+                artifacts_dir=store.root,
+                wait=False,
+                honest=False,
+            )
+            for n in [*rest, cheat]:
+                lnet.wait_ready(n)
+
+        client_acct = lnet.new_funded(100)
+        client = Client(suite, client_acct, workdir / "client", deadline_s=600)
+
+        def say(msg: str) -> None:
+            console.print(f"   [dim]{msg}[/]")
+
+        x = ex.x_test[0]
+        bal = _balances(lnet, client_acct.address, owner.address, [first, cheat])
+
+        # 5. verified inference -------------------------------------------------------------------
+        with step(report, console, "verified ZK inference (proof checked on chain, node + owner paid)"):
+            r = client.infer(zk_pub.model_id, x, node=first.account.address, progress=say)
+        expected = _onnx_logits(ex.onnx_path, x)
+        report.jobs.append(_job_row(lnet, r.job_id, "zk", "honest-1", r.output, expected))
+        report.facts["zk_proof_bytes"] = r.proof_bytes
+
+        # 6. private inference --------------------------------------------------------------------
+        with step(report, console, "private FHE inference (node never sees the record; client decrypts)"):
+            xf = fhe.x_test[0]
+            rf = client.infer(fhe_pub.model_id, xf, private=True, node=first.account.address, progress=say)
+        report.jobs.append(_job_row(lnet, rf.job_id, "fhe", "honest-1", rf.output, fhe.clear_predict(xf)))
+
+        # 7. the cheater --------------------------------------------------------------------------
+        with step(
+            report, console, "job sent to the cheater (proof rejected, client refunded, cheater slashed)"
+        ):
+            try:
+                client.infer(zk_pub.model_id, x, node=cheat.account.address, max_attempts=1, progress=say)
+                caught = False
+            except InferenceFailed as e:
+                caught = any(a.get("outcome") == "slashed" for a in e.attempts)
+                job_id = next((a["job_id"] for a in e.attempts if "job_id" in a), None)
+            except NodeMisbehaved:
+                caught = True
+                job_id = None
+        report.facts["cheater_caught"] = caught
+        if job_id:
+            report.jobs.append(_job_row(lnet, job_id, "zk", "cheater", None, expected))
+
+        # 8. everybody withdraws --------------------------------------------------------------
+        _withdraw_all(lnet, [first, cheat])
+        after = _balances(lnet, client_acct.address, owner.address, [first, cheat])
+        report.money = _money_rows(lnet, bal, after, client_acct.address, owner.address, first, cheat)
+        report.total_s = time.perf_counter() - t_start
+        print_report(report, console)
+        return report
+    finally:
+        if lnet is not None:
+            lnet.stop()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _onnx_logits(onnx_path: Path, x: np.ndarray) -> list[float]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return [float(v) for v in sess.run(None, {name: np.asarray(x, dtype=np.float32)[None]})[0].ravel()]
+
+
+def _job_row(
+    lnet: LocalNetwork, job_id: int, mode: str, node: str, out: Any, expected: Any
+) -> dict[str, Any]:
+    j = read_job(lnet.suite, job_id)
+
+    def fmt(v: Any) -> str:
+        return "—" if v is None else ", ".join(f"{float(t):.3f}" for t in np.ravel(v))
+
+    return {
+        "job": job_id, "mode": mode, "node": node, "status": j.status_name,
+        "output": fmt(out), "reference": fmt(expected), "price": j.price / ONE_VEIL,
+    }  # fmt: skip
+
+
+def _balances(lnet: LocalNetwork, client: str, owner: str, nodes: list[Any]) -> dict[str, tuple[int, int]]:
+    s = lnet.suite
+    out = {}
+    for who, addr in [("client", client), ("model owner", owner)] + [
+        (n.name, n.account.address) for n in nodes
+    ]:
+        veil = lnet.net.call(s.token.functions.balanceOf(addr))
+        stake = read_node(s, addr).stake
+        out[who] = (int(veil), int(stake))
+    return out
+
+
+def _withdraw_all(lnet: LocalNetwork, nodes: list[Any]) -> None:
+    s = lnet.suite
+    for acct in [lnet.owner, *(n.account for n in nodes)]:
+        if lnet.net.call(s.market.functions.pending(acct.address)):
+            lnet.net.transact(s.market.functions.withdraw(), sender=acct)
+
+
+def _money_rows(lnet, before, after, client, owner, first, cheat) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    rows = []
+    for who in before:
+        (b_veil, b_stake), (a_veil, a_stake) = before[who], after[who]
+        rows.append({
+            "who": who, "veil_change": (a_veil - b_veil) / ONE_VEIL,
+            "stake_change": (a_stake - b_stake) / ONE_VEIL, "stake_now": a_stake / ONE_VEIL,
+        })  # fmt: skip
+    return rows
+
+
+def print_report(r: DemoReport, console: Console) -> None:
+    t = Table(title="jobs")
+    for c in ("job", "mode", "node", "status", "output", "reference", "price"):
+        t.add_column(c)
+    for j in r.jobs:
+        t.add_row(*(str(j[c]) for c in ("job", "mode", "node", "status", "output", "reference", "price")))
+    console.print(t)
+    m = Table(title="who was paid, who was slashed (VEIL)")
+    for c in ("who", "veil_change", "stake_change", "stake_now"):
+        m.add_column(c)
+    for row in r.money:
+        m.add_row(
+            row["who"], f"{row['veil_change']:+g}", f"{row['stake_change']:+g}", f"{row['stake_now']:g}"
+        )
+    console.print(m)
+    s = Table(title="time per step")
+    s.add_column("step")
+    s.add_column("seconds", justify="right")
+    for name, dt in r.steps:
+        s.add_row(name, f"{dt:.1f}")
+    s.add_row("[bold]total[/]", f"[bold]{r.total_s:.1f}[/]")
+    console.print(s)
+    console.print({k: v for k, v in r.facts.items()})
