@@ -88,14 +88,25 @@ def export_onnx(model: torch.nn.Module, sample: np.ndarray, path: Path) -> Path:
     return path
 
 
-def build_example(name: str, out_dir: str | Path, seed: int = SEED, n_calibration: int = 32) -> ExampleModel:
-    """Train ``name``, export ONNX + calibration .npy into ``out_dir`` (seed != 0 gives other weights)."""
+def build_example(
+    name: str, out_dir: str | Path, seed: int = SEED, n_calibration: int = 32, reuse: bool = True
+) -> ExampleModel:
+    """Train ``name``, export ONNX + calibration .npy into ``out_dir`` (seed != 0 gives other weights).
+
+    With ``reuse`` an earlier export in ``out_dir`` is kept (training is deterministic anyway), so
+    test sessions and benchmarks share one build.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, xtr, xte, _, yte = train(name, seed)
     suffix = "" if seed == SEED else f"-seed{seed}"
-    onnx_path = export_onnx(model, xtr, out / f"{name}{suffix}.onnx")
+    onnx_path = out / f"{name}{suffix}.onnx"
     cal = out / f"{name}{suffix}-calibration.npy"
+    if reuse and onnx_path.is_file() and cal.is_file():
+        ds = _SPECS[name][0]
+        xtr, xte, _, yte = _dataset(ds)
+        return ExampleModel(name, onnx_path, cal, xte, yte, onnx_accuracy(onnx_path, xte, yte))
+    model, xtr, xte, _, yte = train(name, seed)
+    export_onnx(model, xtr, onnx_path)
     np.save(cal, xtr[:n_calibration])
     with torch.no_grad():
         acc = float((model(torch.tensor(xte)).argmax(1).numpy() == yte).mean())
