@@ -1,0 +1,56 @@
+"""`veilproof chain up && veilproof deploy && veilproof status` on both kinds of dev chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from veilproof.chain.anvil import free_port
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VEILPROOF_HOME": str(home), "VEILPROOF_PASSWORD": "pw", "VEILPROOF_SCRYPT_N": "1024"}
+    env.pop("VEILPROOF_CHAIN_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "veilproof.cli.main", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("kind", ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
+    port = str(free_port())
+    up = _cli(tmp_path, "chain", "up", "--port", port, *(["--embedded"] if kind == "embedded" else []))
+    assert up.returncode == 0, up.stderr
+    try:
+        dep = _cli(tmp_path, "deploy", "--json")
+        assert dep.returncode == 0, dep.stderr
+        addrs = json.loads(dep.stdout)
+        st = _cli(tmp_path, "status", "--json", "--account", "default")
+        assert st.returncode == 0, st.stderr
+        info = json.loads(st.stdout)
+        assert all(c["code"] for c in info["contracts"].values())
+        assert info["contracts"]["market"]["address"] == addrs["market"]
+        assert info["veil_supply"] == 1_000_000
+        assert info["account"]["veil"] == 1_000_000
+        assert info["jobs"] == 0
+    finally:
+        down = _cli(tmp_path, "chain", "down")
+    assert "stopped" in down.stdout
+
+
+def test_status_without_deployment_is_a_clear_error(tmp_path: Path) -> None:
+    r = _cli(tmp_path, "status")
+    assert r.returncode == 1
+    assert "run `veilproof deploy` first" in r.stderr
+
+
+def test_deploy_on_embedded_without_chain_warns_and_writes_nothing(tmp_path: Path) -> None:
+    r = _cli(tmp_path, "deploy")
+    assert r.returncode == 0, r.stderr
+    assert "vanish" in r.stderr
+    assert not (tmp_path / "deployment.json").exists()
