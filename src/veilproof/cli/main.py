@@ -28,6 +28,9 @@ app.command("jobs")(jobs)
 app.command("models")(models)
 app.command("nodes")(nodes)
 app.command("demo")(demo)
+from veilproof.cli.simulate_cmds import simulate  # noqa: E402
+
+app.command("simulate")(simulate)
 
 if __name__ == "__main__":
     app()
