@@ -1,0 +1,145 @@
+"""Reputation: read and give feedback backed by settled, paid jobs.
+
+Why the score is smoothed: a node with one 100/100 rating should not outrank one with fifty 96s.
+``reputation_score`` is a Bayesian average that starts at a neutral prior and moves towards the
+observed mean as ratings accumulate; the client SDK uses it to rank node offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+
+from veilproof.agents.errors import AgentError
+from veilproof.chain.network import Network, Receipt
+
+MAX_TAGS = 4
+PRIOR_MEAN = 50.0
+PRIOR_WEIGHT = 5.0
+
+
+def tag(text: str) -> bytes:
+    """A short label as bytes32 (UTF-8, right-padded with zeros)."""
+    raw = text.encode()
+    if not raw or len(raw) > 32:
+        raise AgentError(f"tag {text!r}: expected 1 to 32 UTF-8 bytes")
+    return raw.ljust(32, b"\x00")
+
+
+def untag(raw: bytes) -> str:
+    return bytes(raw).rstrip(b"\x00").decode(errors="replace")
+
+
+def encode_tags(tags: Iterable[str]) -> list[bytes]:
+    out = [tag(t) for t in tags]
+    if len(out) > MAX_TAGS:
+        raise AgentError(f"at most {MAX_TAGS} tags, got {len(out)}")
+    return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    count: int
+    total: int
+
+    @property
+    def average(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def score(self, prior_mean: float = PRIOR_MEAN, prior_weight: float = PRIOR_WEIGHT) -> float:
+        """Bayesian average on 0..100: ``(total + m*w) / (count + w)``."""
+        return (self.total + prior_mean * prior_weight) / (self.count + prior_weight)
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    feedback_id: int
+    job_id: int
+    rater: str
+    subject: str
+    score: int
+    tags: tuple[str, ...]
+    given_at: int
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    """What backs the feedback on a job.
+
+    ZK: ``proof_hash`` is keccak256 of the EZKL proof the verifier accepted, ``output_hash`` of the
+    outputs. FHE: ``proof_hash`` is the evaluation-keys hash and ``output_hash`` the output-ciphertext
+    hash: with the input commitment and the model's circuit hash, what re-execution needs.
+    """
+
+    job_id: int
+    mode: int
+    model_id: int
+    input_commitment: bytes
+    output_hash: bytes
+    proof_hash: bytes
+    price: int
+
+
+class ReputationClient:
+    """Typed access to the Reputation contract."""
+
+    def __init__(self, net: Network, address: str) -> None:
+        self.net = net
+        self.contract: Contract = net.contract("Reputation", address)
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    def feedback_call(self, job_id: int, score: int, tags: Sequence[str] = ()) -> object:
+        """The contract call, for senders that go through a wallet's ``execute``."""
+        if not 0 <= score <= 100:
+            raise AgentError(f"score: expected 0..100, got {score}")
+        return self.contract.functions.give_feedback(job_id, score, encode_tags(tags))
+
+    def give_feedback(
+        self, rater: LocalAccount, job_id: int, score: int, tags: Sequence[str] = ()
+    ) -> Receipt:
+        return self.net.transact(self.feedback_call(job_id, score, tags), sender=rater)
+
+    def summary(self, subject: str) -> Summary:
+        count, total = self.net.call(self.contract.functions.summary(to_checksum_address(subject)))
+        return Summary(int(count), int(total))
+
+    def reputation_score(self, subject: str) -> float:
+        return self.summary(subject).score()
+
+    def feedback(self, feedback_id: int) -> FeedbackRecord:
+        job_id, rater, subject, score, tags, at = self.net.call(self.contract.functions.feedback(feedback_id))
+        return FeedbackRecord(
+            feedback_id, int(job_id), rater, subject, int(score), tuple(untag(t) for t in tags), int(at)
+        )
+
+    def history(self, subject: str) -> list[FeedbackRecord]:
+        s = to_checksum_address(subject)
+        n = int(self.net.call(self.contract.functions.feedback_count_of(s)))
+        return [
+            self.feedback(int(self.net.call(self.contract.functions.feedback_of(s, i)))) for i in range(n)
+        ]
+
+    def validation(self, job_id: int) -> ValidationRecord | None:
+        v = self.net.call(self.contract.functions.validation(job_id))
+        if int(v[0]) == 0:
+            return None
+        return ValidationRecord(
+            int(v[0]), int(v[1]), int(v[2]), bytes(v[3]), bytes(v[4]), bytes(v[5]), int(v[6])
+        )
+
+    def rank(self, subjects: Iterable[str]) -> list[tuple[str, float]]:
+        """Subjects best first by ``reputation_score`` (stable for ties)."""
+        scored = [(s, self.reputation_score(s)) for s in subjects]
+        return sorted(scored, key=lambda p: -p[1])
+
+
+def reputation_score(net: Network, reputation: str, subject: str) -> float:
+    """Smoothed 0..100 score of a node or agent wallet (50 with no feedback)."""
+    return ReputationClient(net, reputation).reputation_score(subject)
