@@ -76,7 +76,9 @@ def claim_digest(chain_id: int, market: str, job_id: int, instances: list[int], 
     )
 
 
-def sign_claim(acct: LocalAccount, chain_id: int, market: str, job_id: int, instances: list[int], proof: bytes) -> bytes:
+def sign_claim(
+    acct: LocalAccount, chain_id: int, market: str, job_id: int, instances: list[int], proof: bytes
+) -> bytes:
     msg = encode_defunct(primitive=claim_digest(chain_id, market, job_id, instances, proof))
     return bytes(acct.sign_message(msg).signature)
 
@@ -122,10 +124,18 @@ class World:
     def approve(self, acct: LocalAccount, spender: Contract, amount: int = 2**256 - 1) -> None:
         self.tx(self.token.functions.approve(spender.address, amount), acct)
 
-    def register_model(self, author: LocalAccount | None = None, price: int = PRICE, zk: bool = True,
-                       fhe: bool = True, name: str = "m") -> int:
+    def register_model(
+        self,
+        author: LocalAccount | None = None,
+        price: int = PRICE,
+        zk: bool = True,
+        fhe: bool = True,
+        name: str = "m",
+    ) -> int:
         author = author or self.author
-        fn = self.models.functions.register_model(name, price, ROYALTY_BPS, h("onnx" + name), [], [], h("code"))
+        fn = self.models.functions.register_model(
+            name, price, ROYALTY_BPS, h("onnx" + name), [], [], h("code")
+        )
         self.tx(fn, author)
         mid = int(self.call(self.models.functions.model_count()))
         if zk:
@@ -142,9 +152,15 @@ class World:
             self.approve(acct, self.nodes)
             self.tx(self.nodes.functions.stake(stake), acct)
 
-    def open_job(self, mode: int = MODE_FHE, commitment: bytes | None = None, ttl: int = 1000,
-                 client: LocalAccount | None = None, node: LocalAccount | None = None,
-                 model_id: int | None = None) -> int:
+    def open_job(
+        self,
+        mode: int = MODE_FHE,
+        commitment: bytes | None = None,
+        ttl: int = 1000,
+        client: LocalAccount | None = None,
+        node: LocalAccount | None = None,
+        model_id: int | None = None,
+    ) -> int:
         client = client or self.client
         node = node or self.node
         commitment = commitment or field_elem("input")
@@ -157,12 +173,27 @@ class World:
     def submit_fhe(self, job_id: int, node: LocalAccount | None = None) -> None:
         job = self.job(job_id)
         server = self.call(self.models.functions.model(job["model_id"]))[9]
-        fn = self.market.functions.submit_fhe_result(job_id, h("keys"), job["input_commitment"], h("out"), server)
+        fn = self.market.functions.submit_fhe_result(
+            job_id, h("keys"), job["input_commitment"], h("out"), server
+        )
         self.tx(fn, node or self.node)
 
     def job(self, job_id: int) -> dict[str, Any]:
-        names = ["client", "node", "model_id", "input_commitment", "mode", "price", "deadline", "status",
-                 "output_hash", "proof_hash", "eval_keys_hash", "output_ct_hash", "submitted_at"]
+        names = [
+            "client",
+            "node",
+            "model_id",
+            "input_commitment",
+            "mode",
+            "price",
+            "deadline",
+            "status",
+            "output_hash",
+            "proof_hash",
+            "eval_keys_hash",
+            "output_ct_hash",
+            "submitted_at",
+        ]
         return dict(zip(names, self.call(self.market.functions.job(job_id)), strict=True))
 
     def node_info(self, acct: LocalAccount | str) -> dict[str, Any]:
@@ -183,8 +214,12 @@ class World:
         self.tx(self.market.functions.set_zk_verifier(v.address), self.owner)
         return v
 
-    def sign_claim(self, job_id: int, instances: list[int], proof: bytes, signer: LocalAccount | None = None) -> bytes:
-        return sign_claim(signer or self.node, self.net.chain_id, self.market.address, job_id, instances, proof)
+    def sign_claim(
+        self, job_id: int, instances: list[int], proof: bytes, signer: LocalAccount | None = None
+    ) -> bytes:
+        return sign_claim(
+            signer or self.node, self.net.chain_id, self.market.address, job_id, instances, proof
+        )
 
 
 def _backend_params() -> list[Any]:
@@ -210,8 +245,12 @@ def bare(net: Network) -> World:
     d = deploy_suite(net, owner, CONFIG)
     contracts = [
         net.contract(name, addr)
-        for name, addr in [("Token", d.token), ("ModelRegistry", d.models), ("NodeRegistry", d.nodes),
-                           ("JobMarket", d.market)]
+        for name, addr in [
+            ("Token", d.token),
+            ("ModelRegistry", d.models),
+            ("NodeRegistry", d.nodes),
+            ("JobMarket", d.market),
+        ]
     ]
     return World(net, *contracts, owner, client, author, node, other, arbiter)
 

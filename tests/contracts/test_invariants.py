@@ -41,7 +41,12 @@ FINAL = (SETTLED, 4, SLASHED)
 def make_world(net: Network) -> tuple[World, list[LocalAccount], list[LocalAccount]]:
     owner, c1, author, n1, c2, arbiter, n2 = net.new_accounts(7)
     d = deploy_suite(net, owner, CONFIG)
-    names = [("Token", d.token), ("ModelRegistry", d.models), ("NodeRegistry", d.nodes), ("JobMarket", d.market)]
+    names = [
+        ("Token", d.token),
+        ("ModelRegistry", d.models),
+        ("NodeRegistry", d.nodes),
+        ("JobMarket", d.market),
+    ]
     w = World(net, *[net.contract(n, a) for n, a in names], owner, c1, author, n1, c2, arbiter)
     w.model_id = w.register_model()
     for n in (n1, n2):
@@ -87,7 +92,12 @@ class MarketMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 50))
     def submit_fhe(self, i: int) -> None:
         got = self._job(i)
-        if got and got[1]["mode"] == MODE_FHE and got[1]["status"] == OPEN and self.w.net.now() + 30 < got[1]["deadline"]:
+        if (
+            got
+            and got[1]["mode"] == MODE_FHE
+            and got[1]["status"] == OPEN
+            and self.w.net.now() + 30 < got[1]["deadline"]
+        ):
             self.w.submit_fhe(got[0], node=self._acct(got[1]["node"]))
 
     @rule(i=st.integers(0, 50), via=st.sampled_from(["accept", "finalize", "dispute"]))
@@ -211,8 +221,21 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
     rnd = random.Random(seed)
     steps = 80 if net.kind == "embedded" else 30
     for _ in range(steps):
-        op = rnd.choice(["open", "open", "submit", "resolve", "challenge", "refund", "withdraw", "stake",
-                         "unbond", "withdraw_unbonded", "wait"])
+        op = rnd.choice(
+            [
+                "open",
+                "open",
+                "submit",
+                "resolve",
+                "challenge",
+                "refund",
+                "withdraw",
+                "stake",
+                "unbond",
+                "withdraw_unbonded",
+                "wait",
+            ]
+        )
         i = rnd.randrange(50)
         if op == "open":
             m.open_job(rnd.randrange(2), rnd.randrange(2), rnd.random() < 0.5, rnd.randrange(100, 5000))

@@ -47,7 +47,13 @@ def test_open_job_escrows_price(w: World) -> None:
     assert jid == 1
     job = w.job(jid)
     assert (job["client"], job["node"], job["model_id"], job["mode"], job["price"], job["status"]) == (
-        w.client.address, w.node.address, w.model_id, MODE_FHE, PRICE, OPEN)
+        w.client.address,
+        w.node.address,
+        w.model_id,
+        MODE_FHE,
+        PRICE,
+        OPEN,
+    )
     assert job["input_commitment"] == field_elem("input")
     assert before - w.bal(w.client) == PRICE == w.bal(w.market) == w.call(w.market.functions.escrowed())
     assert w.open_job(MODE_ZK) == 2
@@ -57,8 +63,13 @@ def test_open_job_rejects_bad_input(w: World) -> None:
     mk = w.market.functions
     now = w.net.now()
 
-    def op(model_id: int = w.model_id, node: str = w.node.address, com: bytes = field_elem("x"),
-           mode: int = MODE_FHE, deadline: int = now + 1000) -> None:
+    def op(
+        model_id: int = w.model_id,
+        node: str = w.node.address,
+        com: bytes = field_elem("x"),
+        mode: int = MODE_FHE,
+        deadline: int = now + 1000,
+    ) -> None:
         w.tx(mk.open_job(model_id, node, com, mode, deadline), w.client)
 
     with revert_with("bad mode"):
@@ -140,8 +151,14 @@ def test_fhe_submit_rejects(w: World) -> None:
     server = w.call(w.models.functions.model(w.model_id))[9]
     com = field_elem("input")
 
-    def sub(job_id: int = jid, keys: bytes = h("k"), inp: bytes = com, out: bytes = h("o"),
-            circ: bytes = server, sender: object = w.node) -> None:
+    def sub(
+        job_id: int = jid,
+        keys: bytes = h("k"),
+        inp: bytes = com,
+        out: bytes = h("o"),
+        circ: bytes = server,
+        sender: object = w.node,
+    ) -> None:
         w.tx(mk.submit_fhe_result(job_id, keys, inp, out, circ), sender)  # type: ignore[arg-type]
 
     with revert_with("unknown job"):
@@ -239,7 +256,11 @@ def test_fee_and_royalty_split(w: World) -> None:
     w.tx(mk.accept(jid), w.client)
     fee = PRICE // 10
     royalty = (PRICE - fee) * ROYALTY_BPS // 10_000
-    assert (w.pending(w.owner), w.pending(w.author), w.pending(w.node)) == (fee, royalty, PRICE - fee - royalty)
+    assert (w.pending(w.owner), w.pending(w.author), w.pending(w.node)) == (
+        fee,
+        royalty,
+        PRICE - fee - royalty,
+    )
 
 
 def test_royalty_goes_to_current_model_owner(w: World) -> None:
@@ -414,9 +435,16 @@ def test_challenge_needs_enough_gas_for_the_verifier(w: World) -> None:
 # ----------------------------------------------------------------------------------------- admin
 def test_admin_setters_are_owner_only(w: World) -> None:
     mk = w.market.functions
-    calls = [mk.set_zk_verifier(w.other.address), mk.set_arbiter(w.other.address),
-             mk.set_treasury(w.other.address), mk.set_slash_amount(1), mk.set_max_deadline(1),
-             mk.set_challenge_window(1), mk.set_fee_bps(1), mk.transfer_ownership(w.other.address)]
+    calls = [
+        mk.set_zk_verifier(w.other.address),
+        mk.set_arbiter(w.other.address),
+        mk.set_treasury(w.other.address),
+        mk.set_slash_amount(1),
+        mk.set_max_deadline(1),
+        mk.set_challenge_window(1),
+        mk.set_fee_bps(1),
+        mk.transfer_ownership(w.other.address),
+    ]
     for fn in calls:
         with revert_with("not owner"):
             w.tx(fn, w.other)

@@ -8,10 +8,17 @@ ZERO32 = b"\x00" * 32
 ZERO = "0x" + "00" * 20
 
 
-def _register(w: World, name: str = "m", parents: list[int] | None = None, datasets: list[int] | None = None,
-              royalty: int = ROYALTY_BPS, onnx: bytes | None = None) -> int:
-    fn = w.models.functions.register_model(name, 5, royalty, h("onnx") if onnx is None else onnx,
-                                           parents or [], datasets or [], h("code"))
+def _register(
+    w: World,
+    name: str = "m",
+    parents: list[int] | None = None,
+    datasets: list[int] | None = None,
+    royalty: int = ROYALTY_BPS,
+    onnx: bytes | None = None,
+) -> int:
+    fn = w.models.functions.register_model(
+        name, 5, royalty, h("onnx") if onnx is None else onnx, parents or [], datasets or [], h("code")
+    )
     w.tx(fn, w.author)
     return int(w.call(w.models.functions.model_count()))
 
@@ -41,8 +48,20 @@ def test_register_model_and_views(bare: World) -> None:
     child = _register(bare, "child", parents=[1], datasets=[1])
     assert child == 2
     model = bare.call(m.model(child))
-    assert model == (bare.author.address, "child", 5, ROYALTY_BPS, h("onnx"), ZERO32, ZERO32, ZERO32, ZERO32,
-                     ZERO32, h("code"), True)
+    assert model == (
+        bare.author.address,
+        "child",
+        5,
+        ROYALTY_BPS,
+        h("onnx"),
+        ZERO32,
+        ZERO32,
+        ZERO32,
+        ZERO32,
+        ZERO32,
+        h("code"),
+        True,
+    )
     assert bare.call(m.parents(child)) == [1]
     assert bare.call(m.datasets(child)) == [1]
     assert bare.call(m.is_active(child)) is True

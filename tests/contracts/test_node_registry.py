@@ -20,7 +20,11 @@ def test_register_and_views(bare: World) -> None:
     assert ev["node"] == bare.node.address and ev["endpoint"] == "http://node"
     info = bare.node_info(bare.node)
     assert (info["endpoint"], info["pubkey"], info["registered"], info["stake"]) == (
-        "http://node", _pubkey(b"\x03"), True, 0)
+        "http://node",
+        _pubkey(b"\x03"),
+        True,
+        0,
+    )
     assert bare.call(n.models_of(bare.node.address)) == [m1, m2]
     assert bare.call(n.serves(bare.node.address, m1)) is True
     assert bare.call(n.is_active(bare.node.address)) is False  # registered, not staked
@@ -167,5 +171,6 @@ def test_constructor_checks(bare: World) -> None:
     with reverts("zero treasury"):
         bare.net.deploy("NodeRegistry", bare.token.address, 1, 1, ZERO, 0, ZERO, sender=bare.owner)
     with reverts("bps too high"):
-        bare.net.deploy("NodeRegistry", bare.token.address, 1, 1, bare.owner.address, 10_001, ZERO,
-                        sender=bare.owner)
+        bare.net.deploy(
+            "NodeRegistry", bare.token.address, 1, 1, bare.owner.address, 10_001, ZERO, sender=bare.owner
+        )
