@@ -8,7 +8,9 @@
         hash, or for FHE the evaluation-keys and output-ciphertext hashes that make
         re-execution possible), so anyone can see what backs a rating.
 @dev Subjects are addresses: a node's address, or an agent's wallet (the client of
-     the jobs it pays for). Summaries are running sums, so reads are O(1).
+     the jobs it pays for). Summaries are running sums, so reads are O(1); the
+     list of a subject's feedback comes from FeedbackGiven events (subject indexed),
+     which keeps a rating at about a dozen storage slots.
 """
 
 MAX_TAGS: constant(uint256) = 4
@@ -44,13 +46,17 @@ struct Validation:
     proof_hash: bytes32
     price: uint256
 
+# what is stored per job; the rest of a Validation is read live from the market
+struct Evidence:
+    output_hash: bytes32
+    proof_hash: bytes32
+
 struct Feedback:
     job_id: uint256
     rater: address
     subject: address
     score: uint8
     tags: DynArray[bytes32, MAX_TAGS]
-    given_at: uint256
 
 struct Summary:
     count: uint256
@@ -78,9 +84,8 @@ market: public(immutable(Market))
 _feedback: HashMap[uint256, Feedback]
 feedback_count: public(uint256)
 feedback_id_of: public(HashMap[uint256, HashMap[address, uint256]])  # job id -> rater -> feedback id
-_validations: HashMap[uint256, Validation]
+_evidence: HashMap[uint256, Evidence]
 _summaries: HashMap[address, Summary]
-_subject_feedback: HashMap[address, DynArray[uint256, 2**32]]
 
 
 @deploy
@@ -116,31 +121,22 @@ def give_feedback(job_id: uint256, score: uint8, tags: DynArray[bytes32, MAX_TAG
         raise "not counterparty"
     assert self.feedback_id_of[job_id][msg.sender] == 0, "already rated"
 
-    if self._validations[job_id].job_id == 0:
-        v: Validation = empty(Validation)
+    if self._evidence[job_id].output_hash == empty(bytes32):
+        e: Evidence = Evidence(output_hash=job.output_ct_hash, proof_hash=job.eval_keys_hash)
         if job.mode == MODE_ZK:
-            v = Validation(
-                job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
-                output_hash=job.output_hash, proof_hash=job.proof_hash, price=job.price,
-            )
-        else:
-            v = Validation(
-                job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
-                output_hash=job.output_ct_hash, proof_hash=job.eval_keys_hash, price=job.price,
-            )
-        self._validations[job_id] = v
+            e = Evidence(output_hash=job.output_hash, proof_hash=job.proof_hash)
+        self._evidence[job_id] = e
         log ValidationRecorded(
-            job_id=job_id, mode=v.mode, model_id=v.model_id, input_commitment=v.input_commitment,
-            output_hash=v.output_hash, proof_hash=v.proof_hash, price=v.price,
+            job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
+            output_hash=e.output_hash, proof_hash=e.proof_hash, price=job.price,
         )
 
     feedback_id: uint256 = self.feedback_count + 1
     self.feedback_count = feedback_id
     self._feedback[feedback_id] = Feedback(
-        job_id=job_id, rater=msg.sender, subject=subject, score=score, tags=tags, given_at=block.timestamp
+        job_id=job_id, rater=msg.sender, subject=subject, score=score, tags=tags
     )
     self.feedback_id_of[job_id][msg.sender] = feedback_id
-    self._subject_feedback[subject].append(feedback_id)
     self._summaries[subject].count += 1
     self._summaries[subject].total += convert(score, uint256)
     log FeedbackGiven(
@@ -165,11 +161,21 @@ def feedback(feedback_id: uint256) -> Feedback:
 @view
 def validation(job_id: uint256) -> Validation:
     """
-    @notice What backs the feedback on a job: its proof/evaluation and output hashes.
-    @param job_id Job id (zeroed record if nobody rated it yet).
+    @notice What backs the feedback on a job: ZK proof and output hashes, or for FHE the
+            evaluation-keys and output-ciphertext hashes (what re-execution needs).
+    @dev The hashes are frozen when the first feedback is given; mode, model, input
+         and price are read from the market. All zero if nobody rated the job.
+    @param job_id Job id.
     @return The Validation struct.
     """
-    return self._validations[job_id]
+    e: Evidence = self._evidence[job_id]
+    if e.output_hash == empty(bytes32):
+        return empty(Validation)
+    job: Job = staticcall market.job(job_id)
+    return Validation(
+        job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
+        output_hash=e.output_hash, proof_hash=e.proof_hash, price=job.price,
+    )
 
 
 @external
@@ -195,27 +201,3 @@ def average(subject: address) -> uint256:
     if s.count == 0:
         return 0
     return s.total * 100 // s.count
-
-
-@external
-@view
-def feedback_count_of(subject: address) -> uint256:
-    """
-    @notice How many feedback entries `subject` received.
-    @param subject Node or agent wallet.
-    @return The count.
-    """
-    return len(self._subject_feedback[subject])
-
-
-@external
-@view
-def feedback_of(subject: address, index: uint256) -> uint256:
-    """
-    @notice The id of the `index`-th feedback `subject` received.
-    @param subject Node or agent wallet.
-    @param index From 0.
-    @return Feedback id.
-    """
-    assert index < len(self._subject_feedback[subject]), "index out of range"
-    return self._subject_feedback[subject][index]

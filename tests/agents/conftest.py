@@ -56,7 +56,13 @@ class AgentsWorld:
 
     def tx(self, fn: Any, sender: LocalAccount) -> Any:
         rcpt = self.net.transact(fn, sender=sender)
-        self.note_gas(f"{fn.address[:6]}.{fn.fn_name}", rcpt.gas_used)
+        names = {
+            self.registry.address: "AgentRegistry",
+            self.reputation.address: "Reputation",
+            self.stealth_registry.address: "StealthMetaRegistry",
+            self.announcer.address: "StealthAnnouncer",
+        }
+        self.note_gas(f"{names.get(fn.address, 'other')}.{fn.fn_name}", rcpt.gas_used)
         return rcpt
 
     def note_gas(self, label: str, gas: int) -> None:

@@ -119,7 +119,7 @@ def test_bind_contract_wallet_via_erc1271(aw) -> None:
         reg.bind_wallet(aw.client, aid, w.address, stranger)
     b = reg.binding(aid, w.address, aw.client.address)
     rcpt = reg.set_wallet(aw.client, b, b.sign(agent_key))
-    aw.note_gas("registry.set_wallet(erc1271)", rcpt.gas_used)
+    aw.note_gas("AgentRegistry.set_wallet (ERC-1271 wallet)", rcpt.gas_used)
     assert reg.agent(aid).wallet == w.address
     # rotating the wallet's agent key voids the old key's power to sign for it
     aw.net.transact(w.contract.functions.set_agent(stranger.address), sender=aw.client)

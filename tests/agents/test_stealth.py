@@ -146,7 +146,7 @@ def test_registry_publish_pay_scan_and_spend(aw) -> None:
     stranger = StealthKeys.generate()
     pay_stealth_token(net, aw.client, aw.token, aw.announcer, stranger.meta_address, 10**18)
     rcpt = aw.announcer.announce(aw.client, generate_stealth_address(stranger.meta_address), b"\x00")
-    aw.note_gas("announcer.announce", rcpt.gas_used)
+    aw.note_gas("StealthAnnouncer.announce", rcpt.gas_used)
 
     anns = aw.announcer.announcements(from_block=start)
     assert len(anns) == 4 and all(a.caller == aw.client.address for a in anns)
@@ -175,7 +175,7 @@ def test_registry_on_behalf_and_replay(aw) -> None:
     reg = aw.stealth_registry
     sig = reg.sign_on_behalf(aw.other, keys.meta_address)
     rcpt = reg.register_on_behalf(aw.client, aw.other.address, keys.meta_address, sig)
-    aw.note_gas("stealth_registry.registerKeysOnBehalf", rcpt.gas_used)
+    aw.note_gas("StealthMetaRegistry.registerKeysOnBehalf", rcpt.gas_used)
     assert reg.meta_address_of(aw.other.address) == keys.meta_address
     with reverts("bad signature"):  # replay: nonce consumed
         reg.register_on_behalf(aw.client, aw.other.address, keys.meta_address, sig)

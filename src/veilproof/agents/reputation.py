@@ -63,7 +63,6 @@ class FeedbackRecord:
     subject: str
     score: int
     tags: tuple[str, ...]
-    given_at: int
 
 
 @dataclass(frozen=True)
@@ -114,16 +113,26 @@ class ReputationClient:
         return self.summary(subject).score()
 
     def feedback(self, feedback_id: int) -> FeedbackRecord:
-        job_id, rater, subject, score, tags, at = self.net.call(self.contract.functions.feedback(feedback_id))
+        job_id, rater, subject, score, tags = self.net.call(self.contract.functions.feedback(feedback_id))
         return FeedbackRecord(
-            feedback_id, int(job_id), rater, subject, int(score), tuple(untag(t) for t in tags), int(at)
+            feedback_id, int(job_id), rater, subject, int(score), tuple(untag(t) for t in tags)
         )
 
-    def history(self, subject: str) -> list[FeedbackRecord]:
-        s = to_checksum_address(subject)
-        n = int(self.net.call(self.contract.functions.feedback_count_of(s)))
+    def history(self, subject: str, from_block: int = 0) -> list[FeedbackRecord]:
+        """Every feedback ``subject`` received, oldest first (from FeedbackGiven events)."""
+        logs = self.contract.events.FeedbackGiven().get_logs(
+            from_block=from_block, argument_filters={"subject": to_checksum_address(subject)}
+        )
         return [
-            self.feedback(int(self.net.call(self.contract.functions.feedback_of(s, i)))) for i in range(n)
+            FeedbackRecord(
+                int(lg["args"]["feedback_id"]),
+                int(lg["args"]["job_id"]),
+                lg["args"]["rater"],
+                lg["args"]["subject"],
+                int(lg["args"]["score"]),
+                tuple(untag(t) for t in lg["args"]["tags"]),
+            )
+            for lg in logs
         ]
 
     def validation(self, job_id: int) -> ValidationRecord | None:
