@@ -198,7 +198,7 @@ class MarketMachine(RuleBasedStateMachine):
 def test_market_conservation(net: Network) -> None:
     MarketMachine.net = net
     embedded = net.kind == "embedded"
-    examples = int(os.environ.get("VEILPROOF_INVARIANT_EXAMPLES", "5" if embedded else "2"))
+    examples = int(os.environ.get("VEILPROOF_INVARIANT_EXAMPLES", "3" if embedded else "2"))
     run_state_machine_as_test(
         MarketMachine,
         settings=settings(
