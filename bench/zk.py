@@ -35,11 +35,16 @@ def _onchain_gas(pkg, proof) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     from veilproof.zk import evm
 
     net = connect()
-    a, = net.new_accounts(1)
+    (a,) = net.new_accounts(1)
     ver = evm.compile_reusable_verifier()
     v = net.deploy_bytecode(ver.abi, ver.bytecode, sender=a, label="verifier")
-    ad = net.deploy("ZkVerifierAdapter", sender=a)
-    net.transact(ad.functions.register_model(1, v.address, pkg.vka_words), sender=a)
+    models = net.deploy("ModelRegistry", sender=a)
+    z = b"\x00" * 32
+    net.transact(models.functions.register_model("bench", 1, 0, b"\x01" * 32, [], [], z), sender=a)
+    digest = bytes.fromhex(pkg.commitments()["zk_vka_digest"][2:])
+    net.transact(models.functions.set_zk_commitment(1, b"\x02" * 32, digest, b"\x03" * 32), sender=a)
+    ad = net.deploy("ZkVerifierAdapter", models.address, v.address, sender=a)
+    net.transact(ad.functions.register_model(1, pkg.vka_words), sender=a)
     pb, inst = evm.calldata(proof)
     assert net.call(ad.functions.verify(1, pb, inst)) is True
     direct = net.transact(v.functions.verifyProof(pb, inst, pkg.vka_words), sender=a).gas_used
@@ -47,8 +52,14 @@ def _onchain_gas(pkg, proof) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return direct, adapter
 
 
-def bench_one(onnx_path: Path, cal_path: Path, x_test: np.ndarray, y_test: np.ndarray | None,
-              name: str, gas: bool = True) -> dict[str, Any]:
+def bench_one(
+    onnx_path: Path,
+    cal_path: Path,
+    x_test: np.ndarray,
+    y_test: np.ndarray | None,
+    name: str,
+    gas: bool = True,
+) -> dict[str, Any]:
     import ezkl
     import onnxruntime as ort
 
@@ -137,8 +148,9 @@ def _child(kind: str, arg: str) -> None:
 
 def _run(kind: str, arg: str, timeout: float) -> dict[str, Any]:
     try:
-        p = subprocess.run([sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True,
-                           timeout=timeout)
+        p = subprocess.run(
+            [sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"model": f"{kind}:{arg}", "error": f"timeout after {timeout:.0f}s"}
     for line in p.stdout.splitlines():
@@ -152,12 +164,21 @@ def _table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     cols = [
-        ("model", "model", "{}"), ("logrows", "k", "{}"), ("build_s", "build s", "{:.1f}"),
-        ("prove_s", "prove+verify s", "{:.2f}"), ("plain_ezkl_prove_verify_s", "plain ezkl s", "{:.2f}"),
-        ("verify_s", "verify s", "{:.3f}"), ("onnxruntime_ms", "ort ms", "{:.3f}"),
-        ("gas_adapter_verify", "gas adapter", "{:,}"), ("gas_verifyProof_direct", "gas direct", "{:,}"),
-        ("proof_bytes", "proof B", "{:,}"), ("pk_bytes", "pk MB", "{}"), ("peak_rss_mb", "RSS MB", "{:.0f}"),
-        ("float_acc", "float acc", "{:.3f}"), ("circuit_acc", "circuit acc", "{:.3f}"), ("error", "error", "{}"),
+        ("model", "model", "{}"),
+        ("logrows", "k", "{}"),
+        ("build_s", "build s", "{:.1f}"),
+        ("prove_s", "prove+verify s", "{:.2f}"),
+        ("plain_ezkl_prove_verify_s", "plain ezkl s", "{:.2f}"),
+        ("verify_s", "verify s", "{:.3f}"),
+        ("onnxruntime_ms", "ort ms", "{:.3f}"),
+        ("gas_adapter_verify", "gas adapter", "{:,}"),
+        ("gas_verifyProof_direct", "gas direct", "{:,}"),
+        ("proof_bytes", "proof B", "{:,}"),
+        ("pk_bytes", "pk MB", "{}"),
+        ("peak_rss_mb", "RSS MB", "{:.0f}"),
+        ("float_acc", "float acc", "{:.3f}"),
+        ("circuit_acc", "circuit acc", "{:.3f}"),
+        ("error", "error", "{}"),
     ]
     t = Table(title="veilproof ZK (EZKL 23.0.5, dev SRS, 2 cores)")
     for _, h, _ in cols:

@@ -70,6 +70,7 @@ struct Job:
     eval_keys_hash: bytes32
     output_ct_hash: bytes32
     submitted_at: uint256
+    started_at: uint256  # when the node took the job on chain; 0 = never taken
 
 event JobOpened:
     job_id: indexed(uint256)
@@ -103,6 +104,10 @@ event JobSettled:
 event JobRefunded:
     job_id: indexed(uint256)
     slashed: bool
+
+event JobStarted:
+    job_id: indexed(uint256)
+    node: indexed(address)
 
 event JobSlashed:
     job_id: indexed(uint256)
@@ -261,6 +266,7 @@ def open_job(model_id: uint256, node: address, input_commitment: bytes32, mode: 
         eval_keys_hash=empty(bytes32),
         output_ct_hash=empty(bytes32),
         submitted_at=0,
+        started_at=0,
     )
     self.escrowed += m.price
     log JobOpened(
@@ -423,8 +429,10 @@ def dispute_fhe(job_id: uint256):
 @external
 def refund(job_id: uint256):
     """
-    @notice Client takes back the escrow of a job with no result after its deadline;
-            the node is slashed `slash_amount` if it still has stake.
+    @notice Client takes back the escrow of a job with no result after its deadline.
+            The node is slashed `slash_amount` only if it took the job (`start_job`):
+            a node that refused a malformed request never committed to it, so a client
+            cannot earn the challenger share by sending garbage to honest nodes.
     @param job_id Open job of the caller.
     """
     job: Job = self._load(job_id)
@@ -435,8 +443,10 @@ def refund(job_id: uint256):
     self.escrowed -= job.price
     self.pending[job.client] += job.price
     slashed: bool = False
-    if self.slash_amount > 0:
-        # slashing must never block the refund: ignore any failure
+    if self.slash_amount > 0 and job.started_at != 0:
+        # slashing must never block the refund: ignore any failure, except running out of
+        # gas, which a client could use on purpose to spare the node
+        gas_start: uint256 = msg.gas
         slashed = raw_call(
             nodes.address,
             abi_encode(
@@ -448,7 +458,25 @@ def refund(job_id: uint256):
             ),
             revert_on_failure=False,
         )
+        if not slashed:
+            assert msg.gas > gas_start // 32, "slash out of gas"
     log JobRefunded(job_id=job_id, slashed=slashed)
+
+
+@external
+def start_job(job_id: uint256):
+    """
+    @notice The node commits to a job after checking the client's request: from now on a
+            missed deadline is slashable.
+    @param job_id Open job assigned to the caller.
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.node, "not job node"
+    assert job.status == OPEN, "job not open"
+    assert job.started_at == 0, "already started"
+    assert block.timestamp <= job.deadline, "deadline passed"
+    self._jobs[job_id].started_at = block.timestamp
+    log JobStarted(job_id=job_id, node=msg.sender)
 
 
 @external

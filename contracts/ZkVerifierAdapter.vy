@@ -11,6 +11,10 @@
        instances[0]  = Poseidon commitment of the input
        instances[1:] = public outputs as BN254 field elements
      `verify` never reverts on a bad proof: it returns False, so the JobMarket can refund and slash.
+     Registration is permissionless but bound: only a model's owner (ModelRegistry) may register its
+     VKA, only on the one verifier fixed at deployment, and only if the VKA digest equals the
+     `zk_vk_hash` committed in ModelRegistry — so the key JobMarket verifies against is exactly the
+     committed one, and nobody can point a model at a verifier that accepts anything.
 """
 
 MAX_PROOF_BYTES: constant(uint256) = 32768
@@ -28,6 +32,25 @@ interface ReusableVerifier:
     def registerVka(vka: DynArray[bytes32, MAX_VKA_WORDS]) -> bytes32: nonpayable
 
 
+struct Model:
+    owner: address
+    name: String[64]
+    price: uint256
+    royalty_bps: uint16
+    onnx_hash: bytes32
+    zk_settings_hash: bytes32
+    zk_vk_hash: bytes32
+    zk_srs_hash: bytes32
+    fhe_client_hash: bytes32
+    fhe_server_hash: bytes32
+    training_code_hash: bytes32
+    active: bool
+
+
+interface ModelRegistry:
+    def model(model_id: uint256) -> Model: view
+
+
 struct ModelVerifier:
     verifier: address  # the Halo2VerifierReusable contract
     vka_store: address  # data contract whose code is a tiny reader ++ VKA words
@@ -43,50 +66,41 @@ event ModelVerifierSet:
     vka_words: uint256
 
 
-event OwnershipTransferred:
-    previous_owner: indexed(address)
-    new_owner: indexed(address)
-
-
-owner: public(address)
+registry: public(ModelRegistry)
+verifier: public(address)
 models: public(HashMap[uint256, ModelVerifier])
 
 
 @deploy
-def __init__():
-    self.owner = msg.sender
-    log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
+def __init__(_registry: ModelRegistry, _verifier: address):
+    """
+    @param _registry The ModelRegistry holding each model's owner and `zk_vk_hash` (= VKA digest).
+    @param _verifier The deployed EZKL `Halo2VerifierReusable` every model is verified with.
+    """
+    assert _verifier.is_contract, "adapter: verifier has no code"
+    self.registry = _registry
+    self.verifier = _verifier
 
 
 @external
-def transfer_ownership(new_owner: address):
+def register_model(model_id: uint256, vka: DynArray[bytes32, MAX_VKA_WORDS]) -> bytes32:
     """
-    @notice Hand the right to register model verifiers to another account.
-    """
-    assert msg.sender == self.owner, "adapter: not owner"
-    assert new_owner != empty(address), "adapter: zero owner"
-    log OwnershipTransferred(previous_owner=self.owner, new_owner=new_owner)
-    self.owner = new_owner
-
-
-@external
-def register_model(
-    model_id: uint256, verifier: address, vka: DynArray[bytes32, MAX_VKA_WORDS]
-) -> bytes32:
-    """
-    @notice Bind `model_id` to a reusable verifier and the model's VKA. Once per model, owner only.
+    @notice Register a model's VKA on the verifier. Once per model, by the model's owner, and only
+            for the VKA whose digest the model committed to in ModelRegistry.
     @dev Registers the VKA on the verifier (its `registerVka`) and stores the words as contract code.
     @param model_id The ModelRegistry id.
-    @param verifier Address of a deployed `Halo2VerifierReusable`.
     @param vka The model's VKA words (EZKL `create_evm_vka`, 8-byte header stripped).
     @return The VKA digest (keccak256 of the words), as the verifier records it.
     """
-    assert msg.sender == self.owner, "adapter: not owner"
+    m: Model = staticcall self.registry.model(model_id)
+    assert m.owner != empty(address), "adapter: unknown model"
+    assert msg.sender == m.owner, "adapter: not model owner"
     assert self.models[model_id].verifier == empty(address), "adapter: model already registered"
-    assert verifier.is_contract, "adapter: verifier has no code"
     assert len(vka) > 0, "adapter: empty vka"
 
     data: Bytes[MAX_VKA_BYTES + 64] = slice(abi_encode(vka), 64, len(vka) * 32)
+    assert keccak256(data) == m.zk_vk_hash, "adapter: vka does not match committed vk"
+    verifier: address = self.verifier
     digest: bytes32 = extcall ReusableVerifier(verifier).registerVka(vka)
     assert digest == keccak256(data), "adapter: verifier returned another vka digest"
 

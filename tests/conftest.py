@@ -1,11 +1,18 @@
-"""Session-wide fixtures: a real anvil on 127.0.0.1, started once and stopped at the end."""
+"""Session-wide fixtures: a real anvil on 127.0.0.1 (started once, stopped at the end), and the
+example ZK packages, built once per session into one store (later builds are cache hits) so the
+zk, models and end-to-end tests share the expensive setup."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+from veilproof.artifacts import ArtifactStore
 
 # Keystores in tests use light scrypt so that each load takes milliseconds, not a second.
 os.environ.setdefault("VEILPROOF_SCRYPT_N", "1024")
@@ -28,3 +35,50 @@ def chain_url(request: pytest.FixtureRequest) -> str:
     if request.param == "embedded":
         return "embedded"
     return str(request.getfixturevalue("anvil_url"))
+
+
+# --- example ZK packages ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Built:
+    example: object  # veilproof.models.examples.ExampleModel
+    package: object  # veilproof.models.ModelPackage
+
+
+def _root(factory: pytest.TempPathFactory) -> Path:
+    return factory.getbasetemp() / "zk-shared"
+
+
+def build(factory: pytest.TempPathFactory, name: str, seed: int = 0) -> Built:
+    from veilproof.models import build_zk_package
+    from veilproof.models.examples import build_example
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    root = _root(factory)
+    ex = build_example(name, root / "examples", seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsafeSrsWarning)
+        pkg = build_zk_package(ex.onnx_path, ex.calibration_path, ArtifactStore(root / "store"), name=name)
+    return Built(ex, pkg)
+
+
+@pytest.fixture(scope="session")
+def mlp(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build(tmp_path_factory, "breast_cancer_mlp")
+
+
+@pytest.fixture(scope="session")
+def mlp_substitute(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Same architecture and shapes, other weights (a cheaper/wrong model a node might swap in)."""
+    return build(tmp_path_factory, "breast_cancer_mlp", seed=1)
+
+
+@pytest.fixture(scope="session")
+def logreg(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build(tmp_path_factory, "breast_cancer_logreg")
+
+
+@pytest.fixture(scope="session")
+def mlp_proof(mlp: Built):  # type: ignore[no-untyped-def]
+    from veilproof.models import prove
+
+    return prove(mlp.package, mlp.example.x_test[0])

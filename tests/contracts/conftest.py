@@ -193,6 +193,7 @@ class World:
             "eval_keys_hash",
             "output_ct_hash",
             "submitted_at",
+            "started_at",
         ]
         return dict(zip(names, self.call(self.market.functions.job(job_id)), strict=True))
 

@@ -100,6 +100,18 @@ class MarketMachine(RuleBasedStateMachine):
         ):
             self.w.submit_fhe(got[0], node=self._acct(got[1]["node"]))
 
+    @rule(i=st.integers(0, 50))
+    def start_job(self, i: int) -> None:
+        """The node takes the job: a later refund then slashes it."""
+        got = self._job(i)
+        if (
+            got
+            and got[1]["status"] == OPEN
+            and got[1]["started_at"] == 0
+            and self.w.net.now() + 30 < got[1]["deadline"]
+        ):
+            self.w.tx(self.w.market.functions.start_job(got[0]), self._acct(got[1]["node"]))
+
     @rule(i=st.integers(0, 50), via=st.sampled_from(["accept", "finalize", "dispute"]))
     def resolve_fhe(self, i: int, via: str) -> None:
         got = self._job(i)
@@ -226,6 +238,7 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
                 "open",
                 "open",
                 "submit",
+                "start",
                 "resolve",
                 "challenge",
                 "refund",
@@ -241,6 +254,8 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
             m.open_job(rnd.randrange(2), rnd.randrange(2), rnd.random() < 0.5, rnd.randrange(100, 5000))
         elif op == "submit":
             m.submit_fhe(i)
+        elif op == "start":
+            m.start_job(i)
         elif op == "resolve":
             m.resolve_fhe(i, rnd.choice(["accept", "finalize", "dispute"]))
         elif op == "challenge":

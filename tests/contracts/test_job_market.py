@@ -280,9 +280,38 @@ def test_retired_model_jobs_still_complete(w: World) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refund
+def test_start_job_access_and_reasons(w: World) -> None:
+    mk = w.market.functions
+    jid = w.open_job(ttl=100)
+    with revert_with("not job node"):
+        w.tx(mk.start_job(jid), w.client)
+    with revert_with("unknown job"):
+        w.tx(mk.start_job(jid + 1), w.node)
+    rcpt = w.tx(mk.start_job(jid), w.node)
+    assert w.events(w.market, "JobStarted", rcpt)[0]["job_id"] == jid
+    assert w.job(jid)["started_at"] > 0
+    with revert_with("already started"):
+        w.tx(mk.start_job(jid), w.node)
+    late = w.open_job(ttl=100)
+    w.net.time_travel(200)
+    with revert_with("deadline passed"):
+        w.tx(mk.start_job(late), w.node)
+
+
+def test_refund_of_a_job_the_node_never_took_does_not_slash(w: World) -> None:
+    """A node that refused a malformed request must not be slashed when the client refunds."""
+    jid = w.open_job(ttl=100)
+    w.net.time_travel(200)
+    rcpt = w.tx(w.market.functions.refund(jid), w.client)
+    assert w.events(w.market, "JobRefunded", rcpt)[0]["slashed"] is False
+    assert w.node_info(w.node)["slashed_total"] == 0
+    assert w.pending(w.client) == PRICE
+
+
 def test_refund_after_missed_deadline_slashes(w: World) -> None:
     mk = w.market.functions
     jid = w.open_job(ttl=100)
+    w.tx(mk.start_job(jid), w.node)
     with revert_with("not client"):
         w.tx(mk.refund(jid), w.other)
     with revert_with("deadline not passed"):
@@ -312,6 +341,8 @@ def test_refund_never_blocked_by_slashing(w: World) -> None:
     mk = w.market.functions
     a = w.open_job(ttl=100)
     b = w.open_job(ttl=100)
+    w.tx(mk.start_job(a), w.node)
+    w.tx(mk.start_job(b), w.node)
     w.tx(w.nodes.functions.request_unbond(MIN_STAKE), w.node)
     w.net.time_travel(UNBOND_DELAY)
     w.tx(w.nodes.functions.withdraw_unbonded(), w.node)
@@ -327,6 +358,7 @@ def test_refund_never_blocked_by_slashing(w: World) -> None:
 def test_refund_without_slash_amount(w: World) -> None:
     w.tx(w.market.functions.set_slash_amount(0), w.owner)
     jid = w.open_job(ttl=100)
+    w.tx(w.market.functions.start_job(jid), w.node)
     w.net.time_travel(200)
     w.tx(w.market.functions.refund(jid), w.client)
     assert w.node_info(w.node)["stake"] == MIN_STAKE

@@ -100,8 +100,10 @@ def deploy_zk_verifier(
 
     The chain layer knows nothing of ZK: it receives the verifier's ABI and bytecode ready-made.
     """
-    verifier = net.deploy_bytecode(verifier_abi, verifier_bytecode, sender=owner, label="Halo2VerifierReusable")
-    adapter = net.deploy("ZkVerifierAdapter", d.models, sender=owner)
+    verifier = net.deploy_bytecode(
+        verifier_abi, verifier_bytecode, sender=owner, label="Halo2VerifierReusable"
+    )
+    adapter = net.deploy("ZkVerifierAdapter", d.models, verifier.address, sender=owner)
     market = net.contract("JobMarket", d.market)
     net.transact(market.functions.set_zk_verifier(adapter.address), sender=owner)
     d.extra["zk_verifier"] = verifier.address

@@ -67,6 +67,7 @@ class OnchainJob:
     eval_keys_hash: str
     output_ct_hash: str
     submitted_at: int
+    started_at: int
 
     @property
     def status_name(self) -> str:
@@ -96,10 +97,25 @@ def read_model(suite: Suite, model_id: int) -> OnchainModel:
 
 def read_job(suite: Suite, job_id: int) -> OnchainJob:
     j = suite.net.call(suite.market.functions.job(job_id))
-    (client, node, model_id, commit, mode, price, deadline, status, out_h, proof_h, ek_h, oct_h, sub_at) = j
+    (
+        client,
+        node,
+        model_id,
+        commit,
+        mode,
+        price,
+        deadline,
+        status,
+        out_h,
+        proof_h,
+        ek_h,
+        oct_h,
+        sub_at,
+        st_at,
+    ) = j
     return OnchainJob(
         job_id, client, node, int(model_id), int.from_bytes(bytes(commit), "big"), int(mode), int(price),
-        int(deadline), int(status), _h(out_h), _h(proof_h), _h(ek_h), _h(oct_h), int(sub_at),
+        int(deadline), int(status), _h(out_h), _h(proof_h), _h(ek_h), _h(oct_h), int(sub_at), int(st_at),
     )  # fmt: skip
 
 

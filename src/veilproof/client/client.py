@@ -23,6 +23,7 @@ import numpy as np
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3.logs import DISCARD
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.artifacts.remote import fetch_artifact
@@ -166,7 +167,7 @@ class Client:
             ),
             sender=self.account,
         )
-        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw)
+        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
         return int(ev["args"]["job_id"]), rcpt.tx_hash
 
     def _signed_headers(self, offer: NodeOffer, job_id: int, signed: bytes) -> dict[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
 
 from veilproof.chain.suite import Suite
 from veilproof.errors import InputError
@@ -51,7 +52,7 @@ class Published:
 
 def register_dataset(suite: Suite, owner: LocalAccount, root: bytes, uri: str) -> int:
     rcpt = suite.net.transact(suite.models.functions.register_dataset(root, uri), sender=owner)
-    (ev,) = suite.models.events.DatasetRegistered().process_receipt(rcpt.raw)
+    (ev,) = suite.models.events.DatasetRegistered().process_receipt(rcpt.raw, errors=DISCARD)
     return int(ev["args"]["dataset_id"])
 
 
@@ -84,14 +85,13 @@ def publish_model(
     )
     rcpt = net.transact(fn, sender=owner)
     gas["register_model"] = rcpt.gas_used
-    (ev,) = models.events.ModelRegistered().process_receipt(rcpt.raw)
+    (ev,) = models.events.ModelRegistered().process_receipt(rcpt.raw, errors=DISCARD)
     model_id = int(ev["args"]["model_id"])
     out = Published(model_id, name, {"onnx_hash": onnx_hash}, gas)
     if zk is not None:
         c = zk.commitments()
         adapter_addr = suite.deployment.extra.get("zk_adapter")
-        verifier_addr = suite.deployment.extra.get("zk_verifier")
-        if not adapter_addr or not verifier_addr:
+        if not adapter_addr:
             raise InputError(
                 "deployment", "a ZK verifier deployed (deploy_zk_verifier)", suite.deployment.extra
             )
@@ -110,7 +110,7 @@ def publish_model(
         gas["set_zk_commitment"] = rcpt.gas_used
         adapter = net.contract("ZkVerifierAdapter", adapter_addr)
         rcpt = net.transact(
-            adapter.functions.register_model(model_id, verifier_addr, zk.vka_words), sender=owner
+            adapter.functions.register_model(model_id, zk.vka_words), sender=owner
         )
         gas["register_vka"] = rcpt.gas_used
         out.commitments.update(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -95,7 +96,8 @@ def create_app(svc: NodeService) -> FastAPI:
             envelope = bytes.fromhex(req.encrypted_input.removeprefix("0x"))
         except ValueError as e:
             raise JobRejected(422, f"body: expected {{'encrypted_input': '0x…'}} ({type(e).__name__})") from e
-        svc.submit_zk(job_id, envelope, raw, x_veil_signature)
+        # Chain reads, decryption and Poseidon hashing block: keep them off the event loop.
+        await run_in_threadpool(svc.submit_zk, job_id, envelope, raw, x_veil_signature)
         return Accepted(job_id=job_id, state="accepted")
 
     @app.head("/fhe/keys/{digest}")
@@ -106,7 +108,7 @@ def create_app(svc: NodeService) -> FastAPI:
     async def put_keys(request: Request) -> KeysStored:
         _require_type(request, "application/octet-stream")
         data = await _read_limited(request, svc.cfg.max_eval_key_bytes)
-        return KeysStored(digest=svc.put_eval_keys(data), size=len(data))
+        return KeysStored(digest=await run_in_threadpool(svc.put_eval_keys, data), size=len(data))
 
     @app.post("/fhe/jobs/{job_id}", status_code=202, response_model=Accepted)
     async def fhe_job(
@@ -119,7 +121,7 @@ def create_app(svc: NodeService) -> FastAPI:
         if not _HEX64.match(x_veil_eval_keys):
             raise JobRejected(400, "X-Veil-Eval-Keys: expected 64 lowercase hex characters")
         ct = await _read_limited(request, svc.cfg.max_body_bytes)
-        svc.submit_fhe(job_id, ct, x_veil_eval_keys, x_veil_signature)
+        await run_in_threadpool(svc.submit_fhe, job_id, ct, x_veil_eval_keys, x_veil_signature)
         return Accepted(job_id=job_id, state="accepted")
 
     @app.get("/jobs/{job_id}")

@@ -31,6 +31,10 @@ class WorkerPool:
     def inflight(self) -> int:
         return self._inflight
 
+    def has_room(self) -> bool:
+        """Best-effort check before committing to a job on chain (submit re-checks atomically)."""
+        return self._inflight < self.workers + self.queue_limit
+
     def submit(self, fn: Callable[[], None]) -> Future[None]:
         if not self._slots.acquire(blocking=False):
             raise QueueFull(f"{self.workers} workers busy and {self.queue_limit} jobs queued")

@@ -188,7 +188,11 @@ class NodeService:
         return job
 
     def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
+        """Record the job, take it on chain (``start_job``: from now on a missed deadline is
+        slashable), then queue it. Any failure undoes the record, so a retry is possible."""
         from sqlalchemy.exc import IntegrityError as DbIntegrityError
+
+        from veilproof.node.pool import QueueFull
 
         row = st.JobRow(
             job_id=job.job_id, mode=job.mode, model_id=job.model_id, client=job.client, deadline=job.deadline,
@@ -200,10 +204,18 @@ class NodeService:
         except DbIntegrityError as e:
             raise JobRejected(409, f"job {job.job_id} was already submitted to this node (replay)") from e
         try:
+            if not self.pool.has_room():
+                raise QueueFull("queue full")
+            try:
+                self.net.transact(self.suite.market.functions.start_job(job.job_id), sender=self.account)
+            except ContractReverted as e:
+                raise JobRejected(409, f"job {job.job_id} cannot be started: {e.reason}") from e
             self._enqueue(job.job_id, job.mode)
-        except JobRejected:
+        except (JobRejected, QueueFull) as e:
             with self.db.session() as s:
                 s.delete(s.get(st.JobRow, job.job_id))
+            if isinstance(e, QueueFull):
+                raise JobRejected(503, f"node busy: {e}") from e
             raise
 
     def _enqueue(self, job_id: int, mode: int) -> None:
