@@ -1,0 +1,70 @@
+"""FHE engine: build FHE models, client keygen/encrypt/decrypt, isolated server evaluation, re-execution.
+
+A pure engine: knows models, keys and ciphertexts; nothing of the chain, HTTP or nodes.
+
+    bundle = build_bundle("xgb", ArtifactStore(root))            # publisher
+    c = FheClient(bundle.client_zip_path, key_dir, expected_client_hash=bundle.client_zip_hash)
+    s = FheServer(bundle.server_zip_path, expected_hash=bundle.server_zip_hash)   # node
+    out = s.run(c.encrypt(x), c.evaluation_keys())
+    probs = c.decrypt(out)
+    reexecute(s, c.evaluation_keys(), ct, reported_output_hash)  # anyone, no secret key
+"""
+
+from veilproof.fhe.build import (
+    DETERMINISTIC_KINDS,
+    KINDS,
+    AccuracyReport,
+    Dataset,
+    FheBundle,
+    build_all,
+    build_bundle,
+    build_bundle_with_model,
+    load_dataset,
+)
+from veilproof.fhe.client import FheClient
+from veilproof.fhe.errors import (
+    CiphertextError,
+    CircuitMismatch,
+    CommitmentMismatch,
+    EvaluationCrashed,
+    EvaluationError,
+    EvaluationKeyError,
+    EvaluationTimeout,
+    FheError,
+    KeyStoreError,
+    NotDeterministic,
+    PayloadTooLarge,
+)
+from veilproof.fhe.hashes import job_hashes
+from veilproof.fhe.reexecute import ReexecutionResult, reexecute
+from veilproof.fhe.server import CircuitInfo, FheServer, ServerLimits
+
+__all__ = [
+    "DETERMINISTIC_KINDS",
+    "KINDS",
+    "AccuracyReport",
+    "CiphertextError",
+    "CircuitInfo",
+    "CircuitMismatch",
+    "CommitmentMismatch",
+    "Dataset",
+    "EvaluationCrashed",
+    "EvaluationError",
+    "EvaluationKeyError",
+    "EvaluationTimeout",
+    "FheBundle",
+    "FheClient",
+    "FheError",
+    "FheServer",
+    "KeyStoreError",
+    "NotDeterministic",
+    "PayloadTooLarge",
+    "ReexecutionResult",
+    "ServerLimits",
+    "build_all",
+    "build_bundle",
+    "build_bundle_with_model",
+    "job_hashes",
+    "load_dataset",
+    "reexecute",
+]

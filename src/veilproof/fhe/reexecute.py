@@ -1,0 +1,75 @@
+"""Third-party re-execution of an FHE job.
+
+Why it works: Concrete's server evaluation is a deterministic function of (circuit, evaluation keys,
+input ciphertext) — it draws no randomness (measured byte-identical for logreg, xgb and nn; see
+tests/fhe/test_reexecute.py). So anyone holding the public evaluation keys and the input ciphertext —
+no secret key — can recompute the output ciphertext and compare its sha256 with the hash the node
+reported on chain. A mismatch is evidence that the node did not run the committed circuit.
+
+Caveat: determinism is established on one machine/build. Concrete's PBS uses a floating-point FFT whose
+implementation is chosen by CPU features; across different CPUs the integer results *should* agree after
+rounding, but this has not been tested here. Validators should re-execute with the same concrete-python
+version the node declares.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from veilproof.artifacts import sha256_hex
+from veilproof.fhe.build import DETERMINISTIC_KINDS
+from veilproof.fhe.errors import NotDeterministic
+from veilproof.fhe.server import FheServer
+
+
+@dataclass(frozen=True)
+class ReexecutionResult:
+    """``match`` is True iff the recomputed output hashes to ``reported_output_hash``."""
+
+    match: bool
+    output_hash: str
+    reported_output_hash: str
+    server_zip_hash: str
+
+
+def reexecute(
+    server_zip: str | os.PathLike[str] | FheServer,
+    evaluation_keys: bytes,
+    input_ct: bytes,
+    reported_output_hash: str,
+    *,
+    expected_server_hash: str | None = None,
+    kind: str | None = None,
+) -> ReexecutionResult:
+    """Recompute a job's output and compare hashes.
+
+    ``server_zip`` may be a path (a fresh isolated :class:`FheServer` is started and closed; it checks
+    ``expected_server_hash`` when given) or a running :class:`FheServer` to reuse (validators re-executing
+    many jobs of one model should pass one). ``kind``, when given, must be a deterministic model kind.
+    Bad inputs raise the same typed errors as :meth:`FheServer.run`.
+    """
+    if kind is not None and kind not in DETERMINISTIC_KINDS:
+        raise NotDeterministic(f"model kind {kind!r} is not byte-deterministic; re-execution cannot judge it")
+    reported = reported_output_hash.lower().removeprefix("0x")
+    if isinstance(server_zip, FheServer):
+        server, owned = server_zip, False
+        if expected_server_hash is not None and server.server_zip_hash != expected_server_hash.lower():
+            from veilproof.fhe.errors import CommitmentMismatch
+
+            raise CommitmentMismatch("server.zip", expected_server_hash, server.server_zip_hash)
+    else:
+        server, owned = FheServer(Path(server_zip), expected_hash=expected_server_hash), True
+    try:
+        out = server.run(input_ct, evaluation_keys)
+    finally:
+        if owned:
+            server.close()
+    output_hash = sha256_hex(out)
+    return ReexecutionResult(
+        match=output_hash == reported,
+        output_hash=output_hash,
+        reported_output_hash=reported,
+        server_zip_hash=server.server_zip_hash,
+    )
