@@ -1,0 +1,50 @@
+"""Determinism of server evaluation per kind, and third-party re-execution (confirm / refute)."""
+
+from __future__ import annotations
+
+import pytest
+
+from veilproof.artifacts import sha256_hex
+from veilproof.fhe import FheServer, NotDeterministic, job_hashes, reexecute
+
+KINDS = ["logreg", pytest.param("xgb", marks=pytest.mark.slow), pytest.param("nn", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_server_evaluation_is_byte_deterministic(fhe_world, kind: str) -> None:
+    c, s = fhe_world.client(kind), fhe_world.server(kind)
+    ct, out = fhe_world.job(kind, 0)
+    again = s.run(ct, c.evaluation_keys())
+    assert again == out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reexecute_confirms_and_refutes(fhe_world, kind: str) -> None:
+    c, s, b = fhe_world.client(kind), fhe_world.server(kind), fhe_world.bundle(kind)
+    ct, out = fhe_world.job(kind, 0)
+    hashes = job_hashes(c.evaluation_keys(), ct, out, b.server_zip_hash)
+    ok = reexecute(s, c.evaluation_keys(), ct, hashes["output_hash"], expected_server_hash=b.server_zip_hash,
+                   kind=kind)
+    assert ok.match and ok.output_hash == hashes["output_hash"]
+    # A node that reports the output of another input (or a fabricated one) is refuted.
+    _, other_out = fhe_world.job(kind, 1)
+    bad = reexecute(s, c.evaluation_keys(), ct, sha256_hex(other_out), kind=kind)
+    assert not bad.match and bad.output_hash == hashes["output_hash"]
+
+
+def test_reexecute_from_path_in_fresh_process_and_in_process_agree(fhe_world) -> None:
+    """Isolated worker, a brand-new worker, and in-process evaluation all give identical bytes."""
+    c, b = fhe_world.client("logreg"), fhe_world.bundle("logreg")
+    ct, out = fhe_world.job("logreg", 0)
+    r = reexecute(b.server_zip_path, c.evaluation_keys(), ct, sha256_hex(out),
+                  expected_server_hash=b.server_zip_hash)
+    assert r.match
+    with FheServer(b.server_zip_path, b.server_zip_hash, isolate=False) as local:
+        assert local.run(ct, c.evaluation_keys()) == out
+
+
+def test_reexecute_refuses_non_deterministic_kind(fhe_world) -> None:
+    c = fhe_world.client("logreg")
+    ct, out = fhe_world.job("logreg", 0)
+    with pytest.raises(NotDeterministic):
+        reexecute(fhe_world.server("logreg"), c.evaluation_keys(), ct, sha256_hex(out), kind="made-up")
