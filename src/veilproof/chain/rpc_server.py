@@ -125,13 +125,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a killed node) is not an error worth a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class EmbeddedRpcServer:
     """A background HTTP server on 127.0.0.1 serving one embedded chain."""
 
     def __init__(self, backend: EmbeddedBackend | None = None, port: int = 0) -> None:
         self.backend = backend or EmbeddedBackend()
         handler = type("Handler", (_Handler,), {"rpc": EmbeddedRpc(self.backend)})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = int(self.httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="embedded-rpc", daemon=True)

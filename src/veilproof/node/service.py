@@ -32,7 +32,7 @@ from veilproof.chain.views import (
     read_model,
     read_node,
 )
-from veilproof.errors import ArtifactError, ContractReverted, InputError, VeilproofError
+from veilproof.errors import ArtifactError, ConfigError, ContractReverted, InputError, VeilproofError
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.pool import WorkerPool
@@ -136,11 +136,20 @@ class NodeService:
             if n.endpoint != endpoint:
                 self.net.transact(self.suite.nodes.functions.set_endpoint(endpoint), sender=self.account)
             self.net.transact(self.suite.nodes.functions.set_models(ids), sender=self.account)
-        missing = self.cfg.stake - n.stake
+        # Top up towards the configured stake with what the account holds (after a slash it may
+        # hold less); refuse to serve only if the stake ends below the network's minimum.
+        token = self.suite.token
+        balance = int(self.net.call(token.functions.balanceOf(self.address)))
+        missing = min(self.cfg.stake - n.stake, balance)
         if missing > 0:
-            token = self.suite.token
             self.net.transact(token.functions.approve(self.suite.nodes.address, missing), sender=self.account)
             self.net.transact(self.suite.nodes.functions.stake(missing), sender=self.account)
+        if not self.net.call(self.suite.nodes.functions.is_active(self.address)):
+            minimum = self.net.call(self.suite.nodes.functions.min_stake())
+            raise ConfigError(
+                f"node {self.address} is not active: stake {read_node(self.suite, self.address).stake} "
+                f"is below the minimum {minimum}; fund the account with VEIL"
+            )
 
     def recover_unfinished(self) -> tuple[int, int]:
         """After a restart: requeue jobs that still have time, abandon the others (client can refund)."""

@@ -1,0 +1,256 @@
+"""End to end, with nodes as real HTTP services in their own processes, on the embedded chain.
+
+Every money test asserts balances: an escrowed price always ends paid, refunded or slashed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import numpy as np
+import pytest
+from web3.logs import DISCARD
+from world import PRICE, SLASH, ZkWorld
+
+from veilproof.chain.views import MODE_ZK, OPEN, REFUNDED, SETTLED, SLASHED, read_job, read_node
+from veilproof.client import InferenceFailed
+from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
+from veilproof.zk.instances import input_commitment
+
+pytestmark = pytest.mark.slow
+
+
+def _veil(w: ZkWorld, addr: str) -> int:
+    return int(w.lnet.net.call(w.lnet.suite.token.functions.balanceOf(addr)))
+
+
+def _escrow_balanced(w: ZkWorld) -> None:
+    s = w.lnet.suite
+    held = _veil(w, s.market.address)
+    assert held >= int(w.lnet.net.call(s.market.functions.escrowed()))
+
+
+def _open(w: ZkWorld, node_addr: str, x: np.ndarray, deadline_s: int = 1800) -> int:
+    c = w.client
+    settings = w.built.package.settings
+    m_price = PRICE
+    c.net.transact(c.suite.token.functions.approve(c.suite.market.address, m_price), sender=c.account)
+    deadline = c.net.now() + deadline_s
+    commit = input_commitment(settings, x).to_bytes(32, "big")
+    rcpt = c.net.transact(
+        c.suite.market.functions.open_job(w.model_id, node_addr, commit, MODE_ZK, deadline), sender=c.account
+    )
+    (ev,) = c.suite.market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
+    return int(ev["args"]["job_id"])
+
+
+def _request(w: ZkWorld, job_id: int, x: np.ndarray, node=None, signer=None, pubkey=None):  # type: ignore[no-untyped-def]
+    node = node or w.honest
+    env = encrypt_for_node(
+        pubkey or read_node(w.lnet.suite, node.account.address).pubkey, json.dumps(x.tolist()).encode()
+    )
+    body = json.dumps({"encrypted_input": "0x" + env.hex()}).encode()
+    ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, node.account.address, job_id)
+    sig = sign_request(signer or w.client.account, ctx, body)
+    return body, {"Content-Type": "application/json", "X-Veil-Signature": sig}
+
+
+def test_verified_inference_pays_node_and_owner(zk_world: ZkWorld) -> None:
+    w = zk_world
+    x = w.built.example.x_test[1]
+    owner_before = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.lnet.owner.address)))
+    node_before = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.honest.account.address)))
+    client_before = _veil(w, w.client.account.address)
+    r = w.client.infer(w.model_id, x, node=w.honest.account.address)
+    assert r.status == "settled"
+    job = read_job(w.lnet.suite, r.job_id)
+    assert job.status == SETTLED
+    # The output comes from the proof's instances and equals what the committed circuit computes.
+    from veilproof.models.package import circuit_outputs
+
+    assert np.allclose(r.output, circuit_outputs(w.built.package, x), atol=1e-6)
+    owner_after = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.lnet.owner.address)))
+    node_after = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.honest.account.address)))
+    assert owner_after - owner_before == PRICE * 2_000 // 10_000
+    assert node_after - node_before == PRICE - PRICE * 2_000 // 10_000
+    assert client_before - _veil(w, w.client.account.address) == PRICE
+    _escrow_balanced(w)
+
+
+def test_cheater_is_slashed_and_client_refunded(zk_world: ZkWorld) -> None:
+    w = zk_world
+    x = w.built.example.x_test[2]
+    stake_before = read_node(w.lnet.suite, w.cheater.account.address).stake
+    client_before = _veil(w, w.client.account.address)
+    with pytest.raises(InferenceFailed) as e:
+        w.client.infer(w.model_id, x, node=w.cheater.account.address, max_attempts=1)
+    (attempt,) = e.value.attempts
+    assert attempt["outcome"] == "slashed"
+    assert read_job(w.lnet.suite, attempt["job_id"]).status == SLASHED
+    assert read_node(w.lnet.suite, w.cheater.account.address).stake == stake_before - SLASH
+    # Price refunded (and withdrawn), plus the challenger's share of the slash (SuiteParams default 50%).
+    assert _veil(w, w.client.account.address) == client_before + SLASH * 5_000 // 10_000
+    _escrow_balanced(w)
+
+
+def test_client_retries_another_node_after_a_cheater(zk_world: ZkWorld) -> None:
+    """Without a pinned node the client ranks nodes; if it meets the cheater it moves on and still gets an answer."""
+    w = zk_world
+    r = w.client.infer(w.model_id, w.built.example.x_test[3], max_attempts=2)
+    assert r.status == "settled"
+    assert r.node == w.honest.account.address
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("bad_signature", 401),
+        ("missing_signature", 401),
+        ("wrong_content_type", 415),
+        ("malformed_json", 422),
+        ("huge_body", 413),
+        ("unknown_job", 404),
+        ("wrong_node", 403),
+        ("input_mismatch", 400),
+        ("garbage_envelope", 400),
+    ],
+)
+def test_hostile_requests_get_clear_errors_and_node_keeps_serving(
+    zk_world: ZkWorld, case: str, expected: int
+) -> None:
+    w = zk_world
+    x = w.built.example.x_test[4]
+    url = w.honest.endpoint
+    job_id = _open(w, w.honest.account.address, x, deadline_s=30)
+    body, headers = _request(w, job_id, x)
+    if case == "bad_signature":
+        from eth_account import Account
+
+        body, headers = _request(w, job_id, x, signer=Account.create())
+    elif case == "missing_signature":
+        headers.pop("X-Veil-Signature")
+    elif case == "wrong_content_type":
+        headers["Content-Type"] = "text/plain"
+    elif case == "malformed_json":
+        body = b"{not json"
+        headers["X-Veil-Signature"] = _request(w, job_id, x)[1]["X-Veil-Signature"]
+    elif case == "huge_body":
+        body = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    elif case == "unknown_job":
+        job_id = 10_000
+    elif case == "wrong_node":
+        other = _open(w, w.cheater.account.address, x, deadline_s=30)
+        body, headers = _request(w, other, x, node=w.cheater)
+        job_id = other
+    elif case == "input_mismatch":
+        body, headers = _request(w, job_id, x + 1.0)
+    elif case == "garbage_envelope":
+        body = json.dumps({"encrypted_input": "0x" + "ab" * 200}).encode()
+        ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.honest.account.address, job_id)
+        headers["X-Veil-Signature"] = sign_request(w.client.account, ctx, body)
+    r = httpx.post(f"{url}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30)
+    assert r.status_code == expected, r.text
+    assert r.json()["error"]
+    assert httpx.get(f"{url}/health").status_code == 200
+    # Nothing is lost: the refused job is still open and the client gets the escrow back after the deadline.
+    if case not in ("unknown_job",):
+        jid = job_id
+        w.lnet.net.time_travel(31)
+        if read_job(w.lnet.suite, jid).status == OPEN:
+            before = _veil(w, w.client.account.address)
+            w.client.refund(jid)
+            assert read_job(w.lnet.suite, jid).status == REFUNDED
+            assert _veil(w, w.client.account.address) == before + PRICE
+    _escrow_balanced(w)
+
+
+def test_replayed_request_is_refused(zk_world: ZkWorld) -> None:
+    w = zk_world
+    x = w.built.example.x_test[5]
+    job_id = _open(w, w.honest.account.address, x)
+    body, headers = _request(w, job_id, x)
+    first = httpx.post(f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30)
+    assert first.status_code == 202
+    again = httpx.post(f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30)
+    assert again.status_code == 409
+    assert "replay" in again.json()["error"] or "not open" in again.json()["error"]
+    t_end = time.monotonic() + 600
+    while read_job(w.lnet.suite, job_id).status == OPEN and time.monotonic() < t_end:
+        time.sleep(0.5)
+    assert read_job(w.lnet.suite, job_id).status == SETTLED
+
+
+def test_node_that_never_answers_is_slashed_on_refund(zk_world: ZkWorld) -> None:
+    """The node takes the job on chain, then hangs (SIGSTOP): after the deadline the client refunds
+    and the node is slashed; when it wakes up, its late result is refused by the chain."""
+    import os
+    import signal
+
+    w = zk_world
+    x = w.built.example.x_test[6]
+    job_id = _open(w, w.honest.account.address, x, deadline_s=60)
+    body, headers = _request(w, job_id, x)
+    r = httpx.post(f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30)
+    assert r.status_code == 202
+    assert w.honest.proc is not None
+    os.kill(w.honest.proc.pid, signal.SIGSTOP)
+    try:
+        assert read_job(w.lnet.suite, job_id).started_at > 0
+        stake_before = read_node(w.lnet.suite, w.honest.account.address).stake
+        before = _veil(w, w.client.account.address)
+        w.lnet.net.time_travel(61)
+        w.client.refund(job_id)
+    finally:
+        os.kill(w.honest.proc.pid, signal.SIGCONT)
+    assert read_job(w.lnet.suite, job_id).status == REFUNDED
+    assert read_node(w.lnet.suite, w.honest.account.address).stake == stake_before - SLASH
+    assert _veil(w, w.client.account.address) == before + PRICE + SLASH * 5_000 // 10_000
+    t_end = time.monotonic() + 120
+    while httpx.get(f"{w.honest.endpoint}/jobs/{job_id}").json()["state"] not in ("failed", "submitted"):
+        assert time.monotonic() < t_end
+        time.sleep(0.5)
+    st = httpx.get(f"{w.honest.endpoint}/jobs/{job_id}").json()
+    assert st["state"] == "failed" and "job not open" in st["error"]
+    _escrow_balanced(w)
+
+
+def test_client_that_disappears_can_refund_later_without_slashing(zk_world: ZkWorld) -> None:
+    """A client opens a job and vanishes before sending anything: the node never took the job, so a
+    later refund (from a fresh client process with the same key) returns the escrow and slashes nobody."""
+    from veilproof.client import Client
+
+    w = zk_world
+    job_id = _open(w, w.honest.account.address, w.built.example.x_test[8], deadline_s=20)
+    stake_before = read_node(w.lnet.suite, w.honest.account.address).stake
+    w.lnet.net.time_travel(21)
+    again = Client(w.lnet.suite, w.client.account, w.lnet.root / "client-again")
+    before = _veil(w, w.client.account.address)
+    again.refund(job_id)
+    assert read_job(w.lnet.suite, job_id).status == REFUNDED
+    assert _veil(w, w.client.account.address) == before + PRICE
+    assert read_node(w.lnet.suite, w.honest.account.address).stake == stake_before
+    _escrow_balanced(w)
+
+
+def test_node_killed_mid_job_finishes_after_restart(zk_world: ZkWorld) -> None:
+    w = zk_world
+    x = w.built.example.x_test[7]
+    job_id = _open(w, w.honest.account.address, x)
+    body, headers = _request(w, job_id, x)
+    assert (
+        httpx.post(
+            f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30
+        ).status_code
+        == 202
+    )
+    time.sleep(0.5)
+    w.honest.kill()  # SIGKILL while proving
+    assert read_job(w.lnet.suite, job_id).status == OPEN
+    w.lnet.spawn(w.honest)
+    w.lnet.wait_ready(w.honest)
+    t_end = time.monotonic() + 600
+    while read_job(w.lnet.suite, job_id).status == OPEN and time.monotonic() < t_end:
+        time.sleep(0.5)
+    assert read_job(w.lnet.suite, job_id).status == SETTLED

@@ -1,0 +1,65 @@
+"""A live local network for end-to-end tests: chain, contracts, a published ZK model, node processes."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from veilproof.chain.deploy import ONE_VEIL, SuiteParams
+from veilproof.client import Client
+from veilproof.client.publish import publish_model
+from veilproof.demo.network import LocalNetwork, NodeProcess
+from veilproof.node.config import ServedModel
+
+PRICE = 2 * ONE_VEIL
+SLASH = 50 * ONE_VEIL
+
+
+@dataclass
+class ZkWorld:
+    lnet: LocalNetwork
+    model_id: int
+    honest: NodeProcess
+    cheater: NodeProcess
+    client: Client
+    built: object  # tests.zk Built (example + package)
+    store_root: Path
+
+
+def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorld:  # type: ignore[no-untyped-def]
+    from veilproof.zk import evm
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    v = evm.compile_reusable_verifier()
+    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+    lnet = LocalNetwork.start(root, chain_url, params=params, verifier=(v.abi, v.bytecode))
+    pkg = mlp.package
+    pub = publish_model(
+        lnet.suite, lnet.owner, name="mlp", price=PRICE, royalty_bps=2_000,
+        onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg,
+    )  # fmt: skip
+    store_root = pkg.store.root
+    # 300 VEIL staked: enough to stay above the 100 VEIL minimum after a few 50 VEIL slashes.
+    honest = lnet.start_node(
+        "honest",
+        [ServedModel(pub.model_id, zk_package=pkg.manifest_digest)],
+        artifacts_dir=store_root,
+        stake_veil=300,
+    )
+    cheater = lnet.start_node(
+        "cheater",
+        [
+            ServedModel(
+                pub.model_id,
+                zk_package=pkg.manifest_digest,
+                cheat_zk_package=mlp_substitute.package.manifest_digest,
+            )
+        ],
+        artifacts_dir=store_root,
+        honest=False,
+        stake_veil=300,
+    )
+    client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
+    return ZkWorld(lnet, pub.model_id, honest, cheater, client, mlp, store_root)
