@@ -109,6 +109,11 @@ event JobStarted:
     job_id: indexed(uint256)
     node: indexed(address)
 
+event JobRejected:
+    job_id: indexed(uint256)
+    node: indexed(address)
+    reason: String[64]
+
 event JobSlashed:
     job_id: indexed(uint256)
     challenger: indexed(address)
@@ -461,6 +466,24 @@ def refund(job_id: uint256):
         if not slashed:
             assert msg.gas > gas_start // 32, "slash out of gas"
     log JobRefunded(job_id=job_id, slashed=slashed)
+
+
+@external
+def reject_job(job_id: uint256, reason: String[64]):
+    """
+    @notice The node declines an open job (e.g. its ciphertext turned out not to evaluate): the
+            client is refunded at once and nobody is slashed or paid. A node gains nothing by
+            rejecting, so this only spares the client the wait until the deadline.
+    @param job_id Open job assigned to the caller.
+    @param reason Short reason shown to the client.
+    """
+    job: Job = self._load(job_id)
+    assert msg.sender == job.node, "not job node"
+    assert job.status == OPEN, "job not open"
+    self._jobs[job_id].status = REFUNDED
+    self.escrowed -= job.price
+    self.pending[job.client] += job.price
+    log JobRejected(job_id=job_id, node=msg.sender, reason=reason)
 
 
 @external

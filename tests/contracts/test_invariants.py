@@ -112,6 +112,12 @@ class MarketMachine(RuleBasedStateMachine):
         ):
             self.w.tx(self.w.market.functions.start_job(got[0]), self._acct(got[1]["node"]))
 
+    @rule(i=st.integers(0, 50))
+    def reject_job(self, i: int) -> None:
+        got = self._job(i)
+        if got and got[1]["status"] == OPEN:
+            self.w.tx(self.w.market.functions.reject_job(got[0], "declined"), self._acct(got[1]["node"]))
+
     @rule(i=st.integers(0, 50), via=st.sampled_from(["accept", "finalize", "dispute"]))
     def resolve_fhe(self, i: int, via: str) -> None:
         got = self._job(i)
@@ -239,6 +245,7 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
                 "open",
                 "submit",
                 "start",
+                "reject",
                 "resolve",
                 "challenge",
                 "refund",
@@ -256,6 +263,8 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
             m.submit_fhe(i)
         elif op == "start":
             m.start_job(i)
+        elif op == "reject":
+            m.reject_job(i)
         elif op == "resolve":
             m.resolve_fhe(i, rnd.choice(["accept", "finalize", "dispute"]))
         elif op == "challenge":

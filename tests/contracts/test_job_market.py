@@ -298,6 +298,22 @@ def test_start_job_access_and_reasons(w: World) -> None:
         w.tx(mk.start_job(late), w.node)
 
 
+def test_node_rejects_a_job_client_refunded_at_once(w: World) -> None:
+    mk = w.market.functions
+    jid = w.open_job(ttl=100)
+    with revert_with("not job node"):
+        w.tx(mk.reject_job(jid, "bad ciphertext"), w.client)
+    w.tx(mk.start_job(jid), w.node)
+    rcpt = w.tx(mk.reject_job(jid, "bad ciphertext"), w.node)
+    assert w.events(w.market, "JobRejected", rcpt)[0]["reason"] == "bad ciphertext"
+    assert w.job(jid)["status"] == REFUNDED
+    assert w.pending(w.client) == PRICE
+    assert w.node_info(w.node)["slashed_total"] == 0
+    assert w.call(mk.escrowed()) == 0
+    with revert_with("job not open"):
+        w.tx(mk.reject_job(jid, "again"), w.node)
+
+
 def test_refund_of_a_job_the_node_never_took_does_not_slash(w: World) -> None:
     """A node that refused a malformed request must not be slashed when the client refunds."""
     jid = w.open_job(ttl=100)

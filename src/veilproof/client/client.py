@@ -271,7 +271,7 @@ class Client:
 
         client_zip = fetch_artifact(self.store, m.fhe_client_hash, [offer.endpoint])
         key_dir = self.home / "fhe-keys" / f"{self.account.address.lower()}-{m.fhe_client_hash[:16]}"
-        return FheClient(client_zip, key_dir, expected_hash=m.fhe_client_hash)
+        return FheClient(client_zip, key_dir, expected_client_hash=m.fhe_client_hash)
 
     def _infer_fhe(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         timings: dict[str, float] = {}
@@ -293,7 +293,7 @@ class Client:
                 raise NodeMisbehaved(f"evaluation key upload: HTTP {r.status_code}: {_error_text(r)}")
         timings["upload_keys"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        ct = fc.encrypt(x.reshape(1, -1))
+        ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
         job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), MODE_FHE)

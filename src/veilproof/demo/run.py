@@ -80,7 +80,7 @@ def run_demo(
     lnet: LocalNetwork | None = None
     try:
         # 1. models: build (cached after the first run) ----------------------------------------
-        from veilproof.fhe.build import build_fhe_model
+        from veilproof.fhe.build import build_bundle_with_model, load_dataset
         from veilproof.models.examples import build_example
         from veilproof.models.package import build_zk_package
         from veilproof.zk import evm
@@ -94,9 +94,11 @@ def run_demo(
                 ex_bad.onnx_path, ex_bad.calibration_path, store, name="mlp_substitute"
             )
         with step(report, console, "build FHE model: breast-cancer logistic regression (Concrete ML)"):
-            fhe = build_fhe_model("logreg", store, cache / "fhe")
+            fhe_data = load_dataset()
+            fhe, fhe_model = build_bundle_with_model("logreg", store, fhe_data)
         report.facts["zk_logrows"] = pkg.settings.logrows
-        report.facts["fhe_accuracy"] = getattr(fhe, "accuracy", None)
+        report.facts["fhe_float_accuracy"] = round(fhe.accuracy.float_accuracy, 4)
+        report.facts["fhe_quantized_accuracy"] = round(fhe.accuracy.quantized_accuracy, 4)
 
         # 2. chain + contracts ---------------------------------------------------------------
         with step(report, console, "start chain and deploy contracts (+ EZKL reusable verifier)"):
@@ -114,7 +116,7 @@ def run_demo(
             )  # fmt: skip
             fhe_pub = publish_model(
                 suite, owner, name="breast-cancer-logreg-fhe", price=1 * ONE_VEIL, royalty_bps=2_000,
-                onnx_hash=fhe.server_hash, fhe_client_hash=fhe.client_hash, fhe_server_hash=fhe.server_hash,
+                onnx_hash=fhe.server_zip_hash, fhe_client_hash=fhe.client_zip_hash, fhe_server_hash=fhe.server_zip_hash,
                 datasets=[ds],
             )  # fmt: skip
             report.gas.update({f"zk {k}": g for k, g in zk_pub.gas.items()})
@@ -123,7 +125,7 @@ def run_demo(
         # 4. nodes --------------------------------------------------------------------------------
         honest_models = [
             ServedModel(zk_pub.model_id, zk_package=pkg.manifest_digest),
-            ServedModel(fhe_pub.model_id, fhe_server=fhe.server_hash, fhe_client=fhe.client_hash),
+            ServedModel(fhe_pub.model_id, fhe_server=fhe.server_zip_hash, fhe_client=fhe.client_zip_hash),
         ]
         with step(
             report, console, "start 3 honest nodes + 1 cheater (separate processes; stake 100 VEIL each)"
@@ -167,9 +169,10 @@ def run_demo(
 
         # 6. private inference --------------------------------------------------------------------
         with step(report, console, "private FHE inference (node never sees the record; client decrypts)"):
-            xf = fhe.x_test[0]
+            xf = fhe_data.x_test[0]
             rf = client.infer(fhe_pub.model_id, xf, private=True, node=first.account.address, progress=say)
-        report.jobs.append(_job_row(lnet, rf.job_id, "fhe", "honest-1", rf.output, fhe.clear_predict(xf)))
+        clear = fhe_model.predict_proba(xf.reshape(1, -1), "disable")
+        report.jobs.append(_job_row(lnet, rf.job_id, "fhe", "honest-1", rf.output, clear))
 
         # 7. the cheater --------------------------------------------------------------------------
         with step(

@@ -289,6 +289,20 @@ class NodeService:
             raise JobRejected(400, "ciphertext does not match the job's input commitment")
         if not self.store.has(eval_keys_hash):
             raise JobRejected(428, f"evaluation keys {eval_keys_hash} not uploaded: PUT /fhe/keys first")
+        info = lm.fhe.info
+        if len(ciphertext) != info.input_ciphertext_bytes:
+            raise JobRejected(
+                400,
+                f"ciphertext: {len(ciphertext)} bytes, this circuit takes {info.input_ciphertext_bytes} "
+                "(truncated, or encrypted for another circuit)",
+            )
+        ek_size = self.store.path(eval_keys_hash).stat().st_size
+        if ek_size != info.evaluation_key_bytes:
+            raise JobRejected(
+                400,
+                f"evaluation keys: {ek_size} bytes, this circuit needs {info.evaluation_key_bytes} "
+                "(generated for another circuit)",
+            )
         self._record_and_enqueue(job, ciphertext, eval_keys_hash)
 
     # --- work ----------------------------------------------------------------------------------
@@ -332,6 +346,8 @@ class NodeService:
         return prove(lm.zk, x)
 
     def _run_fhe(self, job_id: int) -> None:
+        from veilproof.fhe.errors import FheError
+
         row = self.db.get(job_id)
         if row is None:
             return
@@ -340,7 +356,15 @@ class NodeService:
         try:
             assert row.eval_keys_hash is not None
             keys = self.store.get_bytes(row.eval_keys_hash)
-            output = lm.fhe.run(row.payload, keys)
+            try:
+                output = lm.fhe.run(row.payload, keys)
+            except FheError as e:
+                # Hostile or broken input that passed the cheap checks: decline the job on chain so
+                # the client is refunded now rather than at the deadline (nobody paid or slashed).
+                reason = f"{type(e).__name__}"[:64]
+                self.net.transact(self.suite.market.functions.reject_job(job_id, reason), sender=self.account)
+                self.db.update(job_id, state=st.FAILED, error=f"rejected: {e}"[:500], finished=time.time())
+                return
             self.db.update(job_id, output_ct=output)
             fn = self.suite.market.functions.submit_fhe_result(
                 job_id,
