@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
 from veilproof.artifacts import ArtifactStore
-from veilproof.chain.deploy import ONE_VEIL
+from veilproof.chain.deploy import ONE_VEIL, SuiteParams
 from veilproof.chain.views import read_job, read_node
 from veilproof.client import Client, NodeMisbehaved
 from veilproof.client.errors import InferenceFailed
@@ -103,7 +104,9 @@ def run_demo(
         # 2. chain + contracts ---------------------------------------------------------------
         with step(report, console, "start chain and deploy contracts (+ EZKL reusable verifier)"):
             v = evm.compile_reusable_verifier()
-            lnet = LocalNetwork.start(workdir, chain_url, verifier=(v.abi, v.bytecode))
+            treasury = Account.create().address
+            params = SuiteParams(treasury=treasury)
+            lnet = LocalNetwork.start(workdir, chain_url, params=params, verifier=(v.abi, v.bytecode))
         suite, owner = lnet.suite, lnet.owner
         report.facts["chain"] = chain_url or f"embedded py-evm served on {lnet.chain_url}"
 
@@ -158,7 +161,7 @@ def run_demo(
             console.print(f"   [dim]{msg}[/]")
 
         x = ex.x_test[0]
-        bal = _balances(lnet, client_acct.address, owner.address, [first, cheat])
+        bal = _balances(lnet, client_acct.address, owner.address, treasury, [first, cheat])
 
         # 5. verified inference -------------------------------------------------------------------
         with step(report, console, "verified ZK inference (proof checked on chain, node + owner paid)"):
@@ -193,7 +196,7 @@ def run_demo(
 
         # 8. everybody withdraws --------------------------------------------------------------
         _withdraw_all(lnet, [first, cheat])
-        after = _balances(lnet, client_acct.address, owner.address, [first, cheat])
+        after = _balances(lnet, client_acct.address, owner.address, treasury, [first, cheat])
         report.money = _money_rows(lnet, bal, after, client_acct.address, owner.address, first, cheat)
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
@@ -264,7 +267,11 @@ def print_report(r: DemoReport, console: Console) -> None:
     for j in r.jobs:
         t.add_row(*(str(j[c]) for c in ("job", "mode", "node", "status", "output", "reference", "price")))
     console.print(t)
-    m = Table(title="who was paid, who was slashed (VEIL)")
+    m = Table(
+        title="who was paid, who was slashed (VEIL)",
+        caption="client: paid 2 + 1, got the 2 back and half of the cheater's 50 VEIL slash as challenger; "
+        "model owner: 20% royalty; treasury: the other half of the slash",
+    )
     for c in ("who", "veil_change", "stake_change", "stake_now"):
         m.add_column(c)
     for row in r.money:
