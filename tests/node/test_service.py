@@ -1,0 +1,120 @@
+"""The node refuses to serve what does not match the chain, and says 503 when its queue is full."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from veilproof.chain import connect
+from veilproof.chain.deploy import deploy_suite, deploy_zk_verifier
+from veilproof.chain.suite import Suite
+from veilproof.client.publish import publish_model
+from veilproof.errors import ArtifactError, IntegrityError
+from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.pool import QueueFull, WorkerPool
+from veilproof.node.service import NodeService
+
+
+def test_pool_refuses_beyond_workers_plus_queue() -> None:
+    pool = WorkerPool(workers=1, queue_limit=1)
+    gate = threading.Event()
+    pool.submit(gate.wait)
+    pool.submit(gate.wait)
+    assert not pool.has_room()
+    with pytest.raises(QueueFull):
+        pool.submit(gate.wait)
+    gate.set()
+    pool.shutdown()
+    assert pool.inflight == 0
+
+
+def test_a_crashing_job_does_not_kill_the_worker() -> None:
+    pool = WorkerPool(workers=1, queue_limit=0)
+
+    def boom() -> None:
+        raise RuntimeError("hostile input")
+
+    pool.submit(boom).result()
+    done = threading.Event()
+    pool.submit(done.set).result()
+    assert done.is_set()
+    pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def published(mlp, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from veilproof.zk import evm
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    net = connect()
+    (owner,) = net.new_accounts(1)
+    d = deploy_suite(net, owner)
+    v = evm.compile_reusable_verifier()
+    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+    suite = Suite.attach(net, d)
+    pub = publish_model(
+        suite, owner, name="mlp", price=1, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
+    )
+    return net, suite, owner, pub.model_id
+
+
+def _service(tmp_path: Path, net, suite, served: ServedModel, store_root: Path) -> NodeService:  # type: ignore[no-untyped-def]
+    (tmp_path / "artifacts").symlink_to(store_root, target_is_directory=True)
+    cfg = NodeConfig(
+        home=tmp_path,
+        chain_url="embedded",
+        deployment_file=tmp_path / "d.json",
+        account_name="n",
+        models=[served],
+    )
+    return NodeService(cfg, net, suite, Account.create())
+
+
+def test_node_refuses_a_package_that_differs_from_the_commitment(
+    tmp_path: Path, published, mlp_substitute
+) -> None:  # type: ignore[no-untyped-def]
+    net, suite, _, mid = published
+    pkg = mlp_substitute.package
+    svc = _service(tmp_path, net, suite, ServedModel(mid, zk_package=pkg.manifest_digest), pkg.store.root)
+    with pytest.raises(IntegrityError, match="does not match commitment"):
+        svc.load_models()
+
+
+def test_node_loads_the_committed_package(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]
+    net, suite, _, mid = published
+    svc = _service(
+        tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
+    )
+    svc.load_models()
+    assert svc.info()["models"][0]["model_id"] == mid
+
+
+def test_node_refuses_a_retired_model(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]
+    net, suite, owner, _ = published
+    pub = publish_model(
+        suite, owner, name="old", price=1, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
+    )
+    net.transact(suite.models.functions.retire(pub.model_id), sender=owner)
+    svc = _service(
+        tmp_path,
+        net,
+        suite,
+        ServedModel(pub.model_id, zk_package=mlp.package.manifest_digest),
+        mlp.package.store.root,
+    )
+    with pytest.raises(ArtifactError, match="retired"):
+        svc.load_models()
+
+
+def test_missing_artifact_with_no_source_is_a_named_error(tmp_path: Path, published) -> None:  # type: ignore[no-untyped-def]
+    net, suite, _, mid = published
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    svc = _service(tmp_path, net, suite, ServedModel(mid, zk_package="ab" * 32), empty)
+    with pytest.raises(ArtifactError, match="not found on any source"):
+        svc.load_models()
