@@ -40,8 +40,9 @@ def bench_kind(kind: str, n: int, root: Path) -> dict[str, Any]:
 
     data = load_dataset()
     (bundle, compiled), t_build = _timed(build_bundle_with_model, kind, ArtifactStore(root / "store"), data)
-    client, t_keygen = _timed(FheClient, bundle.client_zip_path, root / "keys" / kind,
-                              expected_client_hash=bundle.client_zip_hash)
+    client, t_keygen = _timed(
+        FheClient, bundle.client_zip_path, root / "keys" / kind, expected_client_hash=bundle.client_zip_hash
+    )
     ek, t_ek = _timed(client.evaluation_keys)
     server, t_server_start = _timed(FheServer, bundle.server_zip_path, bundle.server_zip_hash)
     rows = data.x_test[:n]
@@ -107,7 +108,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=None, help="samples per kind (default: 20 logreg, 3 others)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    console = Console()
+    console = Console(width=170)
     results = []
     with tempfile.TemporaryDirectory(prefix="veilproof-bench-fhe-") as tmp:
         for kind in args.kinds:
@@ -115,16 +116,33 @@ def main() -> None:
             results.append(bench_kind(kind, args.n or DEFAULT_N[kind], Path(tmp)))
 
     t = Table(title="veilproof FHE (median per sample; 2-core CPU)")
-    cols = ["kind", "keygen", "eval keys", "encrypt", "server run", "decrypt", "ct in/out",
-            "CML execute", "CML clear", "overhead", "acc float/quant"]
+    cols = [
+        "kind",
+        "keygen",
+        "eval keys",
+        "encrypt",
+        "server run",
+        "decrypt",
+        "ct in/out",
+        "CML execute",
+        "CML clear",
+        "overhead",
+        "acc float/quant",
+    ]
     for c in cols:
         t.add_column(c, justify="right")
     for r in results:
         t.add_row(
-            r["kind"], f"{r['keygen_s']:.2f} s", _mb(r["eval_keys_bytes"]), f"{r['encrypt_s'] * 1e3:.1f} ms",
-            f"{r['server_run_s']:.3f} s", f"{r['decrypt_s'] * 1e3:.1f} ms",
-            f"{_mb(r['ct_in_bytes'])} / {_mb(r['ct_out_bytes'])}", f"{r['cml_execute_s']:.3f} s",
-            f"{r['cml_clear_s'] * 1e3:.2f} ms", f"{r['transport_overhead_ratio']:.2f}x",
+            r["kind"],
+            f"{r['keygen_s']:.2f} s",
+            _mb(r["eval_keys_bytes"]),
+            f"{r['encrypt_s'] * 1e3:.1f} ms",
+            f"{r['server_run_s']:.3f} s",
+            f"{r['decrypt_s'] * 1e3:.1f} ms",
+            f"{_mb(r['ct_in_bytes'])} / {_mb(r['ct_out_bytes'])}",
+            f"{r['cml_execute_s']:.3f} s",
+            f"{r['cml_clear_s'] * 1e3:.2f} ms",
+            f"{r['transport_overhead_ratio']:.2f}x",
             f"{r['float_accuracy']:.3f}/{r['quantized_accuracy']:.3f}",
         )
     console.print(t)

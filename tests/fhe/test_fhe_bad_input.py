@@ -105,8 +105,11 @@ def test_oversized_inputs(fhe_world) -> None:
         s.run(b"\0" * (s.limits.max_ciphertext_bytes + 1), ek)
     b = fhe_world.bundle("logreg")
     ct, out = fhe_world.job("logreg", 0)
-    with FheServer(b.server_zip_path, isolate=False,
-                   limits=ServerLimits(max_evaluation_key_bytes=16, max_ciphertext_bytes=100)) as tight:
+    with FheServer(
+        b.server_zip_path,
+        isolate=False,
+        limits=ServerLimits(max_evaluation_key_bytes=16, max_ciphertext_bytes=100),
+    ) as tight:
         with pytest.raises(PayloadTooLarge):
             tight.run(b"\0" * 8, ek)
         with pytest.raises(PayloadTooLarge):
@@ -118,3 +121,15 @@ def test_server_zip_commitment_checked(fhe_world) -> None:
     b = fhe_world.bundle("logreg")
     with pytest.raises(CommitmentMismatch):
         FheServer(b.server_zip_path, expected_hash="11" * 32)
+
+
+def test_evaluation_timeout_kills_worker(fhe_world) -> None:
+    """A run over the time limit is killed and reported; nothing blocks forever."""
+    from veilproof.fhe import EvaluationTimeout
+
+    b, c = fhe_world.bundle("logreg"), fhe_world.client("logreg")
+    ct, _ = fhe_world.job("logreg", 0)
+    with FheServer(b.server_zip_path, b.server_zip_hash, limits=ServerLimits(timeout_s=1e-6)) as s:
+        with pytest.raises(EvaluationTimeout):
+            s.run(ct, c.evaluation_keys())
+        assert s.worker_pid is None  # killed; a fresh worker is started on the next run

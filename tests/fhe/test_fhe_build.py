@@ -33,8 +33,10 @@ def test_standardise_matches_dataset(fhe_world) -> None:
     assert z.shape == (3, 30) and abs(float(z.mean())) < 3
 
 
-@pytest.mark.parametrize("kind", ["logreg", pytest.param("xgb", marks=pytest.mark.slow),
-                                  pytest.param("nn", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "kind",
+    ["logreg", pytest.param("xgb", marks=pytest.mark.slow), pytest.param("nn", marks=pytest.mark.slow)],
+)
 def test_quantized_accuracy_within_one_point_of_float(fhe_world, kind: str) -> None:
     acc = fhe_world.bundle(kind).accuracy
     assert acc.n_test == 143

@@ -23,8 +23,9 @@ def test_reexecute_confirms_and_refutes(fhe_world, kind: str) -> None:
     c, s, b = fhe_world.client(kind), fhe_world.server(kind), fhe_world.bundle(kind)
     ct, out = fhe_world.job(kind, 0)
     hashes = job_hashes(c.evaluation_keys(), ct, out, b.server_zip_hash)
-    ok = reexecute(s, c.evaluation_keys(), ct, hashes["output_hash"], expected_server_hash=b.server_zip_hash,
-                   kind=kind)
+    ok = reexecute(
+        s, c.evaluation_keys(), ct, hashes["output_hash"], expected_server_hash=b.server_zip_hash, kind=kind
+    )
     assert ok.match and ok.output_hash == hashes["output_hash"]
     # A node that reports the output of another input (or a fabricated one) is refuted.
     _, other_out = fhe_world.job(kind, 1)
@@ -36,8 +37,9 @@ def test_reexecute_from_path_in_fresh_process_and_in_process_agree(fhe_world) ->
     """Isolated worker, a brand-new worker, and in-process evaluation all give identical bytes."""
     c, b = fhe_world.client("logreg"), fhe_world.bundle("logreg")
     ct, out = fhe_world.job("logreg", 0)
-    r = reexecute(b.server_zip_path, c.evaluation_keys(), ct, sha256_hex(out),
-                  expected_server_hash=b.server_zip_hash)
+    r = reexecute(
+        b.server_zip_path, c.evaluation_keys(), ct, sha256_hex(out), expected_server_hash=b.server_zip_hash
+    )
     assert r.match
     with FheServer(b.server_zip_path, b.server_zip_hash, isolate=False) as local:
         assert local.run(ct, c.evaluation_keys()) == out

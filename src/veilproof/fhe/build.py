@@ -105,8 +105,10 @@ class FheBundle:
 
     def standardise(self, x_raw: np.ndarray) -> np.ndarray:
         """Raw breast-cancer features -> the standardised features the model was trained on."""
-        return ((np.asarray(x_raw, dtype=np.float64) - np.asarray(self.feature_mean)) /
-                np.asarray(self.feature_scale)).astype(np.float32)
+        return (
+            (np.asarray(x_raw, dtype=np.float64) - np.asarray(self.feature_mean))
+            / np.asarray(self.feature_scale)
+        ).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -163,8 +165,12 @@ def train_and_compile(kind: str, data: Dataset) -> CompiledModel:
         m: Any = LogisticRegression(n_bits=8, random_state=SEED)
         m.fit(x_tr, y_tr)
         m.compile(x_tr)
-        return CompiledModel(kind, m, lambda x, fhe="disable": m.predict_proba(x, fhe=fhe),
-                             lambda x: m.sklearn_model.predict(x))
+        return CompiledModel(
+            kind,
+            m,
+            lambda x, fhe="disable": m.predict_proba(x, fhe=fhe),
+            lambda x: m.sklearn_model.predict(x),
+        )
     if kind == "xgb":
         import xgboost
         from concrete.ml.sklearn import XGBClassifier
@@ -176,8 +182,9 @@ def train_and_compile(kind: str, data: Dataset) -> CompiledModel:
         # Concrete ML fits its trees on *quantized* inputs, so its ``sklearn_model`` is not a float
         # reference; the honest float baseline is the same xgboost config fit on float features.
         ref = xgboost.XGBClassifier(**params).fit(x_tr, y_tr)
-        return CompiledModel(kind, m, lambda x, fhe="disable": m.predict_proba(x, fhe=fhe),
-                             lambda x: ref.predict(x))
+        return CompiledModel(
+            kind, m, lambda x, fhe="disable": m.predict_proba(x, fhe=fhe), lambda x: ref.predict(x)
+        )
     if kind == "nn":
         from concrete.ml.sklearn import NeuralNetClassifier
 
@@ -190,8 +197,12 @@ def train_and_compile(kind: str, data: Dataset) -> CompiledModel:
         m.compile(x_tr)
         # The float reference of a QAT net is the same torch module run without FHE quantization
         # of the graph (brevitas fake-quant in float arithmetic).
-        return CompiledModel(kind, m, lambda x, fhe="disable": m.predict_proba(x, fhe=fhe),
-                             lambda x: m.sklearn_model.predict(x))
+        return CompiledModel(
+            kind,
+            m,
+            lambda x, fhe="disable": m.predict_proba(x, fhe=fhe),
+            lambda x: m.sklearn_model.predict(x),
+        )
     raise InputError("kind", f"one of {KINDS}", kind)
 
 

@@ -106,7 +106,9 @@ class FheClient:
         self._fmc = FHEModelClient(str(self.model_dir), key_dir=None)
         self._load_or_generate_keys()
         self._eval_keys: bytes | None = None
-        shape = self._fmc.client.specs.program_info.get_circuits()[0].get_inputs()[0].get_raw_info().get_shape()
+        shape = (
+            self._fmc.client.specs.program_info.get_circuits()[0].get_inputs()[0].get_raw_info().get_shape()
+        )
         # Raw shape is (*logical shape, lwe words); the logical shape of built-in models is (1, n_features).
         self.n_features = int(np.prod(shape[:-1])) if len(shape) > 1 else int(shape[0])
 
@@ -129,7 +131,9 @@ class FheClient:
         self.generated_keys = False
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise KeyStoreError(f"{path}: secret keyset has mode {oct(mode)}; expected 0600 (fix with chmod 600)")
+            raise KeyStoreError(
+                f"{path}: secret keyset has mode {oct(mode)}; expected 0600 (fix with chmod 600)"
+            )
         try:
             self._fmc.client.keys = fhe.Keys.deserialize(path)
         except RuntimeError as e:
@@ -151,8 +155,9 @@ class FheClient:
         if arr.ndim == 1:
             arr = arr.reshape(1, -1)
         if arr.shape != (1, self.n_features):
-            raise InputError("x", f"one sample of shape ({self.n_features},) or (1, {self.n_features})",
-                             arr.shape)
+            raise InputError(
+                "x", f"one sample of shape ({self.n_features},) or (1, {self.n_features})", arr.shape
+            )
         if not np.all(np.isfinite(arr)):
             raise InputError("x", "finite values", "NaN/inf")
         ct = self._fmc.quantize_encrypt_serialize(arr)

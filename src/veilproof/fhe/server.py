@@ -158,7 +158,9 @@ class _Worker:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, str(zip_path), limits.key_cache_size), daemon=True,
+            target=_worker_main,
+            args=(child, str(zip_path), limits.key_cache_size),
+            daemon=True,
             name="veilproof-fhe-worker",
         )
         self.proc.start()
