@@ -63,3 +63,40 @@ def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorl
     )
     client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
     return ZkWorld(lnet, pub.model_id, honest, cheater, client, mlp, store_root)
+
+
+@dataclass
+class FheWorld:
+    lnet: LocalNetwork
+    model_id: int
+    node: NodeProcess
+    client: Client
+    bundle: object  # veilproof.fhe.FheBundle
+    model: object  # veilproof.fhe.build.CompiledModel
+    data: object  # veilproof.fhe.build.Dataset
+    other_bundle: object  # another circuit (XGBoost): its ciphertexts and keys must be refused
+
+
+def make_fhe_world(root: Path, chain_url: str | None) -> FheWorld:
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.fhe import build_bundle, build_bundle_with_model, load_dataset
+
+    store = ArtifactStore(root / "store")
+    data = load_dataset()
+    bundle, model = build_bundle_with_model("logreg", store, data)
+    other = build_bundle("xgb", store, data)
+    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+    lnet = LocalNetwork.start(root / "net", chain_url, params=params)
+    pub = publish_model(
+        lnet.suite, lnet.owner, name="logreg-fhe", price=PRICE, royalty_bps=2_000,
+        onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
+        fhe_server_hash=bundle.server_zip_hash,
+    )  # fmt: skip
+    node = lnet.start_node(
+        "fhe-node",
+        [ServedModel(pub.model_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash)],
+        artifacts_dir=store.root,
+        stake_veil=300,
+    )
+    client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
+    return FheWorld(lnet, pub.model_id, node, client, bundle, model, data, other)
