@@ -230,12 +230,13 @@ def _job_row(
     }  # fmt: skip
 
 
-def _balances(lnet: LocalNetwork, client: str, owner: str, nodes: list[Any]) -> dict[str, tuple[int, int]]:
+def _balances(
+    lnet: LocalNetwork, client: str, owner: str, treasury: str, nodes: list[Any]
+) -> dict[str, tuple[int, int]]:
     s = lnet.suite
     out = {}
-    for who, addr in [("client", client), ("model owner", owner)] + [
-        (n.name, n.account.address) for n in nodes
-    ]:
+    named = [("client", client), ("model owner", owner), ("treasury", treasury)]
+    for who, addr in named + [(n.name, n.account.address) for n in nodes]:
         veil = lnet.net.call(s.token.functions.balanceOf(addr))
         stake = read_node(s, addr).stake
         out[who] = (int(veil), int(stake))
