@@ -23,7 +23,6 @@ import numpy as np
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3.logs import DISCARD
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.artifacts.remote import fetch_artifact
@@ -41,6 +40,7 @@ from veilproof.chain.views import (
     read_model,
 )
 from veilproof.client.errors import InferenceFailed, NodeMisbehaved, NoNodeAvailable
+from veilproof.client.payer import DirectPayer, Payer
 from veilproof.client.selection import NodeOffer, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
@@ -79,7 +79,10 @@ class Client:
         job_timeout: float = 600.0,
         deadline_s: int = 900,
         reputation: Callable[[str], float] | None = None,
+        payer: Payer | None = None,
     ) -> None:
+        """``account`` signs requests to nodes; ``payer`` is the job's client on chain (default: the
+        account itself; an agent passes its wallet, see :class:`veilproof.agents.AgentPayer`)."""
         self.suite = suite
         self.net = suite.net
         self.account = account
@@ -90,6 +93,7 @@ class Client:
         self.job_timeout = job_timeout
         self.deadline_s = deadline_s
         self.reputation = reputation
+        self.payer: Payer = payer or DirectPayer(suite, account)
 
     # --- discovery -----------------------------------------------------------------------------
     def models(self) -> list[OnchainModel]:
@@ -157,18 +161,10 @@ class Client:
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts)
 
     def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: int) -> tuple[int, str]:
-        token, market = self.suite.token, self.suite.market
-        if m.price:
-            self.net.transact(token.functions.approve(market.address, m.price), sender=self.account)
         deadline = self.net.now() + self.deadline_s
-        rcpt = self.net.transact(
-            market.functions.open_job(
-                m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline
-            ),
-            sender=self.account,
+        return self.payer.open_job(
+            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price
         )
-        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
-        return int(ev["args"]["job_id"]), rcpt.tx_hash
 
     def _signed_headers(self, offer: NodeOffer, job_id: int, signed: bytes) -> dict[str, str]:
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, offer.address, job_id)
@@ -253,8 +249,8 @@ class Client:
         proof = bytes.fromhex(claim["proof"].removeprefix("0x"))
         sig = bytes.fromhex(claim["node_signature"].removeprefix("0x"))
         try:
-            rcpt = self.net.transact(
-                self.suite.market.functions.challenge_zk(job_id, instances, proof, sig), sender=self.account
+            challenge_tx = self.payer.call(
+                self.suite.market.functions.challenge_zk(job_id, instances, proof, sig)
             )
         except ContractReverted as e:
             raise InferenceFailed(f"job {job_id}: challenge failed: {e.reason}") from e
@@ -262,7 +258,7 @@ class Client:
         err = NodeMisbehaved(
             f"job {job_id}: node's proof rejected on chain ({st.get('error')}); node slashed, refunded"
         )
-        err.details = {"job_id": job_id, "challenge_tx": rcpt.tx_hash, "outcome": "slashed"}
+        err.details = {"job_id": job_id, "challenge_tx": challenge_tx, "outcome": "slashed"}
         raise err
 
     # FHE -------------------------------------------------------------------------------------
@@ -320,11 +316,11 @@ class Client:
         t4 = time.perf_counter()
         y = np.asarray(fc.decrypt(out.content), dtype=np.float64).ravel().tolist()
         timings["decrypt"] = time.perf_counter() - t4
-        rcpt = self.net.transact(self.suite.market.functions.accept(job_id), sender=self.account)
+        accept_tx = self.payer.call(self.suite.market.functions.accept(job_id))
         timings["total"] = time.perf_counter() - t0
         return InferenceResult(
             job_id, m.model_id, offer.address, "fhe", y, "settled",
-            {"open": open_tx, "submit": st.get("tx_hash") or "", "accept": rcpt.tx_hash}, timings,
+            {"open": open_tx, "submit": st.get("tx_hash") or "", "accept": accept_tx}, timings,
         )  # fmt: skip
 
     # --- money ---------------------------------------------------------------------------------
@@ -333,14 +329,14 @@ class Client:
         job = read_job(self.suite, job_id)
         if job.status in (SETTLED, SLASHED) or job.status not in (OPEN,):
             raise InputError("job_id", "an open job past its deadline", f"{job_id} ({job.status_name})")
-        rcpt = self.net.transact(self.suite.market.functions.refund(job_id), sender=self.account)
+        tx = self.payer.call(self.suite.market.functions.refund(job_id))
         self.withdraw()
-        return rcpt.tx_hash
+        return tx
 
     def withdraw(self) -> int:
-        amount = int(self.net.call(self.suite.market.functions.pending(self.account.address)))
+        amount = int(self.net.call(self.suite.market.functions.pending(self.payer.address)))
         if amount:
-            self.net.transact(self.suite.market.functions.withdraw(), sender=self.account)
+            self.payer.call(self.suite.market.functions.withdraw())
         return amount
 
     def jobs(self) -> list[Any]:
@@ -348,7 +344,7 @@ class Client:
         mine = []
         for i in range(1, n + 1):
             j = read_job(self.suite, i)
-            if j.client.lower() == self.account.address.lower():
+            if j.client.lower() == self.payer.address.lower():
                 mine.append(j)
         return mine
 

@@ -109,9 +109,7 @@ def publish_model(
         )
         gas["set_zk_commitment"] = rcpt.gas_used
         adapter = net.contract("ZkVerifierAdapter", adapter_addr)
-        rcpt = net.transact(
-            adapter.functions.register_model(model_id, zk.vka_words), sender=owner
-        )
+        rcpt = net.transact(adapter.functions.register_model(model_id, zk.vka_words), sender=owner)
         gas["register_vka"] = rcpt.gas_used
         out.commitments.update(
             zk_settings_hash=c["zk_settings_hash"], zk_vk_hash=vka_digest, zk_srs_hash=c["zk_srs_hash"]

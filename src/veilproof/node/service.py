@@ -39,6 +39,7 @@ from veilproof.node.pool import WorkerPool
 from veilproof.node.provenance import check_lineage, require_equal
 from veilproof.protocol import ClaimSigner, RequestSig, decrypt_for_node, recover_request_signer
 from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.signing import eip191_hash
 
 log = logging.getLogger("veilproof.node")
 
@@ -190,11 +191,30 @@ class NodeService:
             signer = recover_request_signer(ctx, body_for_sig, signature)
         except InputError as e:
             raise JobRejected(401, str(e)) from e
-        if signer.lower() != job.client.lower():
+        if signer.lower() != job.client.lower() and not self._wallet_approves(
+            job.client, ctx.digest(body_for_sig), signature
+        ):
             raise JobRejected(401, "signature is not from the job's client")
         if self.db.get(job_id) is not None:
             raise JobRejected(409, f"job {job_id} was already submitted to this node (replay)")
         return job
+
+    def _wallet_approves(self, client: str, digest: bytes, signature: str) -> bool:
+        """ERC-1271: a contract client (an agent's wallet) vouches for its agent key's signature."""
+        if len(self.net.w3.eth.get_code(client)) == 0:
+            return False
+        abi = [{
+            "name": "isValidSignature", "type": "function", "stateMutability": "view",
+            "inputs": [{"name": "h", "type": "bytes32"}, {"name": "s", "type": "bytes"}],
+            "outputs": [{"name": "", "type": "bytes4"}],
+        }]  # fmt: skip
+        wallet = self.net.w3.eth.contract(address=client, abi=abi)
+        try:
+            sig = bytes.fromhex(signature.removeprefix("0x"))
+            magic = self.net.call(wallet.functions.isValidSignature(eip191_hash(digest), sig))
+        except (ValueError, VeilproofError):
+            return False
+        return bytes(magic) == bytes.fromhex("1626ba7e")
 
     def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
         """Record the job, take it on chain (``start_job``: from now on a missed deadline is

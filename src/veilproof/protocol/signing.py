@@ -63,6 +63,11 @@ def recover_request_signer(ctx: RequestSig, body: bytes, signature: str) -> str:
     return _recover(ctx.digest(body), signature, "signature")
 
 
+def eip191_hash(digest: bytes) -> bytes:
+    """The hash a personal_sign signature covers: what an ERC-1271 wallet is asked to check."""
+    return keccak(b"\x19Ethereum Signed Message:\n32" + digest)
+
+
 def claim_digest(chain_id: int, market: str, job_id: int, instances: list[int], proof: bytes) -> bytes:
     """Exactly what JobMarket.challenge_zk rebuilds and ecrecovers (EIP-191 over this digest)."""
     inner = keccak(encode(["uint256[]"], [instances]))

@@ -1,0 +1,58 @@
+"""Who pays for a job and acts as its client on chain: an account directly, or an agent's wallet.
+
+Why a role of its own: the JobMarket only lets the job's client accept, refund, challenge or
+withdraw. When an agent buys inference, the client is its AgentWallet (spending within the owner's
+policy) and every one of those calls goes through the wallet; the request to the node is still
+signed by the agent's key, which the node checks with ERC-1271 against the wallet.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
+
+from veilproof.chain.suite import Suite
+
+
+class Payer(Protocol):
+    """The job's client on chain."""
+
+    @property
+    def address(self) -> str: ...
+
+    def open_job(
+        self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
+    ) -> tuple[int, str]: ...
+
+    def call(self, fn: Any) -> str:
+        """Send a JobMarket call (accept, refund, challenge_zk, withdraw) as the job's client."""
+        ...
+
+
+class DirectPayer:
+    """The signing account is the client: approve + open_job from the account itself."""
+
+    def __init__(self, suite: Suite, account: LocalAccount) -> None:
+        self.suite = suite
+        self.account = account
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def open_job(
+        self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
+    ) -> tuple[int, str]:
+        net, token, market = self.suite.net, self.suite.token, self.suite.market
+        if price:
+            net.transact(token.functions.approve(market.address, price), sender=self.account)
+        rcpt = net.transact(
+            market.functions.open_job(model_id, node, commitment, mode, deadline), sender=self.account
+        )
+        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
+        return int(ev["args"]["job_id"]), rcpt.tx_hash
+
+    def call(self, fn: Any) -> str:
+        return self.suite.net.transact(fn, sender=self.account).tx_hash
