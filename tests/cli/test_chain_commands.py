@@ -14,10 +14,19 @@ from veilproof.chain.anvil import free_port
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VEILPROOF_HOME": str(home), "VEILPROOF_PASSWORD": "pw", "VEILPROOF_SCRYPT_N": "1024"}
+    env = {
+        **os.environ,
+        "VEILPROOF_HOME": str(home),
+        "VEILPROOF_PASSWORD": "pw",
+        "VEILPROOF_SCRYPT_N": "1024",
+    }
     env.pop("VEILPROOF_CHAIN_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "veilproof.cli.main", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "veilproof.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

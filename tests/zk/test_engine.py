@@ -26,7 +26,8 @@ from veilproof.zk.settings import check_input_shape, generate_settings
 def _onnx(path: Path, op: str, in_shape: list[int], out_shape: list[int]) -> Path:
     node = helper.make_node(op, ["x"], ["y"])
     graph = helper.make_graph(
-        [node], "g",
+        [node],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
     )

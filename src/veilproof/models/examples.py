@@ -63,7 +63,9 @@ _SPECS = {
 EXAMPLES = tuple(_SPECS)
 
 
-def train(name: str, seed: int = SEED) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train(
+    name: str, seed: int = SEED
+) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Full-batch Adam training (deterministic on CPU); returns (model, xtr, xte, ytr, yte)."""
     ds, kind, epochs = _SPECS[name]
     xtr, xte, ytr, yte = _dataset(ds)
@@ -82,8 +84,13 @@ def train(name: str, seed: int = SEED) -> tuple[torch.nn.Module, np.ndarray, np.
 
 def export_onnx(model: torch.nn.Module, sample: np.ndarray, path: Path) -> Path:
     torch.onnx.export(
-        model, torch.tensor(sample[:1]), str(path), input_names=["input"], output_names=["logits"],
-        opset_version=17, do_constant_folding=True,
+        model,
+        torch.tensor(sample[:1]),
+        str(path),
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=17,
+        do_constant_folding=True,
     )
     return path
 

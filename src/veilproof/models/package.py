@@ -82,8 +82,11 @@ class ModelPackage:
     @property
     def files(self) -> CircuitFiles:
         return CircuitFiles(
-            compiled=self.path("compiled"), settings=self.path("settings"), vk=self.path("vk"),
-            srs=self.path("srs"), pk=self.path("pk"),
+            compiled=self.path("compiled"),
+            settings=self.path("settings"),
+            vk=self.path("vk"),
+            srs=self.path("srs"),
+            pk=self.path("pk"),
         )
 
     @property
@@ -135,8 +138,14 @@ class ModelPackage:
 
 def _build_key(onnx_path: Path, calibration: Path, scale: int, srs_digest: str | None) -> str:
     h = hashlib.sha256()
-    for part in (PACKAGE_FORMAT, ezkl.__version__ if hasattr(ezkl, "__version__") else "ezkl",
-                 sha256_file(onnx_path), sha256_file(calibration), str(scale), srs_digest or "dev-srs"):
+    for part in (
+        PACKAGE_FORMAT,
+        ezkl.__version__ if hasattr(ezkl, "__version__") else "ezkl",
+        sha256_file(onnx_path),
+        sha256_file(calibration),
+        str(scale),
+        srs_digest or "dev-srs",
+    ):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -256,5 +265,12 @@ def circuit_outputs(package: ModelPackage, x: np.ndarray, prover: EzklProver | N
     return outputs_from_instances(package.settings, [0, *flat])
 
 
-__all__ = ["ModelPackage", "ZkResult", "build_zk_package", "circuit_outputs", "prove", "verify",
-           "write_input_json"]
+__all__ = [
+    "ModelPackage",
+    "ZkResult",
+    "build_zk_package",
+    "circuit_outputs",
+    "prove",
+    "verify",
+    "write_input_json",
+]

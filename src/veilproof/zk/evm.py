@@ -117,8 +117,11 @@ def _compile_cached(std_json: str, contract: str, key: str) -> CompiledSolidity:
         len(c["evm"]["deployedBytecode"]["object"]) // 2,
     )
     tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"abi": compiled.abi, "bytecode": compiled.bytecode,
-                               "deployed_size": compiled.deployed_size}))
+    tmp.write_text(
+        json.dumps(
+            {"abi": compiled.abi, "bytecode": compiled.bytecode, "deployed_size": compiled.deployed_size}
+        )
+    )
     os.replace(tmp, cache)
     return compiled
 
@@ -130,8 +133,9 @@ def reusable_verifier_source(files: CircuitFiles, out: str | os.PathLike[str]) -
     try:
         _ezkl.run_async(
             "create_evm_verifier",
-            lambda: _ezkl.ezkl.create_evm_verifier(str(files.vk), str(files.settings), str(out), str(abi),
-                                                   str(files.srs), True),
+            lambda: _ezkl.ezkl.create_evm_verifier(
+                str(files.vk), str(files.settings), str(out), str(abi), str(files.srs), True
+            ),
         )
     except EzklError:
         # The .sol is written before EZKL tries to fetch native solc; offline that fetch fails.

@@ -60,7 +60,9 @@ class EzklProver(Prover):
     name = "ezkl"
 
     def compile(self, onnx_path: PathLike, settings_path: PathLike, out: PathLike) -> Path:
-        _ezkl.call("compile_circuit", _ezkl.ezkl.compile_circuit, str(onnx_path), str(out), str(settings_path))
+        _ezkl.call(
+            "compile_circuit", _ezkl.ezkl.compile_circuit, str(onnx_path), str(out), str(settings_path)
+        )
         return Path(out)
 
     def setup(self, compiled: PathLike, srs: PathLike, vk_out: PathLike, pk_out: PathLike) -> None:
@@ -72,7 +74,12 @@ class EzklProver(Prover):
         inp = write_input_json(np.asarray(x, dtype=np.float32), workdir / "input.json")
         wit = workdir / "witness.json"
         _ezkl.call(
-            "gen_witness", _ezkl.ezkl.gen_witness, str(inp), str(files.compiled), str(wit), str(files.vk),
+            "gen_witness",
+            _ezkl.ezkl.gen_witness,
+            str(inp),
+            str(files.compiled),
+            str(wit),
+            str(files.vk),
             str(files.srs),
         )
         return wit
@@ -85,7 +92,13 @@ class EzklProver(Prover):
             wit = self.witness(files, x, wd)
             out = wd / "proof.json"
             _ezkl.call(
-                "prove", _ezkl.ezkl.prove, str(wit), str(files.compiled), str(files.pk), str(out), str(files.srs)
+                "prove",
+                _ezkl.ezkl.prove,
+                str(wit),
+                str(files.compiled),
+                str(files.pk),
+                str(out),
+                str(files.srs),
             )
             proof = Proof.from_bytes(out.read_bytes())
         # Always verify: a node must never ship a proof the chain would reject (and lose its stake).
