@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite
+from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite, deploy_zk_verifier
 from veilproof.chain.local import start_local_chain, stop_local_chain
 from veilproof.chain.suite import Suite
 from veilproof.cli._common import (
@@ -59,6 +59,7 @@ def deploy(
     home: str | None = Home,
     account: str = AccountName,
     mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
+    zk: bool = typer.Option(True, "--zk/--no-zk", help="Also deploy EZKL's reusable verifier + adapter."),
     json_out: bool = JsonOut,
 ) -> None:
     """Deploy the contract suite and write the addresses file (<home>/deployment.json)."""
@@ -69,6 +70,11 @@ def deploy(
         if net.balance(owner.address) < 10**18:
             net.fund(owner.address)
         d = deploy_suite(net, owner)
+        if zk:
+            from veilproof.zk import evm
+
+            v = evm.compile_reusable_verifier()
+            deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
         suite = Suite.attach(net, d)
         if mint:
             net.transact(suite.token.functions.mint(owner.address, mint * ONE_VEIL), sender=owner)
@@ -84,6 +90,8 @@ def deploy(
     t.add_column("address")
     for name in ("token", "models", "nodes", "market"):
         t.add_row(name, getattr(d, name))
+    for name, addr in d.extra.items():
+        t.add_row(name, addr)
     console.print(t)
     if net.kind == "embedded":
         err_console.print(

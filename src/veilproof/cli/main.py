@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from veilproof.cli.account_cmds import account_app
+from veilproof.cli.account_cmds import account_app, transfer
 from veilproof.cli.chain_cmds import chain_app, deploy, status
 from veilproof.cli.client_cmds import infer, jobs, models, nodes
 from veilproof.cli.demo_cmds import demo
@@ -23,6 +23,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(node_app, name="node")
 app.command("deploy")(deploy)
 app.command("status")(status)
+app.command("transfer")(transfer)
 app.command("infer")(infer)
 app.command("jobs")(jobs)
 app.command("models")(models)

@@ -1,0 +1,158 @@
+"""A user's whole path through the CLI, each command its own process, against a shared dev chain:
+chain up → deploy → model build → model publish → transfer → node start → infer → jobs/models/nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from veilproof.chain.anvil import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "VEILPROOF_HOME": str(home),
+        "VEILPROOF_PASSWORD": "pw",
+        "VEILPROOF_SCRYPT_N": "1024",
+    }
+    env.pop("VEILPROOF_CHAIN_URL", None)
+    return env
+
+
+def _cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        [sys.executable, "-m", "veilproof.cli.main", *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert r.returncode == 0, f"{args}: {r.stderr[-2000:]}"
+    return r
+
+
+def test_cli_user_journey(tmp_path: Path) -> None:
+    from veilproof.models.examples import build_example
+
+    owner_home, node_home, client_home = tmp_path / "owner", tmp_path / "node", tmp_path / "client"
+    ex = build_example("breast_cancer_logreg", tmp_path / "ex")
+    port = free_port()
+    _cli(owner_home, "chain", "up", "--embedded", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    node_proc = None
+    try:
+        _cli(owner_home, "deploy", "--json")
+        for h in (node_home, client_home):  # everyone reads the same addresses file
+            h.mkdir(parents=True, exist_ok=True)
+            (h / "deployment.json").write_text((owner_home / "deployment.json").read_text())
+        built = json.loads(
+            _cli(
+                owner_home,
+                "model",
+                "build",
+                str(ex.onnx_path),
+                "--calibration",
+                str(ex.calibration_path),
+                "--json",
+            ).stdout
+        )
+        # A second build of the same model is a cache hit with the same package.
+        again = json.loads(
+            _cli(
+                owner_home,
+                "model",
+                "build",
+                str(ex.onnx_path),
+                "--calibration",
+                str(ex.calibration_path),
+                "--json",
+            ).stdout
+        )
+        assert again["package"] == built["package"]
+        pub = json.loads(
+            _cli(owner_home, "model", "publish", "--package", built["package"], "--name", "logreg", "--price", "1",
+                 "--chain-url", url, "--json").stdout
+        )  # fmt: skip
+        model_id = pub["model_id"]
+
+        node_addr = json.loads(_cli(node_home, "account", "new", "node", "--json").stdout)["address"]
+        client_addr = json.loads(_cli(client_home, "account", "new", "default", "--json").stdout)["address"]
+        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
+        _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
+
+        # The node fetches nothing: its home shares the owner's artifact store (a local store).
+        (node_home / "artifacts").symlink_to(owner_home / "artifacts", target_is_directory=True)
+        nport = free_port()
+        node_proc = subprocess.Popen(
+            [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
+             "--account", "node", "--port", str(nport), "--chain-url", url],
+            env=_env(node_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while True:
+            assert node_proc.poll() is None, node_proc.stdout.read() if node_proc.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{nport}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "node did not start"
+            time.sleep(0.5)
+
+        nodes = json.loads(
+            _cli(client_home, "nodes", "--model", str(model_id), "--json", "--chain-url", url).stdout
+        )
+        assert nodes[0]["address"] == node_addr
+        x = tmp_path / "x.json"
+        x.write_text(json.dumps(np.asarray(ex.x_test[0]).tolist()))
+        res = json.loads(
+            _cli(
+                client_home,
+                "infer",
+                "--model",
+                str(model_id),
+                "--input",
+                str(x),
+                "--json",
+                "--chain-url",
+                url,
+            ).stdout
+        )
+        assert res["status"] == "settled" and res["mode"] == "zk" and len(res["output"]) == 2
+        jobs = json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)
+        assert [j["status"] for j in jobs] == [3]
+        models = json.loads(_cli(client_home, "models", "--json", "--chain-url", url).stdout)
+        assert models[0]["name"] == "logreg" and models[0]["active"] is True
+
+        # A bad input file is a clear error, not a traceback.
+        bad = tmp_path / "bad.json"
+        bad.write_text("not json")
+        r = _cli(
+            client_home,
+            "infer",
+            "--model",
+            str(model_id),
+            "--input",
+            str(bad),
+            "--chain-url",
+            url,
+            check=False,
+        )
+        assert r.returncode == 1 and "--input" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        if node_proc is not None:
+            node_proc.terminate()
+            node_proc.wait(timeout=30)
+        _cli(owner_home, "chain", "down", check=False)
