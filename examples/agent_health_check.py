@@ -1,24 +1,29 @@
-"""An autonomous agent with a capped wallet buys a private (FHE) prediction, pays the node through a
-stealth address, and leaves feedback after settlement — all on an embedded chain.
+"""An autonomous agent with a capped wallet buys a private (FHE) health prediction from a live node,
+pays the node a tip through a stealth address, and rates it after settlement.
 
-What is real here: every contract call (registry, wallet policy, JobMarket escrow and settlement,
-reputation, ERC-6538/5564 stealth payment), the stealth cryptography, the node finding and spending
-its payment. What is a stand-in: the node's FHE evaluation itself — the node posts the hashes of
-(evaluation keys, input ciphertext, output ciphertext, circuit) exactly as a real node does, but no
-ciphertext is computed. Running the real FHE path from an AgentWallet needs two changes outside the
-agents part (see docs/agents.md, "Open items"): the client SDK must open/accept jobs through the
-wallet, and the node must accept request signatures from a contract client via ERC-1271.
+Everything is real and local: an embedded chain served over JSON-RPC, the core suite and the agents
+contracts, a Concrete ML logistic regression (breast-cancer data) compiled to FHE and published with
+its commitments, and a node running as its own OS process that evaluates the ciphertext without ever
+seeing the record, the answer or a secret key. The agent's wallet is the job's client: it escrows the
+price (``AgentWallet.pay_job``) and accepts the result (``AgentWallet.execute``); the agent key signs
+the request to the node, which checks it against the wallet with ERC-1271.
 
-Run: ``.venv/bin/python examples/agent_health_check.py``
+Run: ``.venv/bin/python examples/agent_health_check.py`` (about a minute on 2 cores).
 """
 
 from __future__ import annotations
 
-from eth_utils import keccak
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
 from rich.console import Console
+from rich.table import Table
 
 from veilproof.agents import (
     Agent,
+    AgentPayer,
     AgentRegistryClient,
     AgentWalletClient,
     AnnouncerClient,
@@ -32,129 +37,180 @@ from veilproof.agents import (
     WalletPolicy,
     deploy_agents,
 )
-from veilproof.chain import connect
-from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite
+from veilproof.artifacts import ArtifactStore
+from veilproof.chain.deploy import ONE_VEIL, SuiteParams
+from veilproof.chain.views import SETTLED, read_job
+from veilproof.client import Client
+from veilproof.client.publish import publish_model
+from veilproof.demo.network import LocalNetwork
+from veilproof.fhe import build_bundle_with_model, load_dataset
+from veilproof.node.config import ServedModel
 
 ONE = ONE_VEIL
 PRICE = 10 * ONE
-MODE_FHE = 2
+TIP = 3 * ONE
+PER_PAYMENT_CAP = 15 * ONE
+DAILY_CAP = 20 * ONE  # one job (10) + the tip (3) fit; a second job (10) does not
+FUND = 60 * ONE
 
 
-def h(label: str) -> bytes:
-    return keccak(label.encode())
+def veil(amount: int) -> str:
+    return f"{amount / ONE:g} VEIL"
 
 
 def main() -> None:
     con = Console()
-    net = connect()
-    owner, author, node, human = net.new_accounts(4)
-    agent_key = net.new_accounts(1, fund_wei=10**18)[0]
+    t_start = time.perf_counter()
+    gas: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="veilproof-agent-") as tmp:
+        root = Path(tmp)
+        lnet: LocalNetwork | None = None
+        try:
+            # 1 ----------------------------------------------------------------------------------
+            con.rule("1. FHE model: breast-cancer logistic regression compiled with Concrete ML")
+            store = ArtifactStore(root / "store")
+            data = load_dataset()
+            bundle, model = build_bundle_with_model("logreg", store, data)
+            con.print(f"  client.zip {bundle.client_zip_hash[:16]}…  server.zip {bundle.server_zip_hash[:16]}…  "
+                      f"quantized accuracy {bundle.accuracy.quantized_accuracy:.3f}")  # fmt: skip
 
-    con.rule("1. network: core suite + agents contracts")
-    d = deploy_suite(net, owner, SuiteParams(min_stake=100 * ONE, challenge_window=600))
-    addrs = deploy_agents(net, owner, d)
-    token, models, nodes, market = (net.contract(n, a) for n, a in [
-        ("Token", d.token), ("ModelRegistry", d.models), ("NodeRegistry", d.nodes), ("JobMarket", d.market)])  # fmt: skip
-    registry = AgentRegistryClient(net, addrs["agent_registry"])
-    reputation = ReputationClient(net, addrs["reputation"])
-    stealth_reg = StealthRegistryClient(net, addrs["stealth_registry"])
-    announcer = AnnouncerClient(net, addrs["stealth_announcer"])
-    for k, v in addrs.items():
-        con.print(f"  {k:18} {v}")
+            # 2 ----------------------------------------------------------------------------------
+            con.rule("2. live network: chain, core suite + agents contracts, a node process")
+            params = SuiteParams(max_deadline=3600, challenge_window=60)
+            lnet = LocalNetwork.start(root / "net", None, params=params)
+            net, suite = lnet.net, lnet.suite
+            addrs = deploy_agents(net, lnet.owner, suite.deployment)
+            suite.deployment.save(lnet.deployment_file)
+            reputation = ReputationClient(net, addrs["reputation"])
+            stealth_reg = StealthRegistryClient(net, addrs["stealth_registry"])
+            announcer = AnnouncerClient(net, addrs["stealth_announcer"])
+            registry = AgentRegistryClient(net, addrs["agent_registry"])
+            pub = publish_model(
+                suite, lnet.owner, name="health-risk-logreg-fhe", price=PRICE, royalty_bps=2_000,
+                onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
+                fhe_server_hash=bundle.server_zip_hash,
+            )  # fmt: skip
+            served = ServedModel(
+                pub.model_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash
+            )
+            node = lnet.start_node("fhe-node", [served], artifacts_dir=store.root, stake_veil=100)
+            node_keys = StealthKeys.generate()  # the node operator takes tips privately
+            stealth_reg.register_keys(node.account, node_keys.meta_address)
+            con.print(f"  chain {lnet.chain_url}; model {pub.model_id} at {veil(PRICE)}; node "
+                      f"{node.account.address[:10]}… at {node.endpoint} (pid {node.proc.pid if node.proc else '?'}), "
+                      "stealth meta-address published")  # fmt: skip
 
-    con.rule("2. a health-risk model with an FHE commitment, and a staked node")
-    net.transact(
-        models.functions.register_model("health-risk", PRICE, 1000, h("onnx"), [], [], h("code")),
-        sender=author,
-    )
-    model_id = int(net.call(models.functions.model_count()))
-    net.transact(
-        models.functions.set_fhe_commitment(model_id, h("fhe-client"), h("fhe-server")), sender=author
-    )
-    net.transact(nodes.functions.register("http://node.local", b"\x02" + h("node"), [model_id]), sender=node)
-    net.transact(token.functions.mint(node.address, 100 * ONE), sender=owner)
-    net.transact(token.functions.approve(nodes.address, 100 * ONE), sender=node)
-    net.transact(nodes.functions.stake(100 * ONE), sender=node)
-    node_keys = StealthKeys.generate()  # the node takes tips privately
-    stealth_reg.register_keys(node, node_keys.meta_address)
-    con.print(
-        f"  model {model_id} at {PRICE / ONE:g} VEIL; node {node.address[:10]}… published its stealth meta-address"
-    )
+            # 3 ----------------------------------------------------------------------------------
+            con.rule("3. the agent: identity, capped wallet bound by the agent key's signature")
+            human = lnet.new_funded(FUND // ONE)
+            (agent_key,) = net.new_accounts(1)  # holds ETH for gas only; the capital is in the wallet
+            doc = RegistrationDoc(
+                name="health-check-agent",
+                description="Buys private risk predictions for its user",
+                endpoints=(Endpoint("http", "https://agent.example/api"),),
+                capabilities=("fhe-inference", "stealth-pay"),
+                trust_models=("fhe", "stake"),
+            )
+            agent_id = registry.register(human, "https://agent.example/agent.json", doc)
+            policy = WalletPolicy(PER_PAYMENT_CAP, DAILY_CAP, (suite.market.address, reputation.address))
+            wallet = AgentWalletClient.deploy(
+                net, human, agent_key.address, suite.token.address, policy, announcer.address, fund=FUND
+            )
+            registry.bind_wallet(human, agent_id, wallet.address, agent_key)  # ERC-1271 consent
+            agent = Agent(
+                Identity(registry, agent_id), wallet, agent_key, suite.market, reputation, stealth_reg
+            )
+            st0 = agent.state()
+            con.print(f"  agent #{agent_id}: key {agent_key.address[:10]}…, wallet {wallet.address[:10]}… holds "
+                      f"{veil(st0.balance)}; caps {veil(st0.per_payment_cap)}/payment, {veil(st0.daily_cap)}/day")  # fmt: skip
 
-    con.rule("3. the agent: identity, capped wallet bound by signature")
-    doc = RegistrationDoc(
-        name="health-check-agent",
-        description="Buys private risk predictions for its user",
-        endpoints=(Endpoint("http", "https://agent.example/api"),),
-        capabilities=("fhe-inference", "stealth-pay"),
-        trust_models=("fhe", "stake"),
-    )
-    agent_id = registry.register(human, "https://agent.example/agent.json", doc)
-    net.transact(token.functions.mint(human.address, 60 * ONE), sender=owner)
-    policy = WalletPolicy(
-        per_payment_cap=15 * ONE, daily_cap=20 * ONE, allowed_targets=(market.address, reputation.address)
-    )
-    wallet = AgentWalletClient.deploy(
-        net, human, agent_key.address, token.address, policy, announcer.address, fund=60 * ONE
-    )
-    registry.bind_wallet(
-        human, agent_id, wallet.address, agent_key
-    )  # ERC-1271: the agent key signs for the wallet
-    agent = Agent(Identity(registry, agent_id), wallet, agent_key, market, reputation, stealth_reg)
-    st = agent.state()
-    con.print(f"  agent #{agent_id} wallet {wallet.address[:10]}…: {st.balance / ONE:g} VEIL, "
-              f"caps {st.per_payment_cap / ONE:g}/payment, {st.daily_cap / ONE:g}/day")  # fmt: skip
+            # 4 ----------------------------------------------------------------------------------
+            con.rule("4. private prediction: encrypted here, evaluated by the node, decrypted here")
+            payer = AgentPayer(agent)
+            client = Client(
+                suite, agent_key, root / "agent", payer=payer, reputation=reputation.reputation_score,
+                poll_interval=0.2, deadline_s=1800,
+            )  # fmt: skip
+            x = data.x_test[0]
+            t_inf = time.perf_counter()
+            res = client.infer(pub.model_id, x, private=True, progress=lambda m: con.print(f"  · {m}"))
+            t_inf = time.perf_counter() - t_inf
+            clear = np.ravel(model.predict_proba(x.reshape(1, -1), "disable"))
+            job = read_job(suite, res.job_id)
+            assert job.status == SETTLED and job.client.lower() == wallet.address.lower()
+            assert np.allclose(res.output, clear, atol=1e-6), (res.output, clear)
+            gas.update({c.label: c.gas_used for c in payer.calls})
+            con.print(f"  job {res.job_id} {job.status_name}; client on chain = the wallet; "
+                      f"P(benign) = {res.output[1]:.3f} (clear model: {clear[1]:.3f})")  # fmt: skip
 
-    con.rule("4. buy a private prediction (job escrowed from the wallet)")
-    input_ct_hash = h("encrypted health record")
-    job_id = agent.pay_job(model_id, node.address, input_ct_hash, MODE_FHE, net.now() + 3600)
-    con.print(
-        f"  job {job_id} opened; client on chain = {net.call(market.functions.job(job_id))[0][:10]}… (the wallet)"
-    )
-    # stand-in for the node's FHE evaluation: it posts the hashes a real node posts
-    net.transact(
-        market.functions.submit_fhe_result(
-            job_id, h("eval keys"), input_ct_hash, h("output ct"), h("fhe-server")
-        ),
-        sender=node,
-    )
-    agent.accept(job_id)
-    con.print(
-        f"  node posted result hashes; agent accepted -> job status {net.call(market.functions.job(job_id))[7]} (settled)"
-    )
+            # 5 ----------------------------------------------------------------------------------
+            con.rule("5. tip through a stealth address; the node scans, derives the key and spends")
+            start = net.w3.eth.block_number + 1
+            tip = agent.pay_stealth(node.account.address, TIP)
+            gas["pay_stealth"] = int(net.w3.eth.get_transaction_receipt(tip.tx_hashes[0])["gasUsed"])
+            t_scan = time.perf_counter()
+            found = announcer.scan(node_keys, from_block=start)
+            t_scan = time.perf_counter() - t_scan
+            assert [f.address for f in found] == [tip.stealth.address]
+            one_time = found[0].account()
+            assert one_time.address == tip.stealth.address  # the derived key controls the address
+            net.fund(one_time.address, 10**18)  # gas for the sweep; a relayer or paymaster in production
+            net.transact(suite.token.functions.transfer(node.account.address, TIP), sender=one_time)
+            earned = int(net.call(suite.market.functions.pending(node.account.address)))
+            net.transact(suite.market.functions.withdraw(), sender=node.account)
+            con.print(f"  tip to one-time address {tip.stealth.address[:10]}… (view tag {tip.stealth.view_tag:#04x}); "
+                      f"node found {len(found)} payment in {t_scan * 1e3:.0f} ms, swept it, and withdrew "
+                      f"{veil(earned)} job earnings")  # fmt: skip
 
-    con.rule("5. tip the node privately through a stealth address")
-    start = net.w3.eth.block_number
-    payment = agent.pay_stealth(node.address, 3 * ONE)
-    con.print(
-        f"  paid 3 VEIL to one-time address {payment.stealth.address[:10]}… (view tag {payment.stealth.view_tag:#04x})"
-    )
-    found = announcer.scan(node_keys, from_block=start)
-    acct = found[0].account()
-    net.fund(acct.address, 10**17)  # gas; a relayer or paymaster in production
-    net.transact(token.functions.transfer(node.address, 3 * ONE), sender=acct)
-    con.print(f"  node scanned {len(announcer.announcements(start))} announcement(s), found its payment and swept it "
-              f"with the derived key")  # fmt: skip
+            # 6 ----------------------------------------------------------------------------------
+            con.rule("6. feedback after settlement, backed by the job's evidence")
+            fb = agent.give_feedback(res.job_id, 95, ["private", "fhe"])
+            gas["execute(give_feedback)"] = fb.gas_used
+            summary = reputation.summary(node.account.address)
+            v = reputation.validation(res.job_id)
+            assert v is not None and summary.count == 1
+            con.print(f"  node: {summary.count} rating, average {summary.average:g}, score "
+                      f"{reputation.reputation_score(node.account.address):.1f}; evidence: eval keys "
+                      f"{v.proof_hash.hex()[:12]}…, output ct {v.output_hash.hex()[:12]}…")  # fmt: skip
 
-    con.rule("6. feedback after settlement, backed by the job's evidence")
-    agent.give_feedback(job_id, 92, ["private", "fast"])
-    s = reputation.summary(node.address)
-    v = reputation.validation(job_id)
-    con.print(
-        f"  node reputation: {s.count} rating(s), average {s.average:g}, score {reputation.reputation_score(node.address):.1f}"
-    )
-    con.print(
-        f"  backed by job {v.job_id}: output ct {v.output_hash.hex()[:16]}…, eval keys {v.proof_hash.hex()[:16]}…"
-    )
+            # 7 ----------------------------------------------------------------------------------
+            con.rule("7. the policy holds: a second job would exceed the daily cap")
+            nonce = net.w3.eth.get_transaction_count(agent_key.address)
+            try:
+                client.infer(pub.model_id, data.x_test[1], private=True)
+                raise AssertionError("the wallet policy let a second job through")
+            except OverDailyCap as e:
+                refused = e.reason
+            assert net.w3.eth.get_transaction_count(agent_key.address) == nonce  # nothing was sent
+            st1 = agent.state()
+            con.print(f"  [yellow]OverDailyCap ({refused!r})[/]: {veil(PRICE)} on top of {veil(st1.spent_today)} "
+                      f"spent today > cap {veil(st1.daily_cap)}; refused before any transaction "
+                      f"(agent key nonce still {nonce})")  # fmt: skip
 
-    con.rule("7. the policy holds")
-    try:
-        agent.pay_job(model_id, node.address, h("another"), MODE_FHE, net.now() + 3600)
-    except OverDailyCap as e:
-        con.print(f"  refused before any transaction: [yellow]{e}[/]")
-    con.print(
-        f"  wallet left: {agent.state().balance / ONE:g} VEIL; spent today {agent.state().spent_today / ONE:g}"
-    )
+            # summary ----------------------------------------------------------------------------
+            t_total = time.perf_counter() - t_start
+            tab = Table(title="agent health check", show_header=False)
+            tab.add_column(style="bold")
+            tab.add_column()
+            tab.add_row("agent", f"#{agent_id}, wallet {wallet.address}")
+            tab.add_row("job", f"{res.job_id} FHE, {job.status_name}, client = wallet, node {res.node}")
+            tab.add_row("prediction", f"P(malignant, benign) = {res.output[0]:.3f}, {res.output[1]:.3f} "
+                        f"(label {int(data.y_test[0])}); equals clear model: yes")  # fmt: skip
+            tab.add_row("FHE timings", ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items()))
+            tab.add_row("wallet", f"{veil(st0.balance)} → {veil(st1.balance)}; spent today "
+                        f"{veil(st1.spent_today)} of {veil(st1.daily_cap)} (job {veil(PRICE)} + tip {veil(TIP)})")  # fmt: skip
+            tab.add_row("node paid", f"{veil(earned)} job earnings + {veil(TIP)} stealth tip")
+            tab.add_row("reputation", f"{summary.count} rating, avg {summary.average:g}")
+            tab.add_row("policy breach", "OverDailyCap raised before any transaction")
+            tab.add_row("gas (wallet path)", ", ".join(f"{k} {g:,}" for k, g in gas.items()))
+            tab.add_row(
+                "time", f"inference {t_inf:.1f}s, stealth scan {t_scan * 1e3:.0f} ms, total {t_total:.1f}s"
+            )
+            con.print(tab)
+            client.close()
+        finally:
+            if lnet is not None:
+                lnet.stop()
 
 
 if __name__ == "__main__":

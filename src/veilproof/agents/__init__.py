@@ -18,6 +18,7 @@ from veilproof.agents.errors import (
     WalletPaused,
 )
 from veilproof.agents.identity import AgentRecord, AgentRegistryClient, Endpoint, Identity, RegistrationDoc
+from veilproof.agents.payer import AgentPayer, PaidCall
 from veilproof.agents.payments import AnnouncerClient, StealthPayment, StealthRegistryClient
 from veilproof.agents.reputation import ReputationClient, Summary, reputation_score
 from veilproof.agents.stealth import (
@@ -35,6 +36,7 @@ from veilproof.agents.wallet import AgentWalletClient, WalletPolicy, WalletState
 __all__ = [
     "Agent",
     "AgentError",
+    "AgentPayer",
     "AgentRecord",
     "AgentRegistryClient",
     "AgentWalletClient",
@@ -47,6 +49,7 @@ __all__ = [
     "NotAgentKey",
     "OverDailyCap",
     "OverPaymentCap",
+    "PaidCall",
     "PolicyViolation",
     "RegistrationDoc",
     "ReputationClient",
