@@ -1,0 +1,34 @@
+"""Validators: audit queries that look like user traffic, scoring, commit–reveal weights, FHE re-execution.
+
+v = Validator(suite, account, workdir, [ModelAudit(model_id, inputs), ModelAudit(fhe_id, xs, private=True)])
+v.ensure_registered(); v.run()                      # the service loop (``veilproof validator start``)
+report = run_epoch(lnet, 3, audits=[...])           # one whole epoch on a dev chain (the demo)
+"""
+
+from veilproof.validator.audits import Auditor, ModelAudit
+from veilproof.validator.disclosure import DisclosureBox, Reexecution, Reexecutor
+from veilproof.validator.epoch import EpochReport, NodeRow, ValidatorRow, run_epoch
+from veilproof.validator.references import ReferenceBook, matches
+from veilproof.validator.scoring import AuditRecord, NodeStats, ScoringPolicy, WeightedPolicy
+from veilproof.validator.service import EpochAudit, Validator, ValidatorConfig
+
+__all__ = [
+    "AuditRecord",
+    "Auditor",
+    "DisclosureBox",
+    "EpochAudit",
+    "EpochReport",
+    "ModelAudit",
+    "NodeRow",
+    "NodeStats",
+    "Reexecution",
+    "Reexecutor",
+    "ReferenceBook",
+    "ScoringPolicy",
+    "Validator",
+    "ValidatorConfig",
+    "ValidatorRow",
+    "WeightedPolicy",
+    "matches",
+    "run_epoch",
+]

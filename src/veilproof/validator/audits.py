@@ -1,0 +1,134 @@
+"""Audit queries that look like user traffic, sent through the ordinary client SDK as paid jobs.
+
+What makes an audit indistinguishable from a user's job, as far as the node can see:
+
+* it is an ordinary ``Client.infer`` call: same endpoints, same signed request, same escrowed price;
+* every audit uses a **fresh account** (the job's client on chain and the request signer) and a
+  **fresh client home**, hence, for FHE, a fresh secret/evaluation key pair: the node cannot link two
+  audits, nor an audit to the validator's stake address, by keys or signatures;
+* inputs are drawn from the model's own data distribution (the caller passes real-looking rows).
+
+Known limits (see docs/validator.md): on a dev chain the fresh account gets gas from the chain's
+faucet, but its VEIL comes by a transfer from the validator — an on-chain link a careful node could
+follow; production needs unlinkable funding (stealth payments, a relayer or a mixer).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from eth_account.signers.local import LocalAccount
+
+from veilproof.chain.suite import Suite
+from veilproof.chain.views import read_model
+from veilproof.client import Client
+from veilproof.client.errors import InferenceFailed, NodeMisbehaved, NoNodeAvailable
+from veilproof.errors import VeilproofError
+from veilproof.validator.references import ReferenceBook, matches
+from veilproof.validator.scoring import AuditRecord
+
+log = logging.getLogger("veilproof.validator")
+
+_WRONG_MARKERS = ("rejected on chain", "does not match", "differ from")
+
+ClientFactory = Callable[[Suite, LocalAccount, Path], Client]
+
+
+@dataclass(frozen=True)
+class ModelAudit:
+    """What to audit for one model: the inputs to draw from and how close an answer must be.
+
+    ``atol`` defaults suit the examples: ZK compares EZKL's quantized circuit (scale 2^-10 steps,
+    compounding through layers) with the float ONNX; FHE compares two exact evaluations.
+    ``sample`` < 1 spreads expensive audits (a ZK proof verified on an embedded py-evm chain costs
+    ~20 s) over validators: each audits each node with that probability, unpredictably to the node.
+    """
+
+    model_id: int
+    inputs: np.ndarray
+    private: bool = False
+    atol: float | None = None
+    sample: float = 1.0  # chance a validator audits a given node on this model in an epoch
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.sample <= 1.0:
+            raise ValueError("sample must be in (0, 1]")
+        if len(self.inputs) == 0:
+            raise ValueError("inputs must not be empty")
+
+    @property
+    def tolerance(self) -> float:
+        return self.atol if self.atol is not None else (1e-3 if self.private else 0.25)
+
+
+def default_client_factory(suite: Suite, account: LocalAccount, home: Path) -> Client:
+    return Client(suite, account, home, poll_interval=0.2, job_timeout=300.0, deadline_s=900)
+
+
+class Auditor:
+    """Sends audit jobs on behalf of one validator (``funder`` pays their price)."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        funder: LocalAccount,
+        workdir: Path,
+        references: ReferenceBook,
+        client_factory: ClientFactory = default_client_factory,
+    ) -> None:
+        self.suite = suite
+        self.net = suite.net
+        self.funder = funder
+        self.workdir = Path(workdir)
+        self.references = references
+        self.client_factory = client_factory
+
+    def _fresh_client(self, price: int) -> Client:
+        """A never-seen identity: new key, new home (new FHE keys), funded with exactly one price."""
+        (acct,) = self.net.new_accounts(1)
+        if price:
+            self.net.transact(self.suite.token.functions.transfer(acct.address, price), sender=self.funder)
+        home = self.workdir / "audit-clients" / secrets.token_hex(8)
+        return self.client_factory(self.suite, acct, home)
+
+    def audit(self, node: str, spec: ModelAudit, x: np.ndarray) -> AuditRecord:
+        """One paid job to ``node`` on input ``x``; judged against the reference answer."""
+        model = read_model(self.suite, spec.model_id)
+        kind = "fhe" if spec.private else "zk"
+        expected = self.references.answer(model, x, spec.private)
+        client = self._fresh_client(model.price)
+        t0 = time.perf_counter()
+        try:
+            res = client.infer(spec.model_id, x, private=spec.private, node=node, max_attempts=1)
+        except InferenceFailed as e:
+            dt = time.perf_counter() - t0
+            att = e.attempts[0] if e.attempts else {}
+            err = str(att.get("error", e))
+            # Evidence of a wrong answer (rejected proof, output not matching the posted hash) counts
+            # against correctness; anything else (refusal, timeout, crash) against availability.
+            wrong = att.get("outcome") == "slashed" or any(m in err for m in _WRONG_MARKERS)
+            return AuditRecord(
+                node, spec.model_id, kind, answered=wrong, correct=False, latency_s=dt,
+                job_id=att.get("job_id"), detail=err[:200],
+            )  # fmt: skip
+        except (NodeMisbehaved, NoNodeAvailable, httpx.HTTPError, VeilproofError) as e:
+            return AuditRecord(
+                node, spec.model_id, kind, False, False, time.perf_counter() - t0, None, str(e)[:200]
+            )
+        finally:
+            client.close()
+        dt = time.perf_counter() - t0
+        ok = res.status == "settled" and matches(res.output, expected, spec.tolerance)
+        detail = (
+            ""
+            if ok
+            else f"output {np.round(res.output, 4).tolist()} != expected {np.round(expected, 4).tolist()}"
+        )
+        return AuditRecord(node, spec.model_id, kind, True, ok, dt, res.job_id, detail)

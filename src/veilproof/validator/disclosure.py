@@ -1,0 +1,150 @@
+"""Voluntary disclosure of FHE jobs for re-execution, and the validator side that checks them.
+
+Why: a client that wants its node kept honest (or is paid to help) hands validators the *public*
+half of a job — the input ciphertext and the evaluation keys, never the secret key — so a validator
+can recompute the output and compare it with the hash the node posted on chain
+(:func:`veilproof.fhe.reexecute`). The format is a folder (it can be synced, or served by any
+static endpoint)::
+
+    <root>/<job_id>/input.ct        bytes sent to the node (hash = the job's input commitment)
+    <root>/<job_id>/eval_keys.bin   evaluation keys (hash = the job's eval_keys_hash)
+
+A disclosure is only believed when both hashes equal what is on chain, so a client cannot frame a
+node with different bytes. A refuted job that is still inside its challenge window is attested in
+FheQuorum (quorum of validator stake → JobMarket.dispute_fhe slashes the node); a refuted job that
+the client already accepted can no longer be disputed, and only costs the node its score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+
+from veilproof.chain.suite import Suite
+from veilproof.chain.views import MODE_FHE, SETTLED, SUBMITTED, read_job, read_model
+from veilproof.errors import ContractReverted
+from veilproof.validator.references import ReferenceBook
+from veilproof.validator.scoring import AuditRecord
+
+log = logging.getLogger("veilproof.validator")
+
+
+class DisclosureBox:
+    """The folder clients drop disclosed jobs into."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def disclose(self, job_id: int, input_ct: bytes, eval_keys: bytes) -> Path:
+        d = self.root / str(int(job_id))
+        d.mkdir(parents=True, exist_ok=True)
+        for name, data in (("input.ct", input_ct), ("eval_keys.bin", eval_keys)):
+            tmp = d / f".{name}.tmp"
+            tmp.write_bytes(data)
+            tmp.replace(d / name)
+        return d
+
+    def job_ids(self) -> Iterator[int]:
+        if not self.root.is_dir():
+            return
+        for d in sorted(self.root.iterdir()):
+            if d.name.isdigit() and (d / "input.ct").is_file() and (d / "eval_keys.bin").is_file():
+                yield int(d.name)
+
+    def load(self, job_id: int) -> tuple[bytes, bytes]:
+        d = self.root / str(int(job_id))
+        return (d / "input.ct").read_bytes(), (d / "eval_keys.bin").read_bytes()
+
+
+@dataclass(frozen=True)
+class Reexecution:
+    job_id: int
+    node: str
+    match: bool
+    recomputed_hash: str
+    attested: bool
+    note: str = ""
+
+    def record(self, model_id: int, latency_s: float) -> AuditRecord:
+        return AuditRecord(self.node, model_id, "reexec", True, self.match, latency_s, self.job_id, self.note)
+
+
+class Reexecutor:
+    """Re-executes a random sample of disclosed jobs; attests refuted ones in FheQuorum."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        account: LocalAccount,
+        quorum: Contract | None,
+        references: ReferenceBook,
+        sample_rate: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ValueError("sample_rate must be in [0, 1]")
+        self.suite = suite
+        self.account = account
+        self.quorum = quorum
+        self.references = references
+        self.sample_rate = sample_rate
+        self.rng = rng or random.Random()
+        self.seen: set[int] = set()
+
+    def check(self, box: DisclosureBox) -> list[tuple[Reexecution, AuditRecord]]:
+        """Each disclosed job is considered once: sampled with ``sample_rate``, then re-executed."""
+        out = []
+        for job_id in box.job_ids():
+            if job_id in self.seen:
+                continue
+            self.seen.add(job_id)
+            if self.rng.random() >= self.sample_rate:
+                continue
+            t0 = time.perf_counter()
+            r = self.check_one(box, job_id)
+            if r is not None:
+                job = read_job(self.suite, job_id)
+                out.append((r, r.record(job.model_id, time.perf_counter() - t0)))
+        return out
+
+    def check_one(self, box: DisclosureBox, job_id: int) -> Reexecution | None:
+        from veilproof.fhe import reexecute
+
+        job = read_job(self.suite, job_id)
+        if job.mode != MODE_FHE or job.status not in (SUBMITTED, SETTLED):
+            return None
+        ct, keys = box.load(job_id)
+        if int(hashlib.sha256(ct).hexdigest(), 16) != job.input_commitment:
+            log.info("disclosure %s: input ciphertext does not match the job's commitment; ignored", job_id)
+            return None
+        if hashlib.sha256(keys).hexdigest() != job.eval_keys_hash:
+            log.info("disclosure %s: evaluation keys do not match the posted hash; ignored", job_id)
+            return None
+        model = read_model(self.suite, job.model_id)
+        server = self.references.fhe_server(model)
+        res = reexecute(server, keys, ct, job.output_ct_hash, expected_server_hash=model.fhe_server_hash)
+        attested, note = False, ""
+        if not res.match:
+            attested, note = self._attest(job_id, job.status, res.output_hash)
+        return Reexecution(job_id, job.node, res.match, res.output_hash, attested, note)
+
+    def _attest(self, job_id: int, status: int, recomputed: str) -> tuple[bool, str]:
+        if self.quorum is None:
+            return False, "refuted (no quorum contract)"
+        if status != SUBMITTED:
+            return False, "refuted after the client accepted: score only"
+        try:
+            self.suite.net.transact(
+                self.quorum.functions.attest_mismatch(job_id, bytes.fromhex(recomputed)), sender=self.account
+            )
+            return True, "refuted: attested in FheQuorum"
+        except ContractReverted as e:  # window closed, already disputed, not a validator...
+            return False, f"refuted; attestation reverted: {e.reason}"
