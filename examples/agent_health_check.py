@@ -8,7 +8,7 @@ seeing the record, the answer or a secret key. The agent's wallet is the job's c
 price (``AgentWallet.pay_job``) and accepts the result (``AgentWallet.execute``); the agent key signs
 the request to the node, which checks it against the wallet with ERC-1271.
 
-Run: ``.venv/bin/python examples/agent_health_check.py`` (about a minute on 2 cores).
+Run: ``.venv/bin/python examples/agent_health_check.py`` (about 25 s on 2 cores).
 """
 
 from __future__ import annotations
