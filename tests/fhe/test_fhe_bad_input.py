@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from veilproof.artifacts import sha256_hex
@@ -31,9 +32,11 @@ def _flip(b: bytes, i: int) -> bytes:
 
 
 def _check_still_works(fhe_world, kind: str) -> None:
+    """A valid job still evaluates correctly. Compared after decryption: a restarted worker is a new
+    process, and PBS circuits are not byte-identical across processes (see reexecute.py)."""
     c = fhe_world.client(kind)
     ct, out = fhe_world.job(kind, 0)
-    assert fhe_world.server(kind).run(ct, c.evaluation_keys()) == out
+    np.testing.assert_allclose(c.decrypt(fhe_world.server(kind).run(ct, c.evaluation_keys())), c.decrypt(out))
 
 
 @pytest.mark.parametrize("kind", ["logreg", pytest.param("xgb", marks=pytest.mark.slow)])

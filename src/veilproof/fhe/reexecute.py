@@ -1,15 +1,18 @@
 """Third-party re-execution of an FHE job.
 
-Why it works: Concrete's server evaluation is a deterministic function of (circuit, evaluation keys,
-input ciphertext) — it draws no randomness (measured byte-identical for logreg, xgb and nn; see
-tests/fhe/test_reexecute.py). So anyone holding the public evaluation keys and the input ciphertext —
-no secret key — can recompute the output ciphertext and compare its sha256 with the hash the node
-reported on chain. A mismatch is evidence that the node did not run the committed circuit.
+Why it works -- and where it does not: for a circuit without programmable bootstrapping (logreg:
+linear layer only) Concrete's server evaluation is pure integer arithmetic, a deterministic function of
+(circuit, evaluation keys, input ciphertext), byte-identical across processes (tested). Anyone holding the
+public evaluation keys and the input ciphertext -- no secret key -- can recompute the output ciphertext
+and compare its sha256 with the hash the node reported on chain.
 
-Caveat: determinism is established on one machine/build. Concrete's PBS uses a floating-point FFT whose
-implementation is chosen by CPU features; across different CPUs the integer results *should* agree after
-rounding, but this has not been tested here. Validators should re-execute with the same concrete-python
-version the node declares.
+Circuits with PBS (xgb, nn) are byte-identical only *within one process*: each PBS uses a floating-point
+FFT whose plan is chosen at runtime by timing, so another process (a validator) gets a ciphertext that
+decrypts to the same value but differs in low-order noise bits. Measured: 3 processes, 3 different output
+hashes for the same xgb job; same process, 8/8 identical. Hash-based re-execution therefore cannot judge
+those kinds; :func:`reexecute` refuses them when ``kind`` is given (:class:`NotDeterministic`). A
+noise-tolerant comparison of the ciphertexts themselves (needs the node's output bytes in a dispute) is
+the way to cover them; not implemented yet.
 """
 
 from __future__ import annotations

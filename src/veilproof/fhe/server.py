@@ -10,6 +10,9 @@ What Concrete ML / Concrete do with bad input (measured with concrete-ml 1.9.0, 
 * evaluation keys of another *client* for the same circuit -> runs normally; output is garbage to
   everyone (undetectable by the server by design — it holds no secret key).
 * a ciphertext with flipped payload bytes -> runs normally (garbage output; LWE has no integrity).
+* nothing we tried made evaluation hang; a time limit is enforced anyway.
+* outputs of circuits with PBS (xgb, nn) are byte-identical within one process but not across processes
+  (runtime-chosen FFT plan); see veilproof/fhe/reexecute.py.
 
 Because native code can kill the process, evaluation runs by default in a **separate worker process**
 (``multiprocessing`` "spawn"), which is restarted if it dies; a crash becomes
