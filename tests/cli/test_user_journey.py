@@ -136,6 +136,10 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         models = json.loads(_cli(client_home, "models", "--json", "--chain-url", url).stdout)
         assert models[0]["name"] == "logreg" and models[0]["active"] is True
 
+        # The node pulls its earnings (price minus the owner's 10% default royalty).
+        w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout
+        assert "withdrew 0.9 VEIL" in w
+
         # A bad input file is a clear error, not a traceback.
         bad = tmp_path / "bad.json"
         bad.write_text("not json")

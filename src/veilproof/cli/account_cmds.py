@@ -105,3 +105,23 @@ class _EthTransfer:
             tx["gasPrice"] = self._net.w3.eth.gas_price
         tx.pop("from", None)
         return tx
+
+
+def withdraw(chain_url: str | None = ChainUrl, home: str | None = Home, account: str = AccountName) -> None:
+    """Pull what JobMarket owes this account (node earnings, royalties, refunds)."""
+    from veilproof.chain.deploy import ONE_VEIL, Deployment
+    from veilproof.chain.suite import Suite
+
+    p = paths(home)
+    try:
+        net = open_network(p, chain_url)
+        acct = load_account(p, account)
+        suite = Suite.attach(net, Deployment.load(p.deployment))
+        amount = int(net.call(suite.market.functions.pending(acct.address)))
+        if amount:
+            net.transact(suite.market.functions.withdraw(), sender=acct)
+    except VeilproofError as err:
+        fail(err)
+    console.print(
+        f"withdrew {amount / ONE_VEIL:g} VEIL to {acct.address}" if amount else "nothing to withdraw"
+    )

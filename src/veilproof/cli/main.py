@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from veilproof.cli.account_cmds import account_app, transfer
+from veilproof.cli.account_cmds import account_app, transfer, withdraw
 from veilproof.cli.chain_cmds import chain_app, deploy, status
 from veilproof.cli.client_cmds import infer, jobs, models, nodes
 from veilproof.cli.demo_cmds import demo
@@ -24,6 +24,7 @@ app.add_typer(node_app, name="node")
 app.command("deploy")(deploy)
 app.command("status")(status)
 app.command("transfer")(transfer)
+app.command("withdraw")(withdraw)
 app.command("infer")(infer)
 app.command("jobs")(jobs)
 app.command("models")(models)
