@@ -79,17 +79,26 @@ def start_anvil(
         args += ["--code-size-limit", str(code_size_limit)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     node = AnvilProcess(port, proc)
+    try:
+        wait_for_rpc(node.url, proc, timeout, "anvil")
+    except ChainError:
+        node.stop()
+        raise
+    return node
+
+
+def wait_for_rpc(url: str, proc: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+    """Poll ``eth_chainId`` until the freshly started chain answers; fail fast if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise ChainError(f"anvil exited with code {proc.returncode}: {err.strip()[:500]}")
+            err = proc.stderr.read().decode(errors="replace").strip()[:500] if proc.stderr else ""
+            raise ChainError(f"{what} exited with code {proc.returncode}: {err or 'see its log'}")
         try:
-            r = httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-            if r.status_code == 200:
-                return node
-        except httpx.HTTPError:
+            r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+            if r.status_code == 200 and "result" in r.json():
+                return
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.1)
-    node.stop()
-    raise ChainError(f"anvil did not answer on {node.url} within {timeout}s")
+    raise ChainError(f"{what} did not answer on {url} within {timeout}s (port in use?)")

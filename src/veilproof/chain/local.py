@@ -11,13 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
-from veilproof.chain.anvil import anvil_binary
+from veilproof.chain.anvil import anvil_binary, wait_for_rpc
 from veilproof.errors import ChainError
 
 
@@ -65,20 +62,13 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
     log = open(home / f"chain-{kind}.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     lc = LocalChain(kind, f"http://127.0.0.1:{port}", proc.pid)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ChainError(f"{kind} exited with code {proc.returncode}; see {home / f'chain-{kind}.log'}")
-        try:
-            r = httpx.post(lc.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-            if r.status_code == 200 and "result" in r.json():
-                _record(home).write_text(json.dumps(asdict(lc)))
-                return lc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise ChainError(f"{kind} did not answer on {lc.url} within {timeout}s (port in use?)")
+    try:
+        wait_for_rpc(lc.url, proc, timeout, f"{kind} (log: {home / f'chain-{kind}.log'})")
+    except ChainError:
+        proc.kill()
+        raise
+    _record(home).write_text(json.dumps(asdict(lc)))
+    return lc
 
 
 def stop_local_chain(home: Path) -> LocalChain | None:

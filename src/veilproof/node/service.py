@@ -326,12 +326,23 @@ class NodeService:
         self._record_and_enqueue(job, ciphertext, eval_keys_hash)
 
     # --- work ----------------------------------------------------------------------------------
-    def _run_zk(self, job_id: int) -> None:
+    def _begin(self, job_id: int) -> tuple[st.JobRow, LoadedModel] | None:
         row = self.db.get(job_id)
         if row is None:
-            return
+            return None
         self.db.update(job_id, state=st.RUNNING)
-        lm = self.models[row.model_id]
+        return row, self.models[row.model_id]
+
+    def _failed(self, job_id: int, e: Exception, mode: str) -> None:
+        # The type only: an exception message may quote the input, and logs must not hold plaintext.
+        log.warning("%s job %s failed: %s", mode, job_id, type(e).__name__)
+        self.db.update(job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time())
+
+    def _run_zk(self, job_id: int) -> None:
+        started = self._begin(job_id)
+        if started is None:
+            return
+        row, lm = started
         try:
             x = self._decode_input(row.payload, lm)
             result = self._prove(lm, x)
@@ -355,10 +366,7 @@ class NodeService:
                 # The signed claim stays available to the client, who can take it to challenge_zk.
                 self.db.update(job_id, state=st.FAILED, error=f"chain rejected the result: {e.reason}")
         except Exception as e:
-            log.warning("zk job %s failed: %s", job_id, type(e).__name__)
-            self.db.update(
-                job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time()
-            )
+            self._failed(job_id, e, "zk")
 
     def _prove(self, lm: LoadedModel, x: np.ndarray) -> Any:
         from veilproof.models.package import prove
@@ -368,11 +376,10 @@ class NodeService:
     def _run_fhe(self, job_id: int) -> None:
         from veilproof.fhe.errors import FheError
 
-        row = self.db.get(job_id)
-        if row is None:
+        started = self._begin(job_id)
+        if started is None:
             return
-        self.db.update(job_id, state=st.RUNNING)
-        lm = self.models[row.model_id]
+        row, lm = started
         try:
             assert row.eval_keys_hash is not None
             keys = self.store.get_bytes(row.eval_keys_hash)
@@ -396,10 +403,7 @@ class NodeService:
             rcpt = self.net.transact(fn, sender=self.account)
             self.db.update(job_id, state=st.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
         except Exception as e:
-            log.warning("fhe job %s failed: %s", job_id, type(e).__name__)
-            self.db.update(
-                job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time()
-            )
+            self._failed(job_id, e, "fhe")
 
     # --- results and info ----------------------------------------------------------------------
     def result(self, job_id: int) -> dict[str, Any]:
