@@ -55,6 +55,11 @@ class ReferenceBook:
     def __post_init__(self) -> None:
         self.store = ArtifactStore(self.root / "artifacts")
 
+    def add_sources(self, urls: Sequence[str]) -> None:
+        """Nodes to fetch committed artifacts from (any will do: blobs are checked against the chain)."""
+        with self._lock:
+            self.sources.extend(u for u in urls if u and u not in self.sources)
+
     def answer(self, model: OnchainModel, x: np.ndarray, private: bool) -> list[float]:
         key = (model.model_id * 2 + int(private), np.asarray(x, dtype=np.float64).tobytes())
         with self._lock:

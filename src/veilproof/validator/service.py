@@ -27,6 +27,7 @@ from web3.contract import Contract
 
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.suite import Suite
+from veilproof.chain.views import list_nodes, read_node
 from veilproof.errors import ConfigError, ContractReverted
 from veilproof.incentives.yuma import MAX_NODES, commit_hash
 from veilproof.validator.audits import Auditor, ClientFactory, ModelAudit, default_client_factory
@@ -89,6 +90,7 @@ class Validator:
             self.net.contract("FheQuorum", extra["fhe_quorum"]) if "fhe_quorum" in extra else None
         )
         self.references = references or ReferenceBook(self.workdir / "references")
+        self.references.add_sources([n.endpoint for n in list_nodes(suite)])
         self.disclosures = disclosures
         self.rng = rng or random.Random()
         self.auditor = Auditor(suite, account, self.workdir, self.references, client_factory)
@@ -137,12 +139,18 @@ class Validator:
                     "%s audited %s model %d (%s): %s", self.name, addr[:10], spec.model_id, rec.kind, rec
                 )
                 st.records.append(rec)
+        if not st.records:  # sampled out of every model: still audit one, or the node would score 0
+            spec = self.rng.choice(served)
+            st.records.append(
+                self.auditor.audit(addr, spec, spec.inputs[self.rng.randrange(len(spec.inputs))])
+            )
         return st
 
     def audit_epoch(self) -> EpochAudit:
         """Audit every active node once round; re-execute sampled disclosures; derive the weight row."""
         t0 = time.perf_counter()
         nodes = self.subnet_nodes()
+        self.references.add_sources([read_node(self.suite, a).endpoint for _, a, _ in nodes])
         # Shuffle so no node can learn "the audits always come first to index 0".
         self.rng.shuffle(nodes)
         with ThreadPoolExecutor(max_workers=max(1, self.config.workers)) as ex:
