@@ -23,8 +23,8 @@ F, A, N, TRIALS = 0.3, 0.1, 20, 100
 
 
 def test_detection_rate_matches_closed_form(tmp_path: Path) -> None:
-    from veilproof.artifacts import ArtifactStore
-    from veilproof.fhe import FheClient, FheServer, build_bundle, load_dataset
+    from veilproof.artifacts import ArtifactStore, sha256_hex
+    from veilproof.fhe import FheClient, FheServer, build_bundle, load_dataset, reexecute
 
     data = load_dataset()
     bundle = build_bundle("logreg", ArtifactStore(tmp_path / "store"), data)
@@ -35,7 +35,7 @@ def test_detection_rate_matches_closed_form(tmp_path: Path) -> None:
         expected = [ref.decrypt(server.run(ref.encrypt(x.reshape(1, -1)), ref.evaluation_keys())) for x in xs]
         stale = server.run(ref.encrypt(xs[0].reshape(1, -1)), ref.evaluation_keys())  # a cheater's replay
         rng = random.Random(0)
-        detected = audited_cheats = audited_honest = false_alarms = flagged_cheats = 0
+        detected = audited_cheats = audited_honest = false_alarms = flagged_cheats = answer_only_misses = 0
         for t in range(TRIALS):
             caught = False
             for j in range(N):
@@ -44,11 +44,16 @@ def test_detection_rate_matches_closed_form(tmp_path: Path) -> None:
                     continue  # a patient's job: nobody can check it
                 k = rng.randrange(len(xs))
                 fc = FheClient(bundle.client_zip_path, tmp_path / "audits" / f"{t}-{j}")  # fresh key
-                out = stale if cheat else server.run(fc.encrypt(xs[k].reshape(1, -1)), fc.evaluation_keys())
+                last_ct = fc.encrypt(xs[k].reshape(1, -1))
+                out = stale if cheat else server.run(last_ct, fc.evaluation_keys())
                 try:
-                    ok = matches(np.ravel(fc.decrypt(out)), np.ravel(expected[k]), 1e-3)
+                    answer_ok = matches(np.ravel(fc.decrypt(out)), np.ravel(expected[k]), 1e-3)
                 except Exception:  # undecryptable garbage is as wrong as a wrong answer
-                    ok = False
+                    answer_ok = False
+                # the validator's exact check: re-execute its own (ciphertext, keys), compare hashes
+                ct = fc.encrypt(xs[k].reshape(1, -1)) if cheat else last_ct
+                ok = answer_ok and reexecute(server, fc.evaluation_keys(), ct, sha256_hex(out)).match
+                answer_only_misses += cheat and answer_ok
                 audited_cheats += cheat
                 audited_honest += not cheat
                 false_alarms += (not cheat) and not ok
@@ -60,7 +65,7 @@ def test_detection_rate_matches_closed_form(tmp_path: Path) -> None:
     measured = detected / TRIALS
     closed = detection_probability(F, A, N)
     print(f"\nf={F} a={A} n={N}: measured {measured:.3f} over {TRIALS} trials, closed form {closed:.3f}; "
-          f"audited cheats {audited_cheats} (flagged {flagged_cheats}), honest audits {audited_honest}, false alarms {false_alarms}")  # fmt: skip
+          f"audited cheats {audited_cheats} (flagged {flagged_cheats}), honest audits {audited_honest}, false alarms {false_alarms}, answer-only check missed {answer_only_misses}")  # fmt: skip
     assert flagged_cheats == audited_cheats  # per-audit detection power is 1
     assert false_alarms == 0 and audited_honest > 0 and audited_cheats > 0
     se = (closed * (1 - closed) / TRIALS) ** 0.5
