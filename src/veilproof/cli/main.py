@@ -33,6 +33,9 @@ app.command("demo")(demo)
 from veilproof.cli.simulate_cmds import simulate  # noqa: E402
 
 app.command("simulate")(simulate)
+from veilproof.cli.validator_cmds import validator_app  # noqa: E402
+
+app.add_typer(validator_app, name="validator")
 
 if __name__ == "__main__":
     app()
