@@ -176,6 +176,12 @@ def run_demo(
             rf = client.infer(fhe_pub.model_id, xf, private=True, node=first.account.address, progress=say)
         clear = fhe_model.predict_proba(xf.reshape(1, -1), "disable")
         report.jobs.append(_job_row(lnet, rf.job_id, "fhe", "honest-1", rf.output, clear))
+        for label, res in (("zk", r), ("fhe", rf)):
+            for step_name, tx in res.tx_hashes.items():
+                if tx:
+                    report.gas[f"{label} job: {step_name}"] = int(
+                        lnet.net.w3.eth.get_transaction_receipt(tx)["gasUsed"]
+                    )
 
         # 7. the cheater --------------------------------------------------------------------------
         with step(
@@ -287,4 +293,10 @@ def print_report(r: DemoReport, console: Console) -> None:
         s.add_row(name, f"{dt:.1f}")
     s.add_row("[bold]total[/]", f"[bold]{r.total_s:.1f}[/]")
     console.print(s)
+    g = Table(title="gas per transaction")
+    g.add_column("transaction")
+    g.add_column("gas", justify="right")
+    for name, used in r.gas.items():
+        g.add_row(name, f"{used:,}")
+    console.print(g)
     console.print({k: v for k, v in r.facts.items()})
