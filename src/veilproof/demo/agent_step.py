@@ -125,8 +125,12 @@ class AgentStepReport:
                 f"score {self.feedback_score}; node has {self.node_ratings} rating(s), "
                 f"average {self.node_rating_average or 0:g}",
             ),
-            ("policy breach", f"{self.refused_reason} ({when}): {self.refused_detail}"),
-            ("gas (wallet path)", ", ".join(f"{k} {g:,}" for k, g in self.gas.items())),
+            (
+                "policy breach",
+                f"2nd job: {self.refused_reason}, refused {when} ({veil(self.price)} on top of "
+                f"{veil(self.spent_today)} spent today > {veil(self.daily_cap)})",
+            ),
+            ("gas per call", ", ".join(f"{k} {g:,}" for k, g in self.gas.items())),
             ("time", ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())),
         ]
 
@@ -266,7 +270,11 @@ def run_agent_step(
             raise AgentError("the wallet policy let a job over the daily cap through")
         st1 = agent.state()
         untouched = net.w3.eth.get_transaction_count(agent_key.address) == nonce and st1.balance == bal
-        say(f"second job refused: {refused.reason} ({refused.detail.split(' (')[0]})")
+        say(
+            f"second job refused: {refused.reason} ({price / ONE_VEIL:g} VEIL on top of "
+            f"{st1.spent_today / ONE_VEIL:g} spent today > {daily_cap / ONE_VEIL:g}); "
+            + ("nothing was sent" if untouched else "BUT a transaction was sent")
+        )
     finally:
         client.close()
     timings["total"] = time.perf_counter() - t_start
