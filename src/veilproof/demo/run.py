@@ -43,6 +43,7 @@ class DemoReport:
     money: list[dict[str, Any]] = field(default_factory=list)
     gas: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    epoch_tables: list[Any] = field(default_factory=list)
     total_s: float = 0.0
 
 
@@ -200,7 +201,29 @@ def run_demo(
         if job_id:
             report.jobs.append(_job_row(lnet, job_id, "zk", "cheater", None, expected))
 
-        # 8. everybody withdraws --------------------------------------------------------------
+        # 8. one epoch of the intelligence market ---------------------------------------------
+        from veilproof.validator import ModelAudit, run_epoch
+
+        with step(
+            report,
+            console,
+            "one epoch: 2 validators audit (paid jobs, fresh keys), commit–reveal, Yuma consensus, emissions",
+        ):
+            epoch = run_epoch(
+                lnet,
+                2,
+                audits=[
+                    ModelAudit(zk_pub.model_id, ex.x_test[1:20], sample=0.2),
+                    ModelAudit(fhe_pub.model_id, fhe_data.x_test[1:20], private=True),
+                ],
+                progress=say,
+            )
+        report.epoch_tables = epoch.tables()
+        report.facts["epoch_mirror_agrees"] = epoch.mirror_agrees
+        report.facts["cheater_emission_veil"] = epoch.node("cheater").emission_veil
+        report.facts["honest_1_emission_veil"] = epoch.node("honest-1").emission_veil
+
+        # 9. everybody withdraws --------------------------------------------------------------
         _withdraw_all(lnet, [first, cheat])
         after = _balances(lnet, client_acct.address, owner.address, treasury, [first, cheat])
         report.money = _money_rows(lnet, bal, after, client_acct.address, owner.address, first, cheat)
@@ -293,6 +316,8 @@ def print_report(r: DemoReport, console: Console) -> None:
         s.add_row(name, f"{dt:.1f}")
     s.add_row("[bold]total[/]", f"[bold]{r.total_s:.1f}[/]")
     console.print(s)
+    for t in r.epoch_tables:
+        console.print(t)
     g = Table(title="gas per transaction")
     g.add_column("transaction")
     g.add_column("gas", justify="right")
