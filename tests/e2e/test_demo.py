@@ -18,6 +18,9 @@ def _check(report) -> None:  # type: ignore[no-untyped-def]
     assert by_mode[("zk", "honest-1")]["status"] == "settled"
     assert by_mode[("fhe", "honest-1")]["status"] == "settled"
     assert by_mode[("zk", "cheater")]["status"] == "slashed"
+    assert report.facts["epoch_mirror_agrees"] is True
+    assert report.facts["cheater_emission_veil"] == 0
+    assert report.facts["honest_1_emission_veil"] > 0
     money = {m["who"]: m for m in report.money}
     assert money["cheater"]["stake_change"] == -50
     assert money["honest-1"]["veil_change"] > 0 and money["model owner"]["veil_change"] > 0
