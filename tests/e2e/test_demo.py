@@ -19,6 +19,8 @@ def _check(report) -> None:  # type: ignore[no-untyped-def]
     assert by_mode[("fhe", "honest-1")]["status"] == "settled"
     assert by_mode[("zk", "cheater")]["status"] == "slashed"
     assert report.facts["epoch_mirror_agrees"] is True
+    assert report.facts["agent_job_settled"] is True
+    assert report.facts["agent_breach_refused_before_tx"] is True
     assert report.facts["cheater_emission_veil"] == 0
     assert report.facts["honest_1_emission_veil"] > 0
     money = {m["who"]: m for m in report.money}

@@ -44,6 +44,7 @@ class DemoReport:
     gas: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     epoch_tables: list[Any] = field(default_factory=list)
+    agent_rows: list[tuple[str, str]] = field(default_factory=list)
     total_s: float = 0.0
 
 
@@ -227,6 +228,21 @@ def run_demo(
         _withdraw_all(lnet, [first, cheat])
         after = _balances(lnet, client_acct.address, owner.address, treasury, [first, cheat])
         report.money = _money_rows(lnet, bal, after, client_acct.address, owner.address, first, cheat)
+
+        # 10. an agent with its own capped wallet buys a private prediction (after the money table,
+        # so the table's rows only show the client / cheater story above) -----------------------
+        from veilproof.demo.agent_step import run_agent_step
+
+        with step(
+            report,
+            console,
+            "agent: capped wallet buys a private prediction, stealth tip, feedback, cap holds",
+        ):
+            ag = run_agent_step(lnet, fhe_pub.model_id, fhe_data.x_test[0], first, say)
+        report.gas.update({f"agent {k}": g for k, g in ag.gas.items()})
+        report.agent_rows = ag.rows()
+        report.facts["agent_job_settled"] = ag.job_status == "settled"
+        report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         return report
@@ -318,6 +334,13 @@ def print_report(r: DemoReport, console: Console) -> None:
     console.print(s)
     for t in r.epoch_tables:
         console.print(t)
+    if r.agent_rows:
+        a = Table(title="agent (Know Your Agent identity, capped wallet, stealth payment)")
+        a.add_column("what")
+        a.add_column("value")
+        for k, v in r.agent_rows:
+            a.add_row(k, v)
+        console.print(a)
     g = Table(title="gas per transaction")
     g.add_column("transaction")
     g.add_column("gas", justify="right")
