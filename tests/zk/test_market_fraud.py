@@ -1,0 +1,112 @@
+"""JobMarket with EZKL's real verifier: an honest proof settles; every kind of fraud fails on chain
+with a clear reason, and the node's signed fraudulent claim gets it slashed through challenge_zk."""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+
+import pytest
+from web3.logs import DISCARD
+
+from veilproof.chain import connect
+from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
+from veilproof.chain.suite import Suite
+from veilproof.chain.views import OPEN, SETTLED, SLASHED, read_job, read_node
+from veilproof.client.publish import publish_model
+from veilproof.errors import ContractReverted
+from veilproof.models import prove
+from veilproof.protocol import ClaimSigner
+from veilproof.zk import evm
+from veilproof.zk.instances import input_commitment
+
+pytestmark = pytest.mark.slow
+PRICE, SLASH = 2 * ONE_VEIL, 50 * ONE_VEIL
+
+
+@pytest.fixture(scope="module")
+def m(mlp):  # type: ignore[no-untyped-def]
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    net = connect()
+    owner, node, client = net.new_accounts(3)
+    d = deploy_suite(net, owner, SuiteParams(slash_amount=SLASH))
+    v = evm.compile_reusable_verifier()
+    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+    s = Suite.attach(net, d)
+    pub = publish_model(
+        s, owner, name="mlp", price=PRICE, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
+    )
+    for acct, amount in ((node, 1000), (client, 100)):
+        net.transact(s.token.functions.mint(acct.address, amount * ONE_VEIL), sender=owner)
+    net.transact(s.nodes.functions.register("http://127.0.0.1:1", b"\x02" * 33, [pub.model_id]), sender=node)
+    net.transact(s.token.functions.approve(s.nodes.address, 1000 * ONE_VEIL), sender=node)
+    net.transact(s.nodes.functions.stake(1000 * ONE_VEIL), sender=node)
+    signer = ClaimSigner(node, net.chain_id, s.market.address)
+    return SimpleNamespace(net=net, s=s, node=node, client=client, mid=pub.model_id, signer=signer)
+
+
+def _open(m, mlp, x) -> int:  # type: ignore[no-untyped-def]
+    net, s = m.net, m.s
+    net.transact(s.token.functions.approve(s.market.address, PRICE), sender=m.client)
+    commit = input_commitment(mlp.package.settings, x).to_bytes(32, "big")
+    rcpt = net.transact(
+        s.market.functions.open_job(m.mid, m.node.address, commit, 1, net.now() + 3600), sender=m.client
+    )
+    return int(s.market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)[0]["args"]["job_id"])
+
+
+def _submit(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
+    pb, inst = evm.calldata(proof)
+    m.net.transact(m.s.market.functions.submit_zk_result(job_id, inst, pb), sender=m.node, gas=3_000_000)
+
+
+def _challenge(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
+    """The client takes the node's signed claim on chain: slashed, refunded."""
+    pb, inst = evm.calldata(proof)
+    sig = bytes.fromhex(m.signer.sign(job_id, inst, pb)[2:])
+    before = read_node(m.s, m.node.address).stake
+    m.net.transact(m.s.market.functions.challenge_zk(job_id, inst, pb, sig), sender=m.client)
+    assert read_job(m.s, job_id).status == SLASHED
+    assert read_node(m.s, m.node.address).stake == before - SLASH
+
+
+def test_honest_proof_settles(m, mlp, mlp_proof) -> None:  # type: ignore[no-untyped-def]
+    jid = _open(m, mlp, mlp.example.x_test[0])
+    # A valid claim cannot be used to slash an honest node.
+    pb, inst = evm.calldata(mlp_proof.proof)
+    sig = bytes.fromhex(m.signer.sign(jid, inst, pb)[2:])
+    with pytest.raises(ContractReverted, match="claim is valid"):
+        m.net.transact(m.s.market.functions.challenge_zk(jid, inst, pb, sig), sender=m.client)
+    _submit(m, jid, mlp_proof.proof)
+    assert read_job(m.s, jid).status == SETTLED
+
+
+@pytest.mark.parametrize("fraud", ["substituted_model", "edited_output", "corrupted_byte"])
+def test_fraud_is_rejected_then_slashed(m, mlp, mlp_proof, mlp_substitute, fraud: str) -> None:  # type: ignore[no-untyped-def]
+    x = mlp.example.x_test[0]
+    jid = _open(m, mlp, x)
+    if fraud == "substituted_model":
+        proof = prove(mlp_substitute.package, x).proof  # same shape, other weights, same input commitment
+    elif fraud == "edited_output":
+        inst = list(mlp_proof.proof.instances)
+        inst[1] = (inst[1] + 1024) % (2**254)
+        proof = mlp_proof.proof.with_instances(inst)
+    else:
+        raw = bytearray(mlp_proof.proof.proof_bytes)
+        raw[100] ^= 0x01
+        proof = mlp_proof.proof.with_proof_bytes(bytes(raw))
+    with pytest.raises(ContractReverted, match="proof rejected"):
+        _submit(m, jid, proof)
+    assert read_job(m.s, jid).status == OPEN
+    _challenge(m, jid, proof)
+
+
+def test_proof_for_another_input_and_replayed_proof_are_rejected(m, mlp, mlp_proof) -> None:  # type: ignore[no-untyped-def]
+    """The job's input commitment binds the proof: a proof of another input — including a valid proof
+    replayed from an earlier job — fails `instances[0] == input_commitment` on chain."""
+    jid = _open(m, mlp, mlp.example.x_test[1])
+    with pytest.raises(ContractReverted, match="input mismatch"):
+        _submit(m, jid, mlp_proof.proof)  # the earlier job's proof, for x_test[0]
+    _challenge(m, jid, mlp_proof.proof)
