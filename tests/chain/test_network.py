@@ -93,6 +93,12 @@ def test_time_travel_moves_the_contract_clock(chain_url: str, probe_src: Path) -
     assert net.call(c.functions.deadline_passed(t)) is False
     net.time_travel(601)
     assert net.call(c.functions.deadline_passed(t)) is True
+    # advance_to lands exactly, however long the chain sat idle (anvil's evm_increaseTime would not)
+    target = net.now() + 1000
+    net.advance_to(target)
+    assert net.now() == target
+    net.advance_to(target - 5)  # the past: no-op
+    assert net.now() == target
 
 
 def test_sender_must_be_a_local_account(probe_src: Path) -> None:

@@ -245,8 +245,7 @@ def test_node_killed_mid_job_finishes_after_restart(zk_world: ZkWorld) -> None:
         ).status_code
         == 202
     )
-    time.sleep(0.5)
-    w.honest.kill()  # SIGKILL while proving
+    w.honest.kill()  # SIGKILL right after the node took the job on chain: it is still proving (~1.5 s)
     assert read_job(w.lnet.suite, job_id).status == OPEN
     w.lnet.spawn(w.honest)
     w.lnet.wait_ready(w.honest)

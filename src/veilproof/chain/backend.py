@@ -22,8 +22,13 @@ class ChainBackend(ABC):
         """Give ``address`` ether for gas (dev chains only)."""
 
     @abstractmethod
+    def advance_to(self, timestamp: int) -> None:
+        """Mine a block whose timestamp is exactly ``timestamp`` (dev chains only; must be in the future)."""
+
     def time_travel(self, seconds: int) -> None:
-        """Move the chain clock forward and mine a block (dev chains only)."""
+        """Move the chain clock ``seconds`` past the latest block and mine a block there."""
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        self.advance_to(now + max(1, int(seconds)))
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (sockets, processes)."""

@@ -38,6 +38,8 @@ class EmbeddedBackend(ChainBackend):
             self.w3.eth.send_transaction({"from": self._faucet, "to": address, "value": wei})
         )
 
-    def time_travel(self, seconds: int) -> None:
-        now = self.w3.eth.get_block("latest")["timestamp"]
-        self.tester.time_travel(int(now) + int(seconds) + 1)
+    def advance_to(self, timestamp: int) -> None:
+        # eth-tester mines the travelled-to block and reports the one before it as "latest";
+        # mine once more so "latest" is the block at ``timestamp``.
+        self.tester.time_travel(int(timestamp))
+        self.tester.mine_blocks(1)

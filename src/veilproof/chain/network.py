@@ -78,7 +78,13 @@ class Network:
         self.backend.fund(address, wei)
 
     def time_travel(self, seconds: int) -> None:
+        """Mine a block ``seconds`` after the latest one (dev chains)."""
         self.backend.time_travel(seconds)
+
+    def advance_to(self, timestamp: int) -> None:
+        """Mine a block at exactly ``timestamp`` (dev chains); no-op if the chain is already past it."""
+        if timestamp > self.now():
+            self.backend.advance_to(timestamp)
 
     # --- contracts -------------------------------------------------------------------------------
     def contract(self, name: str, address: str) -> Contract:

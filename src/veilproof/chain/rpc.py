@@ -32,6 +32,8 @@ class RpcBackend(ChainBackend):
         bal = self.w3.eth.get_balance(address)  # type: ignore[arg-type]
         self._dev_call(("anvil_setBalance", "hardhat_setBalance"), [address, hex(bal + wei)])
 
-    def time_travel(self, seconds: int) -> None:
-        self._dev_call(("evm_increaseTime",), [int(seconds)])
+    def advance_to(self, timestamp: int) -> None:
+        # Exact, unlike evm_increaseTime (whose offset applies to wall-clock time, so the idle time
+        # since the last block would be added on top).
+        self._dev_call(("evm_setNextBlockTimestamp",), [int(timestamp)])
         self._dev_call(("evm_mine",), [])

@@ -51,6 +51,7 @@ class EmbeddedRpc:
     def __init__(self, backend: EmbeddedBackend) -> None:
         self.backend = backend
         self._lock = threading.Lock()
+        self._just_advanced = False
 
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         rid = req.get("id")
@@ -75,11 +76,18 @@ class EmbeddedRpc:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32000, "message": msg[:500]}}
 
     def _dispatch(self, method: str, params: list[Any]) -> Any:
+        if method == "evm_setNextBlockTimestamp":
+            self.backend.advance_to(int(params[0], 16) if isinstance(params[0], str) else int(params[0]))
+            self._just_advanced = True
+            return None
         if method == "evm_increaseTime":
             self.backend.time_travel(int(params[0], 16) if isinstance(params[0], str) else int(params[0]))
             return 0
         if method == "evm_mine":
-            self.backend.tester.mine_blocks(1)
+            if self._just_advanced:
+                self._just_advanced = False  # advance_to already mined the block at that timestamp
+            else:
+                self.backend.tester.mine_blocks(1)
             return "0x0"
         if method in ("anvil_setBalance", "hardhat_setBalance"):
             addr, target = params[0], int(params[1], 16)
