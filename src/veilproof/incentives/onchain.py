@@ -149,9 +149,8 @@ class Subnet:
         return genesis, length, commit
 
     def _travel_to(self, t: int) -> None:
-        now = self.net.now()
-        if t > now + 1:
-            self.net.time_travel(t - now - 1)
+        """Land the chain clock exactly on ``t`` (calls and the next transactions see at least ``t``)."""
+        self.net.advance_to(t)
 
     def goto_commit_window(self) -> int:
         """Move to the start of the next epoch (a fresh commit window); returns that epoch."""
