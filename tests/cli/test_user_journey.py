@@ -135,6 +135,10 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         assert [j["status"] for j in jobs] == [3]
         models = json.loads(_cli(client_home, "models", "--json", "--chain-url", url).stdout)
         assert models[0]["name"] == "logreg" and models[0]["active"] is True
+        # and the human-readable tables
+        assert "logreg" in _cli(client_home, "models", "--chain-url", url).stdout
+        assert "settled" in _cli(client_home, "jobs", "--chain-url", url).stdout
+        assert node_addr[:10] in _cli(client_home, "nodes", "--model", str(model_id), "--chain-url", url).stdout
 
         # The node pulls its earnings (price minus the owner's 10% default royalty).
         w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout

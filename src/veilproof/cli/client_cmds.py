@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -65,6 +67,30 @@ def infer(
     console.print(f"output: {[round(v, 4) for v in r.output]}")
 
 
+def _show(
+    fetch: Callable[[Any], list[Any]],
+    columns: tuple[str, ...],
+    cells: Callable[[Any], tuple[str, ...]],
+    home: str | None,
+    chain_url: str | None,
+    account: str,
+    json_out: bool,
+    as_json: Callable[[Any], dict[str, Any]] = lambda r: r.__dict__,
+) -> None:
+    """Fetch rows through the SDK, then print them as JSON or as a table: one path for the list commands."""
+    try:
+        rows = fetch(_client(home, chain_url, account))
+    except VeilproofError as e:
+        fail(e)
+    if json_out:
+        emit_json([as_json(r) for r in rows])
+        return
+    t = Table(*columns)
+    for r in rows:
+        t.add_row(*cells(r))
+    console.print(t)
+
+
 def jobs(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
@@ -72,24 +98,13 @@ def jobs(
     json_out: bool = JsonOut,
 ) -> None:
     """Your jobs and their on-chain status."""
-    try:
-        rows = _client(home, chain_url, account).jobs()
-    except VeilproofError as e:
-        fail(e)
-    if json_out:
-        emit_json([r.__dict__ for r in rows])
-        return
-    t = Table("job", "model", "mode", "node", "price", "status")
-    for j in rows:
-        t.add_row(
-            str(j.job_id),
-            str(j.model_id),
-            "zk" if j.mode == 1 else "fhe",
-            j.node,
-            f"{j.price / 1e18:g}",
-            j.status_name,
-        )
-    console.print(t)
+    _show(
+        lambda c: c.jobs(),
+        ("job", "model", "mode", "node", "price", "status"),
+        lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, f"{j.price / 1e18:g}",
+                   j.status_name),
+        home, chain_url, account, json_out,
+    )  # fmt: skip
 
 
 def models(
@@ -99,18 +114,13 @@ def models(
     json_out: bool = JsonOut,
 ) -> None:
     """Models registered on chain, with their commitments."""
-    try:
-        rows = _client(home, chain_url, account).models()
-    except VeilproofError as e:
-        fail(e)
-    if json_out:
-        emit_json([r.__dict__ for r in rows])
-        return
-    t = Table("id", "name", "price", "zk", "fhe", "active", "owner")
-    for m in rows:
-        t.add_row(str(m.model_id), m.name, f"{m.price / 1e18:g}", "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
-                  "✓" if m.active else "retired", m.owner)  # fmt: skip
-    console.print(t)
+    _show(
+        lambda c: c.models(),
+        ("id", "name", "price", "zk", "fhe", "active", "owner"),
+        lambda m: (str(m.model_id), m.name, f"{m.price / 1e18:g}", "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
+                   "✓" if m.active else "retired", m.owner),
+        home, chain_url, account, json_out,
+    )  # fmt: skip
 
 
 def nodes(
@@ -121,14 +131,10 @@ def nodes(
     json_out: bool = JsonOut,
 ) -> None:
     """Active nodes serving a model, best first."""
-    try:
-        rows = _client(home, chain_url, account).nodes(model)
-    except VeilproofError as e:
-        fail(e)
-    if json_out:
-        emit_json([{**r.__dict__, "pubkey": "0x" + r.pubkey.hex()} for r in rows])
-        return
-    t = Table("node", "endpoint", "stake", "price", "reputation")
-    for o in rows:
-        t.add_row(o.address, o.endpoint, f"{o.stake / 1e18:g}", f"{o.price / 1e18:g}", f"{o.reputation:g}")
-    console.print(t)
+    _show(
+        lambda c: c.nodes(model),
+        ("node", "endpoint", "stake", "price", "reputation"),
+        lambda o: (o.address, o.endpoint, f"{o.stake / 1e18:g}", f"{o.price / 1e18:g}", f"{o.reputation:g}"),
+        home, chain_url, account, json_out,
+        as_json=lambda r: {**r.__dict__, "pubkey": "0x" + r.pubkey.hex()},
+    )  # fmt: skip
