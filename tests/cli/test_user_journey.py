@@ -138,7 +138,9 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         # and the human-readable tables
         assert "logreg" in _cli(client_home, "models", "--chain-url", url).stdout
         assert "settled" in _cli(client_home, "jobs", "--chain-url", url).stdout
-        assert node_addr[:10] in _cli(client_home, "nodes", "--model", str(model_id), "--chain-url", url).stdout
+        assert (
+            node_addr[:10] in _cli(client_home, "nodes", "--model", str(model_id), "--chain-url", url).stdout
+        )
 
         # The node pulls its earnings (price minus the owner's 10% default royalty).
         w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout
