@@ -9,10 +9,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from veilproof.artifacts import ArtifactStore
+from veilproof.chain import Network, connect
 
 # Keystores in tests use light scrypt so that each load takes milliseconds, not a second.
 os.environ.setdefault("VEILPROOF_SCRYPT_N", "1024")
@@ -27,6 +29,22 @@ def anvil_url() -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+
+
+def _backend_params() -> list[Any]:
+    params: list[Any] = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
+    if os.environ.get("VEILPROOF_CONTRACT_BACKENDS") == "embedded":
+        params = params[:1]
+    return params
+
+
+@pytest.fixture(scope="session", params=_backend_params())
+def net(request: pytest.FixtureRequest) -> Iterator[Network]:
+    """One chain per backend for the whole session (anvil from the lead's ``anvil_url`` fixture)."""
+    url = "embedded" if request.param == "embedded" else str(request.getfixturevalue("anvil_url"))
+    n = connect(url)
+    yield n
+    n.close()
 
 
 @pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])

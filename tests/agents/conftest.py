@@ -25,7 +25,7 @@ from veilproof.agents import (
     StealthRegistryClient,
     deploy_agents,
 )
-from veilproof.chain import Network, connect
+from veilproof.chain import Network
 from veilproof.chain.deploy import SuiteParams, deploy_suite
 
 PARAMS = SuiteParams(min_stake=MIN_STAKE, slash_amount=10 * ONE, challenge_window=600)
@@ -115,21 +115,6 @@ class AgentsWorld:
         self.net.transact(self.market.functions.accept(jid), sender=client)
         assert self.job_status(jid) == 3
         return jid
-
-
-def _backend_params() -> list[Any]:
-    params: list[Any] = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
-    if os.environ.get("VEILPROOF_CONTRACT_BACKENDS") == "embedded":
-        params = params[:1]
-    return params
-
-
-@pytest.fixture(scope="session", params=_backend_params())
-def net(request: pytest.FixtureRequest) -> Iterator[Network]:
-    url = "embedded" if request.param == "embedded" else str(request.getfixturevalue("anvil_url"))
-    n = connect(url)
-    yield n
-    n.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import (
+from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from market_world import (
     CONFIG,
     MODE_FHE,
     MODE_ZK,
@@ -27,10 +31,6 @@ from conftest import (
     World,
     field_elem,
 )
-from eth_account.signers.local import LocalAccount
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from veilproof.chain import Network
 from veilproof.chain.deploy import deploy_suite

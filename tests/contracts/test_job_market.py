@@ -7,7 +7,7 @@ verifier is a fault injector that rejects, reverts or burns gas, so no test ever
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from market_world import (
     MIN_STAKE,
     MODE_FHE,
     MODE_ZK,
@@ -26,7 +26,7 @@ from conftest import (
     field_elem,
     h,
 )
-from conftest import reverts as revert_with
+from market_world import reverts as revert_with
 
 from veilproof.chain.reverts import mapped_reverts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ROYALTY_BPS, World, h, reverts
+from market_world import ROYALTY_BPS, World, h, reverts
 
 ZERO32 = b"\x00" * 32
 ZERO = "0x" + "00" * 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MIN_STAKE, ONE, UNBOND_DELAY, World, h, reverts
+from market_world import MIN_STAKE, ONE, UNBOND_DELAY, World, h, reverts
 
 ZERO = "0x" + "00" * 20
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ONE, World, reverts
+from market_world import ONE, World, reverts
 
 ZERO = "0x" + "00" * 20
 
