@@ -174,6 +174,20 @@ class FheClient:
             raise CiphertextError(f"cannot decrypt output ciphertext: {e}") from e
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
+    def decrypt_raw(self, ct: bytes) -> np.ndarray:
+        """Decrypt a server output to the circuit's integers, before dequantization.
+
+        Privacy checks compare these: dequantized probabilities are a many-to-one function of them (a
+        sum over trees, then a sigmoid), so two unrelated integer vectors can map to equal probabilities.
+        """
+        if not isinstance(ct, bytes | bytearray) or not ct:
+            raise CiphertextError("output ciphertext must be non-empty bytes")
+        try:
+            out = self._fmc.deserialize_decrypt(bytes(ct))
+        except (RuntimeError, ValueError) as e:
+            raise CiphertextError(f"cannot decrypt output ciphertext: {e}") from e
+        return np.asarray(out, dtype=np.int64).reshape(-1)
+
     def decrypt_label(self, ct: bytes) -> int:
         """Decrypt and return the predicted class index."""
         return int(np.argmax(self.decrypt(ct)))
