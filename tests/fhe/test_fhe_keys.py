@@ -3,11 +3,11 @@ and another client's key cannot decrypt."""
 
 from __future__ import annotations
 
-import math
 import stat
 
 import numpy as np
 import pytest
+from chance import assert_wrong_key_garbage
 
 from veilproof.fhe import CommitmentMismatch, FheClient
 
@@ -78,11 +78,6 @@ def test_secret_key_never_in_anything_the_server_gets(fhe_world, kind: str) -> N
     assert all(w in c.keyset_path.read_bytes() for w in _secret_windows(c)[:2])
 
 
-def _binomial_tail(n: int, p: float, k: int) -> float:
-    """P(X >= k) for X ~ Binomial(n, p)."""
-    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
-
-
 @pytest.mark.slow
 def test_other_clients_key_cannot_decrypt(fhe_world) -> None:
     """Bob decrypting Alice's outputs gets integers unrelated to hers.
@@ -93,9 +88,9 @@ def test_other_clients_key_cannot_decrypt(fhe_world) -> None:
     least 2^w values for an output of w bits (observed: 2^(w+1), the padding bit included), so one
     integer equals Alice's with probability p <= 2^-w.
 
-    The check counts equal integers over every output integer of ``ROWS`` jobs (XGB: one integer per
-    tree, n = ROWS * n_trees of them) and fails only above a threshold k with P(Bin(n, p) >= k) < 1e-9,
-    the false-failure probability, computed below. Real decryption makes all n equal, far above k.
+    The check counts equal integers over every output integer of 3 jobs (XGB int5: one per tree, n = 24)
+    and fails only at k = 11 or more, where P(Bin(24, 1/32) >= 11) = 4.8e-11 is the false-failure
+    probability (``chance.assert_wrong_key_garbage`` computes it). Real decryption makes all 24 equal.
 
     (An earlier version compared dequantized probabilities; those are a sum over trees and a sigmoid,
     so unrelated integers collide about once in a hundred rows, and CI drew one.)
@@ -108,13 +103,8 @@ def test_other_clients_key_cannot_decrypt(fhe_world) -> None:
     bob_raw = np.concatenate([bob.decrypt_raw(o) for o in outs])
 
     (node,) = fhe_world.build("xgb")[1].model.fhe_circuit.graph.ordered_outputs()
-    width = node.output.dtype.bit_width
-    p = 2.0**-width
-    n = alice_raw.size
-    k = next(k for k in range(n + 1) if _binomial_tail(n, p, k) < 1e-9)
-    assert k < n // 2, (n, p, k)  # the test can tell real decryption (n equal) from chance
-    equal = int(np.sum(alice_raw == bob_raw))
-    assert equal < k, f"{equal} of {n} integers equal under the wrong key (chance bound: < {k})"
+    assert alice.output_bit_width == node.output.dtype.bit_width == 5
+    assert_wrong_key_garbage(alice_raw, bob_raw, alice.output_bit_width)
 
     # Alice's own key does decrypt, to the clear model's answer.
     want = fhe_world.clear_proba("xgb", fhe_world.data.x_test[:3])

@@ -188,6 +188,16 @@ class FheClient:
             raise CiphertextError(f"cannot decrypt output ciphertext: {e}") from e
         return np.asarray(out, dtype=np.int64).reshape(-1)
 
+    @property
+    def output_bit_width(self) -> int:
+        """Width in bits of the circuit's encrypted output integers (the message space of the output)."""
+        import json
+
+        info = json.loads(self._fmc.client.specs.program_info.serialize())
+        return int(
+            info["circuits"][0]["outputs"][0]["typeInfo"]["lweCiphertext"]["encoding"]["integer"]["width"]
+        )
+
     def decrypt_label(self, ct: bytes) -> int:
         """Decrypt and return the predicted class index."""
         return int(np.argmax(self.decrypt(ct)))
