@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.chain import Network, connect
+
+# Hypothesis draws the same examples on every run (derandomize): a red CI is then a bug that reproduces,
+# not a draw. Set VEILPROOF_HYPOTHESIS_EXPLORE=1 to search with fresh randomness (and keep what it finds
+# as an @example).
+settings.register_profile("fixed", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile("explore" if os.environ.get("VEILPROOF_HYPOTHESIS_EXPLORE") else "fixed")
 
 # Keystores in tests use light scrypt so that each load takes milliseconds, not a second.
 os.environ.setdefault("VEILPROOF_SCRYPT_N", "1024")

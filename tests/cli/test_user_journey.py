@@ -14,8 +14,6 @@ import httpx
 import numpy as np
 import pytest
 
-from veilproof.chain.anvil import free_port
-
 pytestmark = pytest.mark.slow
 
 
@@ -48,9 +46,8 @@ def test_cli_user_journey(tmp_path: Path) -> None:
 
     owner_home, node_home, client_home = tmp_path / "owner", tmp_path / "node", tmp_path / "client"
     ex = build_example("breast_cancer_logreg", tmp_path / "ex")
-    port = free_port()
-    _cli(owner_home, "chain", "up", "--embedded", "--port", str(port))
-    url = f"http://127.0.0.1:{port}"
+    _cli(owner_home, "chain", "up", "--embedded", "--port", "0")  # the chain binds a free port itself
+    url = json.loads((owner_home / "chain.json").read_text())["url"]
     node_proc = None
     try:
         _cli(owner_home, "deploy", "--json")
@@ -94,19 +91,20 @@ def test_cli_user_journey(tmp_path: Path) -> None:
 
         # The node fetches nothing: its home shares the owner's artifact store (a local store).
         (node_home / "artifacts").symlink_to(owner_home / "artifacts", target_is_directory=True)
-        nport = free_port()
         node_proc = subprocess.Popen(
             [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
-             "--account", "node", "--port", str(nport), "--chain-url", url],
+             "--account", "node", "--port", "0", "--chain-url", url],
             env=_env(node_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         deadline = time.monotonic() + 180
         while True:
             assert node_proc.poll() is None, node_proc.stdout.read() if node_proc.stdout else ""
+            ready = node_home / "ready.json"  # written once the node listens on the port it bound
             try:
-                if httpx.get(f"http://127.0.0.1:{nport}/health", timeout=2).status_code == 200:
+                endpoint = json.loads(ready.read_text())["endpoint"] if ready.is_file() else None
+                if endpoint and httpx.get(f"{endpoint}/health", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             assert time.monotonic() < deadline, "node did not start"
             time.sleep(0.5)

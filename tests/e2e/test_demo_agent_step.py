@@ -7,7 +7,6 @@ say anything, the chain and the decrypted output cannot be faked by the step.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -36,11 +35,8 @@ def test_agent_step_buys_tips_rates_and_is_refused_over_cap(world: FheWorld) -> 
     said: list[str] = []
     token = lnet.suite.token.functions
     node_veil = int(lnet.net.call(token.balanceOf(w.node.account.address)))
-    t0 = time.perf_counter()
     r = run_agent_step(lnet, w.model_id, x, w.node, said.append)
-    elapsed = time.perf_counter() - t0
     assert isinstance(r, AgentStepReport)
-    assert elapsed < 30, r.timings
 
     # the job: FHE, paid and accepted by the wallet, output equal to the clear model's
     job = read_job(lnet.suite, r.job_id)

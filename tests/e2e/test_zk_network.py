@@ -235,21 +235,30 @@ def test_client_that_disappears_can_refund_later_without_slashing(zk_world: ZkWo
 
 
 def test_node_killed_mid_job_finishes_after_restart(zk_world: ZkWorld) -> None:
+    """SIGKILL right after the node took the job on chain (start_job happens before its 202), while it
+    proves (~1.5 s): after a restart it recovers the job from SQLite and settles it.
+
+    Whether the kill lands mid-job is an order of events, not a given: a node that proved and
+    submitted within the few milliseconds between its 202 and the kill would leave nothing to
+    recover. Such an attempt is seen on chain (the job is no longer open) and the test tries again
+    with a new job, up to 3 times, instead of failing on the race."""
     w = zk_world
-    x = w.built.example.x_test[7]
-    job_id = _open(w, w.honest.account.address, x)
-    body, headers = _request(w, job_id, x)
-    assert (
-        httpx.post(
-            f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30
-        ).status_code
-        == 202
-    )
-    w.honest.kill()  # SIGKILL right after the node took the job on chain: it is still proving (~1.5 s)
-    assert read_job(w.lnet.suite, job_id).status == OPEN
-    w.lnet.spawn(w.honest)
-    w.lnet.wait_ready(w.honest)
-    t_end = time.monotonic() + 600
-    while read_job(w.lnet.suite, job_id).status == OPEN and time.monotonic() < t_end:
-        time.sleep(0.5)
-    assert read_job(w.lnet.suite, job_id).status == SETTLED
+    for attempt, row in enumerate((7, 9, 10)):
+        x = w.built.example.x_test[row]
+        job_id = _open(w, w.honest.account.address, x)
+        body, headers = _request(w, job_id, x)
+        r = httpx.post(f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers, timeout=30)
+        assert r.status_code == 202
+        w.honest.kill()
+        killed_mid_job = read_job(w.lnet.suite, job_id).status == OPEN
+        assert read_job(w.lnet.suite, job_id).started_at > 0
+        w.lnet.spawn(w.honest)
+        w.lnet.wait_ready(w.honest)
+        t_end = time.monotonic() + 600
+        while read_job(w.lnet.suite, job_id).status == OPEN and time.monotonic() < t_end:
+            time.sleep(0.5)
+        assert read_job(w.lnet.suite, job_id).status == SETTLED
+        if killed_mid_job:
+            return
+        print(f"attempt {attempt}: the node finished before the kill; trying again")
+    pytest.fail("the node finished every job before it could be killed: nothing was recovered")

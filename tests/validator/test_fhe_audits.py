@@ -5,6 +5,7 @@ hash is not what the circuit computes is refuted by re-execution and slashed thr
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +37,7 @@ def _validator(w: FheWorld, root: Path, stake_veil: int = 1_000, **kw) -> Valida
     v = Validator(
         w.lnet.suite, w.lnet.new_funded(stake_veil + 100), root,
         [ModelAudit(w.model_id, w.data.x_test[:10], private=True)],
-        config=ValidatorConfig(stake=stake_veil * ONE_VEIL), **kw,
+        config=ValidatorConfig(stake=stake_veil * ONE_VEIL), rng=kw.pop("rng", random.Random(0)), **kw,
     )  # fmt: skip
     v.ensure_registered()
     return v

@@ -37,6 +37,9 @@ def anvil_binary() -> Path:
 
 
 def free_port() -> int:
+    """A port that was free a moment ago. Racy by nature (anything may take it before the caller binds
+    it): callers that start a server on it retry (see :func:`start_anvil`) or, better, bind port 0
+    themselves and keep the socket (see ``node.runner``)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -61,10 +64,27 @@ class AnvilProcess:
 
 
 def start_anvil(
-    port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0
+    port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0, attempts: int = 5
 ) -> AnvilProcess:
-    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC."""
-    port = port or free_port()
+    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC.
+
+    With no ``port``, a free one is picked; if anvil then exits (the port was taken between the pick
+    and anvil's bind, e.g. by an outgoing connection's ephemeral port), it is retried on a new port.
+    """
+    tries = 1 if port else attempts
+    for attempt in range(tries):
+        node = _spawn_anvil(port or free_port(), code_size_limit)
+        try:
+            wait_for_rpc(node.url, node.proc, timeout, "anvil")
+            return node
+        except ChainError:
+            node.stop()
+            if attempt == tries - 1 or node.proc.returncode is None:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _spawn_anvil(port: int, code_size_limit: int | None) -> AnvilProcess:
     args = [
         str(anvil_binary()),
         "--host",
@@ -77,14 +97,7 @@ def start_anvil(
     ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    node = AnvilProcess(port, proc)
-    try:
-        wait_for_rpc(node.url, proc, timeout, "anvil")
-    except ChainError:
-        node.stop()
-        raise
-    return node
+    return AnvilProcess(port, subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
 
 
 def wait_for_rpc(url: str, proc: subprocess.Popen[bytes], timeout: float, what: str) -> None:

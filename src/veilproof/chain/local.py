@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,7 +50,11 @@ def read_local_chain(home: Path) -> LocalChain | None:
 
 
 def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout: float = 30.0) -> LocalChain:
-    """Start a detached dev chain on 127.0.0.1:port and wait until it answers."""
+    """Start a detached dev chain on 127.0.0.1:port and wait until it answers.
+
+    ``port=0`` lets the chain bind any free port itself (no pick-then-bind race); the port is read
+    from the "Listening on 127.0.0.1:PORT" line that both anvil and ``chain.serve`` print.
+    """
     running = read_local_chain(home)
     if running:
         return running
@@ -59,16 +65,38 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
     else:
         raise ChainError(f"unknown chain kind {kind!r}: expected 'anvil' or 'embedded'")
     home.mkdir(parents=True, exist_ok=True)
-    log = open(home / f"chain-{kind}.log", "ab")  # noqa: SIM115 - handed to the child process
+    log_path = home / f"chain-{kind}.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    lc = LocalChain(kind, f"http://127.0.0.1:{port}", proc.pid)
+    what = f"{kind} (log: {log_path})"
     try:
-        wait_for_rpc(lc.url, proc, timeout, f"{kind} (log: {home / f'chain-{kind}.log'})")
+        if port == 0:
+            port = _listening_port(log_path, offset, proc, timeout, what)
+        lc = LocalChain(kind, f"http://127.0.0.1:{port}", proc.pid)
+        wait_for_rpc(lc.url, proc, timeout, what)
     except ChainError:
         proc.kill()
         raise
     _record(home).write_text(json.dumps(asdict(lc)))
     return lc
+
+
+_LISTENING = re.compile(rb"Listening on 127\.0\.0\.1:(\d+)")
+
+
+def _listening_port(log: Path, offset: int, proc: subprocess.Popen[bytes], timeout: float, what: str) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            m = _LISTENING.search(f.read())
+        if m:
+            return int(m.group(1))
+        if proc.poll() is not None:
+            raise ChainError(f"{what} exited with code {proc.returncode} before listening")
+        time.sleep(0.05)
+    raise ChainError(f"{what} did not report its port within {timeout}s")
 
 
 def stop_local_chain(home: Path) -> LocalChain | None:

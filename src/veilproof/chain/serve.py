@@ -14,7 +14,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8545)
     args = ap.parse_args()
     srv = EmbeddedRpcServer(port=args.port).start()
-    print(f"embedded chain on {srv.url}", flush=True)
+    print(f"Listening on 127.0.0.1:{srv.port}", flush=True)  # the line anvil prints, parsed by chain.local
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -29,7 +29,7 @@ chain_app = typer.Typer(help="Run a local dev chain.", no_args_is_help=True)
 @chain_app.command("up")
 def chain_up(
     embedded: bool = typer.Option(False, "--embedded", help="Serve py-evm instead of starting anvil."),
-    port: int = typer.Option(8545, help="Port on 127.0.0.1."),
+    port: int = typer.Option(8545, help="Port on 127.0.0.1 (0: any free port, printed)."),
     home: str | None = Home,
 ) -> None:
     """Start a dev chain on 127.0.0.1 in the background (anvil by default).

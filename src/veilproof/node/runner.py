@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import asdict
 from pathlib import Path
 
 import uvicorn
 
 from veilproof.chain import connect
-from veilproof.chain.anvil import free_port
 from veilproof.chain.deploy import Deployment
 from veilproof.chain.keystore import Keystore
 from veilproof.chain.suite import Suite
@@ -56,18 +56,31 @@ def build_service(cfg: NodeConfig, password: str | None = None) -> NodeService:
 def run_node(cfg: NodeConfig) -> None:
     """Blocking: serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s node %(levelname)s %(message)s")
-    if cfg.port == 0:
-        cfg.port = free_port()
+    # Bind first and keep the socket: with port 0 the OS picks a port that nobody can take between
+    # choosing it and serving on it (a pick-then-rebind would race other processes' ephemeral ports).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((cfg.host, cfg.port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(
+            f"node: cannot listen on {cfg.host}:{cfg.port} ({e.strerror}); pick another --port"
+        ) from e
+    cfg.port = int(sock.getsockname()[1])
     svc = build_service(cfg)
     endpoint = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
     svc.ensure_registered_and_staked(endpoint)
     requeued, abandoned = svc.recover_unfinished()
     log.info("node %s serving %s at %s (requeued %d, abandoned %d)", svc.address,
              sorted(svc.models), endpoint, requeued, abandoned)  # fmt: skip
+    # Listening before the readiness file: connections made as soon as it appears wait in the backlog.
+    sock.listen(2048)
     # Readiness file: a parent process (demo, tests) waits for it instead of guessing.
     (cfg.home / "ready.json").write_text(json.dumps({"endpoint": endpoint, "address": svc.address}))
+    server = uvicorn.Server(uvicorn.Config(create_app(svc), log_level="warning", access_log=False))
     try:
-        uvicorn.run(create_app(svc), host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+        server.run(sockets=[sock])
     finally:
         (cfg.home / "ready.json").unlink(missing_ok=True)
         svc.pool.shutdown(wait=False)
