@@ -10,7 +10,8 @@ import pytest
 from world import make_world
 
 from veilproof.chain.views import SETTLED, SLASHED, read_job
-from veilproof.validator import ModelAudit, ValidatorConfig, run_epoch
+from veilproof.demo.epoch import run_epoch
+from veilproof.validator import ModelAudit, ValidatorConfig
 
 pytestmark = pytest.mark.slow
 

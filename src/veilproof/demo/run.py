@@ -203,7 +203,8 @@ def run_demo(
             report.jobs.append(_job_row(lnet, job_id, "zk", "cheater", None, expected))
 
         # 8. one epoch of the intelligence market ---------------------------------------------
-        from veilproof.validator import ModelAudit, run_epoch
+        from veilproof.demo.epoch import run_epoch
+        from veilproof.validator import ModelAudit
 
         with step(
             report,

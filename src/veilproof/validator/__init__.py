@@ -2,12 +2,11 @@
 
 v = Validator(suite, account, workdir, [ModelAudit(model_id, inputs), ModelAudit(fhe_id, xs, private=True)])
 v.ensure_registered(); v.run()                      # the service loop (``veilproof validator start``)
-report = run_epoch(lnet, 3, audits=[...])           # one whole epoch on a dev chain (the demo)
+# one whole epoch on a dev chain is demo orchestration: veilproof.demo.epoch.run_epoch
 """
 
 from veilproof.validator.audits import Auditor, ModelAudit
 from veilproof.validator.disclosure import DisclosureBox, Reexecution, Reexecutor
-from veilproof.validator.epoch import EpochReport, NodeRow, ValidatorRow, run_epoch
 from veilproof.validator.references import ReferenceBook, matches
 from veilproof.validator.scoring import AuditRecord, NodeStats, ScoringPolicy, WeightedPolicy
 from veilproof.validator.service import EpochAudit, Validator, ValidatorConfig
@@ -17,9 +16,7 @@ __all__ = [
     "Auditor",
     "DisclosureBox",
     "EpochAudit",
-    "EpochReport",
     "ModelAudit",
-    "NodeRow",
     "NodeStats",
     "Reexecution",
     "Reexecutor",
@@ -27,8 +24,6 @@ __all__ = [
     "ScoringPolicy",
     "Validator",
     "ValidatorConfig",
-    "ValidatorRow",
     "WeightedPolicy",
     "matches",
-    "run_epoch",
 ]

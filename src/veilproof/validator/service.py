@@ -1,7 +1,7 @@
 """A validator: stake in Rewards, audit every active node each epoch, commit then reveal weights.
 
 One class serves both uses: ``veilproof validator start`` calls :meth:`Validator.run` (a loop that
-reacts to the contract's clock), and :func:`veilproof.validator.epoch.run_epoch` drives the same
+reacts to the contract's clock), and :func:`veilproof.demo.epoch.run_epoch` drives the same
 methods step by step, moving a dev chain's clock between windows.
 
 Commit–reveal: the salt of each commitment is written to ``<workdir>/commits/<epoch>.json`` *before*
