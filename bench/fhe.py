@@ -36,7 +36,8 @@ def _timed(fn, *a, **k):  # type: ignore[no-untyped-def]
 
 def bench_kind(kind: str, n: int, root: Path) -> dict[str, Any]:
     from veilproof.artifacts import ArtifactStore
-    from veilproof.fhe import FheClient, FheServer, build_bundle_with_model, load_dataset
+    from veilproof.fhe import FheClient, FheServer
+    from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
 
     data = load_dataset()
     (bundle, compiled), t_build = _timed(build_bundle_with_model, kind, ArtifactStore(root / "store"), data)

@@ -43,7 +43,7 @@ from veilproof.chain.views import SETTLED, read_job
 from veilproof.client import Client
 from veilproof.client.publish import publish_model
 from veilproof.demo.network import LocalNetwork
-from veilproof.fhe import build_bundle_with_model, load_dataset
+from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
 from veilproof.node.config import ServedModel
 
 ONE = ONE_VEIL

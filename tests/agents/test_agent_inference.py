@@ -163,8 +163,8 @@ class LiveAgentWorld:
     reputation: ReputationClient
     announcer: AnnouncerClient
     bundle: Any  # veilproof.fhe.FheBundle
-    model: Any  # veilproof.fhe.build.CompiledModel
-    data: Any  # veilproof.fhe.build.Dataset
+    model: Any  # veilproof.models.fhe_examples.CompiledModel
+    data: Any  # veilproof.models.datasets.Dataset
 
     def veil(self, addr: str) -> int:
         return int(self.lnet.net.call(self.lnet.suite.token.functions.balanceOf(addr)))
@@ -177,7 +177,7 @@ def make_live_agent_world(root: Path) -> LiveAgentWorld:
     """Chain + suite + agents contracts, an FHE logreg model, a node process, a capped agent."""
     from veilproof.artifacts import ArtifactStore
     from veilproof.client.publish import publish_model
-    from veilproof.fhe import build_bundle_with_model, load_dataset
+    from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
     from veilproof.node.config import ServedModel
 
     store = ArtifactStore(root / "store")

@@ -72,14 +72,14 @@ class FheWorld:
     node: NodeProcess
     client: Client
     bundle: object  # veilproof.fhe.FheBundle
-    model: object  # veilproof.fhe.build.CompiledModel
-    data: object  # veilproof.fhe.build.Dataset
+    model: object  # veilproof.models.fhe_examples.CompiledModel
+    data: object  # veilproof.models.datasets.Dataset
     other_bundle: object  # another circuit (XGBoost): its ciphertexts and keys must be refused
 
 
 def make_fhe_world(root: Path, chain_url: str | None) -> FheWorld:
     from veilproof.artifacts import ArtifactStore
-    from veilproof.fhe import build_bundle, build_bundle_with_model, load_dataset
+    from veilproof.models.fhe_examples import build_bundle, build_bundle_with_model, load_dataset
 
     store = ArtifactStore(root / "store")
     data = load_dataset()

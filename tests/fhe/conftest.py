@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from veilproof.artifacts import ArtifactStore
-from veilproof.fhe import FheBundle, FheClient, FheServer, build_bundle_with_model, load_dataset
-from veilproof.fhe.build import CompiledModel, Dataset
+from veilproof.fhe import FheBundle, FheClient, FheServer
+from veilproof.models.fhe_examples import CompiledModel, Dataset, build_bundle_with_model, load_dataset
 
 
 @dataclass

@@ -24,7 +24,8 @@ F, A, N, TRIALS = 0.3, 0.1, 20, 100
 
 def test_detection_rate_matches_closed_form(tmp_path: Path) -> None:
     from veilproof.artifacts import ArtifactStore, sha256_hex
-    from veilproof.fhe import FheClient, FheServer, build_bundle, load_dataset, reexecute
+    from veilproof.fhe import FheClient, FheServer, reexecute
+    from veilproof.models.fhe_examples import build_bundle, load_dataset
 
     data = load_dataset()
     bundle = build_bundle("logreg", ArtifactStore(tmp_path / "store"), data)

@@ -83,8 +83,8 @@ def run_demo(
     lnet: LocalNetwork | None = None
     try:
         # 1. models: build (cached after the first run) ----------------------------------------
-        from veilproof.fhe.build import build_bundle_with_model, load_dataset
         from veilproof.models.examples import build_example
+        from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
         from veilproof.models.package import build_zk_package
         from veilproof.zk import evm
 

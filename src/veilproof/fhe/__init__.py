@@ -2,7 +2,7 @@
 
 A pure engine: knows models, keys and ciphertexts; nothing of the chain, HTTP or nodes.
 
-    bundle = build_bundle("xgb", ArtifactStore(root))            # publisher
+    bundle = package(concrete_model, store, kind=..., ...)        # publisher (examples: models.fhe_examples)
     c = FheClient(bundle.client_zip_path, key_dir, expected_client_hash=bundle.client_zip_hash)
     s = FheServer(bundle.server_zip_path, expected_hash=bundle.server_zip_hash)   # node
     out = s.run(c.encrypt(x), c.evaluation_keys())
@@ -10,17 +10,7 @@ A pure engine: knows models, keys and ciphertexts; nothing of the chain, HTTP or
     reexecute(s, c.evaluation_keys(), ct, reported_output_hash)  # anyone, no secret key
 """
 
-from veilproof.fhe.build import (
-    DETERMINISTIC_KINDS,
-    KINDS,
-    AccuracyReport,
-    Dataset,
-    FheBundle,
-    build_all,
-    build_bundle,
-    build_bundle_with_model,
-    load_dataset,
-)
+from veilproof.fhe.bundle import DETERMINISTIC_KINDS, AccuracyReport, FheBundle, package
 from veilproof.fhe.client import FheClient
 from veilproof.fhe.errors import (
     CiphertextError,
@@ -41,13 +31,11 @@ from veilproof.fhe.server import CircuitInfo, FheServer, ServerLimits
 
 __all__ = [
     "DETERMINISTIC_KINDS",
-    "KINDS",
     "AccuracyReport",
     "CiphertextError",
     "CircuitInfo",
     "CircuitMismatch",
     "CommitmentMismatch",
-    "Dataset",
     "EvaluationCrashed",
     "EvaluationError",
     "EvaluationKeyError",
@@ -61,10 +49,7 @@ __all__ = [
     "PayloadTooLarge",
     "ReexecutionResult",
     "ServerLimits",
-    "build_all",
-    "build_bundle",
-    "build_bundle_with_model",
     "job_hashes",
-    "load_dataset",
+    "package",
     "reexecute",
 ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veilproof.artifacts import sha256_hex
-from veilproof.fhe.build import DETERMINISTIC_KINDS
+from veilproof.fhe.bundle import DETERMINISTIC_KINDS
 from veilproof.fhe.errors import NotDeterministic
 from veilproof.fhe.server import FheServer
 

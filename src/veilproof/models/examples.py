@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
-SEED = 0
+from veilproof.models import datasets
+from veilproof.models.datasets import SEED
 
 
 @dataclass(frozen=True)
@@ -32,14 +30,8 @@ class ExampleModel:
 
 
 def _dataset(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    if name == "digits":
-        x, y = load_digits(return_X_y=True)
-        x = (x / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-        return tuple(train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y))  # type: ignore[return-value]
-    x, y = load_breast_cancer(return_X_y=True)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
-    sc = StandardScaler().fit(xtr)  # fitted on train only; the scaler is part of the client's preprocessing
-    return sc.transform(xtr).astype(np.float32), sc.transform(xte).astype(np.float32), ytr, yte
+    d = datasets.load(name)
+    return d.x_train, d.x_test, d.y_train, d.y_test
 
 
 def _architecture(kind: str, seed: int) -> torch.nn.Module:

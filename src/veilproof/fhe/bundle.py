@@ -1,0 +1,132 @@
+"""An FHE model as published: ``client.zip`` + ``server.zip``, their digests and what they were built from.
+
+Why this exists: a model that is published for private inference is two artifacts — ``client.zip``
+(quantizers + crypto parameters; everything a client needs to make keys, encrypt and decrypt) and
+``server.zip`` (the compiled circuit; everything a node needs to evaluate). Their sha256 digests are the
+on-chain commitments ``fhe_client_hash`` / ``fhe_server_hash``; both go into the content-addressed
+:class:`~veilproof.artifacts.ArtifactStore` under those digests.
+
+The zips are *not* byte-reproducible across builds (Concrete writes timestamps and fresh compilation
+artifacts), which is fine: the commitment is to the artifact that was built and published, not to a recipe.
+Which models to train lives in :mod:`veilproof.models.fhe_examples`; this module only packages one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from veilproof.artifacts import ArtifactStore
+
+#: Kinds whose server evaluation is byte-deterministic for identical (circuit, evaluation keys,
+#: ciphertext) *across processes*, which is what third-party re-execution needs. Measured: only logreg
+#: (a linear circuit: no programmable bootstrapping, pure integer arithmetic). xgb and nn are
+#: deterministic within one process but NOT across processes: each PBS goes through a floating-point
+#: FFT whose plan Concrete picks at runtime (by timing), so two processes -- more so under CPU load --
+#: produce ciphertexts that decrypt identically but differ in their low-order noise bits.
+DETERMINISTIC_KINDS: frozenset[str] = frozenset({"logreg"})
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Accuracy on the test split. ``agreement`` = share of test rows where float and quantized agree."""
+
+    float_accuracy: float
+    quantized_accuracy: float
+    agreement: float
+    n_test: int
+
+
+@dataclass(frozen=True)
+class FheBundle:
+    """What publishing an FHE model produces; ``client_zip_hash``/``server_zip_hash`` go on chain."""
+
+    kind: str
+    client_zip_hash: str
+    server_zip_hash: str
+    n_features: int
+    n_classes: int
+    client_zip_path: Path
+    server_zip_path: Path
+    accuracy: AccuracyReport
+    deterministic: bool
+    #: Standardisation applied before encryption (client side); inputs to encrypt are standardised.
+    feature_mean: list[float] = field(default_factory=list)
+    feature_scale: list[float] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def standardise(self, x_raw: np.ndarray) -> np.ndarray:
+        """Raw breast-cancer features -> the standardised features the model was trained on."""
+        return (
+            (np.asarray(x_raw, dtype=np.float64) - np.asarray(self.feature_mean))
+            / np.asarray(self.feature_scale)
+        ).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["client_zip_path"] = str(self.client_zip_path)
+        d["server_zip_path"] = str(self.server_zip_path)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FheBundle:
+        d = dict(d)
+        d["client_zip_path"] = Path(d["client_zip_path"])
+        d["server_zip_path"] = Path(d["server_zip_path"])
+        d["accuracy"] = AccuracyReport(**d["accuracy"])
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> FheBundle:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def package(
+    model: Any,
+    store: ArtifactStore,
+    *,
+    kind: str,
+    n_features: int,
+    n_classes: int,
+    accuracy: AccuracyReport,
+    deterministic: bool,
+    feature_mean: list[float],
+    feature_scale: list[float],
+) -> FheBundle:
+    """Save a compiled Concrete ML model's client.zip/server.zip with ``FHEModelDev``, put both in the
+    store, describe them."""
+    from importlib.metadata import version
+
+    from concrete.ml.deployment import FHEModelDev
+
+    with tempfile.TemporaryDirectory(prefix="veilproof-fhe-") as tmp:
+        out = Path(tmp) / "model"
+        FHEModelDev(str(out), model).save()
+        client_hash = store.put_file(out / "client.zip")
+        server_hash = store.put_file(out / "server.zip")
+    shutil.rmtree(out, ignore_errors=True)
+    return FheBundle(
+        kind=kind,
+        client_zip_hash=client_hash,
+        server_zip_hash=server_hash,
+        n_features=n_features,
+        n_classes=n_classes,
+        client_zip_path=store.path(client_hash),
+        server_zip_path=store.path(server_hash),
+        accuracy=accuracy,
+        deterministic=deterministic,
+        feature_mean=feature_mean,
+        feature_scale=feature_scale,
+        versions={"concrete-ml": version("concrete-ml"), "concrete-python": version("concrete-python")},
+    )
