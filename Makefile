@@ -35,6 +35,7 @@ bench: setup
 lint: setup
 	.venv/bin/ruff check src tests bench examples
 	.venv/bin/ruff format --check src tests bench examples
+	.venv/bin/mypy
 
 clean:
 	rm -rf .venv tools/npm/node_modules .pytest_cache
