@@ -9,6 +9,7 @@ from pathlib import Path
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams
 from veilproof.client import Client
 from veilproof.client.publish import publish_model
+from veilproof.demo.cheater import start_cheater
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.node.config import ServedModel
 
@@ -48,17 +49,14 @@ def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorl
         artifacts_dir=store_root,
         stake_veil=300,
     )
-    cheater = lnet.start_node(
+    # Proves with the substitute (other weights) while serving the committed package's interface.
+    cheater = start_cheater(
+        lnet,
         "cheater",
-        [
-            ServedModel(
-                pub.model_id,
-                zk_package=pkg.manifest_digest,
-                cheat_zk_package=mlp_substitute.package.manifest_digest,
-            )
-        ],
+        pub.model_id,
+        pkg.manifest_digest,
+        mlp_substitute.package.manifest_digest,
         artifacts_dir=store_root,
-        honest=False,
         stake_veil=300,
     )
     client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)

@@ -91,7 +91,7 @@ def test_node_loads_the_committed_package(tmp_path: Path, published, mlp) -> Non
         tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
     )
     svc.load_models()
-    assert svc.info()["models"][0]["model_id"] == mid
+    assert svc.info().models[0].model_id == mid
 
 
 def test_node_refuses_a_retired_model(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import httpx
 
 from veilproof.artifacts.store import ArtifactStore
 from veilproof.errors import ArtifactError, IntegrityError
+from veilproof.protocol.api import ARTIFACT
 
 
 def fetch_artifact(store: ArtifactStore, digest: str, sources: list[str], timeout: float = 120.0) -> Path:
@@ -23,7 +24,7 @@ def fetch_artifact(store: ArtifactStore, digest: str, sources: list[str], timeou
         return store.open_verified(digest)
     errors: list[str] = []
     for base in sources:
-        url = f"{base.rstrip('/')}/artifacts/{digest}"
+        url = base.rstrip("/") + ARTIFACT.format(digest=digest)
         target = store.path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".dl-")

@@ -5,6 +5,10 @@ instances and the job must be settled on chain (the verifier contract accepted t
 outputs must hash to what the node posted on chain before the client accepts and pays. A node that
 hands over a wrong signed claim is challenged on chain (slashed, client refunded), and the client
 moves on to the next node.
+
+This module holds that trust logic only: the HTTP exchange with a node is
+:class:`veilproof.client.node_api.NodeApi`, and how a node failed is said by the error's type
+(:mod:`veilproof.client.errors`: :class:`NodeUnavailable` vs :class:`WrongResult`).
 """
 
 from __future__ import annotations
@@ -39,11 +43,22 @@ from veilproof.chain.views import (
     read_job,
     read_model,
 )
-from veilproof.client.errors import InferenceFailed, NodeMisbehaved, NoNodeAvailable
+from veilproof.client.errors import (
+    BadResponse,
+    InferenceFailed,
+    NodeMisbehaved,
+    NodeRefused,
+    NoNodeAvailable,
+    NoResult,
+    ProofRejected,
+    ResultMismatch,
+)
+from veilproof.client.node_api import NodeApi
 from veilproof.client.payer import DirectPayer, Payer
 from veilproof.client.selection import NodeOffer, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
+from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobState, JobStatus, ZkClaim, ZkJobRequest
 from veilproof.protocol.fhe_payload import fhe_signed_payload
 
 log = logging.getLogger("veilproof.client")
@@ -148,17 +163,19 @@ class Client:
         if not offers:
             raise NoNodeAvailable(f"no active node serves model {model_id}")
         attempts: list[dict[str, Any]] = []
+        causes: list[NodeMisbehaved] = []
         for offer in offers[:max_attempts]:
             try:
                 run = self._infer_fhe if private else self._infer_zk
                 res = run(m, offer, arr, say)
                 res.attempts = attempts
                 return res
-            except (NodeMisbehaved, InferenceFailed, httpx.HTTPError) as e:
+            except NodeMisbehaved as e:
                 log.info("node %s failed: %s", offer.address, e)
-                attempts.append({"node": offer.address, "error": str(e), **getattr(e, "details", {})})
+                attempts.append({"node": offer.address, "error": str(e), **e.details})
+                causes.append(e)
                 say(f"node {offer.address[:10]}… failed ({e}); trying another")
-        raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts)
+        raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
 
     def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: int) -> tuple[int, str]:
         deadline = self.net.now() + self.deadline_s
@@ -166,33 +183,24 @@ class Client:
             m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price
         )
 
-    def _signed_headers(self, offer: NodeOffer, job_id: int, signed: bytes) -> dict[str, str]:
+    def _api(self, offer: NodeOffer) -> NodeApi:
+        """The HTTP client of one node (sharing this client's connection pool)."""
+        return NodeApi(offer.endpoint, http=self.http)
+
+    def _sign(self, offer: NodeOffer, job_id: int, signed: bytes) -> str:
+        """The request signature the node checks: by this account, bound to chain, market, node, job."""
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, offer.address, job_id)
-        return {"X-Veil-Signature": sign_request(self.account, ctx, signed)}
+        return sign_request(self.account, ctx, signed)
 
-    def _post(self, url: str, **kw: Any) -> dict[str, Any]:
-        r = self.http.post(url, **kw)
-        if r.status_code >= 400:
-            raise NodeMisbehaved(f"{url}: HTTP {r.status_code}: {_error_text(r)}")
-        return dict(r.json())
-
-    def _poll(self, offer: NodeOffer, job_id: int, say: Progress) -> dict[str, Any]:
-        """Wait for the node to finish (submitted or failed), or give up at the job timeout."""
-        t_end = time.monotonic() + self.job_timeout
-        last = ""
-        while time.monotonic() < t_end:
-            r = self.http.get(f"{offer.endpoint}/jobs/{job_id}")
-            if r.status_code == 200:
-                st = r.json()
-                if st["state"] != last:
-                    say(f"job {job_id}: node says {st['state']}")
-                    last = st["state"]
-                if st["state"] in ("submitted", "failed", "abandoned"):
-                    return dict(st)
-            time.sleep(self.poll_interval)
-        raise InferenceFailed(
-            f"job {job_id}: node gave no result within {self.job_timeout}s (refund after deadline)"
-        )
+    def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobStatus:
+        """Wait for the node to finish (submitted, failed or abandoned), or give up at the job timeout."""
+        try:
+            return api.wait(
+                job_id, self.job_timeout, self.poll_interval, lambda s: say(f"job {job_id}: node says {s}")
+            )
+        except NoResult as e:
+            e.details.setdefault("job_id", job_id)
+            raise
 
     # ZK --------------------------------------------------------------------------------------
     def _settings(self, m: OnchainModel, offer: NodeOffer) -> Any:
@@ -212,54 +220,52 @@ class Client:
         job_id, open_tx = self._open_job(m, offer, commitment, MODE_ZK)
         say(f"job {job_id} opened with node {offer.address[:10]}…, {m.price / 1e18:g} VEIL in escrow")
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
-        body = json.dumps({"encrypted_input": "0x" + envelope.hex()}).encode()
+        req = ZkJobRequest(encrypted_input="0x" + envelope.hex())
+        api = self._api(offer)
         t1 = time.perf_counter()
-        self._post(
-            f"{offer.endpoint}/zk/jobs/{job_id}",
-            content=body,
-            headers={"Content-Type": "application/json", **self._signed_headers(offer, job_id, body)},
-        )
+        api.submit_zk(job_id, req, self._sign(offer, job_id, req.encode()))
         say(f"job {job_id}: node is proving")
-        st = self._poll(offer, job_id, say)
+        st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
         job = read_job(self.suite, job_id)
-        claim = st.get("zk")
+        claim = st.zk
         if job.status == SETTLED and claim:
-            instances = [int(h, 16) for h in claim["instances"]]
-            proof = bytes.fromhex(claim["proof"].removeprefix("0x"))
+            instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
             if keccak(encode(["uint256[]"], [instances[1:]])).hex() != job.output_hash:
-                raise NodeMisbehaved(f"job {job_id}: instances differ from the settled output hash")
+                raise ResultMismatch(
+                    f"job {job_id}: instances differ from the settled output hash", {"job_id": job_id}
+                )
             if keccak(proof).hex() != job.proof_hash:
-                raise NodeMisbehaved(f"job {job_id}: proof differs from the settled proof hash")
+                raise ResultMismatch(
+                    f"job {job_id}: proof differs from the settled proof hash", {"job_id": job_id}
+                )
             outputs = outputs_from_instances(settings, instances)
             timings["total"] = time.perf_counter() - t0
             return InferenceResult(
                 job_id, m.model_id, offer.address, "zk", outputs, "settled",
-                {"open": open_tx, "submit": st.get("tx_hash") or ""}, timings, proof_bytes=len(proof),
+                {"open": open_tx, "submit": st.tx_hash or ""}, timings, proof_bytes=len(proof),
             )  # fmt: skip
         if job.status == OPEN and claim:
             return self._challenge(job_id, claim, st)
-        raise InferenceFailed(
-            f"job {job_id}: node {st['state']}: {st.get('error')}; refund after the deadline"
+        raise NoResult(
+            f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
         )
 
-    def _challenge(self, job_id: int, claim: dict[str, Any], st: dict[str, Any]) -> InferenceResult:
+    def _challenge(self, job_id: int, claim: ZkClaim, st: JobStatus) -> InferenceResult:
         """The node signed a result the chain will not accept: take it to challenge_zk."""
-        instances = [int(h, 16) for h in claim["instances"]]
-        proof = bytes.fromhex(claim["proof"].removeprefix("0x"))
-        sig = bytes.fromhex(claim["node_signature"].removeprefix("0x"))
+        instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
+        sig = _hex_bytes(claim.node_signature)
         try:
             challenge_tx = self.payer.call(
                 self.suite.market.functions.challenge_zk(job_id, instances, proof, sig)
             )
         except ContractReverted as e:
-            raise InferenceFailed(f"job {job_id}: challenge failed: {e.reason}") from e
+            raise NoResult(f"job {job_id}: challenge failed: {e.reason}", {"job_id": job_id}) from e
         self.withdraw()
-        err = NodeMisbehaved(
-            f"job {job_id}: node's proof rejected on chain ({st.get('error')}); node slashed, refunded"
+        raise ProofRejected(
+            f"job {job_id}: node's proof rejected on chain ({st.error}); node slashed, refunded",
+            {"job_id": job_id, "challenge_tx": challenge_tx, "outcome": "slashed"},
         )
-        err.details = {"job_id": job_id, "challenge_tx": challenge_tx, "outcome": "slashed"}
-        raise err
 
     # FHE -------------------------------------------------------------------------------------
     def _fhe_client(self, m: OnchainModel, offer: NodeOffer) -> Any:
@@ -277,16 +283,11 @@ class Client:
         keys = fc.evaluation_keys()
         ek_hash = hashlib.sha256(keys).hexdigest()
         timings["keys"] = time.perf_counter() - t0
+        api = self._api(offer)
         t1 = time.perf_counter()
-        if self.http.head(f"{offer.endpoint}/fhe/keys/{ek_hash}").status_code != 200:
+        if not api.has_eval_keys(ek_hash):
             say(f"uploading evaluation keys ({len(keys) / 1e6:.1f} MB)")
-            r = self.http.put(
-                f"{offer.endpoint}/fhe/keys",
-                content=keys,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            if r.status_code >= 400:
-                raise NodeMisbehaved(f"evaluation key upload: HTTP {r.status_code}: {_error_text(r)}")
+            api.put_eval_keys(EvalKeysUpload(keys=keys))
         timings["upload_keys"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
@@ -297,30 +298,34 @@ class Client:
             f"job {job_id} opened with node {offer.address[:10]}…; sending {len(ct) / 1e3:.1f} kB of ciphertext"
         )
         t3 = time.perf_counter()
-        headers = {
-            "Content-Type": "application/octet-stream",
-            "X-Veil-Eval-Keys": ek_hash,
-            **self._signed_headers(offer, job_id, fhe_signed_payload(ct_hash, ek_hash)),
-        }
-        self._post(f"{offer.endpoint}/fhe/jobs/{job_id}", content=ct, headers=headers)
-        st = self._poll(offer, job_id, say)
+        sig = self._sign(offer, job_id, fhe_signed_payload(ct_hash, ek_hash))
+        api.submit_fhe(job_id, FheJobRequest(ciphertext=ct, eval_keys_sha256=ek_hash, signature=sig))
+        st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t3
         job = read_job(self.suite, job_id)
-        if st["state"] != "submitted" or job.status != SUBMITTED:
-            raise InferenceFailed(
-                f"job {job_id}: node {st['state']}: {st.get('error')}; refund after the deadline"
+        if st.state != JobState.SUBMITTED or job.status != SUBMITTED:
+            raise NoResult(
+                f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
             )
-        out = self.http.get(f"{offer.endpoint}/fhe/jobs/{job_id}/output")
-        if out.status_code != 200 or hashlib.sha256(out.content).hexdigest() != job.output_ct_hash:
-            raise NodeMisbehaved(f"job {job_id}: output ciphertext does not match the hash posted on chain")
+        try:
+            out = api.fhe_output(job_id)
+        except NodeRefused as e:
+            # It posted an output hash on chain and will not hand the output over: a wrong result.
+            raise ResultMismatch(
+                f"job {job_id}: node does not serve the output it posted on chain ({e})", {"job_id": job_id}
+            ) from e
+        if hashlib.sha256(out).hexdigest() != job.output_ct_hash:
+            raise ResultMismatch(
+                f"job {job_id}: output ciphertext does not match the hash posted on chain", {"job_id": job_id}
+            )
         t4 = time.perf_counter()
-        y = np.asarray(fc.decrypt(out.content), dtype=np.float64).ravel().tolist()
+        y = np.asarray(fc.decrypt(out), dtype=np.float64).ravel().tolist()
         timings["decrypt"] = time.perf_counter() - t4
         accept_tx = self.payer.call(self.suite.market.functions.accept(job_id))
         timings["total"] = time.perf_counter() - t0
         return InferenceResult(
             job_id, m.model_id, offer.address, "fhe", y, "settled",
-            {"open": open_tx, "submit": st.get("tx_hash") or "", "accept": accept_tx}, timings,
+            {"open": open_tx, "submit": st.tx_hash or "", "accept": accept_tx}, timings,
         )  # fmt: skip
 
     # --- money ---------------------------------------------------------------------------------
@@ -352,8 +357,17 @@ class Client:
         self.http.close()
 
 
-def _error_text(r: httpx.Response) -> str:
+# A claim that does not parse is an answer off the protocol (the node did not deliver), not a wrong
+# result: nothing in it can be checked against the chain.
+def _claim_instances(claim: ZkClaim) -> list[int]:
     try:
-        return str(r.json().get("error") or r.json().get("detail"))
-    except ValueError:
-        return r.text[:200]
+        return [int(h, 16) for h in claim.instances]
+    except ValueError as e:
+        raise BadResponse(f"node claim: instances are not hex integers ({e})") from e
+
+
+def _hex_bytes(h: str) -> bytes:
+    try:
+        return bytes.fromhex(h.removeprefix("0x"))
+    except ValueError as e:
+        raise BadResponse(f"node claim: not 0x-hex bytes ({e})") from e

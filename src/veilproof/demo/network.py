@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -24,6 +23,8 @@ from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_sui
 from veilproof.chain.keystore import Keystore
 from veilproof.chain.rpc_server import EmbeddedRpcServer
 from veilproof.chain.suite import Suite
+from veilproof.client.errors import NodeUnavailable
+from veilproof.client.node_api import NodeApi
 from veilproof.errors import ChainError
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.runner import save_config
@@ -37,6 +38,9 @@ class NodeProcess:
     proc: subprocess.Popen[bytes] | None = None
     endpoint: str = ""
     honest: bool = True
+    # What runs the node: the production runner, or a demo/test variant (e.g. veilproof.demo.cheater).
+    module: str = "veilproof.node.runner"
+    args: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -112,8 +116,14 @@ class LocalNetwork:
         workers: int = 1,
         queue_limit: int = 8,
         honest: bool = True,
+        module: str = "veilproof.node.runner",
+        args: list[str] | None = None,
     ) -> NodeProcess:
-        """Start a node process; it registers, stakes, checks its artifacts, then serves."""
+        """Start a node process; it registers, stakes, checks its artifacts, then serves.
+
+        ``module`` runs the node (``python -m module NODE.json *args``): the production runner by
+        default; fault-injecting variants for the demo and tests pass their own (see
+        :func:`veilproof.demo.cheater.start_cheater`)."""
         home = self.root / "nodes" / name
         home.mkdir(parents=True, exist_ok=True)
         acct = account or self.new_funded(stake_veil + 10)
@@ -134,7 +144,7 @@ class LocalNetwork:
             queue_limit=queue_limit,
         )
         save_config(cfg, home / "node.json")
-        node = NodeProcess(name, acct, home, honest=honest)
+        node = NodeProcess(name, acct, home, honest=honest, module=module, args=list(args or []))
         self.nodes.append(node)
         self.spawn(node)
         if wait:
@@ -146,7 +156,7 @@ class LocalNetwork:
         env = {**os.environ, "VEILPROOF_PASSWORD": self.password}
         log = open(node.home / "node.log", "ab")  # noqa: SIM115 - owned by the child
         node.proc = subprocess.Popen(
-            [sys.executable, "-m", "veilproof.node.runner", str(node.home / "node.json")],
+            [sys.executable, "-m", node.module, str(node.home / "node.json"), *node.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -162,9 +172,10 @@ class LocalNetwork:
             if ready.is_file():
                 node.endpoint = json.loads(ready.read_text())["endpoint"]
                 try:
-                    if httpx.get(f"{node.endpoint}/health", timeout=2).status_code == 200:
-                        return
-                except httpx.HTTPError:
+                    with NodeApi(node.endpoint, timeout=2) as api:
+                        api.health()
+                    return
+                except NodeUnavailable:
                     pass
             time.sleep(0.2)
         raise ChainError(f"node {node.name} not ready within {timeout}s; see {node.home / 'node.log'}")

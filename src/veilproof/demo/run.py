@@ -23,9 +23,10 @@ from rich.table import Table
 from veilproof.artifacts import ArtifactStore
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams
 from veilproof.chain.views import read_job, read_node
-from veilproof.client import Client, NodeMisbehaved
-from veilproof.client.errors import InferenceFailed
+from veilproof.client import Client
+from veilproof.client.errors import InferenceFailed, ProofRejected
 from veilproof.client.publish import merkle_root, publish_model, register_dataset
+from veilproof.demo.cheater import start_cheater
 from veilproof.demo.network import LocalNetwork
 from veilproof.node.config import ServedModel
 
@@ -140,18 +141,15 @@ def run_demo(
                 lnet.start_node(f"honest-{i}", honest_models, artifact_sources=[first.endpoint], wait=False)
                 for i in (2, 3)
             ]
-            cheat = lnet.start_node(
+            # A demo-only node process (veilproof.demo.cheater): proves with the substitute package.
+            cheat = start_cheater(
+                lnet,
                 "cheater",
-                [
-                    ServedModel(
-                        zk_pub.model_id,
-                        zk_package=pkg.manifest_digest,
-                        cheat_zk_package=pkg_bad.manifest_digest,
-                    )
-                ],
+                zk_pub.model_id,
+                pkg.manifest_digest,
+                pkg_bad.manifest_digest,
                 artifacts_dir=store.root,
                 wait=False,
-                honest=False,
             )
             for n in [*rest, cheat]:
                 lnet.wait_ready(n)
@@ -189,15 +187,13 @@ def run_demo(
         with step(
             report, console, "job sent to the cheater (proof rejected, client refunded, cheater slashed)"
         ):
+            caught, job_id = False, None
             try:
                 client.infer(zk_pub.model_id, x, node=cheat.account.address, max_attempts=1, progress=say)
-                caught = False
             except InferenceFailed as e:
-                caught = any(a.get("outcome") == "slashed" for a in e.attempts)
-                job_id = next((a["job_id"] for a in e.attempts if "job_id" in a), None)
-            except NodeMisbehaved:
-                caught = True
-                job_id = None
+                # Caught means slashed on chain (ProofRejected), not merely refused or failed.
+                caught = any(isinstance(c, ProofRejected) for c in e.causes)
+                job_id = next((c.details["job_id"] for c in e.causes if "job_id" in c.details), None)
         report.facts["cheater_caught"] = caught
         if job_id:
             report.jobs.append(_job_row(lnet, job_id, "zk", "cheater", None, expected))

@@ -1,57 +1,120 @@
 """The node's HTTP face (FastAPI). Thin: every decision is made in :mod:`veilproof.node.service`.
 
 Hostile input never crashes the node: bodies are size-checked before they are read, content types
-are enforced, and every refusal is a 4xx/5xx JSON ``{"error": reason}``.
+are enforced, and every refusal is a 4xx/5xx JSON ``{"error": reason}`` (:class:`ErrorBody`).
+The service raises typed refusals (:mod:`veilproof.node.errors`); :data:`ERROR_STATUS` is the one
+place that turns them into HTTP statuses, and each route lists the refusals it can raise so the
+OpenAPI spec (``docs/openapi.json``) documents every status it can answer with.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veilproof import __version__
-from veilproof.errors import ArtifactError
-from veilproof.node.service import JobRejected, NodeService
+from veilproof.node.errors import (
+    BadInput,
+    BadSignature,
+    Busy,
+    DeadlinePassed,
+    InternalError,
+    JobNotOpen,
+    KeysMissing,
+    MalformedBody,
+    NodeRefusal,
+    NotAssigned,
+    NotServed,
+    Replay,
+    TooLarge,
+    UnknownArtifact,
+    UnknownJob,
+    UnsupportedMediaType,
+)
+from veilproof.node.service import NodeService
+from veilproof.protocol import api
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
+# The one table from the service's refusals to HTTP statuses (a subclass inherits its base's status).
+ERROR_STATUS: dict[type[NodeRefusal], int] = {
+    BadInput: 400,
+    BadSignature: 401,
+    NotAssigned: 403,
+    UnknownJob: 404,
+    NotServed: 404,
+    UnknownArtifact: 404,
+    JobNotOpen: 409,
+    Replay: 409,
+    DeadlinePassed: 410,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    MalformedBody: 422,
+    KeysMissing: 428,
+    InternalError: 500,
+    Busy: 503,
+}
 
-class ZkJobRequest(BaseModel):
-    encrypted_input: str = Field(description="0x-hex ECIES envelope of the JSON input, to the node's pubkey")
+
+def status_of(e: NodeRefusal) -> int:
+    for cls in type(e).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]  # type: ignore[index]
+    return 500
 
 
-class Accepted(BaseModel):
-    job_id: int
-    state: str
-
-
-class KeysStored(BaseModel):
-    digest: str
-    size: int
+def refusals(*kinds: type[NodeRefusal]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can raise (plus :class:`InternalError`, which any
+    route can): one entry per status, described by the refusals' docstrings, body :class:`ErrorBody`."""
+    by_status: dict[int, list[str]] = {}
+    for k in (*kinds, InternalError):
+        doc = (k.__doc__ or k.__name__).strip().splitlines()[0]
+        by_status.setdefault(ERROR_STATUS[k], []).append(f"{k.__name__}: {doc}")
+    return {
+        status: {"model": api.ErrorBody, "description": " ".join(docs)}
+        for status, docs in sorted(by_status.items())
+    }
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise JobRejected(413, f"body larger than {limit} bytes")
+        raise TooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise JobRejected(413, f"body larger than {limit} bytes")
+            raise TooLarge(f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _require_type(request: Request, expected: str) -> None:
-    got = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    got = (request.headers.get(api.CONTENT_TYPE) or "").split(";")[0].strip().lower()
     if got != expected:
-        raise JobRejected(415, f"content-type: expected {expected}, got {got or 'none'}")
+        raise UnsupportedMediaType(f"content-type: expected {expected}, got {got or 'none'}")
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status)
+
+
+def _refused_response(e: NodeRefusal) -> JSONResponse:
+    return _error(status_of(e), e.reason)
+
+
+# Submitting a job: every check of NodeService._admit, before any work.
+_ADMISSION = (
+    UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, UnknownJob, NotAssigned,
+    NotServed, JobNotOpen, Replay, DeadlinePassed, Busy,
+)  # fmt: skip
 
 
 def create_app(svc: NodeService) -> FastAPI:
@@ -61,75 +124,161 @@ def create_app(svc: NodeService) -> FastAPI:
         description="Sells verifiable (ZK) and private (FHE) inference; every job is paid through JobMarket.",
     )
 
-    @app.exception_handler(JobRejected)
-    async def _rejected(_: Request, e: JobRejected) -> JSONResponse:
-        return JSONResponse({"error": e.reason}, status_code=e.status)
+    @app.exception_handler(NodeRefusal)
+    async def _refused(_: Request, e: NodeRefusal) -> JSONResponse:
+        return _refused_response(e)
 
-    @app.exception_handler(ArtifactError)
-    async def _artifact(_: Request, e: ArtifactError) -> JSONResponse:
-        return JSONResponse({"error": str(e)}, status_code=404)
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        # Path parameters and required headers; the offending value is not echoed back.
+        where = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        return _refused_response(MalformedBody(f"request: {where}"))
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, str(e.detail))  # unknown route (404), wrong method (405)
 
-    @app.get("/info")
-    def info() -> dict:
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, e: Exception) -> JSONResponse:
+        # The type only: a message may quote the input (the server still logs the traceback).
+        return _refused_response(InternalError(f"internal error ({type(e).__name__})"))
+
+    @app.get(api.HEALTH, response_model=api.Health, responses=refusals())
+    def health() -> api.Health:
+        return api.Health()
+
+    @app.get(api.INFO, response_model=api.NodeInfo, responses=refusals())
+    def info() -> api.NodeInfo:
         return svc.info()
 
-    @app.get("/artifacts/{digest}", response_class=FileResponse)
+    @app.get(
+        api.ARTIFACT,
+        response_class=FileResponse,
+        responses={
+            200: api.binary_response("the artifact's bytes (they hash to the digest)"),
+            **refusals(BadInput, UnknownArtifact),
+        },
+    )
     def artifact(digest: str) -> FileResponse:
         if not _HEX64.match(digest):
-            raise JobRejected(400, "digest: expected 64 lowercase hex characters")
-        if not svc.store.has(digest):
-            raise JobRejected(404, f"artifact {digest} not in this node's store")
-        return FileResponse(svc.store.open_verified(digest), media_type="application/octet-stream")
+            raise BadInput("digest: expected 64 lowercase hex characters")
+        return FileResponse(svc.artifact_path(digest), media_type=api.OCTET_STREAM)
 
-    @app.post("/zk/jobs/{job_id}", status_code=202, response_model=Accepted)
+    @app.post(
+        api.ZK_JOB,
+        status_code=202,
+        response_model=api.Accepted,
+        responses=refusals(*_ADMISSION),
+        openapi_extra=api.json_body(api.ZkJobRequest, "the input, encrypted to the node's pubkey"),
+    )
     async def zk_job(
-        job_id: int, request: Request, x_veil_signature: str | None = Header(default=None)
-    ) -> Accepted:
-        _require_type(request, "application/json")
+        job_id: int,
+        request: Request,
+        signature: str | None = Header(
+            default=None, alias=api.SIGNATURE_HEADER, description="the job's client signs the exact body"
+        ),
+    ) -> api.Accepted:
+        _require_type(request, api.JSON)
         raw = await _read_limited(request, svc.cfg.max_body_bytes)
         try:
-            req = ZkJobRequest.model_validate_json(raw)
+            req = api.ZkJobRequest.model_validate_json(raw)
             envelope = bytes.fromhex(req.encrypted_input.removeprefix("0x"))
         except ValueError as e:
-            raise JobRejected(422, f"body: expected {{'encrypted_input': '0x…'}} ({type(e).__name__})") from e
+            raise MalformedBody(f"body: expected {{'encrypted_input': '0x…'}} ({type(e).__name__})") from e
         # Chain reads, decryption and Poseidon hashing block: keep them off the event loop.
-        await run_in_threadpool(svc.submit_zk, job_id, envelope, raw, x_veil_signature)
-        return Accepted(job_id=job_id, state="accepted")
+        await run_in_threadpool(svc.submit_zk, job_id, envelope, raw, signature)
+        return api.Accepted(job_id=job_id, state=api.JobState.ACCEPTED)
 
-    @app.head("/fhe/keys/{digest}")
+    @app.head(
+        api.FHE_KEYS_DIGEST,
+        responses={
+            200: {"description": "these evaluation keys are uploaded"},
+            404: {"description": "not uploaded (or not a 64-hex digest); no body: this is HEAD"},
+        },
+    )
     def has_keys(digest: str) -> Response:
         return Response(status_code=200 if _HEX64.match(digest) and svc.has_eval_keys(digest) else 404)
 
-    @app.put("/fhe/keys", response_model=KeysStored)
-    async def put_keys(request: Request) -> KeysStored:
-        _require_type(request, "application/octet-stream")
+    @app.put(
+        api.FHE_KEYS,
+        response_model=api.KeysStored,
+        responses=refusals(UnsupportedMediaType, TooLarge, BadInput),
+        openapi_extra=api.binary_body("serialized FHE evaluation keys (public; the secret key never leaves)"),
+    )
+    async def put_keys(request: Request) -> api.KeysStored:
+        _require_type(request, api.OCTET_STREAM)
         data = await _read_limited(request, svc.cfg.max_eval_key_bytes)
-        return KeysStored(digest=await run_in_threadpool(svc.put_eval_keys, data), size=len(data))
+        return api.KeysStored(digest=await run_in_threadpool(svc.put_eval_keys, data), size=len(data))
 
-    @app.post("/fhe/jobs/{job_id}", status_code=202, response_model=Accepted)
+    @app.post(
+        api.FHE_JOB,
+        status_code=202,
+        response_model=api.Accepted,
+        responses=refusals(*_ADMISSION, KeysMissing),
+        openapi_extra=api.binary_body("the input ciphertext (its sha256 is the job's input commitment)"),
+    )
     async def fhe_job(
         job_id: int,
         request: Request,
-        x_veil_signature: str | None = Header(default=None),
-        x_veil_eval_keys: str = Header(description="sha256 of evaluation keys uploaded with PUT /fhe/keys"),
-    ) -> Accepted:
-        _require_type(request, "application/octet-stream")
-        if not _HEX64.match(x_veil_eval_keys):
-            raise JobRejected(400, "X-Veil-Eval-Keys: expected 64 lowercase hex characters")
+        signature: str | None = Header(
+            default=None,
+            alias=api.SIGNATURE_HEADER,
+            description="the job's client signs fhe_signed_payload(sha256(body), eval keys digest)",
+        ),
+        eval_keys: str = Header(
+            alias=api.EVAL_KEYS_HEADER, description="sha256 of evaluation keys uploaded with PUT /fhe/keys"
+        ),
+    ) -> api.Accepted:
+        _require_type(request, api.OCTET_STREAM)
+        if not _HEX64.match(eval_keys):
+            raise BadInput(f"{api.EVAL_KEYS_HEADER}: expected 64 lowercase hex characters")
         ct = await _read_limited(request, svc.cfg.max_body_bytes)
-        await run_in_threadpool(svc.submit_fhe, job_id, ct, x_veil_eval_keys, x_veil_signature)
-        return Accepted(job_id=job_id, state="accepted")
+        await run_in_threadpool(svc.submit_fhe, job_id, ct, eval_keys, signature)
+        return api.Accepted(job_id=job_id, state=api.JobState.ACCEPTED)
 
-    @app.get("/jobs/{job_id}")
-    def job(job_id: int) -> dict:
+    @app.get(
+        api.JOB,
+        response_model=api.JobStatus,
+        response_model_exclude_unset=True,  # "zk" / "fhe" appear only once there is a result
+        responses=refusals(MalformedBody, UnknownJob),
+    )
+    def job(job_id: int) -> api.JobStatus:
         return svc.result(job_id)
 
-    @app.get("/fhe/jobs/{job_id}/output")
+    @app.get(
+        api.FHE_OUTPUT,
+        response_class=Response,
+        responses={
+            200: api.binary_response("the output ciphertext (its sha256 is posted on chain)"),
+            **refusals(MalformedBody, UnknownJob),
+        },
+    )
     def fhe_output(job_id: int) -> Response:
-        return Response(svc.output_ciphertext(job_id), media_type="application/octet-stream")
+        return Response(svc.output_ciphertext(job_id), media_type=api.OCTET_STREAM)
 
+    _document_only_our_errors(app)
     return app
+
+
+def _document_only_our_errors(app: FastAPI) -> None:
+    """FastAPI documents a ``422 HTTPValidationError`` on every route with parameters; this node answers
+    validation failures with :class:`ErrorBody` (see ``_invalid``), and each route that can fail
+    validation says so with :class:`MalformedBody`. Drop the generated entries that would be wrong."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        for ops in spec.get("paths", {}).values():
+            for op in ops.values():
+                ref = str(op.get("responses", {}).get("422", {}))
+                if "HTTPValidationError" in ref:
+                    del op["responses"]["422"]
+        schemas = spec.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

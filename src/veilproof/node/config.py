@@ -14,8 +14,6 @@ class ServedModel:
     zk_package: str | None = None  # manifest digest of the ZK package
     fhe_server: str | None = None  # sha256 of server.zip (must equal the on-chain commitment)
     fhe_client: str | None = None  # sha256 of client.zip (served to clients; must match chain too)
-    # Fault injection for demos and tests only: serve this ZK package instead of the committed one.
-    cheat_zk_package: str | None = None
 
 
 @dataclass

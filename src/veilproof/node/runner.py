@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import uvicorn
+from eth_account.signers.local import LocalAccount
 
-from veilproof.chain import connect
+from veilproof.chain import Network, connect
 from veilproof.chain.deploy import Deployment
 from veilproof.chain.keystore import Keystore
 from veilproof.chain.suite import Suite
@@ -21,6 +23,10 @@ from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.service import NodeService
 
 log = logging.getLogger("veilproof.node")
+
+# How a runner builds the service; a test or demo runner passes a NodeService subclass here (for
+# instance the demo's cheating node, veilproof.demo.cheater): production code has no switch for it.
+ServiceFactory = Callable[[NodeConfig, Network, Suite, LocalAccount], NodeService]
 
 
 def save_config(cfg: NodeConfig, path: Path) -> None:
@@ -41,19 +47,21 @@ def load_config(path: Path) -> NodeConfig:
         raise ConfigError(f"node config {path}: {e}") from e
 
 
-def build_service(cfg: NodeConfig, password: str | None = None) -> NodeService:
+def build_service(
+    cfg: NodeConfig, password: str | None = None, factory: ServiceFactory = NodeService
+) -> NodeService:
     password = password if password is not None else os.environ.get("VEILPROOF_PASSWORD")
     if password is None:
         raise ConfigError("node account password: set VEILPROOF_PASSWORD")
     account = Keystore(cfg.home / "keystore").load(cfg.account_name, password)
     net = connect(cfg.chain_url)
     suite = Suite.attach(net, Deployment.load(cfg.deployment_file))
-    svc = NodeService(cfg, net, suite, account)
+    svc = factory(cfg, net, suite, account)
     svc.load_models()
     return svc
 
 
-def run_node(cfg: NodeConfig) -> None:
+def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     """Blocking: serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s node %(levelname)s %(message)s")
     # Bind first and keep the socket: with port 0 the OS picks a port that nobody can take between
@@ -68,7 +76,7 @@ def run_node(cfg: NodeConfig) -> None:
             f"node: cannot listen on {cfg.host}:{cfg.port} ({e.strerror}); pick another --port"
         ) from e
     cfg.port = int(sock.getsockname()[1])
-    svc = build_service(cfg)
+    svc = build_service(cfg, factory=factory)
     endpoint = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
     svc.ensure_registered_and_staked(endpoint)
     requeued, abandoned = svc.recover_unfinished()

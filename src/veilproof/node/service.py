@@ -35,24 +35,41 @@ from veilproof.chain.views import (
 from veilproof.errors import ArtifactError, ConfigError, ContractReverted, InputError, VeilproofError
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.errors import (
+    BadInput,
+    BadSignature,
+    Busy,
+    DeadlinePassed,
+    JobNotOpen,
+    KeysMissing,
+    NodeRefusal,
+    NotAssigned,
+    NotServed,
+    Replay,
+    TooLarge,
+    UnknownArtifact,
+    UnknownJob,
+)
 from veilproof.node.pool import WorkerPool
 from veilproof.node.provenance import check_lineage, require_equal
 from veilproof.protocol import ClaimSigner, RequestSig, decrypt_for_node, recover_request_signer
+from veilproof.protocol.api import (
+    EVAL_KEYS_HEADER,
+    FHE_KEYS,
+    SIGNATURE_HEADER,
+    FheOutput,
+    JobState,
+    JobStatus,
+    NodeInfo,
+    ServedModelInfo,
+    ZkClaim,
+)
 from veilproof.protocol.fhe_payload import fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
 
 log = logging.getLogger("veilproof.node")
 
 ZK_SUBMIT_GAS = 2_500_000
-
-
-class JobRejected(VeilproofError):
-    """A request the node will not serve; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass
@@ -87,7 +104,7 @@ class NodeService:
                 raise ArtifactError(f"model {sm.model_id} is retired on chain")
             check_lineage(self.suite, sm.model_id)
             lm = LoadedModel(sm, onchain)
-            if sm.zk_package or sm.cheat_zk_package:
+            if sm.zk_package:
                 lm.zk = self._load_zk(sm, onchain)
             if sm.fhe_server:
                 lm.fhe = self._load_fhe(sm, onchain)
@@ -96,19 +113,19 @@ class NodeService:
     def _fetch(self, digest: str) -> Path:
         return fetch_artifact(self.store, digest, self.cfg.artifact_sources)
 
-    def _load_zk(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+    def _load_package(self, digest: str) -> Any:
+        """Fetch a ZK package (manifest and every artifact it names) and load it, unchecked."""
         from veilproof.models.package import ModelPackage
 
-        digest = sm.cheat_zk_package or sm.zk_package
-        assert digest is not None
         self._fetch(digest)
         manifest = json.loads(self.store.get_bytes(digest))
         for role in manifest["artifacts"].values():
             self._fetch(role)
-        pkg = ModelPackage.load(self.store, digest)
-        if sm.cheat_zk_package:
-            log.warning("FAULT INJECTION: model %s served with an uncommitted package", sm.model_id)
-            return pkg
+        return ModelPackage.load(self.store, digest)
+
+    def _load_zk(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+        assert sm.zk_package is not None
+        pkg = self._load_package(sm.zk_package)
         c = pkg.commitments()
         require_equal(f"model {sm.model_id} onnx", onchain.onnx_hash, c["onnx_hash"])
         require_equal(f"model {sm.model_id} zk settings", onchain.zk_settings_hash, c["zk_settings_hash"])
@@ -161,12 +178,12 @@ class NodeService:
         for row in self.db.unfinished():
             job = read_job(self.suite, row.job_id)
             if job.status == OPEN and job.deadline > now + self.cfg.deadline_margin:
-                self.db.update(row.job_id, state=st.ACCEPTED)
+                self.db.update(row.job_id, state=JobState.ACCEPTED)
                 self._enqueue(row.job_id, row.mode)
                 requeued += 1
             else:
                 self.db.update(
-                    row.job_id, state=st.ABANDONED, error="deadline passed while the node was down"
+                    row.job_id, state=JobState.ABANDONED, error="deadline passed while the node was down"
                 )
                 abandoned += 1
         return requeued, abandoned
@@ -174,31 +191,31 @@ class NodeService:
     # --- admission -----------------------------------------------------------------------------
     def _admit(self, job_id: int, mode: int, body_for_sig: bytes, signature: str | None) -> OnchainJob:
         if not signature:
-            raise JobRejected(401, "missing X-Veil-Signature header")
+            raise BadSignature(f"missing {SIGNATURE_HEADER} header")
         if job_id <= 0 or job_id > self.net.call(self.suite.market.functions.job_count()):
-            raise JobRejected(404, f"job {job_id} does not exist on chain")
+            raise UnknownJob(f"job {job_id} does not exist on chain")
         job = read_job(self.suite, job_id)
         if job.node.lower() != self.address.lower():
-            raise JobRejected(403, f"job {job_id} is assigned to {job.node}, not this node")
+            raise NotAssigned(f"job {job_id} is assigned to {job.node}, not this node")
         if job.mode != mode:
-            raise JobRejected(400, f"job {job_id} is mode {job.mode}, this endpoint serves mode {mode}")
+            raise BadInput(f"job {job_id} is mode {job.mode}, this endpoint serves mode {mode}")
         if job.status != OPEN:
-            raise JobRejected(409, f"job {job_id} is not open (status {job.status_name})")
+            raise JobNotOpen(f"job {job_id} is not open (status {job.status_name})")
         if job.deadline <= self.net.now() + self.cfg.deadline_margin:
-            raise JobRejected(410, f"job {job_id} deadline has passed or is too close")
+            raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
         if job.model_id not in self.models:
-            raise JobRejected(404, f"this node does not serve model {job.model_id}")
+            raise NotServed(f"this node does not serve model {job.model_id}")
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, self.address, job_id)
         try:
             signer = recover_request_signer(ctx, body_for_sig, signature)
         except InputError as e:
-            raise JobRejected(401, str(e)) from e
+            raise BadSignature(str(e)) from e
         if signer.lower() != job.client.lower() and not self._wallet_approves(
             job.client, ctx.digest(body_for_sig), signature
         ):
-            raise JobRejected(401, "signature is not from the job's client")
+            raise BadSignature("signature is not from the job's client")
         if self.db.get(job_id) is not None:
-            raise JobRejected(409, f"job {job_id} was already submitted to this node (replay)")
+            raise Replay(f"job {job_id} was already submitted to this node (replay)")
         return job
 
     def _wallet_approves(self, client: str, digest: bytes, signature: str) -> bool:
@@ -227,26 +244,26 @@ class NodeService:
 
         row = st.JobRow(
             job_id=job.job_id, mode=job.mode, model_id=job.model_id, client=job.client, deadline=job.deadline,
-            state=st.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
+            state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         try:
             with self.db.session() as s:
                 s.add(row)
         except DbIntegrityError as e:
-            raise JobRejected(409, f"job {job.job_id} was already submitted to this node (replay)") from e
+            raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
         try:
             if not self.pool.has_room():
                 raise QueueFull("queue full")
             try:
                 self.net.transact(self.suite.market.functions.start_job(job.job_id), sender=self.account)
             except ContractReverted as e:
-                raise JobRejected(409, f"job {job.job_id} cannot be started: {e.reason}") from e
+                raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
             self._enqueue(job.job_id, job.mode)
-        except (JobRejected, QueueFull) as e:
+        except (NodeRefusal, QueueFull) as e:
             with self.db.session() as s:
                 s.delete(s.get(st.JobRow, job.job_id))
             if isinstance(e, QueueFull):
-                raise JobRejected(503, f"node busy: {e}") from e
+                raise Busy(f"node busy: {e}") from e
             raise
 
     def _enqueue(self, job_id: int, mode: int) -> None:
@@ -256,18 +273,18 @@ class NodeService:
         try:
             self.pool.submit(fn)
         except QueueFull as e:
-            raise JobRejected(503, f"node busy: {e}") from e
+            raise Busy(f"node busy: {e}") from e
 
     def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
         job = self._admit(job_id, MODE_ZK, raw_body, signature)
         lm = self.models[job.model_id]
         if lm.zk is None:
-            raise JobRejected(404, f"this node does not serve model {job.model_id} in ZK mode")
+            raise NotServed(f"this node does not serve model {job.model_id} in ZK mode")
         x = self._decode_input(encrypted_input, lm)
         from veilproof.zk.instances import input_commitment
 
         if input_commitment(lm.zk.settings, x) != job.input_commitment:
-            raise JobRejected(400, "input does not match the job's input commitment")
+            raise BadInput("input does not match the job's input commitment")
         self._record_and_enqueue(job, encrypted_input)
 
     def _decode_input(self, encrypted_input: bytes, lm: LoadedModel) -> np.ndarray:
@@ -275,10 +292,10 @@ class NodeService:
             plain = decrypt_for_node(bytes(self.account.key), encrypted_input)
             x = np.asarray(json.loads(plain), dtype=np.float64)
         except (InputError, ValueError, TypeError) as e:
-            raise JobRejected(400, f"encrypted_input: cannot decrypt or parse ({type(e).__name__})") from e
+            raise BadInput(f"encrypted_input: cannot decrypt or parse ({type(e).__name__})") from e
         shape = tuple(lm.zk.input_shape)
         if x.size != int(np.prod(shape)) or not np.all(np.isfinite(x)):
-            raise JobRejected(400, f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
+            raise BadInput(f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
         return x.reshape(shape)
 
     def has_eval_keys(self, digest: str) -> bool:
@@ -286,9 +303,9 @@ class NodeService:
 
     def put_eval_keys(self, data: bytes) -> str:
         if len(data) > self.cfg.max_eval_key_bytes:
-            raise JobRejected(413, f"evaluation keys larger than {self.cfg.max_eval_key_bytes} bytes")
+            raise TooLarge(f"evaluation keys larger than {self.cfg.max_eval_key_bytes} bytes")
         if not data:
-            raise JobRejected(400, "evaluation keys: empty body")
+            raise BadInput("evaluation keys: empty body")
         digest = self.store.put_bytes(data)
         with self.db.session() as s:
             if s.get(st.EvalKeyRow, digest) is None:
@@ -297,31 +314,29 @@ class NodeService:
 
     def submit_fhe(self, job_id: int, ciphertext: bytes, eval_keys_hash: str, signature: str | None) -> None:
         if not ciphertext:
-            raise JobRejected(400, "ciphertext: empty body")
+            raise BadInput("ciphertext: empty body")
         ct_hash = sha256_hex(ciphertext)
         try:
             payload = fhe_signed_payload(ct_hash, eval_keys_hash)
         except ValueError as e:
-            raise JobRejected(400, "X-Veil-Eval-Keys: expected the 64-hex sha256 of uploaded keys") from e
+            raise BadInput(f"{EVAL_KEYS_HEADER}: expected the 64-hex sha256 of uploaded keys") from e
         job = self._admit(job_id, MODE_FHE, payload, signature)
         lm = self.models[job.model_id]
         if lm.fhe is None:
-            raise JobRejected(404, f"this node does not serve model {job.model_id} in FHE mode")
+            raise NotServed(f"this node does not serve model {job.model_id} in FHE mode")
         if int(ct_hash, 16) != job.input_commitment:
-            raise JobRejected(400, "ciphertext does not match the job's input commitment")
+            raise BadInput("ciphertext does not match the job's input commitment")
         if not self.store.has(eval_keys_hash):
-            raise JobRejected(428, f"evaluation keys {eval_keys_hash} not uploaded: PUT /fhe/keys first")
+            raise KeysMissing(f"evaluation keys {eval_keys_hash} not uploaded: PUT {FHE_KEYS} first")
         info = lm.fhe.info
         if len(ciphertext) != info.input_ciphertext_bytes:
-            raise JobRejected(
-                400,
+            raise BadInput(
                 f"ciphertext: {len(ciphertext)} bytes, this circuit takes {info.input_ciphertext_bytes} "
                 "(truncated, or encrypted for another circuit)",
             )
         ek_size = self.store.path(eval_keys_hash).stat().st_size
         if ek_size != info.evaluation_key_bytes:
-            raise JobRejected(
-                400,
+            raise BadInput(
                 f"evaluation keys: {ek_size} bytes, this circuit needs {info.evaluation_key_bytes} "
                 "(generated for another circuit)",
             )
@@ -332,13 +347,15 @@ class NodeService:
         row = self.db.get(job_id)
         if row is None:
             return None
-        self.db.update(job_id, state=st.RUNNING)
+        self.db.update(job_id, state=JobState.RUNNING)
         return row, self.models[row.model_id]
 
     def _failed(self, job_id: int, e: Exception, mode: str) -> None:
         # The type only: an exception message may quote the input, and logs must not hold plaintext.
         log.warning("%s job %s failed: %s", mode, job_id, type(e).__name__)
-        self.db.update(job_id, state=st.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time())
+        self.db.update(
+            job_id, state=JobState.FAILED, error=f"{type(e).__name__}: {e}"[:500], finished=time.time()
+        )
 
     def _run_zk(self, job_id: int) -> None:
         started = self._begin(job_id)
@@ -351,13 +368,13 @@ class NodeService:
             instances = [int(v) for v in result.instances]
             proof = bytes(result.proof_bytes)
             sig = self.claims.sign(job_id, instances, proof)
-            out = {
-                "outputs": list(result.outputs),
-                "instances": [hex(v) for v in instances],
-                "proof": "0x" + proof.hex(),
-                "node_signature": sig,
-            }
-            self.db.update(job_id, result_json=json.dumps(out))
+            claim = ZkClaim(
+                outputs=list(result.outputs),
+                instances=[hex(v) for v in instances],
+                proof="0x" + proof.hex(),
+                node_signature=sig,
+            )
+            self.db.update(job_id, result_json=claim.model_dump_json())
             try:
                 # A fixed gas limit skips the estimate: verifying a Halo2 proof in the EVM is the
                 # slow part (seconds on py-evm), and it need not run twice. ~0.9M is used.
@@ -366,10 +383,10 @@ class NodeService:
                     sender=self.account,
                     gas=ZK_SUBMIT_GAS,
                 )
-                self.db.update(job_id, state=st.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
+                self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
             except ContractReverted as e:
                 # The signed claim stays available to the client, who can take it to challenge_zk.
-                self.db.update(job_id, state=st.FAILED, error=f"chain rejected the result: {e.reason}")
+                self.db.update(job_id, state=JobState.FAILED, error=f"chain rejected the result: {e.reason}")
         except Exception as e:
             self._failed(job_id, e, "zk")
 
@@ -395,7 +412,9 @@ class NodeService:
                 # the client is refunded now rather than at the deadline (nobody paid or slashed).
                 reason = f"{type(e).__name__}"[:64]
                 self.net.transact(self.suite.market.functions.reject_job(job_id, reason), sender=self.account)
-                self.db.update(job_id, state=st.FAILED, error=f"rejected: {e}"[:500], finished=time.time())
+                self.db.update(
+                    job_id, state=JobState.FAILED, error=f"rejected: {e}"[:500], finished=time.time()
+                )
                 return
             self.db.update(job_id, output_ct=output)
             fn = self.suite.market.functions.submit_fhe_result(
@@ -406,51 +425,58 @@ class NodeService:
                 bytes.fromhex(lm.onchain.fhe_server_hash),
             )
             rcpt = self.net.transact(fn, sender=self.account)
-            self.db.update(job_id, state=st.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
+            self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
         except Exception as e:
             self._failed(job_id, e, "fhe")
 
     # --- results and info ----------------------------------------------------------------------
-    def result(self, job_id: int) -> dict[str, Any]:
+    def result(self, job_id: int) -> JobStatus:
         row = self.db.get(job_id)
         if row is None:
-            raise JobRejected(404, f"job {job_id} unknown to this node")
-        out: dict[str, Any] = {
-            "job_id": job_id,
-            "state": row.state,
-            "tx_hash": row.tx_hash,
-            "error": row.error,
-        }
+            raise UnknownJob(f"job {job_id} unknown to this node")
+        # Only what exists is set: the answer has "zk" / "fhe" once there is a result, not as null.
+        extra: dict[str, Any] = {}
         if row.result_json:
-            out["zk"] = json.loads(row.result_json)
+            extra["zk"] = ZkClaim.model_validate_json(row.result_json)
         if row.output_ct is not None:
-            out["fhe"] = {"output_sha256": sha256_hex(row.output_ct), "size": len(row.output_ct)}
-        return out
+            extra["fhe"] = FheOutput(output_sha256=sha256_hex(row.output_ct), size=len(row.output_ct))
+        return JobStatus(
+            job_id=job_id, state=JobState(row.state), tx_hash=row.tx_hash, error=row.error, **extra
+        )
 
     def output_ciphertext(self, job_id: int) -> bytes:
         row = self.db.get(job_id)
         if row is None or row.output_ct is None:
-            raise JobRejected(404, f"no output ciphertext for job {job_id}")
+            raise UnknownJob(f"no output ciphertext for job {job_id}")
         return row.output_ct
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "pubkey": "0x" + self.pubkey.hex(),
-            "chain_id": self.net.chain_id,
-            "market": self.suite.market.address,
-            "models": [
-                {
-                    "model_id": mid,
-                    "name": lm.onchain.name,
-                    "price": lm.onchain.price,
-                    "zk_package": lm.served.zk_package,
-                    "fhe_server": lm.served.fhe_server,
-                    "fhe_client": lm.served.fhe_client,
-                }
+    def artifact_path(self, digest: str) -> Path:
+        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served)."""
+        if not self.store.has(digest):
+            raise UnknownArtifact(f"artifact {digest} not in this node's store")
+        try:
+            return self.store.open_verified(digest)
+        except ArtifactError as e:
+            raise UnknownArtifact(str(e)) from e
+
+    def info(self) -> NodeInfo:
+        return NodeInfo(
+            address=self.address,
+            pubkey="0x" + self.pubkey.hex(),
+            chain_id=self.net.chain_id,
+            market=self.suite.market.address,
+            models=[
+                ServedModelInfo(
+                    model_id=mid,
+                    name=lm.onchain.name,
+                    price=lm.onchain.price,
+                    zk_package=lm.served.zk_package,
+                    fhe_server=lm.served.fhe_server,
+                    fhe_client=lm.served.fhe_client,
+                )
                 for mid, lm in self.models.items()
             ],
-            "workers": self.pool.workers,
-            "inflight": self.pool.inflight,
-            "uptime_s": round(time.time() - self.started, 1),
-        }
+            workers=self.pool.workers,
+            inflight=self.pool.inflight,
+            uptime_s=round(time.time() - self.started, 1),
+        )

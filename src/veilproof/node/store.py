@@ -15,8 +15,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-# Job states on the node (the chain has its own).
-ACCEPTED, RUNNING, SUBMITTED, FAILED, ABANDONED = "accepted", "running", "submitted", "failed", "abandoned"
+from veilproof.protocol.api import JobState  # the states are part of the wire protocol (GET /jobs/{id})
 
 
 class Base(DeclarativeBase):
@@ -30,7 +29,7 @@ class JobRow(Base):
     model_id: Mapped[int] = mapped_column(BigInteger)
     client: Mapped[str] = mapped_column(String(42))
     deadline: Mapped[int] = mapped_column(BigInteger)
-    state: Mapped[str] = mapped_column(String(16), default=ACCEPTED)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.ACCEPTED.value)
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted input (ECIES) or FHE ciphertext
     eval_keys_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # ZK: instances, proof, signature
@@ -66,7 +65,11 @@ class NodeStore:
 
     def unfinished(self) -> list[JobRow]:
         with self.session() as s:
-            return list(s.scalars(select(JobRow).where(JobRow.state.in_([ACCEPTED, RUNNING]))))
+            return list(
+                s.scalars(
+                    select(JobRow).where(JobRow.state.in_([JobState.ACCEPTED.value, JobState.RUNNING.value]))
+                )
+            )
 
     def update(self, job_id: int, **fields: object) -> None:
         with self.session() as s:

@@ -23,21 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.suite import Suite
 from veilproof.chain.views import read_model
 from veilproof.client import Client
-from veilproof.client.errors import InferenceFailed, NodeMisbehaved, NoNodeAvailable
+from veilproof.client.errors import InferenceFailed, NodeMisbehaved, WrongResult
 from veilproof.errors import VeilproofError
 from veilproof.validator.references import ReferenceBook, matches
 from veilproof.validator.scoring import AuditRecord
 
 log = logging.getLogger("veilproof.validator")
-
-_WRONG_MARKERS = ("rejected on chain", "does not match", "differ from")
 
 ClientFactory = Callable[[Suite, LocalAccount, Path], Client]
 
@@ -67,6 +64,19 @@ class ModelAudit:
     @property
     def tolerance(self) -> float:
         return self.atol if self.atol is not None else (1e-3 if self.private else 0.25)
+
+
+def failure_record(node: str, model_id: int, kind: str, error: Exception, latency_s: float) -> AuditRecord:
+    """Score an audit that produced no accepted answer, by the error's type (never its message):
+    evidence of a wrong answer (:class:`WrongResult`: proof rejected on chain, a result differing from
+    what the node posted) counts against correctness; anything else (refusal, timeout, crash,
+    unreachable — :class:`NodeUnavailable` and the rest) against availability."""
+    wrong = isinstance(error, WrongResult)
+    details = error.details if isinstance(error, NodeMisbehaved) else {}
+    return AuditRecord(
+        node, model_id, kind, answered=wrong, correct=False, latency_s=latency_s,
+        job_id=details.get("job_id"), detail=str(error)[:200],
+    )  # fmt: skip
 
 
 class _RecordingFhe:
@@ -157,20 +167,10 @@ class Auditor:
         try:
             res = client.infer(spec.model_id, x, private=spec.private, node=node, max_attempts=1)
         except InferenceFailed as e:
-            dt = time.perf_counter() - t0
-            att = e.attempts[0] if e.attempts else {}
-            err = str(att.get("error", e))
-            # Evidence of a wrong answer (rejected proof, output not matching the posted hash) counts
-            # against correctness; anything else (refusal, timeout, crash) against availability.
-            wrong = att.get("outcome") == "slashed" or any(m in err for m in _WRONG_MARKERS)
-            return AuditRecord(
-                node, spec.model_id, kind, answered=wrong, correct=False, latency_s=dt,
-                job_id=att.get("job_id"), detail=err[:200],
-            )  # fmt: skip
-        except (NodeMisbehaved, NoNodeAvailable, httpx.HTTPError, VeilproofError) as e:
-            return AuditRecord(
-                node, spec.model_id, kind, False, False, time.perf_counter() - t0, None, str(e)[:200]
-            )
+            cause: VeilproofError = e.causes[0] if e.causes else e
+            return failure_record(node, spec.model_id, kind, cause, time.perf_counter() - t0)
+        except VeilproofError as e:  # a node error outside infer's loop, no node, an artifact it lacks
+            return failure_record(node, spec.model_id, kind, e, time.perf_counter() - t0)
         finally:
             client.close()
         dt = time.perf_counter() - t0

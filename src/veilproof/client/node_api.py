@@ -1,0 +1,159 @@
+"""``NodeApi``: the one HTTP client of a compute node, typed by :mod:`veilproof.protocol.api`.
+
+Why one class: the client SDK, validators (through the SDK) and the demo all talk to nodes; each used
+to build URLs, headers and poll loops of its own and to read untyped JSON. Here every endpoint is a
+method that returns the protocol's pydantic model, and every failure is a typed
+:class:`~veilproof.client.errors.NodeUnavailable`: no HTTP answer → :class:`NodeUnreachable`, an error
+status → its :class:`NodeRefused` subclass (:data:`~veilproof.client.errors.REFUSALS`), an answer not
+in the protocol's shape → :class:`BadResponse`. No ``httpx`` exception escapes.
+
+Nothing here trusts the node: checking what it returns against the chain is the caller's job
+(:class:`veilproof.client.Client`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from veilproof.client.errors import BadResponse, NodeRefused, NodeUnreachable, NoResult, refusal
+from veilproof.protocol import api
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class NodeApi:
+    """Typed calls to the node at ``endpoint``. Pass ``http`` to share a connection pool (it is then
+    not closed by :meth:`close`)."""
+
+    def __init__(self, endpoint: str, *, http: httpx.Client | None = None, timeout: float = 60.0) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._owns_http = http is None
+        self.http = http if http is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> NodeApi:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- transport -------------------------------------------------------------------------------
+    def url(self, route: str, **params: object) -> str:
+        return self.endpoint + route.format(**params)
+
+    def _send(
+        self,
+        method: str,
+        route: str,
+        params: dict[str, object] | None = None,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One request; an error status not in ``ok`` is raised as its :class:`NodeRefused` subclass."""
+        url = self.url(route, **(params or {}))
+        try:
+            r = self.http.request(method, url, content=content, headers=headers)
+        except httpx.HTTPError as e:
+            raise NodeUnreachable(f"{method} {url}: {type(e).__name__}: {e}") from e
+        if r.status_code >= 400 and r.status_code not in ok:
+            raise refusal(r.status_code, _error_text(r), f"{method} {url}")
+        return r
+
+    @staticmethod
+    def _parse(r: httpx.Response, model: type[M]) -> M:
+        try:
+            return model.model_validate_json(r.content)
+        except ValidationError as e:
+            raise BadResponse(
+                f"{r.request.method} {r.request.url}: not a {model.__name__} ({e.error_count()} errors)"
+            ) from e
+
+    # --- endpoints -------------------------------------------------------------------------------
+    def health(self) -> api.Health:
+        return self._parse(self._send("GET", api.HEALTH), api.Health)
+
+    def info(self) -> api.NodeInfo:
+        return self._parse(self._send("GET", api.INFO), api.NodeInfo)
+
+    def artifact(self, digest: str) -> bytes:
+        """A (small) artifact's bytes, unchecked: large ones are streamed and hash-checked into a store
+        by :func:`veilproof.artifacts.remote.fetch_artifact`."""
+        return self._send("GET", api.ARTIFACT, {"digest": digest}).content
+
+    def submit_zk(self, job_id: int, request: api.ZkJobRequest, signature: str) -> api.Accepted:
+        """``signature`` is the job's client's signature over ``request.encode()``, the bytes sent."""
+        headers = {api.CONTENT_TYPE: api.JSON, api.SIGNATURE_HEADER: signature}
+        r = self._send("POST", api.ZK_JOB, {"job_id": job_id}, content=request.encode(), headers=headers)
+        return self._parse(r, api.Accepted)
+
+    def has_eval_keys(self, digest: str) -> bool:
+        return self._send("HEAD", api.FHE_KEYS_DIGEST, {"digest": digest}, ok=(404,)).status_code == 200
+
+    def put_eval_keys(self, upload: api.EvalKeysUpload) -> api.KeysStored:
+        headers = {api.CONTENT_TYPE: api.OCTET_STREAM}
+        return self._parse(
+            self._send("PUT", api.FHE_KEYS, content=upload.keys, headers=headers), api.KeysStored
+        )
+
+    def submit_fhe(self, job_id: int, request: api.FheJobRequest) -> api.Accepted:
+        headers = {
+            api.CONTENT_TYPE: api.OCTET_STREAM,
+            api.EVAL_KEYS_HEADER: request.eval_keys_sha256,
+            api.SIGNATURE_HEADER: request.signature,
+        }
+        r = self._send("POST", api.FHE_JOB, {"job_id": job_id}, content=request.ciphertext, headers=headers)
+        return self._parse(r, api.Accepted)
+
+    def job(self, job_id: int) -> api.JobStatus:
+        return self._parse(self._send("GET", api.JOB, {"job_id": job_id}), api.JobStatus)
+
+    def fhe_output(self, job_id: int) -> bytes:
+        return self._send("GET", api.FHE_OUTPUT, {"job_id": job_id}).content
+
+    def wait(
+        self,
+        job_id: int,
+        timeout: float,
+        interval: float = 0.5,
+        on_state: Callable[[api.JobState], None] | None = None,
+    ) -> api.JobStatus:
+        """Poll ``GET /jobs/{id}`` until the node is finished with the job (submitted, failed, abandoned).
+
+        A refusal while polling (e.g. 404 before the job is recorded) is retried until ``timeout``;
+        an unreachable node raises at once. Raises :class:`NoResult` at the timeout."""
+        t_end = time.monotonic() + timeout
+        last: api.JobState | None = None
+        while time.monotonic() < t_end:
+            try:
+                st = self.job(job_id)
+            except NodeRefused:
+                st = None
+            if st is not None:
+                if st.state != last and on_state is not None:
+                    on_state(st.state)
+                last = st.state
+                if st.state.finished:
+                    return st
+            time.sleep(interval)
+        raise NoResult(f"job {job_id}: node gave no result within {timeout}s (refund after deadline)")
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+        return str(body.get("error") or body.get("detail"))
+    except (ValueError, AttributeError):
+        return r.text[:200]

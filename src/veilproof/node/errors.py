@@ -1,0 +1,80 @@
+"""Why the node refuses a request, as types; :mod:`veilproof.node.app` maps each to an HTTP status.
+
+Why types and not ``(status, reason)`` pairs: the service decides *what* is wrong (not assigned,
+replayed, busy), the HTTP layer decides how to say it. The status table lives in one place
+(:data:`veilproof.node.app.ERROR_STATUS`) and also writes the OpenAPI spec, so a route documents every
+status it can answer with. The message is the reason sent back to the peer as ``{"error": ...}``:
+it must never quote a client's input.
+"""
+
+from __future__ import annotations
+
+from veilproof.errors import VeilproofError
+
+
+class NodeRefusal(VeilproofError):
+    """Base of every request the node will not serve; ``reason`` goes to the peer verbatim."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BadInput(NodeRefusal):
+    """The request is well-formed but its content is wrong (input, ciphertext, keys, digest, mode)."""
+
+
+class MalformedBody(NodeRefusal):
+    """The body, a path parameter or a required header cannot be parsed."""
+
+
+class UnsupportedMediaType(NodeRefusal):
+    """The ``Content-Type`` is not the one the endpoint takes."""
+
+
+class TooLarge(NodeRefusal):
+    """The body is (or declares to be) larger than the node accepts."""
+
+
+class BadSignature(NodeRefusal):
+    """The request signature is missing, malformed, or not from the job's client (nor its wallet)."""
+
+
+class NotAssigned(NodeRefusal):
+    """The job is assigned to another node on chain."""
+
+
+class UnknownJob(NodeRefusal):
+    """The job does not exist on chain, or this node holds no record / output for it."""
+
+
+class NotServed(NodeRefusal):
+    """This node does not serve the job's model (or not in the requested mode)."""
+
+
+class UnknownArtifact(NodeRefusal):
+    """The artifact is not in this node's store."""
+
+
+class JobNotOpen(NodeRefusal):
+    """The job is not open on chain (settled, refunded, …) or the chain refused to start it."""
+
+
+class Replay(NodeRefusal):
+    """The job was already submitted to this node: a job is served once."""
+
+
+class DeadlinePassed(NodeRefusal):
+    """The job's deadline has passed or is too close to do the work."""
+
+
+class KeysMissing(NodeRefusal):
+    """The FHE evaluation keys named by the request were not uploaded (``PUT /fhe/keys`` first)."""
+
+
+class Busy(NodeRefusal):
+    """Every worker is busy and the queue is full: try later or another node."""
+
+
+class InternalError(NodeRefusal):
+    """An unexpected failure inside the node (a bug, not the peer's fault)."""

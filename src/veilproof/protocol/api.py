@@ -1,0 +1,187 @@
+"""The node's HTTP interface as data: routes, header names, job states, request and response bodies.
+
+Why one module: the node (:mod:`veilproof.node.app`) and everyone who calls it (the client SDK's
+:class:`veilproof.client.node_api.NodeApi`, validators through the SDK, the demo's readiness check)
+used to spell routes, headers and states as string literals on both sides of the seam; a typo on one
+side was a silent 404 or a poll that never ends. Both sides import these names instead, and
+``docs/openapi.json`` is generated from the node app that uses them.
+
+Error statuses are not listed here: they belong to the node's error table
+(:data:`veilproof.node.app.ERROR_STATUS`) and to the client's status → exception map
+(:data:`veilproof.client.errors.REFUSALS`); every error answer has the :class:`ErrorBody` shape.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- routes (templates for ``str.format``; FastAPI reads the same strings) ------------------------
+HEALTH = "/health"
+INFO = "/info"
+ARTIFACT = "/artifacts/{digest}"
+ZK_JOB = "/zk/jobs/{job_id}"
+FHE_KEYS = "/fhe/keys"
+FHE_KEYS_DIGEST = "/fhe/keys/{digest}"
+FHE_JOB = "/fhe/jobs/{job_id}"
+JOB = "/jobs/{job_id}"
+FHE_OUTPUT = "/fhe/jobs/{job_id}/output"
+
+# --- headers and media types ---------------------------------------------------------------------
+SIGNATURE_HEADER = "X-Veil-Signature"  # the job's client signs the request (protocol.signing)
+EVAL_KEYS_HEADER = "X-Veil-Eval-Keys"  # FHE: sha256 of the evaluation keys uploaded with PUT /fhe/keys
+CONTENT_TYPE = "Content-Type"
+JSON = "application/json"
+OCTET_STREAM = "application/octet-stream"
+
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex characters")]
+
+
+class JobState(StrEnum):
+    """Where a job is *on the node* (the chain keeps its own status, :mod:`veilproof.chain.views`).
+
+    ``accepted`` → ``running`` → ``submitted`` (result posted on chain) or ``failed``; a job the node
+    still owed when it restarted too late for the deadline is ``abandoned`` (the client refunds).
+    """
+
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    SUBMITTED = "submitted"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+    @property
+    def finished(self) -> bool:
+        """No further change will come from the node: a client stops polling."""
+        return self in (JobState.SUBMITTED, JobState.FAILED, JobState.ABANDONED)
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored (not refused): a newer peer may add fields without breaking older ones.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorBody(_Body):
+    """Every refusal (4xx/5xx) has this body; ``error`` says what was wrong and what was expected."""
+
+    error: str
+
+
+class Health(_Body):
+    status: str = "ok"
+
+
+class ServedModelInfo(_Body):
+    model_id: int
+    name: str
+    price: int
+    zk_package: str | None = Field(description="manifest digest of the ZK package, if served")
+    fhe_server: str | None = Field(description="sha256 of the FHE server.zip, if served")
+    fhe_client: str | None = Field(description="sha256 of the FHE client.zip, if served")
+
+
+class NodeInfo(_Body):
+    address: str
+    pubkey: str = Field(description="0x-hex compressed secp256k1 key to encrypt ZK inputs to")
+    chain_id: int
+    market: str = Field(description="JobMarket address the node settles with")
+    models: list[ServedModelInfo]
+    workers: int
+    inflight: int
+    uptime_s: float
+
+
+class ZkJobRequest(_Body):
+    """Body of ``POST /zk/jobs/{job_id}`` (JSON); the signature over its exact bytes is a header."""
+
+    encrypted_input: str = Field(description="0x-hex ECIES envelope of the JSON input, to the node's pubkey")
+
+    def encode(self) -> bytes:
+        """The bytes to sign and send: the node checks the signature over exactly these."""
+        return self.model_dump_json().encode()
+
+
+class FheJobRequest(_Body):
+    """``POST /fhe/jobs/{job_id}``: the body is the raw input ciphertext (``application/octet-stream``);
+    the evaluation-keys digest and the client's signature travel as headers (see
+    :func:`veilproof.protocol.fhe_payload.fhe_signed_payload` for what is signed)."""
+
+    ciphertext: bytes
+    eval_keys_sha256: Hex64
+    signature: str
+
+
+class EvalKeysUpload(_Body):
+    """``PUT /fhe/keys``: the body is the raw serialized evaluation keys (``application/octet-stream``).
+    Uploaded once per client key set; jobs name them by sha256 in ``X-Veil-Eval-Keys``."""
+
+    keys: bytes
+
+
+class Accepted(_Body):
+    """``202``: the job was checked against the chain, taken on chain (``start_job``) and queued."""
+
+    job_id: int
+    state: JobState
+
+
+class KeysStored(_Body):
+    digest: Hex64
+    size: int
+
+
+class ZkClaim(_Body):
+    """The node's signed result: if the chain rejects the proof, the client takes this to ``challenge_zk``."""
+
+    outputs: list[float]
+    instances: list[str] = Field(description="0x-hex public instances (input hash, then outputs)")
+    proof: str = Field(description="0x-hex proof bytes")
+    node_signature: str
+
+
+class FheOutput(_Body):
+    output_sha256: Hex64
+    size: int
+
+
+class JobStatus(_Body):
+    """``GET /jobs/{job_id}``. ``zk`` / ``fhe`` are present only once the node has a result."""
+
+    job_id: int
+    state: JobState
+    tx_hash: str | None
+    error: str | None
+    zk: ZkClaim | None = None
+    fhe: FheOutput | None = None
+
+
+def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` for a JSON body the route reads itself (to size-check and sign raw bytes)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {JSON: {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def binary_body(description: str) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` for a raw octet-stream body (FastAPI cannot infer one from ``Request``)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+def binary_response(description: str) -> dict[str, Any]:
+    """OpenAPI ``200`` for a raw octet-stream response."""
+    return {
+        "description": description,
+        "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+    }

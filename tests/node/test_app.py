@@ -1,0 +1,186 @@
+"""The HTTP seam without a chain: the node app maps every refusal to its status through one table,
+always with an ``{"error": ...}`` body, and ``NodeApi`` turns each status back into its typed error.
+
+A stand-in service raises what the test asks for; the app and ``NodeApi`` are the real ones, talking
+over Starlette's in-process transport (``TestClient`` is an ``httpx.Client``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from veilproof.client import errors as ce
+from veilproof.client.node_api import NodeApi
+from veilproof.node import errors as ne
+from veilproof.node.app import ERROR_STATUS, create_app
+from veilproof.protocol import api
+
+KEYS = b"evaluation keys"
+EK = hashlib.sha256(KEYS).hexdigest()
+
+
+@dataclass
+class _Cfg:
+    max_body_bytes: int = 1024
+    max_eval_key_bytes: int = 4096
+
+
+@dataclass
+class FakeService:
+    """Records calls; raises ``fail`` (if set) from every call that can refuse."""
+
+    tmp: Path
+    cfg: _Cfg = field(default_factory=_Cfg)
+    fail: Exception | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    def _maybe_fail(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+
+    def info(self) -> api.NodeInfo:
+        self._maybe_fail()
+        return api.NodeInfo(
+            address="0x" + "11" * 20, pubkey="0x02" + "22" * 32, chain_id=1, market="0x" + "33" * 20,
+            models=[], workers=1, inflight=0, uptime_s=1.0,
+        )  # fmt: skip
+
+    def submit_zk(self, job_id: int, envelope: bytes, raw: bytes, sig: str | None) -> None:
+        self._maybe_fail()
+        self.calls.append(("zk", (job_id, envelope, raw, sig)))
+
+    def submit_fhe(self, job_id: int, ct: bytes, ek: str, sig: str | None) -> None:
+        self._maybe_fail()
+        self.calls.append(("fhe", (job_id, ct, ek, sig)))
+
+    def has_eval_keys(self, digest: str) -> bool:
+        return digest in self.keys
+
+    def put_eval_keys(self, data: bytes) -> str:
+        self._maybe_fail()
+        self.keys.add(hashlib.sha256(data).hexdigest())
+        return hashlib.sha256(data).hexdigest()
+
+    def result(self, job_id: int) -> api.JobStatus:
+        self._maybe_fail()
+        return api.JobStatus(job_id=job_id, state=api.JobState.RUNNING, tx_hash=None, error=None)
+
+    def output_ciphertext(self, job_id: int) -> bytes:
+        self._maybe_fail()
+        return b"ciphertext"
+
+    def artifact_path(self, digest: str) -> Path:
+        self._maybe_fail()
+        p = self.tmp / digest
+        p.write_bytes(b"blob")
+        return p
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> tuple[FakeService, NodeApi]:
+    svc = FakeService(tmp_path)
+    http = TestClient(create_app(svc), raise_server_exceptions=False)  # type: ignore[arg-type]
+    return svc, NodeApi(str(http.base_url), http=http)
+
+
+def test_every_refusal_has_a_status_in_the_one_table() -> None:
+    kinds = [
+        c for _, c in inspect.getmembers(ne, inspect.isclass)
+        if issubclass(c, ne.NodeRefusal) and c is not ne.NodeRefusal
+    ]  # fmt: skip
+    assert kinds and set(kinds) == set(ERROR_STATUS)
+    # and the client has a typed error for every status the node can answer with
+    assert set(ERROR_STATUS.values()) <= set(ce.REFUSALS)
+
+
+@pytest.mark.parametrize("kind", sorted(ERROR_STATUS, key=lambda k: k.__name__), ids=lambda k: k.__name__)
+def test_each_refusal_reaches_the_client_as_its_typed_error(
+    node: tuple[FakeService, NodeApi], kind: type[ne.NodeRefusal]
+) -> None:
+    svc, nodeapi = node
+    svc.fail = kind(f"because {kind.__name__}")
+    status = ERROR_STATUS[kind]
+    with pytest.raises(ce.REFUSALS[status]) as e:
+        nodeapi.submit_zk(7, api.ZkJobRequest(encrypted_input="0xabcd"), "0xsig")
+    assert e.value.status == status and e.value.reason == f"because {kind.__name__}"
+    assert isinstance(e.value, ce.NodeUnavailable) and not isinstance(e.value, ce.WrongResult)
+    raw = nodeapi.http.get(nodeapi.url(api.JOB, job_id=1))
+    assert raw.status_code == status and api.ErrorBody.model_validate(raw.json()).error
+
+
+def test_requests_carry_the_protocol_headers_and_bodies(node: tuple[FakeService, NodeApi]) -> None:
+    svc, nodeapi = node
+    req = api.ZkJobRequest(encrypted_input="0xabcd")
+    accepted = nodeapi.submit_zk(7, req, "0xsig")
+    assert accepted == api.Accepted(job_id=7, state=api.JobState.ACCEPTED)
+    assert svc.calls[-1] == ("zk", (7, bytes.fromhex("abcd"), req.encode(), "0xsig"))
+
+    assert not nodeapi.has_eval_keys(EK)
+    assert nodeapi.put_eval_keys(api.EvalKeysUpload(keys=KEYS)) == api.KeysStored(digest=EK, size=len(KEYS))
+    assert nodeapi.has_eval_keys(EK)
+    nodeapi.submit_fhe(8, api.FheJobRequest(ciphertext=b"ct", eval_keys_sha256=EK, signature="0xs"))
+    assert svc.calls[-1] == ("fhe", (8, b"ct", EK, "0xs"))
+
+    st = nodeapi.job(8)
+    assert st.state is api.JobState.RUNNING and not st.state.finished
+    # "zk" / "fhe" appear on the wire only once there is a result
+    assert set(nodeapi.http.get(nodeapi.url(api.JOB, job_id=8)).json()) == {
+        "job_id",
+        "state",
+        "tx_hash",
+        "error",
+    }
+    assert nodeapi.fhe_output(8) == b"ciphertext"
+    assert nodeapi.artifact("ab" * 32) == b"blob"
+    assert nodeapi.health().status == "ok" and nodeapi.info().chain_id == 1
+
+
+@pytest.mark.parametrize(
+    "method,path,kw,status,error",
+    [
+        ("POST", "/zk/jobs/7", {"content": b"{}", "headers": {"Content-Type": "text/plain"}}, 415, ce.UnsupportedMedia),
+        ("POST", "/zk/jobs/7", {"content": b"{not json", "headers": {"Content-Type": api.JSON}}, 422, ce.Unprocessable),
+        ("POST", "/zk/jobs/7", {"content": b"x" * 2048, "headers": {"Content-Type": api.JSON}}, 413, ce.PayloadTooLarge),
+        ("GET", "/jobs/not-a-number", {}, 422, ce.Unprocessable),
+        ("POST", "/fhe/jobs/7", {"content": b"ct", "headers": {"Content-Type": api.OCTET_STREAM}}, 422, ce.Unprocessable),
+        ("POST", "/fhe/jobs/7", {"content": b"ct", "headers": {"Content-Type": api.OCTET_STREAM, api.EVAL_KEYS_HEADER: "zz"}}, 400, ce.BadRequest),
+        ("PUT", "/fhe/keys", {"content": b"k" * 5000, "headers": {"Content-Type": api.OCTET_STREAM}}, 413, ce.PayloadTooLarge),
+        ("GET", "/artifacts/NOT-HEX", {}, 400, ce.BadRequest),
+        ("GET", "/no/such/route", {}, 404, ce.NotFound),
+    ],
+)  # fmt: skip
+def test_malformed_requests_get_error_bodies(
+    node: tuple[FakeService, NodeApi], method: str, path: str, kw: dict[str, Any], status: int, error: type
+) -> None:
+    _, nodeapi = node
+    r = nodeapi.http.request(method, nodeapi.endpoint + path, **kw)
+    assert r.status_code == status, r.text
+    assert api.ErrorBody.model_validate(r.json()).error
+    assert isinstance(ce.refusal(r.status_code, r.json()["error"]), error)
+
+
+def test_an_unexpected_crash_is_a_500_error_body(node: tuple[FakeService, NodeApi]) -> None:
+    svc, nodeapi = node
+    svc.fail = RuntimeError("secret input 42")
+    with pytest.raises(ce.NodeServerError) as e:
+        nodeapi.job(1)
+    assert e.value.status == 500 and "RuntimeError" in e.value.reason and "42" not in e.value.reason
+
+
+def test_unreachable_node_is_a_typed_error() -> None:
+    with NodeApi("http://127.0.0.1:1", timeout=2) as nodeapi, pytest.raises(ce.NodeUnreachable):
+        nodeapi.health()
+
+
+def test_off_protocol_answer_is_a_bad_response(node: tuple[FakeService, NodeApi]) -> None:
+    _, nodeapi = node
+    with pytest.raises(ce.BadResponse):
+        nodeapi._parse(nodeapi.http.get(nodeapi.url(api.HEALTH)), api.NodeInfo)
