@@ -16,9 +16,10 @@ from world import PRICE, FheWorld, make_fhe_world
 
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.views import MODE_FHE, SLASHED, SUBMITTED, read_job, read_model
+from veilproof.client import Client
 from veilproof.incentives.deploy import deploy_incentives
 from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig, WeightedPolicy
-from veilproof.validator.audits import AuditClient, default_client_factory
+from veilproof.validator.audits import default_client_factory
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def _validator(w: FheWorld, root: Path, stake_veil: int = 1_000, **kw) -> Valida
     return v
 
 
-class WrongAnswerClient(AuditClient):
+class WrongAnswerClient(Client):
     """Fault injection only: as if the node had returned an encryption of another answer. The output
     hash posted on chain still matches (the client accepts and pays); only decryption reveals it."""
 

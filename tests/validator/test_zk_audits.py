@@ -18,11 +18,11 @@ from world import ZkWorld, make_world
 
 from veilproof.chain.suite import Suite
 from veilproof.chain.views import SETTLED, read_job
-from veilproof.client import NodeApi
+from veilproof.client import Client, NodeApi
 from veilproof.client.selection import NodeOffer
 from veilproof.protocol.api import JobStatus
 from veilproof.validator import ModelAudit, ReferenceBook
-from veilproof.validator.audits import AuditClient, Auditor
+from veilproof.validator.audits import Auditor
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +46,8 @@ class TamperingApi(NodeApi):
         return st.model_copy(update={"zk": claim})
 
 
-def _tampering(field: str) -> type[AuditClient]:
-    class TamperingClient(AuditClient):
+def _tampering(field: str) -> type[Client]:
+    class TamperingClient(Client):
         def _api(self, offer: NodeOffer) -> NodeApi:
             api = TamperingApi(offer.endpoint, http=self.http)
             api.field = field
@@ -56,7 +56,7 @@ def _tampering(field: str) -> type[AuditClient]:
     return TamperingClient
 
 
-class UnreachableClient(AuditClient):
+class UnreachableClient(Client):
     """As if the node's endpoint were down: nothing listens on port 1."""
 
     def _api(self, offer: NodeOffer) -> NodeApi:
@@ -72,8 +72,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, mlp, mlp_substitute) -> Iter
         w.lnet.stop()
 
 
-def _auditor(w: ZkWorld, root: Path, client_cls: type[AuditClient]) -> Auditor:
-    def factory(suite: Suite, acct, home: Path) -> AuditClient:  # type: ignore[no-untyped-def]
+def _auditor(w: ZkWorld, root: Path, client_cls: type[Client]) -> Auditor:
+    def factory(suite: Suite, acct, home: Path) -> Client:  # type: ignore[no-untyped-def]
         return client_cls(suite, acct, home, poll_interval=0.2, job_timeout=300.0, deadline_s=900)
 
     refs = ReferenceBook(root / "references", [w.honest.endpoint])

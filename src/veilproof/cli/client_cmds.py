@@ -42,7 +42,6 @@ def infer(
         ..., "--input", help="JSON file with the input vector (list of numbers)."
     ),
     private: bool = typer.Option(False, "--private", help="FHE: the node never sees input or output."),
-    verified: bool = typer.Option(True, "--verified/--no-verified", help="ZK: proof checked on chain."),
     node: str | None = typer.Option(None, help="Use this node address."),
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
@@ -57,7 +56,7 @@ def infer(
             raise InputError("--input", "a JSON file holding a list of numbers", str(input_file)) from e
         c = _client(home, chain_url, account)
         with console.status("running inference…") as status:
-            r = c.infer(model, x, private=private, verified=verified, node=node, progress=status.update)
+            r = c.infer(model, x, private=private, node=node, progress=status.update)
     except VeilproofError as e:
         fail(e)
     if json_out:

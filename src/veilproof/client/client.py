@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -55,7 +55,7 @@ from veilproof.client.errors import (
 )
 from veilproof.client.node_api import NodeApi
 from veilproof.client.payer import DirectPayer, Payer
-from veilproof.client.selection import NodeOffer, rank_offers
+from veilproof.client.selection import NodeOffer, SelectionPolicy, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
 from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobState, JobStatus, ZkClaim, ZkJobRequest
@@ -64,6 +64,12 @@ from veilproof.protocol.fhe_payload import fhe_signed_payload
 log = logging.getLogger("veilproof.client")
 
 Progress = Callable[[str], None]
+
+
+class CiphertextObserver(Protocol):
+    """Told each FHE input a client sends: (job id, input ciphertext, evaluation keys)."""
+
+    def __call__(self, job_id: int, ciphertext: bytes, evaluation_keys: bytes) -> None: ...
 
 
 @dataclass
@@ -95,9 +101,14 @@ class Client:
         deadline_s: int = 900,
         reputation: Callable[[str], float] | None = None,
         payer: Payer | None = None,
+        selection: SelectionPolicy = rank_offers,
+        ciphertext_observer: CiphertextObserver | None = None,
     ) -> None:
         """``account`` signs requests to nodes; ``payer`` is the job's client on chain (default: the
-        account itself; an agent passes its wallet, see :class:`veilproof.agents.AgentPayer`)."""
+        account itself; an agent passes its wallet, see :class:`veilproof.agents.AgentPayer`);
+        ``selection`` orders (and may filter) the nodes to try; ``ciphertext_observer`` is told every FHE
+        input this client sends, with the evaluation keys it sent them under (a validator keeps them to
+        re-execute its own audit job exactly; traffic is unchanged)."""
         self.suite = suite
         self.net = suite.net
         self.account = account
@@ -109,6 +120,8 @@ class Client:
         self.deadline_s = deadline_s
         self.reputation = reputation
         self.payer: Payer = payer or DirectPayer(suite, account)
+        self.selection = selection
+        self.ciphertext_observer = ciphertext_observer
 
     # --- discovery -----------------------------------------------------------------------------
     def models(self) -> list[OnchainModel]:
@@ -116,7 +129,7 @@ class Client:
         return [read_model(self.suite, i) for i in range(1, n + 1)]
 
     def nodes(self, model_id: int) -> list[NodeOffer]:
-        """Active nodes serving ``model_id``, best first (stake, reputation)."""
+        """Active nodes serving ``model_id``, best first by the client's selection policy."""
         m = read_model(self.suite, model_id)
         offers = []
         for n in list_nodes(self.suite):
@@ -126,7 +139,7 @@ class Client:
                 continue
             rep = self.reputation(n.address) if self.reputation else 0.0
             offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, m.price, rep))
-        return rank_offers(offers)
+        return self.selection(offers)
 
     # --- inference -----------------------------------------------------------------------------
     def infer(
@@ -135,7 +148,6 @@ class Client:
         x: Any,
         *,
         private: bool = False,
-        verified: bool = True,
         node: str | None = None,
         max_attempts: int = 3,
         progress: Progress | None = None,
@@ -143,8 +155,7 @@ class Client:
         """Run one paid inference; tries up to ``max_attempts`` nodes.
 
         ``private=True`` runs under FHE (the node never sees ``x`` or the answer); otherwise the job is
-        a ZK job whose proof the chain checks before the node is paid. (``verified`` is accepted for
-        API symmetry: ZK jobs are always verified; FHE jobs are checked by output hashes and audits.)
+        a ZK job whose proof the chain checks before the node is paid.
         """
         say = progress or (lambda _m: None)
         arr = np.asarray(x, dtype=np.float64)
@@ -294,6 +305,8 @@ class Client:
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
         job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), MODE_FHE)
+        if self.ciphertext_observer is not None:
+            self.ciphertext_observer(job_id, ct, keys)
         say(
             f"job {job_id} opened with node {offer.address[:10]}…; sending {len(ct) / 1e3:.1f} kB of ciphertext"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -18,3 +19,8 @@ class NodeOffer:
 def rank_offers(offers: list[NodeOffer]) -> list[NodeOffer]:
     """Best first: cheaper, then better reputation, then more stake at risk (more to lose by cheating)."""
     return sorted(offers, key=lambda o: (o.price, -o.reputation, -o.stake, o.address))
+
+
+#: A node-selection policy: the offers for one model in, the ones to try out, best first. ``Client`` takes one
+#: (``selection=``); :func:`rank_offers` is the default. A policy may drop offers (e.g. a minimum stake).
+SelectionPolicy = Callable[[list[NodeOffer]], list[NodeOffer]]

@@ -79,40 +79,26 @@ def failure_record(node: str, model_id: int, kind: str, error: Exception, latenc
     )  # fmt: skip
 
 
-class _RecordingFhe:
-    """Wraps the SDK's FheClient and keeps the last ciphertext, so the validator can re-execute its own
-    audit job exactly. Traffic is unchanged: the SDK encrypts and sends as for any user."""
+class OwnCiphertexts:
+    """What this validator's audit clients sent under FHE, by job id: (input ciphertext, evaluation keys).
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.last_ct: bytes | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def encrypt(self, x: Any) -> bytes:
-        self.last_ct = self._inner.encrypt(x)
-        return self.last_ct
-
-
-class AuditClient(Client):
-    """The ordinary SDK client; it only remembers what it encrypted (see :class:`_RecordingFhe`).
-
-    Why the validator needs it: a decrypted answer alone is a weak check — a saturated classifier maps
+    Why the validator keeps them: a decrypted answer alone is a weak check — a saturated classifier maps
     most garbage to the same confident label (measured: 13 of 61 replayed outputs decrypted to the right
     answer in tests/validator/test_detection.py). Re-executing the validator's own (ciphertext, keys)
-    and comparing with the hash the node posted on chain is exact.
+    and comparing with the hash the node posted on chain is exact. It is plugged into the ordinary SDK
+    client through its public ``ciphertext_observer`` hook, so audit traffic is user traffic.
     """
 
-    recorded: _RecordingFhe | None = None
+    def __init__(self) -> None:
+        self.sent: dict[int, tuple[bytes, bytes]] = {}
 
-    def _fhe_client(self, m: Any, offer: Any) -> Any:
-        self.recorded = _RecordingFhe(super()._fhe_client(m, offer))
-        return self.recorded
+    def __call__(self, job_id: int, ciphertext: bytes, evaluation_keys: bytes) -> None:
+        self.sent[job_id] = (ciphertext, evaluation_keys)
 
 
 def default_client_factory(suite: Suite, account: LocalAccount, home: Path) -> Client:
-    return AuditClient(suite, account, home, poll_interval=0.2, job_timeout=300.0, deadline_s=900)
+    """The plain SDK client, as any user runs it."""
+    return Client(suite, account, home, poll_interval=0.2, job_timeout=300.0, deadline_s=900)
 
 
 class Auditor:
@@ -132,6 +118,7 @@ class Auditor:
         self.workdir = Path(workdir)
         self.references = references
         self.client_factory = client_factory
+        self.own = OwnCiphertexts()
 
     def _fresh_client(self, price: int) -> Client:
         """A never-seen identity: new key, new home (new FHE keys), funded with exactly one price."""
@@ -139,7 +126,10 @@ class Auditor:
         if price:
             self.net.transact(self.suite.token.functions.transfer(acct.address, price), sender=self.funder)
         home = self.workdir / "audit-clients" / secrets.token_hex(8)
-        return self.client_factory(self.suite, acct, home)
+        client = self.client_factory(self.suite, acct, home)
+        if client.ciphertext_observer is None:
+            client.ciphertext_observer = self.own
+        return client
 
     def audit(self, node: str, spec: ModelAudit, x: np.ndarray) -> AuditRecord:
         """One paid job to ``node`` on input ``x``; judged against the reference answer."""
@@ -191,12 +181,13 @@ class Auditor:
         from veilproof.chain.views import read_job
         from veilproof.fhe import reexecute
 
-        rec = getattr(client, "recorded", None)
-        if rec is None or rec.last_ct is None:
-            return True, ""  # a custom client without recording: the answer check stands alone
+        sent = self.own.sent.pop(job_id, None)
+        if sent is None:
+            return True, ""  # a custom client observing for itself: the answer check stands alone
+        ct, keys = sent
         job = read_job(self.suite, job_id)
         server = self.references.fhe_server(model)
-        r = reexecute(server, rec.evaluation_keys(), rec.last_ct, job.output_ct_hash)
+        r = reexecute(server, keys, ct, job.output_ct_hash)
         return (
             r.match,
             "" if r.match else f"re-execution {r.output_hash[:12]} != posted {job.output_ct_hash[:12]}",
