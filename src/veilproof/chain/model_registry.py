@@ -45,7 +45,7 @@ class OnchainModel:
 
 @dataclass(frozen=True)
 class OnchainDataset:
-    """``ModelRegistry.dataset``: zeroed (``registered`` False) for an id never registered."""
+    """``ModelRegistry.dataset`` (the view reverts "unknown dataset" for an id never registered)."""
 
     dataset_id: int
     owner: str
@@ -54,6 +54,7 @@ class OnchainDataset:
 
     @property
     def registered(self) -> bool:
+        """A registered dataset has a nonzero root (the registry refuses an empty one)."""
         return self.merkle_root != ZERO32_HEX
 
 
