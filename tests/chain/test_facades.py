@@ -208,6 +208,10 @@ def test_output_and_proof_hash_match_what_the_contract_stores(mlp, mlp_proof) ->
     pub = publish_model(s, owner, name="mlp", price=PRICE, onnx_hash="11" * 32, zk=mlp.package)
     assert s.zk_adapter.is_registered(pub.model_id) and s.models.read_model(pub.model_id).has_zk
     s.token.mint(client.address, PRICE, sender=owner)
+    s.token.mint(node.address, MIN_STAKE, sender=owner)
+    s.nodes.register("http://n.test", b"\x02" + h("pk"), [pub.model_id], sender=node)
+    s.token.approve(s.nodes.address, MIN_STAKE, sender=node)
+    s.nodes.stake(MIN_STAKE, sender=node)
     s.token.approve(s.market.address, PRICE, sender=client)
     commit = input_commitment(mlp.package.settings, mlp.example.x_test[0]).to_bytes(32, "big")
     jid = s.market.opened_job_id(
