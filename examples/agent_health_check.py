@@ -155,9 +155,9 @@ def main() -> None:
             one_time = found[0].account()
             assert one_time.address == tip.stealth.address  # the derived key controls the address
             net.fund(one_time.address, 10**18)  # gas for the sweep; a relayer or paymaster in production
-            net.transact(suite.token.functions.transfer(node.account.address, TIP), sender=one_time)
-            earned = int(net.call(suite.market.functions.pending(node.account.address)))
-            net.transact(suite.market.functions.withdraw(), sender=node.account)
+            suite.token.transfer(node.account.address, TIP, sender=one_time)
+            earned = suite.market.pending(node.account.address)
+            suite.market.withdraw(sender=node.account)
             con.print(f"  tip to one-time address {tip.stealth.address[:10]}… (view tag {tip.stealth.view_tag:#04x}); "
                       f"node found {len(found)} payment in {t_scan * 1e3:.0f} ms, swept it, and withdrew "
                       f"{veil(earned)} job earnings")  # fmt: skip

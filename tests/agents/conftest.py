@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from agents_support import MIN_STAKE, MODE_FHE, ONE, PRICE, h
 from eth_account.signers.local import LocalAccount
-from web3.contract import Contract
 
 from veilproof.agents import (
     AgentRegistryClient,
@@ -27,6 +26,10 @@ from veilproof.agents import (
 )
 from veilproof.chain import Network
 from veilproof.chain.deploy import SuiteParams, deploy_suite
+from veilproof.chain.job_market import JobMarket
+from veilproof.chain.model_registry import ModelRegistry
+from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.token import Token
 
 PARAMS = SuiteParams(min_stake=MIN_STAKE, slash_amount=10 * ONE, challenge_window=600)
 GAS_FILE = Path(os.environ.get("VEILPROOF_AGENTS_GAS", Path(__file__).parent / ".gas.json"))
@@ -38,10 +41,10 @@ _GAS: dict[str, list[int]] = {}
 @dataclass
 class AgentsWorld:
     net: Network
-    token: Contract
-    models: Contract
-    nodes: Contract
-    market: Contract
+    token: Token
+    models: ModelRegistry
+    nodes: NodeRegistry
+    market: JobMarket
     owner: LocalAccount
     client: LocalAccount
     node: LocalAccount
@@ -72,47 +75,43 @@ class AgentsWorld:
         return self.net.call(fn)
 
     def bal(self, addr: str) -> int:
-        return int(self.call(self.token.functions.balanceOf(addr)))
+        return self.token.balance_of(addr)
 
     def mint(self, to: str, amount: int) -> None:
-        self.net.transact(self.token.functions.mint(to, amount), sender=self.owner)
+        self.token.mint(to, amount, sender=self.owner)
 
     def add_node(self, acct: LocalAccount) -> None:
-        n = self.nodes.functions
-        self.net.transact(
-            n.register("http://n.test", b"\x02" + h(acct.address), [self.model_id]), sender=acct
-        )
+        self.nodes.register("http://n.test", b"\x02" + h(acct.address), [self.model_id], sender=acct)
         self.mint(acct.address, MIN_STAKE)
-        self.net.transact(self.token.functions.approve(self.nodes.address, MIN_STAKE), sender=acct)
-        self.net.transact(n.stake(MIN_STAKE), sender=acct)
+        self.token.approve(self.nodes.address, MIN_STAKE, sender=acct)
+        self.nodes.stake(MIN_STAKE, sender=acct)
 
     def job_status(self, job_id: int) -> int:
-        return int(self.call(self.market.functions.job(job_id))[7])
+        return int(self.market.read_job(job_id).status)
 
     def open_job(
         self, client: LocalAccount | None = None, node: LocalAccount | None = None, tag: str = "x"
     ) -> int:
         client = client or self.client
         node = node or self.node
-        self.net.transact(self.token.functions.approve(self.market.address, PRICE), sender=client)
-        fn = self.market.functions.open_job(
-            self.model_id, node.address, h(tag), MODE_FHE, self.net.now() + 3000
+        self.token.approve(self.market.address, PRICE, sender=client)
+        self.market.open_job(
+            self.model_id, node.address, h(tag), MODE_FHE, self.net.now() + 3000, sender=client
         )
-        self.net.transact(fn, sender=client)
-        return int(self.call(self.market.functions.job_count()))
+        return self.market.job_count()
 
     def submit(self, job_id: int, node: LocalAccount | None = None) -> None:
-        job = self.call(self.market.functions.job(job_id))
-        server = self.call(self.models.functions.model(job[2]))[9]
-        fn = self.market.functions.submit_fhe_result(job_id, h("keys"), job[3], h("out"), server)
-        self.net.transact(fn, sender=node or self.node)
+        job = self.market.read_job(job_id)
+        server = bytes.fromhex(self.models.read_model(job.model_id).fhe_server_hash)
+        commitment = job.input_commitment.to_bytes(32, "big")
+        self.market.submit_fhe(job_id, h("keys"), commitment, h("out"), server, sender=node or self.node)
 
     def settled_job(self, client: LocalAccount | None = None, node: LocalAccount | None = None) -> int:
         """A paid FHE job driven to Settled: open, node submits, client accepts."""
         client = client or self.client
         jid = self.open_job(client, node)
         self.submit(jid, node)
-        self.net.transact(self.market.functions.accept(jid), sender=client)
+        self.market.accept(jid, sender=client)
         assert self.job_status(jid) == 3
         return jid
 
@@ -134,10 +133,10 @@ def aw(net: Network) -> AgentsWorld:
     assert d.extra["reputation"] == addrs["reputation"]
     w = AgentsWorld(
         net=net,
-        token=net.contract("Token", d.token),
-        models=net.contract("ModelRegistry", d.models),
-        nodes=net.contract("NodeRegistry", d.nodes),
-        market=net.contract("JobMarket", d.market),
+        token=Token(net, d.token),
+        models=ModelRegistry(net, d.models),
+        nodes=NodeRegistry(net, d.nodes),
+        market=JobMarket(net, d.market),
         owner=owner,
         client=client,
         node=node,
@@ -148,10 +147,9 @@ def aw(net: Network) -> AgentsWorld:
         stealth_registry=StealthRegistryClient(net, addrs["stealth_registry"]),
         announcer=AnnouncerClient(net, addrs["stealth_announcer"]),
     )
-    m = w.models.functions
-    net.transact(m.register_model("m", PRICE, 1000, h("onnx"), [], [], h("code")), sender=author)
-    w.model_id = int(net.call(m.model_count()))
-    net.transact(m.set_fhe_commitment(w.model_id, h("client"), h("server")), sender=author)
+    rcpt = w.models.register_model("m", PRICE, 1000, h("onnx"), [], [], h("code"), sender=author)
+    w.model_id = w.models.registered_model_id(rcpt)
+    w.models.set_fhe_commitment(w.model_id, h("client"), h("server"), sender=author)
     w.add_node(node)
     w.mint(client.address, 100 * ONE)
     return w

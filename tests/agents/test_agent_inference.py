@@ -96,7 +96,7 @@ def test_agent_payer_opens_and_accepts_through_the_wallet(aw) -> None:  # type: 
     assert tx.startswith("0x") and aw.job_status(job_id) == 1
     assert read_job(_suite(aw), job_id).client.lower() == agent.wallet.address.lower()
     aw.submit(job_id)
-    payer.call(aw.market.functions.accept(job_id))
+    payer.call(aw.market.accept_call(job_id))
     assert aw.job_status(job_id) == SETTLED
     assert agent.state().spent_today == PRICE
     assert [c.label for c in payer.calls] == ["pay_job", "execute(accept)"]
@@ -107,7 +107,7 @@ def test_agent_payer_opens_and_accepts_through_the_wallet(aw) -> None:  # type: 
 def test_agent_payer_policy_errors_come_before_any_transaction(aw) -> None:  # type: ignore[no-untyped-def]
     agent, owner = _agent(aw, per_payment=PRICE - 1)
     payer = AgentPayer(agent)
-    before = (_nonces(aw.net, agent.key, owner), int(aw.call(aw.market.functions.job_count())))
+    before = (_nonces(aw.net, agent.key, owner), aw.market.job_count())
     with pytest.raises(OverPaymentCap):
         payer.open_job(aw.model_id, aw.node.address, h("a"), MODE_FHE, aw.net.now() + 3000, PRICE)
     with pytest.raises(AgentError):  # only JobMarket calls go through the payer
@@ -115,8 +115,8 @@ def test_agent_payer_policy_errors_come_before_any_transaction(aw) -> None:  # t
     agent.wallet.set_target(owner, aw.market.address, False)
     before = (_nonces(aw.net, agent.key, owner), before[1])
     with pytest.raises(TargetNotAllowed):
-        payer.call(aw.market.functions.withdraw())
-    assert before == (_nonces(aw.net, agent.key, owner), int(aw.call(aw.market.functions.job_count())))
+        payer.call(aw.market.withdraw_call())
+    assert before == (_nonces(aw.net, agent.key, owner), aw.market.job_count())
     # Sent anyway, the contract refuses with the same reason.
     agent.wallet.set_target(owner, aw.market.address, True)
     with reverts("over payment cap"):
@@ -132,8 +132,8 @@ def test_client_picks_the_better_rated_node_first(aw, tmp_path: Path) -> None:  
     # Without reputation, ties go to the lower address (bad); give bad more stake too, so only the
     # ratings can put good first.
     aw.mint(bad.address, 50 * ONE)
-    aw.net.transact(aw.token.functions.approve(aw.nodes.address, 50 * ONE), sender=bad)
-    aw.net.transact(aw.nodes.functions.stake(50 * ONE), sender=bad)
+    aw.token.approve(aw.nodes.address, 50 * ONE, sender=bad)
+    aw.nodes.stake(50 * ONE, sender=bad)
     suite = _suite(aw)
     plain = Client(suite, aw.client, tmp_path / "plain")
     assert [o.address for o in plain.nodes(aw.model_id)] == [bad.address, good.address]
@@ -167,10 +167,10 @@ class LiveAgentWorld:
     data: Any  # veilproof.models.datasets.Dataset
 
     def veil(self, addr: str) -> int:
-        return int(self.lnet.net.call(self.lnet.suite.token.functions.balanceOf(addr)))
+        return self.lnet.suite.token.balance_of(addr)
 
     def pending(self, addr: str) -> int:
-        return int(self.lnet.net.call(self.lnet.suite.market.functions.pending(addr)))
+        return self.lnet.suite.market.pending(addr)
 
 
 def make_live_agent_world(root: Path) -> LiveAgentWorld:
@@ -256,8 +256,8 @@ def test_agent_buys_a_private_prediction_pays_privately_and_rates(live: LiveAgen
     assert w.announcer.scan(StealthKeys.generate(), from_block=start) == []
     one_time = found[0].account()
     net.fund(one_time.address, 10**18)
-    net.transact(suite.token.functions.transfer(node, TIP), sender=one_time)
-    net.transact(suite.market.functions.withdraw(), sender=w.node.account)
+    suite.token.transfer(node, TIP, sender=one_time)
+    suite.market.withdraw(sender=w.node.account)
     assert w.veil(node) - node_veil0 == TIP + PRICE - PRICE * ROYALTY_BPS // 10_000
     assert w.veil(one_time.address) == 0
 
@@ -286,11 +286,11 @@ def test_over_the_daily_cap_the_client_refuses_before_any_transaction(live: Live
     st = w.agent.state()
     w.agent.wallet.set_policy(w.owner, PER_PAYMENT, st.spent_today + PRICE - 1)
     try:
-        nonce, jobs = _nonces(net, w.agent.key), net.call(w.lnet.suite.market.functions.job_count())
+        nonce, jobs = _nonces(net, w.agent.key), w.lnet.suite.market.job_count()
         with pytest.raises(OverDailyCap):
             w.client.infer(w.model_id, w.data.x_test[5], private=True)
         assert _nonces(net, w.agent.key) == nonce
-        assert net.call(w.lnet.suite.market.functions.job_count()) == jobs
+        assert w.lnet.suite.market.job_count() == jobs
         assert w.agent.state().balance == st.balance
     finally:
         w.agent.wallet.set_policy(w.owner, PER_PAYMENT, DAILY)
@@ -347,5 +347,5 @@ def test_node_takes_only_the_wallets_agent_key(live: LiveAgentWorld, tmp_path: P
     assert np.allclose(
         np.ravel(fc.decrypt(out)), w.model.predict_proba(x.reshape(1, -1), "disable").ravel(), atol=1e-6
     )
-    w.payer.call(w.lnet.suite.market.functions.accept(job_id))
+    w.payer.call(w.lnet.suite.market.accept_call(job_id))
     assert read_job(w.lnet.suite, job_id).status == SETTLED

@@ -24,7 +24,7 @@ def test_client_rates_node_with_validation_record(aw) -> None:
     assert rep.summary(aw.node.address) == Summary(1, 90)
     assert aw.call(rep.contract.functions.average(aw.node.address)) == 9000
     v = rep.validation(jid)
-    job = aw.call(aw.market.functions.job(jid))
+    job = aw.call(aw.market.contract.functions.job(jid))
     assert v is not None
     assert (v.job_id, v.mode, v.model_id, v.input_commitment, v.price) == (jid, 2, aw.model_id, job[3], PRICE)
     assert v.output_hash == job[11] == h("out")  # FHE: output ciphertext hash
@@ -73,7 +73,7 @@ def test_no_self_rating(aw) -> None:
 
 
 def test_no_rating_for_unpaid_job(aw) -> None:
-    m = aw.models.functions
+    m = aw.models.contract.functions
     aw.net.transact(m.set_price(aw.model_id, 0), sender=aw.author)
     jid = aw.settled_job()
     with reverts("unpaid job"):

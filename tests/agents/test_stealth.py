@@ -159,7 +159,7 @@ def test_registry_publish_pay_scan_and_spend(aw) -> None:
     # the derived key controls the address: move the VEIL out in a transaction signed by it
     tok_acct = found[0].account()
     net.fund(tok_acct.address, 10**17)  # gas; in production a relayer or paymaster pays it
-    net.transact(aw.token.functions.transfer(aw.node.address, 3 * 10**18), sender=tok_acct)
+    net.transact(aw.token.contract.functions.transfer(aw.node.address, 3 * 10**18), sender=tok_acct)
     assert aw.bal(aw.node.address) == 3 * 10**18
     assert aw.bal(tok_acct.address) == 0
     # and the ETH one can spend its own ETH (gas paid from the stealth balance itself)

@@ -70,7 +70,7 @@ def test_pay_job_settle_and_feedback_from_wallet(aw, agent: Agent) -> None:
     assert (st.balance, st.per_payment_cap, st.daily_cap, st.spent_today) == (FUND, PER_PAYMENT, DAILY, 0)
     assert agent.identity.record().wallet == agent.address
     jid = agent.pay_job(*_job_args(aw))
-    job = aw.call(aw.market.functions.job(jid))
+    job = aw.call(aw.market.contract.functions.job(jid))
     assert job[0] == agent.address  # the wallet is the job's client
     assert agent.state().spent_today == PRICE and agent.state().balance == FUND - PRICE
     aw.submit(jid)
@@ -134,9 +134,9 @@ def test_allowed_targets(aw, agent: Agent) -> None:
     owner = aw.agent_owner
     # a contract not on the list
     with breach(aw, TargetNotAllowed):
-        w.execute(agent.key, aw.nodes.functions.withdraw_unbonded())
+        w.execute(agent.key, aw.nodes.contract.functions.withdraw_unbonded())
     with reverts("target not allowed"):
-        w.execute(agent.key, aw.nodes.functions.withdraw_unbonded(), precheck=False)
+        w.execute(agent.key, aw.nodes.contract.functions.withdraw_unbonded(), precheck=False)
     # the market taken off the list: no more jobs
     w.set_target(owner, aw.market.address, False)
     with breach(aw, TargetNotAllowed):
@@ -145,7 +145,7 @@ def test_allowed_targets(aw, agent: Agent) -> None:
         w.pay_job(agent.key, aw.market, *_job_args(aw), precheck=False)
     # the token is never a valid execute target, even if the owner lists it
     w.set_target(owner, aw.token.address, True)
-    approve = aw.token.functions.approve(aw.other.address, 10**30)
+    approve = aw.token.contract.functions.approve(aw.other.address, 10**30)
     with breach(aw, TargetNotAllowed):
         w.execute(agent.key, approve)
     with reverts("target not allowed"):

@@ -33,8 +33,8 @@ def test_agent_step_buys_tips_rates_and_is_refused_over_cap(world: FheWorld) -> 
     w, lnet = world, world.lnet
     x = w.data.x_test[0]  # type: ignore[attr-defined]
     said: list[str] = []
-    token = lnet.suite.token.functions
-    node_veil = int(lnet.net.call(token.balanceOf(w.node.account.address)))
+    token = lnet.suite.token
+    node_veil = token.balance_of(w.node.account.address)
     r = run_agent_step(lnet, w.model_id, x, w.node, said.append)
     assert isinstance(r, AgentStepReport)
 
@@ -52,11 +52,11 @@ def test_agent_step_buys_tips_rates_and_is_refused_over_cap(world: FheWorld) -> 
     tip = PRICE // 2
     assert (r.per_payment_cap, r.daily_cap, r.tip) == (PRICE + tip, 2 * PRICE, tip)
     assert r.wallet_spent == PRICE + tip == r.spent_today
-    wallet_now = int(lnet.net.call(token.balanceOf(r.wallet)))
+    wallet_now = token.balance_of(r.wallet)
     assert wallet_now == r.wallet_after == r.wallet_before - PRICE - tip
     assert r.tip_found and r.tip_swept and r.scan_ms < 5_000
-    assert int(lnet.net.call(token.balanceOf(w.node.account.address))) == node_veil + tip
-    assert int(lnet.net.call(token.balanceOf(r.tip_address))) == 0  # swept out
+    assert token.balance_of(w.node.account.address) == node_veil + tip
+    assert token.balance_of(r.tip_address) == 0  # swept out
 
     # feedback is on chain, bound to the job, from the wallet
     rep = ReputationClient(lnet.net, lnet.suite.deployment.extra["reputation"])
@@ -67,7 +67,7 @@ def test_agent_step_buys_tips_rates_and_is_refused_over_cap(world: FheWorld) -> 
 
     # the breach: refused by the Python check with the contract's reason, nothing sent
     assert r.refused_reason == "over daily cap" and r.refused_before_tx
-    assert int(lnet.net.call(lnet.suite.market.functions.job_count())) == r.job_id  # no second job
+    assert lnet.suite.market.job_count() == r.job_id  # no second job
 
     # the report's gas covers every wallet call, and the agents contracts are recorded for tools
     for label in ("pay_job", "execute(accept)", "pay_stealth", "execute(give_feedback)"):

@@ -11,7 +11,6 @@ import httpx
 import numpy as np
 import pytest
 from chance import assert_wrong_key_garbage
-from web3.logs import DISCARD
 from world import PRICE, FheWorld
 
 from veilproof.chain.views import MODE_FHE, OPEN, REFUNDED, SETTLED, read_job
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _veil(w: FheWorld, addr: str) -> int:
-    return int(w.lnet.net.call(w.lnet.suite.token.functions.balanceOf(addr)))
+    return w.lnet.suite.token.balance_of(addr)
 
 
 def _fhe_client(w: FheWorld, who: str = "alice"):  # type: ignore[no-untyped-def]
@@ -35,19 +34,16 @@ def _fhe_client(w: FheWorld, who: str = "alice"):  # type: ignore[no-untyped-def
 
 def _open(w: FheWorld, ct: bytes, deadline_s: int = 1800) -> int:
     c = w.client
-    c.net.transact(c.suite.token.functions.approve(c.suite.market.address, PRICE), sender=c.account)
-    rcpt = c.net.transact(
-        c.suite.market.functions.open_job(
-            w.model_id,
-            w.node.account.address,
-            hashlib.sha256(ct).digest(),
-            MODE_FHE,
-            c.net.now() + deadline_s,
-        ),
+    c.suite.token.approve(c.suite.market.address, PRICE, sender=c.account)
+    rcpt = c.suite.market.open_job(
+        w.model_id,
+        w.node.account.address,
+        hashlib.sha256(ct).digest(),
+        MODE_FHE,
+        c.net.now() + deadline_s,
         sender=c.account,
     )
-    (ev,) = c.suite.market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
-    return int(ev["args"]["job_id"])
+    return c.suite.market.opened_job_id(rcpt)
 
 
 def _post(w: FheWorld, job_id: int, ct: bytes, ek_hash: str) -> httpx.Response:
@@ -82,7 +78,7 @@ def test_private_inference_matches_the_clear_model_and_pays(fhe_world: FheWorld)
         assert np.allclose(r.output, clear, atol=1e-6)
         agree += int(np.argmax(r.output) == np.argmax(clear))
     assert agree == len(rows)
-    node_pending = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.node.account.address)))
+    node_pending = w.lnet.suite.market.pending(w.node.account.address)
     assert node_pending == len(rows) * (PRICE - PRICE * 2_000 // 10_000)
 
 

@@ -11,7 +11,6 @@ import time
 import httpx
 import numpy as np
 import pytest
-from web3.logs import DISCARD
 from world import PRICE, SLASH, ZkWorld
 
 from veilproof.chain.views import MODE_ZK, OPEN, REFUNDED, SETTLED, SLASHED, read_job, read_node
@@ -23,27 +22,24 @@ pytestmark = pytest.mark.slow
 
 
 def _veil(w: ZkWorld, addr: str) -> int:
-    return int(w.lnet.net.call(w.lnet.suite.token.functions.balanceOf(addr)))
+    return w.lnet.suite.token.balance_of(addr)
 
 
 def _escrow_balanced(w: ZkWorld) -> None:
     s = w.lnet.suite
     held = _veil(w, s.market.address)
-    assert held >= int(w.lnet.net.call(s.market.functions.escrowed()))
+    assert held >= s.market.escrowed()
 
 
 def _open(w: ZkWorld, node_addr: str, x: np.ndarray, deadline_s: int = 1800) -> int:
     c = w.client
     settings = w.built.package.settings
     m_price = PRICE
-    c.net.transact(c.suite.token.functions.approve(c.suite.market.address, m_price), sender=c.account)
+    c.suite.token.approve(c.suite.market.address, m_price, sender=c.account)
     deadline = c.net.now() + deadline_s
     commit = input_commitment(settings, x).to_bytes(32, "big")
-    rcpt = c.net.transact(
-        c.suite.market.functions.open_job(w.model_id, node_addr, commit, MODE_ZK, deadline), sender=c.account
-    )
-    (ev,) = c.suite.market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
-    return int(ev["args"]["job_id"])
+    rcpt = c.suite.market.open_job(w.model_id, node_addr, commit, MODE_ZK, deadline, sender=c.account)
+    return c.suite.market.opened_job_id(rcpt)
 
 
 def _request(w: ZkWorld, job_id: int, x: np.ndarray, node=None, signer=None, pubkey=None):  # type: ignore[no-untyped-def]
@@ -60,8 +56,8 @@ def _request(w: ZkWorld, job_id: int, x: np.ndarray, node=None, signer=None, pub
 def test_verified_inference_pays_node_and_owner(zk_world: ZkWorld) -> None:
     w = zk_world
     x = w.built.example.x_test[1]
-    owner_before = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.lnet.owner.address)))
-    node_before = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.honest.account.address)))
+    owner_before = w.lnet.suite.market.pending(w.lnet.owner.address)
+    node_before = w.lnet.suite.market.pending(w.honest.account.address)
     client_before = _veil(w, w.client.account.address)
     r = w.client.infer(w.model_id, x, node=w.honest.account.address)
     assert r.status == "settled"
@@ -71,8 +67,8 @@ def test_verified_inference_pays_node_and_owner(zk_world: ZkWorld) -> None:
     from veilproof.models.package import circuit_outputs
 
     assert np.allclose(r.output, circuit_outputs(w.built.package, x), atol=1e-6)
-    owner_after = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.lnet.owner.address)))
-    node_after = int(w.lnet.net.call(w.lnet.suite.market.functions.pending(w.honest.account.address)))
+    owner_after = w.lnet.suite.market.pending(w.lnet.owner.address)
+    node_after = w.lnet.suite.market.pending(w.honest.account.address)
     assert owner_after - owner_before == PRICE * 2_000 // 10_000
     assert node_after - node_before == PRICE - PRICE * 2_000 // 10_000
     assert client_before - _veil(w, w.client.account.address) == PRICE

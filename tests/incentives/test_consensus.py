@@ -34,7 +34,7 @@ def test_contract_matches_mirror_on_random_matrices(subnet: Subnet) -> None:
     for epoch in range(10):
         if epoch == 5 and not unbonded:
             # make node 2 inactive: its weights must be ignored by both
-            subnet.tx(subnet.nodes.functions.request_unbond(60 * 10**18), subnet.node_accts[2])
+            subnet.tx(subnet.nodes.contract.functions.request_unbond(60 * 10**18), subnet.node_accts[2])
             unbonded = True
         weights = {v: _random_row(rng, 5) for v in vals}
         reveal = {v for v in vals if rng.random() < 0.85}

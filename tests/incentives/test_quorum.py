@@ -18,42 +18,48 @@ def _fhe_job(s: Subnet) -> tuple[int, object, object]:
     client = s.net.new_accounts(1)[0]
     node = s.node_accts[0]
     s.mint(client.address, 100 * ONE)
-    s.tx(s.token.functions.approve(s.market.address, 2**256 - 1), client)
+    s.tx(s.token.contract.functions.approve(s.market.address, 2**256 - 1), client)
     commitment = keccak(b"input ct")
-    s.tx(s.market.functions.open_job(s.model_id, node.address, commitment, 2, s.net.now() + 1000), client)
-    job_id = int(s.net.call(s.market.functions.job_count()))
-    s.tx(s.market.functions.submit_fhe_result(job_id, keccak(b"keys"), commitment, OUT, b"\x04" * 32), node)
+    s.tx(
+        s.market.contract.functions.open_job(s.model_id, node.address, commitment, 2, s.net.now() + 1000),
+        client,
+    )
+    job_id = int(s.net.call(s.market.contract.functions.job_count()))
+    s.tx(
+        s.market.contract.functions.submit_fhe_result(job_id, keccak(b"keys"), commitment, OUT, b"\x04" * 32),
+        node,
+    )
     return job_id, client, node
 
 
 def test_quorum_disputes_and_slashes(subnet: Subnet) -> None:
     """Stakes 2k,3k,4k,5k (14k total); quorum 2/3 → 9.34k needed: 5k+4k is short, +3k passes."""
     s = subnet
-    q = s.quorum.functions
+    q = s.quorum.contract.functions
     job_id, client, node = _fhe_job(s)
-    stake0 = int(s.net.call(s.nodes.functions.node(node.address))[2])
+    stake0 = int(s.net.call(s.nodes.contract.functions.node(node.address))[2])
     v0, v1, v2, v3 = s.validators
     assert s.net.call(q.attest_mismatch(job_id, OTHER), v3.address) is False  # a call: below quorum
     s.tx(q.attest_mismatch(job_id, OTHER), v3)
     s.tx(q.attest_mismatch(job_id, keccak(b"a different hash")), v0)  # splits no vote onto OTHER
     s.tx(q.attest_mismatch(job_id, OTHER), v2)
     assert int(s.net.call(q.support(job_id, OTHER))) == 9_000 * ONE
-    assert int(s.net.call(s.market.functions.job(job_id))[7]) == 2  # still submitted
+    assert int(s.net.call(s.market.contract.functions.job(job_id))[7]) == 2  # still submitted
     rcpt = s.tx(q.attest_mismatch(job_id, OTHER), v1)
-    ev = s.quorum.events.Disputed().process_receipt(rcpt.raw, errors=DISCARD)[0]["args"]
+    ev = s.quorum.contract.events.Disputed().process_receipt(rcpt.raw, errors=DISCARD)[0]["args"]
     assert ev["support"] == 12_000 * ONE and ev["total_stake"] == 14_000 * ONE
-    assert int(s.net.call(s.market.functions.job(job_id))[7]) == SLASHED
-    slash = int(s.net.call(s.market.functions.slash_amount()))
-    assert int(s.net.call(s.nodes.functions.node(node.address))[2]) == stake0 - slash
-    assert int(s.net.call(s.market.functions.pending(client.address))) == 10 * ONE  # refund
+    assert int(s.net.call(s.market.contract.functions.job(job_id))[7]) == SLASHED
+    slash = int(s.net.call(s.market.contract.functions.slash_amount()))
+    assert int(s.net.call(s.nodes.contract.functions.node(node.address))[2]) == stake0 - slash
+    assert int(s.net.call(s.market.contract.functions.pending(client.address))) == 10 * ONE  # refund
     reward = int(ev["reward"])
     assert reward == slash * 5000 // 10000  # challenger share of the slash
     shares = {v.address: int(s.net.call(q.pending(v.address))) for v in (v1, v2, v3)}
     assert sum(shares.values()) == reward and int(s.net.call(q.pending(v0.address))) == 0
     assert shares[v3.address] * 3 // 5 - shares[v1.address] <= 1  # pro rata to stake (5k vs 3k)
-    before = int(s.net.call(s.token.functions.balanceOf(v3.address)))
+    before = int(s.net.call(s.token.contract.functions.balanceOf(v3.address)))
     s.tx(q.claim(), v3)
-    assert int(s.net.call(s.token.functions.balanceOf(v3.address))) - before == shares[v3.address]
+    assert int(s.net.call(s.token.contract.functions.balanceOf(v3.address))) - before == shares[v3.address]
     with reverts("nothing to claim"):
         s.tx(q.claim(), v3)
     with reverts("already disputed"):
@@ -62,7 +68,7 @@ def test_quorum_disputes_and_slashes(subnet: Subnet) -> None:
 
 def test_attestation_checks(subnet: Subnet) -> None:
     s = subnet
-    q = s.quorum.functions
+    q = s.quorum.contract.functions
     job_id, client, node = _fhe_job(s)
     v = s.validators[0]
     with reverts("not validator"):
@@ -76,23 +82,23 @@ def test_attestation_checks(subnet: Subnet) -> None:
         s.tx(q.attest_mismatch(job_id, OTHER), v)
     # only the quorum may dispute
     with reverts("not arbiter"):
-        s.tx(s.market.functions.dispute_fhe(job_id), v)
+        s.tx(s.market.contract.functions.dispute_fhe(job_id), v)
     # after the window, attestations are refused and the job can settle
-    s.net.time_travel(int(s.net.call(s.market.functions.challenge_window())) + 1)
+    s.net.time_travel(int(s.net.call(s.market.contract.functions.challenge_window())) + 1)
     with reverts("window closed"):
         s.tx(q.attest_mismatch(job_id, OTHER), s.validators[1])
-    s.tx(s.market.functions.finalize(job_id), client)
+    s.tx(s.market.contract.functions.finalize(job_id), client)
     with reverts("not submitted"):
         s.tx(q.attest_mismatch(job_id, OTHER), s.validators[1])
 
 
 def test_quorum_admin(subnet: Subnet) -> None:
     s = subnet
-    q = s.quorum.functions
+    q = s.quorum.contract.functions
     with reverts("not owner"):
         s.tx(q.set_quorum(9000), s.validators[0])
     with reverts("bad quorum"):
         s.tx(q.set_quorum(5000), s.owner)
     s.tx(q.set_quorum(9000), s.owner)
     assert int(s.net.call(q.quorum_bps())) == 9000
-    assert s.net.call(s.market.functions.arbiter()) == s.quorum.address
+    assert s.net.call(s.market.contract.functions.arbiter()) == s.quorum.address

@@ -13,11 +13,11 @@ W = [100, 200, 300, 400, 500]
 
 def _commit(s: Subnet, i: int, epoch: int, weights: list[int] = W, salt: bytes = SALT) -> None:
     v = s.validators[i]
-    s.tx(s.rewards.functions.commit_weights(commit_hash(v.address, epoch, weights, salt)), v)
+    s.tx(s.rewards.contract.functions.commit_weights(commit_hash(v.address, epoch, weights, salt)), v)
 
 
 def _reveal(s: Subnet, i: int, weights: list[int] = W, salt: bytes = SALT) -> None:
-    s.tx(s.rewards.functions.reveal_weights(weights, salt), s.validators[i])
+    s.tx(s.rewards.contract.functions.reveal_weights(weights, salt), s.validators[i])
 
 
 def test_happy_commit_reveal_finalize(subnet: Subnet) -> None:
@@ -28,17 +28,17 @@ def test_happy_commit_reveal_finalize(subnet: Subnet) -> None:
     s.goto_reveal_window(e)
     for i in range(4):
         _reveal(s, i)
-    assert s.net.call(s.rewards.functions.weights_of(e, s.validators[0].address))[:5] == W
+    assert s.net.call(s.rewards.contract.functions.weights_of(e, s.validators[0].address))[:5] == W
     s.goto_epoch_end(e)
-    rcpt = s.tx(s.rewards.functions.finalize_epoch(), s.owner)
-    fin = s._events("EpochFinalized", rcpt)[0]
-    assert fin["revealed"] == 4 and fin["epoch"] == e
+    rcpt = s.tx(s.rewards.contract.functions.finalize_epoch(), s.owner)
+    fin = s.rewards.finalized_epoch(rcpt)
+    assert fin.revealed == 4 and fin.epoch == e
     # identical weights: consensus = everyone's weights, emission ∝ weights
-    em = [int(s.net.call(s.rewards.functions.pending(n.address))) for n in s.node_accts]
+    em = [int(s.net.call(s.rewards.contract.functions.pending(n.address))) for n in s.node_accts]
     assert em[4] > em[0] > 0 and abs(em[4] - 5 * em[0]) <= em[0] // 10**12  # floor rounding only
-    assert bool(s.net.call(s.rewards.functions.finalized(e)))
+    assert bool(s.net.call(s.rewards.contract.functions.finalized(e)))
     with reverts("nothing to finalize"):
-        s.tx(s.rewards.functions.finalize_epoch(), s.owner)
+        s.tx(s.rewards.contract.functions.finalize_epoch(), s.owner)
 
 
 def test_windows_are_enforced(subnet: Subnet) -> None:
@@ -48,7 +48,7 @@ def test_windows_are_enforced(subnet: Subnet) -> None:
         _reveal(s, 0)
     _commit(s, 0, e)
     with reverts("epoch not over"):
-        s.tx(s.rewards.functions.finalize_epoch(), s.owner)
+        s.tx(s.rewards.contract.functions.finalize_epoch(), s.owner)
     s.goto_reveal_window(e)
     with reverts("not commit window"):  # late commit
         _commit(s, 1, e)
@@ -65,7 +65,7 @@ def test_windows_are_enforced(subnet: Subnet) -> None:
 def test_mismatched_and_unrevealed_are_penalised(subnet: Subnet) -> None:
     s = subnet
     treasury = s.owner.address
-    t0 = int(s.net.call(s.token.functions.balanceOf(treasury)))
+    t0 = int(s.net.call(s.token.contract.functions.balanceOf(treasury)))
     e = s.goto_commit_window()
     for i in range(4):
         _commit(s, i, e)
@@ -80,15 +80,15 @@ def test_mismatched_and_unrevealed_are_penalised(subnet: Subnet) -> None:
         _reveal(s, 0)
     # validator 3 simply never reveals
     s.goto_epoch_end(e)
-    rcpt = s.tx(s.rewards.functions.finalize_epoch(), s.owner)
-    missed = {ev["validator"]: ev["penalty"] for ev in s._events("RevealMissed", rcpt)}
+    rcpt = s.tx(s.rewards.contract.functions.finalize_epoch(), s.owner)
+    missed = s.rewards.finalized_epoch(rcpt).missed
     v2, v3 = s.validators[2].address, s.validators[3].address
     assert missed == {v2: 4 * VSTAKE // 100, v3: 5 * VSTAKE // 100}  # 1% of committed stake
     assert s.stake_of(v2) == 4 * VSTAKE * 99 // 100
     assert s.bond(v2) == 0 and s.bond(v3) == 0
-    assert int(s.net.call(s.rewards.functions.pending(v2))) == 0  # no dividend share
-    assert int(s.net.call(s.rewards.functions.pending(s.validators[0].address))) > 0
-    assert int(s.net.call(s.token.functions.balanceOf(treasury))) - t0 == sum(missed.values())
+    assert int(s.net.call(s.rewards.contract.functions.pending(v2))) == 0  # no dividend share
+    assert int(s.net.call(s.rewards.contract.functions.pending(s.validators[0].address))) > 0
+    assert int(s.net.call(s.token.contract.functions.balanceOf(treasury))) - t0 == sum(missed.values())
 
 
 def test_copied_commitment_cannot_be_revealed(subnet: Subnet) -> None:
@@ -96,8 +96,8 @@ def test_copied_commitment_cannot_be_revealed(subnet: Subnet) -> None:
     s = subnet
     e = s.goto_commit_window()
     h = commit_hash(s.validators[0].address, e, W, SALT)
-    s.tx(s.rewards.functions.commit_weights(h), s.validators[0])
-    s.tx(s.rewards.functions.commit_weights(h), s.validators[1])  # copier
+    s.tx(s.rewards.contract.functions.commit_weights(h), s.validators[0])
+    s.tx(s.rewards.contract.functions.commit_weights(h), s.validators[1])  # copier
     s.goto_reveal_window(e)
     _reveal(s, 0)
     with reverts("commit mismatch"):
@@ -108,8 +108,8 @@ def test_emissions_accounting(subnet: Subnet) -> None:
     """minted == claimed + pending, supply grows by exactly what was minted, and the contract
     holds bonded stake plus everything owed."""
     s = subnet
-    f = s.rewards.functions
-    supply0 = int(s.net.call(s.token.functions.totalSupply()))
+    f = s.rewards.contract.functions
+    supply0 = int(s.net.call(s.token.contract.functions.totalSupply()))
     vals = [v.address for v in s.validators]
     for k in range(3):
         ce = s.run_epoch(
@@ -119,7 +119,7 @@ def test_emissions_accounting(subnet: Subnet) -> None:
     accounts = [n.address for n in s.node_accts] + vals + [s.owner.address]
     minted = int(s.net.call(f.total_minted()))
     assert minted > 0
-    assert int(s.net.call(s.token.functions.totalSupply())) - supply0 == minted
+    assert int(s.net.call(s.token.contract.functions.totalSupply())) - supply0 == minted
     # claim half of them
     claimers = [a for a in s.node_accts[:3] + s.validators[:2]]
     for a in claimers:
@@ -129,13 +129,13 @@ def test_emissions_accounting(subnet: Subnet) -> None:
     pending = sum(int(s.net.call(f.pending(a))) for a in accounts)
     claimed = int(s.net.call(f.total_claimed()))
     assert minted == claimed + pending
-    held = int(s.net.call(s.token.functions.balanceOf(s.rewards.address)))
+    held = int(s.net.call(s.token.contract.functions.balanceOf(s.rewards.address)))
     assert held == int(s.net.call(f.total_bonded())) + pending
 
 
 def test_validator_staking_lifecycle(subnet: Subnet) -> None:
     s = subnet
-    f = s.rewards.functions
+    f = s.rewards.contract.functions
     v = s.validators[0]
     assert int(s.net.call(f.total_active_stake())) == 14 * VSTAKE
     assert int(s.net.call(f.validator_stake(v.address))) == 2 * VSTAKE
@@ -144,9 +144,9 @@ def test_validator_staking_lifecycle(subnet: Subnet) -> None:
     with reverts("still unbonding"):
         s.tx(f.withdraw_unbonded(), v)
     s.net.time_travel(7 * 86400 + 1)
-    before = int(s.net.call(s.token.functions.balanceOf(v.address)))
+    before = int(s.net.call(s.token.contract.functions.balanceOf(v.address)))
     s.tx(f.withdraw_unbonded(), v)
-    assert int(s.net.call(s.token.functions.balanceOf(v.address))) - before == 2 * VSTAKE
+    assert int(s.net.call(s.token.contract.functions.balanceOf(v.address))) - before == 2 * VSTAKE
     assert v.address not in s.net.call(f.validators())
     with reverts("not validator"):
         s.tx(f.commit_weights(b"\x01" * 32), v)
@@ -154,7 +154,7 @@ def test_validator_staking_lifecycle(subnet: Subnet) -> None:
 
 def test_access_control_and_input_checks(subnet: Subnet) -> None:
     s = subnet
-    f = s.rewards.functions
+    f = s.rewards.contract.functions
     stranger = s.node_accts[0]
     for fn in (
         f.set_emission(1),
@@ -179,7 +179,7 @@ def test_access_control_and_input_checks(subnet: Subnet) -> None:
     with reverts("already registered"):
         s.tx(f.register_validator(VSTAKE), s.validators[0])
     s.mint(stranger.address, VSTAKE)
-    s.tx(s.token.functions.approve(s.rewards.address, 2**256 - 1), stranger)
+    s.tx(s.token.contract.functions.approve(s.rewards.address, 2**256 - 1), stranger)
     with reverts("stake below minimum"):
         s.tx(f.register_validator(VSTAKE - 1), stranger)
     with reverts("not validator"):
@@ -187,5 +187,5 @@ def test_access_control_and_input_checks(subnet: Subnet) -> None:
     with reverts("empty commit"):
         s.tx(f.commit_weights(b"\x00" * 32), s.validators[0])
     with reverts("not minter"):  # only Rewards mints now (owner bootstrap aside)
-        s.tx(s.token.functions.mint(stranger.address, ONE), stranger)
-    assert s.net.call(s.token.functions.minter()) == s.rewards.address
+        s.tx(s.token.contract.functions.mint(stranger.address, ONE), stranger)
+    assert s.net.call(s.token.contract.functions.minter()) == s.rewards.address

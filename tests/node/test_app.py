@@ -69,9 +69,9 @@ class FakeService:
         self.keys.add(hashlib.sha256(data).hexdigest())
         return hashlib.sha256(data).hexdigest()
 
-    def result(self, job_id: int) -> api.JobStatus:
+    def result(self, job_id: int) -> api.JobReport:
         self._maybe_fail()
-        return api.JobStatus(job_id=job_id, state=api.JobState.RUNNING, tx_hash=None, error=None)
+        return api.JobReport(job_id=job_id, state=api.JobState.RUNNING, tx_hash=None, error=None)
 
     def output_ciphertext(self, job_id: int) -> bytes:
         self._maybe_fail()

@@ -66,7 +66,7 @@ def test_spec_types_the_job_status_and_octet_stream_bodies() -> None:
 
     spec = json.loads(render())
     job = spec["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]
-    assert job["schema"]["$ref"] == "#/components/schemas/JobStatus"
+    assert job["schema"]["$ref"] == "#/components/schemas/JobReport"
     states = spec["components"]["schemas"]["JobState"]["enum"]
     assert set(states) == {"accepted", "running", "submitted", "failed", "abandoned"}
     for method, path in (("post", "/fhe/jobs/{job_id}"), ("put", "/fhe/keys")):

@@ -99,7 +99,7 @@ def test_node_refuses_a_retired_model(tmp_path: Path, published, mlp) -> None:  
     pub = publish_model(
         suite, owner, name="old", price=1, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
     )
-    net.transact(suite.models.functions.retire(pub.model_id), sender=owner)
+    suite.models.retire(pub.model_id, sender=owner)
     svc = _service(
         tmp_path,
         net,

@@ -91,8 +91,7 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
     suite, net = w.lnet.suite, w.lnet.net
     box = DisclosureBox(tmp_path / "disclosed")
     # Validators of earlier tests stay registered: bond 3x their stake to hold the 2/3 quorum alone.
-    rewards = w.lnet.net.contract("Rewards", w.lnet.suite.deployment.extra["rewards"])
-    others = int(w.lnet.net.call(rewards.functions.total_active_stake())) // ONE_VEIL
+    others = w.lnet.suite.rewards.total_active_stake() // ONE_VEIL
     v = _validator(w, tmp_path / "v", stake_veil=max(1_000, 3 * others), disclosures=box)
     node = w.node.account  # the test plays the node's part on chain, with the node's key
     model = read_model(suite, w.model_id)
@@ -102,20 +101,16 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
     )
     keys = fc.evaluation_keys()
     client = w.lnet.new_funded(10)
-    net.transact(suite.token.functions.approve(suite.market.address, 10 * ONE_VEIL), sender=client)
+    suite.token.approve(suite.market.address, 10 * ONE_VEIL, sender=client)
 
     def job(ct: bytes, output: bytes) -> int:
-        net.transact(
-            suite.market.functions.open_job(w.model_id, node.address, hashlib.sha256(ct).digest(), MODE_FHE, net.now() + 900),
-            sender=client,
-        )  # fmt: skip
-        jid = int(net.call(suite.market.functions.job_count()))
-        net.transact(
-            suite.market.functions.submit_fhe_result(
-                jid, hashlib.sha256(keys).digest(), hashlib.sha256(ct).digest(),
-                hashlib.sha256(output).digest(), bytes.fromhex(model.fhe_server_hash),
-            ),
-            sender=node,
+        rcpt = suite.market.open_job(
+            w.model_id, node.address, hashlib.sha256(ct).digest(), MODE_FHE, net.now() + 900, sender=client
+        )
+        jid = suite.market.opened_job_id(rcpt)
+        suite.market.submit_fhe(
+            jid, hashlib.sha256(keys).digest(), hashlib.sha256(ct).digest(),
+            hashlib.sha256(output).digest(), bytes.fromhex(model.fhe_server_hash), sender=node,
         )  # fmt: skip
         box.disclose(jid, ct, keys)
         return jid
@@ -124,7 +119,7 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
     ct0, ct1 = fc.encrypt(x0), fc.encrypt(x1)
     honest_job = job(ct0, server.run(ct0, keys))
     cheat_job = job(ct1, server.run(ct0, keys))  # the node reuses an earlier output
-    stake0 = int(net.call(suite.nodes.functions.node(node.address))[2])
+    stake0 = suite.nodes.read_node(node.address).stake
     try:
         audit = v.audit_epoch()
     finally:
@@ -134,7 +129,7 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
     assert not by_job[cheat_job].match and by_job[cheat_job].attested
     assert read_job(suite, honest_job).status == SUBMITTED
     assert read_job(suite, cheat_job).status == SLASHED  # this validator holds ≥ 2/3 of validator stake
-    assert int(net.call(suite.nodes.functions.node(node.address))[2]) < stake0
+    assert suite.nodes.read_node(node.address).stake < stake0
     (st,) = audit.stats.values()
     assert st.wrong == 1 and audit.weights[st.index] == 0  # the refutation also zeroes its weight
     assert PRICE  # (the audit jobs were paid like any other)

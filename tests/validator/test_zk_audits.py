@@ -20,7 +20,7 @@ from veilproof.chain.suite import Suite
 from veilproof.chain.views import SETTLED, read_job
 from veilproof.client import Client, NodeApi
 from veilproof.client.selection import NodeOffer
-from veilproof.protocol.api import JobStatus
+from veilproof.protocol.api import JobReport
 from veilproof.validator import ModelAudit, ReferenceBook
 from veilproof.validator.audits import Auditor
 
@@ -32,7 +32,7 @@ class TamperingApi(NodeApi):
 
     field = "proof"
 
-    def job(self, job_id: int) -> JobStatus:
+    def job(self, job_id: int) -> JobReport:
         st = super().job(job_id)
         if st.zk is None:
             return st

@@ -7,12 +7,11 @@ import warnings
 from types import SimpleNamespace
 
 import pytest
-from web3.logs import DISCARD
 
 from veilproof.chain import connect
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import OPEN, SETTLED, SLASHED, read_job, read_node
+from veilproof.chain.views import MODE_ZK, OPEN, SETTLED, SLASHED, read_job, read_node
 from veilproof.client.publish import publish_model
 from veilproof.errors import ContractReverted
 from veilproof.models import prove
@@ -39,27 +38,25 @@ def m(mlp):  # type: ignore[no-untyped-def]
         s, owner, name="mlp", price=PRICE, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
     )
     for acct, amount in ((node, 1000), (client, 100)):
-        net.transact(s.token.functions.mint(acct.address, amount * ONE_VEIL), sender=owner)
-    net.transact(s.nodes.functions.register("http://127.0.0.1:1", b"\x02" * 33, [pub.model_id]), sender=node)
-    net.transact(s.token.functions.approve(s.nodes.address, 1000 * ONE_VEIL), sender=node)
-    net.transact(s.nodes.functions.stake(1000 * ONE_VEIL), sender=node)
+        s.token.mint(acct.address, amount * ONE_VEIL, sender=owner)
+    s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [pub.model_id], sender=node)
+    s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
+    s.nodes.stake(1000 * ONE_VEIL, sender=node)
     signer = ClaimSigner(node, net.chain_id, s.market.address)
     return SimpleNamespace(net=net, s=s, node=node, client=client, mid=pub.model_id, signer=signer)
 
 
 def _open(m, mlp, x) -> int:  # type: ignore[no-untyped-def]
     net, s = m.net, m.s
-    net.transact(s.token.functions.approve(s.market.address, PRICE), sender=m.client)
+    s.token.approve(s.market.address, PRICE, sender=m.client)
     commit = input_commitment(mlp.package.settings, x).to_bytes(32, "big")
-    rcpt = net.transact(
-        s.market.functions.open_job(m.mid, m.node.address, commit, 1, net.now() + 3600), sender=m.client
-    )
-    return int(s.market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)[0]["args"]["job_id"])
+    rcpt = s.market.open_job(m.mid, m.node.address, commit, MODE_ZK, net.now() + 3600, sender=m.client)
+    return s.market.opened_job_id(rcpt)
 
 
 def _submit(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
     pb, inst = evm.calldata(proof)
-    m.net.transact(m.s.market.functions.submit_zk_result(job_id, inst, pb), sender=m.node, gas=3_000_000)
+    m.s.market.submit_zk(job_id, inst, pb, sender=m.node, gas=3_000_000)
 
 
 def _challenge(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +64,7 @@ def _challenge(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
     pb, inst = evm.calldata(proof)
     sig = bytes.fromhex(m.signer.sign(job_id, inst, pb)[2:])
     before = read_node(m.s, m.node.address).stake
-    m.net.transact(m.s.market.functions.challenge_zk(job_id, inst, pb, sig), sender=m.client)
+    m.s.market.challenge_zk(job_id, inst, pb, sig, sender=m.client)
     assert read_job(m.s, job_id).status == SLASHED
     assert read_node(m.s, m.node.address).stake == before - SLASH
 
@@ -78,7 +75,7 @@ def test_honest_proof_settles(m, mlp, mlp_proof) -> None:  # type: ignore[no-unt
     pb, inst = evm.calldata(mlp_proof.proof)
     sig = bytes.fromhex(m.signer.sign(jid, inst, pb)[2:])
     with pytest.raises(ContractReverted, match="claim is valid"):
-        m.net.transact(m.s.market.functions.challenge_zk(jid, inst, pb, sig), sender=m.client)
+        m.s.market.challenge_zk(jid, inst, pb, sig, sender=m.client)
     _submit(m, jid, mlp_proof.proof)
     assert read_job(m.s, jid).status == SETTLED
 

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
-from web3.contract import Contract
 
 from veilproof.agents.identity import Identity
 from veilproof.agents.payments import StealthPayment, StealthRegistryClient
 from veilproof.agents.reputation import ReputationClient
 from veilproof.agents.stealth import StealthMetaAddress
 from veilproof.agents.wallet import AgentWalletClient, WalletState
+from veilproof.chain.job_market import JobMarket, JobMode
 from veilproof.chain.network import Receipt
 
 
@@ -28,7 +28,7 @@ class Agent:
     identity: Identity | None
     wallet: AgentWalletClient
     key: LocalAccount
-    market: Contract
+    market: JobMarket
     reputation: ReputationClient | None = None
     stealth_registry: StealthRegistryClient | None = None
 
@@ -52,7 +52,7 @@ class Agent:
         model_id: int,
         node: str,
         input_commitment: bytes,
-        mode: int,
+        mode: JobMode | int,
         deadline: int,
         price: int | None = None,
     ) -> int:
@@ -63,14 +63,14 @@ class Agent:
 
     def accept(self, job_id: int) -> Receipt:
         """Accept a submitted FHE result (the wallet is the job's client)."""
-        return self.wallet.execute(self.key, self.market.functions.accept(job_id))
+        return self.wallet.execute(self.key, self.market.accept_call(job_id))
 
     def refund(self, job_id: int) -> Receipt:
-        return self.wallet.execute(self.key, self.market.functions.refund(job_id))
+        return self.wallet.execute(self.key, self.market.refund_call(job_id))
 
     def collect_refunds(self) -> Receipt:
         """Pull refunds the market owes the wallet back into it."""
-        return self.wallet.execute(self.key, self.market.functions.withdraw())
+        return self.wallet.execute(self.key, self.market.withdraw_call())
 
     def give_feedback(self, job_id: int, score: int, tags: Sequence[str] = ()) -> Receipt:
         if self.reputation is None:

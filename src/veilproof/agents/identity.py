@@ -16,13 +16,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from web3.contract import Contract
 
 from veilproof.agents.errors import AgentError
-from veilproof.chain.network import Network, Receipt
+from veilproof.chain.eip712 import Eip712Domain, TypedData
+from veilproof.chain.facade import ContractFacade
+from veilproof.chain.network import Receipt
 
 DOC_TYPE = "veilproof-agent/1"
 TRUST_MODELS = ("zk", "fhe", "stake")
@@ -117,66 +117,52 @@ class WalletBinding:
     nonce: int
     deadline: int
 
-    def typed_data(self) -> dict[str, Any]:
-        return {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "SetAgentWallet": [
-                    {"name": "agentId", "type": "uint256"},
-                    {"name": "wallet", "type": "address"},
-                    {"name": "owner", "type": "address"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "SetAgentWallet",
-            "domain": {
-                "name": "VeilproofAgentRegistry",
-                "version": "1",
-                "chainId": self.chain_id,
-                "verifyingContract": to_checksum_address(self.registry),
-            },
-            "message": {
+    def typed(self) -> TypedData:
+        """The message as the registry hashes it (domain "VeilproofAgentRegistry", version "1")."""
+        return TypedData(
+            Eip712Domain("VeilproofAgentRegistry", "1", self.chain_id, self.registry),
+            "SetAgentWallet",
+            (
+                ("agentId", "uint256"),
+                ("wallet", "address"),
+                ("owner", "address"),
+                ("nonce", "uint256"),
+                ("deadline", "uint256"),
+            ),
+            {
                 "agentId": self.agent_id,
                 "wallet": to_checksum_address(self.wallet),
                 "owner": to_checksum_address(self.owner),
                 "nonce": self.nonce,
                 "deadline": self.deadline,
             },
-        }
+        )
+
+    def typed_data(self) -> dict[str, Any]:
+        """The ``eth_signTypedData_v4`` form, for a signer outside this process."""
+        return self.typed().to_dict()
 
     def sign(self, signer: LocalAccount) -> bytes:
         """Sign as the wallet: its own key for an EOA, the agent key for an AgentWallet (ERC-1271)."""
-        return bytes(signer.sign_message(encode_typed_data(full_message=self.typed_data())).signature)
+        return self.typed().sign(signer)
 
 
-class AgentRegistryClient:
+class AgentRegistryClient(ContractFacade):
     """Typed access to AgentRegistry."""
 
-    def __init__(self, net: Network, address: str) -> None:
-        self.net = net
-        self.contract: Contract = net.contract("AgentRegistry", address)
-
-    @property
-    def address(self) -> str:
-        return str(self.contract.address)
+    CONTRACT = "AgentRegistry"
 
     def register(self, owner: LocalAccount, uri: str, doc: RegistrationDoc) -> int:
         """Register an agent owned by ``owner``; returns its id."""
-        rcpt = self.net.transact(self.contract.functions.register(uri, doc.doc_hash()), sender=owner)
-        (ev,) = self.contract.events.AgentRegistered().process_receipt(rcpt.raw)
-        return int(ev["args"]["agent_id"])
+        rcpt = self._send("register", uri, doc.doc_hash(), sender=owner)
+        (ev,) = self._events("AgentRegistered", rcpt)
+        return int(ev["agent_id"])
 
     def update(self, owner: LocalAccount, agent_id: int, uri: str, doc: RegistrationDoc) -> Receipt:
-        return self.net.transact(self.contract.functions.update(agent_id, uri, doc.doc_hash()), sender=owner)
+        return self._send("update", agent_id, uri, doc.doc_hash(), sender=owner)
 
     def agent(self, agent_id: int) -> AgentRecord:
-        owner, uri, doc_hash, wallet, at = self.net.call(self.contract.functions.agent(agent_id))
+        owner, uri, doc_hash, wallet, at = self._call("agent", agent_id)
         return AgentRecord(
             agent_id, owner, uri, bytes(doc_hash), None if wallet == ZERO_ADDRESS else wallet, int(at)
         )
@@ -187,14 +173,15 @@ class AgentRegistryClient:
 
     def binding(self, agent_id: int, wallet: str, owner: str, ttl: int = 3600) -> WalletBinding:
         """The message ``wallet`` must sign for ``owner`` to bind it now (current nonce)."""
-        nonce = int(self.net.call(self.contract.functions.wallet_nonce(agent_id)))
+        nonce = int(self._call("wallet_nonce", agent_id))
         return WalletBinding(
             self.net.chain_id, self.address, agent_id, wallet, owner, nonce, self.net.now() + ttl
         )
 
     def set_wallet(self, owner: LocalAccount, binding: WalletBinding, signature: bytes) -> Receipt:
-        fn = self.contract.functions.set_wallet(binding.agent_id, binding.wallet, binding.deadline, signature)
-        return self.net.transact(fn, sender=owner)
+        return self._send(
+            "set_wallet", binding.agent_id, binding.wallet, binding.deadline, signature, sender=owner
+        )
 
     def bind_wallet(
         self, owner: LocalAccount, agent_id: int, wallet: str, wallet_signer: LocalAccount
@@ -204,7 +191,7 @@ class AgentRegistryClient:
         return self.set_wallet(owner, b, b.sign(wallet_signer))
 
     def agent_of_wallet(self, wallet: str) -> int | None:
-        aid = int(self.net.call(self.contract.functions.agent_of_wallet(to_checksum_address(wallet))))
+        aid = int(self._call("agent_of_wallet", to_checksum_address(wallet)))
         return aid or None
 
 

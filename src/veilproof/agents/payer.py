@@ -15,13 +15,12 @@ breach raises a typed :class:`~veilproof.agents.errors.PolicyViolation` before a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from eth_utils import to_checksum_address
-from web3.logs import DISCARD
 
 from veilproof.agents.agent import Agent
 from veilproof.agents.errors import AgentError
+from veilproof.chain.facade import Call
 from veilproof.chain.network import Receipt
 
 
@@ -62,17 +61,14 @@ class AgentPayer:
         """
         wallet, market = self.agent.wallet, self.agent.market
         if self.precheck:
-            wallet.check_spend(self.agent.key.address, price, target=str(market.address))
-        fn = wallet.contract.functions.pay_job(
-            market.address, model_id, to_checksum_address(node), commitment, mode, deadline, price
-        )
-        rcpt = wallet.net.transact(fn, sender=self.agent.key)
-        opened = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
+            wallet.check_spend(self.agent.key.address, price, target=market.address)
+        rcpt = wallet.send_pay_job(self.agent.key, market, model_id, node, commitment, mode, deadline, price)
+        opened = market.opened_job_ids(rcpt)
         if len(opened) != 1:
             raise AgentError(f"pay_job {rcpt.tx_hash}: expected one JobOpened from {market.address}")
-        return int(opened[0]["args"]["job_id"]), self._record("pay_job", rcpt)
+        return opened[0], self._record("pay_job", rcpt)
 
-    def call(self, fn: Any) -> str:
+    def call(self, fn: Call) -> str:
         """Send a JobMarket call as the job's client, i.e. from the wallet via ``execute``."""
         market = self.agent.market
         if to_checksum_address(str(fn.address)) != to_checksum_address(str(market.address)):

@@ -8,12 +8,9 @@ recipient but its address (to look up the meta-address).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3.contract import Contract
 
 from veilproof.agents.errors import StealthError
 from veilproof.agents.stealth import (
@@ -26,68 +23,45 @@ from veilproof.agents.stealth import (
     generate_stealth_address,
     scan_with_keys,
 )
+from veilproof.chain.eip712 import Eip712Domain, TypedData
+from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Network, Receipt
+from veilproof.chain.token import Token
 from veilproof.errors import ChainError, TransactionFailed
 
 
-class StealthRegistryClient:
+class StealthRegistryClient(ContractFacade):
     """Typed access to the ERC-6538 StealthMetaRegistry."""
 
-    def __init__(self, net: Network, address: str) -> None:
-        self.net = net
-        self.contract: Contract = net.contract("StealthMetaRegistry", address)
-
-    @property
-    def address(self) -> str:
-        return str(self.contract.address)
+    CONTRACT = "StealthMetaRegistry"
 
     def register_keys(self, registrant: LocalAccount, meta: StealthMetaAddress) -> Receipt:
-        return self.net.transact(
-            self.contract.functions.registerKeys(SCHEME_ID, meta.to_bytes()), sender=registrant
+        return self._send("registerKeys", SCHEME_ID, meta.to_bytes(), sender=registrant)
+
+    def entry(self, meta: StealthMetaAddress, nonce: int) -> TypedData:
+        """The ERC-6538 ``Erc6538RegistryEntry`` a registrant signs (domain "ERC6538Registry", "1.0")."""
+        return TypedData(
+            Eip712Domain("ERC6538Registry", "1.0", self.net.chain_id, self.address),
+            "Erc6538RegistryEntry",
+            (("schemeId", "uint256"), ("stealthMetaAddress", "bytes"), ("nonce", "uint256")),
+            {"schemeId": SCHEME_ID, "stealthMetaAddress": meta.to_bytes(), "nonce": nonce},
         )
 
     def sign_on_behalf(self, registrant: LocalAccount, meta: StealthMetaAddress) -> bytes:
         """The registrant's EIP-712 consent, for a relayer to submit (ERC-6538 ``registerKeysOnBehalf``)."""
-        nonce = int(self.net.call(self.contract.functions.nonceOf(registrant.address)))
-        typed: dict[str, Any] = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Erc6538RegistryEntry": [
-                    {"name": "schemeId", "type": "uint256"},
-                    {"name": "stealthMetaAddress", "type": "bytes"},
-                    {"name": "nonce", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Erc6538RegistryEntry",
-            "domain": {
-                "name": "ERC6538Registry",
-                "version": "1.0",
-                "chainId": self.net.chain_id,
-                "verifyingContract": self.address,
-            },
-            "message": {"schemeId": SCHEME_ID, "stealthMetaAddress": meta.to_bytes(), "nonce": nonce},
-        }
-        return bytes(registrant.sign_message(encode_typed_data(full_message=typed)).signature)
+        nonce = int(self._call("nonceOf", registrant.address))
+        return self.entry(meta, nonce).sign(registrant)
 
     def register_on_behalf(
         self, relayer: LocalAccount, registrant: str, meta: StealthMetaAddress, signature: bytes
     ) -> Receipt:
-        fn = self.contract.functions.registerKeysOnBehalf(
-            to_checksum_address(registrant), SCHEME_ID, signature, meta.to_bytes()
-        )
-        return self.net.transact(fn, sender=relayer)
+        return self._send(
+            "registerKeysOnBehalf", to_checksum_address(registrant), SCHEME_ID, signature, meta.to_bytes(),
+            sender=relayer,
+        )  # fmt: skip
 
     def meta_address_of(self, registrant: str) -> StealthMetaAddress | None:
-        raw = bytes(
-            self.net.call(
-                self.contract.functions.stealthMetaAddressOf(to_checksum_address(registrant), SCHEME_ID)
-            )
-        )
+        raw = bytes(self._call("stealthMetaAddressOf", to_checksum_address(registrant), SCHEME_ID))
         return StealthMetaAddress.from_bytes(raw) if raw else None
 
     def require_meta_address(self, registrant: str) -> StealthMetaAddress:
@@ -97,25 +71,20 @@ class StealthRegistryClient:
         return meta
 
 
-class AnnouncerClient:
+class AnnouncerClient(ContractFacade):
     """Typed access to the ERC-5564 StealthAnnouncer: announce, and read announcements back."""
 
-    def __init__(self, net: Network, address: str) -> None:
-        self.net = net
-        self.contract: Contract = net.contract("StealthAnnouncer", address)
-
-    @property
-    def address(self) -> str:
-        return str(self.contract.address)
+    CONTRACT = "StealthAnnouncer"
 
     def announce(self, caller: LocalAccount, stealth: StealthAddress, metadata: bytes) -> Receipt:
-        fn = self.contract.functions.announce(SCHEME_ID, stealth.address, stealth.ephemeral_pubkey, metadata)
-        return self.net.transact(fn, sender=caller)
+        return self._send(
+            "announce", SCHEME_ID, stealth.address, stealth.ephemeral_pubkey, metadata, sender=caller
+        )
 
     def announcements(self, from_block: int = 0, to_block: int | str = "latest") -> list[Announcement]:
         """Every Announcement in the block range, oldest first."""
         try:
-            logs = self.contract.events.Announcement().get_logs(from_block=from_block, to_block=to_block)
+            logs = self._logs("Announcement", from_block, to_block)
         except Exception as e:  # RPC limits, pruned nodes
             raise ChainError(f"reading announcements from {self.address}: {e}") from e
         return [
@@ -181,13 +150,13 @@ def pay_stealth_eth(
 def pay_stealth_token(
     net: Network,
     payer: LocalAccount,
-    token: Contract,
+    token: Token,
     announcer: AnnouncerClient,
     meta: StealthMetaAddress,
     amount: int,
 ) -> StealthPayment:
     """Transfer an ERC-20 to a fresh stealth address of ``meta`` and announce it (two transactions)."""
     sa = generate_stealth_address(meta)
-    r1 = net.transact(token.functions.transfer(sa.address, amount), sender=payer)
+    r1 = token.transfer(sa.address, amount, sender=payer)
     r2 = announcer.announce(payer, sa, sa.metadata(token.address, amount))
     return StealthPayment(sa, str(token.address), amount, (r1.tx_hash, r2.tx_hash))

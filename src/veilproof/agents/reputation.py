@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3.contract import Contract
 
 from veilproof.agents.errors import AgentError
+from veilproof.chain.facade import Call, ContractFacade
 from veilproof.chain.network import Network, Receipt
 
 MAX_TAGS = 4
@@ -83,22 +83,16 @@ class ValidationRecord:
     price: int
 
 
-class ReputationClient:
+class ReputationClient(ContractFacade):
     """Typed access to the Reputation contract."""
 
-    def __init__(self, net: Network, address: str) -> None:
-        self.net = net
-        self.contract: Contract = net.contract("Reputation", address)
+    CONTRACT = "Reputation"
 
-    @property
-    def address(self) -> str:
-        return str(self.contract.address)
-
-    def feedback_call(self, job_id: int, score: int, tags: Sequence[str] = ()) -> object:
+    def feedback_call(self, job_id: int, score: int, tags: Sequence[str] = ()) -> Call:
         """The contract call, for senders that go through a wallet's ``execute``."""
         if not 0 <= score <= 100:
             raise AgentError(f"score: expected 0..100, got {score}")
-        return self.contract.functions.give_feedback(job_id, score, encode_tags(tags))
+        return self._fn("give_feedback", job_id, score, encode_tags(tags))
 
     def give_feedback(
         self, rater: LocalAccount, job_id: int, score: int, tags: Sequence[str] = ()
@@ -106,22 +100,22 @@ class ReputationClient:
         return self.net.transact(self.feedback_call(job_id, score, tags), sender=rater)
 
     def summary(self, subject: str) -> Summary:
-        count, total = self.net.call(self.contract.functions.summary(to_checksum_address(subject)))
+        count, total = self._call("summary", to_checksum_address(subject))
         return Summary(int(count), int(total))
 
     def reputation_score(self, subject: str) -> float:
         return self.summary(subject).score()
 
     def feedback(self, feedback_id: int) -> FeedbackRecord:
-        job_id, rater, subject, score, tags = self.net.call(self.contract.functions.feedback(feedback_id))
+        job_id, rater, subject, score, tags = self._call("feedback", feedback_id)
         return FeedbackRecord(
             feedback_id, int(job_id), rater, subject, int(score), tuple(untag(t) for t in tags)
         )
 
     def history(self, subject: str, from_block: int = 0) -> list[FeedbackRecord]:
         """Every feedback ``subject`` received, oldest first (from FeedbackGiven events)."""
-        logs = self.contract.events.FeedbackGiven().get_logs(
-            from_block=from_block, argument_filters={"subject": to_checksum_address(subject)}
+        logs = self._logs(
+            "FeedbackGiven", from_block, argument_filters={"subject": to_checksum_address(subject)}
         )
         return [
             FeedbackRecord(
@@ -136,7 +130,7 @@ class ReputationClient:
         ]
 
     def validation(self, job_id: int) -> ValidationRecord | None:
-        v = self.net.call(self.contract.functions.validation(job_id))
+        v = self._call("validation", job_id)
         if int(v[0]) == 0:
             return None
         return ValidationRecord(

@@ -9,12 +9,9 @@ transaction; its ``reason`` equals the contract's revert string, so both layers 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3.contract import Contract
-from web3.logs import DISCARD
 
 from veilproof.agents.errors import (
     InsufficientFunds,
@@ -27,7 +24,11 @@ from veilproof.agents.errors import (
 )
 from veilproof.agents.payments import StealthPayment
 from veilproof.agents.stealth import StealthMetaAddress, generate_stealth_address
+from veilproof.chain.facade import Call, ContractFacade, call_data
+from veilproof.chain.job_market import JobMarket, JobMode
+from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.network import Network, Receipt
+from veilproof.chain.token import Token
 
 DAY = 86400
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -62,16 +63,10 @@ class WalletState:
         return max(0, self.daily_cap - self.spent_today)
 
 
-class AgentWalletClient:
+class AgentWalletClient(ContractFacade):
     """Typed access to one AgentWallet contract."""
 
-    def __init__(self, net: Network, address: str) -> None:
-        self.net = net
-        self.contract: Contract = net.contract("AgentWallet", address)
-
-    @property
-    def address(self) -> str:
-        return str(self.contract.address)
+    CONTRACT = "AgentWallet"
 
     # --- deployment and owner operations ---------------------------------------------------------
     @classmethod
@@ -99,51 +94,47 @@ class AgentWalletClient:
         for t in policy.allowed_targets:
             w.set_target(owner, t, True)
         if fund:
-            tok = net.contract("Token", token)
-            net.transact(tok.functions.transfer(w.address, fund), sender=owner)
+            Token(net, token).transfer(w.address, fund, sender=owner)
         return w
 
     def set_policy(self, owner: LocalAccount, per_payment_cap: int, daily_cap: int) -> Receipt:
-        return self.net.transact(self.contract.functions.set_policy(per_payment_cap, daily_cap), sender=owner)
+        return self._send("set_policy", per_payment_cap, daily_cap, sender=owner)
 
     def set_target(self, owner: LocalAccount, target: str, allowed: bool) -> Receipt:
-        return self.net.transact(
-            self.contract.functions.set_target(to_checksum_address(target), allowed), sender=owner
-        )
+        return self._send("set_target", to_checksum_address(target), allowed, sender=owner)
 
     def pause(self, owner: LocalAccount) -> Receipt:
-        return self.net.transact(self.contract.functions.pause(), sender=owner)
+        return self._send("pause", sender=owner)
 
     def unpause(self, owner: LocalAccount) -> Receipt:
-        return self.net.transact(self.contract.functions.unpause(), sender=owner)
+        return self._send("unpause", sender=owner)
 
     def withdraw(self, owner: LocalAccount, amount: int = 0, token: str | None = None) -> Receipt:
         """Owner pulls ``amount`` (everything when 0) of ``token`` (the wallet's token by default)."""
         tok = to_checksum_address(token or self.state().token)
-        return self.net.transact(self.contract.functions.withdraw(tok, amount), sender=owner)
+        return self._send("withdraw", tok, amount, sender=owner)
 
     # --- reading ---------------------------------------------------------------------------------
     def state(self) -> WalletState:
-        f = self.contract.functions
-        call = self.net.call
-        token = call(f.token())
-        announcer = call(f.announcer())
-        bal = int(call(self.net.contract("Token", token).functions.balanceOf(self.address)))
+        call = self._call
+        token = call("token")
+        announcer = call("announcer")
+        bal = Token(self.net, token).balance_of(self.address)
         return WalletState(
-            owner=call(f.owner()),
-            agent=call(f.agent()),
+            owner=call("owner"),
+            agent=call("agent"),
             token=token,
             announcer=None if announcer == ZERO_ADDRESS else announcer,
-            per_payment_cap=int(call(f.per_payment_cap())),
-            daily_cap=int(call(f.daily_cap())),
-            paused=bool(call(f.paused())),
+            per_payment_cap=int(call("per_payment_cap")),
+            daily_cap=int(call("daily_cap")),
+            paused=bool(call("paused")),
             balance=bal,
-            spent_today=int(call(f.spent_today())),
+            spent_today=int(call("spent_today")),
             day=self.net.now() // DAY,
         )
 
     def is_allowed(self, target: str) -> bool:
-        return bool(self.net.call(self.contract.functions.allowed_target(to_checksum_address(target))))
+        return bool(self._call("allowed_target", to_checksum_address(target)))
 
     def check_spend(self, sender: str, amount: int, target: str | None = None) -> WalletState:
         """Raise the :class:`PolicyViolation` the contract would revert with, else return the state.
@@ -174,32 +165,45 @@ class AgentWalletClient:
     def pay_job(
         self,
         agent: LocalAccount,
-        market: Contract,
+        market: JobMarket,
         model_id: int,
         node: str,
         input_commitment: bytes,
-        mode: int,
+        mode: JobMode | int,
         deadline: int,
         price: int | None = None,
         precheck: bool = True,
     ) -> int:
         """Open a job paid from the wallet; returns the job id. ``price`` defaults to the model's."""
         if price is None:
-            models = self.net.contract("ModelRegistry", self.net.call(market.functions.models()))
-            price = int(self.net.call(models.functions.model(model_id))[2])
+            price = ModelRegistry(self.net, market.models_address()).read_model(model_id).price
         if precheck:
-            self.check_spend(agent.address, price, target=str(market.address))
-        fn = self.contract.functions.pay_job(
-            market.address, model_id, to_checksum_address(node), input_commitment, mode, deadline, price
-        )
-        rcpt = self.net.transact(fn, sender=agent)
-        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
-        return int(ev["args"]["job_id"])
+            self.check_spend(agent.address, price, target=market.address)
+        rcpt = self.send_pay_job(agent, market, model_id, node, input_commitment, mode, deadline, price)
+        return market.opened_job_id(rcpt)
+
+    def send_pay_job(
+        self,
+        agent: LocalAccount,
+        market: JobMarket,
+        model_id: int,
+        node: str,
+        input_commitment: bytes,
+        mode: JobMode | int,
+        deadline: int,
+        price: int,
+    ) -> Receipt:
+        """``AgentWallet.pay_job`` as is, no policy check: escrow ``price`` and open the job in one
+        transaction (the job id is ``market.opened_job_id(receipt)``)."""
+        return self._send(
+            "pay_job", market.address, model_id, to_checksum_address(node), input_commitment, int(mode),
+            deadline, price, sender=agent,
+        )  # fmt: skip
 
     def pay(self, agent: LocalAccount, to: str, amount: int, precheck: bool = True) -> Receipt:
         if precheck:
             self.check_spend(agent.address, amount)
-        return self.net.transact(self.contract.functions.pay(to_checksum_address(to), amount), sender=agent)
+        return self._send("pay", to_checksum_address(to), amount, sender=agent)
 
     def pay_stealth(
         self, agent: LocalAccount, meta: StealthMetaAddress, amount: int, precheck: bool = True
@@ -211,18 +215,16 @@ class AgentWalletClient:
                 raise PolicyViolation(f"wallet {self.address} has no announcer set")
             token = st.token
         else:
-            token = self.net.call(self.contract.functions.token())
+            token = self._call("token")
         sa = generate_stealth_address(meta)
-        fn = self.contract.functions.pay_stealth(
-            sa.address, amount, sa.ephemeral_pubkey, sa.metadata(token, amount)
+        rcpt = self._send(
+            "pay_stealth", sa.address, amount, sa.ephemeral_pubkey, sa.metadata(token, amount), sender=agent
         )
-        rcpt = self.net.transact(fn, sender=agent)
         return StealthPayment(sa, token, amount, (rcpt.tx_hash,))
 
-    def execute(self, agent: LocalAccount, call: Any, precheck: bool = True) -> Receipt:
-        """Send a contract call (a web3 ContractFunction) from the wallet to an allowed target."""
+    def execute(self, agent: LocalAccount, call: Call, precheck: bool = True) -> Receipt:
+        """Send a contract call (e.g. ``market.accept_call(job_id)``) from the wallet to an allowed target."""
         target = str(call.address)
         if precheck:
             self.check_spend(agent.address, 0, target=target)
-        data = call._encode_transaction_data()
-        return self.net.transact(self.contract.functions.execute(target, data), sender=agent)
+        return self._send("execute", target, call_data(call), sender=agent)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from veilproof.chain.job_market import JobMarket
 from veilproof.chain.network import Network
+from veilproof.chain.node_registry import NodeRegistry
 from veilproof.errors import ConfigError
 
 ONE_VEIL = 10**18
@@ -79,10 +81,11 @@ def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None =
         sender=owner,
     )
     market = net.deploy("JobMarket", token.address, models.address, nodes.address, treasury, sender=owner)
-    net.transact(nodes.functions.authorize(market.address, True), sender=owner)
-    net.transact(market.functions.set_slash_amount(p.slash_amount), sender=owner)
-    net.transact(market.functions.set_max_deadline(p.max_deadline), sender=owner)
-    net.transact(market.functions.set_challenge_window(p.challenge_window), sender=owner)
+    NodeRegistry(net, nodes.address).authorize(market.address, True, sender=owner)
+    m = JobMarket(net, market.address)
+    m.set_slash_amount(p.slash_amount, sender=owner)
+    m.set_max_deadline(p.max_deadline, sender=owner)
+    m.set_challenge_window(p.challenge_window, sender=owner)
     return Deployment(
         chain_id=net.chain_id,
         token=token.address,
@@ -104,8 +107,7 @@ def deploy_zk_verifier(
         verifier_abi, verifier_bytecode, sender=owner, label="Halo2VerifierReusable"
     )
     adapter = net.deploy("ZkVerifierAdapter", d.models, verifier.address, sender=owner)
-    market = net.contract("JobMarket", d.market)
-    net.transact(market.functions.set_zk_verifier(adapter.address), sender=owner)
+    JobMarket(net, d.market).set_zk_verifier(adapter.address, sender=owner)
     d.extra["zk_verifier"] = verifier.address
     d.extra["zk_adapter"] = adapter.address
     return d

@@ -1,31 +1,61 @@
-"""Bound handles on a deployed suite, so callers write ``suite.market.functions...``."""
+"""Facades on a deployed suite, so callers write ``suite.market.accept(job_id, sender=acct)``.
+
+The core four are bound at attach time. The incentive contracts and the ZK adapter are deployed
+later into the same :class:`Deployment` (its ``extra``), so they are looked up when asked for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from web3.contract import Contract
-
 from veilproof.chain.deploy import Deployment
+from veilproof.chain.fhe_quorum import FheQuorum
+from veilproof.chain.job_market import JobMarket
+from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.network import Network
+from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.rewards import Rewards
+from veilproof.chain.token import Token
+from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
+from veilproof.errors import ConfigError
 
 
 @dataclass
 class Suite:
     net: Network
     deployment: Deployment
-    token: Contract
-    models: Contract
-    nodes: Contract
-    market: Contract
+    token: Token
+    models: ModelRegistry
+    nodes: NodeRegistry
+    market: JobMarket
 
     @classmethod
     def attach(cls, net: Network, d: Deployment) -> Suite:
         return cls(
             net=net,
             deployment=d,
-            token=net.contract("Token", d.token),
-            models=net.contract("ModelRegistry", d.models),
-            nodes=net.contract("NodeRegistry", d.nodes),
-            market=net.contract("JobMarket", d.market),
+            token=Token(net, d.token),
+            models=ModelRegistry(net, d.models),
+            nodes=NodeRegistry(net, d.nodes),
+            market=JobMarket(net, d.market),
         )
+
+    @property
+    def rewards(self) -> Rewards:
+        """The incentive layer's Rewards; ConfigError when the incentives are not deployed."""
+        addr = self.deployment.extra.get("rewards")
+        if not addr:
+            raise ConfigError("no Rewards contract in the deployment: deploy the incentives first")
+        return Rewards(self.net, addr)
+
+    @property
+    def quorum(self) -> FheQuorum | None:
+        """The FHE dispute quorum, or None when none is deployed (FHE results cannot be disputed)."""
+        addr = self.deployment.extra.get("fhe_quorum")
+        return FheQuorum(self.net, addr) if addr else None
+
+    @property
+    def zk_adapter(self) -> ZkVerifierAdapter | None:
+        """The ZK verifier adapter, or None when no ZK verifier is deployed."""
+        addr = self.deployment.extra.get("zk_adapter")
+        return ZkVerifierAdapter(self.net, addr) if addr else None

@@ -81,7 +81,7 @@ def transfer(
             net.transact(_EthTransfer(net, tx), sender=sender, gas=21_000, label="ether transfer")
         if veil:
             suite = Suite.attach(net, Deployment.load(p.deployment))
-            net.transact(suite.token.functions.transfer(to, int(veil * ONE_VEIL)), sender=sender)
+            suite.token.transfer(to, int(veil * ONE_VEIL), sender=sender)
     except VeilproofError as err:
         fail(err)
     console.print(f"sent {veil:g} VEIL and {eth:g} ETH to {to}")
@@ -117,9 +117,9 @@ def withdraw(chain_url: str | None = ChainUrl, home: str | None = Home, account:
         net = open_network(p, chain_url)
         acct = load_account(p, account)
         suite = Suite.attach(net, Deployment.load(p.deployment))
-        amount = int(net.call(suite.market.functions.pending(acct.address)))
+        amount = suite.market.pending(acct.address)
         if amount:
-            net.transact(suite.market.functions.withdraw(), sender=acct)
+            suite.market.withdraw(sender=acct)
     except VeilproofError as err:
         fail(err)
     console.print(

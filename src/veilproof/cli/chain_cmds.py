@@ -77,7 +77,7 @@ def deploy(
             deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
         suite = Suite.attach(net, d)
         if mint:
-            net.transact(suite.token.functions.mint(owner.address, mint * ONE_VEIL), sender=owner)
+            suite.token.mint(owner.address, mint * ONE_VEIL, sender=owner)
         if net.kind != "embedded":
             d.save(p.deployment)
     except VeilproofError as e:
@@ -122,20 +122,20 @@ def status(
                 k: {"address": getattr(d, k), "code": len(net.w3.eth.get_code(getattr(d, k))) > 0}
                 for k in ("token", "models", "nodes", "market")
             },
-            "veil_supply": net.call(s.token.functions.totalSupply()) / ONE_VEIL,
-            "models": net.call(s.models.functions.model_count()),
-            "datasets": net.call(s.models.functions.dataset_count()),
-            "nodes": net.call(s.nodes.functions.node_count()),
-            "jobs": net.call(s.market.functions.job_count()),
-            "escrowed_veil": net.call(s.market.functions.escrowed()) / ONE_VEIL,
+            "veil_supply": s.token.total_supply() / ONE_VEIL,
+            "models": s.models.model_count(),
+            "datasets": s.models.dataset_count(),
+            "nodes": s.nodes.node_count(),
+            "jobs": s.market.job_count(),
+            "escrowed_veil": s.market.escrowed() / ONE_VEIL,
         }
         if account:
             acct = load_account(p, account)
             info["account"] = {
                 "address": acct.address,
                 "eth": net.balance(acct.address) / 10**18,
-                "veil": net.call(s.token.functions.balanceOf(acct.address)) / ONE_VEIL,
-                "pending_withdrawal_veil": net.call(s.market.functions.pending(acct.address)) / ONE_VEIL,
+                "veil": s.token.balance_of(acct.address) / ONE_VEIL,
+                "pending_withdrawal_veil": s.market.pending(acct.address) / ONE_VEIL,
             }
     except VeilproofError as e:
         fail(e)

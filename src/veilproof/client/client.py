@@ -24,25 +24,13 @@ from typing import Any, Protocol
 
 import httpx
 import numpy as np
-from eth_abi import encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.artifacts.remote import fetch_artifact
+from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
+from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import (
-    MODE_FHE,
-    MODE_ZK,
-    OPEN,
-    SETTLED,
-    SLASHED,
-    SUBMITTED,
-    OnchainModel,
-    list_nodes,
-    read_job,
-    read_model,
-)
 from veilproof.client.errors import (
     BadResponse,
     InferenceFailed,
@@ -58,7 +46,7 @@ from veilproof.client.payer import DirectPayer, Payer
 from veilproof.client.selection import NodeOffer, SelectionPolicy, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
-from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobState, JobStatus, ZkClaim, ZkJobRequest
+from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobReport, JobState, ZkClaim, ZkJobRequest
 from veilproof.protocol.fhe_payload import fhe_signed_payload
 
 log = logging.getLogger("veilproof.client")
@@ -125,17 +113,17 @@ class Client:
 
     # --- discovery -----------------------------------------------------------------------------
     def models(self) -> list[OnchainModel]:
-        n = self.net.call(self.suite.models.functions.model_count())
-        return [read_model(self.suite, i) for i in range(1, n + 1)]
+        return self.suite.models.read_models()
 
     def nodes(self, model_id: int) -> list[NodeOffer]:
         """Active nodes serving ``model_id``, best first by the client's selection policy."""
-        m = read_model(self.suite, model_id)
+        nodes = self.suite.nodes
+        m = self.suite.models.read_model(model_id)
         offers = []
-        for n in list_nodes(self.suite):
-            if not n.registered or not self.net.call(self.suite.nodes.functions.is_active(n.address)):
+        for n in nodes.list_nodes():
+            if not n.registered or not nodes.is_active(n.address):
                 continue
-            if not self.net.call(self.suite.nodes.functions.serves(n.address, model_id)):
+            if not nodes.serves(n.address, model_id):
                 continue
             rep = self.reputation(n.address) if self.reputation else 0.0
             offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, m.price, rep))
@@ -161,7 +149,7 @@ class Client:
         arr = np.asarray(x, dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise InputError("x", "finite numbers", "NaN/inf")
-        m = read_model(self.suite, model_id)
+        m = self.suite.models.read_model(model_id)
         if not m.active:
             raise InputError("model_id", "an active model", model_id)
         if private and not m.has_fhe:
@@ -188,7 +176,7 @@ class Client:
                 say(f"node {offer.address[:10]}… failed ({e}); trying another")
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
 
-    def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: int) -> tuple[int, str]:
+    def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: JobMode) -> tuple[int, str]:
         deadline = self.net.now() + self.deadline_s
         return self.payer.open_job(
             m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price
@@ -203,7 +191,7 @@ class Client:
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, offer.address, job_id)
         return sign_request(self.account, ctx, signed)
 
-    def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobStatus:
+    def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobReport:
         """Wait for the node to finish (submitted, failed or abandoned), or give up at the job timeout."""
         try:
             return api.wait(
@@ -228,7 +216,7 @@ class Client:
         settings = self._settings(m, offer)
         commitment = input_commitment(settings, x)
         timings["commit"] = time.perf_counter() - t0
-        job_id, open_tx = self._open_job(m, offer, commitment, MODE_ZK)
+        job_id, open_tx = self._open_job(m, offer, commitment, JobMode.ZK)
         say(f"job {job_id} opened with node {offer.address[:10]}…, {m.price / 1e18:g} VEIL in escrow")
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkJobRequest(encrypted_input="0x" + envelope.hex())
@@ -238,15 +226,15 @@ class Client:
         say(f"job {job_id}: node is proving")
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
-        job = read_job(self.suite, job_id)
+        job = self.suite.market.read_job(job_id)
         claim = st.zk
-        if job.status == SETTLED and claim:
+        if job.status == JobStatus.SETTLED and claim:
             instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
-            if keccak(encode(["uint256[]"], [instances[1:]])).hex() != job.output_hash:
+            if JobMarket.output_hash(instances) != job.output_hash:
                 raise ResultMismatch(
                     f"job {job_id}: instances differ from the settled output hash", {"job_id": job_id}
                 )
-            if keccak(proof).hex() != job.proof_hash:
+            if JobMarket.proof_hash(proof) != job.proof_hash:
                 raise ResultMismatch(
                     f"job {job_id}: proof differs from the settled proof hash", {"job_id": job_id}
                 )
@@ -256,20 +244,18 @@ class Client:
                 job_id, m.model_id, offer.address, "zk", outputs, "settled",
                 {"open": open_tx, "submit": st.tx_hash or ""}, timings, proof_bytes=len(proof),
             )  # fmt: skip
-        if job.status == OPEN and claim:
+        if job.status == JobStatus.OPEN and claim:
             return self._challenge(job_id, claim, st)
         raise NoResult(
             f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
         )
 
-    def _challenge(self, job_id: int, claim: ZkClaim, st: JobStatus) -> InferenceResult:
+    def _challenge(self, job_id: int, claim: ZkClaim, st: JobReport) -> InferenceResult:
         """The node signed a result the chain will not accept: take it to challenge_zk."""
         instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
         sig = _hex_bytes(claim.node_signature)
         try:
-            challenge_tx = self.payer.call(
-                self.suite.market.functions.challenge_zk(job_id, instances, proof, sig)
-            )
+            challenge_tx = self.payer.call(self.suite.market.challenge_zk_call(job_id, instances, proof, sig))
         except ContractReverted as e:
             raise NoResult(f"job {job_id}: challenge failed: {e.reason}", {"job_id": job_id}) from e
         self.withdraw()
@@ -304,7 +290,7 @@ class Client:
         ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
-        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), MODE_FHE)
+        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE)
         if self.ciphertext_observer is not None:
             self.ciphertext_observer(job_id, ct, keys)
         say(
@@ -315,8 +301,8 @@ class Client:
         api.submit_fhe(job_id, FheJobRequest(ciphertext=ct, eval_keys_sha256=ek_hash, signature=sig))
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t3
-        job = read_job(self.suite, job_id)
-        if st.state != JobState.SUBMITTED or job.status != SUBMITTED:
+        job = self.suite.market.read_job(job_id)
+        if st.state != JobState.SUBMITTED or job.status != JobStatus.SUBMITTED:
             raise NoResult(
                 f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
             )
@@ -334,7 +320,7 @@ class Client:
         t4 = time.perf_counter()
         y = np.asarray(fc.decrypt(out), dtype=np.float64).ravel().tolist()
         timings["decrypt"] = time.perf_counter() - t4
-        accept_tx = self.payer.call(self.suite.market.functions.accept(job_id))
+        accept_tx = self.payer.call(self.suite.market.accept_call(job_id))
         timings["total"] = time.perf_counter() - t0
         return InferenceResult(
             job_id, m.model_id, offer.address, "fhe", y, "settled",
@@ -344,24 +330,24 @@ class Client:
     # --- money ---------------------------------------------------------------------------------
     def refund(self, job_id: int) -> str:
         """Refund an expired job (the node missed its deadline; it is slashed) and withdraw."""
-        job = read_job(self.suite, job_id)
-        if job.status in (SETTLED, SLASHED) or job.status not in (OPEN,):
+        job = self.suite.market.read_job(job_id)
+        if job.status in (JobStatus.SETTLED, JobStatus.SLASHED) or job.status not in (JobStatus.OPEN,):
             raise InputError("job_id", "an open job past its deadline", f"{job_id} ({job.status_name})")
-        tx = self.payer.call(self.suite.market.functions.refund(job_id))
+        tx = self.payer.call(self.suite.market.refund_call(job_id))
         self.withdraw()
         return tx
 
     def withdraw(self) -> int:
-        amount = int(self.net.call(self.suite.market.functions.pending(self.payer.address)))
+        amount = self.suite.market.pending(self.payer.address)
         if amount:
-            self.payer.call(self.suite.market.functions.withdraw())
+            self.payer.call(self.suite.market.withdraw_call())
         return amount
 
-    def jobs(self) -> list[Any]:
-        n = self.net.call(self.suite.market.functions.job_count())
+    def jobs(self) -> list[OnchainJob]:
+        market = self.suite.market
         mine = []
-        for i in range(1, n + 1):
-            j = read_job(self.suite, i)
+        for i in range(1, market.job_count() + 1):
+            j = market.read_job(i)
             if j.client.lower() == self.payer.address.lower():
                 mine.append(j)
         return mine

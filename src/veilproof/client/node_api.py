@@ -117,8 +117,8 @@ class NodeApi:
         r = self._send("POST", api.FHE_JOB, {"job_id": job_id}, content=request.ciphertext, headers=headers)
         return self._parse(r, api.Accepted)
 
-    def job(self, job_id: int) -> api.JobStatus:
-        return self._parse(self._send("GET", api.JOB, {"job_id": job_id}), api.JobStatus)
+    def job(self, job_id: int) -> api.JobReport:
+        return self._parse(self._send("GET", api.JOB, {"job_id": job_id}), api.JobReport)
 
     def fhe_output(self, job_id: int) -> bytes:
         return self._send("GET", api.FHE_OUTPUT, {"job_id": job_id}).content
@@ -129,7 +129,7 @@ class NodeApi:
         timeout: float,
         interval: float = 0.5,
         on_state: Callable[[api.JobState], None] | None = None,
-    ) -> api.JobStatus:
+    ) -> api.JobReport:
         """Poll ``GET /jobs/{id}`` until the node is finished with the job (submitted, failed, abandoned).
 
         A refusal while polling (e.g. 404 before the job is recorded) is retried until ``timeout``;

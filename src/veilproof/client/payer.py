@@ -8,11 +8,11 @@ signed by the agent's key, which the node checks with ERC-1271 against the walle
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
 
+from veilproof.chain.facade import Call
 from veilproof.chain.suite import Suite
 
 
@@ -26,8 +26,9 @@ class Payer(Protocol):
         self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
     ) -> tuple[int, str]: ...
 
-    def call(self, fn: Any) -> str:
-        """Send a JobMarket call (accept, refund, challenge_zk, withdraw) as the job's client."""
+    def call(self, fn: Call) -> str:
+        """Send a JobMarket call (``market.accept_call(...)``, refund, challenge_zk, withdraw) as the
+        job's client."""
         ...
 
 
@@ -45,14 +46,11 @@ class DirectPayer:
     def open_job(
         self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
     ) -> tuple[int, str]:
-        net, token, market = self.suite.net, self.suite.token, self.suite.market
+        token, market = self.suite.token, self.suite.market
         if price:
-            net.transact(token.functions.approve(market.address, price), sender=self.account)
-        rcpt = net.transact(
-            market.functions.open_job(model_id, node, commitment, mode, deadline), sender=self.account
-        )
-        (ev,) = market.events.JobOpened().process_receipt(rcpt.raw, errors=DISCARD)
-        return int(ev["args"]["job_id"]), rcpt.tx_hash
+            token.approve(market.address, price, sender=self.account)
+        rcpt = market.open_job(model_id, node, commitment, mode, deadline, sender=self.account)
+        return market.opened_job_id(rcpt), rcpt.tx_hash
 
-    def call(self, fn: Any) -> str:
+    def call(self, fn: Call) -> str:
         return self.suite.net.transact(fn, sender=self.account).tx_hash

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
 
 from veilproof.chain.suite import Suite
 from veilproof.errors import InputError
@@ -51,9 +50,8 @@ class Published:
 
 
 def register_dataset(suite: Suite, owner: LocalAccount, root: bytes, uri: str) -> int:
-    rcpt = suite.net.transact(suite.models.functions.register_dataset(root, uri), sender=owner)
-    (ev,) = suite.models.events.DatasetRegistered().process_receipt(rcpt.raw, errors=DISCARD)
-    return int(ev["args"]["dataset_id"])
+    rcpt = suite.models.register_dataset(root, uri, sender=owner)
+    return suite.models.registered_dataset_id(rcpt)
 
 
 def publish_model(
@@ -75,41 +73,36 @@ def publish_model(
 
     Commitments are immutable once set; a new version is a new model with this one as parent.
     """
-    net, models = suite.net, suite.models
+    models = suite.models
     if zk is None and fhe_server_hash is None:
         raise InputError("publish", "a ZK package and/or an FHE bundle", None)
     gas: dict[str, int] = {}
     code = _b32(training_code_hash, "training_code_hash") if training_code_hash else ZERO32
-    fn = models.functions.register_model(
-        name, price, royalty_bps, _b32(onnx_hash, "onnx_hash"), list(parents), list(datasets), code
+    rcpt = models.register_model(
+        name, price, royalty_bps, _b32(onnx_hash, "onnx_hash"), parents, datasets, code, sender=owner
     )
-    rcpt = net.transact(fn, sender=owner)
     gas["register_model"] = rcpt.gas_used
-    (ev,) = models.events.ModelRegistered().process_receipt(rcpt.raw, errors=DISCARD)
-    model_id = int(ev["args"]["model_id"])
+    model_id = models.registered_model_id(rcpt)
     out = Published(model_id, name, {"onnx_hash": onnx_hash}, gas)
     if zk is not None:
         c = zk.commitments()
-        adapter_addr = suite.deployment.extra.get("zk_adapter")
-        if not adapter_addr:
+        adapter = suite.zk_adapter
+        if adapter is None:
             raise InputError(
                 "deployment", "a ZK verifier deployed (deploy_zk_verifier)", suite.deployment.extra
             )
         # The vk commitment is the VKA digest the verifier checks, so the chain binds the
         # model id to exactly the key JobMarket verifies against.
         vka_digest = c["zk_vka_digest"]
-        rcpt = net.transact(
-            models.functions.set_zk_commitment(
-                model_id,
-                _b32(c["zk_settings_hash"], "zk_settings_hash"),
-                _b32(vka_digest, "zk_vka_digest"),
-                _b32(c["zk_srs_hash"], "zk_srs_hash"),
-            ),
+        rcpt = models.set_zk_commitment(
+            model_id,
+            _b32(c["zk_settings_hash"], "zk_settings_hash"),
+            _b32(vka_digest, "zk_vka_digest"),
+            _b32(c["zk_srs_hash"], "zk_srs_hash"),
             sender=owner,
         )
         gas["set_zk_commitment"] = rcpt.gas_used
-        adapter = net.contract("ZkVerifierAdapter", adapter_addr)
-        rcpt = net.transact(adapter.functions.register_model(model_id, zk.vka_words), sender=owner)
+        rcpt = adapter.register_model(model_id, zk.vka_words, sender=owner)
         gas["register_vka"] = rcpt.gas_used
         out.commitments.update(
             zk_settings_hash=c["zk_settings_hash"], zk_vk_hash=vka_digest, zk_srs_hash=c["zk_srs_hash"]
@@ -117,10 +110,10 @@ def publish_model(
     if fhe_server_hash is not None:
         if fhe_client_hash is None:
             raise InputError("fhe_client_hash", "the sha256 of client.zip", None)
-        rcpt = net.transact(
-            models.functions.set_fhe_commitment(
-                model_id, _b32(fhe_client_hash, "fhe_client_hash"), _b32(fhe_server_hash, "fhe_server_hash")
-            ),
+        rcpt = models.set_fhe_commitment(
+            model_id,
+            _b32(fhe_client_hash, "fhe_client_hash"),
+            _b32(fhe_server_hash, "fhe_server_hash"),
             sender=owner,
         )
         gas["set_fhe_commitment"] = rcpt.gas_used

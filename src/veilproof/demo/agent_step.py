@@ -40,7 +40,7 @@ from veilproof.agents import (
 from veilproof.agents.deploy import KEYS as AGENT_CONTRACTS
 from veilproof.agents.errors import AgentError
 from veilproof.chain.deploy import ONE_VEIL
-from veilproof.chain.views import SETTLED, read_job, read_model
+from veilproof.chain.job_market import JobStatus
 from veilproof.client import Client
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.errors import InputError
@@ -169,7 +169,7 @@ def run_agent_step(
     net, suite = lnet.net, lnet.suite
     timings: dict[str, float] = {}
     gas: dict[str, int] = {}
-    price = read_model(suite, model_id).price
+    price = suite.models.read_model(model_id).price
     if price <= 0:
         raise InputError("model_id", "a model with a price (the caps are set from it)", model_id)
     tip = price // 2
@@ -217,16 +217,15 @@ def run_agent_step(
         poll_interval=0.2, deadline_s=600,
     )  # fmt: skip
     try:
-        pending = suite.market.functions.pending(node.account.address)
-        pending_before = int(net.call(pending))
+        pending_before = suite.market.pending(node.account.address)
         t0 = time.perf_counter()
         res = client.infer(model_id, x, private=True, node=node.account.address, max_attempts=1, progress=say)
         timings["inference"] = time.perf_counter() - t0
-        job = read_job(suite, res.job_id)
-        if job.status != SETTLED:
+        job = suite.market.read_job(res.job_id)
+        if job.status != JobStatus.SETTLED:
             raise AgentError(f"job {res.job_id} is {job.status_name} after the agent accepted it")
         gas.update({c.label: c.gas_used for c in payer.calls})
-        node_earnings = int(net.call(pending)) - pending_before
+        node_earnings = suite.market.pending(node.account.address) - pending_before
 
         # stealth tip: the node finds it with its viewing key, spends with the derived key ------
         start = net.w3.eth.block_number + 1
@@ -244,10 +243,10 @@ def run_agent_step(
                                 node_keys.spending_key)  # fmt: skip
             one_time = spendable.account()
             net.fund(one_time.address, SWEEP_GAS_WEI)
-            before = int(net.call(suite.token.functions.balanceOf(node.account.address)))
-            rcpt = net.transact(suite.token.functions.transfer(node.account.address, tip), sender=one_time)
+            before = suite.token.balance_of(node.account.address)
+            rcpt = suite.token.transfer(node.account.address, tip, sender=one_time)
             gas["sweep (stealth key)"] = rcpt.gas_used
-            after = int(net.call(suite.token.functions.balanceOf(node.account.address)))
+            after = suite.token.balance_of(node.account.address)
             tip_swept = after - before == tip
             say(f"tip {tip / ONE_VEIL:g} VEIL found by the node's scan in {scan_ms:.0f} ms and swept")
         else:

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
 
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import list_nodes
 from veilproof.errors import InputError
 from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
 from veilproof.incentives.yuma import MAX_NODES, YumaParams, epoch_step
@@ -118,8 +116,7 @@ class EpochReport:
 
 
 def _clock(v: Validator) -> tuple[int, int, int]:
-    f = v.rewards.functions
-    return int(v.net.call(f.genesis())), int(v.net.call(f.epoch_length())), int(v.net.call(f.commit_period()))
+    return v.rewards.clock()
 
 
 def _travel_to(v: Validator, t: int) -> None:
@@ -181,10 +178,10 @@ def run_epoch(
         accts = net.new_accounts(validators)
         for a in accts:
             # stake + a budget for audit jobs (each audit pays one model price)
-            net.transact(suite.token.functions.mint(a.address, cfg.stake + 100 * ONE_VEIL), sender=owner)
+            suite.token.mint(a.address, cfg.stake + 100 * ONE_VEIL, sender=owner)
     else:
         accts = list(validators)
-    sources = [n.endpoint for n in list_nodes(suite) if n.endpoint]
+    sources = [n.endpoint for n in suite.nodes.list_nodes() if n.endpoint]
     refs = ReferenceBook(Path(workdir) / "references", sources)
     rng = random.Random(seed)
     vals = [
@@ -216,7 +213,7 @@ def run_epoch(
         stakes = {}
         for v, r in zip(vals, results, strict=True):
             v.commit(r.weights)
-            stakes[v.account.address] = int(net.call(v.rewards.functions.validator(v.account.address))[0])
+            stakes[v.account.address] = v.rewards.read_validator(v.account.address).stake
         say(f"epoch {e}: {len(vals)} commitments")
         _travel_to(vals[0], genesis + e * length + commit_period)
         for v in vals:
@@ -224,31 +221,24 @@ def run_epoch(
         say(f"epoch {e}: weights revealed")
         _travel_to(vals[0], genesis + (e + 1) * length)
         rewards = vals[0].rewards
-        n = min(int(net.call(suite.nodes.functions.node_count())), MAX_NODES)
-        addrs = [net.call(suite.nodes.functions.node_at(j)) for j in range(n)]
-        eligible = [bool(net.call(suite.nodes.functions.is_active(a))) for a in addrs]
-        bonds_before = {
-            v.account.address: int(net.call(rewards.functions.validator(v.account.address))[3]) for v in vals
-        }
-        current = {a: sum(net.call(rewards.functions.validator(a))[:2]) for a in stakes}
+        addrs = suite.nodes.addresses(limit=MAX_NODES)
+        eligible = [suite.nodes.is_active(a) for a in addrs]
+        bonds_before = {v.account.address: rewards.read_validator(v.account.address).bond for v in vals}
+        current = {a: rewards.read_validator(a).bonded for a in stakes}
         mirror = epoch_step(
             [v.account.address for v in vals],
             {v.account.address: r.weights for v, r in zip(vals, results, strict=True)},
             stakes, eligible, bonds_before, _yuma_params(vals[0]), current_stake=current,
         )  # fmt: skip
-        rcpt = net.transact(rewards.functions.finalize_epoch(), sender=vals[0].account)
+        rcpt = rewards.finalize_epoch(sender=vals[0].account)
         seconds["commit_reveal_finalize"] = time.perf_counter() - t
     finally:
         for v in vals:
             v.close()
 
-    def events(name: str) -> list[dict[str, Any]]:
-        logs = getattr(rewards.events, name)().process_receipt(rcpt.raw, errors=DISCARD)
-        return [dict(lg["args"]) for lg in logs]
-
-    node_em = {ev["node"]: (int(ev["amount"]), int(ev["consensus"])) for ev in events("NodeEmission")}
-    val_em = {ev["validator"]: int(ev["amount"]) for ev in events("ValidatorEmission")}
-    fin = events("EpochFinalized")[0]
+    fin = rewards.finalized_epoch(rcpt)
+    node_em = {ne.node: (ne.amount, ne.consensus) for ne in fin.nodes}
+    val_em = {ve.validator: ve.amount for ve in fin.validators}
     rows = []
     for j, a in enumerate(addrs):
         per_v: list[NodeStats] = [r.stats[j] for r in results if j in r.stats]
@@ -264,7 +254,7 @@ def run_epoch(
     vrows = [
         ValidatorRow(
             v.name, v.account.address, stakes[v.account.address], r.weights,
-            int(net.call(rewards.functions.validator(v.account.address))[3]), val_em.get(v.account.address, 0), r.seconds,
+            rewards.read_validator(v.account.address).bond, val_em.get(v.account.address, 0), r.seconds,
         )
         for v, r in zip(vals, results, strict=True)
     ]  # fmt: skip
@@ -278,16 +268,14 @@ def run_epoch(
         for x in r.reexecutions
     ]  # fmt: skip
     return EpochReport(
-        epoch=e, nodes=rows, validators=vrows, owner_emission=int(fin["owner_total"]), mirror_agrees=agrees,
+        epoch=e, nodes=rows, validators=vrows, owner_emission=fin.owner_total, mirror_agrees=agrees,
         seconds=seconds, gas={"finalize_epoch": rcpt.gas_used}, reexecutions=reex,
     )  # fmt: skip
 
 
 def _yuma_params(v: Validator) -> YumaParams:
-    f = v.rewards.functions
-    c = v.net.call
+    p = v.rewards.params()
     return YumaParams(
-        emission=int(c(f.emission_per_epoch())), kappa_bps=int(c(f.kappa_bps())), alpha_bps=int(c(f.alpha_bps())),
-        node_bps=int(c(f.node_bps())), validator_bps=int(c(f.validator_bps())),
-        miss_penalty_bps=int(c(f.miss_penalty_bps())),
+        emission=p.emission_per_epoch, kappa_bps=p.kappa_bps, alpha_bps=p.alpha_bps, node_bps=p.node_bps,
+        validator_bps=p.validator_bps, miss_penalty_bps=p.miss_penalty_bps,
     )  # fmt: skip

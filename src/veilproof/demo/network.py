@@ -100,7 +100,7 @@ class LocalNetwork:
     def new_funded(self, veil: int) -> LocalAccount:
         (a,) = self.net.new_accounts(1)
         if veil:
-            self.net.transact(self.suite.token.functions.mint(a.address, veil * ONE_VEIL), sender=self.owner)
+            self.suite.token.mint(a.address, veil * ONE_VEIL, sender=self.owner)
         return a
 
     def start_node(

@@ -22,7 +22,6 @@ from rich.table import Table
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams
-from veilproof.chain.views import read_job, read_node
 from veilproof.client import Client
 from veilproof.client.errors import InferenceFailed, ProofRejected
 from veilproof.client.publish import merkle_root, publish_model, register_dataset
@@ -261,7 +260,7 @@ def _onnx_logits(onnx_path: Path, x: np.ndarray) -> list[float]:
 def _job_row(
     lnet: LocalNetwork, job_id: int, mode: str, node: str, out: Any, expected: Any
 ) -> dict[str, Any]:
-    j = read_job(lnet.suite, job_id)
+    j = lnet.suite.market.read_job(job_id)
 
     def fmt(v: Any) -> str:
         return "—" if v is None else ", ".join(f"{float(t):.3f}" for t in np.ravel(v))
@@ -279,8 +278,8 @@ def _balances(
     out = {}
     named = [("client", client), ("model owner", owner), ("treasury", treasury)]
     for who, addr in named + [(n.name, n.account.address) for n in nodes]:
-        veil = lnet.net.call(s.token.functions.balanceOf(addr))
-        stake = read_node(s, addr).stake
+        veil = s.token.balance_of(addr)
+        stake = s.nodes.read_node(addr).stake
         out[who] = (int(veil), int(stake))
     return out
 
@@ -288,8 +287,8 @@ def _balances(
 def _withdraw_all(lnet: LocalNetwork, nodes: list[Any]) -> None:
     s = lnet.suite
     for acct in [lnet.owner, *(n.account for n in nodes)]:
-        if lnet.net.call(s.market.functions.pending(acct.address)):
-            lnet.net.transact(s.market.functions.withdraw(), sender=acct)
+        if s.market.pending(acct.address):
+            s.market.withdraw(sender=acct)
 
 
 def _money_rows(lnet, before, after, client, owner, first, cheat) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]

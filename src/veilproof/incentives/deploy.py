@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.deploy import ONE_VEIL, Deployment
+from veilproof.chain.job_market import JobMarket
 from veilproof.chain.network import Network
+from veilproof.chain.token import Token
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,8 @@ def deploy_incentives(
     quorum = net.deploy(
         "FheQuorum", deployment.token, deployment.market, rewards.address, p.quorum_bps, sender=owner
     )
-    token = net.contract("Token", deployment.token)
-    market = net.contract("JobMarket", deployment.market)
-    net.transact(token.functions.set_minter(rewards.address), sender=owner)
-    net.transact(market.functions.set_arbiter(quorum.address), sender=owner)
+    Token(net, deployment.token).set_minter(rewards.address, sender=owner)
+    JobMarket(net, deployment.market).set_arbiter(quorum.address, sender=owner)
     out = {"rewards": rewards.address, "fhe_quorum": quorum.address}
     deployment.extra.update(out)
     return out

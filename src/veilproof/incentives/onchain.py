@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3.contract import Contract
-from web3.logs import DISCARD
 
 from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_suite
-from veilproof.chain.network import Network
+from veilproof.chain.fhe_quorum import FheQuorum
+from veilproof.chain.job_market import JobMarket
+from veilproof.chain.model_registry import ModelRegistry
+from veilproof.chain.network import Network, Receipt
+from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.rewards import Rewards
+from veilproof.chain.token import Token
 from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
 from veilproof.incentives.yuma import EpochResult, YumaParams, commit_hash, epoch_step
 
@@ -57,11 +61,11 @@ class Subnet:
     net: Network
     owner: LocalAccount
     deployment: Deployment
-    token: Contract
-    nodes: Contract
-    market: Contract
-    rewards: Contract
-    quorum: Contract
+    token: Token
+    nodes: NodeRegistry
+    market: JobMarket
+    rewards: Rewards
+    quorum: FheQuorum
     node_accts: list[LocalAccount]
     validators: list[LocalAccount]
     params: IncentiveParams
@@ -81,72 +85,79 @@ class Subnet:
         p = params or IncentiveParams()
         owner = net.new_accounts(1)[0]
         d = deploy_suite(net, owner, suite_params)
-        token = net.contract("Token", d.token)
         addrs = deploy_incentives(net, owner, d, p)
         s = cls(
             net=net,
             owner=owner,
             deployment=d,
-            token=token,
-            nodes=net.contract("NodeRegistry", d.nodes),
-            market=net.contract("JobMarket", d.market),
-            rewards=net.contract("Rewards", addrs["rewards"]),
-            quorum=net.contract("FheQuorum", addrs["fhe_quorum"]),
+            token=Token(net, d.token),
+            nodes=NodeRegistry(net, d.nodes),
+            market=JobMarket(net, d.market),
+            rewards=Rewards(net, addrs["rewards"]),
+            quorum=FheQuorum(net, addrs["fhe_quorum"]),
             node_accts=[],
             validators=[],
             params=p,
         )
         author = owner
-        fn = s.market_models().functions.register_model(
-            "subnet", 10 * ONE_VEIL, 1500, b"\x01" * 32, [], [], b"\x02" * 32
+        models = s.market_models()
+        s.note_gas(
+            "register_model",
+            models.register_model(
+                "subnet", 10 * ONE_VEIL, 1500, b"\x01" * 32, [], [], b"\x02" * 32, sender=author
+            ),
         )
-        s.tx(fn, author)
-        s.model_id = int(net.call(s.market_models().functions.model_count()))
-        s.tx(s.market_models().functions.set_fhe_commitment(s.model_id, b"\x03" * 32, b"\x04" * 32), author)
+        s.model_id = models.model_count()
+        s.note_gas(
+            "set_fhe_commitment",
+            models.set_fhe_commitment(s.model_id, b"\x03" * 32, b"\x04" * 32, sender=author),
+        )
         s.add_nodes(n_nodes)
         for stake in validator_stakes:
             s.add_validator(stake)
         return s
 
-    def market_models(self) -> Contract:
-        return self.net.contract("ModelRegistry", self.deployment.models)
+    def market_models(self) -> ModelRegistry:
+        return ModelRegistry(self.net, self.deployment.models)
 
-    def tx(self, fn: Any, sender: LocalAccount, **kw: Any) -> Any:
-        rcpt = self.net.transact(fn, sender=sender, **kw)
-        self.gas.setdefault(fn.fn_name, []).append(rcpt.gas_used)
+    def note_gas(self, name: str, rcpt: Receipt) -> Receipt:
+        """Record ``rcpt``'s gas under the contract function's ``name`` (see ``gas``)."""
+        self.gas.setdefault(name, []).append(rcpt.gas_used)
         return rcpt
+
+    def tx(self, fn: Any, sender: LocalAccount, **kw: Any) -> Receipt:
+        """Send a raw contract call (tests drive the contracts directly) and record its gas."""
+        return self.note_gas(fn.fn_name, self.net.transact(fn, sender=sender, **kw))
 
     def mint(self, to: str, amount: int) -> None:
         """Bootstrap tokens: the owner may mint until it renounces (Rewards is the minter)."""
-        self.tx(self.token.functions.mint(to, amount), self.owner)
+        self.note_gas("mint", self.token.mint(to, amount, sender=self.owner))
 
     def add_nodes(self, n: int, stake: int = NODE_STAKE) -> list[LocalAccount]:
         accts = self.net.new_accounts(n)
         for a in accts:
             pubkey = b"\x02" + os.urandom(32)
-            self.tx(
-                self.nodes.functions.register(f"http://{a.address[:10]}.test", pubkey, [self.model_id]), a
+            self.note_gas(
+                "register",
+                self.nodes.register(f"http://{a.address[:10]}.test", pubkey, [self.model_id], sender=a),
             )
             self.mint(a.address, stake)
-            self.tx(self.token.functions.approve(self.nodes.address, 2**256 - 1), a)
-            self.tx(self.nodes.functions.stake(stake), a)
+            self.note_gas("approve", self.token.approve(self.nodes.address, 2**256 - 1, sender=a))
+            self.note_gas("stake", self.nodes.stake(stake, sender=a))
         self.node_accts.extend(accts)
         return accts
 
     def add_validator(self, stake: int) -> LocalAccount:
         a = self.net.new_accounts(1)[0]
         self.mint(a.address, stake)
-        self.tx(self.token.functions.approve(self.rewards.address, 2**256 - 1), a)
-        self.tx(self.rewards.functions.register_validator(stake), a)
+        self.note_gas("approve", self.token.approve(self.rewards.address, 2**256 - 1, sender=a))
+        self.note_gas("register_validator", self.rewards.register_validator(stake, sender=a))
         self.validators.append(a)
         return a
 
     # --- time ----------------------------------------------------------------------------------
     def _clock(self) -> tuple[int, int, int]:
-        genesis = int(self.net.call(self.rewards.functions.genesis()))
-        length = int(self.net.call(self.rewards.functions.epoch_length()))
-        commit = int(self.net.call(self.rewards.functions.commit_period()))
-        return genesis, length, commit
+        return self.rewards.clock()
 
     def _travel_to(self, t: int) -> None:
         """Land the chain clock exactly on ``t`` (calls and the next transactions see at least ``t``)."""
@@ -169,31 +180,23 @@ class Subnet:
 
     # --- state ---------------------------------------------------------------------------------
     def bond(self, v: str) -> int:
-        return int(self.net.call(self.rewards.functions.validator(v))[3])
+        return self.rewards.read_validator(v).bond
 
     def stake_of(self, v: str) -> int:
-        info = self.net.call(self.rewards.functions.validator(v))
-        return int(info[0])
+        return self.rewards.read_validator(v).stake
 
     def eligible(self) -> list[bool]:
-        n = min(int(self.net.call(self.nodes.functions.node_count())), 64)
-        return [
-            bool(
-                self.net.call(self.nodes.functions.is_active(self.net.call(self.nodes.functions.node_at(j))))
-            )
-            for j in range(n)
-        ]
+        return [self.nodes.is_active(a) for a in self.nodes.addresses(limit=64)]
 
     def mirror_params(self) -> YumaParams:
-        f = self.rewards.functions
-        c = self.net.call
+        p = self.rewards.params()
         return YumaParams(
-            emission=int(c(f.emission_per_epoch())),
-            kappa_bps=int(c(f.kappa_bps())),
-            alpha_bps=int(c(f.alpha_bps())),
-            node_bps=int(c(f.node_bps())),
-            validator_bps=int(c(f.validator_bps())),
-            miss_penalty_bps=int(c(f.miss_penalty_bps())),
+            emission=p.emission_per_epoch,
+            kappa_bps=p.kappa_bps,
+            alpha_bps=p.alpha_bps,
+            node_bps=p.node_bps,
+            validator_bps=p.validator_bps,
+            miss_penalty_bps=p.miss_penalty_bps,
         )
 
     # --- one epoch -----------------------------------------------------------------------------
@@ -211,17 +214,19 @@ class Subnet:
         gas: dict[str, int] = {"commit": 0, "reveal": 0}
         stakes: dict[str, int] = {}
         for v, row in weights.items():
-            r = self.tx(self.rewards.functions.commit_weights(commit_hash(v, e, row, salt)), by_addr[v])
+            r = self.note_gas(
+                "commit_weights", self.rewards.commit_weights(commit_hash(v, e, row, salt), sender=by_addr[v])
+            )
             gas["commit"] = max(gas["commit"], r.gas_used)
             stakes[v] = self.stake_of(v)
         self.goto_reveal_window(e)
         for v, row in weights.items():
             if v in reveal:
-                r = self.tx(self.rewards.functions.reveal_weights(list(row), salt), by_addr[v])
+                r = self.note_gas("reveal_weights", self.rewards.reveal_weights(row, salt, sender=by_addr[v]))
                 gas["reveal"] = max(gas["reveal"], r.gas_used)
         self.goto_epoch_end(e)
         bonds_before = {v: self.bond(v) for v in weights}
-        current = {v: sum(self.net.call(self.rewards.functions.validator(v))[:2]) for v in weights}
+        current = {v: self.rewards.read_validator(v).bonded for v in weights}
         mirror = epoch_step(
             list(weights),
             {v: weights[v] for v in weights if v in reveal},
@@ -231,32 +236,27 @@ class Subnet:
             self.mirror_params(),
             current_stake=current,
         )
-        rcpt = self.tx(self.rewards.functions.finalize_epoch(), self.owner)
+        rcpt = self.note_gas("finalize_epoch", self.rewards.finalize_epoch(sender=self.owner))
         gas["finalize"] = rcpt.gas_used
         return self._read_epoch(e, rcpt, list(weights), gas, mirror)
 
-    def _events(self, name: str, rcpt: Any) -> list[dict[str, Any]]:
-        logs = getattr(self.rewards.events, name)().process_receipt(rcpt.raw, errors=DISCARD)
-        return [dict(log["args"]) for log in logs]
-
     def _read_epoch(
-        self, e: int, rcpt: Any, vals: list[str], gas: dict[str, int], mirror: EpochResult
+        self, e: int, rcpt: Receipt, vals: list[str], gas: dict[str, int], mirror: EpochResult
     ) -> ChainEpoch:
         n = len(mirror.node_emission)
-        index = {self.net.call(self.nodes.functions.node_at(j)): j for j in range(n)}
+        index = {self.nodes.node_at(j): j for j in range(n)}
+        fin = self.rewards.finalized_epoch(rcpt)
         node_em = [0] * n
-        for ev in self._events("NodeEmission", rcpt):
-            node_em[index[ev["node"]]] += int(ev["amount"])
-        val_em = {ev["validator"]: int(ev["amount"]) for ev in self._events("ValidatorEmission", rcpt)}
-        pen = {ev["validator"]: int(ev["penalty"]) for ev in self._events("RevealMissed", rcpt)}
-        fin = self._events("EpochFinalized", rcpt)[0]
+        for ne in fin.nodes:
+            node_em[index[ne.node]] += ne.amount
+        val_em = {ve.validator: ve.amount for ve in fin.validators}
         return ChainEpoch(
             epoch=e,
             node_emission=node_em,
             validator_emission=val_em,
-            owner_emission=int(fin["owner_total"]),
+            owner_emission=fin.owner_total,
             bonds={v: self.bond(v) for v in vals},
-            penalties=pen,
+            penalties=dict(fin.missed),
             gas=gas,
             mirror=mirror,
         )

@@ -334,9 +334,8 @@ def run_on_chain(cfg: SimConfig, url: str | None = None) -> tuple[SimResult, lis
         stakes,
         IncentiveParams(emission_per_epoch=int(cfg.emission * VEIL), validator_min_stake=VEIL),
     )
-    f = subnet.rewards.functions
-    subnet.tx(f.set_kappa(cfg.kappa_bps), subnet.owner)
-    subnet.tx(f.set_alpha(cfg.alpha_bps), subnet.owner)
+    subnet.note_gas("set_kappa", subnet.rewards.set_kappa(cfg.kappa_bps, sender=subnet.owner))
+    subnet.note_gas("set_alpha", subnet.rewards.set_alpha(cfg.alpha_bps, sender=subnet.owner))
     addr = {f"v{i}": a.address for i, a in enumerate(subnet.validators)}
     vid = {a: v for v, a in addr.items()}
     gas: list[dict[str, int]] = []

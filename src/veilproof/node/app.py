@@ -238,11 +238,11 @@ def create_app(svc: NodeService) -> FastAPI:
 
     @app.get(
         api.JOB,
-        response_model=api.JobStatus,
+        response_model=api.JobReport,
         response_model_exclude_unset=True,  # "zk" / "fhe" appear only once there is a result
         responses=refusals(MalformedBody, UnknownJob),
     )
-    def job(job_id: int) -> api.JobStatus:
+    def job(job_id: int) -> api.JobReport:
         return svc.result(job_id)
 
     @app.get(

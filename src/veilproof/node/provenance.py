@@ -10,8 +10,6 @@ from __future__ import annotations
 from veilproof.chain.suite import Suite
 from veilproof.errors import IntegrityError, VeilproofError
 
-ZERO32 = b"\x00" * 32
-
 
 class ProvenanceError(VeilproofError):
     """A model's lineage on chain is incomplete or inconsistent."""
@@ -19,7 +17,7 @@ class ProvenanceError(VeilproofError):
 
 def check_lineage(suite: Suite, model_id: int, max_depth: int = 32) -> list[int]:
     """Walk parents breadth-first; every ancestor and every dataset must be registered."""
-    net, models = suite.net, suite.models
+    models = suite.models
     seen: list[int] = []
     frontier = [model_id]
     while frontier:
@@ -28,14 +26,13 @@ def check_lineage(suite: Suite, model_id: int, max_depth: int = 32) -> list[int]
             continue
         if len(seen) >= max_depth:
             raise ProvenanceError(f"model {model_id}: lineage deeper than {max_depth}")
-        if not net.call(models.functions.exists(mid)):
+        if not models.exists(mid):
             raise ProvenanceError(f"model {model_id}: ancestor {mid} is not registered")
-        for ds in net.call(models.functions.datasets(mid)):
-            _owner, root, _uri = net.call(models.functions.dataset(ds))
-            if bytes(root) == ZERO32:
+        for ds in models.datasets(mid):
+            if not models.read_dataset(ds).registered:
                 raise ProvenanceError(f"model {mid}: dataset {ds} is not registered")
         seen.append(mid)
-        frontier.extend(int(p) for p in net.call(models.functions.parents(mid)))
+        frontier.extend(models.parents(mid))
     return seen
 
 

@@ -21,17 +21,10 @@ from eth_account.signers.local import LocalAccount
 from veilproof.artifacts import ArtifactStore, sha256_hex
 from veilproof.artifacts.remote import fetch_artifact
 from veilproof.chain import Network
+from veilproof.chain.erc1271 import Erc1271, has_code
+from veilproof.chain.job_market import JobMode, JobStatus, OnchainJob
+from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import (
-    MODE_FHE,
-    MODE_ZK,
-    OPEN,
-    OnchainJob,
-    OnchainModel,
-    read_job,
-    read_model,
-    read_node,
-)
 from veilproof.errors import ArtifactError, ConfigError, ContractReverted, InputError, VeilproofError
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
@@ -58,8 +51,8 @@ from veilproof.protocol.api import (
     FHE_KEYS,
     SIGNATURE_HEADER,
     FheOutput,
+    JobReport,
     JobState,
-    JobStatus,
     NodeInfo,
     ServedModelInfo,
     ZkClaim,
@@ -99,7 +92,7 @@ class NodeService:
     def load_models(self) -> None:
         """Fetch and check every served model; refuse (raise) on any mismatch with the chain."""
         for sm in self.cfg.models:
-            onchain = read_model(self.suite, sm.model_id)
+            onchain = self.suite.models.read_model(sm.model_id)
             if not onchain.active:
                 raise ArtifactError(f"model {sm.model_id} is retired on chain")
             check_lineage(self.suite, sm.model_id)
@@ -146,28 +139,26 @@ class NodeService:
 
     def ensure_registered_and_staked(self, endpoint: str) -> None:
         """Register (or update the endpoint / models) and top the stake up to the configured amount."""
-        n = read_node(self.suite, self.address)
+        nodes, token = self.suite.nodes, self.suite.token
+        n = nodes.read_node(self.address)
         ids = [sm.model_id for sm in self.cfg.models]
         if not n.registered:
-            self.net.transact(
-                self.suite.nodes.functions.register(endpoint, self.pubkey, ids), sender=self.account
-            )
+            nodes.register(endpoint, self.pubkey, ids, sender=self.account)
         else:
             if n.endpoint != endpoint:
-                self.net.transact(self.suite.nodes.functions.set_endpoint(endpoint), sender=self.account)
-            self.net.transact(self.suite.nodes.functions.set_models(ids), sender=self.account)
+                nodes.set_endpoint(endpoint, sender=self.account)
+            nodes.set_models(ids, sender=self.account)
         # Top up towards the configured stake with what the account holds (after a slash it may
         # hold less); refuse to serve only if the stake ends below the network's minimum.
-        token = self.suite.token
-        balance = int(self.net.call(token.functions.balanceOf(self.address)))
+        balance = token.balance_of(self.address)
         missing = min(self.cfg.stake - n.stake, balance)
         if missing > 0:
-            self.net.transact(token.functions.approve(self.suite.nodes.address, missing), sender=self.account)
-            self.net.transact(self.suite.nodes.functions.stake(missing), sender=self.account)
-        if not self.net.call(self.suite.nodes.functions.is_active(self.address)):
-            minimum = self.net.call(self.suite.nodes.functions.min_stake())
+            token.approve(nodes.address, missing, sender=self.account)
+            nodes.stake(missing, sender=self.account)
+        if not nodes.is_active(self.address):
+            minimum = nodes.min_stake()
             raise ConfigError(
-                f"node {self.address} is not active: stake {read_node(self.suite, self.address).stake} "
+                f"node {self.address} is not active: stake {nodes.read_node(self.address).stake} "
                 f"is below the minimum {minimum}; fund the account with VEIL"
             )
 
@@ -176,8 +167,8 @@ class NodeService:
         requeued = abandoned = 0
         now = self.net.now()
         for row in self.db.unfinished():
-            job = read_job(self.suite, row.job_id)
-            if job.status == OPEN and job.deadline > now + self.cfg.deadline_margin:
+            job = self.suite.market.read_job(row.job_id)
+            if job.status == JobStatus.OPEN and job.deadline > now + self.cfg.deadline_margin:
                 self.db.update(row.job_id, state=JobState.ACCEPTED)
                 self._enqueue(row.job_id, row.mode)
                 requeued += 1
@@ -192,14 +183,14 @@ class NodeService:
     def _admit(self, job_id: int, mode: int, body_for_sig: bytes, signature: str | None) -> OnchainJob:
         if not signature:
             raise BadSignature(f"missing {SIGNATURE_HEADER} header")
-        if job_id <= 0 or job_id > self.net.call(self.suite.market.functions.job_count()):
+        if job_id <= 0 or job_id > self.suite.market.job_count():
             raise UnknownJob(f"job {job_id} does not exist on chain")
-        job = read_job(self.suite, job_id)
+        job = self.suite.market.read_job(job_id)
         if job.node.lower() != self.address.lower():
             raise NotAssigned(f"job {job_id} is assigned to {job.node}, not this node")
         if job.mode != mode:
             raise BadInput(f"job {job_id} is mode {job.mode}, this endpoint serves mode {mode}")
-        if job.status != OPEN:
+        if job.status != JobStatus.OPEN:
             raise JobNotOpen(f"job {job_id} is not open (status {job.status_name})")
         if job.deadline <= self.net.now() + self.cfg.deadline_margin:
             raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
@@ -220,20 +211,13 @@ class NodeService:
 
     def _wallet_approves(self, client: str, digest: bytes, signature: str) -> bool:
         """ERC-1271: a contract client (an agent's wallet) vouches for its agent key's signature."""
-        if len(self.net.w3.eth.get_code(client)) == 0:
+        if not has_code(self.net, client):
             return False
-        abi = [{
-            "name": "isValidSignature", "type": "function", "stateMutability": "view",
-            "inputs": [{"name": "h", "type": "bytes32"}, {"name": "s", "type": "bytes"}],
-            "outputs": [{"name": "", "type": "bytes4"}],
-        }]  # fmt: skip
-        wallet = self.net.w3.eth.contract(address=client, abi=abi)
         try:
             sig = bytes.fromhex(signature.removeprefix("0x"))
-            magic = self.net.call(wallet.functions.isValidSignature(eip191_hash(digest), sig))
+            return Erc1271(self.net, client).is_valid_signature(eip191_hash(digest), sig)
         except (ValueError, VeilproofError):
             return False
-        return bytes(magic) == bytes.fromhex("1626ba7e")
 
     def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
         """Record the job, take it on chain (``start_job``: from now on a missed deadline is
@@ -255,7 +239,7 @@ class NodeService:
             if not self.pool.has_room():
                 raise QueueFull("queue full")
             try:
-                self.net.transact(self.suite.market.functions.start_job(job.job_id), sender=self.account)
+                self.suite.market.start_job(job.job_id, sender=self.account)
             except ContractReverted as e:
                 raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
             self._enqueue(job.job_id, job.mode)
@@ -269,14 +253,14 @@ class NodeService:
     def _enqueue(self, job_id: int, mode: int) -> None:
         from veilproof.node.pool import QueueFull
 
-        fn = (lambda: self._run_zk(job_id)) if mode == MODE_ZK else (lambda: self._run_fhe(job_id))
+        fn = (lambda: self._run_zk(job_id)) if mode == JobMode.ZK else (lambda: self._run_fhe(job_id))
         try:
             self.pool.submit(fn)
         except QueueFull as e:
             raise Busy(f"node busy: {e}") from e
 
     def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
-        job = self._admit(job_id, MODE_ZK, raw_body, signature)
+        job = self._admit(job_id, JobMode.ZK, raw_body, signature)
         lm = self.models[job.model_id]
         if lm.zk is None:
             raise NotServed(f"this node does not serve model {job.model_id} in ZK mode")
@@ -320,7 +304,7 @@ class NodeService:
             payload = fhe_signed_payload(ct_hash, eval_keys_hash)
         except ValueError as e:
             raise BadInput(f"{EVAL_KEYS_HEADER}: expected the 64-hex sha256 of uploaded keys") from e
-        job = self._admit(job_id, MODE_FHE, payload, signature)
+        job = self._admit(job_id, JobMode.FHE, payload, signature)
         lm = self.models[job.model_id]
         if lm.fhe is None:
             raise NotServed(f"this node does not serve model {job.model_id} in FHE mode")
@@ -378,10 +362,8 @@ class NodeService:
             try:
                 # A fixed gas limit skips the estimate: verifying a Halo2 proof in the EVM is the
                 # slow part (seconds on py-evm), and it need not run twice. ~0.9M is used.
-                rcpt = self.net.transact(
-                    self.suite.market.functions.submit_zk_result(job_id, instances, proof),
-                    sender=self.account,
-                    gas=ZK_SUBMIT_GAS,
+                rcpt = self.suite.market.submit_zk(
+                    job_id, instances, proof, sender=self.account, gas=ZK_SUBMIT_GAS
                 )
                 self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
             except ContractReverted as e:
@@ -411,26 +393,26 @@ class NodeService:
                 # Hostile or broken input that passed the cheap checks: decline the job on chain so
                 # the client is refunded now rather than at the deadline (nobody paid or slashed).
                 reason = f"{type(e).__name__}"[:64]
-                self.net.transact(self.suite.market.functions.reject_job(job_id, reason), sender=self.account)
+                self.suite.market.reject(job_id, reason, sender=self.account)
                 self.db.update(
                     job_id, state=JobState.FAILED, error=f"rejected: {e}"[:500], finished=time.time()
                 )
                 return
             self.db.update(job_id, output_ct=output)
-            fn = self.suite.market.functions.submit_fhe_result(
+            rcpt = self.suite.market.submit_fhe(
                 job_id,
                 bytes.fromhex(row.eval_keys_hash),
                 bytes.fromhex(sha256_hex(row.payload)),
                 bytes.fromhex(sha256_hex(output)),
                 bytes.fromhex(lm.onchain.fhe_server_hash),
+                sender=self.account,
             )
-            rcpt = self.net.transact(fn, sender=self.account)
             self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
         except Exception as e:
             self._failed(job_id, e, "fhe")
 
     # --- results and info ----------------------------------------------------------------------
-    def result(self, job_id: int) -> JobStatus:
+    def result(self, job_id: int) -> JobReport:
         row = self.db.get(job_id)
         if row is None:
             raise UnknownJob(f"job {job_id} unknown to this node")
@@ -440,7 +422,7 @@ class NodeService:
             extra["zk"] = ZkClaim.model_validate_json(row.result_json)
         if row.output_ct is not None:
             extra["fhe"] = FheOutput(output_sha256=sha256_hex(row.output_ct), size=len(row.output_ct))
-        return JobStatus(
+        return JobReport(
             job_id=job_id, state=JobState(row.state), tx_hash=row.tx_hash, error=row.error, **extra
         )
 

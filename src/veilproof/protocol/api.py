@@ -146,7 +146,7 @@ class FheOutput(_Body):
     size: int
 
 
-class JobStatus(_Body):
+class JobReport(_Body):
     """``GET /jobs/{job_id}``. ``zk`` / ``fhe`` are present only once the node has a result."""
 
     job_id: int

@@ -27,7 +27,6 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import read_model
 from veilproof.client import Client
 from veilproof.client.errors import InferenceFailed, NodeMisbehaved, WrongResult
 from veilproof.errors import VeilproofError
@@ -124,7 +123,7 @@ class Auditor:
         """A never-seen identity: new key, new home (new FHE keys), funded with exactly one price."""
         (acct,) = self.net.new_accounts(1)
         if price:
-            self.net.transact(self.suite.token.functions.transfer(acct.address, price), sender=self.funder)
+            self.suite.token.transfer(acct.address, price, sender=self.funder)
         home = self.workdir / "audit-clients" / secrets.token_hex(8)
         client = self.client_factory(self.suite, acct, home)
         if client.ciphertext_observer is None:
@@ -133,7 +132,7 @@ class Auditor:
 
     def audit(self, node: str, spec: ModelAudit, x: np.ndarray) -> AuditRecord:
         """One paid job to ``node`` on input ``x``; judged against the reference answer."""
-        model = read_model(self.suite, spec.model_id)
+        model = self.suite.models.read_model(spec.model_id)
         kind = "fhe" if spec.private else "zk"
         expected = self.references.answer(model, x, spec.private)
         client = self._fresh_client(model.price)
@@ -178,14 +177,13 @@ class Auditor:
 
     def _reexecute_own(self, client: Client, model: Any, job_id: int) -> tuple[bool, str]:
         """Exact check of an FHE audit: our (ciphertext, keys) must evaluate to the posted output hash."""
-        from veilproof.chain.views import read_job
         from veilproof.fhe import reexecute
 
         sent = self.own.sent.pop(job_id, None)
         if sent is None:
             return True, ""  # a custom client observing for itself: the answer check stands alone
         ct, keys = sent
-        job = read_job(self.suite, job_id)
+        job = self.suite.market.read_job(job_id)
         server = self.references.fhe_server(model)
         r = reexecute(server, keys, ct, job.output_ct_hash)
         return (

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
-from web3.contract import Contract
 
+from veilproof.chain.fhe_quorum import FheQuorum
+from veilproof.chain.job_market import JobMode, JobStatus
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import MODE_FHE, SETTLED, SUBMITTED, read_job, read_model
 from veilproof.errors import ContractReverted
 from veilproof.validator.references import ReferenceBook
 from veilproof.validator.scoring import AuditRecord
@@ -84,7 +84,7 @@ class Reexecutor:
         self,
         suite: Suite,
         account: LocalAccount,
-        quorum: Contract | None,
+        quorum: FheQuorum | None,
         references: ReferenceBook,
         sample_rate: float = 1.0,
         rng: random.Random | None = None,
@@ -111,15 +111,15 @@ class Reexecutor:
             t0 = time.perf_counter()
             r = self.check_one(box, job_id)
             if r is not None:
-                job = read_job(self.suite, job_id)
+                job = self.suite.market.read_job(job_id)
                 out.append((r, r.record(job.model_id, time.perf_counter() - t0)))
         return out
 
     def check_one(self, box: DisclosureBox, job_id: int) -> Reexecution | None:
         from veilproof.fhe import reexecute
 
-        job = read_job(self.suite, job_id)
-        if job.mode != MODE_FHE or job.status not in (SUBMITTED, SETTLED):
+        job = self.suite.market.read_job(job_id)
+        if job.mode != JobMode.FHE or job.status not in (JobStatus.SUBMITTED, JobStatus.SETTLED):
             return None
         ct, keys = box.load(job_id)
         if int(hashlib.sha256(ct).hexdigest(), 16) != job.input_commitment:
@@ -128,7 +128,7 @@ class Reexecutor:
         if hashlib.sha256(keys).hexdigest() != job.eval_keys_hash:
             log.info("disclosure %s: evaluation keys do not match the posted hash; ignored", job_id)
             return None
-        model = read_model(self.suite, job.model_id)
+        model = self.suite.models.read_model(job.model_id)
         server = self.references.fhe_server(model)
         res = reexecute(server, keys, ct, job.output_ct_hash, expected_server_hash=model.fhe_server_hash)
         attested, note = False, ""
@@ -139,12 +139,10 @@ class Reexecutor:
     def _attest(self, job_id: int, status: int, recomputed: str) -> tuple[bool, str]:
         if self.quorum is None:
             return False, "refuted (no quorum contract)"
-        if status != SUBMITTED:
+        if status != JobStatus.SUBMITTED:
             return False, "refuted after the client accepted: score only"
         try:
-            self.suite.net.transact(
-                self.quorum.functions.attest_mismatch(job_id, bytes.fromhex(recomputed)), sender=self.account
-            )
+            self.quorum.attest_mismatch(job_id, bytes.fromhex(recomputed), sender=self.account)
             return True, "refuted: attested in FheQuorum"
         except ContractReverted as e:  # window closed, already disputed, not a validator...
             return False, f"refuted; attestation reverted: {e.reason}"

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
-from web3.contract import Contract
 
 from veilproof.chain.deploy import ONE_VEIL
+from veilproof.chain.fhe_quorum import FheQuorum
+from veilproof.chain.rewards import Rewards
 from veilproof.chain.suite import Suite
-from veilproof.chain.views import list_nodes, read_node
 from veilproof.errors import ConfigError, ContractReverted
 from veilproof.incentives.yuma import MAX_NODES, commit_hash
 from veilproof.validator.audits import Auditor, ClientFactory, ModelAudit, default_client_factory
@@ -85,12 +85,10 @@ class Validator:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.audits = list(audits)
         self.config = config or ValidatorConfig()
-        self.rewards: Contract = self.net.contract("Rewards", extra["rewards"])
-        self.quorum: Contract | None = (
-            self.net.contract("FheQuorum", extra["fhe_quorum"]) if "fhe_quorum" in extra else None
-        )
+        self.rewards: Rewards = suite.rewards
+        self.quorum: FheQuorum | None = suite.quorum
         self.references = references or ReferenceBook(self.workdir / "references")
-        self.references.add_sources([n.endpoint for n in list_nodes(suite)])
+        self.references.add_sources([n.endpoint for n in suite.nodes.list_nodes()])
         self.disclosures = disclosures
         self.rng = rng or random.Random()
         self.auditor = Auditor(suite, account, self.workdir, self.references, client_factory)
@@ -104,25 +102,22 @@ class Validator:
         if self.registered:
             return
         amount = self.config.stake
-        self.net.transact(
-            self.suite.token.functions.approve(self.rewards.address, amount), sender=self.account
-        )
-        self.net.transact(self.rewards.functions.register_validator(amount), sender=self.account)
+        self.suite.token.approve(self.rewards.address, amount, sender=self.account)
+        self.rewards.register_validator(amount, sender=self.account)
 
     @property
     def registered(self) -> bool:
-        return self.account.address in self.net.call(self.rewards.functions.validators())
+        return self.account.address in self.rewards.validators()
 
     # --- audits --------------------------------------------------------------------------------
     def subnet_nodes(self) -> list[tuple[int, str, list[ModelAudit]]]:
         """(registry index, address, audited models it serves) of every active node in the subnet."""
-        f = self.suite.nodes.functions
+        nodes = self.suite.nodes
         out = []
-        for j in range(min(int(self.net.call(f.node_count())), MAX_NODES)):
-            addr = self.net.call(f.node_at(j))
-            if not self.net.call(f.is_active(addr)):
+        for j, addr in enumerate(nodes.addresses(limit=MAX_NODES)):
+            if not nodes.is_active(addr):
                 continue
-            served = [a for a in self.audits if self.net.call(f.serves(addr, a.model_id))]
+            served = [a for a in self.audits if nodes.serves(addr, a.model_id)]
             if served:
                 out.append((j, addr, served))
         return out
@@ -150,7 +145,7 @@ class Validator:
         """Audit every active node once round; re-execute sampled disclosures; derive the weight row."""
         t0 = time.perf_counter()
         nodes = self.subnet_nodes()
-        self.references.add_sources([read_node(self.suite, a).endpoint for _, a, _ in nodes])
+        self.references.add_sources([self.suite.nodes.read_node(a).endpoint for _, a, _ in nodes])
         # Shuffle so no node can learn "the audits always come first to index 0".
         self.rng.shuffle(nodes)
         with ThreadPoolExecutor(max_workers=max(1, self.config.workers)) as ex:
@@ -164,16 +159,16 @@ class Validator:
                 reexecs.append(r)
                 if r.node.lower() in by_addr:
                     by_addr[r.node.lower()].records.append(rec)
-        n_nodes = int(self.net.call(self.suite.nodes.functions.node_count()))
+        n_nodes = self.suite.nodes.node_count()
         row = self.config.policy.weights(stats, n_nodes)
         return EpochAudit(stats, row, reexecs, time.perf_counter() - t0)
 
     # --- commit / reveal / finalize --------------------------------------------------------------
     def current_epoch(self) -> int:
-        return int(self.net.call(self.rewards.functions.current_epoch()))
+        return self.rewards.current_epoch()
 
     def in_commit_window(self) -> bool:
-        return bool(self.net.call(self.rewards.functions.in_commit_window()))
+        return self.rewards.in_commit_window()
 
     def _commit_file(self, epoch: int) -> Path:
         return self.workdir / "commits" / f"{epoch}.json"
@@ -186,44 +181,39 @@ class Validator:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps({"weights": list(weights), "salt": salt.hex()}))
         h = commit_hash(self.account.address, e, list(weights), salt)
-        self.net.transact(self.rewards.functions.commit_weights(h), sender=self.account)
+        self.rewards.commit_weights(h, sender=self.account)
         return e
 
     def committed(self, epoch: int) -> bool:
-        return bytes(self.net.call(self.rewards.functions.commit_of(epoch, self.account.address))) != bytes(
-            32
-        )
+        return self.rewards.commit_of(epoch, self.account.address) != bytes(32)
 
     def reveal(self, epoch: int | None = None) -> None:
         """Reveal the opening saved at commit (must be in the same epoch's reveal window)."""
         e = self.current_epoch() if epoch is None else epoch
         saved = json.loads(self._commit_file(e).read_text())
-        self.net.transact(
-            self.rewards.functions.reveal_weights(saved["weights"], bytes.fromhex(saved["salt"])),
-            sender=self.account,
-        )
+        self.rewards.reveal_weights(saved["weights"], bytes.fromhex(saved["salt"]), sender=self.account)
 
     def revealed(self, epoch: int) -> bool:
-        return bool(self.net.call(self.rewards.functions.revealed(epoch, self.account.address)))
+        return self.rewards.revealed(epoch, self.account.address)
 
     def finalize_ready(self) -> list[int]:
         """Finalise every ended epoch in the queue (anyone may; validators do it so emissions flow)."""
         done = []
         while True:
-            exists, e = self.net.call(self.rewards.functions.next_epoch_to_finalize())
-            if not exists:
+            e = self.rewards.next_epoch_to_finalize()
+            if e is None:
                 return done
             try:
-                self.net.transact(self.rewards.functions.finalize_epoch(), sender=self.account)
+                self.rewards.finalize_epoch(sender=self.account)
             except ContractReverted:  # "epoch not over" (or someone else was faster)
                 return done
-            done.append(int(e))
+            done.append(e)
 
     def claim(self) -> int:
         """Withdraw pending emissions; returns the amount."""
-        amount = int(self.net.call(self.rewards.functions.pending(self.account.address)))
+        amount = self.rewards.pending(self.account.address)
         if amount:
-            self.net.transact(self.rewards.functions.claim(), sender=self.account)
+            self.rewards.claim(sender=self.account)
         return amount
 
     # --- the loop --------------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""``NodeRegistry``: compute nodes, their endpoints, keys, models and stake (contracts/NodeRegistry.vy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from veilproof.chain.facade import ContractFacade
+from veilproof.chain.network import Receipt
+
+
+@dataclass(frozen=True)
+class OnchainNode:
+    """``NodeRegistry.node``: zeroed (``registered`` False) for an address never registered."""
+
+    address: str
+    endpoint: str
+    pubkey: bytes
+    stake: int
+    unbonding: int
+    unbond_release: int
+    registered: bool
+    slashed_total: int
+
+
+class NodeRegistry(ContractFacade):
+    CONTRACT = "NodeRegistry"
+
+    # --- reads -----------------------------------------------------------------------------------
+    def read_node(self, address: str) -> OnchainNode:
+        (endpoint, pubkey, stake, unbonding, release, registered, slashed) = self._call(
+            "node", to_checksum_address(address)
+        )
+        return OnchainNode(
+            address, str(endpoint), bytes(pubkey), int(stake), int(unbonding), int(release), bool(registered),
+            int(slashed),
+        )  # fmt: skip
+
+    def node_count(self) -> int:
+        return int(self._call("node_count"))
+
+    def node_at(self, index: int) -> str:
+        """The ``index``-th registered node (registry order, which Rewards' weight rows follow)."""
+        return str(self._call("node_at", index))
+
+    def addresses(self, limit: int | None = None) -> list[str]:
+        """Registered nodes in registry order, the first ``limit`` only when given."""
+        n = self.node_count()
+        return [self.node_at(i) for i in range(n if limit is None else min(n, limit))]
+
+    def list_nodes(self) -> list[OnchainNode]:
+        """Every registered node, in registry order."""
+        return [self.read_node(a) for a in self.addresses()]
+
+    def is_active(self, address: str) -> bool:
+        """Registered and bonded at least ``min_stake``: may take jobs."""
+        return bool(self._call("is_active", to_checksum_address(address)))
+
+    def serves(self, address: str, model_id: int) -> bool:
+        return bool(self._call("serves", to_checksum_address(address), model_id))
+
+    def models_of(self, address: str) -> list[int]:
+        return [int(m) for m in self._call("models_of", to_checksum_address(address))]
+
+    def min_stake(self) -> int:
+        return int(self._call("min_stake"))
+
+    # --- a node ----------------------------------------------------------------------------------
+    def register(
+        self, endpoint: str, pubkey: bytes, model_ids: Sequence[int], *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send("register", endpoint, pubkey, list(model_ids), sender=sender)
+
+    def set_endpoint(self, endpoint: str, *, sender: LocalAccount) -> Receipt:
+        return self._send("set_endpoint", endpoint, sender=sender)
+
+    def set_models(self, model_ids: Sequence[int], *, sender: LocalAccount) -> Receipt:
+        return self._send("set_models", list(model_ids), sender=sender)
+
+    def stake(self, amount: int, *, sender: LocalAccount) -> Receipt:
+        """Bond ``amount`` VEIL (pulled with transferFrom: approve the registry first)."""
+        return self._send("stake", amount, sender=sender)
+
+    def request_unbond(self, amount: int, *, sender: LocalAccount) -> Receipt:
+        return self._send("request_unbond", amount, sender=sender)
+
+    def withdraw_unbonded(self, *, sender: LocalAccount) -> Receipt:
+        return self._send("withdraw_unbonded", sender=sender)
+
+    # --- owner -----------------------------------------------------------------------------------
+    def authorize(self, slasher: str, allowed: bool, *, sender: LocalAccount) -> Receipt:
+        """Allow or forbid a contract (the job market) to slash nodes."""
+        return self._send("authorize", to_checksum_address(slasher), allowed, sender=sender)
