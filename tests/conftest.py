@@ -30,7 +30,7 @@ os.environ.setdefault("VEILPROOF_SCRYPT_N", "1024")
 
 @pytest.fixture(scope="session")
 def anvil_url() -> Iterator[str]:
-    from veilproof.chain.anvil import start_anvil
+    from veilproof.chain.dev.anvil import start_anvil
 
     node = start_anvil()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from veilproof.chain import compile_contract, connect
-from veilproof.chain.rpc_server import EmbeddedRpcServer
+from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
 from veilproof.errors import ContractReverted, InputError, TransactionFailed
 
 PROBE = """# pragma version ~=0.4.3

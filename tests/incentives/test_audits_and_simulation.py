@@ -12,7 +12,8 @@ from veilproof.incentives.audits import (
     monte_carlo,
     monte_carlo_jobs,
 )
-from veilproof.incentives.simulate import SimConfig, plot, run, run_on_chain, small_config
+from veilproof.incentives.onchain import run_on_chain
+from veilproof.incentives.simulate import SimConfig, plot, run, small_config
 
 
 @pytest.mark.parametrize(

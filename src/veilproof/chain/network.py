@@ -191,7 +191,7 @@ class Network:
 def connect(url: str | None = None, *, allow_large_contracts: bool = False) -> Network:
     """Connect to a chain: embedded py-evm when ``url`` is None or "embedded", else JSON-RPC."""
     if url in (None, "", "embedded"):
-        from veilproof.chain.embedded import EmbeddedBackend
+        from veilproof.chain.dev.embedded import EmbeddedBackend
 
         return Network(EmbeddedBackend(allow_large_contracts=allow_large_contracts))
     if not url.startswith(("http://", "https://")):

@@ -12,8 +12,8 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from veilproof.chain import Network, connect
+from veilproof.chain.dev.local import read_local_chain
 from veilproof.chain.keystore import Keystore
-from veilproof.chain.local import read_local_chain
 from veilproof.config import Paths
 from veilproof.errors import VeilproofError
 

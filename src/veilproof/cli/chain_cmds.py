@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite, deploy_zk_verifier
-from veilproof.chain.local import start_local_chain, stop_local_chain
+from veilproof.chain.dev.local import start_local_chain, stop_local_chain
 from veilproof.chain.suite import Suite
 from veilproof.cli._common import (
     AccountName,

@@ -38,7 +38,8 @@ def simulate(
     Settles each epoch with the exact Python mirror of Rewards.vy (or, with --on-chain, with the
     contracts themselves) and reports cumulative earnings per strategy.
     """
-    from veilproof.incentives.simulate import SimConfig, plot, run, run_on_chain, small_config
+    from veilproof.incentives.onchain import run_on_chain
+    from veilproof.incentives.simulate import SimConfig, plot, run, small_config
 
     gas: list[dict[str, int]] = []
     if on_chain:

@@ -20,8 +20,8 @@ from eth_account.signers.local import LocalAccount
 
 from veilproof.chain import Network, connect
 from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_suite, deploy_zk_verifier
+from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
 from veilproof.chain.keystore import Keystore
-from veilproof.chain.rpc_server import EmbeddedRpcServer
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import NodeUnavailable
 from veilproof.client.node_api import NodeApi

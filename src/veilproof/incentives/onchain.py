@@ -23,6 +23,7 @@ from veilproof.chain.node_registry import NodeRegistry
 from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
 from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
+from veilproof.incentives.simulate import VEIL, SimConfig, SimResult, population, run
 from veilproof.incentives.yuma import EpochResult, YumaParams, commit_hash, epoch_step
 
 NODE_STAKE = 100 * ONE_VEIL
@@ -260,3 +261,48 @@ class Subnet:
             gas=gas,
             mirror=mirror,
         )
+
+
+def run_on_chain(cfg: SimConfig, url: str | None = None) -> tuple[SimResult, list[dict[str, int]]]:
+    """Run ``cfg`` with every epoch settled by the real contracts, checking each against the mirror.
+
+    Raises ``AssertionError`` on the first epoch where chain and mirror differ.
+    Returns the result and the gas used per epoch (max commit, max reveal, finalize).
+    """
+    from veilproof.chain import connect
+
+    net = connect(url)
+    n_nodes = sum(cfg.nodes.values())
+    stakes = [v.stake for v in population(cfg)[2]]
+    subnet = Subnet.create(
+        net,
+        n_nodes,
+        stakes,
+        IncentiveParams(emission_per_epoch=int(cfg.emission * VEIL), validator_min_stake=VEIL),
+    )
+    subnet.note_gas("set_kappa", subnet.rewards.set_kappa(cfg.kappa_bps, sender=subnet.owner))
+    subnet.note_gas("set_alpha", subnet.rewards.set_alpha(cfg.alpha_bps, sender=subnet.owner))
+    addr = {f"v{i}": a.address for i, a in enumerate(subnet.validators)}
+    vid = {a: v for v, a in addr.items()}
+    gas: list[dict[str, int]] = []
+
+    def settle(epoch, committed, revealed, stakes_, eligible, bonds):  # type: ignore[no-untyped-def]
+        ce = subnet.run_epoch({addr[v]: revealed[v] for v in committed})
+        assert ce.agrees(), f"epoch {ce.epoch}: chain and mirror differ"
+        gas.append(ce.gas)
+        m = ce.mirror
+        return EpochResult(
+            consensus=m.consensus,
+            node_emission=ce.node_emission,
+            validator_emission={vid[a]: x for a, x in ce.validator_emission.items()},
+            owner_emission=ce.owner_emission,
+            bonds={vid[a]: x for a, x in ce.bonds.items()},
+            penalties={vid[a]: x for a, x in ce.penalties.items()},
+        )
+
+    try:
+        result = run(cfg, settle)
+    finally:
+        net.close()
+    result.chain_checks = len(gas)
+    return result, gas

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from veilproof.chain.anvil import anvil_binary, wait_for_rpc
+from veilproof.chain.dev.anvil import anvil_binary, wait_for_rpc
 from veilproof.errors import ChainError
 
 
@@ -61,7 +61,7 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
     if kind == "anvil":
         args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--gas-limit", "60000000"]
     elif kind == "embedded":
-        args = [sys.executable, "-m", "veilproof.chain.serve", "--port", str(port)]
+        args = [sys.executable, "-m", "veilproof.chain.dev.serve", "--port", str(port)]
     else:
         raise ChainError(f"unknown chain kind {kind!r}: expected 'anvil' or 'embedded'")
     home.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""``python -m veilproof.chain.serve --port N``: serve a fresh embedded chain until killed."""
+"""``python -m veilproof.chain.dev.serve --port N``: serve a fresh embedded chain until killed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from veilproof.chain.rpc_server import EmbeddedRpcServer
+from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
 
 
 def main() -> None:

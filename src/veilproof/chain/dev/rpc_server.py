@@ -22,7 +22,7 @@ from eth_tester.exceptions import TransactionFailed
 from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
 
-from veilproof.chain.embedded import EmbeddedBackend
+from veilproof.chain.dev.embedded import EmbeddedBackend
 from veilproof.chain.reverts import ERROR_SELECTOR, reason_of
 
 MAX_BODY = 8 * 1024 * 1024

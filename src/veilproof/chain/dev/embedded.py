@@ -1,7 +1,7 @@
 """In-process EVM: py-evm through eth-tester and web3.py. Zero servers, the default.
 
 Why: ``veilproof demo`` and most tests must run with nothing installed but Python. The chain lives
-only as long as this process; :mod:`veilproof.chain.rpc_server` can expose it over HTTP so that
+only as long as this process; :mod:`veilproof.chain.dev.rpc_server` can expose it over HTTP so that
 nodes in other processes see the same chain.
 """
 

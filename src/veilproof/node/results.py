@@ -1,0 +1,78 @@
+"""Results: what the node reports about its jobs and itself, and the artifacts it serves to peers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from veilproof.artifacts import sha256_hex
+from veilproof.errors import ArtifactError
+from veilproof.node.core import NodeCore
+from veilproof.node.errors import (
+    UnknownArtifact,
+    UnknownJob,
+)
+from veilproof.protocol.api import (
+    FheOutput,
+    JobReport,
+    JobState,
+    NodeInfo,
+    ServedModelInfo,
+    ZkClaim,
+)
+
+
+class Results(NodeCore):
+    """Read-only answers: job reports, output ciphertexts, artifacts, node info."""
+
+    def result(self, job_id: int) -> JobReport:
+        row = self.db.get(job_id)
+        if row is None:
+            raise UnknownJob(f"job {job_id} unknown to this node")
+        # Only what exists is set: the answer has "zk" / "fhe" once there is a result, not as null.
+        extra: dict[str, Any] = {}
+        if row.result_json:
+            extra["zk"] = ZkClaim.model_validate_json(row.result_json)
+        if row.output_ct is not None:
+            extra["fhe"] = FheOutput(output_sha256=sha256_hex(row.output_ct), size=len(row.output_ct))
+        return JobReport(
+            job_id=job_id, state=JobState(row.state), tx_hash=row.tx_hash, error=row.error, **extra
+        )
+
+    def output_ciphertext(self, job_id: int) -> bytes:
+        row = self.db.get(job_id)
+        if row is None or row.output_ct is None:
+            raise UnknownJob(f"no output ciphertext for job {job_id}")
+        return row.output_ct
+
+    def artifact_path(self, digest: str) -> Path:
+        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served)."""
+        if not self.store.has(digest):
+            raise UnknownArtifact(f"artifact {digest} not in this node's store")
+        try:
+            return self.store.open_verified(digest)
+        except ArtifactError as e:
+            raise UnknownArtifact(str(e)) from e
+
+    def info(self) -> NodeInfo:
+        return NodeInfo(
+            address=self.address,
+            pubkey="0x" + self.pubkey.hex(),
+            chain_id=self.net.chain_id,
+            market=self.suite.market.address,
+            models=[
+                ServedModelInfo(
+                    model_id=mid,
+                    name=lm.onchain.name,
+                    price=lm.onchain.price,
+                    zk_package=lm.served.zk_package,
+                    fhe_server=lm.served.fhe_server,
+                    fhe_client=lm.served.fhe_client,
+                )
+                for mid, lm in self.models.items()
+            ],
+            workers=self.pool.workers,
+            inflight=self.pool.inflight,
+            uptime_s=round(time.time() - self.started, 1),
+        )
