@@ -65,7 +65,7 @@ ERROR_STATUS: dict[type[NodeRefusal], int] = {
 def status_of(e: NodeRefusal) -> int:
     for cls in type(e).__mro__:
         if cls in ERROR_STATUS:
-            return ERROR_STATUS[cls]  # type: ignore[index]
+            return ERROR_STATUS[cls]
     return 500
 
 
