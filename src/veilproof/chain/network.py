@@ -175,7 +175,7 @@ class Network:
         replay = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         try:
             with mapped_reverts(name):
-                self.w3.eth.call(replay, raw["blockNumber"] - 1)  # type: ignore[arg-type]
+                self.w3.eth.call(replay, raw["blockNumber"] - 1)  # type: ignore[arg-type]  # a subset of a built TxParams
         except ContractReverted as e:
             e.tx_hash = tx_hash
             raise
