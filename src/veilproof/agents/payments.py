@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from eth_account.types import TransactionDictType
 from eth_utils import to_checksum_address
 
 from veilproof.agents.errors import StealthError
@@ -117,7 +118,7 @@ class StealthPayment:
 def send_eth(net: Network, sender: LocalAccount, to: str, value: int) -> str:
     """A plain ETH transfer signed locally (``Network.transact`` covers contract calls only)."""
     w3 = net.w3
-    tx = {
+    tx: TransactionDictType = {
         "from": sender.address,
         "to": to_checksum_address(to),
         "value": value,

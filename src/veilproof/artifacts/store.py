@@ -11,7 +11,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from veilproof.errors import ArtifactError, InputError, IntegrityError
 
@@ -80,7 +82,7 @@ class ArtifactStore:
             raise IntegrityError(str(p), digest, actual)
         return p
 
-    def _atomic_write(self, target: Path, write) -> None:  # type: ignore[no-untyped-def]
+    def _atomic_write(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -33,7 +34,7 @@ class Receipt:
     tx_hash: str
     gas_used: int
     block_number: int
-    contract_address: str | None
+    contract_address: ChecksumAddress | None
     raw: TxReceipt
 
 
@@ -108,12 +109,12 @@ class Network:
         rcpt = self.transact(factory.constructor(*args), sender=sender, label=f"deploy {label}")
         if not rcpt.contract_address:
             raise TransactionFailed(f"deploy {label}: no contract address in receipt {rcpt.tx_hash}")
-        code = self.w3.eth.get_code(rcpt.contract_address)  # type: ignore[arg-type]
+        code = self.w3.eth.get_code(rcpt.contract_address)
         if len(code) == 0:
             raise TransactionFailed(
                 f"deploy {label}: no code at {rcpt.contract_address} (over EIP-170's size limit?)"
             )
-        return self.w3.eth.contract(address=rcpt.contract_address, abi=abi)  # type: ignore[arg-type]
+        return self.w3.eth.contract(address=rcpt.contract_address, abi=abi)
 
     # --- calls and transactions ------------------------------------------------------------------
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
@@ -174,7 +175,7 @@ class Network:
         replay = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         try:
             with mapped_reverts(name):
-                self.w3.eth.call(replay, raw["blockNumber"] - 1)  # type: ignore[arg-type]
+                self.w3.eth.call(replay, raw["blockNumber"] - 1)  # type: ignore[arg-type]  # a subset of a built TxParams
         except ContractReverted as e:
             e.tx_hash = tx_hash
             raise
@@ -190,7 +191,7 @@ class Network:
 
 def connect(url: str | None = None, *, allow_large_contracts: bool = False) -> Network:
     """Connect to a chain: embedded py-evm when ``url`` is None or "embedded", else JSON-RPC."""
-    if url in (None, "", "embedded"):
+    if not url or url == "embedded":
         from veilproof.chain.dev.embedded import EmbeddedBackend
 
         return Network(EmbeddedBackend(allow_large_contracts=allow_large_contracts))

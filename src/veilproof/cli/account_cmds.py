@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -21,6 +22,9 @@ from veilproof.cli._common import (
     paths,
 )
 from veilproof.errors import VeilproofError
+
+if TYPE_CHECKING:
+    from veilproof.chain import Network
 
 account_app = typer.Typer(
     help="Local encrypted keystores (keys never leave this machine).", no_args_is_help=True
@@ -92,14 +96,14 @@ class _EthTransfer:
 
     fn_name = "ether transfer"
 
-    def __init__(self, net, tx: dict) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, net: Network, tx: dict[str, Any]) -> None:
         self._net = net
         self._tx = tx
 
-    def estimate_gas(self, params: dict) -> int:
+    def estimate_gas(self, params: dict[str, Any]) -> int:
         return 21_000
 
-    def build_transaction(self, params: dict) -> dict:
+    def build_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
         tx = {**params, **self._tx}
         if "maxFeePerGas" not in tx and "gasPrice" not in tx:
             tx["gasPrice"] = self._net.w3.eth.gas_price

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -115,7 +117,7 @@ def status(
         if net.chain_id != d.chain_id:
             raise VeilproofError(f"deployment is for chain {d.chain_id}, connected chain is {net.chain_id}")
         s = Suite.attach(net, d)
-        info = {
+        info: dict[str, Any] = {
             "chain_id": d.chain_id,
             "block": net.w3.eth.block_number,
             "contracts": {

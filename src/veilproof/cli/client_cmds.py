@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -24,8 +24,11 @@ from veilproof.cli._common import (
 )
 from veilproof.errors import InputError, VeilproofError
 
+if TYPE_CHECKING:
+    from veilproof.client import Client
 
-def _client(home: str | None, chain_url: str | None, account: str):  # type: ignore[no-untyped-def]
+
+def _client(home: str | None, chain_url: str | None, account: str) -> Client:
     from veilproof.chain.deploy import Deployment
     from veilproof.chain.suite import Suite
     from veilproof.client import Client
@@ -67,7 +70,7 @@ def infer(
 
 
 def _show(
-    fetch: Callable[[Any], list[Any]],
+    fetch: Callable[[Client], list[Any]],
     columns: tuple[str, ...],
     cells: Callable[[Any], tuple[str, ...]],
     home: str | None,

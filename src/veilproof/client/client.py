@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import numpy as np
@@ -48,6 +48,10 @@ from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
 from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobReport, JobState, ZkClaim, ZkJobRequest
 from veilproof.protocol.fhe_payload import fhe_signed_payload
+
+if TYPE_CHECKING:
+    from veilproof.fhe.client import FheClient
+    from veilproof.zk.settings import CircuitSettings
 
 log = logging.getLogger("veilproof.client")
 
@@ -202,7 +206,7 @@ class Client:
             raise
 
     # ZK --------------------------------------------------------------------------------------
-    def _settings(self, m: OnchainModel, offer: NodeOffer) -> Any:
+    def _settings(self, m: OnchainModel, offer: NodeOffer) -> CircuitSettings:
         from veilproof.zk.settings import CircuitSettings
 
         path = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
@@ -265,7 +269,7 @@ class Client:
         )
 
     # FHE -------------------------------------------------------------------------------------
-    def _fhe_client(self, m: OnchainModel, offer: NodeOffer) -> Any:
+    def _fhe_client(self, m: OnchainModel, offer: NodeOffer) -> FheClient:
         from veilproof.fhe.client import FheClient
 
         client_zip = fetch_artifact(self.store, m.fhe_client_hash, [offer.endpoint])

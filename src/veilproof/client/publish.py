@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.suite import Suite
 from veilproof.errors import InputError
+
+if TYPE_CHECKING:
+    from veilproof.models.package import ModelPackage
 
 ZERO32 = b"\x00" * 32
 
@@ -62,7 +65,7 @@ def publish_model(
     price: int,
     onnx_hash: str,
     royalty_bps: int = 1_000,
-    zk: Any = None,  # veilproof.models.package.ModelPackage
+    zk: ModelPackage | None = None,
     fhe_client_hash: str | None = None,
     fhe_server_hash: str | None = None,
     parents: Sequence[int] = (),

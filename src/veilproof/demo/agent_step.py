@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from eth_typing import HexStr
 
 from veilproof.agents import (
     Agent,
@@ -230,7 +231,7 @@ def run_agent_step(
         # stealth tip: the node finds it with its viewing key, spends with the derived key ------
         start = net.w3.eth.block_number + 1
         sent = agent.pay_stealth(node.account.address, tip)
-        gas["pay_stealth"] = int(net.w3.eth.get_transaction_receipt(sent.tx_hashes[0])["gasUsed"])
+        gas["pay_stealth"] = int(net.w3.eth.get_transaction_receipt(HexStr(sent.tx_hashes[0]))["gasUsed"])
         t0 = time.perf_counter()
         meta = node_keys.meta_address
         found = scan(announcer.announcements(start), node_keys.viewing_key, meta.spending_pubkey)

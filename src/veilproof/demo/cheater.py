@@ -18,7 +18,7 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
@@ -29,6 +29,9 @@ from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.runner import load_config, run_node
 from veilproof.node.service import LoadedModel, NodeService
+
+if TYPE_CHECKING:
+    from veilproof.models.package import ModelPackage, ZkResult
 
 log = logging.getLogger("veilproof.node")
 
@@ -41,7 +44,7 @@ class SubstitutingNodeService(NodeService):
     ) -> None:
         super().__init__(cfg, net, suite, account)
         self.substitutes = dict(substitutes)
-        self._substitute_packages: dict[int, Any] = {}
+        self._substitute_packages: dict[int, ModelPackage] = {}
 
     def load_models(self) -> None:
         super().load_models()
@@ -49,7 +52,7 @@ class SubstitutingNodeService(NodeService):
             self._substitute_packages[model_id] = self._load_package(digest)
             log.warning("DEMO CHEATER: model %s is proved with uncommitted package %s", model_id, digest)
 
-    def _prove(self, lm: LoadedModel, x: np.ndarray) -> Any:
+    def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
         from veilproof.models.package import prove
 
         pkg = self._substitute_packages.get(lm.served.model_id)

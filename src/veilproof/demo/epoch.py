@@ -30,6 +30,8 @@ from veilproof.validator.scoring import NodeStats
 from veilproof.validator.service import EpochAudit, Validator, ValidatorConfig
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from veilproof.demo.network import LocalNetwork
 
 Progress = Callable[[str], None]
@@ -85,7 +87,7 @@ class EpochReport:
                 return n
         raise KeyError(name_or_address)
 
-    def tables(self) -> list[Any]:
+    def tables(self) -> list[Table]:
         """rich Tables: per-node and per-validator emissions (the demo prints these)."""
         from rich.table import Table
 
@@ -154,7 +156,7 @@ def run_epoch(
         suite = lnet.suite
         owner = owner or lnet.owner
         workdir = workdir or lnet.root / "validators"
-        names = {n.account.address: n.name for n in lnet.nodes}
+        names: dict[str, str] = {n.account.address: n.name for n in lnet.nodes}
         node_names = {**names, **(node_names or {})}
     if owner is None or workdir is None:
         raise InputError("owner/workdir", "given when passing a Suite instead of a LocalNetwork")
@@ -176,9 +178,9 @@ def run_epoch(
         if not 1 <= validators <= 16:
             raise InputError("validators", "1..16", validators)
         accts = net.new_accounts(validators)
-        for a in accts:
+        for acct in accts:
             # stake + a budget for audit jobs (each audit pays one model price)
-            suite.token.mint(a.address, cfg.stake + 100 * ONE_VEIL, sender=owner)
+            suite.token.mint(acct.address, cfg.stake + 100 * ONE_VEIL, sender=owner)
     else:
         accts = list(validators)
     sources = [n.endpoint for n in suite.nodes.list_nodes() if n.endpoint]
@@ -210,7 +212,7 @@ def run_epoch(
         e = (net.now() - genesis) // length + 1
         _travel_to(vals[0], genesis + e * length)
         assert vals[0].current_epoch() == e and vals[0].in_commit_window()
-        stakes = {}
+        stakes: dict[str, int] = {}
         for v, r in zip(vals, results, strict=True):
             v.commit(r.weights)
             stakes[v.account.address] = v.rewards.read_validator(v.account.address).stake
@@ -223,7 +225,9 @@ def run_epoch(
         rewards = vals[0].rewards
         addrs = suite.nodes.addresses(limit=MAX_NODES)
         eligible = [suite.nodes.is_active(a) for a in addrs]
-        bonds_before = {v.account.address: rewards.read_validator(v.account.address).bond for v in vals}
+        bonds_before: dict[str, int] = {
+            v.account.address: rewards.read_validator(v.account.address).bond for v in vals
+        }
         current = {a: rewards.read_validator(a).bonded for a in stakes}
         mirror = epoch_step(
             [v.account.address for v in vals],

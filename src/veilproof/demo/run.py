@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from eth_account import Account
+from eth_typing import HexStr
 from rich.console import Console
 from rich.table import Table
 
@@ -26,7 +27,7 @@ from veilproof.client import Client
 from veilproof.client.errors import InferenceFailed, ProofRejected
 from veilproof.client.publish import merkle_root, publish_model, register_dataset
 from veilproof.demo.cheater import start_cheater
-from veilproof.demo.network import LocalNetwork
+from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.node.config import ServedModel
 
 
@@ -43,7 +44,7 @@ class DemoReport:
     money: list[dict[str, Any]] = field(default_factory=list)
     gas: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
-    epoch_tables: list[Any] = field(default_factory=list)
+    epoch_tables: list[Table] = field(default_factory=list)
     agent_rows: list[tuple[str, str]] = field(default_factory=list)
     total_s: float = 0.0
 
@@ -179,7 +180,7 @@ def run_demo(
             for step_name, tx in res.tx_hashes.items():
                 if tx:
                     report.gas[f"{label} job: {step_name}"] = int(
-                        lnet.net.w3.eth.get_transaction_receipt(tx)["gasUsed"]
+                        lnet.net.w3.eth.get_transaction_receipt(HexStr(tx))["gasUsed"]
                     )
 
         # 7. the cheater --------------------------------------------------------------------------
@@ -272,10 +273,10 @@ def _job_row(
 
 
 def _balances(
-    lnet: LocalNetwork, client: str, owner: str, treasury: str, nodes: list[Any]
+    lnet: LocalNetwork, client: str, owner: str, treasury: str, nodes: list[NodeProcess]
 ) -> dict[str, tuple[int, int]]:
     s = lnet.suite
-    out = {}
+    out: dict[str, tuple[int, int]] = {}
     named = [("client", client), ("model owner", owner), ("treasury", treasury)]
     for who, addr in named + [(n.name, n.account.address) for n in nodes]:
         veil = s.token.balance_of(addr)
@@ -284,15 +285,23 @@ def _balances(
     return out
 
 
-def _withdraw_all(lnet: LocalNetwork, nodes: list[Any]) -> None:
+def _withdraw_all(lnet: LocalNetwork, nodes: list[NodeProcess]) -> None:
     s = lnet.suite
     for acct in [lnet.owner, *(n.account for n in nodes)]:
         if s.market.pending(acct.address):
             s.market.withdraw(sender=acct)
 
 
-def _money_rows(lnet, before, after, client, owner, first, cheat) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    rows = []
+def _money_rows(
+    lnet: LocalNetwork,
+    before: dict[str, tuple[int, int]],
+    after: dict[str, tuple[int, int]],
+    client: str,
+    owner: str,
+    first: NodeProcess,
+    cheat: NodeProcess,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for who in before:
         (b_veil, b_stake), (a_veil, a_stake) = before[who], after[who]
         rows.append({

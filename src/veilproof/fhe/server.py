@@ -91,7 +91,7 @@ class _Evaluator:
         probe.keygen()
         shape = specs.program_info.get_circuits()[0].get_inputs()[0].get_raw_info().get_shape()
         zeros = np.zeros(tuple(shape[:-1]), dtype=np.int64)
-        ct_size = len(probe.encrypt(zeros).serialize())  # type: ignore[union-attr]
+        ct_size = len(probe.encrypt(zeros).serialize())
         ek_size = len(probe.evaluation_keys.serialize())
         del probe
         self.info = CircuitInfo(input_ciphertext_bytes=ct_size, evaluation_key_bytes=ek_size)
@@ -127,7 +127,7 @@ class _Evaluator:
             if "incompatible" in msg or "shape" in msg:
                 raise CircuitMismatch(f"ciphertext does not fit this circuit: {msg}") from None
             raise EvaluationError(f"evaluation failed: {msg}") from None
-        return out.serialize()  # type: ignore[union-attr]
+        return out.serialize()
 
 
 def _worker_main(conn: Connection, zip_path: str, key_cache_size: int) -> None:

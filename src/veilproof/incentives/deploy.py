@@ -58,6 +58,6 @@ def deploy_incentives(
     )
     Token(net, deployment.token).set_minter(rewards.address, sender=owner)
     JobMarket(net, deployment.market).set_arbiter(quorum.address, sender=owner)
-    out = {"rewards": rewards.address, "fhe_quorum": quorum.address}
+    out: dict[str, str] = {"rewards": rewards.address, "fhe_quorum": quorum.address}
     deployment.extra.update(out)
     return out

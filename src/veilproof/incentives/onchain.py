@@ -209,7 +209,7 @@ class Subnet:
     ) -> ChainEpoch:
         """Commit ``weights`` (validator address → uint16 row) in a fresh epoch, reveal for those in
         ``reveal`` (default all), finalise, and return the chain's numbers beside the mirror's."""
-        by_addr = {a.address: a for a in self.validators}
+        by_addr: dict[str, LocalAccount] = {a.address: a for a in self.validators}
         reveal = set(weights) if reveal is None else reveal
         e = self.goto_commit_window()
         gas: dict[str, int] = {"commit": 0, "reveal": 0}
@@ -282,11 +282,18 @@ def run_on_chain(cfg: SimConfig, url: str | None = None) -> tuple[SimResult, lis
     )
     subnet.note_gas("set_kappa", subnet.rewards.set_kappa(cfg.kappa_bps, sender=subnet.owner))
     subnet.note_gas("set_alpha", subnet.rewards.set_alpha(cfg.alpha_bps, sender=subnet.owner))
-    addr = {f"v{i}": a.address for i, a in enumerate(subnet.validators)}
+    addr: dict[str, str] = {f"v{i}": a.address for i, a in enumerate(subnet.validators)}
     vid = {a: v for v, a in addr.items()}
     gas: list[dict[str, int]] = []
 
-    def settle(epoch, committed, revealed, stakes_, eligible, bonds):  # type: ignore[no-untyped-def]
+    def settle(
+        epoch: int,
+        committed: list[str],
+        revealed: dict[str, list[int]],
+        stakes_: dict[str, int],
+        eligible: list[bool],
+        bonds: dict[str, int],
+    ) -> EpochResult:
         ce = subnet.run_epoch({addr[v]: revealed[v] for v in committed})
         assert ce.agrees(), f"epoch {ce.epoch}: chain and mirror differ"
         gas.append(ce.gas)

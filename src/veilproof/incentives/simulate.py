@@ -119,7 +119,14 @@ EpochSettler = Callable[
 
 
 def _mirror_settler(params: YumaParams) -> EpochSettler:
-    def settle(epoch, committed, revealed, stakes, eligible, bonds):  # type: ignore[no-untyped-def]
+    def settle(
+        epoch: int,
+        committed: list[str],
+        revealed: dict[str, list[int]],
+        stakes: dict[str, int],
+        eligible: list[bool],
+        bonds: dict[str, int],
+    ) -> EpochResult:
         return epoch_step(committed, revealed, stakes, eligible, bonds, params)
 
     return settle
@@ -276,9 +283,9 @@ def _record(history: dict[str, list[float]], nodes: list[Node], validators: list
         if group:
             history.setdefault(f"node:{s}", []).append(sum(group) / len(group))
     for s in VALIDATOR_STRATEGIES:
-        group = [v for v in validators if v.strategy == s]
-        if group:
-            per_k = sum(v.earned for v in group) / (sum(v.stake for v in group) / VEIL / 1000)
+        vgroup = [v for v in validators if v.strategy == s]
+        if vgroup:
+            per_k = sum(v.earned for v in vgroup) / (sum(v.stake for v in vgroup) / VEIL / 1000)
             history.setdefault(f"validator:{s}", []).append(per_k)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -22,6 +22,12 @@ ModelKind = Literal["logreg", "xgb", "nn"]
 KINDS: tuple[ModelKind, ...] = ("logreg", "xgb", "nn")
 
 
+class PredictProba(Protocol):
+    """``predict_proba(x, fhe="disable")``, ``fhe`` in {"disable", "simulate", "execute"}."""
+
+    def __call__(self, x: np.ndarray, fhe: str = "disable", /) -> np.ndarray: ...
+
+
 @dataclass
 class CompiledModel:
     """A compiled Concrete ML model plus uniform prediction callables (used by tests and the bench).
@@ -31,7 +37,7 @@ class CompiledModel:
 
     kind: str
     model: Any
-    predict_proba: Callable[[np.ndarray, str], np.ndarray]
+    predict_proba: PredictProba
     float_predict: Callable[[np.ndarray], np.ndarray]
 
 

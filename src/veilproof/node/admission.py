@@ -112,12 +112,11 @@ class Admission(NodeCore):
     def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
         job = self._admit(job_id, JobMode.ZK, raw_body, signature)
         lm = self.models[job.model_id]
-        if lm.zk is None:
-            raise NotServed(f"this node does not serve model {job.model_id} in ZK mode")
+        zk = lm.require_zk()
         x = self._decode_input(encrypted_input, lm)
         from veilproof.zk.instances import input_commitment
 
-        if input_commitment(lm.zk.settings, x) != job.input_commitment:
+        if input_commitment(zk.settings, x) != job.input_commitment:
             raise BadInput("input does not match the job's input commitment")
         self._record_and_enqueue(job, encrypted_input)
 
@@ -145,13 +144,12 @@ class Admission(NodeCore):
             raise BadInput(f"{EVAL_KEYS_HEADER}: expected the 64-hex sha256 of uploaded keys") from e
         job = self._admit(job_id, JobMode.FHE, payload, signature)
         lm = self.models[job.model_id]
-        if lm.fhe is None:
-            raise NotServed(f"this node does not serve model {job.model_id} in FHE mode")
+        fhe = lm.require_fhe()
         if int(ct_hash, 16) != job.input_commitment:
             raise BadInput("ciphertext does not match the job's input commitment")
         if not self.store.has(eval_keys_hash):
             raise KeysMissing(f"evaluation keys {eval_keys_hash} not uploaded: PUT {FHE_KEYS} first")
-        info = lm.fhe.info
+        info = fhe.info
         if len(ciphertext) != info.input_ciphertext_bytes:
             raise BadInput(
                 f"ciphertext: {len(ciphertext)} bytes, this circuit takes {info.input_ciphertext_bytes} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import coincurve
 import numpy as np
@@ -25,9 +25,13 @@ from veilproof.chain.suite import Suite
 from veilproof.errors import InputError
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
-from veilproof.node.errors import BadInput
+from veilproof.node.errors import BadInput, NotServed
 from veilproof.node.pool import WorkerPool
 from veilproof.protocol import ClaimSigner, decrypt_for_node
+
+if TYPE_CHECKING:
+    from veilproof.fhe.server import FheServer
+    from veilproof.models.package import ModelPackage
 
 #: Gas for a ZK submit, fixed: verifying a Halo2 proof in the EVM is the slow part of an estimate and need
 #: not run twice (~0.9M is used).
@@ -38,8 +42,20 @@ ZK_SUBMIT_GAS = 2_500_000
 class LoadedModel:
     served: ServedModel
     onchain: OnchainModel
-    zk: Any = None  # veilproof.models.package.ModelPackage
-    fhe: Any = None  # veilproof.fhe.server.FheServer
+    zk: ModelPackage | None = None
+    fhe: FheServer | None = None
+
+    def require_zk(self) -> ModelPackage:
+        """The ZK package; :class:`NotServed` when this node does not serve the model in ZK mode."""
+        if self.zk is None:
+            raise NotServed(f"this node does not serve model {self.served.model_id} in ZK mode")
+        return self.zk
+
+    def require_fhe(self) -> FheServer:
+        """The FHE server; :class:`NotServed` when this node does not serve the model in FHE mode."""
+        if self.fhe is None:
+            raise NotServed(f"this node does not serve model {self.served.model_id} in FHE mode")
+        return self.fhe
 
 
 class NodeCore:
@@ -68,7 +84,7 @@ class NodeCore:
             x = np.asarray(json.loads(plain), dtype=np.float64)
         except (InputError, ValueError, TypeError) as e:
             raise BadInput(f"encrypted_input: cannot decrypt or parse ({type(e).__name__})") from e
-        shape = tuple(lm.zk.input_shape)
+        shape = tuple(lm.require_zk().input_shape)
         if x.size != int(np.prod(shape)) or not np.all(np.isfinite(x)):
             raise BadInput(f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
         return x.reshape(shape)

@@ -15,7 +15,7 @@ def spec() -> dict[str, Any]:
     from veilproof.node.app import create_app
 
     # Routes only reach the service at request time, so no node is needed to describe them.
-    return create_app(None).openapi()  # type: ignore[arg-type]
+    return create_app(None).openapi()  # type: ignore[arg-type]  # no service: routes reach it only per request
 
 
 def render() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from veilproof.artifacts.remote import fetch_artifact
 from veilproof.chain.job_market import JobStatus
@@ -17,6 +17,10 @@ from veilproof.node.provenance import check_lineage, require_equal
 from veilproof.protocol.api import (
     JobState,
 )
+
+if TYPE_CHECKING:
+    from veilproof.fhe.server import FheServer
+    from veilproof.models.package import ModelPackage
 
 
 class Startup(NodeCore):
@@ -39,7 +43,7 @@ class Startup(NodeCore):
     def _fetch(self, digest: str) -> Path:
         return fetch_artifact(self.store, digest, self.cfg.artifact_sources)
 
-    def _load_package(self, digest: str) -> Any:
+    def _load_package(self, digest: str) -> ModelPackage:
         """Fetch a ZK package (manifest and every artifact it names) and load it, unchecked."""
         from veilproof.models.package import ModelPackage
 
@@ -49,7 +53,7 @@ class Startup(NodeCore):
             self._fetch(role)
         return ModelPackage.load(self.store, digest)
 
-    def _load_zk(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+    def _load_zk(self, sm: ServedModel, onchain: OnchainModel) -> ModelPackage:
         assert sm.zk_package is not None
         pkg = self._load_package(sm.zk_package)
         c = pkg.commitments()
@@ -59,7 +63,7 @@ class Startup(NodeCore):
         require_equal(f"model {sm.model_id} zk srs", onchain.zk_srs_hash, c["zk_srs_hash"])
         return pkg
 
-    def _load_fhe(self, sm: ServedModel, onchain: OnchainModel) -> Any:
+    def _load_fhe(self, sm: ServedModel, onchain: OnchainModel) -> FheServer:
         from veilproof.fhe.server import FheServer
 
         assert sm.fhe_server is not None

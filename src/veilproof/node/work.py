@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from veilproof.protocol.api import (
     JobState,
     ZkClaim,
 )
+
+if TYPE_CHECKING:
+    from veilproof.models.package import ZkResult
 
 log = logging.getLogger("veilproof.node")
 
@@ -81,10 +84,10 @@ class Work(NodeCore):
         except Exception as e:
             self._failed(job_id, e, "zk")
 
-    def _prove(self, lm: LoadedModel, x: np.ndarray) -> Any:
+    def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
         from veilproof.models.package import prove
 
-        return prove(lm.zk, x)
+        return prove(lm.require_zk(), x)
 
     def _run_fhe(self, job_id: int) -> None:
         from veilproof.fhe.errors import FheError
@@ -97,7 +100,7 @@ class Work(NodeCore):
             assert row.eval_keys_hash is not None
             keys = self.store.get_bytes(row.eval_keys_hash)
             try:
-                output = lm.fhe.run(row.payload, keys)
+                output = lm.require_fhe().run(row.payload, keys)
             except FheError as e:
                 # Hostile or broken input that passed the cheap checks: decline the job on chain so
                 # the client is refunded now rather than at the deadline (nobody paid or slashed).

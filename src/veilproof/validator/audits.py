@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.suite import Suite
+from veilproof.chain.views import OnchainModel
 from veilproof.client import Client
 from veilproof.client.errors import InferenceFailed, NodeMisbehaved, WrongResult
 from veilproof.errors import VeilproofError
@@ -147,7 +147,7 @@ class Auditor:
         client: Client,
         node: str,
         spec: ModelAudit,
-        model: Any,
+        model: OnchainModel,
         kind: str,
         expected: list[float],
         x: np.ndarray,
@@ -175,7 +175,7 @@ class Auditor:
         )
         return AuditRecord(node, spec.model_id, kind, True, ok, dt, res.job_id, detail)
 
-    def _reexecute_own(self, client: Client, model: Any, job_id: int) -> tuple[bool, str]:
+    def _reexecute_own(self, client: Client, model: OnchainModel, job_id: int) -> tuple[bool, str]:
         """Exact check of an FHE audit: our (ciphertext, keys) must evaluate to the posted output hash."""
         from veilproof.fhe import reexecute
 

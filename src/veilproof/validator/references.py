@@ -17,13 +17,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.artifacts.remote import fetch_artifact
 from veilproof.chain.views import OnchainModel
+
+if TYPE_CHECKING:
+    from veilproof.fhe import FheClient, FheServer
 
 Reference = Callable[[np.ndarray], Sequence[float]]
 
@@ -49,7 +52,7 @@ class ReferenceBook:
     sources: list[str] = field(default_factory=list)  # node base URLs to fetch artifacts from
     _cache: dict[tuple[int, bytes], list[float]] = field(default_factory=dict)
     _onnx: dict[int, Any] = field(default_factory=dict)
-    _fhe: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    _fhe: dict[int, tuple[FheClient, FheServer]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -85,7 +88,7 @@ class ReferenceBook:
         out = fs.run(fc.encrypt(np.asarray(x, dtype=np.float32).reshape(1, -1)), fc.evaluation_keys())
         return list(np.asarray(fc.decrypt(out), dtype=np.float64).ravel())
 
-    def fhe_server(self, model: OnchainModel) -> Any:
+    def fhe_server(self, model: OnchainModel) -> FheServer:
         """A running server for ``model``'s committed circuit (re-execution reuses it)."""
         with self._lock:
             if model.model_id not in self._fhe:

@@ -198,7 +198,7 @@ class Validator:
 
     def finalize_ready(self) -> list[int]:
         """Finalise every ended epoch in the queue (anyone may; validators do it so emissions flow)."""
-        done = []
+        done: list[int] = []
         while True:
             e = self.rewards.next_epoch_to_finalize()
             if e is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import ezkl
 
@@ -27,6 +27,22 @@ def translate(exc: BaseException, what: str) -> Exception:
     if m:
         return UnsupportedOpError(m.group(1) or m.group(2), msg)
     return EzklError(f"{what}: {msg}")
+
+
+class RunArgs(Protocol):
+    """The fields of ``ezkl.PyRunArgs`` veilproof sets (visibilities are accepted as strings)."""
+
+    input_visibility: str
+    output_visibility: str
+    param_visibility: str
+    decomp_base: int
+    decomp_legs: int
+
+
+def run_args() -> RunArgs:
+    """A fresh ``ezkl.PyRunArgs`` (EZKL's defaults)."""
+    # cast: ezkl's __init__.pyi declares PyRunArgs with no attributes, the runtime class has them all.
+    return cast(RunArgs, ezkl.PyRunArgs())
 
 
 def call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -48,4 +64,4 @@ def run_async(what: str, factory: Callable[[], Awaitable[T]]) -> T:
         raise translate(e, what) from e
 
 
-__all__ = ["call", "ezkl", "run_async", "translate"]
+__all__ = ["RunArgs", "call", "ezkl", "run_args", "run_async", "translate"]

@@ -110,7 +110,9 @@ class EzklProver(Prover):
             p = Path(td) / "proof.json"
             p.write_bytes(proof.to_bytes())
             try:
-                ok = _ezkl.ezkl.verify(str(p), str(files.settings), str(files.vk), str(files.srs))
+                ok = _ezkl.ezkl.verify(
+                    str(p), str(files.settings), str(files.vk), str(files.srs), reduced_srs=False
+                )
             except (RuntimeError, ValueError) as e:  # EZKL raises instead of returning False
                 raise ProofInvalidError(f"proof rejected by verifier: {e}") from e
         if ok is not True:

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -46,7 +47,7 @@ class CircuitSettings:
         s = json.loads(Path(path).read_text())
         ra = s["run_args"]
 
-        def vis(v: object) -> str:
+        def vis(v: str | dict[str, Any]) -> str:
             return v if isinstance(v, str) else next(iter(v))  # {"Hashed": {...}} -> "Hashed"
 
         return cls(
@@ -116,7 +117,7 @@ def generate_settings(
     inputs far outside that range later fail witness generation, so calibrate on real data.
     """
     data = check_input_shape(onnx_path, calibration)
-    ra = _ezkl.ezkl.PyRunArgs()
+    ra = _ezkl.run_args()
     ra.input_visibility = "hashed"
     ra.output_visibility = "public"
     ra.param_visibility = "fixed"

@@ -8,6 +8,7 @@ nodes in other processes see the same chain.
 from __future__ import annotations
 
 from web3 import EthereumTesterProvider, Web3
+from web3.types import Wei
 
 from veilproof.chain.backend import ChainBackend
 
@@ -35,7 +36,7 @@ class EmbeddedBackend(ChainBackend):
 
     def fund(self, address: str, wei: int) -> None:
         self.w3.eth.wait_for_transaction_receipt(
-            self.w3.eth.send_transaction({"from": self._faucet, "to": address, "value": wei})
+            self.w3.eth.send_transaction({"from": self._faucet, "to": address, "value": Wei(wei)})
         )
 
     def advance_to(self, timestamp: int) -> None:

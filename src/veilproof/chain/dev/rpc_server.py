@@ -21,6 +21,7 @@ from eth_abi import encode
 from eth_tester.exceptions import TransactionFailed
 from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
+from web3.types import RPCEndpoint
 
 from veilproof.chain.dev.embedded import EmbeddedBackend
 from veilproof.chain.reverts import ERROR_SELECTOR, reason_of
@@ -95,7 +96,7 @@ class EmbeddedRpc:
             if target > have:
                 self.backend.fund(addr, target - have)
             return True
-        result = self.backend.w3.manager.request_blocking(method, params)  # type: ignore[arg-type]
+        result = self.backend.w3.manager.request_blocking(RPCEndpoint(method), params)
         return _to_rpc(result)
 
 
