@@ -19,6 +19,14 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
+# below wraps it to keep this contract's reasons ("not owner", "zero address") and its RoleSet log.
+# ownable's `renounce_ownership` is not exported.
+exports: ownable.owner
 
 interface Nodes:
     def node_count() -> uint256: view
@@ -115,7 +123,6 @@ epoch_length: public(immutable(uint256))
 commit_period: public(immutable(uint256))
 genesis: public(immutable(uint256))
 
-owner: public(address)
 treasury: public(address)
 subnet_owner: public(address)
 emission_per_epoch: public(uint256)
@@ -182,7 +189,7 @@ def __init__(
     epoch_length = _epoch_length
     commit_period = _commit_period
     genesis = block.timestamp
-    self.owner = msg.sender
+    ownable.__init__()
     self.treasury = _treasury
     self.subnet_owner = _subnet_owner
     self.emission_per_epoch = _emission_per_epoch
@@ -534,7 +541,7 @@ def claim():
 @internal
 @view
 def _only_owner():
-    assert msg.sender == self.owner, "not owner"
+    assert msg.sender == ownable.owner, "not owner"
 
 
 @external
@@ -631,7 +638,7 @@ def transfer_ownership(new_owner: address):
     """
     self._only_owner()
     assert new_owner != empty(address), "zero address"
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
     log RoleSet(role="owner", account=new_owner)
 
 
