@@ -13,12 +13,14 @@
      The per-agent nonce is consumed on use: a signature binds once.
 """
 
+from snekmate.utils import eip712_domain_separator
+from lib import signatures
+
+# snekmate's EIP-712 domain: cached at deployment, rebuilt if the chain id changes (fork).
+# Its EIP-5267 `eip712Domain()` view is not exported (the ABI stays as it was).
+initializes: eip712_domain_separator
+
 MAX_URI: constant(uint256) = 256
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
-ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
-DOMAIN_TYPE_HASH: constant(bytes32) = keccak256(
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 SET_WALLET_TYPE_HASH: public(constant(bytes32)) = keccak256(
     "SetAgentWallet(uint256 agentId,address wallet,address owner,uint256 nonce,uint256 deadline)"
 )
@@ -61,47 +63,19 @@ wallet_nonce: public(HashMap[uint256, uint256])
 agent_of_wallet: public(HashMap[address, uint256])
 
 
+@deploy
+def __init__():
+    """
+    @notice Fix the EIP-712 domain: ("VeilproofAgentRegistry", "1", chain id, this registry).
+    """
+    eip712_domain_separator.__init__("VeilproofAgentRegistry", "1")
+
+
 @internal
 @view
 def _load(agent_id: uint256) -> Agent:
     assert agent_id >= 1 and agent_id <= self.agent_count, "unknown agent"
     return self._agents[agent_id]
-
-
-@internal
-@view
-def _domain_separator() -> bytes32:
-    return keccak256(
-        abi_encode(DOMAIN_TYPE_HASH, keccak256("VeilproofAgentRegistry"), keccak256("1"), chain.id, self)
-    )
-
-
-@internal
-@view
-def _signed_by(signer: address, digest: bytes32, signature: Bytes[65]) -> bool:
-    """EOA: ecrecover with low-s; contract: ERC-1271 isValidSignature."""
-    if signer.is_contract:
-        ok: bool = False
-        response: Bytes[32] = b""
-        ok, response = raw_call(
-            signer,
-            abi_encode(digest, signature, method_id=method_id("isValidSignature(bytes32,bytes)")),
-            max_outsize=32,
-            is_static_call=True,
-            revert_on_failure=False,
-        )
-        return ok and len(response) == 32 and convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC
-    if len(signature) != 65:
-        return False
-    r: uint256 = convert(slice(signature, 0, 32), uint256)
-    s: uint256 = convert(slice(signature, 32, 32), uint256)
-    v: uint256 = convert(slice(signature, 64, 1), uint256)
-    if v < 27:
-        v += 27
-    if (v != 27 and v != 28) or s > HALF_N:
-        return False
-    recovered: address = ecrecover(digest, v, r, s)
-    return recovered != empty(address) and recovered == signer
 
 
 @internal
@@ -182,8 +156,9 @@ def set_wallet(agent_id: uint256, wallet: address, deadline: uint256, signature:
     assert bound == 0 or bound == agent_id, "wallet in use"
     nonce: uint256 = self.wallet_nonce[agent_id]
     struct_hash: bytes32 = keccak256(abi_encode(SET_WALLET_TYPE_HASH, agent_id, wallet, msg.sender, nonce, deadline))
-    digest: bytes32 = keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
-    assert self._signed_by(wallet, digest, signature), "bad wallet signature"
+    digest: bytes32 = eip712_domain_separator._hash_typed_data_v4(struct_hash)
+    # EOA: ecrecover with low s; contract wallet: ERC-1271 isValidSignature
+    assert signatures._is_valid_signature_now(wallet, digest, signature), "bad wallet signature"
     self.wallet_nonce[agent_id] = nonce + 1
     self._clear_wallet(agent_id)
     self._agents[agent_id].wallet = wallet
@@ -241,4 +216,4 @@ def DOMAIN_SEPARATOR() -> bytes32:
     @notice EIP-712 domain separator of this registry on this chain.
     @return The separator.
     """
-    return self._domain_separator()
+    return eip712_domain_separator._domain_separator_v4()

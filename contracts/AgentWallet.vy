@@ -14,13 +14,23 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+from lib import signatures
+
+initializes: ownable
+
+# owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
+# below wraps it to keep this contract's reasons ("not owner", "zero address") and its RoleSet log.
+# ownable's `renounce_ownership` is not exported.
+# Pausing stays ours: snekmate's `pausable` logs Paused(account)/Unpaused(account) and reverts with
+# its own reasons, where this wallet's callers read Paused(paused) and "wallet paused".
+exports: ownable.owner
 
 MAX_CALLDATA: constant(uint256) = 2048
 MAX_RETURN: constant(uint256) = 256
 MAX_METADATA: constant(uint256) = 1024
 DAY: constant(uint256) = 86400
 SCHEME_SECP256K1: constant(uint256) = 1
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 
 interface Market:
@@ -60,7 +70,6 @@ event Withdrawal:
     to: indexed(address)
     amount: uint256
 
-owner: public(address)
 agent: public(address)
 token: public(address)
 announcer: public(address)
@@ -81,7 +90,7 @@ def __init__(_agent: address, _token: address, _per_payment_cap: uint256, _daily
     @param _announcer ERC-5564 announcer used by `pay_stealth` (zero disables stealth payments).
     """
     assert _agent != empty(address) and _token != empty(address), "zero address"
-    self.owner = msg.sender
+    ownable.__init__()
     self.agent = _agent
     self.token = _token
     self.announcer = _announcer
@@ -95,6 +104,12 @@ def __init__(_agent: address, _token: address, _per_payment_cap: uint256, _daily
 
 
 # ------------------------------------------------------------------ internal
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "not owner"
+
+
 @internal
 @view
 def _balance() -> uint256:
@@ -223,7 +238,7 @@ def set_policy(per_payment_cap: uint256, daily_cap: uint256):
     @param per_payment_cap Largest single payment.
     @param daily_cap Largest total per day.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.per_payment_cap = per_payment_cap
     self.daily_cap = daily_cap
     log PolicySet(per_payment_cap=per_payment_cap, daily_cap=daily_cap)
@@ -236,7 +251,7 @@ def set_target(target: address, allowed: bool):
     @param target Contract address (the wallet's token is always refused by `execute`).
     @param allowed True to allow.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert target != empty(address), "zero address"
     self.allowed_target[target] = allowed
     log TargetSet(target=target, allowed=allowed)
@@ -248,7 +263,7 @@ def set_agent(agent: address):
     @notice Rotate the agent key (e.g. after a leak).
     @param agent New agent key.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert agent != empty(address), "zero address"
     self.agent = agent
     log RoleSet(role="agent", account=agent)
@@ -260,7 +275,7 @@ def set_token(token: address):
     @notice Change which token the agent may spend.
     @param token ERC-20 address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert token != empty(address), "zero address"
     self.token = token
     log RoleSet(role="token", account=token)
@@ -272,7 +287,7 @@ def set_announcer(announcer: address):
     @notice Set the ERC-5564 announcer used by `pay_stealth`.
     @param announcer Announcer contract (zero disables stealth payments).
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.announcer = announcer
     log RoleSet(role="announcer", account=announcer)
 
@@ -282,7 +297,7 @@ def pause():
     """
     @notice Stop all agent spending until `unpause`.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.paused = True
     log Paused(paused=True)
 
@@ -292,7 +307,7 @@ def unpause():
     """
     @notice Let the agent spend again.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.paused = False
     log Paused(paused=False)
 
@@ -305,7 +320,7 @@ def withdraw(token: address, amount: uint256):
     @param token ERC-20 to withdraw.
     @param amount Amount; the whole balance when zero.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     value: uint256 = amount
     if value == 0:
         value = staticcall IERC20(token).balanceOf(self)
@@ -320,9 +335,9 @@ def transfer_ownership(new_owner: address):
     @notice Hand the owner role to `new_owner`.
     @param new_owner New owner, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert new_owner != empty(address), "zero address"
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
     log RoleSet(role="owner", account=new_owner)
 
 
@@ -359,16 +374,7 @@ def isValidSignature(_hash: bytes32, _signature: Bytes[65]) -> bytes4:
     @param _signature 65-byte (r, s, v) signature.
     @return 0x1626ba7e when the agent key signed `_hash`, else 0xffffffff.
     """
-    if len(_signature) != 65:
-        return 0xffffffff
-    r: uint256 = convert(slice(_signature, 0, 32), uint256)
-    s: uint256 = convert(slice(_signature, 32, 32), uint256)
-    v: uint256 = convert(slice(_signature, 64, 1), uint256)
-    if v < 27:
-        v += 27
-    if (v != 27 and v != 28) or s > HALF_N:
-        return 0xffffffff
-    signer: address = ecrecover(_hash, v, r, s)
+    signer: address = signatures._recover(_hash, _signature)
     if signer == empty(address) or signer != self.agent:
         return 0xffffffff
     return ERC1271_MAGIC

@@ -17,6 +17,14 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and OwnershipTransferred(previous_owner, new_owner) come from snekmate's ownable (same
+# event signature and topic as before); `transfer_ownership` below wraps it to keep this
+# contract's reasons ("not owner", "zero address"). ownable's `renounce_ownership` is not exported.
+exports: ownable.owner
 
 MAX_ATTESTERS: constant(uint256) = 16
 BPS: constant(uint256) = 10000
@@ -70,15 +78,10 @@ event ParamSet:
     param: String[32]
     value: uint256
 
-event OwnershipTransferred:
-    previous: indexed(address)
-    new_owner: indexed(address)
-
 token: public(immutable(IERC20))
 market: public(immutable(Market))
 validators: public(immutable(Validators))
 
-owner: public(address)
 quorum_bps: public(uint256)
 
 attested: public(HashMap[uint256, HashMap[address, bool]])
@@ -101,9 +104,14 @@ def __init__(_token: IERC20, _market: Market, _validators: Validators, _quorum_b
     token = _token
     market = _market
     validators = _validators
-    self.owner = msg.sender
+    ownable.__init__()
     self.quorum_bps = _quorum_bps
-    log OwnershipTransferred(previous=empty(address), new_owner=msg.sender)
+
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "not owner"
 
 
 @external
@@ -170,7 +178,7 @@ def set_quorum(bps: uint256):
     @notice Set the share of active validator stake needed to dispute.
     @param bps Basis points in (5000, 10000].
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert bps > 5000 and bps <= BPS, "bad quorum"
     self.quorum_bps = bps
     log ParamSet(param="quorum_bps", value=bps)
@@ -182,10 +190,9 @@ def transfer_ownership(new_owner: address):
     @notice Hand the owner role to `new_owner`.
     @param new_owner New owner, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert new_owner != empty(address), "zero address"
-    log OwnershipTransferred(previous=self.owner, new_owner=new_owner)
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
 
 
 @external

@@ -12,6 +12,16 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+from snekmate.utils import message_hash_utils
+from lib import signatures
+
+initializes: ownable
+
+# owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
+# below wraps it to keep this contract's reasons ("not owner", "zero address") and its RoleSet log.
+# (ownable's `renounce_ownership` is not exported: the market must always have an owner.)
+exports: ownable.owner
 
 MAX_INSTANCES: constant(uint256) = 64
 MAX_PROOF: constant(uint256) = 32768
@@ -26,9 +36,6 @@ SUBMITTED: constant(uint8) = 2
 SETTLED: constant(uint8) = 3
 REFUNDED: constant(uint8) = 4
 SLASHED: constant(uint8) = 5
-
-# secp256k1 order / 2: larger `s` values are malleable twins (EIP-2)
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 
 # same layout as ModelRegistry.Model, so its `model` view decodes into it
 struct Model:
@@ -135,7 +142,6 @@ token: public(immutable(IERC20))
 models: public(immutable(Models))
 nodes: public(immutable(Nodes))
 
-owner: public(address)
 treasury: public(address)
 zk_verifier: public(address)
 arbiter: public(address)
@@ -162,13 +168,19 @@ def __init__(_token: IERC20, _models: Models, _nodes: Nodes, _treasury: address)
     token = _token
     models = _models
     nodes = _nodes
-    self.owner = msg.sender
+    ownable.__init__()
     self.treasury = _treasury
     self.max_deadline = 86400
     self.challenge_window = 3600
 
 
 # ------------------------------------------------------------------ internal
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "not owner"
+
+
 @internal
 @view
 def _load(job_id: uint256) -> Job:
@@ -337,20 +349,11 @@ def challenge_zk(
     assert msg.sender == job.client, "not client"
     assert job.status == OPEN, "job not open"
     assert job.mode == MODE_ZK, "wrong mode"
-    assert len(node_sig) == 65, "bad signature"
-    r: uint256 = convert(slice(node_sig, 0, 32), uint256)
-    s: uint256 = convert(slice(node_sig, 32, 32), uint256)
-    v: uint256 = convert(slice(node_sig, 64, 1), uint256)
-    if v < 27:
-        v += 27
-    assert v == 27 or v == 28, "bad signature"
-    assert s <= HALF_N, "bad signature"
     claim: bytes32 = keccak256(
         abi_encode(chain.id, self, job_id, keccak256(abi_encode(instances)), keccak256(proof))
     )
-    digest: bytes32 = keccak256(concat(b"\x19Ethereum Signed Message:\n32", claim))
-    signer: address = ecrecover(digest, v, r, s)
-    assert signer != empty(address), "bad signature"
+    signer: address = signatures._recover(message_hash_utils._to_eth_signed_message_hash(claim), node_sig)
+    assert signer != empty(address), "bad signature"  # malformed: length, v, high s (EIP-2), r
     assert signer == job.node, "not node signature"
     valid: bool = len(instances) > 0 and instances[0] == convert(job.input_commitment, uint256)
     if valid:
@@ -521,7 +524,7 @@ def set_zk_verifier(verifier: address):
     @notice Set the proof verifier adapter.
     @param verifier Contract with verify(model_id, proof, instances) -> bool.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.zk_verifier = verifier
     log RoleSet(role="zk_verifier", account=verifier)
 
@@ -532,7 +535,7 @@ def set_arbiter(arbiter: address):
     @notice Set who may dispute FHE results (validator quorum contract).
     @param arbiter New arbiter; zero disables disputes.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.arbiter = arbiter
     log RoleSet(role="arbiter", account=arbiter)
 
@@ -543,7 +546,7 @@ def set_treasury(treasury: address):
     @notice Set who receives protocol fees.
     @param treasury New treasury, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert treasury != empty(address), "zero address"
     self.treasury = treasury
     log RoleSet(role="treasury", account=treasury)
@@ -555,7 +558,7 @@ def set_slash_amount(amount: uint256):
     @notice Set how much a node loses for a missed deadline or an invalid result.
     @param amount Amount in VEIL.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.slash_amount = amount
     log ParamSet(param="slash_amount", value=amount)
 
@@ -566,7 +569,7 @@ def set_max_deadline(seconds: uint256):
     @notice Set the longest deadline a job may have.
     @param seconds Seconds from opening, nonzero.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert seconds > 0, "zero value"
     self.max_deadline = seconds
     log ParamSet(param="max_deadline", value=seconds)
@@ -578,7 +581,7 @@ def set_challenge_window(seconds: uint256):
     @notice Set how long a submitted FHE result can be disputed before it settles.
     @param seconds Window length.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.challenge_window = seconds
     log ParamSet(param="challenge_window", value=seconds)
 
@@ -589,7 +592,7 @@ def set_fee_bps(bps: uint256):
     @notice Set the protocol fee taken from each settled job for the treasury.
     @param bps Basis points, at most 1000 (10%).
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert bps <= MAX_FEE_BPS, "fee too high"
     self.fee_bps = bps
     log ParamSet(param="fee_bps", value=bps)
@@ -601,9 +604,9 @@ def transfer_ownership(new_owner: address):
     @notice Hand the owner role to `new_owner`.
     @param new_owner New owner, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert new_owner != empty(address), "zero address"
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
     log RoleSet(role="owner", account=new_owner)
 
 

@@ -11,6 +11,14 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and OwnershipTransferred(previous_owner, new_owner) come from snekmate's ownable (same
+# event signature and topic as before); `transfer_ownership` below wraps it to keep this
+# contract's reasons ("not owner", "zero address"). ownable's `renounce_ownership` is not exported.
+exports: ownable.owner
 
 interface Models:
     def is_active(model_id: uint256) -> bool: view
@@ -65,10 +73,6 @@ event Authorized:
     slasher: indexed(address)
     allowed: bool
 
-event OwnershipTransferred:
-    previous: indexed(address)
-    new_owner: indexed(address)
-
 token: public(immutable(IERC20))
 models: public(immutable(Models))
 min_stake: public(immutable(uint256))
@@ -76,7 +80,6 @@ unbond_delay: public(immutable(uint256))
 challenger_bps: public(immutable(uint256))
 treasury: public(immutable(address))
 
-owner: public(address)
 authorized: public(HashMap[address, bool])
 
 _nodes: HashMap[address, Node]
@@ -112,8 +115,13 @@ def __init__(
     treasury = _treasury
     challenger_bps = _challenger_bps
     models = _models
-    self.owner = msg.sender
-    log OwnershipTransferred(previous=empty(address), new_owner=msg.sender)
+    ownable.__init__()
+
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "not owner"
 
 
 @internal
@@ -259,7 +267,7 @@ def authorize(slasher: address, allowed: bool):
     @param slasher Contract (job market, dispute quorum).
     @param allowed True to allow.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert slasher != empty(address), "zero address"
     self.authorized[slasher] = allowed
     log Authorized(slasher=slasher, allowed=allowed)
@@ -271,10 +279,9 @@ def transfer_ownership(new_owner: address):
     @notice Hand the owner role to `new_owner`.
     @param new_owner New owner, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert new_owner != empty(address), "zero address"
-    log OwnershipTransferred(previous=self.owner, new_owner=new_owner)
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
 
 
 @external

@@ -19,6 +19,14 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
+# below wraps it to keep this contract's reasons ("not owner", "zero address") and its RoleSet log.
+# ownable's `renounce_ownership` is not exported.
+exports: ownable.owner
 
 interface Nodes:
     def node_count() -> uint256: view
@@ -115,7 +123,6 @@ epoch_length: public(immutable(uint256))
 commit_period: public(immutable(uint256))
 genesis: public(immutable(uint256))
 
-owner: public(address)
 treasury: public(address)
 subnet_owner: public(address)
 emission_per_epoch: public(uint256)
@@ -182,7 +189,7 @@ def __init__(
     epoch_length = _epoch_length
     commit_period = _commit_period
     genesis = block.timestamp
-    self.owner = msg.sender
+    ownable.__init__()
     self.treasury = _treasury
     self.subnet_owner = _subnet_owner
     self.emission_per_epoch = _emission_per_epoch
@@ -232,8 +239,15 @@ def _unpack(e: uint256, v: address, n: uint256) -> DynArray[uint256, MAX_NODES]:
     return out
 
 
+# ------------------------------------------------------------------ epoch finalisation
+# The twin of veilproof.incentives.yuma.epoch_step, one internal function per step, each named
+# after (and its docstring naming) the yuma function or variable it mirrors, so the two read side
+# by side. Each step keeps the integer operations and the order of floor divisions of the mirror
+# (tests/incentives check the two agree bit for bit): change both or neither.
 @internal
-def _finalize(e: uint256):
+@view
+def _subnet_nodes() -> (DynArray[address, MAX_NODES], DynArray[bool, MAX_NODES]):
+    """The subnet's first MAX_NODES nodes and which of them are active now (yuma: `eligible`)."""
     n: uint256 = min(staticcall nodes.node_count(), MAX_NODES)
     node_addrs: DynArray[address, MAX_NODES] = []
     eligible: DynArray[bool, MAX_NODES] = []
@@ -243,46 +257,58 @@ def _finalize(e: uint256):
         a: address = staticcall nodes.node_at(j)
         node_addrs.append(a)
         eligible.append(staticcall nodes.is_active(a))
+    return node_addrs, eligible
 
-    # 1. revealed rows, normalised over eligible nodes to sum SCALE (floor)
-    vals: DynArray[address, MAX_VALIDATORS] = []
-    stakes: DynArray[uint256, MAX_VALIDATORS] = []
-    W: DynArray[DynArray[uint256, MAX_NODES], MAX_VALIDATORS] = []
-    total_stake: uint256 = 0
-    treasury_take: uint256 = 0
-    for v: address in self._committers[e]:
-        if not self._revealed[e][v]:
-            penalty: uint256 = self._take(v, self._commit_stake[e][v] * self.miss_penalty_bps // BPS)
-            self._validators[v].bond = 0
-            treasury_take += penalty
-            log RevealMissed(epoch=e, validator=v, penalty=penalty)
-            continue
-        raw: DynArray[uint256, MAX_NODES] = self._unpack(e, v, n)
-        s: uint256 = 0
-        for j: uint256 in range(MAX_NODES):
-            if j >= n:
-                break
-            if eligible[j]:
-                s += raw[j]
-        row: DynArray[uint256, MAX_NODES] = []
-        for j: uint256 in range(MAX_NODES):
-            if j >= n:
-                break
-            if eligible[j] and s > 0:
-                row.append(raw[j] * SCALE // s)
-            else:
-                row.append(0)
-        vals.append(v)
-        stakes.append(self._commit_stake[e][v])
-        W.append(row)
-        total_stake += self._commit_stake[e][v]
-    nv: uint256 = len(vals)
 
-    # 2. consensus per node: the largest weight backed by >= kappa of revealed stake
+@internal
+def _penalize_missed_reveal(e: uint256, v: address) -> uint256:
+    """A committer that did not reveal loses its bond and `miss_penalty_bps` of its committed
+    stake, capped by what it still holds (yuma: `penalties[v]`, `new_bonds[v] = 0`)."""
+    penalty: uint256 = self._take(v, self._commit_stake[e][v] * self.miss_penalty_bps // BPS)
+    self._validators[v].bond = 0
+    log RevealMissed(epoch=e, validator=v, penalty=penalty)
+    return penalty
+
+
+@internal
+@pure
+def _normalize_row(
+    raw: DynArray[uint256, MAX_NODES], eligible: DynArray[bool, MAX_NODES]
+) -> DynArray[uint256, MAX_NODES]:
+    """Raw uint16 weights -> shares of SCALE over eligible nodes, floored (yuma: `normalize_row`)."""
+    n: uint256 = len(eligible)
+    s: uint256 = 0
+    for j: uint256 in range(MAX_NODES):
+        if j >= n:
+            break
+        if eligible[j]:
+            s += raw[j]
+    row: DynArray[uint256, MAX_NODES] = []
+    for j: uint256 in range(MAX_NODES):
+        if j >= n:
+            break
+        if eligible[j] and s > 0:
+            row.append(raw[j] * SCALE // s)
+        else:
+            row.append(0)
+    return row
+
+
+@internal
+@pure
+def _consensus_weights(
+    W: DynArray[DynArray[uint256, MAX_NODES], MAX_VALIDATORS],
+    stakes: DynArray[uint256, MAX_VALIDATORS],
+    kappa_bps: uint256,
+    n: uint256,
+) -> DynArray[uint256, MAX_NODES]:
+    """Per node, the largest weight that validators holding >= kappa of the revealed stake give it
+    or more (yuma: `consensus_weights`; all zero when nobody revealed)."""
+    nv: uint256 = len(W)
+    total: uint256 = 0
+    for st: uint256 in stakes:
+        total += st
     cons: DynArray[uint256, MAX_NODES] = []
-    rank: DynArray[uint256, MAX_NODES] = []
-    rank_total: uint256 = 0
-    kappa: uint256 = self.kappa_bps
     for j: uint256 in range(MAX_NODES):
         if j >= n:
             break
@@ -299,18 +325,169 @@ def _finalize(e: uint256):
                     break
                 if W[k][j] >= w:
                     support += stakes[k]
-            if support * BPS >= kappa * total_stake:
+            if support * BPS >= kappa_bps * total:
                 best = w
         cons.append(best)
+    return cons
+
+
+@internal
+@pure
+def _ranks(
+    W: DynArray[DynArray[uint256, MAX_NODES], MAX_VALIDATORS],
+    stakes: DynArray[uint256, MAX_VALIDATORS],
+    cons: DynArray[uint256, MAX_NODES],
+) -> (DynArray[uint256, MAX_NODES], uint256):
+    """Per node, the stake-weighted weights clipped at consensus, and their sum
+    (yuma: `rank`, `rank_total`)."""
+    nv: uint256 = len(W)
+    n: uint256 = len(cons)
+    rank: DynArray[uint256, MAX_NODES] = []
+    rank_total: uint256 = 0
+    for j: uint256 in range(MAX_NODES):
+        if j >= n:
+            break
         r: uint256 = 0
         for i: uint256 in range(MAX_VALIDATORS):
             if i >= nv:
                 break
-            r += stakes[i] * min(W[i][j], best)
+            r += stakes[i] * min(W[i][j], cons[j])
         rank.append(r)
         rank_total += r
+    return rank, rank_total
 
-    # 3. node emissions
+
+@internal
+def _node_emissions(
+    e: uint256,
+    node_addrs: DynArray[address, MAX_NODES],
+    cons: DynArray[uint256, MAX_NODES],
+    rank: DynArray[uint256, MAX_NODES],
+    rank_total: uint256,
+    node_pool: uint256,
+) -> uint256:
+    """Credit each node its share of the node pool by rank (yuma: `node_em`); returns the total."""
+    node_total: uint256 = 0
+    for j: uint256 in range(MAX_NODES):
+        if j >= len(rank):
+            break
+        amt: uint256 = node_pool * rank[j] // rank_total
+        if amt > 0:
+            self.pending[node_addrs[j]] += amt
+            node_total += amt
+            log NodeEmission(epoch=e, node=node_addrs[j], consensus=cons[j], amount=amt)
+    return node_total
+
+
+@internal
+@pure
+def _incentives(rank: DynArray[uint256, MAX_NODES], rank_total: uint256) -> DynArray[uint256, MAX_NODES]:
+    """Each node's share of the total rank, in SCALE units (yuma: `incentive`)."""
+    incentive: DynArray[uint256, MAX_NODES] = []
+    for r: uint256 in rank:
+        incentive.append(r * SCALE // rank_total)
+    return incentive
+
+
+@internal
+@pure
+def _agreements(
+    W: DynArray[DynArray[uint256, MAX_NODES], MAX_VALIDATORS],
+    stakes: DynArray[uint256, MAX_VALIDATORS],
+    cons: DynArray[uint256, MAX_NODES],
+    incentive: DynArray[uint256, MAX_NODES],
+) -> (DynArray[uint256, MAX_VALIDATORS], uint256):
+    """Per validator, stake x its clipped weights on what consensus paid, and their sum
+    (yuma: `agree`, `agree_total`)."""
+    n: uint256 = len(cons)
+    agree: DynArray[uint256, MAX_VALIDATORS] = []
+    agree_total: uint256 = 0
+    for i: uint256 in range(MAX_VALIDATORS):
+        if i >= len(W):
+            break
+        a: uint256 = 0
+        for j: uint256 in range(MAX_NODES):
+            if j >= n:
+                break
+            a += min(W[i][j], cons[j]) * incentive[j] // SCALE
+        d: uint256 = stakes[i] * a
+        agree.append(d)
+        agree_total += d
+    return agree, agree_total
+
+
+@internal
+def _update_bonds(
+    vals: DynArray[address, MAX_VALIDATORS], agree: DynArray[uint256, MAX_VALIDATORS], agree_total: uint256
+) -> (DynArray[uint256, MAX_VALIDATORS], uint256):
+    """Bonds: EMA (rate alpha) of each validator's share of the agreement; stores and returns them
+    with their sum (yuma: `new_bonds`, `b_list`, `bond_total`)."""
+    alpha: uint256 = self.alpha_bps
+    bonds: DynArray[uint256, MAX_VALIDATORS] = []
+    bond_total: uint256 = 0
+    for i: uint256 in range(MAX_VALIDATORS):
+        if i >= len(vals):
+            break
+        delta: uint256 = 0
+        if agree_total > 0:
+            delta = agree[i] * SCALE // agree_total
+        b: uint256 = (alpha * delta + (BPS - alpha) * self._validators[vals[i]].bond) // BPS
+        self._validators[vals[i]].bond = b
+        bonds.append(b)
+        bond_total += b
+    return bonds, bond_total
+
+
+@internal
+def _validator_emissions(
+    e: uint256,
+    vals: DynArray[address, MAX_VALIDATORS],
+    bonds: DynArray[uint256, MAX_VALIDATORS],
+    bond_total: uint256,
+    val_pool: uint256,
+) -> uint256:
+    """Credit each revealed validator its share of the validator pool by bond (yuma: `val_em`);
+    returns the total."""
+    val_total: uint256 = 0
+    if bond_total == 0:
+        return 0
+    for i: uint256 in range(MAX_VALIDATORS):
+        if i >= len(vals):
+            break
+        amt: uint256 = val_pool * bonds[i] // bond_total
+        if amt > 0:
+            self.pending[vals[i]] += amt
+            val_total += amt
+        log ValidatorEmission(epoch=e, validator=vals[i], bond=bonds[i], amount=amt)
+    return val_total
+
+
+@internal
+def _finalize(e: uint256):
+    """Finalise epoch `e` (yuma: `epoch_step`), then mint what it credited and pay the penalties."""
+    node_addrs: DynArray[address, MAX_NODES] = []
+    eligible: DynArray[bool, MAX_NODES] = []
+    node_addrs, eligible = self._subnet_nodes()
+    n: uint256 = len(eligible)
+
+    # committers in commit order: missed reveals are penalised, revealed rows normalised
+    vals: DynArray[address, MAX_VALIDATORS] = []
+    stakes: DynArray[uint256, MAX_VALIDATORS] = []
+    W: DynArray[DynArray[uint256, MAX_NODES], MAX_VALIDATORS] = []
+    treasury_take: uint256 = 0
+    for v: address in self._committers[e]:
+        if not self._revealed[e][v]:
+            treasury_take += self._penalize_missed_reveal(e, v)
+            continue
+        vals.append(v)
+        stakes.append(self._commit_stake[e][v])
+        W.append(self._normalize_row(self._unpack(e, v, n), eligible))
+
+    cons: DynArray[uint256, MAX_NODES] = self._consensus_weights(W, stakes, self.kappa_bps, n)
+    rank: DynArray[uint256, MAX_NODES] = []
+    rank_total: uint256 = 0
+    rank, rank_total = self._ranks(W, stakes, cons)
+
     emission: uint256 = self.emission_per_epoch
     node_pool: uint256 = emission * self.node_bps // BPS
     val_pool: uint256 = emission * self.validator_bps // BPS
@@ -318,61 +495,23 @@ def _finalize(e: uint256):
     val_total: uint256 = 0
     owner_total: uint256 = 0
     if rank_total > 0:
-        for j: uint256 in range(MAX_NODES):
-            if j >= n:
-                break
-            amt: uint256 = node_pool * rank[j] // rank_total
-            if amt > 0:
-                self.pending[node_addrs[j]] += amt
-                node_total += amt
-                log NodeEmission(epoch=e, node=node_addrs[j], consensus=cons[j], amount=amt)
+        node_total = self._node_emissions(e, node_addrs, cons, rank, rank_total, node_pool)
         owner_total = emission - node_pool - val_pool
         if owner_total > 0:
             self.pending[self.subnet_owner] += owner_total
-
-        # 4. bonds: EMA of stake x agreement (clipped weight on what consensus paid)
+        incentive: DynArray[uint256, MAX_NODES] = self._incentives(rank, rank_total)
         agree: DynArray[uint256, MAX_VALIDATORS] = []
         agree_total: uint256 = 0
-        for i: uint256 in range(MAX_VALIDATORS):
-            if i >= nv:
-                break
-            a: uint256 = 0
-            for j: uint256 in range(MAX_NODES):
-                if j >= n:
-                    break
-                a += min(W[i][j], cons[j]) * (rank[j] * SCALE // rank_total) // SCALE
-            d: uint256 = stakes[i] * a
-            agree.append(d)
-            agree_total += d
-        alpha: uint256 = self.alpha_bps
+        agree, agree_total = self._agreements(W, stakes, cons, incentive)
         bonds: DynArray[uint256, MAX_VALIDATORS] = []
         bond_total: uint256 = 0
-        for i: uint256 in range(MAX_VALIDATORS):
-            if i >= nv:
-                break
-            delta: uint256 = 0
-            if agree_total > 0:
-                delta = agree[i] * SCALE // agree_total
-            b: uint256 = (alpha * delta + (BPS - alpha) * self._validators[vals[i]].bond) // BPS
-            self._validators[vals[i]].bond = b
-            bonds.append(b)
-            bond_total += b
-
-        # 5. validator emissions by bond
-        if bond_total > 0:
-            for i: uint256 in range(MAX_VALIDATORS):
-                if i >= nv:
-                    break
-                amt: uint256 = val_pool * bonds[i] // bond_total
-                if amt > 0:
-                    self.pending[vals[i]] += amt
-                    val_total += amt
-                log ValidatorEmission(epoch=e, validator=vals[i], bond=bonds[i], amount=amt)
+        bonds, bond_total = self._update_bonds(vals, agree, agree_total)
+        val_total = self._validator_emissions(e, vals, bonds, bond_total, val_pool)
 
     minted: uint256 = node_total + val_total + owner_total
     self.finalized[e] = True
     log EpochFinalized(
-        epoch=e, revealed=nv, node_total=node_total, validator_total=val_total, owner_total=owner_total
+        epoch=e, revealed=len(vals), node_total=node_total, validator_total=val_total, owner_total=owner_total
     )
     if minted > 0:
         self.total_minted += minted
@@ -534,7 +673,7 @@ def claim():
 @internal
 @view
 def _only_owner():
-    assert msg.sender == self.owner, "not owner"
+    assert msg.sender == ownable.owner, "not owner"
 
 
 @external
@@ -631,7 +770,7 @@ def transfer_ownership(new_owner: address):
     """
     self._only_owner()
     assert new_owner != empty(address), "zero address"
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)
     log RoleSet(role="owner", account=new_owner)
 
 

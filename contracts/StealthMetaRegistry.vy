@@ -8,15 +8,15 @@
      Scheme 1 entries are checked to be two compressed secp256k1 keys (66 bytes).
 """
 
+from snekmate.utils import eip712_domain_separator
+from lib import signatures
+
+# snekmate's EIP-712 domain: cached at deployment, rebuilt if the chain id changes (fork).
+# Its EIP-5267 `eip712Domain()` view is not exported (the ABI stays as it was).
+initializes: eip712_domain_separator
+
 MAX_META: constant(uint256) = 256
 SCHEME_SECP256K1: constant(uint256) = 1
-# secp256k1 order / 2: larger `s` values are malleable twins (EIP-2)
-HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
-ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
-
-DOMAIN_TYPE_HASH: constant(bytes32) = keccak256(
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 ERC6538REGISTRY_ENTRY_TYPE_HASH: public(constant(bytes32)) = keccak256(
     "Erc6538RegistryEntry(uint256 schemeId,bytes stealthMetaAddress,uint256 nonce)"
 )
@@ -32,6 +32,14 @@ event NonceIncremented:
 
 stealthMetaAddressOf: public(HashMap[address, HashMap[uint256, Bytes[MAX_META]]])
 nonceOf: public(HashMap[address, uint256])
+
+
+@deploy
+def __init__():
+    """
+    @notice Fix the EIP-712 domain: ("ERC6538Registry", "1.0", chain id, this registry).
+    """
+    eip712_domain_separator.__init__("ERC6538Registry", "1.0")
 
 
 @internal
@@ -51,14 +59,6 @@ def _set(registrant: address, schemeId: uint256, meta: Bytes[MAX_META]):
     self._check_meta(schemeId, meta)
     self.stealthMetaAddressOf[registrant][schemeId] = meta
     log StealthMetaAddressSet(registrant=registrant, schemeId=schemeId, stealthMetaAddress=meta)
-
-
-@internal
-@view
-def _domain_separator() -> bytes32:
-    return keccak256(
-        abi_encode(DOMAIN_TYPE_HASH, keccak256("ERC6538Registry"), keccak256("1.0"), chain.id, self)
-    )
 
 
 @external
@@ -88,29 +88,9 @@ def registerKeysOnBehalf(
     struct_hash: bytes32 = keccak256(
         abi_encode(ERC6538REGISTRY_ENTRY_TYPE_HASH, schemeId, keccak256(stealthMetaAddress), nonce)
     )
-    digest: bytes32 = keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
-    if registrant.is_contract:
-        ok: bool = False
-        response: Bytes[32] = b""
-        ok, response = raw_call(
-            registrant,
-            abi_encode(digest, signature, method_id=method_id("isValidSignature(bytes32,bytes)")),
-            max_outsize=32,
-            is_static_call=True,
-            revert_on_failure=False,
-        )
-        assert ok and len(response) == 32, "bad signature"
-        assert convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC, "bad signature"
-    else:
-        assert len(signature) == 65, "bad signature"
-        r: uint256 = convert(slice(signature, 0, 32), uint256)
-        s: uint256 = convert(slice(signature, 32, 32), uint256)
-        v: uint256 = convert(slice(signature, 64, 1), uint256)
-        if v < 27:
-            v += 27
-        assert (v == 27 or v == 28) and s <= HALF_N, "bad signature"
-        signer: address = ecrecover(digest, v, r, s)
-        assert signer != empty(address) and signer == registrant, "bad signature"
+    digest: bytes32 = eip712_domain_separator._hash_typed_data_v4(struct_hash)
+    # EOA: ecrecover with low s; contract wallet: ERC-1271 isValidSignature
+    assert signatures._is_valid_signature_now(registrant, digest, signature), "bad signature"
     log NonceIncremented(registrant=registrant, newNonce=nonce + 1)
     self._set(registrant, schemeId, stealthMetaAddress)
 
@@ -132,4 +112,4 @@ def DOMAIN_SEPARATOR() -> bytes32:
     @notice EIP-712 domain separator (recomputed, so it follows the chain id after a fork).
     @return The separator.
     """
-    return self._domain_separator()
+    return eip712_domain_separator._domain_separator_v4()

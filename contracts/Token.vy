@@ -8,6 +8,17 @@
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and OwnershipTransferred(previous_owner, new_owner) come from snekmate's ownable (same
+# event signature and topic as before); `transfer_ownership` below wraps it to keep this
+# contract's reasons ("not owner", "zero address"). ownable's `renounce_ownership` is not exported.
+# The ERC-20 body stays ours: snekmate's `erc20` brings EIP-2612 permit and a minter set
+# (`set_minter(minter, status)`) with "erc20: ..." reasons, where this token has one `minter`,
+# bootstrap minting by the owner until renounced, and the reasons its callers check.
+exports: ownable.owner
 
 implements: IERC20
 
@@ -27,10 +38,6 @@ event MinterSet:
 event OwnerMintingRenounced:
     owner: indexed(address)
 
-event OwnershipTransferred:
-    previous: indexed(address)
-    new_owner: indexed(address)
-
 name: public(constant(String[4])) = "Veil"
 symbol: public(constant(String[4])) = "VEIL"
 decimals: public(constant(uint8)) = 18
@@ -39,16 +46,20 @@ balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
 totalSupply: public(uint256)
 
-owner: public(address)
 minter: public(address)
 owner_can_mint: public(bool)
 
 
 @deploy
 def __init__():
-    self.owner = msg.sender
+    ownable.__init__()
     self.owner_can_mint = True
-    log OwnershipTransferred(previous=empty(address), new_owner=msg.sender)
+
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "not owner"
 
 
 @internal
@@ -112,7 +123,7 @@ def mint(receiver: address, amount: uint256):
     @param receiver Recipient, not the zero address.
     @param amount Amount to create, nonzero.
     """
-    assert msg.sender == self.minter or (msg.sender == self.owner and self.owner_can_mint), "not minter"
+    assert msg.sender == self.minter or (msg.sender == ownable.owner and self.owner_can_mint), "not minter"
     assert receiver != empty(address), "zero address"
     assert amount > 0, "zero amount"
     self.totalSupply += amount
@@ -139,7 +150,7 @@ def set_minter(minter: address):
     @notice Set the contract allowed to mint (e.g. the emissions contract).
     @param minter New minter; the zero address disables it.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     self.minter = minter
     log MinterSet(minter=minter)
 
@@ -149,7 +160,7 @@ def renounce_owner_minting():
     """
     @notice End bootstrap minting by the owner, for good.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert self.owner_can_mint, "already renounced"
     self.owner_can_mint = False
     log OwnerMintingRenounced(owner=msg.sender)
@@ -161,7 +172,6 @@ def transfer_ownership(new_owner: address):
     @notice Hand the owner role to `new_owner`.
     @param new_owner New owner, not the zero address.
     """
-    assert msg.sender == self.owner, "not owner"
+    self._only_owner()
     assert new_owner != empty(address), "zero address"
-    log OwnershipTransferred(previous=self.owner, new_owner=new_owner)
-    self.owner = new_owner
+    ownable._transfer_ownership(new_owner)

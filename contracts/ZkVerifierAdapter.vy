@@ -141,6 +141,8 @@ def _vka(m: ModelVerifier) -> DynArray[bytes32, MAX_VKA_WORDS]:
 def vka_of(model_id: uint256) -> DynArray[bytes32, MAX_VKA_WORDS]:
     """
     @notice The VKA words registered for `model_id` (empty if none).
+    @param model_id The ModelRegistry id.
+    @return The VKA words, as passed to `register_model`.
     """
     m: ModelVerifier = self.models[model_id]
     if m.verifier == empty(address):
@@ -151,6 +153,11 @@ def vka_of(model_id: uint256) -> DynArray[bytes32, MAX_VKA_WORDS]:
 @view
 @external
 def is_registered(model_id: uint256) -> bool:
+    """
+    @notice Whether `model_id` has a VKA registered here (so `verify` can accept its proofs).
+    @param model_id The ModelRegistry id.
+    @return True once `register_model` succeeded for it.
+    """
     return self.models[model_id].verifier != empty(address)
 
 
@@ -168,6 +175,7 @@ def verify(
     @param model_id The ModelRegistry id (must be registered, else False).
     @param proof Raw Halo2 proof bytes (EZKL proof.json `proof`).
     @param instances Public instances: [poseidon(input), outputs...] as uint256 field elements.
+    @return True if the verifier accepted the proof under the model's registered VKA.
     """
     m: ModelVerifier = self.models[model_id]
     if m.verifier == empty(address) or len(instances) == 0:

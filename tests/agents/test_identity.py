@@ -126,3 +126,61 @@ def test_bind_contract_wallet_via_erc1271(aw) -> None:
     b2 = reg.binding(aid, w.address, aw.client.address)
     with reverts("bad wallet signature"):
         reg.set_wallet(aw.client, b2, b2.sign(agent_key))
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _malformed(sig: bytes) -> dict[str, bytes]:
+    """Variants of a good 65-byte (r, s, v) signature that must all be refused."""
+    r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    return {
+        "high-s twin (EIP-2)": r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v]),
+        "64 bytes (EIP-2098 form is not accepted)": sig[:64],
+        "v = 29": sig[:64] + bytes([29]),
+        "r = 0": b"\x00" * 32 + sig[32:],
+        "empty": b"",
+    }
+
+
+def test_signature_edge_cases_and_domain(aw) -> None:
+    """Malformed wallet signatures are refused with the registry's own reason (never another revert),
+    v may be 0/1 as well as 27/28, and an AgentWallet answers ERC-1271 with 0xffffffff, never a revert."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    reg = aw.registry
+    wallet_key, agent_key = aw.net.new_accounts(2)
+    domain = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak(b"VeilproofAgentRegistry"),
+                keccak(b"1"),
+                aw.net.chain_id,
+                reg.address,
+            ],
+        )
+    )
+    assert aw.call(reg.contract.functions.DOMAIN_SEPARATOR()) == domain
+
+    aid = reg.register(aw.client, "https://agent.test/1.json", DOC)
+    b = reg.binding(aid, wallet_key.address, aw.client.address)
+    good = b.sign(wallet_key)
+    for sig in _malformed(good).values():
+        with reverts("bad wallet signature"):
+            reg.set_wallet(aw.client, b, sig)
+    reg.set_wallet(aw.client, b, good[:64] + bytes([good[64] - 27]))  # v as 0/1
+    assert reg.agent(aid).wallet == wallet_key.address
+
+    w = AgentWalletClient.deploy(
+        aw.net, aw.client, agent_key.address, aw.token.address, WalletPolicy(ONE, ONE)
+    )
+    digest = keccak(b"any digest")
+    signed = bytes(agent_key.unsafe_sign_hash(digest).signature)
+    is_valid = w.contract.functions.isValidSignature
+    assert aw.call(is_valid(digest, signed)) == bytes.fromhex("1626ba7e")
+    assert aw.call(is_valid(digest, signed[:64] + bytes([signed[64] - 27]))) == bytes.fromhex("1626ba7e")
+    for label, sig in _malformed(signed).items():
+        assert aw.call(is_valid(digest, sig)) == b"\xff\xff\xff\xff", label

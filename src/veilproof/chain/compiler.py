@@ -2,12 +2,18 @@
 
 Why a cache: compiling a contract costs about a second, and every test, node and CLI call deploys
 or loads the same handful of contracts. Output is keyed by the sha256 of the source (and of every
-file in ``contracts/``, since contracts import interfaces), so an edit always recompiles.
+file in ``contracts/``, since contracts import interfaces and modules, and of the installed snekmate
+version), so an edit or an upgrade always recompiles.
+
+Imports resolve against the contract's own folder, then the folder holding the installed ``snekmate``
+package (``from snekmate.auth import ownable``: audited Vyper modules, pinned in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -50,11 +56,30 @@ class CompiledContract:
         return (len(self.bytecode) - 2) // 2
 
 
+@lru_cache(maxsize=1)
+def snekmate_root() -> Path | None:
+    """The folder that holds the installed ``snekmate`` package (a Vyper search path), or None."""
+    spec = importlib.util.find_spec("snekmate")
+    if spec is None:
+        return None
+    for loc in spec.submodule_search_locations or []:  # a namespace package: no __init__.py
+        if (Path(loc) / "auth" / "ownable.vy").is_file():
+            return Path(loc).parent
+    return None
+
+
+def _search_paths(folder: Path) -> list[Path]:
+    root = snekmate_root()
+    return [folder] if root is None else [folder, root]
+
+
 def _tree_digest(folder: Path) -> str:
     h = hashlib.sha256()
     import vyper
 
     h.update(vyper.__version__.encode())
+    if snekmate_root() is not None:
+        h.update(b"snekmate " + importlib.metadata.version("snekmate").encode())
     for p in sorted(folder.rglob("*.vy*")):
         h.update(str(p.relative_to(folder)).encode())
         h.update(p.read_bytes())
@@ -71,15 +96,21 @@ def _compile_cached(path_str: str, tree_digest: str) -> CompiledContract:
     import vyper
     from vyper.compiler.input_bundle import FilesystemInputBundle
     from vyper.compiler.settings import Settings
+    from vyper.exceptions import ModuleNotFound
 
-    out = vyper.compile_code(
-        path.read_text(),
-        contract_path=path.name,
-        resolved_path=path,
-        input_bundle=FilesystemInputBundle([path.parent]),
-        output_formats=["abi", "bytecode"],
-        settings=Settings(evm_version=VYPER_EVM_VERSION),
-    )
+    try:
+        out = vyper.compile_code(
+            path.read_text(),
+            contract_path=path.name,
+            resolved_path=path,
+            input_bundle=FilesystemInputBundle(_search_paths(path.parent)),
+            output_formats=["abi", "bytecode"],
+            settings=Settings(evm_version=VYPER_EVM_VERSION),
+        )
+    except ModuleNotFound as e:
+        if "snekmate" in str(e) and snekmate_root() is None:
+            raise ConfigError("snekmate is not installed: pip install -c constraints.txt -e .") from e
+        raise
     tmp = cache_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"abi": out["abi"], "bytecode": out["bytecode"]}))
     os.replace(tmp, cache_file)
