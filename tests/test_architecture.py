@@ -1,11 +1,15 @@
-"""The layering of docs/design.md, enforced: who may import whom inside ``src/veilproof``.
+"""The layering of docs/design.md, enforced.
 
-Imports are read with ``ast`` (function-level imports count too: a lazy import is still a dependency).
+* who may import whom inside ``src/veilproof`` (read with ``ast``: a lazy import is still a dependency);
+* web3's contract API (``.functions.`` / ``.events.``) is used only inside ``veilproof.chain``: composers
+  speak the facades' verbs, so no ABI detail (names, struct positions, hashing) leaks into them;
+* the node's HTTP API (routes, header names) is spelled only in ``veilproof.protocol``.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,39 @@ def test_the_graph_was_read() -> None:
     """Guards the tests above against passing on an empty graph."""
     assert {"chain", "node", "client", "zk", "fhe", "cli"} <= set(GRAPH)
     assert "chain" in GRAPH["node"] and "demo" in GRAPH["cli"]
+
+
+CHAIN = SRC / "chain"
+PROTOCOL = SRC / "protocol"
+RAW_CONTRACT_API = re.compile(r"\.(functions|events)\.")
+WIRE_LITERAL = re.compile(r"X-Veil-|[\"'}](/zk/jobs|/fhe/(jobs|keys)|/jobs/|/health\b|/artifacts/)")
+
+
+def _offenders(pattern: re.Pattern[str], allowed: Path) -> list[str]:
+    return [
+        f"{path.relative_to(SRC.parent)}:{n}: {line.strip()}"
+        for path in sorted(SRC.rglob("*.py"))
+        if allowed not in path.parents
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+
+
+def test_only_the_chain_layer_touches_contract_functions_and_events() -> None:
+    offenders = _offenders(RAW_CONTRACT_API, CHAIN)
+    assert not offenders, "use a facade verb from veilproof.chain instead of:\n" + "\n".join(offenders)
+
+
+def test_only_protocol_spells_routes_and_headers() -> None:
+    offenders = _offenders(WIRE_LITERAL, PROTOCOL)
+    assert not offenders, "use the constants of veilproof.protocol.api instead of:\n" + "\n".join(offenders)
+
+
+def test_the_text_rules_see_what_they_forbid() -> None:
+    assert RAW_CONTRACT_API.search("net.call(suite.market.functions.job_count())")
+    assert RAW_CONTRACT_API.search("c.events.JobOpened().process_receipt(r)")
+    assert not RAW_CONTRACT_API.search("suite.market.job_count()")
+    assert WIRE_LITERAL.search('headers={"X-Veil-Signature": sig}')
+    assert WIRE_LITERAL.search('f"{endpoint}/zk/jobs/{job_id}"')
+    assert WIRE_LITERAL.search('"/zk/jobs/{job_id}"')
+    assert (SRC / "node" / "admission.py").is_file() and (PROTOCOL / "api.py").is_file()
