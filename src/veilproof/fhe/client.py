@@ -21,7 +21,9 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -166,12 +168,7 @@ class FheClient:
 
     def decrypt(self, ct: bytes) -> np.ndarray:
         """Decrypt a server output -> class probabilities, shape ``(n_classes,)``."""
-        if not isinstance(ct, bytes | bytearray) or not ct:
-            raise CiphertextError("output ciphertext must be non-empty bytes")
-        try:
-            out = self._fmc.deserialize_decrypt_dequantize(bytes(ct))
-        except (RuntimeError, ValueError) as e:
-            raise CiphertextError(f"cannot decrypt output ciphertext: {e}") from e
+        out = self._decrypt_with(self._fmc.deserialize_decrypt_dequantize, ct)
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     def decrypt_raw(self, ct: bytes) -> np.ndarray:
@@ -180,13 +177,16 @@ class FheClient:
         Privacy checks compare these: dequantized probabilities are a many-to-one function of them (a
         sum over trees, then a sigmoid), so two unrelated integer vectors can map to equal probabilities.
         """
+        return np.asarray(self._decrypt_with(self._fmc.deserialize_decrypt, ct), dtype=np.int64).reshape(-1)
+
+    @staticmethod
+    def _decrypt_with(decrypt: Callable[[bytes], Any], ct: bytes) -> Any:
         if not isinstance(ct, bytes | bytearray) or not ct:
             raise CiphertextError("output ciphertext must be non-empty bytes")
         try:
-            out = self._fmc.deserialize_decrypt(bytes(ct))
+            return decrypt(bytes(ct))
         except (RuntimeError, ValueError) as e:
             raise CiphertextError(f"cannot decrypt output ciphertext: {e}") from e
-        return np.asarray(out, dtype=np.int64).reshape(-1)
 
     @property
     def output_bit_width(self) -> int:
