@@ -154,6 +154,13 @@ def test_requests_carry_the_protocol_headers_and_bodies(node: tuple[FakeService,
         ("POST", "/fhe/jobs/7", {"content": b"ct", "headers": {"Content-Type": api.OCTET_STREAM, api.EVAL_KEYS_HEADER: "zz"}}, 400, ce.BadRequest),
         ("PUT", "/fhe/keys", {"content": b"k" * 5000, "headers": {"Content-Type": api.OCTET_STREAM}}, 413, ce.PayloadTooLarge),
         ("GET", "/artifacts/NOT-HEX", {}, 400, ce.BadRequest),
+        # hostile-traffic findings (#12): ids beyond SQLite's int64 and a digest with a trailing newline
+        # used to reach the store and answer 500; id 0 does not exist on any chain
+        ("GET", f"/jobs/{2**64}", {}, 422, ce.Unprocessable),
+        ("GET", f"/fhe/jobs/{2**63}/output", {}, 422, ce.Unprocessable),
+        ("GET", "/jobs/0", {}, 422, ce.Unprocessable),
+        ("POST", f"/zk/jobs/{2**64}", {"content": b"{}", "headers": {"Content-Type": api.JSON}}, 422, ce.Unprocessable),
+        ("GET", "/artifacts/" + "a" * 64 + "%0a", {}, 400, ce.BadRequest),
         ("GET", "/no/such/route", {}, 404, ce.NotFound),
     ],
 )  # fmt: skip

@@ -118,3 +118,13 @@ def test_missing_artifact_with_no_source_is_a_named_error(tmp_path: Path, publis
     svc = _service(tmp_path, net, suite, ServedModel(mid, zk_package="ab" * 32), empty)
     with pytest.raises(ArtifactError, match="not found on any source"):
         svc.load_models()
+
+
+def test_store_answers_no_row_for_ids_sqlite_cannot_hold(tmp_path: Path) -> None:
+    """A job id beyond int64 overflowed SQLite inside ``get`` (a 500 on GET /jobs/{id}); it is simply
+    not a job this node has."""
+    from veilproof.node.store import NodeStore
+
+    db = NodeStore(tmp_path / "node.sqlite")
+    assert db.get(2**64) is None and db.get(2**63) is None and db.get(0) is None and db.get(-1) is None
+    assert db.get(1) is None

@@ -10,9 +10,9 @@ OpenAPI spec (``docs/openapi.json``) documents every status it can answer with.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -40,7 +40,11 @@ from veilproof.node.errors import (
 from veilproof.node.service import NodeService
 from veilproof.protocol import api
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: "$" would accept a trailing newline
+
+#: A job id the chain can have: positive, and small enough for the node's SQLite (int64). Larger ids are
+#: refused at the door (422 with an error body), never reach the database (where they overflowed: a 500).
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the job's id on chain")]
 
 # The one table from the service's refusals to HTTP statuses (a subclass inherits its base's status).
 ERROR_STATUS: dict[type[NodeRefusal], int] = {
@@ -160,7 +164,7 @@ def create_app(svc: NodeService) -> FastAPI:
         },
     )
     def artifact(digest: str) -> FileResponse:
-        if not _HEX64.match(digest):
+        if not _HEX64.fullmatch(digest):
             raise BadInput("digest: expected 64 lowercase hex characters")
         return FileResponse(svc.artifact_path(digest), media_type=api.OCTET_STREAM)
 
@@ -172,7 +176,7 @@ def create_app(svc: NodeService) -> FastAPI:
         openapi_extra=api.json_body(api.ZkJobRequest, "the input, encrypted to the node's pubkey"),
     )
     async def zk_job(
-        job_id: int,
+        job_id: JobId,
         request: Request,
         signature: str | None = Header(
             default=None, alias=api.SIGNATURE_HEADER, description="the job's client signs the exact body"
@@ -197,7 +201,9 @@ def create_app(svc: NodeService) -> FastAPI:
         },
     )
     def has_keys(digest: str) -> Response:
-        return Response(status_code=200 if _HEX64.match(digest) and svc.has_eval_keys(digest) else 404)
+        return Response(
+            status_code=200 if _HEX64.fullmatch(digest) is not None and svc.has_eval_keys(digest) else 404
+        )
 
     @app.put(
         api.FHE_KEYS,
@@ -218,7 +224,7 @@ def create_app(svc: NodeService) -> FastAPI:
         openapi_extra=api.binary_body("the input ciphertext (its sha256 is the job's input commitment)"),
     )
     async def fhe_job(
-        job_id: int,
+        job_id: JobId,
         request: Request,
         signature: str | None = Header(
             default=None,
@@ -242,7 +248,7 @@ def create_app(svc: NodeService) -> FastAPI:
         response_model_exclude_unset=True,  # "zk" / "fhe" appear only once there is a result
         responses=refusals(MalformedBody, UnknownJob),
     )
-    def job(job_id: int) -> api.JobReport:
+    def job(job_id: JobId) -> api.JobReport:
         return svc.result(job_id)
 
     @app.get(
@@ -253,7 +259,7 @@ def create_app(svc: NodeService) -> FastAPI:
             **refusals(MalformedBody, UnknownJob),
         },
     )
-    def fhe_output(job_id: int) -> Response:
+    def fhe_output(job_id: JobId) -> Response:
         return Response(svc.output_ciphertext(job_id), media_type=api.OCTET_STREAM)
 
     _document_only_our_errors(app)

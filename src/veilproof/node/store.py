@@ -60,6 +60,8 @@ class NodeStore:
             yield s
 
     def get(self, job_id: int) -> JobRow | None:
+        if not 0 < job_id < 2**63:  # SQLite integers are int64: a larger id is no row, not an overflow
+            return None
         with self.session() as s:
             return s.get(JobRow, job_id)
 
