@@ -258,3 +258,46 @@ def test_node_killed_mid_job_finishes_after_restart(zk_world: ZkWorld) -> None:
             return
         print(f"attempt {attempt}: the node finished before the kill; trying again")
     pytest.fail("the node finished every job before it could be killed: nothing was recovered")
+
+
+def test_client_is_never_told_failed_for_a_job_that_settled(zk_world: ZkWorld) -> None:
+    """Measured in review: on a slow model the node's web server dropped the client's kept-alive
+    connection while it proved (``Connection reset by peer``), the job settled and the node was paid,
+    and the client was told "all nodes failed". Here every poll of the node fails as a reset
+    connection would (the fault is injected in the client's transport only); the real node proves and
+    the chain settles. The client must report the settled job with the outputs the chain verified."""
+    from veilproof.client import Client, NodeOffer
+    from veilproof.client.node_api import NodeApi
+
+    class ResetWhilePolling(httpx.BaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.HTTPTransport()
+            self.resets = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and request.url.path.startswith("/jobs/"):
+                self.resets += 1
+                raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+            return self.inner.handle_request(request)
+
+    transport = ResetWhilePolling()
+
+    class ResettingClient(Client):
+        def _api(self, offer: NodeOffer) -> NodeApi:
+            return NodeApi(offer.endpoint, http=httpx.Client(transport=transport, timeout=60))
+
+    w = zk_world
+    c = ResettingClient(w.lnet.suite, w.client.account, w.lnet.root / "client-reset", poll_interval=0.2)
+    x = w.built.example.x_test[11]
+    before = _veil(w, w.client.account.address)
+    r = c.infer(w.model_id, x, node=w.honest.account.address, max_attempts=1)
+    assert transport.resets > 0  # the node really was unreachable while the client waited
+    assert r.status == "settled" and r.node == w.honest.account.address
+    job = read_job(w.lnet.suite, r.job_id)
+    assert job.status == SETTLED
+    assert _veil(w, w.client.account.address) == before - PRICE  # paid once, for this answer
+    # the answer is what the committed circuit computes on x (read back from the verified instances)
+    from veilproof.models.package import circuit_outputs
+
+    assert np.allclose(r.output, circuit_outputs(w.built.package, x), atol=1e-6)
+    _escrow_balanced(w)

@@ -113,6 +113,13 @@ class JobMarket(ContractFacade):
     def nodes_address(self) -> str:
         return str(self._call("nodes"))
 
+    def zk_outputs(self, job_id: int) -> list[int] | None:
+        """The public outputs (``instances[1:]``) a settled ZK job was paid for, from its
+        ``ZkResultSubmitted`` event; None if the chain has no such event. A client reads its answer
+        here when the node that proved it stopped answering: the chain verified these outputs."""
+        logs = self._logs("ZkResultSubmitted", argument_filters={"job_id": job_id})
+        return [int(v) for v in logs[-1]["args"]["outputs"]] if logs else None
+
     # --- the job's client ------------------------------------------------------------------------
     def open_job(
         self,

@@ -195,12 +195,22 @@ class Client:
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, offer.address, job_id)
         return sign_request(self.account, ctx, signed)
 
-    def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobReport:
-        """Wait for the node to finish (submitted, failed or abandoned), or give up at the job timeout."""
+    def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobReport | None:
+        """Wait for the node to finish (submitted, failed or abandoned), or give up at the job timeout.
+
+        None means the node stopped answering but the chain shows the job left ``OPEN`` (it was
+        submitted, settled, refunded...): the caller reads the outcome from the chain, so a client is
+        never told "failed" for a job it paid and that settled.
+        """
+
+        def left_open() -> bool:
+            return self.suite.market.read_job(job_id).status != JobStatus.OPEN
+
         try:
             return api.wait(
-                job_id, self.job_timeout, self.poll_interval, lambda s: say(f"job {job_id}: node says {s}")
-            )
+                job_id, self.job_timeout, self.poll_interval,
+                lambda s: say(f"job {job_id}: node says {s}"), settled_elsewhere=left_open,
+            )  # fmt: skip
         except NoResult as e:
             e.details.setdefault("job_id", job_id)
             raise
@@ -231,6 +241,8 @@ class Client:
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
         job = self.suite.market.read_job(job_id)
+        if st is None:
+            return self._zk_result_from_chain(m, offer, settings, job, open_tx, timings, t0)
         claim = st.zk
         if job.status == JobStatus.SETTLED and claim:
             instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
@@ -253,6 +265,33 @@ class Client:
         raise NoResult(
             f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
         )
+
+    def _zk_result_from_chain(
+        self,
+        m: OnchainModel,
+        offer: NodeOffer,
+        settings: CircuitSettings,
+        job: OnchainJob,
+        open_tx: str,
+        timings: dict[str, float],
+        t0: float,
+    ) -> InferenceResult:
+        """The node went silent after the chain settled the job: the outputs the verifier accepted are in
+        the job's ``ZkResultSubmitted`` event, checked here against the settled output hash."""
+        from veilproof.zk.instances import outputs_from_instances
+
+        outs = self.suite.market.zk_outputs(job.job_id) if job.status == JobStatus.SETTLED else None
+        if outs is None or JobMarket.output_hash([job.input_commitment, *outs]) != job.output_hash:
+            raise NoResult(
+                f"job {job.job_id}: node stopped answering; on chain the job is {job.status_name}",
+                {"job_id": job.job_id},
+            )
+        timings["total"] = time.perf_counter() - t0
+        return InferenceResult(
+            job.job_id, m.model_id, offer.address, "zk",
+            outputs_from_instances(settings, [job.input_commitment, *outs]), "settled",
+            {"open": open_tx}, timings,
+        )  # fmt: skip
 
     def _challenge(self, job_id: int, claim: ZkClaim, st: JobReport) -> InferenceResult:
         """The node signed a result the chain will not accept: take it to challenge_zk."""
@@ -306,10 +345,11 @@ class Client:
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t3
         job = self.suite.market.read_job(job_id)
-        if st.state != JobState.SUBMITTED or job.status != JobStatus.SUBMITTED:
-            raise NoResult(
-                f"job {job_id}: node {st.state}: {st.error}; refund after the deadline", {"job_id": job_id}
-            )
+        # st is None when the node went silent after the job left OPEN on chain: if it posted its
+        # result, the output ciphertext is still asked for (only the node has it).
+        if (st is not None and st.state != JobState.SUBMITTED) or job.status != JobStatus.SUBMITTED:
+            said = f"node {st.state}: {st.error}" if st is not None else f"job {job.status_name} on chain"
+            raise NoResult(f"job {job_id}: {said}; refund after the deadline", {"job_id": job_id})
         try:
             out = api.fhe_output(job_id)
         except NodeRefused as e:
@@ -328,7 +368,7 @@ class Client:
         timings["total"] = time.perf_counter() - t0
         return InferenceResult(
             job_id, m.model_id, offer.address, "fhe", y, "settled",
-            {"open": open_tx, "submit": st.tx_hash or "", "accept": accept_tx}, timings,
+            {"open": open_tx, "submit": (st.tx_hash if st else None) or "", "accept": accept_tx}, timings,
         )  # fmt: skip
 
     # --- money ---------------------------------------------------------------------------------

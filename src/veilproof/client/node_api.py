@@ -129,17 +129,28 @@ class NodeApi:
         timeout: float,
         interval: float = 0.5,
         on_state: Callable[[api.JobState], None] | None = None,
-    ) -> api.JobReport:
+        settled_elsewhere: Callable[[], bool] | None = None,
+    ) -> api.JobReport | None:
         """Poll ``GET /jobs/{id}`` until the node is finished with the job (submitted, failed, abandoned).
 
-        A refusal while polling (e.g. 404 before the job is recorded) is retried until ``timeout``;
-        an unreachable node raises at once. Raises :class:`NoResult` at the timeout."""
+        A refusal while polling (e.g. 404 before the job is recorded) is retried until ``timeout``. A
+        node that stops answering (reset connection, garbage) is retried too, as long as
+        ``settled_elsewhere`` (the caller's look at the chain) says the job is not done; once it is,
+        this returns None and the caller takes the result from the chain. Without that callback an
+        unreachable node raises at once. Raises :class:`NoResult` at the timeout.
+        """
         t_end = time.monotonic() + timeout
         last: api.JobState | None = None
         while time.monotonic() < t_end:
             try:
-                st = self.job(job_id)
+                st: api.JobReport | None = self.job(job_id)
             except NodeRefused:
+                st = None
+            except (NodeUnreachable, BadResponse):
+                if settled_elsewhere is None:
+                    raise
+                if settled_elsewhere():
+                    return None
                 st = None
             if st is not None:
                 if st.state != last and on_state is not None:
