@@ -301,3 +301,26 @@ def test_client_is_never_told_failed_for_a_job_that_settled(zk_world: ZkWorld) -
 
     assert np.allclose(r.output, circuit_outputs(w.built.package, x), atol=1e-6)
     _escrow_balanced(w)
+
+
+def test_node_keeps_answering_while_it_proves(zk_world: ZkWorld) -> None:
+    """EZKL holds the GIL while it proves: proved in a thread, a proof froze the node's event loop
+    (``/health`` unanswered, kept-alive connections reset). Proofs run in prover processes, so the node
+    answers within a second all along a job."""
+    w = zk_world
+    x = w.built.example.x_test[12]
+    job_id = _open(w, w.honest.account.address, x)
+    body, headers = _request(w, job_id, x)
+    api = httpx.Client(timeout=30)
+    assert api.post(f"{w.honest.endpoint}/zk/jobs/{job_id}", content=body, headers=headers).status_code == 202
+    slowest, polls = 0.0, 0
+    t_end = time.monotonic() + 600
+    while read_job(w.lnet.suite, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        t = time.perf_counter()
+        assert api.get(f"{w.honest.endpoint}/health").status_code == 200
+        slowest, polls = max(slowest, time.perf_counter() - t), polls + 1
+        time.sleep(0.02)
+    assert read_job(w.lnet.suite, job_id).status == SETTLED
+    print(f"\n/health while proving: {polls} polls, slowest {slowest:.3f} s")
+    assert polls >= 5 and slowest < 1.0

@@ -53,10 +53,8 @@ class SubstitutingNodeService(NodeService):
             log.warning("DEMO CHEATER: model %s is proved with uncommitted package %s", model_id, digest)
 
     def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
-        from veilproof.models.package import prove
-
         pkg = self._substitute_packages.get(lm.served.model_id)
-        return super()._prove(lm, x) if pkg is None else prove(pkg, x)
+        return super()._prove(lm, x) if pkg is None else self.prover.prove(pkg, x)
 
 
 def start_cheater(

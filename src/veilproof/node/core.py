@@ -27,6 +27,7 @@ from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.errors import BadInput, NotServed
 from veilproof.node.pool import WorkerPool
+from veilproof.node.proving import ProcessProver
 from veilproof.protocol import ClaimSigner, decrypt_for_node
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class NodeCore:
         self.store = ArtifactStore(cfg.home / "artifacts")
         self.db = st.NodeStore(cfg.home / "node.sqlite")
         self.pool = WorkerPool(cfg.workers, cfg.queue_limit)
+        self.prover = ProcessProver(cfg.workers)
         self.claims = ClaimSigner(account, net.chain_id, suite.market.address)
         self.models: dict[int, LoadedModel] = {}
         self.started = time.time()

@@ -92,6 +92,7 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     finally:
         (cfg.home / "ready.json").unlink(missing_ok=True)
         svc.pool.shutdown(wait=False)
+        svc.prover.close()
 
 
 def main() -> None:

@@ -85,9 +85,8 @@ class Work(NodeCore):
             self._failed(job_id, e, "zk")
 
     def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
-        from veilproof.models.package import prove
-
-        return prove(lm.require_zk(), x)
+        """In a prover process (:mod:`veilproof.node.proving`): EZKL holds the GIL while it proves."""
+        return self.prover.prove(lm.require_zk(), x)
 
     def _run_fhe(self, job_id: int) -> None:
         from veilproof.fhe.errors import FheError
