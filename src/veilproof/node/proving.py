@@ -10,6 +10,9 @@ it, and keeps it for later jobs.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,6 +24,27 @@ if TYPE_CHECKING:
     from veilproof.models.package import ModelPackage, ZkResult
 
 _PACKAGES: dict[tuple[str, str], ModelPackage] = {}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a prover must not outlive its node (a killed node left idle provers of
+    ~170 MB behind). Linux's parent-death signal where available, else a watchdog thread."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the node died before the signal was armed
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-node", daemon=True).start()
 
 
 def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> ZkResult:
@@ -43,7 +67,12 @@ class ProcessProver:
 
     def prove(self, package: ModelPackage, x: np.ndarray) -> ZkResult:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         job = self._pool.submit(_prove_in_worker, str(package.store.root), package.manifest_digest, x)
         return job.result()
 
