@@ -1,21 +1,34 @@
-"""Options and helpers shared by the CLI commands."""
+"""Options and helpers shared by the CLI commands, and the one place failures are printed.
+
+Every failure reaches :func:`report_error`: an expected one (a :class:`VeilproofError`, or a chain error
+we recognise) prints one line saying what happened and what to do; ``--debug`` adds the traceback;
+a command run with ``--json`` prints a JSON error object on stdout instead, so scripts can parse it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Any
+import traceback
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import click
 import typer
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
+from rich.markup import escape
 
 from veilproof.chain import Network, connect
 from veilproof.chain.dev.local import read_local_chain
 from veilproof.chain.keystore import Keystore
+from veilproof.client.errors import InferenceFailed
 from veilproof.config import Paths
-from veilproof.errors import VeilproofError
+from veilproof.errors import ConfigError, InsufficientFunds, KeystoreError, VeilproofError
+
+if TYPE_CHECKING:
+    from veilproof.chain.suite import Suite
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,8 +44,14 @@ AccountName = typer.Option("default", "--account", "-a", help="Keystore account 
 JsonOut = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
+_last_paths: list[Paths] = []
+
+
 def paths(home: str | None) -> Paths:
-    return Paths.default(home)
+    """The state folder of this command (remembered so an error can name keystore accounts)."""
+    p = Paths.default(home)
+    _last_paths[:] = [p]
+    return p
 
 
 def resolve_chain_url(p: Paths, chain_url: str | None) -> str | None:
@@ -43,13 +62,15 @@ def resolve_chain_url(p: Paths, chain_url: str | None) -> str | None:
 
 
 def open_network(p: Paths, chain_url: str | None) -> Network:
-    url = resolve_chain_url(p, chain_url)
-    if url is None:
-        err_console.print(
-            "[yellow]no chain running:[/] using an embedded in-process chain that ends with this command "
-            "(start a shared one with `veilproof chain up`)"
-        )
-    return connect(url)
+    """The chain of ``--chain-url``, else the one `chain up` started, else an in-process embedded chain
+    (commands that need deployed contracts then say so via :func:`attach_suite`; ``deploy`` warns)."""
+    return connect(resolve_chain_url(p, chain_url))
+
+
+def amount(wei: int) -> str:
+    """An amount of VEIL or ether in whole units, exactly, without exponent: 1000000, 0.9, 1.25."""
+    d = (Decimal(wei) / Decimal(10**18)).normalize()
+    return f"{d:,f}"
 
 
 def load_account(p: Paths, name: str, create: bool = False) -> LocalAccount:
@@ -58,7 +79,13 @@ def load_account(p: Paths, name: str, create: bool = False) -> LocalAccount:
     password = os.environ.get("VEILPROOF_PASSWORD")
     exists = (p.keystore / f"{name}.json").is_file()
     if not exists and not create:
-        raise typer.BadParameter(f"no account {name!r}: create one with `veilproof account new {name}`")
+        raise ConfigError(
+            f"no account {name!r} in {p.keystore}: create one with `veilproof account new {name}`"
+        )
+    if password is None and not sys.stdin.isatty():
+        raise ConfigError(
+            f"account {name!r} needs its password and there is no terminal to ask: set $VEILPROOF_PASSWORD"
+        )
     if password is None:
         password = typer.prompt(
             f"password for account {name!r}", hide_input=True, confirmation_prompt=not exists
@@ -73,6 +100,106 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def fail(e: VeilproofError) -> None:
-    err_console.print(f"[red]error:[/] {e}")
+def attach_suite(p: Paths, net: Network) -> Suite:
+    """The deployed suite from ``<home>/deployment.json``, checked against the connected chain.
+
+    A dev chain restarted since ``deploy`` has the same chain id but no contracts: without this check
+    the first call fails deep in web3 ("could not transact with/call contract function").
+    """
+    from veilproof.chain.deploy import Deployment
+    from veilproof.chain.suite import Suite
+
+    d = Deployment.load(p.deployment)
+    if net.kind == "embedded":
+        raise ConfigError(
+            f"no chain running for {p.deployment}: start one with `veilproof chain up` and run "
+            "`veilproof deploy`, or pass --chain-url"
+        )
+    if net.chain_id != d.chain_id:
+        raise ConfigError(
+            f"{p.deployment} is for chain {d.chain_id} but the connected chain is {net.chain_id}: "
+            "pass the right --chain-url, or run `veilproof deploy` on this chain"
+        )
+    if not net.w3.eth.get_code(d.market):  # type: ignore[arg-type]  # a checksummed address string
+        raise ConfigError(
+            f"no contracts at the addresses in {p.deployment} (the chain was restarted since they were "
+            "deployed): run `veilproof deploy` again"
+        )
+    return Suite.attach(net, d)
+
+
+# --- failures -------------------------------------------------------------------------------------
+def _meta() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().meta if ctx is not None else {}
+
+
+def debug_enabled() -> bool:
+    return bool(_meta().get("veilproof.debug")) or os.environ.get("VEILPROOF_DEBUG", "") not in ("", "0")
+
+
+def json_errors() -> bool:
+    """The command line asked for ``--json``: errors are printed as a JSON object too."""
+    return "--json" in _meta().get("veilproof.argv", ())
+
+
+def _account_name(address: str) -> str | None:
+    if not _last_paths:
+        return None
+    try:
+        for e in Keystore(_last_paths[0].keystore).list():
+            if e.address.lower() == address.lower():
+                return e.name
+    except (OSError, VeilproofError):
+        return None
+    return None
+
+
+def explain(e: BaseException) -> tuple[str, str]:
+    """``(kind, one line)`` for a failure: what happened and what to do."""
+    if isinstance(e, InsufficientFunds):
+        name = _account_name(e.address)
+        who = f"account {name!r} ({e.address})" if name else f"account {e.address}"
+        return "InsufficientFunds", (
+            f"{who} cannot pay for {e.action}: it holds {amount(e.balance)} ETH"
+            + (f", needs {amount(e.needed)}" if e.needed else "")
+            + f". Send it ether from a funded account: `veilproof transfer {e.address} --eth 1`"
+        )
+    if isinstance(e, InferenceFailed):
+        why = "; ".join(f"node {a.get('node')}: {a.get('error')}" for a in e.attempts)
+        paid = sorted({a["job_id"] for a in e.attempts if a.get("job_id")})
+        hint = (
+            f". Escrow of job(s) {', '.join(map(str, paid))} comes back with `veilproof refund JOB` after the "
+            "deadline (`veilproof jobs` says when)"
+            if paid
+            else ""
+        )
+        return type(e).__name__, f"{e}: {why}{hint}"
+    if isinstance(e, KeystoreError) and "wrong password" in str(e):
+        return type(e).__name__, f"{e} (the password comes from $VEILPROOF_PASSWORD or the prompt)"
+    if isinstance(e, VeilproofError):
+        return type(e).__name__, str(e)
+    if isinstance(e, ConnectionError) or type(e).__name__ in ("ConnectError", "ConnectTimeout"):
+        return "ChainUnreachable", (
+            f"cannot reach the chain ({e}): start one with `veilproof chain up`, or pass --chain-url"
+        )
+    first = (str(e).strip().splitlines() or [""])[0]
+    return type(
+        e
+    ).__name__, f"unexpected {type(e).__name__}: {first[:300]} (rerun with --debug for the traceback)"
+
+
+def report_error(e: BaseException) -> NoReturn:
+    """Print a failure as one line (or a JSON object with ``--json``) and exit with status 1."""
+    if debug_enabled():
+        err_console.print("".join(traceback.format_exception(e)), markup=False, highlight=False)
+    kind, line = explain(e)
+    if json_errors():
+        emit_json({"error": {"type": kind, "message": line}})
+    else:
+        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def fail(e: VeilproofError) -> NoReturn:
+    report_error(e)

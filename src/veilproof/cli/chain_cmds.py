@@ -62,9 +62,21 @@ def deploy(
     account: str = AccountName,
     mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
     zk: bool = typer.Option(True, "--zk/--no-zk", help="Also deploy EZKL's reusable verifier + adapter."),
+    incentives: bool = typer.Option(
+        True,
+        "--incentives/--no-incentives",
+        help="Also deploy Rewards + FheQuorum (validators, FHE disputes).",
+    ),
+    epoch_length: int = typer.Option(
+        3_600, "--epoch-length", min=60, help="Validator epoch in seconds (commit half, reveal half)."
+    ),
     json_out: bool = JsonOut,
 ) -> None:
-    """Deploy the contract suite and write the addresses file (<home>/deployment.json)."""
+    """Deploy the contract suite and write the addresses file (<home>/deployment.json).
+
+    By default the whole suite: core market, EZKL's verifier and the incentive layer (Rewards mints
+    VEIL from then on, so the bootstrap --mint happens first), so `veilproof validator start` works.
+    """
     p = paths(home)
     try:
         net = open_network(p, chain_url)
@@ -80,6 +92,16 @@ def deploy(
         suite = Suite.attach(net, d)
         if mint:
             suite.token.mint(owner.address, mint * ONE_VEIL, sender=owner)
+        if incentives:  # after the mint: Rewards becomes the only minter
+            from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
+
+            deploy_incentives(
+                net, owner, d,
+                IncentiveParams(
+                    epoch_length=epoch_length, commit_period=epoch_length // 2,
+                    unbond_delay=max(7 * 24 * 3_600, 2 * epoch_length),
+                ),
+            )  # fmt: skip
         if net.kind != "embedded":
             d.save(p.deployment)
     except VeilproofError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    attach_suite,
     console,
     emit_json,
     fail,
@@ -25,17 +27,16 @@ from veilproof.cli._common import (
 from veilproof.errors import InputError, VeilproofError
 
 if TYPE_CHECKING:
+    from veilproof.chain.job_market import OnchainJob
     from veilproof.client import Client
 
 
 def _client(home: str | None, chain_url: str | None, account: str) -> Client:
-    from veilproof.chain.deploy import Deployment
-    from veilproof.chain.suite import Suite
     from veilproof.client import Client
 
     p = paths(home)
     net = open_network(p, chain_url)
-    suite = Suite.attach(net, Deployment.load(p.deployment))
+    suite = attach_suite(p, net)
     return Client(suite, load_account(p, account), p.home / "client")
 
 
@@ -93,20 +94,91 @@ def _show(
     console.print(t)
 
 
+def _refund_note(job: OnchainJob, now: int) -> str:
+    """When the client can take the escrow back: only an OPEN job, once its deadline has passed."""
+    from veilproof.chain.job_market import JobStatus
+
+    if job.status != JobStatus.OPEN:
+        return ""
+    if now > job.deadline:
+        return f"now: `veilproof refund {job.job_id}`"
+    at = datetime.fromtimestamp(job.deadline + 1, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"after {at} (in {_span(job.deadline + 1 - now)})"
+
+
+def _span(seconds: int) -> str:
+    m, s = divmod(max(seconds, 0), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
 def jobs(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
     json_out: bool = JsonOut,
 ) -> None:
-    """Your jobs and their on-chain status."""
+    """Your jobs, their on-chain status, and which can be refunded and when."""
+    now: list[int] = []
+
+    def fetch(c: Client) -> list[Any]:
+        now.append(c.net.now())
+        return c.jobs()
+
     _show(
-        lambda c: c.jobs(),
-        ("job", "model", "mode", "node", "price", "status"),
+        fetch,
+        ("job", "model", "mode", "node", "price (VEIL)", "status", "refund"),
         lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, f"{j.price / 1e18:g}",
-                   j.status_name),
+                   j.status_name, _refund_note(j, now[0])),
         home, chain_url, account, json_out,
+        as_json=lambda j: {**j.__dict__, "status_name": j.status_name,
+                           "refundable_at": j.deadline + 1 if j.status == 1 else None,
+                           "refundable_now": j.status == 1 and now[0] > j.deadline},
     )  # fmt: skip
+
+
+def refund(
+    job: int = typer.Argument(..., help="Job id (see `veilproof jobs`)."),
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str = AccountName,
+    json_out: bool = JsonOut,
+) -> None:
+    """Take back the escrow of your job that got no result by its deadline, and withdraw it."""
+    from veilproof.chain.job_market import JobStatus
+
+    try:
+        c = _client(home, chain_url, account)
+        if not 1 <= job <= c.suite.market.job_count():
+            raise InputError("JOB", f"a job id from 1 to {c.suite.market.job_count()}", job)
+        j = c.suite.market.read_job(job)
+        if j.client.lower() != c.payer.address.lower():
+            raise InputError(
+                "JOB", f"a job of account {account!r} ({c.payer.address}); job {job} is {j.client}'s", job
+            )
+        if j.status != JobStatus.OPEN:
+            raise InputError("JOB", f"an open job; job {job} is {j.status_name}: nothing to refund", job)
+        now = c.net.now()
+        if now <= j.deadline:
+            raise InputError(
+                "JOB", f"a job past its deadline; job {job} can be refunded {_refund_note(j, now)}", job
+            )
+        before = c.suite.market.pending(c.payer.address)
+        tx = c.refund(job)  # refunds, then withdraws everything pending
+    except VeilproofError as e:
+        fail(e)
+    out = {
+        "job_id": job,
+        "refunded_veil": j.price / 1e18,
+        "withdrawn_veil": (before + j.price) / 1e18,
+        "tx": tx,
+    }
+    if json_out:
+        emit_json(out)
+        return
+    console.print(
+        f"job {job} refunded: {j.price / 1e18:g} VEIL back to {c.payer.address} (tx {tx})", soft_wrap=True
+    )
 
 
 def models(

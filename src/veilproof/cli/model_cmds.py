@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,6 +13,7 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    attach_suite,
     console,
     emit_json,
     err_console,
@@ -22,9 +24,35 @@ from veilproof.cli._common import (
 )
 from veilproof.errors import InputError, VeilproofError
 
+if TYPE_CHECKING:
+    from veilproof.chain.model_registry import OnchainModel
+
 model_app = typer.Typer(
     help="Build content-addressed model packages and publish their commitments.", no_args_is_help=True
 )
+
+
+def _check_build_inputs(onnx_path: Path, calibration: Path) -> tuple[int, ...]:
+    """Refuse a file that is not ONNX or a calibration that is not a .npy before the long build,
+    with what to pass instead; returns the model's input shape."""
+    import numpy as np
+    import onnx
+
+    from veilproof.zk.settings import onnx_input_shape
+
+    try:
+        onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends: any failure means "not ONNX"
+        raise InputError(
+            "MODEL", "an ONNX model file (export one with torch.onnx.export or skl2onnx)", str(onnx_path)
+        ) from e
+    try:
+        np.load(calibration, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(
+            "--calibration", "a .npy array of sample inputs (written with numpy.save)", str(calibration)
+        ) from e
+    return onnx_input_shape(onnx_path)
 
 
 @model_app.command("build")
@@ -44,11 +72,13 @@ def build(
     from veilproof.artifacts import ArtifactStore
     from veilproof.models.package import build_zk_package
 
-    if srs is None:
-        err_console.print(
-            "[yellow]warning:[/] no --srs: generating a local SRS, [bold]UNSAFE FOR PRODUCTION[/]"
-        )
     try:
+        shape = _check_build_inputs(onnx, calibration)
+        if srs is None:
+            err_console.print(
+                "[yellow]warning:[/] no --srs: generating a local SRS, [bold]UNSAFE FOR PRODUCTION[/]"
+            )
+        err_console.print(f"model input shape {shape}")
         with console.status("building ZK package (calibrate, compile, setup)…"):
             pkg = build_zk_package(
                 onnx, calibration, ArtifactStore(paths(home).artifacts), srs, name=name or onnx.stem
@@ -63,6 +93,18 @@ def build(
             console.print(f"{k:18} {v}")
 
 
+def _same_commitments(models: list[OnchainModel], wanted: dict[str, str]) -> OnchainModel | None:
+    """The first active model whose commitments include all of ``wanted`` (hashes compared as hex)."""
+
+    def norm(h: str) -> str:
+        return h.lower().removeprefix("0x")
+
+    for m in models:
+        if m.active and all(norm(getattr(m, k)) == norm(v) for k, v in wanted.items()):
+            return m
+    return None
+
+
 @model_app.command("publish")
 def publish(
     package: str | None = typer.Option(None, help="ZK package digest from `model build`."),
@@ -73,6 +115,9 @@ def publish(
     royalty_bps: int = typer.Option(1000, help="Owner's share of each job, in basis points."),
     parent: list[int] = typer.Option([], help="Parent model ids (lineage)."),
     dataset: list[int] = typer.Option([], help="Registered dataset ids used for training."),
+    force: bool = typer.Option(
+        False, "--force", help="Register even if a model with exactly these commitments exists."
+    ),
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
@@ -80,8 +125,6 @@ def publish(
 ) -> None:
     """Register the model and its commitments (immutable) in ModelRegistry, and its VKA with the verifier."""
     from veilproof.artifacts import ArtifactStore
-    from veilproof.chain.deploy import Deployment
-    from veilproof.chain.suite import Suite
     from veilproof.client.publish import publish_model
     from veilproof.models.package import ModelPackage
 
@@ -91,7 +134,24 @@ def publish(
             raise InputError("--package / --fhe-server", "at least one form of the model", None)
         pkg = ModelPackage.load(ArtifactStore(p.artifacts), package) if package else None
         onnx_hash = pkg.commitments()["onnx_hash"] if pkg else str(fhe_server)
-        suite = Suite.attach(open_network(p, chain_url), Deployment.load(p.deployment))
+        suite = attach_suite(p, open_network(p, chain_url))
+        wanted = {"onnx_hash": onnx_hash}
+        if pkg is not None:
+            c = pkg.commitments()
+            wanted |= {"zk_settings_hash": c["zk_settings_hash"], "zk_vk_hash": c["zk_vka_digest"]}
+        if fhe_server is not None:
+            wanted |= {"fhe_server_hash": fhe_server, "fhe_client_hash": str(fhe_client)}
+        dup = _same_commitments(suite.models.read_models(), wanted)
+        if dup is not None and not force:
+            raise VeilproofError(
+                f"model {dup.model_id} ({dup.name!r}, owner {dup.owner}) already commits to exactly this "
+                f"package: use model {dup.model_id}, or pass --force to register a second copy"
+            )
+        if dup is not None:
+            err_console.print(
+                f"[yellow]warning:[/] model {dup.model_id} already commits to this package; "
+                "registering another (--force)"
+            )
         pub = publish_model(
             suite, load_account(p, account), name=name, price=int(price * 10**18), royalty_bps=royalty_bps,
             onnx_hash=onnx_hash, zk=pkg, fhe_client_hash=fhe_client, fhe_server_hash=fhe_server,

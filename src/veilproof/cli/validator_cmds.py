@@ -10,6 +10,7 @@ from veilproof.cli._common import (
     AccountName,
     ChainUrl,
     Home,
+    attach_suite,
     console,
     fail,
     load_account,
@@ -43,15 +44,14 @@ def start(
 
     import numpy as np
 
-    from veilproof.chain.deploy import ONE_VEIL, Deployment
-    from veilproof.chain.suite import Suite
+    from veilproof.chain.deploy import ONE_VEIL
     from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         p = paths(home)
         net = open_network(p, chain_url)
-        suite = Suite.attach(net, Deployment.load(p.deployment))
+        suite = attach_suite(p, net)
         xs = np.load(inputs)
         specs = [ModelAudit(m, xs) for m in model] + [ModelAudit(m, xs, private=True) for m in fhe_model]
         if not specs:

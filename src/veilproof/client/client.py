@@ -150,7 +150,10 @@ class Client:
         a ZK job whose proof the chain checks before the node is paid.
         """
         say = progress or (lambda _m: None)
-        arr = np.asarray(x, dtype=np.float64)
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError("x", "numbers (a flat or nested list of the model's input values)", x) from e
         if not np.all(np.isfinite(arr)):
             raise InputError("x", "finite numbers", "NaN/inf")
         m = self.suite.models.read_model(model_id)
@@ -222,12 +225,31 @@ class Client:
         path = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
         return CircuitSettings.load(path)
 
+    def _check_zk_input(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray) -> None:
+        """Refuse an input of the wrong size before any money moves.
+
+        The circuit hashes whatever it is given, so a wrong-length input would open and fund a job
+        that every node then fails. The shape is read from the model's committed ONNX (fetched by its
+        on-chain hash, so a node cannot lie about it; cached in the client's store).
+        """
+        from veilproof.zk.settings import onnx_input_shape
+
+        per_sample = onnx_input_shape(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))[1:]
+        n = int(np.prod(per_sample))
+        if x.size != n:
+            raise InputError(
+                "x",
+                f"{n} numbers: model {m.model_id} takes one sample of shape {per_sample}; nothing was paid",
+                f"{x.size} numbers",
+            )
+
     def _infer_zk(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         from veilproof.zk.instances import input_commitment, outputs_from_instances
 
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         settings = self._settings(m, offer)
+        self._check_zk_input(m, offer, x)
         commitment = input_commitment(settings, x)
         timings["commit"] = time.perf_counter() - t0
         job_id, open_tx = self._open_job(m, offer, commitment, JobMode.ZK)

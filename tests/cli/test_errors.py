@@ -1,0 +1,199 @@
+"""Every expected mistake is one line saying what happened and what to do; no money moves on a typo
+(issue #13). Commands run in-process through Typer's CliRunner against a real embedded chain served
+by `veilproof chain up --embedded`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from veilproof.chain import connect
+from veilproof.chain.deploy import Deployment
+from veilproof.cli.main import app
+
+runner = CliRunner()
+DEAD = "0x000000000000000000000000000000000000dEaD"
+
+
+def run(home: Path, *args: str, password: str | None = "pw") -> tuple[int, str, str]:
+    env = {"VEILPROOF_HOME": str(home), "VEILPROOF_SCRYPT_N": "1024", "VEILPROOF_CHAIN_URL": None}
+    env["VEILPROOF_PASSWORD"] = password
+    r = runner.invoke(app, list(args), env=env)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+def one_line_error(code: int, err: str) -> str:
+    """The failure printed as exactly one line (no traceback), returned for the caller's checks."""
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    h = tmp_path_factory.mktemp("cli-errors")
+    code, out, err = run(h, "chain", "up", "--embedded", "--port", "0")
+    assert code == 0, err
+    try:
+        code, out, err = run(h, "deploy", "--json")
+        assert code == 0, err
+        for name in ("poor", "rich"):
+            assert run(h, "account", "new", name)[0] == 0
+        yield h
+    finally:
+        run(h, "chain", "down")
+
+
+def _url(home: Path) -> str:
+    return str(json.loads((home / "chain.json").read_text())["url"])
+
+
+def _address(home: Path, name: str) -> str:
+    entries = json.loads(run(home, "account", "list", "--json")[1])
+    return next(e["address"] for e in entries if e["name"] == name)
+
+
+def test_version() -> None:
+    from veilproof import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"veilproof {__version__}"
+
+
+def test_unfunded_account_is_named_with_the_transfer_that_fixes_it(home: Path) -> None:
+    poor = _address(home, "poor")
+    line = one_line_error(*run(home, "transfer", DEAD, "--eth", "0.5", "--account", "poor")[::2])
+    assert f"account 'poor' ({poor})" in line and "holds 0 ETH" in line
+    assert f"`veilproof transfer {poor} --eth 1`" in line
+
+
+def test_ether_above_balance_sends_nothing(home: Path) -> None:
+    net = connect(_url(home))
+    before = net.balance(DEAD)
+    line = one_line_error(*run(home, "transfer", DEAD, "--eth", "100000000", "--veil", "1")[::2])
+    assert line.startswith("error: --eth: expected at most") and "nothing was sent" in line
+    assert net.balance(DEAD) == before
+
+
+def test_veil_above_balance_sends_not_even_the_ether(home: Path) -> None:
+    net = connect(_url(home))
+    before = net.balance(DEAD)
+    line = one_line_error(*run(home, "transfer", DEAD, "--eth", "1", "--veil", "100000000")[::2])
+    assert "at most 1,000,000 VEIL" in line and "nothing was sent" in line
+    assert net.balance(DEAD) == before
+
+
+def test_transfer_reports_what_it_sent_with_tx_hashes(home: Path) -> None:
+    rich = _address(home, "rich")
+    code, out, err = run(home, "transfer", rich, "--eth", "2", "--veil", "3", "--json")
+    assert code == 0, err
+    sent = json.loads(out)["sent"]
+    assert [(s["asset"], s["amount"]) for s in sent] == [("ETH", 2.0), ("VEIL", 3.0)]
+    net = connect(_url(home))
+    for s in sent:
+        assert net.w3.eth.get_transaction_receipt(s["tx"])["status"] == 1
+    assert net.balance(rich) == 2 * 10**18
+
+
+def test_a_second_leg_that_fails_reports_the_first(home: Path) -> None:
+    """The balance checks pass, then the VEIL leg fails on chain: the ether already sent is reported."""
+    # Token rejects the zero address ("zero address"): a failure no balance check can foresee.
+    zero = "0x" + "00" * 20
+    code, out, err = run(home, "transfer", zero, "--eth", "0.5", "--veil", "1", "--account", "rich")
+    line = one_line_error(code, err)
+    assert "zero address" in line and "already sent to" in line and "0.5 ETH (tx 0x" in line
+
+
+def test_missing_password_says_to_set_the_variable(home: Path) -> None:
+    line = one_line_error(*run(home, "jobs", password=None)[::2])
+    assert "set $VEILPROOF_PASSWORD" in line and "'default'" in line
+
+
+def test_unfunded_account_on_a_contract_call(home: Path) -> None:
+    """Past the CLI's own checks, the chain's refusal (Network.transact) is mapped to the same line."""
+    from veilproof.chain.keystore import Keystore
+    from veilproof.chain.suite import Suite
+    from veilproof.errors import InsufficientFunds
+
+    poor = Keystore(home / "keystore").load("poor", "pw")
+    suite = Suite.attach(connect(_url(home)), Deployment.load(home / "deployment.json"))
+    with pytest.raises(InsufficientFunds) as e:
+        suite.token.approve(DEAD, 1, sender=poor)
+    assert e.value.address == poor.address and e.value.balance == 0
+
+
+def test_stale_deployment_says_to_deploy_again(home: Path, tmp_path: Path) -> None:
+    """A dev chain restarted since `deploy`: same chain id, no code at the recorded addresses."""
+    d = Deployment.load(home / "deployment.json")
+    d.market = d.token = d.models = d.nodes = "0x" + "11" * 20
+    (tmp_path / "keystore").mkdir()
+    for f in (home / "keystore").iterdir():
+        (tmp_path / "keystore" / f.name).write_bytes(f.read_bytes())
+    d.save(tmp_path / "deployment.json")
+    for cmd in ("models", "jobs"):
+        line = one_line_error(*run(tmp_path, cmd, "--chain-url", _url(home))[::2])
+        assert "chain was restarted" in line and "`veilproof deploy` again" in line
+
+
+def test_no_chain_running_says_how_to_start_one(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "deployment.json").write_text((home / "deployment.json").read_text())
+    line = one_line_error(*run(tmp_path, "models")[::2])
+    assert "`veilproof chain up`" in line
+
+
+def test_model_build_refuses_a_file_that_is_not_onnx(tmp_path: Path) -> None:
+    bad = tmp_path / "model.onnx"
+    bad.write_text("not a model")
+    cal = tmp_path / "x.npy"
+    np.save(cal, np.zeros((4, 3), dtype=np.float32))
+    line = one_line_error(*run(tmp_path, "model", "build", str(bad), "--calibration", str(cal))[::2])
+    assert "MODEL: expected an ONNX model file" in line and "torch.onnx.export" in line
+    # and a calibration file that is not .npy
+    from veilproof.models.examples import build_example
+
+    ex = build_example("breast_cancer_logreg", tmp_path / "ex")
+    (tmp_path / "cal.json").write_text("[[1, 2]]")
+    line = one_line_error(
+        *run(tmp_path, "model", "build", str(ex.onnx_path), "--calibration", str(tmp_path / "cal.json"))[::2]
+    )
+    assert "--calibration: expected a .npy array" in line
+
+
+def test_debug_shows_the_traceback_and_json_gives_an_error_object(home: Path) -> None:
+    code, out, err = run(home, "--debug", "transfer", DEAD, "--eth", "0.5", "--account", "poor")
+    assert code == 1 and "Traceback" in err and "InsufficientFunds" in err
+    code, out, err = run(home, "transfer", DEAD, "--eth", "0.5", "--account", "poor", "--json")
+    assert code == 1
+    e = json.loads(out)["error"]
+    assert e["type"] == "InsufficientFunds" and "veilproof transfer" in e["message"]
+
+
+def test_publish_twice_needs_force(home: Path) -> None:
+    fake = {"--fhe-client": "ab" * 32, "--fhe-server": "cd" * 32}
+    args = ["model", "publish", "--name", "twice", *[x for kv in fake.items() for x in kv], "--json"]
+    code, out, err = run(home, *args)
+    assert code == 0, err
+    first = json.loads(out)["model_id"]
+    line = one_line_error(*run(home, *args[:-1])[::2])
+    assert f"model {first} ('twice'" in line and "--force" in line
+    code, out, err = run(home, *args, "--force")
+    assert code == 0 and json.loads(out)["model_id"] == first + 1 and "warning" in err
+
+
+def test_deploy_includes_the_incentives(home: Path) -> None:
+    d = Deployment.load(home / "deployment.json")
+    net = connect(_url(home))
+    assert {"rewards", "fhe_quorum", "zk_adapter"} <= set(d.extra)
+    assert all(net.w3.eth.get_code(d.extra[k]) for k in ("rewards", "fhe_quorum"))
+    # the bootstrap mint happened before Rewards became the minter
+    code, out, err = run(home, "status", "--json", "--account", "default")
+    assert code == 0, err
+    assert json.loads(out)["veil_supply"] == 1_000_000
