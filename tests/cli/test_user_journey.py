@@ -83,14 +83,26 @@ def test_cli_user_journey(tmp_path: Path) -> None:
                  "--chain-url", url, "--json").stdout
         )  # fmt: skip
         model_id = pub["model_id"]
+        # The same package again is refused without --force (it would be a second, identical model).
+        again_pub = _cli(owner_home, "model", "publish", "--package", built["package"], "--name", "logreg",
+                         "--chain-url", url, check=False)  # fmt: skip
+        assert again_pub.returncode == 1 and f"model {model_id} ('logreg'" in again_pub.stderr
+        assert "--force" in again_pub.stderr
 
         node_addr = json.loads(_cli(node_home, "account", "new", "node", "--json").stdout)["address"]
         client_addr = json.loads(_cli(client_home, "account", "new", "default", "--json").stdout)["address"]
-        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
-        _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
-
         # The node fetches nothing: its home shares the owner's artifact store (a local store).
         (node_home / "artifacts").symlink_to(owner_home / "artifacts", target_is_directory=True)
+
+        # An unfunded node account: one line naming the account and the transfer that fixes it.
+        unfunded = _cli(node_home, "node", "start", "--model", f"{model_id}:zk={built['package']}",
+                        "--account", "node", "--port", "0", "--chain-url", url, check=False)  # fmt: skip
+        assert unfunded.returncode == 1 and "Traceback" not in unfunded.stderr, unfunded.stderr[-3000:]
+        assert f"account 'node' ({node_addr})" in unfunded.stderr
+        assert f"veilproof transfer {node_addr} --eth 1" in unfunded.stderr
+
+        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
+        _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
         node_proc = subprocess.Popen(
             [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
              "--account", "node", "--port", "0", "--chain-url", url],
@@ -144,6 +156,14 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout
         assert "withdrew 0.9 VEIL" in w
 
+        # An input of the wrong length is refused before any transaction: no job, no VEIL moved.
+        short = tmp_path / "short.json"
+        short.write_text(json.dumps(np.asarray(ex.x_test[0]).tolist()[:-1]))
+        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(short), "--chain-url", url,
+                 check=False)  # fmt: skip
+        assert r.returncode == 1 and "nothing was paid" in r.stderr and "Traceback" not in r.stderr
+        assert len(json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)) == 1
+
         # A bad input file is a clear error, not a traceback.
         bad = tmp_path / "bad.json"
         bad.write_text("not json")
@@ -159,6 +179,38 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             check=False,
         )
         assert r.returncode == 1 and "--input" in r.stderr and "Traceback" not in r.stderr
+
+        # The node goes away while still registered: the job is paid, the node's reason is printed, and
+        # `jobs` / `refund` get the escrow back once the deadline has passed.
+        node_proc.terminate()
+        node_proc.wait(timeout=30)
+        node_proc = None
+        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--chain-url", url,
+                 check=False)  # fmt: skip
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+        assert f"node {node_addr}:" in r.stderr and "veilproof refund" in r.stderr
+        jobs = json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)
+        stuck = jobs[-1]
+        assert stuck["status_name"] == "open" and stuck["refundable_now"] is False
+        assert "refund" in _cli(client_home, "jobs", "--chain-url", url).stdout
+        early = _cli(client_home, "refund", str(stuck["job_id"]), "--chain-url", url, check=False)
+        assert early.returncode == 1 and "can be refunded after" in early.stderr
+        from veilproof.chain import connect
+
+        net = connect(url)
+        net.advance_to(stuck["deadline"] + 1)
+        veil_before = json.loads(
+            _cli(client_home, "status", "--json", "--account", "default", "--chain-url", url).stdout
+        )["account"]["veil"]
+        done = _cli(client_home, "refund", str(stuck["job_id"]), "--chain-url", url).stdout
+        assert f"job {stuck['job_id']} refunded: 1 VEIL" in done
+        veil_after = json.loads(
+            _cli(client_home, "status", "--json", "--account", "default", "--chain-url", url).stdout
+        )["account"]["veil"]
+        assert veil_after == veil_before + 1
+        assert json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)[-1][
+            "status_name"
+        ] == ("refunded")
     finally:
         if node_proc is not None:
             node_proc.terminate()
