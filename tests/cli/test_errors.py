@@ -197,3 +197,47 @@ def test_deploy_includes_the_incentives(home: Path) -> None:
     code, out, err = run(home, "status", "--json", "--account", "default")
     assert code == 0, err
     assert json.loads(out)["veil_supply"] == 1_000_000
+
+
+def test_validator_starts_on_a_default_deployment(home: Path, tmp_path: Path) -> None:
+    """`deploy` + `transfer` + `validator start` is enough: it bonds its stake and commits its weights."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code, out, err = run(home, "account", "new", "validator", "--json")
+    assert code == 0, err
+    val = json.loads(out)["address"]
+    assert run(home, "transfer", val, "--veil", "1100", "--eth", "1")[0] == 0
+    code, out, err = run(home, "model", "publish", "--name", "audited", "--fhe-client", "12" * 32,
+                         "--fhe-server", "34" * 32, "--json")  # fmt: skip
+    assert code == 0, err
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((2, 30)))
+    env = {
+        **os.environ,
+        "VEILPROOF_HOME": str(home),
+        "VEILPROOF_PASSWORD": "pw",
+        "VEILPROOF_SCRYPT_N": "1024",
+    }
+    env.pop("VEILPROOF_CHAIN_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "veilproof.cli.main", "validator", "start", "--account", "validator",
+         "--inputs", str(rows), "--fhe-model", str(json.loads(out)["model_id"]), "--interval", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        from veilproof.chain.suite import Suite
+
+        suite = Suite.attach(connect(_url(home)), Deployment.load(home / "deployment.json"))
+        deadline = time.monotonic() + 120
+        epoch = suite.rewards.current_epoch()
+        while suite.rewards.commit_of(epoch, val) == bytes(32):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "validator did not commit weights"
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out_text = proc.communicate(timeout=30)[0]
+    assert "no Rewards contract" not in out_text
