@@ -241,3 +241,22 @@ def test_validator_starts_on_a_default_deployment(home: Path, tmp_path: Path) ->
         proc.terminate()
         out_text = proc.communicate(timeout=30)[0]
     assert "no Rewards contract" not in out_text
+
+
+def test_chain_up_on_a_taken_port_fails_instead_of_trusting_the_other_process(
+    home: Path, tmp_path: Path
+) -> None:
+    """The port is held by a running chain (it answers JSON-RPC): ours must not report that one as its own."""
+    port = _url(home).rsplit(":", 1)[1]
+    line = one_line_error(*run(tmp_path, "chain", "up", "--embedded", "--port", port)[::2])
+    assert "already in use" in line and "--port" in line
+    assert not (tmp_path / "chain.json").exists()
+
+
+def test_chain_up_twice_says_already_running_and_refuses_other_flags(home: Path) -> None:
+    code, out, err = run(home, "chain", "up", "--embedded", "--port", "0", "--json")
+    assert (
+        code == 0 and json.loads(out)["state"] == "already running" and json.loads(out)["url"] == _url(home)
+    )
+    line = one_line_error(*run(home, "chain", "up")[::2])  # anvil requested, embedded running
+    assert "already running" in line and "`veilproof chain down`" in line
