@@ -260,3 +260,22 @@ def test_chain_up_twice_says_already_running_and_refuses_other_flags(home: Path)
     )
     line = one_line_error(*run(home, "chain", "up")[::2])  # anvil requested, embedded running
     assert "already running" in line and "`veilproof chain down`" in line
+
+
+def test_model_build_is_quiet_unless_verbose(tmp_path: Path) -> None:
+    """One SRS notice; EZKL's fidelity table and notices go to <home>/logs/engines.log; a rebuild says
+    "cache hit"."""
+    from veilproof.models.examples import build_example
+
+    ex = build_example("breast_cancer_logreg", tmp_path / "ex")
+    build = ["model", "build", str(ex.onnx_path), "--calibration", str(ex.calibration_path)]
+    code, out, err = run(tmp_path / "quiet", *build)
+    assert code == 0, err
+    assert err.count("UNSAFE FOR PRODUCTION") == 1 and "UnsafeSrsWarning" not in err
+    assert "Fidelity" not in err + out and "experimental" not in err + out
+    assert "input shape (1, 30)" in err
+    assert "Fidelity" in (tmp_path / "quiet" / "logs" / "engines.log").read_text()
+    code, out, err = run(tmp_path / "quiet", *build)
+    assert code == 0 and "cache hit" in err
+    code, out, err = run(tmp_path / "loud", "--verbose", *build)  # the engines' output is left alone
+    assert code == 0 and not (tmp_path / "loud" / "logs" / "engines.log").exists()

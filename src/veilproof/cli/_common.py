@@ -8,9 +8,13 @@ a command run with ``--json`` prints a JSON error object on stdout instead, so s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -30,8 +34,10 @@ from veilproof.errors import ConfigError, InsufficientFunds, KeystoreError, Veil
 if TYPE_CHECKING:
     from veilproof.chain.suite import Suite
 
-console = Console()
-err_console = Console(stderr=True)
+# Not a terminal (a pipe, a file, a test): no width limit, so addresses and hashes are never cut or wrapped.
+_WIDTH = None if sys.stdout.isatty() else 1_000
+console = Console(soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 ChainUrl = typer.Option(
     None,
@@ -132,6 +138,69 @@ def attach_suite(p: Paths, net: Network) -> Suite:
 def _meta() -> dict[str, Any]:
     ctx = click.get_current_context(silent=True)
     return ctx.find_root().meta if ctx is not None else {}
+
+
+def verbose_enabled() -> bool:
+    return bool(_meta().get("veilproof.verbose")) or os.environ.get("VEILPROOF_VERBOSE", "") not in ("", "0")
+
+
+_ENGINE_LOGGERS = ("ezkl", "halo2_proofs", "tract_core", "tract_hir", "tract_onnx", "concrete")
+
+
+@contextmanager
+def engine_output(p: Paths) -> Iterator[None]:
+    """Send what the native engines print straight to the process's stderr (EZKL's numerical-fidelity
+    table and "experimental" notice, Concrete's and CUDA's start-up lines) to ``<home>/logs/engines.log``
+    unless ``--verbose``: they interleave with the spinner and bury the one line that matters.
+
+    Native code writes to file descriptor 2, Python to ``sys.stderr``: fd 2 is pointed at the log while
+    ``sys.stderr`` is swapped for a stream on the original terminal, so our own messages still show.
+    """
+    if verbose_enabled():
+        yield
+        return
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a test runner's in-memory stream
+        python_on_fd2 = False
+    log = p.home / "logs" / "engines.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 2)
+    old = sys.stderr
+    if python_on_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=old.encoding, errors="replace")
+    # EZKL's Rust logs reach Python logging (pyo3-log): its warnings (the fidelity table, "experimental")
+    # would otherwise land on stderr through logging's last-resort handler.
+    handler = logging.FileHandler(log)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    engines = [logging.getLogger(n) for n in _ENGINE_LOGGERS]
+    propagate = [lg.propagate for lg in engines]
+    for lg in engines:
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, prop in zip(engines, propagate, strict=True):
+            lg.removeHandler(handler)
+            lg.propagate = prop
+        handler.close()
+        if python_on_fd2:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = old
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def quiet_warnings() -> None:
+    """Our CLI prints its own SRS notice: the Python warning (with its source line) only with --verbose."""
+    if not verbose_enabled():  # by message: importing zk.srs here would load EZKL for every command
+        warnings.filterwarnings("ignore", message="using a locally GENERATED KZG SRS")
 
 
 def debug_enabled() -> bool:

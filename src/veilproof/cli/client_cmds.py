@@ -19,6 +19,7 @@ from veilproof.cli._common import (
     attach_suite,
     console,
     emit_json,
+    engine_output,
     fail,
     load_account,
     open_network,
@@ -59,7 +60,7 @@ def infer(
         except (OSError, ValueError) as e:
             raise InputError("--input", "a JSON file holding a list of numbers", str(input_file)) from e
         c = _client(home, chain_url, account)
-        with console.status("running inference…") as status:
+        with engine_output(paths(home)), console.status("running inference…") as status:
             r = c.infer(model, x, private=private, node=node, progress=status.update)
     except VeilproofError as e:
         fail(e)

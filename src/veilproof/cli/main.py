@@ -8,7 +8,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from veilproof.cli._common import report_error
+from veilproof.cli._common import quiet_warnings, report_error
 
 
 class _Root(TyperGroup):
@@ -64,6 +64,7 @@ def _main(
 ) -> None:
     ctx.meta["veilproof.debug"] = debug
     ctx.meta["veilproof.verbose"] = verbose
+    quiet_warnings()
 
 
 from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: E402

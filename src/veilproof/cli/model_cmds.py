@@ -16,6 +16,7 @@ from veilproof.cli._common import (
     attach_suite,
     console,
     emit_json,
+    engine_output,
     err_console,
     fail,
     load_account,
@@ -70,7 +71,7 @@ def build(
 ) -> None:
     """Settings (calibrated), circuit, pk/vk, SRS and VKA into the artifact store; a rebuild is a cache hit."""
     from veilproof.artifacts import ArtifactStore
-    from veilproof.models.package import build_zk_package
+    from veilproof.models.package import build_zk_package, cached_zk_package
 
     try:
         shape = _check_build_inputs(onnx, calibration)
@@ -79,10 +80,15 @@ def build(
                 "[yellow]warning:[/] no --srs: generating a local SRS, [bold]UNSAFE FOR PRODUCTION[/]"
             )
         err_console.print(f"model input shape {shape}")
-        with console.status("building ZK package (calibrate, compile, setup)…"):
-            pkg = build_zk_package(
-                onnx, calibration, ArtifactStore(paths(home).artifacts), srs, name=name or onnx.stem
-            )
+        store = ArtifactStore(paths(home).artifacts)
+        hit = cached_zk_package(onnx, calibration, store, srs)
+        err_console.print(
+            f"cache hit: package {hit}"
+            if hit
+            else "building the ZK package: calibrate, compile, keys (minutes)"
+        )
+        with engine_output(paths(home)), console.status("building ZK package (calibrate, compile, setup)…"):
+            pkg = build_zk_package(onnx, calibration, store, srs, name=name or onnx.stem)
     except VeilproofError as e:
         fail(e)
     out = {"package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()}

@@ -12,6 +12,7 @@ from veilproof.cli._common import (
     Home,
     attach_suite,
     console,
+    engine_output,
     fail,
     load_account,
     open_network,
@@ -63,7 +64,8 @@ def start(
         )  # fmt: skip
         console.print(f"validator {v.account.address} auditing {len(specs)} model(s); Ctrl-C to stop")
         try:
-            v.run(interval_s=interval, on_event=lambda m: console.print(f"[dim]{m}[/]"))
+            with engine_output(p):
+                v.run(interval_s=interval, on_event=lambda m: console.print(f"[dim]{m}[/]"))
         except KeyboardInterrupt:
             pass
         finally:
