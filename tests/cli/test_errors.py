@@ -182,10 +182,14 @@ def test_publish_twice_needs_force(home: Path) -> None:
     code, out, err = run(home, *args)
     assert code == 0, err
     first = json.loads(out)["model_id"]
+    tx = json.loads(out)["tx_hashes"]["register_model"]
+    assert connect(_url(home)).w3.eth.get_transaction_receipt(tx)["status"] == 1
     line = one_line_error(*run(home, *args[:-1])[::2])
     assert f"model {first} ('twice'" in line and "--force" in line
     code, out, err = run(home, *args, "--force")
     assert code == 0 and json.loads(out)["model_id"] == first + 1 and "warning" in err
+    code, out, err = run(home, *args[:-1], "--name", "other", "--force")  # human output: id and tx
+    assert code == 0 and f"model {first + 2} 'other' published (tx 0x" in out
 
 
 def test_deploy_includes_the_incentives(home: Path) -> None:

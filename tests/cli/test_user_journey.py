@@ -182,9 +182,10 @@ def test_cli_user_journey(tmp_path: Path) -> None:
 
         # The node goes away while still registered: the job is paid, the node's reason is printed, and
         # `jobs` / `refund` get the escrow back once the deadline has passed.
-        node_proc.terminate()
+        assert "stopped node" in _cli(node_home, "node", "stop").stdout
         node_proc.wait(timeout=30)
         node_proc = None
+        assert "no node running" in _cli(node_home, "node", "stop").stdout
         r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--chain-url", url,
                  check=False)  # fmt: skip
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,4 +167,8 @@ def publish(
     if json_out:
         emit_json(pub.__dict__)
     else:
-        console.print(f"model [bold]{pub.model_id}[/] {name}: " + json.dumps(pub.commitments, indent=1))
+        console.print(
+            f"model [bold]{pub.model_id}[/] {name!r} published (tx {pub.tx_hashes['register_model']})"
+        )
+        for k, v in pub.commitments.items():
+            console.print(f"  {k:18} {v}")
