@@ -16,6 +16,7 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    amount,
     attach_suite,
     console,
     emit_json,
@@ -129,7 +130,7 @@ def jobs(
     _show(
         fetch,
         ("job", "model", "mode", "node", "price (VEIL)", "status", "refund"),
-        lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, f"{j.price / 1e18:g}",
+        lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, amount(j.price),
                    j.status_name, _refund_note(j, now[0])),
         home, chain_url, account, json_out,
         as_json=lambda j: {**j.__dict__, "status_name": j.status_name,
@@ -178,7 +179,7 @@ def refund(
         emit_json(out)
         return
     console.print(
-        f"job {job} refunded: {j.price / 1e18:g} VEIL back to {c.payer.address} (tx {tx})", soft_wrap=True
+        f"job {job} refunded: {amount(j.price)} VEIL back to {c.payer.address} (tx {tx})", soft_wrap=True
     )
 
 
@@ -191,8 +192,8 @@ def models(
     """Models registered on chain, with their commitments."""
     _show(
         lambda c: c.models(),
-        ("id", "name", "price", "zk", "fhe", "active", "owner"),
-        lambda m: (str(m.model_id), m.name, f"{m.price / 1e18:g}", "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
+        ("id", "name", "price (VEIL)", "zk", "fhe", "active", "owner"),
+        lambda m: (str(m.model_id), m.name, amount(m.price), "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
                    "✓" if m.active else "retired", m.owner),
         home, chain_url, account, json_out,
     )  # fmt: skip
@@ -208,8 +209,8 @@ def nodes(
     """Active nodes serving a model, best first."""
     _show(
         lambda c: c.nodes(model),
-        ("node", "endpoint", "stake", "price", "reputation"),
-        lambda o: (o.address, o.endpoint, f"{o.stake / 1e18:g}", f"{o.price / 1e18:g}", f"{o.reputation:g}"),
+        ("node", "endpoint", "stake (VEIL)", "price (VEIL)", "reputation"),
+        lambda o: (o.address, o.endpoint, amount(o.stake), amount(o.price), f"{o.reputation:g}"),
         home, chain_url, account, json_out,
         as_json=lambda r: {**r.__dict__, "pubkey": "0x" + r.pubkey.hex()},
     )  # fmt: skip
