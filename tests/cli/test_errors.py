@@ -283,3 +283,18 @@ def test_model_build_is_quiet_unless_verbose(tmp_path: Path) -> None:
     assert code == 0 and "cache hit" in err
     code, out, err = run(tmp_path / "loud", "--verbose", *build)  # the engines' output is left alone
     assert code == 0 and not (tmp_path / "loud" / "logs" / "engines.log").exists()
+
+
+def test_infer_refuses_bad_input_and_unknown_models_before_paying(home: Path, tmp_path: Path) -> None:
+    code, out, err = run(home, "model", "publish", "--name", "m", "--fhe-client", "56" * 32,
+                         "--fhe-server", "78" * 32, "--json")  # fmt: skip
+    assert code == 0, err
+    words = tmp_path / "words.json"
+    words.write_text('["a", "b"]')
+    code, out, err = run(home, "infer", "--model", str(json.loads(out)["model_id"]), "--input", str(words))
+    assert "x: expected numbers" in one_line_error(code, err)
+    nums = tmp_path / "nums.json"
+    nums.write_text("[1, 2]")
+    line = one_line_error(*run(home, "infer", "--model", "999", "--input", str(nums))[::2])
+    assert "999" in line and "unexpected" not in line
+    assert json.loads(run(home, "jobs", "--json")[1]) == []

@@ -61,6 +61,9 @@ def infer(
         except (OSError, ValueError) as e:
             raise InputError("--input", "a JSON file holding a list of numbers", str(input_file)) from e
         c = _client(home, chain_url, account)
+        count = c.suite.models.model_count()
+        if not 1 <= model <= count:
+            raise InputError("--model", f"a model id from 1 to {count} (see `veilproof models`)", model)
         with engine_output(paths(home)), console.status("running inference…") as status:
             r = c.infer(model, x, private=private, node=node, progress=status.update)
     except VeilproofError as e:
