@@ -115,6 +115,8 @@ def test_a_second_leg_that_fails_reports_the_first(home: Path) -> None:
 def test_missing_password_says_to_set_the_variable(home: Path) -> None:
     line = one_line_error(*run(home, "jobs", password=None)[::2])
     assert "set $VEILPROOF_PASSWORD" in line and "'default'" in line
+    line = one_line_error(*run(home, "account", "new", "nopw", password=None)[::2])
+    assert "set $VEILPROOF_PASSWORD" in line
 
 
 def test_unfunded_account_on_a_contract_call(home: Path) -> None:

@@ -248,14 +248,15 @@ def explain(e: BaseException) -> tuple[str, str]:
         return type(e).__name__, f"{e} (the password comes from $VEILPROOF_PASSWORD or the prompt)"
     if isinstance(e, VeilproofError):
         return type(e).__name__, str(e)
-    if isinstance(e, ConnectionError) or type(e).__name__ in ("ConnectError", "ConnectTimeout"):
+    kind = type(e).__name__
+    # web3's HTTP provider raises requests' ConnectionError (not the builtin one): the chain RPC is the
+    # only network the CLI talks to unwrapped (node HTTP failures arrive as the client's typed errors).
+    if isinstance(e, ConnectionError) or kind in ("ConnectionError", "ConnectError", "ConnectTimeout"):
         return "ChainUnreachable", (
-            f"cannot reach the chain ({e}): start one with `veilproof chain up`, or pass --chain-url"
+            "cannot reach the chain: start one with `veilproof chain up`, or pass a live --chain-url"
         )
     first = (str(e).strip().splitlines() or [""])[0]
-    return type(
-        e
-    ).__name__, f"unexpected {type(e).__name__}: {first[:300]} (rerun with --debug for the traceback)"
+    return kind, f"unexpected {kind}: {first[:300]} (rerun with --debug for the traceback)"
 
 
 def report_error(e: BaseException) -> NoReturn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from veilproof.cli._common import (
     open_network,
     paths,
 )
-from veilproof.errors import VeilproofError
+from veilproof.errors import ConfigError, VeilproofError
 
 if TYPE_CHECKING:
     from veilproof.chain import Network
@@ -37,10 +38,14 @@ account_app = typer.Typer(
 @account_app.command("new")
 def new(name: str = typer.Argument("default"), home: str | None = Home, json_out: bool = JsonOut) -> None:
     """Create an encrypted keystore; the password comes from $VEILPROOF_PASSWORD or a prompt."""
-    password = os.environ.get("VEILPROOF_PASSWORD") or typer.prompt(
-        "password", hide_input=True, confirmation_prompt=True
-    )
+    password = os.environ.get("VEILPROOF_PASSWORD")
     try:
+        if password is None and not sys.stdin.isatty():
+            raise ConfigError(
+                "a new account needs a password and there is no terminal to ask: set $VEILPROOF_PASSWORD"
+            )
+        if password is None:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         e = Keystore(paths(home).keystore).create(name, password)
     except VeilproofError as err:
         fail(err)
