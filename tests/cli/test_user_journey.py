@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -103,23 +102,19 @@ def test_cli_user_journey(tmp_path: Path) -> None:
 
         _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
         _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
-        node_proc = subprocess.Popen(
-            [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
-             "--account", "node", "--port", "0", "--chain-url", url],
-            env=_env(node_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 180
-        while True:
-            assert node_proc.poll() is None, node_proc.stdout.read() if node_proc.stdout else ""
-            ready = node_home / "ready.json"  # written once the node listens on the port it bound
-            try:
-                endpoint = json.loads(ready.read_text())["endpoint"] if ready.is_file() else None
-                if endpoint and httpx.get(f"{endpoint}/health", timeout=2).status_code == 200:
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert time.monotonic() < deadline, "node did not start"
-            time.sleep(0.5)
+        node_log = tmp_path / "node.log"
+        with open(node_log, "w") as log:
+            node_proc = subprocess.Popen(
+                [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
+                 "--account", "node", "--port", "0", "--chain-url", url, "--json"],
+                env=_env(node_home), stdout=subprocess.PIPE, stderr=log, text=True,
+            )  # fmt: skip
+        assert node_proc.stdout is not None
+        line = node_proc.stdout.readline()  # `node start --json` prints one line once it serves
+        assert line, node_log.read_text()[-3000:]
+        ready = json.loads(line)
+        assert ready["address"] == node_addr and ready["pid"] == node_proc.pid
+        assert httpx.get(f"{ready['endpoint']}/health", timeout=10).status_code == 200
 
         nodes = json.loads(
             _cli(client_home, "nodes", "--model", str(model_id), "--json", "--chain-url", url).stdout

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +69,9 @@ def start(
     queue_limit: int = typer.Option(8, help="Queued jobs beyond the workers before answering 503."),
     stake: int = typer.Option(100, help="VEIL to keep staked."),
     fetch_from: list[str] = typer.Option([], help="Other nodes to fetch missing artifacts from."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print one JSON line (endpoint, address, pid) once serving."
+    ),
 ) -> None:
     """Stake, announce endpoint and models, check artifacts against the chain, then serve."""
     from veilproof.node.config import NodeConfig
@@ -88,12 +94,33 @@ def start(
         pid_file = cfg.home / "node.pid"  # for `veilproof node stop`
         cfg.home.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(str(os.getpid()))
+        if json_out:
+            _announce_when_ready(cfg.home / "ready.json")
         try:
             run_node(cfg)
         finally:
             pid_file.unlink(missing_ok=True)
     except VeilproofError as e:
         fail(e)
+
+
+def _announce_when_ready(ready: Path) -> None:
+    """Print ``{"endpoint", "address", "pid"}`` on stdout once the node writes its readiness file (the node
+    serves until stopped, so a script reads this line instead of polling)."""
+    ready.unlink(missing_ok=True)  # a stale one from an earlier run
+
+    def watch() -> None:
+        while True:
+            try:
+                info = json.loads(ready.read_text())
+            except (OSError, ValueError):
+                time.sleep(0.1)
+                continue
+            sys.stdout.write(json.dumps({**info, "pid": os.getpid()}) + "\n")
+            sys.stdout.flush()
+            return
+
+    threading.Thread(target=watch, name="ready-announcer", daemon=True).start()
 
 
 @node_app.command("stop")
