@@ -71,7 +71,8 @@ NODE_STRATEGIES: dict[str, str] = {
     "lazy": "never calls start_job (so missed deadlines cannot be slashed) and lets the jobs it "
     "cannot serve expire",
     "burst_refuser": "takes every job on chain (start_job) and refuses the ones beyond its capacity",
-    "rep_self_dealer": "serves honestly and buys ratings with self-dealt jobs to draw more clients",
+    "rep_self_dealer": "a mediocre node (clients rate it dealer_quality) that self-deals jobs "
+    "rated 100 to lift its score to dealer_target and draw clients from better nodes",
     "sybil_node": "registers to take a node slot, serves nothing; colluding / sybil validators give "
     "it top weight",
 }
@@ -160,7 +161,7 @@ class SimConfig:
     clients: dict[str, int] = field(default_factory=lambda: {"honest": 1, "slash_farmer": 2})
     # stake shares of validator groups (of the non-sybil validators' total); the rest is drawn
     colluding_stake_share: float = 0.15
-    griefer_stake_share: float = 0.40
+    griefer_stake_share: float = 0.42
     validator_min_stake: float = 1_000.0
     node_min_stake: float = 1_000.0
     max_validators: int = MAX_VALIDATORS
@@ -193,7 +194,10 @@ class SimConfig:
     cheat_fraction: float = 0.3  # fhe_cheater / zk_swapper
     griefs_per_epoch: int = 2  # false attestations a griefer group tries per epoch
     farm_jobs_per_epoch: int = 5  # per slash-farming client
-    fakes_per_epoch: int = 10  # self-dealt jobs of a reputation self-dealer
+    node_quality: float = 95.0  # how clients rate every other node (equal: strategies compare)
+    dealer_quality: float = 70.0  # the self-dealer's real service, as its clients rate it
+    dealer_target: float = 97.0  # the score it buys its way up to
+    rep_temperature: float = 5.0  # score points for a factor e in demand
     rep_decay: float = 0.8  # reputation EMA factor per epoch
     probe_noise: float = 0.05
     kappa_bps: int = 5_000
@@ -273,8 +277,15 @@ class Node:
     latency: float
     stake: float
     acct: Account = field(default_factory=Account)
+    quality: float = 95.0  # the score its real clients give it (0-100)
     caught_epoch: int = -(10**9)
-    rep: float = 0.0
+    rep_w: float = 0.0  # decayed sum of rating weights
+    rep_ws: float = 0.0  # decayed sum of weight x score
+
+    @property
+    def score(self) -> float:
+        """The weighted average rating, 0-100 (what ``Client`` ranks offers by)."""
+        return self.rep_ws / self.rep_w if self.rep_w > 0 else 0.0
 
 
 @dataclass
@@ -400,7 +411,9 @@ def population(cfg: SimConfig) -> tuple[random.Random, list[Node], list[Validato
                 stake = cfg.node_min_stake if p.eviction else 0.0  # today: no stake needed
             else:
                 stake = cfg.node_min_stake * rng.uniform(1.0, 3.0)
-            cands.append(Node(-1, strategy, latency=rng.uniform(0.8, 1.0), stake=stake))
+            lat = rng.uniform(0.8, 1.0)
+            q = cfg.dealer_quality if strategy == "rep_self_dealer" else cfg.node_quality
+            cands.append(Node(-1, strategy, latency=lat, stake=stake, quality=q))
     keep = _admit([(nd.stake, i) for i, nd in enumerate(cands)], cfg.max_nodes, p.eviction)
     nodes = [nd for i, nd in enumerate(cands) if i in keep]
     rng.shuffle(nodes)
@@ -451,7 +464,9 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
     clients = [Client(s) for s, c in cfg.clients.items() for _ in range(c)]
     n = len(nodes)
     serving = [nd for nd in nodes if nd.strategy != "sybil_node"]
-    honest_nodes = [nd for nd in serving if nd.strategy == "honest"]
+    # griefers and slash farmers pick their victims among all serving nodes (any node's honest
+    # result can be attacked), so their penalties and slashes favour or hurt no strategy
+    victims = [nd for nd in serving if nd.strategy != "lazy"]
     sybil_idx = {nd.idx for nd in nodes if nd.strategy == "sybil_node"}
     auditors = [v for v in validators if v.strategy in ("honest", "colluding", "quorum_griefer")]
     attesters = [v for v in validators if v.strategy in ("honest", "colluding")]
@@ -459,7 +474,8 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
     attest_stake = sum(v.stake for v in attesters) or 1
     total_vstake = sum(v.stake for v in validators) or 1
     griefers = [v for v in validators if v.strategy == "quorum_griefer"]
-    griefer_share = sum(v.stake for v in griefers) / total_vstake
+    griefer_stake = sum(v.stake for v in griefers)
+    min_stake = int(cfg.validator_min_stake * VEIL)
     fee = cfg.node_fee
 
     # one-off registration gas; locked-out actors pay it and get nothing else
@@ -473,28 +489,30 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
     history: dict[str, list[float]] = {}
     minted = 0
     eligible = [True] * n
-    for nd in serving:
-        nd.rep = cfg.jobs_per_epoch * (fee if p.weighted_ratings else 1.0)
+    for nd in serving:  # a history of ordinary ratings before the simulation starts
+        nd.rep_w = cfg.jobs_per_epoch * (fee if p.weighted_ratings else 1.0)
+        nd.rep_ws = nd.rep_w * nd.quality
 
     for epoch in range(cfg.epochs):
         burst = rng.random() < cfg.burst_prob
         avail = [0.0] * n
         caught_now = [0] * n
         expired_share = [0.0] * n
-        served_share = [0.0] * n
         audit_spend = 0.0  # paid by auditors pro rata stake
         audit_income = 0.0  # refunds + challenger shares of caught audits
         attest_income = 0.0  # challenger shares of re-execution disputes, to attesters
         attest_cost = 0.0
 
-        # --- demand: clients pick nodes by reputation (linear: the most generous to self-dealers)
-        rep_total = sum(nd.rep for nd in serving) or 1.0
+        # --- demand: at equal prices clients prefer the better reputation (the client's
+        # rank_offers sorts by price, then the 0-100 score); softened: share ~ exp(score / T)
+        pull = {nd.idx: math.exp((nd.score - 100.0) / cfg.rep_temperature) for nd in serving}
+        pull_total = sum(pull.values()) or 1.0
         demand_total = cfg.jobs_per_epoch * len(serving) * (cfg.burst_factor if burst else 1.0)
-        new_rep = {nd.idx: 0.0 for nd in serving}
+        rated = {nd.idx: [0.0, 0.0] for nd in serving}  # this epoch's (weight, weight x score)
         for nd in serving:
             a = 1.0 if rng.random() >= cfg.outage_prob else rng.uniform(0.1, 0.6)
             avail[nd.idx] = a
-            offered = _poisson_round(demand_total * nd.rep / rep_total, rng)
+            offered = _poisson_round(demand_total * pull[nd.idx] / pull_total, rng)
             capacity = round(cfg.jobs_per_epoch * cfg.capacity_factor * a)
             s = nd.strategy
             acct = nd.acct
@@ -512,7 +530,6 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
                 expired_share[nd.idx] = (offered - served) / max(1, offered)
             else:
                 acct.gas += cfg.gas("start_job", served) + cfg.gas("reject_job", offered - served)
-            served_share[nd.idx] = served / max(1, offered)
             for _ in range(served):
                 fhe = rng.random() < cfg.fhe_share
                 audit = fhe and rng.random() < cfg.audit_rate
@@ -544,9 +561,13 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
                             attest_income += cfg.slash * cfg.challenger_share
                         continue
                 acct.earnings += fee
-                new_rep[nd.idx] += fee if p.weighted_ratings else 1.0
+                w = fee if p.weighted_ratings else 1.0  # the client rates what it got
+                rated[nd.idx][0] += w
+                rated[nd.idx][1] += w * nd.quality
             if s == "rep_self_dealer":
-                k = cfg.fakes_per_epoch
+                # enough self-dealt 100-ratings to lift its score to dealer_target
+                real = rated[nd.idx][0] / (fee if p.weighted_ratings else 1.0)
+                k = math.ceil(max(1.0, real) * (cfg.dealer_target - nd.quality) / (100.0 - cfg.dealer_target))
                 if p.weighted_ratings:
                     # a rating counts what the node was paid for a verified job: each fake is a
                     # real, proven job at the full price; the protocol fee and gas are lost
@@ -554,12 +575,15 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
                     acct.gas += cfg.gas("open_job", k) + cfg.gas("start_job", k)
                     acct.gas += cfg.gas("submit_zk", k) + cfg.gas("rate", k)
                     acct.earnings -= k * cfg.price * cfg.fee_bps / 10_000
-                    new_rep[nd.idx] += k * fee
+                    w = k * fee
                 else:  # 1-wei price, own model with 100% royalty, faked output: gas only
                     acct.gas += cfg.gas("open_job", k) + cfg.gas("submit_fhe", k) + cfg.gas("rate", k)
-                    new_rep[nd.idx] += k
+                    w = float(k)
+                rated[nd.idx][0] += w
+                rated[nd.idx][1] += w * 100.0
         for nd in serving:
-            nd.rep = cfg.rep_decay * nd.rep + (1 - cfg.rep_decay) * new_rep[nd.idx]
+            nd.rep_w = cfg.rep_decay * nd.rep_w + rated[nd.idx][0]
+            nd.rep_ws = cfg.rep_decay * nd.rep_ws + rated[nd.idx][1]
             if caught_now[nd.idx]:
                 nd.caught_epoch = epoch
 
@@ -576,12 +600,13 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
 
         # --- griefers: false attestations against honest FHE results
         gstake = sum(v.stake for v in griefers) / VEIL
-        for _ in range(cfg.griefs_per_epoch if griefers and honest_nodes else 0):
-            victim = rng.choice(honest_nodes)
+        for _ in range(cfg.griefs_per_epoch if griefers and victims else 0):
+            victim = rng.choice(victims)
             for v in griefers:
                 v.acct.gas += cfg.gas("attest")
-            if not p.quorum_snapshot and griefer_share >= 0.4:
-                # unbond trick: the live total drops, a min-stake newcomer completes the quorum
+            if not p.quorum_snapshot and 5 * griefer_stake + min_stake >= 2 * total_vstake:
+                # today: attest, unbond (the live total drops to T - A), then a min-stake newcomer
+                # attests: (A + m) / (T - A + m) >= 2/3
                 victim.acct.slashes += cfg.slash
                 for v in griefers:
                     v.acct.earnings += cfg.slash * cfg.challenger_share * v.stake / VEIL / gstake
@@ -596,10 +621,10 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
             if c.strategy != "slash_farmer":
                 continue
             for _ in range(cfg.farm_jobs_per_epoch):
-                if p.registered_vka_only or not honest_nodes:
+                if p.registered_vka_only or not victims:
                     c.acct.gas += cfg.gas("failed_tx")  # open_job reverts: model not registered
                     continue
-                victim = rng.choice(honest_nodes)
+                victim = rng.choice(victims)
                 c.acct.gas += cfg.gas("open_job") + cfg.gas("challenge")
                 c.acct.earnings += cfg.slash * cfg.challenger_share
                 victim.acct.compute += cfg.compute_cost  # it proved, signed, its submit reverted
@@ -624,7 +649,7 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
                         scores.append(0.0)
                         continue
                     sc = max(0.0, avail[j] + rng.gauss(0, cfg.probe_noise)) * nd.latency
-                    sc *= max(0.0, 1.0 - cfg.expiry_penalty * expired_share[j]) * served_share[j]
+                    sc *= max(0.0, 1.0 - cfg.expiry_penalty * expired_share[j])
                     scores.append(sc * rng.uniform(0.95, 1.05))
                 if v.strategy in ("colluding", "sybil_validator"):
                     top = max(scores) if scores else 1.0
