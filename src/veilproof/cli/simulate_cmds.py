@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from veilproof.cli._common import console, err_console
+from veilproof.cli._common import console, err_console, fail
 
 
 def simulate(
@@ -49,12 +50,12 @@ def simulate(
     settled each epoch by the exact Python mirror of Rewards.vy (or, with --on-chain, by the
     contracts themselves). Exits 1 if any attacking strategy profits at least as much as honesty.
     """
-    from veilproof.errors import InputError
+    from veilproof.errors import InputError, VeilproofError
     from veilproof.incentives.onchain import run_on_chain
     from veilproof.incentives.simulate import SimConfig, plot, run, small_config, today
 
     if protocol not in ("fixed", "today"):
-        raise InputError("--protocol", "'fixed' or 'today'", protocol)
+        fail(InputError("--protocol", "'fixed' or 'today'", protocol))
     gas: list[dict[str, int]] = []
     cfg = (
         small_config(epochs=epochs if epochs != 200 else 3, seed=seed)
@@ -63,14 +64,17 @@ def simulate(
     )
     if protocol == "today":
         cfg = today(cfg)
-    overrides = {
+    overrides: dict[str, Any] = {
         "audit_rate": audit_rate,
         "reexec_rate": reexec_rate,
         "slash": slash,
         "fee_bps": fee_bps,
         "cheat_fraction": cheat_fraction,
     }
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).validate()
+    try:
+        cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).validate()
+    except VeilproofError as e:
+        fail(e)
     if on_chain:
         err_console.print(
             f"settling {cfg.epochs} epochs on the contracts (each checked against the mirror)..."
