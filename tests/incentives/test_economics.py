@@ -166,3 +166,14 @@ def test_cli_prints_the_table_and_json(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "client:slash_farmer" in res.output
     res = runner.invoke(app, ["simulate", "--epochs", "5", "--audit-rate", "2"])
     assert res.exit_code != 0 and "audit_rate" in res.output
+
+
+def test_copier_free_rides_on_unfunded_audits_in_a_clean_subnet() -> None:
+    """With no cheater to catch, audits only cost: a copier saves them and out-earns honest
+    validators, unless the audits are refunded (``audit_subsidy``, from the protocol fee)."""
+    pop = {"nodes": {"honest": 30}, "validators": {"honest": 8, "copier": 2, "random_weights": 1}}
+    unfunded = run(SimConfig(epochs=EPOCHS, **pop)).final()  # type: ignore[arg-type]
+    funded = run(SimConfig(epochs=EPOCHS, audit_subsidy=1.0, **pop)).final()  # type: ignore[arg-type]
+    assert unfunded["validator:copier"] > 1.05 * unfunded["validator:honest"]
+    assert funded["validator:copier"] < 0.95 * funded["validator:honest"]
+    assert funded["validator:random_weights"] < 0.85 * funded["validator:honest"]

@@ -188,6 +188,9 @@ class SimConfig:
     reexec_rate: float = 0.05  # deterministic user FHE jobs re-executed by validators
     audit_compute: float = 1.0  # validator's own cost per audit (encrypt, decrypt), besides the price
     reexec_cost: float = 4.0  # one re-execution
+    # share of audit and re-execution costs refunded to the validators who paid them (from the
+    # protocol fee): audits are a public good a copier free-rides on; not built yet, so 0
+    audit_subsidy: float = 0.0
     caught_memory: int = 24  # epochs a caught node keeps a zero score at honest validators
     expiry_penalty: float = 1.0  # score lost per unit of expired-job share (validators' policy)
     false_attest_bps: int = 100  # penalty of a refuted attestation, of the attested stake
@@ -215,6 +218,7 @@ class SimConfig:
         """Raise :class:`InputError` naming the first parameter out of range; returns ``self``."""
         for name in (
             "audit_rate",
+            "audit_subsidy",
             "reexec_rate",
             "fhe_share",
             "deterministic_share",
@@ -589,13 +593,15 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
 
         # --- audits and re-executions: paid by the validators who do them, pro rata stake
         # (audit jobs are ordinary paid jobs for the nodes, already booked above)
+        # (``audit_subsidy``: the share the treasury reimburses from the protocol fee)
+        kept = 1.0 - cfg.audit_subsidy
         for v in auditors:
             share = v.stake / audit_stake
-            v.acct.compute += audit_spend * share
+            v.acct.compute += audit_spend * share * kept
             v.acct.earnings += audit_income * share
         for v in attesters:
             share = v.stake / attest_stake
-            v.acct.compute += attest_cost * share
+            v.acct.compute += attest_cost * share * kept
             v.acct.earnings += attest_income * share
 
         # --- griefers: false attestations against honest FHE results

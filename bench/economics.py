@@ -1,0 +1,83 @@
+"""How the tuned parameters were chosen: sweeps of audit rate, slash and refuted-attestation penalty.
+
+Run: PYTHONPATH=src .venv/bin/python bench/economics.py [--epochs 150] [--seeds 3]
+Prints markdown tables (mean over seeds) for docs/incentives.md:
+  1. FHE cheater (cheats on every non-deterministic FHE job) and garbage node, profit as % of an
+     honest node's, over audit rate x slash;
+  2. weight copier's profit as % of an honest validator's over the audit rate (audits are paid
+     queries: more audits cost honest validators more, the copier nothing);
+  3. quorum griefer's profit over the refuted-attestation penalty.
+"""
+
+from __future__ import annotations
+
+import argparse
+from statistics import mean
+
+from veilproof.incentives.audits import min_audit_rate
+from veilproof.incentives.simulate import SimConfig, run
+
+
+def pct(cfg_kw: dict[str, object], label: str, ref: str, epochs: int, seeds: int) -> float:
+    out = []
+    for seed in range(seeds):
+        f = run(SimConfig(epochs=epochs, seed=seed, **cfg_kw)).final()  # type: ignore[arg-type]
+        out.append(100.0 * f[label] / f[ref])
+    return mean(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--epochs", type=int, default=150)
+    ap.add_argument("--seeds", type=int, default=3)
+    a = ap.parse_args()
+    e, s = a.epochs, a.seeds
+    nodes = {"honest": 10, "fhe_cheater": 10, "fhe_garbage": 10}
+    vals = {"honest": 8, "copier": 2}
+    slashes = (50.0, 200.0, 500.0)
+    print("FHE cheater (every non-deterministic FHE job) / garbage node, profit % of honest")
+    print()
+    print("| audit rate | " + " | ".join(f"slash {x:.0f}" for x in slashes) + " | break-even a (slash 500) |")
+    print("|---|" + "---|" * len(slashes) + "---|")
+    base = SimConfig()
+    for rate in (0.0, 0.005, 0.01, 0.02, 0.03, 0.05):
+        cells = []
+        for sl in slashes:
+            kw: dict[str, object] = {
+                "audit_rate": rate,
+                "slash": sl,
+                "cheat_fraction": 1.0,
+                "nodes": nodes,
+                "validators": vals,
+            }
+            c = pct(kw, "node:fhe_cheater", "node:honest", e, s)
+            g = pct(kw, "node:fhe_garbage", "node:honest", e, s)
+            cells.append(f"{c:.0f}% / {g:.0f}%")
+        be = min_audit_rate(base.compute_cost - base.cheap_cost, 500.0 + base.node_fee)
+        print(f"| {rate:.3f} | " + " | ".join(cells) + f" | {be:.4f} |")
+    print()
+    print("Weight copier, profit % of honest validator")
+    print()
+    print("| audit rate | copier | random weights | copier, no cheating node in the subnet |")
+    print("|---|---|---|---|")
+    vals2 = {"honest": 8, "copier": 2, "random_weights": 2}
+    for rate in (0.0, 0.03, 0.1, 0.2, 0.3):
+        kw = {"audit_rate": rate, "validators": vals2}
+        c = pct(kw, "validator:copier", "validator:honest", e, s)
+        r = pct(kw, "validator:random_weights", "validator:honest", e, s)
+        kw["nodes"] = {"honest": 36}
+        h = pct(kw, "validator:copier", "validator:honest", e, s)
+        print(f"| {rate:.2f} | {c:.0f}% | {r:.0f}% | {h:.0f}% |")
+    print()
+    print("Quorum griefer (42% of stake, 2 false attestations per epoch), profit % of honest validator")
+    print()
+    print("| penalty of a refuted attestation (bps of attested stake) | griefer |")
+    print("|---|---|")
+    for bps in (0, 10, 100, 1000):
+        kw = {"false_attest_bps": bps}
+        g = pct(kw, "validator:quorum_griefer", "validator:honest", e, s)
+        print(f"| {bps} | {g:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
