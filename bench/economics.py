@@ -5,17 +5,20 @@ Prints markdown tables (mean over seeds) for docs/incentives.md:
   1. FHE cheater (cheats on every non-deterministic FHE job) and garbage node, profit as % of an
      honest node's, over audit rate x slash;
   2. weight copier's profit as % of an honest validator's over the audit rate (audits are paid
-     queries: more audits cost honest validators more, the copier nothing);
-  3. quorum griefer's profit over the refuted-attestation penalty.
+     queries: more audits cost honest validators more, the copier nothing), also in a subnet with
+     no cheater (audits catch nothing) and with audits refunded from the protocol fee;
+  3. quorum griefer's profit over the refuted-attestation penalty;
+  4. each fix of issue #12 switched off alone: its attacker's profit with and without it.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from statistics import mean
 
 from veilproof.incentives.audits import min_audit_rate
-from veilproof.incentives.simulate import SimConfig, run
+from veilproof.incentives.simulate import Protocol, SimConfig, run
 
 
 def pct(cfg_kw: dict[str, object], label: str, ref: str, epochs: int, seeds: int) -> float:
@@ -58,16 +61,21 @@ def main() -> None:
     print()
     print("Weight copier, profit % of honest validator")
     print()
-    print("| audit rate | copier | random weights | copier, no cheating node in the subnet |")
-    print("|---|---|---|---|")
+    print(
+        "| audit rate | copier | random weights | copier, no cheater in the subnet "
+        "| same, audits refunded (audit_subsidy 1) |"
+    )
+    print("|---|---|---|---|---|")
     vals2 = {"honest": 8, "copier": 2, "random_weights": 2}
-    for rate in (0.0, 0.03, 0.1, 0.2, 0.3):
+    for rate in (0.0, 0.01, 0.03, 0.05, 0.1):
         kw = {"audit_rate": rate, "validators": vals2}
         c = pct(kw, "validator:copier", "validator:honest", e, s)
         r = pct(kw, "validator:random_weights", "validator:honest", e, s)
         kw["nodes"] = {"honest": 36}
         h = pct(kw, "validator:copier", "validator:honest", e, s)
-        print(f"| {rate:.2f} | {c:.0f}% | {r:.0f}% | {h:.0f}% |")
+        kw["audit_subsidy"] = 1.0
+        hs = pct(kw, "validator:copier", "validator:honest", e, s)
+        print(f"| {rate:.2f} | {c:.0f}% | {r:.0f}% | {h:.0f}% | {hs:.0f}% |")
     print()
     print("Quorum griefer (42% of stake, 2 false attestations per epoch), profit % of honest validator")
     print()
@@ -77,6 +85,27 @@ def main() -> None:
         kw = {"false_attest_bps": bps}
         g = pct(kw, "validator:quorum_griefer", "validator:honest", e, s)
         print(f"| {bps} | {g:.0f}% |")
+    print()
+    print("Each fix of #12 switched off alone (seed 0, the default subnet), profit of its attacker")
+    print()
+    print("| fix off | attacker | with the fix | without | honest (same group), without |")
+    print("|---|---|---|---|---|")
+    with_fix = run(SimConfig(epochs=e)).final()
+    for fix, label in FIX_ATTACKER.items():
+        f = run(SimConfig(epochs=e, protocol=replace(Protocol(), **{fix: False}))).final()
+        ref = label.split(":")[0] + ":honest"
+        print(f"| `{fix}` | {label} | {with_fix[label]:,.0f} | {f[label]:,.0f} | {f[ref]:,.0f} |")
+
+
+FIX_ATTACKER = {
+    "require_start": "node:lazy",
+    "eval_key_commitment": "node:fhe_garbage",
+    "registered_vka_only": "client:slash_farmer",
+    "reserve_before_start": "node:honest",
+    "quorum_snapshot": "validator:quorum_griefer",
+    "eviction": "validator:sybil_validator",
+    "weighted_ratings": "node:rep_self_dealer",
+}
 
 
 if __name__ == "__main__":

@@ -789,7 +789,8 @@ def plot(result: SimResult, path: str) -> str:
         ax.barh(labels, vals, color=colors)
         ax.axvline(0, color="grey", lw=0.6)
         ax.invert_yaxis()
-        ax.set_xscale("symlog", linthresh=1000)
+        if kind == "node":  # slashes make node losses span orders of magnitude
+            ax.set_xscale("symlog", linthresh=1000)
         ax.set_title(f"{kind}s: profit ({rows[0].unit})", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(
