@@ -672,6 +672,7 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
             nodes[j].acct.earnings += amt / VEIL
         for v in validators:
             v.acct.earnings += res.validator_emission.get(v.vid, 0) / VEIL
+            v.acct.slashes += res.penalties.get(v.vid, 0) / VEIL  # missed reveals (none here)
         _record(history, all_nodes, all_validators, clients)
 
     return SimResult(
