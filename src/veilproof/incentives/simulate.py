@@ -163,7 +163,7 @@ class SimConfig:
     colluding_stake_share: float = 0.15
     griefer_stake_share: float = 0.42
     validator_min_stake: float = 1_000.0
-    node_min_stake: float = 1_000.0
+    node_min_stake: float = 2_000.0  # covers two slashes
     max_validators: int = MAX_VALIDATORS
     max_nodes: int = MAX_NODES
     # market
@@ -182,10 +182,10 @@ class SimConfig:
     burst_prob: float = 0.1  # per epoch: demand spikes
     burst_factor: float = 3.0
     # slashing and detection (tuned)
-    slash: float = 500.0  # per caught cheat / missed deadline (node stake must cover it)
+    slash: float = 1_000.0  # per caught cheat / missed deadline (node stake must cover it)
     challenger_share: float = 0.5
-    audit_rate: float = 0.03  # FHE jobs that are validator audits
-    reexec_rate: float = 0.05  # deterministic user FHE jobs re-executed by validators
+    audit_rate: float = 0.01  # FHE jobs that are validator audits (3.4x the break-even rate)
+    reexec_rate: float = 0.02  # deterministic user FHE jobs re-executed by validators
     audit_compute: float = 1.0  # validator's own cost per audit (encrypt, decrypt), besides the price
     reexec_cost: float = 4.0  # one re-execution
     # share of audit and re-execution costs refunded to the validators who paid them (from the
