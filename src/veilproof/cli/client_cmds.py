@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,12 @@ def _refund_note(job: OnchainJob, now: int) -> str:
     return f"after {at} (in {_span(job.deadline + 1 - now)})"
 
 
+def _chain_now(c: Client) -> int:
+    """The time the next block will carry: a dev chain's latest block can be hours old when idle (anvil and
+    the embedded chain stamp a new block with the wall clock), and a chain moved forward is ahead of it."""
+    return max(c.net.now(), int(time.time()))
+
+
 def _span(seconds: int) -> str:
     m, s = divmod(max(seconds, 0), 60)
     h, m = divmod(m, 60)
@@ -127,7 +134,7 @@ def jobs(
     now: list[int] = []
 
     def fetch(c: Client) -> list[Any]:
-        now.append(c.net.now())
+        now.append(_chain_now(c))
         return c.jobs()
 
     _show(
@@ -163,7 +170,7 @@ def refund(
             )
         if j.status != JobStatus.OPEN:
             raise InputError("JOB", f"an open job; job {job} is {j.status_name}: nothing to refund", job)
-        now = c.net.now()
+        now = _chain_now(c)
         if now <= j.deadline:
             raise InputError(
                 "JOB", f"a job past its deadline; job {job} can be refunded {_refund_note(j, now)}", job
