@@ -280,11 +280,14 @@ def test_model_build_is_quiet_unless_verbose(tmp_path: Path) -> None:
     assert err.count("UNSAFE FOR PRODUCTION") == 1 and "UnsafeSrsWarning" not in err
     assert "Fidelity" not in err + out and "experimental" not in err + out
     assert "input shape (1, 30)" in err
+    assert "quantization error vs the float model on the calibration set (scale 10): mean |e| 0.0" in err
     assert "Fidelity" in (tmp_path / "quiet" / "logs" / "engines.log").read_text()
     code, out, err = run(tmp_path / "quiet", *build)
     assert code == 0 and "cache hit" in err
-    code, out, err = run(tmp_path / "loud", "--verbose", *build)  # the engines' output is left alone
+    # --verbose leaves the engines' output alone; --scale trades accuracy for a smaller circuit
+    code, out, err = run(tmp_path / "loud", "--verbose", *build, "--scale", "6")
     assert code == 0 and not (tmp_path / "loud" / "logs" / "engines.log").exists()
+    assert "(scale 6): mean |e|" in err
 
 
 def test_infer_refuses_bad_input_and_unknown_models_before_paying(home: Path, tmp_path: Path) -> None:

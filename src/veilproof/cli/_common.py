@@ -147,8 +147,35 @@ def verbose_enabled() -> bool:
 _ENGINE_LOGGERS = ("ezkl", "halo2_proofs", "tract_core", "tract_hir", "tract_onnx", "concrete")
 
 
+class EngineLog:
+    """What :func:`engine_output` kept from the engines: EZKL's numerical-fidelity figures, if it reported them."""
+
+    def __init__(self) -> None:
+        self.fidelity: dict[str, str] = {}
+
+
+class _FidelityCatcher(logging.Handler):
+    """Reads EZKL's fidelity table (a WARNING record: a header row and a value row between '|')."""
+
+    def __init__(self, into: EngineLog) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if "Fidelity Report" not in msg:
+            return
+        rows = [
+            [c.strip() for c in ln.strip().strip("|").split("|")]
+            for ln in msg.splitlines()
+            if ln.strip().startswith("|")
+        ]
+        if len(rows) >= 2 and len(rows[0]) == len(rows[1]):
+            self.into.fidelity = dict(zip(rows[0], rows[1], strict=True))
+
+
 @contextmanager
-def engine_output(p: Paths) -> Iterator[None]:
+def engine_output(p: Paths) -> Iterator[EngineLog]:
     """Send what the native engines print straight to the process's stderr (EZKL's numerical-fidelity
     table and "experimental" notice, Concrete's and CUDA's start-up lines) to ``<home>/logs/engines.log``
     unless ``--verbose``: they interleave with the spinner and bury the one line that matters.
@@ -156,9 +183,22 @@ def engine_output(p: Paths) -> Iterator[None]:
     Native code writes to file descriptor 2, Python to ``sys.stderr``: fd 2 is pointed at the log while
     ``sys.stderr`` is swapped for a stream on the original terminal, so our own messages still show.
     """
-    if verbose_enabled():
-        yield
-        return
+    caught = EngineLog()
+    catcher = _FidelityCatcher(caught)
+    ezkl_log = logging.getLogger("ezkl")
+    ezkl_log.addHandler(catcher)
+    try:
+        if verbose_enabled():
+            yield caught
+        else:
+            with _engines_to_log(p):
+                yield caught
+    finally:
+        ezkl_log.removeHandler(catcher)
+
+
+@contextmanager
+def _engines_to_log(p: Paths) -> Iterator[None]:
     try:
         python_on_fd2 = sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):  # a test runner's in-memory stream

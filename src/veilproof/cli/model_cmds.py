@@ -65,6 +65,13 @@ def build(
         None, "--srs", exists=True, dir_okay=False, help="Ceremony SRS (production)."
     ),
     name: str | None = typer.Option(None, help="Package name (default: file stem)."),
+    scale: int = typer.Option(
+        10,
+        "--scale",
+        min=1,
+        max=20,
+        help="Fixed-point bits for inputs and weights: lower makes a smaller circuit, less accurate.",
+    ),
     home: str | None = Home,
     json_out: bool = JsonOut,
 ) -> None:
@@ -80,14 +87,23 @@ def build(
             )
         err_console.print(f"model input shape {shape}")
         store = ArtifactStore(paths(home).artifacts)
-        hit = cached_zk_package(onnx, calibration, store, srs)
+        hit = cached_zk_package(onnx, calibration, store, srs, scale=scale)
         err_console.print(
             f"cache hit: package {hit}"
             if hit
             else "building the ZK package: calibrate, compile, keys (minutes)"
         )
-        with engine_output(paths(home)), console.status("building ZK package (calibrate, compile, setup)…"):
-            pkg = build_zk_package(onnx, calibration, store, srs, name=name or onnx.stem)
+        with (
+            engine_output(paths(home)) as engines,
+            console.status("building ZK package (calibrate, compile, setup)…"),
+        ):
+            pkg = build_zk_package(onnx, calibration, store, srs, name=name or onnx.stem, scale=scale)
+        if engines.fidelity:
+            f = engines.fidelity
+            err_console.print(
+                f"quantization error vs the float model on the calibration set (scale {scale}): "
+                f"mean |e| {f.get('mean_abs_error', '?')}, max |e| {f.get('max_abs_error', '?')}"
+            )
     except VeilproofError as e:
         fail(e)
     out = {"package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()}
