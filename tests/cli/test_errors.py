@@ -210,7 +210,6 @@ def test_validator_starts_on_a_default_deployment(home: Path, tmp_path: Path) ->
     import os
     import subprocess
     import sys
-    import time
 
     code, out, err = run(home, "account", "new", "validator", "--json")
     assert code == 0, err
@@ -230,23 +229,27 @@ def test_validator_starts_on_a_default_deployment(home: Path, tmp_path: Path) ->
     env.pop("VEILPROOF_CHAIN_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "veilproof.cli.main", "validator", "start", "--account", "validator",
-         "--inputs", str(rows), "--fhe-model", str(json.loads(out)["model_id"]), "--interval", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+         "--inputs", str(rows), "--fhe-model", str(json.loads(out)["model_id"]), "--interval", "1", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
+    events: list[dict[str, str]] = []
     try:
-        from veilproof.chain.suite import Suite
-
-        suite = Suite.attach(connect(_url(home)), Deployment.load(home / "deployment.json"))
-        deadline = time.monotonic() + 120
-        epoch = suite.rewards.current_epoch()
-        while suite.rewards.commit_of(epoch, val) == bytes(32):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "validator did not commit weights"
-            time.sleep(0.5)
+        assert proc.stdout is not None
+        # --json: one object per line, as it happens; read until the validator says it committed
+        # (a dead process ends the stream: readline returns "").
+        while not any("committed epoch" in e.get("event", "") for e in events):
+            line = proc.stdout.readline()
+            assert line, f"validator exited: {events}"
+            events.append(json.loads(line))
     finally:
         proc.terminate()
-        out_text = proc.communicate(timeout=30)[0]
-    assert "no Rewards contract" not in out_text
+        proc.communicate(timeout=30)
+    assert events[0]["validator"] == val
+    from veilproof.chain.suite import Suite
+
+    suite = Suite.attach(connect(_url(home)), Deployment.load(home / "deployment.json"))
+    assert suite.rewards.read_validator(val).stake >= 1_000 * 10**18
+    assert suite.rewards.commit_of(suite.rewards.current_epoch(), val) != bytes(32)
 
 
 def test_chain_up_on_a_taken_port_fails_instead_of_trusting_the_other_process(

@@ -106,6 +106,12 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def emit_json_line(obj: Any) -> None:
+    """One JSON object per line, flushed: the output of a long-running command read as it happens."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def attach_suite(p: Paths, net: Network) -> Suite:
     """The deployed suite from ``<home>/deployment.json``, checked against the connected chain.
 
