@@ -56,6 +56,15 @@ def _url(home: Path) -> str:
     return str(json.loads((home / "chain.json").read_text())["url"])
 
 
+def _fhe_artifacts(home: Path, tag: str) -> tuple[str, str]:
+    """Two blobs in the home's artifact store standing in for client.zip / server.zip: publish checks only
+    that this machine holds what it commits to (no node serves these models)."""
+    from veilproof.artifacts import ArtifactStore
+
+    store = ArtifactStore(home / "artifacts")
+    return store.put_bytes(f"client {tag}".encode()), store.put_bytes(f"server {tag}".encode())
+
+
 def _address(home: Path, name: str) -> str:
     entries = json.loads(run(home, "account", "list", "--json")[1])
     return next(e["address"] for e in entries if e["name"] == name)
@@ -179,7 +188,13 @@ def test_debug_shows_the_traceback_and_json_gives_an_error_object(home: Path) ->
 
 
 def test_publish_twice_needs_force(home: Path) -> None:
-    fake = {"--fhe-client": "ab" * 32, "--fhe-server": "cd" * 32}
+    c, sv = _fhe_artifacts(home, "twice")
+    code, out, err = run(
+        home, "model", "publish", "--name", "ghost", "--fhe-client", c, "--fhe-server", "cd" * 32
+    )
+    line = one_line_error(code, err)  # a hash this machine does not hold: nothing is published
+    assert line.startswith("error: --fhe-server: expected the sha256 of an artifact in") and "--fhe`" in line
+    fake = {"--fhe-client": c, "--fhe-server": sv}
     args = ["model", "publish", "--name", "twice", *[x for kv in fake.items() for x in kv], "--json"]
     code, out, err = run(home, *args)
     assert code == 0, err
@@ -215,8 +230,10 @@ def test_validator_starts_on_a_default_deployment(home: Path, tmp_path: Path) ->
     assert code == 0, err
     val = json.loads(out)["address"]
     assert run(home, "transfer", val, "--veil", "1100", "--eth", "1")[0] == 0
-    code, out, err = run(home, "model", "publish", "--name", "audited", "--fhe-client", "12" * 32,
-                         "--fhe-server", "34" * 32, "--json")  # fmt: skip
+    c, sv = _fhe_artifacts(home, "audited")
+    code, out, err = run(
+        home, "model", "publish", "--name", "audited", "--fhe-client", c, "--fhe-server", sv, "--json"
+    )
     assert code == 0, err
     rows = tmp_path / "rows.npy"
     np.save(rows, np.zeros((2, 30)))
@@ -294,8 +311,10 @@ def test_model_build_is_quiet_unless_verbose(tmp_path: Path) -> None:
 
 
 def test_infer_refuses_bad_input_and_unknown_models_before_paying(home: Path, tmp_path: Path) -> None:
-    code, out, err = run(home, "model", "publish", "--name", "m", "--fhe-client", "56" * 32,
-                         "--fhe-server", "78" * 32, "--json")  # fmt: skip
+    c, sv = _fhe_artifacts(home, "m")
+    code, out, err = run(
+        home, "model", "publish", "--name", "m", "--fhe-client", c, "--fhe-server", sv, "--json"
+    )
     assert code == 0, err
     words = tmp_path / "words.json"
     words.write_text('["a", "b"]')

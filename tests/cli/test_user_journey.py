@@ -61,6 +61,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
                 str(ex.onnx_path),
                 "--calibration",
                 str(ex.calibration_path),
+                "--fhe",  # the same ONNX compiled for FHE too: client.zip + server.zip in the store
                 "--json",
             ).stdout
         )
@@ -77,24 +78,27 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             ).stdout
         )
         assert again["package"] == built["package"]
+        assert built["fhe_agreement"] == 1.0 and built["fhe_max_abs_error"] < 0.25
+        fhe_flags = ("--fhe-client", built["fhe_client_hash"], "--fhe-server", built["fhe_server_hash"])
         pub = json.loads(
-            _cli(owner_home, "model", "publish", "--package", built["package"], "--name", "logreg", "--price", "1",
-                 "--chain-url", url, "--json").stdout
+            _cli(owner_home, "model", "publish", "--package", built["package"], *fhe_flags, "--name", "logreg",
+                 "--price", "1", "--chain-url", url, "--json").stdout
         )  # fmt: skip
         model_id = pub["model_id"]
         # The same package again is refused without --force (it would be a second, identical model).
-        again_pub = _cli(owner_home, "model", "publish", "--package", built["package"], "--name", "logreg",
-                         "--chain-url", url, check=False)  # fmt: skip
+        again_pub = _cli(owner_home, "model", "publish", "--package", built["package"], *fhe_flags, "--name",
+                         "logreg", "--chain-url", url, check=False)  # fmt: skip
         assert again_pub.returncode == 1 and f"model {model_id} ('logreg'" in again_pub.stderr
         assert "--force" in again_pub.stderr
 
+        serve = f"{model_id}:zk={built['package']},fhe-server={built['fhe_server_hash']},fhe-client={built['fhe_client_hash']}"
         node_addr = json.loads(_cli(node_home, "account", "new", "node", "--json").stdout)["address"]
         client_addr = json.loads(_cli(client_home, "account", "new", "default", "--json").stdout)["address"]
         # The node fetches nothing: its home shares the owner's artifact store (a local store).
         (node_home / "artifacts").symlink_to(owner_home / "artifacts", target_is_directory=True)
 
         # An unfunded node account: one line naming the account and the transfer that fixes it.
-        unfunded = _cli(node_home, "node", "start", "--model", f"{model_id}:zk={built['package']}",
+        unfunded = _cli(node_home, "node", "start", "--model", serve,
                         "--account", "node", "--port", "0", "--chain-url", url, check=False)  # fmt: skip
         assert unfunded.returncode == 1 and "Traceback" not in unfunded.stderr, unfunded.stderr[-3000:]
         assert f"account 'node' ({node_addr})" in unfunded.stderr
@@ -105,7 +109,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         node_log = tmp_path / "node.log"
         with open(node_log, "w") as log:
             node_proc = subprocess.Popen(
-                [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
+                [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", serve,
                  "--account", "node", "--port", "0", "--chain-url", url, "--json"],
                 env=_env(node_home), stdout=subprocess.PIPE, stderr=log, text=True,
             )  # fmt: skip
@@ -174,6 +178,13 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             check=False,
         )
         assert r.returncode == 1 and "--input" in r.stderr and "Traceback" not in r.stderr
+
+        # Private inference with the FHE form of the same model: the node sees only ciphertexts.
+        priv = json.loads(_cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--private",
+                               "--json", "--chain-url", url).stdout)  # fmt: skip
+        assert priv["status"] == "settled" and priv["mode"] == "fhe"
+        assert np.argmax(priv["output"]) == np.argmax(res["output"])
+        assert np.allclose(priv["output"], res["output"], atol=0.25)
 
         # The node goes away while still registered: the job is paid, the node's reason is printed, and
         # `jobs` / `refund` get the escrow back once the deadline has passed.

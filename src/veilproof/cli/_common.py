@@ -186,8 +186,9 @@ def engine_output(p: Paths) -> Iterator[EngineLog]:
     table and "experimental" notice, Concrete's and CUDA's start-up lines) to ``<home>/logs/engines.log``
     unless ``--verbose``: they interleave with the spinner and bury the one line that matters.
 
-    Native code writes to file descriptor 2, Python to ``sys.stderr``: fd 2 is pointed at the log while
-    ``sys.stderr`` is swapped for a stream on the original terminal, so our own messages still show.
+    Native code writes to file descriptor 2, libraries' Python code to ``sys.stderr`` (torch's "No CUDA
+    runtime"): both point at the log meanwhile. Inside, the CLI itself speaks only through the stdout
+    spinner; its own stderr lines are printed before and after.
     """
     caught = EngineLog()
     catcher = _FidelityCatcher(caught)
@@ -205,22 +206,16 @@ def engine_output(p: Paths) -> Iterator[EngineLog]:
 
 @contextmanager
 def _engines_to_log(p: Paths) -> Iterator[None]:
-    try:
-        python_on_fd2 = sys.stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # a test runner's in-memory stream
-        python_on_fd2 = False
     log = p.home / "logs" / "engines.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(log, "ab") as f:
-        os.dup2(f.fileno(), 2)
-    old = sys.stderr
-    if python_on_fd2:
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=old.encoding, errors="replace")
+    stream = open(log, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    os.dup2(stream.fileno(), 2)
+    old, sys.stderr = sys.stderr, stream
     # EZKL's Rust logs reach Python logging (pyo3-log): its warnings (the fidelity table, "experimental")
     # would otherwise land on stderr through logging's last-resort handler.
-    handler = logging.FileHandler(log)
+    handler = logging.StreamHandler(stream)
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     engines = [logging.getLogger(n) for n in _ENGINE_LOGGERS]
@@ -234,13 +229,11 @@ def _engines_to_log(p: Paths) -> Iterator[None]:
         for lg, prop in zip(engines, propagate, strict=True):
             lg.removeHandler(handler)
             lg.propagate = prop
-        handler.close()
-        if python_on_fd2:
-            sys.stderr.flush()
-            sys.stderr.close()
-            sys.stderr = old
+        sys.stderr = old
+        stream.flush()
         os.dup2(saved, 2)
         os.close(saved)
+        stream.close()
 
 
 def quiet_warnings() -> None:

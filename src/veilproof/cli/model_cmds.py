@@ -72,10 +72,18 @@ def build(
         max=20,
         help="Fixed-point bits for inputs and weights: lower makes a smaller circuit, less accurate.",
     ),
+    fhe: bool = typer.Option(
+        False, "--fhe", help="Also compile the FHE form (client.zip + server.zip) to serve it privately."
+    ),
+    bits: int = typer.Option(8, "--bits", min=2, max=16, help="FHE quantization bits (with --fhe)."),
     home: str | None = Home,
     json_out: bool = JsonOut,
 ) -> None:
-    """Settings (calibrated), circuit, pk/vk, SRS and VKA into the artifact store; a rebuild is a cache hit."""
+    """Settings (calibrated), circuit, pk/vk, SRS and VKA into the artifact store; a rebuild is a cache hit.
+
+    With --fhe, the same ONNX is also compiled for FHE (Concrete ML, calibrated on the same rows) and its
+    client.zip / server.zip go into the store: publish their hashes with --fhe-client / --fhe-server.
+    """
     from veilproof.artifacts import ArtifactStore
     from veilproof.models.package import build_zk_package, cached_zk_package
 
@@ -104,9 +112,26 @@ def build(
                 f"quantization error vs the float model on the calibration set (scale {scale}): "
                 f"mean |e| {f.get('mean_abs_error', '?')}, max |e| {f.get('max_abs_error', '?')}"
             )
+        out: dict[str, object] = {
+            "package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()
+        }  # fmt: skip
+        if fhe:
+            import numpy as np
+
+            from veilproof.fhe.bundle import build_from_onnx
+
+            with engine_output(paths(home)), console.status(f"compiling the FHE form ({bits} bits)…"):
+                fb = build_from_onnx(onnx, np.load(calibration), store, n_bits=bits)
+            err_console.print(
+                f"FHE form ({bits} bits) vs the float model on the calibration set: max |e| "
+                f"{fb.max_abs_error:.4g}, same top output on {fb.agreement:.0%} of rows"
+            )
+            out |= {
+                "fhe_client_hash": fb.client_zip_hash, "fhe_server_hash": fb.server_zip_hash,
+                "fhe_bits": bits, "fhe_max_abs_error": fb.max_abs_error, "fhe_agreement": fb.agreement,
+            }  # fmt: skip
     except VeilproofError as e:
         fail(e)
-    out = {"package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()}
     if json_out:
         emit_json(out)
     else:
@@ -153,7 +178,16 @@ def publish(
     try:
         if package is None and fhe_server is None:
             raise InputError("--package / --fhe-server", "at least one form of the model", None)
-        pkg = ModelPackage.load(ArtifactStore(p.artifacts), package) if package else None
+        store = ArtifactStore(p.artifacts)
+        for flag, h in (("--fhe-client", fhe_client), ("--fhe-server", fhe_server)):
+            if h is not None and not store.has(h.lower().removeprefix("0x")):
+                raise InputError(
+                    flag,
+                    f"the sha256 of an artifact in {store.root} (build it with "
+                    "`veilproof model build MODEL.onnx --calibration X.npy --fhe`); nothing was published",
+                    h,
+                )
+        pkg = ModelPackage.load(store, package) if package else None
         onnx_hash = pkg.commitments()["onnx_hash"] if pkg else str(fhe_server)
         suite = attach_suite(p, open_network(p, chain_url))
         wanted = {"onnx_hash": onnx_hash}
