@@ -176,7 +176,7 @@ def build_from_onnx(
         compiled = compile_onnx_model(model, x, n_bits=n_bits)
     except (AssertionError, RuntimeError, ValueError, NotImplementedError) as e:
         raise FheError(
-            f"Concrete ML cannot compile {Path(onnx_path).name} for FHE at {n_bits} bits: {e}"
+            f"Concrete ML cannot compile {Path(onnx_path).name} for FHE at {n_bits} bits: {_why(str(e))}"
         ) from e
     sess = ort.InferenceSession(str(onnx_path))
     name = sess.get_inputs()[0].name  # one row at a time: exported graphs often fix the batch axis at 1
@@ -196,3 +196,14 @@ def build_from_onnx(
         max_abs_error=float(np.max(np.abs(want - got))),
         agreement=float(np.mean(np.argmax(want, axis=1) == np.argmax(got, axis=1))),
     )
+
+
+def _why(message: str) -> str:
+    """Concrete's refusal in one line: it prints the whole circuit and marks the culprit with ``^^^``
+    annotations ("this 17-bit value is used as an input to a table lookup", "but only up to 16-bit ...")."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    marks = [ln.lstrip("^ ").strip() for ln in lines if ln.startswith("^")]
+    if not marks:
+        return lines[0] if lines else "unknown reason"
+    hint = "; try fewer --bits" if any("bit" in m for m in marks) else ""
+    return ", ".join(marks) + hint
