@@ -233,12 +233,32 @@ class Client:
         path = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
         return CircuitSettings.load(path)
 
+    def _salted(
+        self, m: OnchainModel, offer: NodeOffer, settings: CircuitSettings, x: np.ndarray
+    ) -> np.ndarray:
+        """The circuit's input for this job: ``x`` followed by a fresh salt when the model's circuit
+        hashes one (read from its committed ONNX, checked against the on-chain hash), so the job's
+        commitment hides ``x``, links to no other job, and no other job's proof matches it."""
+        from veilproof.zk.salt import new_salt, salt_layout, salted_input
+
+        n, k = salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))
+        flat = np.asarray(x, dtype=np.float64).ravel()
+        if flat.size != n:
+            raise InputError("x", f"{n} numbers (the input of model {m.model_id})", f"{flat.size} numbers")
+        if not k:
+            log.warning(
+                "model %s hashes its input without a salt: the job's commitment is not hiding", m.model_id
+            )
+            return flat
+        return salted_input(flat, new_salt(k, settings.input_scale)).ravel().astype(np.float64)
+
     def _infer_zk(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         from veilproof.zk.instances import input_commitment, outputs_from_instances
 
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         settings = self._settings(m, offer)
+        x = self._salted(m, offer, settings, x)
         commitment = input_commitment(settings, x)
         timings["commit"] = time.perf_counter() - t0
         job_id, open_tx = self._open_job(m, offer, commitment, JobMode.ZK)
