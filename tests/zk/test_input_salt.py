@@ -19,7 +19,7 @@ from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_z
 from veilproof.chain.suite import Suite
 from veilproof.chain.views import MODE_ZK, SETTLED, read_job
 from veilproof.client.publish import publish_model
-from veilproof.errors import ContractReverted
+from veilproof.errors import ContractReverted, InputError
 from veilproof.models import prove
 from veilproof.zk import evm
 from veilproof.zk.instances import input_commitment
@@ -142,3 +142,57 @@ def test_salt_is_exact_and_ignored_by_the_model(mlp, mlp_salted) -> None:  # typ
         felts = [felt_hex_to_int(h) for h in quantize_input(pkg.settings, salted_input(x, salt))[n:]]
         assert felts == [r] * k
         assert prove(pkg, x, salt=salt).outputs == base
+
+
+def test_a_client_salts_each_job_through_a_live_node(tmp_path, mlp_salted) -> None:  # type: ignore[no-untyped-def]
+    """The whole path with a node as its own process: Client.infer reads the salt layout from the
+    committed ONNX, salts, commits and sends; the node (which knows nothing of salts) checks the
+    commitment and proves; the chain settles. Two jobs on one input: two commitments, same answer."""
+    from veilproof.chain.deploy import SuiteParams
+    from veilproof.client import Client
+    from veilproof.demo.network import LocalNetwork
+    from veilproof.models.package import circuit_outputs
+    from veilproof.node.config import ServedModel
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    pkg = mlp_salted.package
+    v = evm.compile_reusable_verifier()
+    lnet = LocalNetwork.start(
+        tmp_path / "net", None, params=SuiteParams(max_deadline=3600), verifier=(v.abi, v.bytecode)
+    )
+    try:
+        pub = publish_model(
+            lnet.suite,
+            lnet.owner,
+            name="mlp-salted",
+            price=PRICE,
+            onnx_hash=pkg.commitments()["onnx_hash"],
+            zk=pkg,
+        )
+        node = lnet.start_node(
+            "n", [ServedModel(pub.model_id, zk_package=pkg.manifest_digest)], artifacts_dir=pkg.store.root
+        )
+        client = Client(
+            lnet.suite, lnet.new_funded(100), tmp_path / "client", deadline_s=1800, poll_interval=0.2
+        )
+        try:
+            x = mlp_salted.example.x_test[4]
+            r1 = client.infer(pub.model_id, x, node=node.account.address)
+            r2 = client.infer(pub.model_id, x, node=node.account.address)
+        finally:
+            client.close()
+        j1, j2 = read_job(lnet.suite, r1.job_id), read_job(lnet.suite, r2.job_id)
+        assert j1.status == j2.status == SETTLED
+        assert j1.input_commitment != j2.input_commitment
+        assert r1.output == r2.output and np.allclose(r1.output, circuit_outputs(pkg, x), atol=1e-6)
+        jobs = lnet.suite.market.job_count()
+        c2 = Client(lnet.suite, lnet.new_funded(10), tmp_path / "c2")
+        try:  # a wrong-sized input is refused by the client before any job opens (it would be salt)
+            with pytest.raises(InputError, match="30 numbers"):
+                c2.infer(pub.model_id, np.zeros(29))
+        finally:
+            c2.close()
+        assert lnet.suite.market.job_count() == jobs
+    finally:
+        lnet.stop()
