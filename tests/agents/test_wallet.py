@@ -242,7 +242,13 @@ def test_signature_for_one_wallet_is_refused_by_another(aw) -> None:
     A hash alone names no account, so an ERC-1271 wallet that checks the raw hash vouches for
     every signature its key ever made for any wallet. The wallet rehashes under its own EIP-712
     domain (address + chain id): the signature for A is A's only."""
-    from veilproof.chain.erc1271 import Erc1271, sign_as_wallet
+    from veilproof.chain.erc1271 import (
+        WALLET_DOMAIN_NAME,
+        WALLET_DOMAIN_VERSION,
+        Erc1271,
+        sign_as_wallet,
+        wallet_domain_separator,
+    )
 
     key, a, b = _two_wallets(aw)
     digest = h("a permit-like message that does not name the account")
@@ -253,6 +259,17 @@ def test_signature_for_one_wallet_is_refused_by_another(aw) -> None:
     bare = bytes(key.unsafe_sign_hash(digest).signature)
     assert not Erc1271(aw.net, a.address).is_valid_signature(digest, bare)
     assert not Erc1271(aw.net, b.address).is_valid_signature(digest, bare)
+    # the same wallet address on another chain is another domain
+    other_chain = sign_as_wallet(key, a.address, aw.net.chain_id + 1, digest)
+    assert not Erc1271(aw.net, a.address).is_valid_signature(digest, other_chain)
+    # ERC-5267: the domain the wallet announces is the one sign_as_wallet hashes
+    fields, name, version, chain_id, verifying, salt, ext = aw.call(a.contract.functions.eip712Domain())
+    assert (name, version, chain_id, verifying) == (
+        WALLET_DOMAIN_NAME, WALLET_DOMAIN_VERSION, aw.net.chain_id, a.address,
+    )  # fmt: skip
+    assert fields == b"\x0f" and wallet_domain_separator(
+        a.address, aw.net.chain_id
+    ) != wallet_domain_separator(b.address, aw.net.chain_id)
 
 
 def test_stealth_registration_for_wallet_a_cannot_be_replayed_for_wallet_b(aw) -> None:
