@@ -160,7 +160,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         short.write_text(json.dumps(np.asarray(ex.x_test[0]).tolist()[:-1]))
         r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(short), "--chain-url", url,
                  check=False)  # fmt: skip
-        assert r.returncode == 1 and "nothing was paid" in r.stderr and "Traceback" not in r.stderr
+        assert r.returncode == 1 and "x: expected 30 numbers" in r.stderr and "Traceback" not in r.stderr
         assert len(json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)) == 1
 
         # A bad input file is a clear error, not a traceback.

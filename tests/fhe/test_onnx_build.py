@@ -12,8 +12,12 @@ from veilproof.fhe.bundle import build_from_onnx
 from veilproof.fhe.errors import FheError
 
 
-def test_a_circuit_concrete_refuses_is_one_line_with_the_fix(tmp_path: Path) -> None:
+def test_a_circuit_concrete_refuses_is_one_line_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from veilproof.models.examples import build_example
+
+    monkeypatch.chdir(tmp_path)  # the user's folder: Concrete's debug dump (.artifacts/) must not land here
 
     ex = build_example("breast_cancer_mlp", tmp_path / "ex")
     store = ArtifactStore(tmp_path / "store")
@@ -21,3 +25,4 @@ def test_a_circuit_concrete_refuses_is_one_line_with_the_fix(tmp_path: Path) -> 
         build_from_onnx(ex.onnx_path, np.load(ex.calibration_path), store, n_bits=8)
     msg = str(e.value)
     assert "\n" not in msg and "only up to 16-bit table lookups" in msg and "try fewer --bits" in msg
+    assert not (tmp_path / ".artifacts").exists()

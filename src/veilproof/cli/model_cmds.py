@@ -65,6 +65,13 @@ def build(
         None, "--srs", exists=True, dir_okay=False, help="Ceremony SRS (production)."
     ),
     name: str | None = typer.Option(None, help="Package name (default: file stem)."),
+    salt_elements: int = typer.Option(
+        8,
+        "--salt-elements",
+        min=0,
+        help="Client-salt columns hashed with the input (8 x 16 bits): commitments hide the input and "
+        "bind each proof to its job. 0 builds an unsalted circuit (commitments guessable and replayable).",
+    ),
     scale: int = typer.Option(
         10,
         "--scale",
@@ -95,7 +102,7 @@ def build(
             )
         err_console.print(f"model input shape {shape}")
         store = ArtifactStore(paths(home).artifacts)
-        hit = cached_zk_package(onnx, calibration, store, srs, scale=scale)
+        hit = cached_zk_package(onnx, calibration, store, srs, scale=scale, salt_elements=salt_elements)
         err_console.print(
             f"cache hit: package {hit}"
             if hit
@@ -105,7 +112,10 @@ def build(
             engine_output(paths(home)) as engines,
             console.status("building ZK package (calibrate, compile, setup)…"),
         ):
-            pkg = build_zk_package(onnx, calibration, store, srs, name=name or onnx.stem, scale=scale)
+            pkg = build_zk_package(
+                onnx, calibration, store, srs, name=name or onnx.stem, scale=scale,
+                salt_elements=salt_elements,
+            )  # fmt: skip
         if engines.fidelity:
             f = engines.fidelity
             err_console.print(
@@ -113,7 +123,8 @@ def build(
                 f"mean |e| {f.get('mean_abs_error', '?')}, max |e| {f.get('max_abs_error', '?')}"
             )
         out: dict[str, object] = {
-            "package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()
+            "package": pkg.manifest_digest, "logrows": pkg.settings.logrows, "salt_elements": pkg.salt_elements,
+            **pkg.commitments(),
         }  # fmt: skip
         if fhe:
             import numpy as np

@@ -13,6 +13,7 @@ Which models to train lives in :mod:`veilproof.models.fhe_examples`; this module
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -173,7 +174,9 @@ def build_from_onnx(
     try:
         if opset != 14:
             model = version_converter.convert_version(model, 14)
-        compiled = compile_onnx_model(model, x, n_bits=n_bits)
+        # Concrete dumps debug files into ./.artifacts when a compile fails: keep them out of the user's folder.
+        with tempfile.TemporaryDirectory(prefix="veilproof-concrete-") as scratch, contextlib.chdir(scratch):
+            compiled = compile_onnx_model(model, x, n_bits=n_bits)
     except (AssertionError, RuntimeError, ValueError, NotImplementedError) as e:
         raise FheError(
             f"Concrete ML cannot compile {Path(onnx_path).name} for FHE at {n_bits} bits: {_why(str(e))}"
