@@ -115,6 +115,21 @@ event RoleSet:
     role: String[32]
     account: indexed(address)
 
+event LockerSet:
+    locker: indexed(address)
+    allowed: bool
+
+event StakeLocked:
+    validator: indexed(address)
+    until: uint256
+    locker: indexed(address)
+
+event Penalized:
+    validator: indexed(address)
+    amount: uint256
+    receiver: indexed(address)
+    locker: address
+
 token: public(immutable(IERC20))
 nodes: public(immutable(Nodes))
 min_stake: public(immutable(uint256))
@@ -150,6 +165,10 @@ _queued: HashMap[uint256, bool]
 finalized: public(HashMap[uint256, bool])
 
 pending: public(HashMap[address, uint256])
+# Dispute contracts (FheQuorum) may lock a validator's stake while its vote is pending, and
+# take a penalty from it when the vote is refuted.
+lockers: public(HashMap[address, bool])
+locked_until: public(HashMap[address, uint256])
 total_minted: public(uint256)
 total_claimed: public(uint256)
 
@@ -560,6 +579,7 @@ def request_unbond(amount: uint256):
     """
     assert amount > 0, "zero amount"
     assert self._validators[msg.sender].stake >= amount, "insufficient stake"
+    assert block.timestamp >= self.locked_until[msg.sender], "stake locked"
     release: uint256 = block.timestamp + unbond_delay
     self._validators[msg.sender].stake -= amount
     self._validators[msg.sender].unbonding += amount
@@ -575,6 +595,7 @@ def withdraw_unbonded():
     amount: uint256 = self._validators[msg.sender].unbonding
     assert amount > 0, "nothing unbonding"
     assert block.timestamp >= self._validators[msg.sender].unbond_release, "still unbonding"
+    assert block.timestamp >= self.locked_until[msg.sender], "stake locked"
     self._validators[msg.sender].unbonding = 0
     self.total_bonded -= amount
     removed: bool = False
@@ -589,6 +610,39 @@ def withdraw_unbonded():
         self._validator_list.pop()
     log Withdrawn(validator=msg.sender, amount=amount, removed=removed)
     assert extcall token.transfer(msg.sender, amount), "transfer failed"
+
+
+@external
+def lock(validator: address, until: uint256):
+    """
+    @notice Keep `validator`'s stake bonded (no unbond, no withdraw) until `until`; a lock only
+            ever extends. Only lockers (dispute contracts) may call.
+    @param validator The validator whose vote is pending.
+    @param until Timestamp the lock lasts to.
+    """
+    assert self.lockers[msg.sender], "not locker"
+    if until > self.locked_until[validator]:
+        self.locked_until[validator] = until
+        log StakeLocked(validator=validator, until=until, locker=msg.sender)
+
+
+@external
+def penalize(validator: address, amount: uint256, receiver: address) -> uint256:
+    """
+    @notice Take up to `amount` from a validator (stake first, then unbonding) and send it to
+            `receiver`. Only lockers (dispute contracts) may call; never reverts for lack of funds.
+    @param validator The validator to penalise.
+    @param amount Amount to take.
+    @param receiver Who gets it (the node a refuted attestation accused), not the zero address.
+    @return The amount actually taken.
+    """
+    assert self.lockers[msg.sender], "not locker"
+    assert receiver != empty(address), "zero address"
+    taken: uint256 = self._take(validator, amount)
+    log Penalized(validator=validator, amount=taken, receiver=receiver, locker=msg.sender)
+    if taken > 0:
+        assert extcall token.transfer(receiver, taken), "transfer failed"
+    return taken
 
 
 # ------------------------------------------------------------------ epochs
@@ -736,6 +790,19 @@ def set_miss_penalty(bps: uint256):
     assert bps <= 1000, "penalty too high"
     self.miss_penalty_bps = bps
     log ParamSet(param="miss_penalty_bps", value=bps)
+
+
+@external
+def set_locker(locker: address, allowed: bool):
+    """
+    @notice Allow or forbid a dispute contract to lock and penalise validator stake.
+    @param locker The contract (FheQuorum).
+    @param allowed True to allow.
+    """
+    self._only_owner()
+    assert locker != empty(address), "zero address"
+    self.lockers[locker] = allowed
+    log LockerSet(locker=locker, allowed=allowed)
 
 
 @external
