@@ -9,6 +9,7 @@ from __future__ import annotations
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from veilproof.chain import Network
 from veilproof.errors import ContractReverted
 from veilproof.incentives.onchain import Subnet
 
@@ -44,7 +45,7 @@ def _status(s: Subnet, job_id: int) -> int:
     return int(s.net.call(s.market.contract.functions.job(job_id))[7])
 
 
-def test_minority_cannot_dispute_by_unbonding_after_attesting(net) -> None:  # type: ignore[no-untyped-def]
+def test_minority_cannot_dispute_by_unbonding_after_attesting(net: Network) -> None:
     """40% of stake attests a false hash, unbonds, and a minimum-stake newcomer completes the 'quorum'.
 
     Before the fix: the attesters' stake counted as of their attestation but the total was read live, so
@@ -71,7 +72,7 @@ def test_minority_cannot_dispute_by_unbonding_after_attesting(net) -> None:  # t
     assert _status(s, job_id) == SETTLED
 
 
-def test_total_is_snapshotted_per_dispute(net) -> None:  # type: ignore[no-untyped-def]
+def test_total_is_snapshotted_per_dispute(net: Network) -> None:
     """Honest validators leaving after the first attestation does not shrink the quorum's denominator."""
     s = Subnet.create(net, 2, [3 * VSTAKE, 3 * VSTAKE, 4 * VSTAKE], PARAMS)
     honest_a, honest_b, attacker = s.validators
@@ -85,7 +86,7 @@ def test_total_is_snapshotted_per_dispute(net) -> None:  # type: ignore[no-untyp
     assert int(s.net.call(q.total_at(job_id))) == 10 * VSTAKE
 
 
-def test_attesters_are_locked_until_the_window_closes(net) -> None:  # type: ignore[no-untyped-def]
+def test_attesters_are_locked_until_the_window_closes(net: Network) -> None:
     s = Subnet.create(net, 2, [2 * VSTAKE, 2 * VSTAKE], PARAMS)
     v = s.validators[0]
     job_id, _, _ = _honest_fhe_job(s)
@@ -98,7 +99,7 @@ def test_attesters_are_locked_until_the_window_closes(net) -> None:  # type: ign
     s.tx(s.rewards.contract.functions.request_unbond(VSTAKE), s.validators[1])
 
 
-def test_a_refuted_attestation_costs_its_author_and_pays_the_accused_node(net) -> None:  # type: ignore[no-untyped-def]
+def test_a_refuted_attestation_costs_its_author_and_pays_the_accused_node(net: Network) -> None:
     """No quorum by the window's close = the other validators' stake refuted the claim: each attester
     of that job loses ``false_attest_bps`` of the stake it attested with, paid to the accused node."""
     s = Subnet.create(net, 2, [2 * VSTAKE, 2 * VSTAKE, 2 * VSTAKE, 4 * VSTAKE], PARAMS)
