@@ -10,7 +10,10 @@ static endpoint)::
     <root>/<job_id>/eval_keys.bin   evaluation keys (hash = the job's eval_keys_hash)
 
 A disclosure is only believed when both hashes equal what is on chain, so a client cannot frame a
-node with different bytes. A refuted job that is still inside its challenge window is attested in
+node with different bytes. Only byte-deterministic circuits (no programmable bootstrapping: see
+:func:`veilproof.fhe.bundle.circuit_is_deterministic`) are re-executed; disclosures of other circuits are
+ignored, since an honest node's output hash differs from any re-execution's there.
+A refuted job that is still inside its challenge window is attested in
 FheQuorum (quorum of validator stake → JobMarket.dispute_fhe slashes the node); a refuted job that
 the client already accepted can no longer be disputed, and only costs the node its score.
 """
@@ -130,6 +133,14 @@ class Reexecutor:
             return None
         model = self.suite.models.read_model(job.model_id)
         server = self.references.fhe_server(model)
+        if not server.deterministic:
+            # A PBS circuit (xgb, nn): honest outputs differ between processes in their noise bits, so
+            # a hash mismatch proves nothing. Never attest it, never score it (issue #12 item 5):
+            # such nodes are judged by the decrypted answers of the validator's own audits.
+            log.info(
+                "disclosure %s: model %s is not byte-deterministic; not re-executed", job_id, model.model_id
+            )
+            return None
         res = reexecute(server, keys, ct, job.output_ct_hash, expected_server_hash=model.fhe_server_hash)
         attested, note = False, ""
         if not res.match:
