@@ -210,16 +210,18 @@ class Validator:
             done.append(e)
 
     def claim(self) -> int:
-        """Withdraw pending emissions; returns the amount."""
+        """Withdraw pending emissions and this validator's shares of FHE disputes; returns the amount."""
         amount = self.rewards.pending(self.account.address)
         if amount:
             self.rewards.claim(sender=self.account)
-        return amount
+        return amount + self.reexecutor.collect_rewards()
 
     # --- the loop --------------------------------------------------------------------------------
     def tick(self) -> str:
         """One step of the service, driven by the contract's clock; returns what it did."""
         self.finalize_ready()
+        if self.reexecutor.attested:
+            self.reexecutor.collect_rewards()  # shares of disputes this validator won (pull-based)
         e = self.current_epoch()
         if self.in_commit_window():
             if self.committed(e):
