@@ -113,7 +113,13 @@ def test_a_refuted_attestation_costs_its_author_and_pays_the_accused_node(net: N
     node_tokens = int(s.net.call(s.token.contract.functions.balanceOf(node.address)))
     bps = int(s.net.call(q.false_attest_bps()))
     assert bps > 0
+    held = int(s.net.call(s.token.contract.functions.balanceOf(s.rewards.address)))
+    bonded = int(s.net.call(s.rewards.contract.functions.total_bonded()))
     s.tx(q.settle_refuted(job_id, attacker.address), client)  # anyone may settle it
+    penalty = 4 * VSTAKE * bps // 10_000
+    # Rewards' invariant (balance == total_bonded + pending) holds: both fell by the penalty
+    assert int(s.net.call(s.token.contract.functions.balanceOf(s.rewards.address))) == held - penalty
+    assert int(s.net.call(s.rewards.contract.functions.total_bonded())) == bonded - penalty
     assert s.stake_of(attacker.address) == 4 * VSTAKE - 4 * VSTAKE * bps // 10_000
     assert int(s.net.call(s.token.contract.functions.balanceOf(node.address))) - node_tokens == (
         4 * VSTAKE * bps // 10_000
