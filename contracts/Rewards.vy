@@ -705,6 +705,9 @@ def commit_weights(commit_hash: bytes32):
     assert self._offset() < commit_period, "not commit window"
     e: uint256 = self._epoch_now()
     if self._commits[e][msg.sender] == empty(bytes32):
+        # 16 committers per epoch: a validator seated by evicting one that already committed
+        # this epoch commits from the next epoch on
+        assert len(self._committers[e]) < MAX_VALIDATORS, "epoch committers full"
         self._committers[e].append(msg.sender)
         if not self._queued[e]:
             self._queued[e] = True

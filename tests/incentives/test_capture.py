@@ -102,3 +102,21 @@ def test_a_higher_stake_takes_the_lowest_subnet_index(net: Network) -> None:
     s.mint(outbid.address, 10 * ONE)
     s.nodes.stake(10 * ONE, sender=outbid)
     assert s.nodes.subnet_index(outbid.address) is not None
+
+
+def test_a_newcomer_that_evicted_a_committer_commits_from_the_next_epoch(net: Network) -> None:
+    """An epoch holds 16 commitments; a seat freed by evicting a validator that already committed is
+    used from the next epoch on (a clear revert, not an array overflow)."""
+    from veilproof.incentives.yuma import commit_hash
+
+    s = Subnet.create(net, 1, [VSTAKE] * MAX_VALIDATORS, PARAMS)
+    e = s.goto_commit_window()
+    salt = b"\x01" * 32
+    for v in s.validators:
+        s.rewards.commit_weights(commit_hash(v.address, e, [1], salt), sender=v)
+    newcomer = s.add_validator(2 * VSTAKE)
+    with reverts("epoch committers full"):
+        s.rewards.commit_weights(commit_hash(newcomer.address, e, [1], salt), sender=newcomer)
+    e2 = s.goto_commit_window()
+    s.rewards.commit_weights(commit_hash(newcomer.address, e2, [1], salt), sender=newcomer)
+    assert s.rewards.commit_of(e2, newcomer.address) != bytes(32)
