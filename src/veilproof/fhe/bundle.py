@@ -14,9 +14,12 @@ Which models to train lives in :mod:`veilproof.models.fhe_examples`; this module
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,27 @@ from veilproof.artifacts import ArtifactStore
 #: FFT whose plan Concrete picks at runtime (by timing), so two processes -- more so under CPU load --
 #: produce ciphertexts that decrypt identically but differ in their low-order noise bits.
 DETERMINISTIC_KINDS: frozenset[str] = frozenset({"logreg"})
+
+
+def circuit_is_deterministic(server_zip: bytes | str | os.PathLike[str]) -> bool:
+    """Whether a committed ``server.zip``'s evaluation is byte-deterministic across processes.
+
+    Why from the artifact and not from a model kind: the kind is not on chain, the ``server.zip`` is
+    (its hash), so every validator derives the same answer from the same committed bytes. The test is
+    the circuit's keyset: a circuit without bootstrap keys does no programmable bootstrapping, hence
+    no FFT, only integer arithmetic (logreg); any bootstrap key means PBS, whose FFT plan Concrete
+    picks at runtime (xgb, nn: measured different output hashes in 3 of 3 processes). Making PBS
+    deterministic would need a Concrete built with a fixed FFT plan, impossible with the prebuilt
+    wheels (tfhe-rs issue #1765). A zip that cannot be read counts as not deterministic: hashes of a
+    circuit nobody can classify must never be used as evidence against a node.
+    """
+    try:
+        data = server_zip if isinstance(server_zip, bytes) else Path(server_zip).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            specs = json.loads(z.read("client.specs.json"))
+        return specs["keyset"]["lweBootstrapKeys"] == []
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return False
 
 
 @dataclass(frozen=True)
