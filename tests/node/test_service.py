@@ -128,3 +128,59 @@ def test_store_answers_no_row_for_ids_sqlite_cannot_hold(tmp_path: Path) -> None
     db = NodeStore(tmp_path / "node.sqlite")
     assert db.get(2**64) is None and db.get(2**63) is None and db.get(0) is None and db.get(-1) is None
     assert db.get(1) is None
+
+
+def test_node_refuses_a_model_whose_vka_the_verifier_does_not_know(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]
+    """Review item 2: a model committed on chain but whose VKA was never registered with the verifier
+    adapter fails every proof on chain; a node that served it would be slashable for every job it took
+    (refund after the deadline, or challenge_zk of its claim). The node refuses to serve it."""
+    from veilproof.errors import ConfigError
+
+    net, suite, owner, _ = published
+    c = mlp.package.commitments()
+    rcpt = suite.models.register_model(
+        "unregistered", 1, 0, bytes.fromhex(c["onnx_hash"]), [], [], b"\0" * 32, sender=owner
+    )
+    mid = suite.models.registered_model_id(rcpt)
+    suite.models.set_zk_commitment(
+        mid,
+        *(
+            bytes.fromhex(c[k].removeprefix("0x"))
+            for k in ("zk_settings_hash", "zk_vka_digest", "zk_srs_hash")
+        ),
+        sender=owner,
+    )
+    assert suite.zk_adapter is not None and not suite.zk_adapter.is_registered(mid)
+    svc = _service(
+        tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
+    )
+    with pytest.raises(ConfigError, match="not registered"):
+        svc.load_models()
+
+
+def test_node_refuses_a_server_zip_carrying_a_shared_library(tmp_path: Path, published) -> None:  # type: ignore[no-untyped-def]
+    """A committed server.zip proves its bytes, not that they are harmless: Concrete would dlopen a
+    precompiled sharedlib.so shipped in it. A node refuses such a package before Concrete sees it."""
+    import hashlib
+    import zipfile
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.artifacts.sandbox import UnsafeArtifact
+
+    net, suite, owner, _ = published
+    store = ArtifactStore(tmp_path / "store")
+    zpath = tmp_path / "server.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("circuit.mlir", "func.func @main() { return }")
+        z.writestr("versions.json", "{}")
+        z.writestr("sharedlib.so", b"\x7fELF\x02\x01\x01" + b"\0" * 64)
+    digest = store.put_file(zpath)
+    assert digest == hashlib.sha256(zpath.read_bytes()).hexdigest()
+    pub = publish_model(
+        suite, owner, name="trojan", price=1, onnx_hash=digest, fhe_server_hash=digest, fhe_client_hash=digest
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    svc = _service(home, net, suite, ServedModel(pub.model_id, fhe_server=digest), store.root)
+    with pytest.raises(UnsafeArtifact, match="sharedlib.so"):
+        svc.load_models()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,33 @@ from veilproof.protocol.api import (
     ZkClaim,
 )
 
+log = logging.getLogger("veilproof.node")
+
 
 class Results(NodeCore):
-    """Read-only answers: job reports, output ciphertexts, artifacts, node info."""
+    """Read-only answers: job reports, output ciphertexts, artifacts, node info; and the node's
+    housekeeping (probing its chain, sweeping evaluation keys whose jobs are over)."""
+
+    def start_maintenance(self) -> threading.Thread:
+        """A daemon thread: every ``maintenance_interval_s``, probe the chain and sweep expired keys."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(self.cfg.maintenance_interval_s)
+                try:
+                    self.chain_problem()
+                    gone = self.sweep_eval_keys()
+                    if gone:
+                        log.info("swept %d evaluation-key uploads whose jobs are over", len(gone))
+                except Exception:
+                    log.exception("maintenance")
+
+        t = threading.Thread(target=loop, name="node-maintenance", daemon=True)
+        t.start()
+        return t
+
+    def sweep_eval_keys(self) -> list[str]:
+        raise NotImplementedError  # veilproof.node.admission.Admission
 
     def result(self, job_id: int) -> JobReport:
         row = self.db.get(job_id)
@@ -59,7 +85,7 @@ class Results(NodeCore):
         return NodeInfo(
             address=self.address,
             pubkey="0x" + self.pubkey.hex(),
-            chain_id=self.net.chain_id,
+            chain_id=self.chain_id,
             market=self.suite.market.address,
             models=[
                 ServedModelInfo(
