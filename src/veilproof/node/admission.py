@@ -172,7 +172,7 @@ class Admission(NodeCore):
         if size != expected:
             raise BadInput(f"evaluation keys: {size} bytes, this circuit needs {expected}")
         used = self.db.key_bytes_of(job.client)
-        if used + size > self.cfg.eval_key_quota_bytes:
+        if not self.db.client_holds(job.client, digest) and used + size > self.cfg.eval_key_quota_bytes:
             raise QuotaExceeded(
                 f"client {job.client} holds {used} bytes of evaluation keys on this node; "
                 f"{size} more would exceed its quota of {self.cfg.eval_key_quota_bytes} "
@@ -190,14 +190,14 @@ class Admission(NodeCore):
         return digest
 
     def sweep_eval_keys(self) -> list[str]:
-        """Forget key uploads whose job is over on chain (settled, refunded, slashed, or open and past
-        its deadline by the grace period), and delete blobs no upload names any more. Model artifacts
-        are never deleted, whatever was uploaded. Returns the deleted digests."""
+        """Forget key uploads whose job is past its deadline by the grace period and not waiting in a
+        challenge window, and delete blobs no upload names any more. Model artifacts are never
+        deleted, whatever was uploaded. Returns the deleted digests."""
         from veilproof.errors import ChainError
 
         now = self.chain_now()
         over = []
-        for row in self.db.expired_keys(before=now):
+        for row in self.db.key_uploads():
             if row.chain != self.db.chain:
                 over.append(row)
                 continue
@@ -205,9 +205,10 @@ class Admission(NodeCore):
                 job = self.suite.market.read_job(row.job_id)
             except ChainError:
                 continue
-            if job.status in (JobStatus.SETTLED, JobStatus.REFUNDED, JobStatus.SLASHED) or (
-                job.status == JobStatus.OPEN and job.deadline + self.cfg.eval_key_grace_s < now
-            ):
+            # Kept while the job may still need them (open, or submitted within its challenge window),
+            # and until its deadline plus a grace period: a client reusing its keys for its next job
+            # checks (HEAD) that they are here before it submits, and must not lose them in between.
+            if job.status != JobStatus.SUBMITTED and job.deadline + self.cfg.eval_key_grace_s < now:
                 over.append(row)
         deleted = []
         for digest in self.db.drop_keys(over):

@@ -31,7 +31,7 @@ class NodeConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     max_eval_key_bytes: int = 256 * 1024 * 1024
     eval_key_quota_bytes: int = 512 * 1024 * 1024  # per client, over its uploads still held
-    eval_key_grace_s: int = 3600  # keys are kept this long past their job's deadline (disputes), then swept
+    eval_key_grace_s: int = 3600  # keys are kept this long past their job's deadline, then swept
     max_artifact_bytes: int = 4 * 1024**3  # the most the node downloads for one artifact from a peer
     maintenance_interval_s: float = 30.0
     stake: int = 100 * 10**18

@@ -52,6 +52,9 @@ class Results(NodeCore):
     def sweep_eval_keys(self) -> list[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission
 
+    def model_digests(self) -> set[str]:
+        raise NotImplementedError  # veilproof.node.admission.Admission
+
     def result(self, job_id: int) -> JobReport:
         row = self.db.get(job_id)
         if row is None:
@@ -73,7 +76,11 @@ class Results(NodeCore):
         return row.output_ct
 
     def artifact_path(self, digest: str) -> Path:
-        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served)."""
+        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served).
+        Clients' evaluation-key uploads are not served: the node keeps them for their jobs, it is not a
+        free public host for whatever was uploaded."""
+        if self.db.keys_held(digest) and digest not in self.model_digests():
+            raise UnknownArtifact(f"artifact {digest} not in this node's store")
         if not self.store.has(digest):
             raise UnknownArtifact(f"artifact {digest} not in this node's store")
         try:

@@ -60,7 +60,7 @@ class EvalKeyRow(Base):
     chain: Mapped[str] = mapped_column(String(160), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     client: Mapped[str] = mapped_column(String(42), primary_key=True)
-    job_id: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # one row per job that needs them
     size: Mapped[int] = mapped_column(BigInteger)
     deadline: Mapped[int] = mapped_column(BigInteger)  # the job's deadline: kept no later than this (+ grace)
     created: Mapped[float] = mapped_column(default=time.time)
@@ -127,30 +127,38 @@ class NodeStore:
     def key_bytes_of(self, client: str) -> int:
         """Bytes of evaluation keys held for ``client`` on this chain (its quota's use)."""
         with self.session() as s:
-            total = s.scalar(
-                select(func.coalesce(func.sum(EvalKeyRow.size), 0)).where(
-                    EvalKeyRow.chain == self.chain, EvalKeyRow.client == client.lower()
-                )
-            )
-            return int(total or 0)
+            held = (
+                select(EvalKeyRow.digest, EvalKeyRow.size)
+                .where(EvalKeyRow.chain == self.chain, EvalKeyRow.client == client.lower())
+                .distinct()
+                .subquery()
+            )  # the same keys for several jobs count once
+            return int(s.scalar(select(func.coalesce(func.sum(held.c.size), 0))) or 0)
 
     def add_keys(self, digest: str, client: str, job_id: int, size: int, deadline: int) -> None:
         with self.session() as s:
-            row = s.get(EvalKeyRow, (self.chain, digest, client.lower()))
-            if row is None:
+            if s.get(EvalKeyRow, (self.chain, digest, client.lower(), job_id)) is None:
                 s.add(EvalKeyRow(chain=self.chain, digest=digest, client=client.lower(), job_id=job_id,
                                  size=size, deadline=deadline))  # fmt: skip
-            else:  # the same keys for a later job: keep them as long as that job needs them
-                row.job_id, row.deadline = job_id, max(row.deadline, deadline)
+
+    def client_holds(self, client: str, digest: str) -> bool:
+        """Whether these keys already count in ``client``'s quota (uploaded for another of its jobs)."""
+        with self.session() as s:
+            q = select(EvalKeyRow.digest).where(
+                EvalKeyRow.chain == self.chain,
+                EvalKeyRow.client == client.lower(),
+                EvalKeyRow.digest == digest,
+            )
+            return s.scalar(q.limit(1)) is not None
 
     def keys_held(self, digest: str) -> bool:
         with self.session() as s:
             return s.scalar(select(EvalKeyRow.digest).where(EvalKeyRow.digest == digest).limit(1)) is not None
 
-    def expired_keys(self, before: int) -> list[EvalKeyRow]:
-        """Key uploads whose job's deadline is before ``before`` (chain time), on any chain."""
+    def key_uploads(self) -> list[EvalKeyRow]:
+        """Every key upload held, on any chain (the sweep asks the chain which jobs are over)."""
         with self.session() as s:
-            return list(s.scalars(select(EvalKeyRow).where(EvalKeyRow.deadline < before)))
+            return list(s.scalars(select(EvalKeyRow)))
 
     def drop_keys(self, rows: list[EvalKeyRow]) -> list[str]:
         """Forget these uploads; the digests no upload names any more (their blobs can be deleted)."""
@@ -161,6 +169,7 @@ class NodeStore:
                         EvalKeyRow.chain == r.chain,
                         EvalKeyRow.digest == r.digest,
                         EvalKeyRow.client == r.client,
+                        EvalKeyRow.job_id == r.job_id,
                     )
                 )
         gone = []

@@ -106,6 +106,12 @@ class Work(NodeCore):
                     lambda: self._check_claim(job_id, instances, proof), row.deadline, f"job {job_id}: check"
                 )
             except ContractReverted as e:
+                job = self.suite.market.read_job(job_id)
+                if job.status != JobStatus.OPEN or job.deadline < self.chain_now():
+                    # Refunded, or too late: nothing to decline; the claim is not signed.
+                    self.db.update(job_id, state=JobState.FAILED, error=f"chain would not take the result: {e.reason}",
+                                   finished=time.time())  # fmt: skip
+                    return
                 log.error("job %s: the chain would reject this node's proof (%s): declined", job_id, e.reason)
                 self._decline(job_id, row.deadline, f"proof not verifiable: {e.reason}")
                 return
