@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("veilproof.node")
 T = TypeVar("T")
 
-#: How long a chain probe's answer stands for ``/health`` (a poll every few ms must not hit the chain).
-CHAIN_PROBE_TTL_S = 1.0
+#: How often the node probes its chain, and when a probe that has not come back means "not answering".
+CHAIN_PROBE_INTERVAL_S = 1.0
+CHAIN_PROBE_STALE_S = 30.0
 
 
 def chain_down(e: BaseException) -> bool:
@@ -124,19 +125,26 @@ class NodeCore:
         return now
 
     def chain_problem(self) -> str | None:
-        """Why the node cannot settle on its chain right now (None: it can). Probed at most once a
-        second: the chain answers, it is still the chain history the node's records belong to (a
-        reset dev chain has a new genesis block) and the market still has code."""
+        """Why the node cannot settle on its chain right now (None: it can), from the latest probe
+        (:meth:`probe_chain`, run every second by the node's prober thread). Answering from the probe,
+        never probing in the caller: a busy chain (the embedded one verifying a proof takes seconds)
+        must not make ``/health`` slow. A probe that has not come back for ``CHAIN_PROBE_STALE_S`` is a
+        chain that does not answer."""
         when, problem = self._probe
-        if time.monotonic() - when < CHAIN_PROBE_TTL_S:
-            return problem
+        if when == 0.0:
+            return self.probe_chain()
+        age = time.monotonic() - when
+        if age > CHAIN_PROBE_STALE_S:
+            return f"chain not answering (last probe {age:.0f} s ago)"
+        return problem
+
+    def probe_chain(self) -> str | None:
+        """Ask the chain whether the node can settle on it: it answers, it is still the chain history
+        the node's records belong to (a reset dev chain has a new genesis block), the market has code."""
         with self._probe_lock:
-            when, problem = self._probe
-            if time.monotonic() - when < CHAIN_PROBE_TTL_S:
-                return problem
             try:
                 if self._genesis_hash() != self.genesis:
-                    problem = (
+                    problem: str | None = (
                         "chain reset: its genesis block changed since the node started (restart the node)"
                     )
                 elif not self.net.w3.eth.get_code(self.suite.market.contract.address):

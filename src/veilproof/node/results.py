@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
 from veilproof.errors import ArtifactError
-from veilproof.node.core import NodeCore
+from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, NodeCore
 from veilproof.node.errors import (
     UnknownArtifact,
     UnknownJob,
@@ -31,23 +32,28 @@ class Results(NodeCore):
     """Read-only answers: job reports, output ciphertexts, artifacts, node info; and the node's
     housekeeping (probing its chain, sweeping evaluation keys whose jobs are over)."""
 
-    def start_maintenance(self) -> threading.Thread:
-        """A daemon thread: every ``maintenance_interval_s``, probe the chain and sweep expired keys."""
+    def start_maintenance(self) -> None:
+        """Daemon threads: probe the chain every second (``/health`` answers from the probe), and every
+        ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
 
-        def loop() -> None:
-            while True:
-                time.sleep(self.cfg.maintenance_interval_s)
-                try:
-                    self.chain_problem()
-                    gone = self.sweep_eval_keys()
-                    if gone:
-                        log.info("swept %d evaluation-key uploads whose jobs are over", len(gone))
-                except Exception:
-                    log.exception("maintenance")
+        def every(seconds: float, task: Callable[[], object], name: str) -> None:
+            def loop() -> None:
+                while True:
+                    try:
+                        task()
+                    except Exception:
+                        log.exception(name)
+                    time.sleep(seconds)
 
-        t = threading.Thread(target=loop, name="node-maintenance", daemon=True)
-        t.start()
-        return t
+            threading.Thread(target=loop, name=name, daemon=True).start()
+
+        def sweep() -> None:
+            gone = self.sweep_eval_keys()
+            if gone:
+                log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
+
+        every(CHAIN_PROBE_INTERVAL_S, self.probe_chain, "chain-probe")
+        every(self.cfg.maintenance_interval_s, sweep, "key-sweep")
 
     def sweep_eval_keys(self) -> list[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission
