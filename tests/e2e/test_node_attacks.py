@@ -237,5 +237,19 @@ def test_slow_clients_are_dropped_and_the_node_keeps_answering(zk_world: ZkWorld
         print(f"\nslow clients held for {sorted(k or -1 for k in kept)} s; /health slowest {slowest:.3f} s")
         assert all(k is not None and k < 8.0 for k in kept), kept
         assert slowest < 1.0
+        # More connections than the node takes: the next request gets a JSON 503, and once the idle
+        # ones have been dropped (head deadline) the node answers again.
+        idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(64)]
+        try:
+            time.sleep(0.3)
+            r = httpx.get(f"{node.endpoint}/health", timeout=5)
+            assert r.status_code == 503 and "connections" in r.json()["error"], r.text
+            t_end = time.monotonic() + 8
+            while httpx.get(f"{node.endpoint}/health", timeout=5).status_code != 200:
+                assert time.monotonic() < t_end, "the node did not recover from idle connections"
+                time.sleep(0.2)
+        finally:
+            for c in idle:
+                c.close()
     finally:
         node.stop()

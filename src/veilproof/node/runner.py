@@ -23,6 +23,7 @@ from veilproof.errors import ConfigError
 from veilproof.node.app import create_app
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.service import NodeService
+from veilproof.protocol.api import ErrorBody
 
 log = logging.getLogger("veilproof.node")
 
@@ -31,18 +32,30 @@ log = logging.getLogger("veilproof.node")
 ServiceFactory = Callable[[NodeConfig, Network, Suite, LocalAccount], NodeService]
 
 
-class _HeadDeadlineH11(H11Protocol):
-    """uvicorn's h11 protocol plus a deadline for each request's head (request line and headers).
+class _GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with two guards against slow or numerous clients.
 
-    Why: uvicorn times out an idle kept-alive connection, but any byte resets that timer, so a client
-    trickling a request head held its connection (and a slot of ``limit_concurrency``) forever. Each
-    connection must now complete a request head within ``head_timeout_s`` of connecting or of the
-    previous response; bodies have their own deadline (``node/app.py`` ``_read_limited``)."""
+    * A deadline for each request's head (request line and headers). uvicorn times out an idle
+      kept-alive connection, but any byte resets that timer, so a client trickling a request head held
+      its connection forever. Each connection must complete a request head within ``head_timeout_s``
+      of connecting or of the previous response; bodies have their own deadline (``node/app.py``).
+    * A cap on open connections, answered with a JSON ``ErrorBody`` 503 (uvicorn's own
+      ``limit_concurrency`` answers in plain text; it stays as a backstop on in-flight requests)."""
 
     head_timeout_s: float = 10.0
+    max_connections: int = 256
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            body = ErrorBody(error=f"node at its limit of {self.max_connections} connections; retry later")
+            data = body.model_dump_json().encode()
+            transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(data)).encode() + b"\r\nconnection: close\r\n\r\n" + data
+            )
+            transport.close()
+            return
         self._arm_head_deadline()
 
     def on_response_complete(self) -> None:
@@ -60,14 +73,18 @@ class _HeadDeadlineH11(H11Protocol):
 
 def server_config(app: object, cfg: NodeConfig) -> uvicorn.Config:
     """uvicorn settings that bound what slow or numerous clients can hold (see NodeConfig)."""
-    protocol = type("NodeH11Protocol", (_HeadDeadlineH11,), {"head_timeout_s": cfg.head_timeout_s})
+    protocol = type(
+        "NodeH11Protocol",
+        (_GuardedH11,),
+        {"head_timeout_s": cfg.head_timeout_s, "max_connections": cfg.max_connections},
+    )
     return uvicorn.Config(
         app,  # type: ignore[arg-type]  # an ASGI app
         log_level="warning",
         access_log=False,
         http=protocol,
         timeout_keep_alive=max(1, int(cfg.keep_alive_s)),
-        limit_concurrency=cfg.max_connections,
+        limit_concurrency=cfg.max_connections + 16,
     )
 
 
