@@ -241,9 +241,11 @@ class Client:
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
         job = self.suite.market.read_job(job_id)
-        if st is None:
+        claim = st.zk if st is not None else None
+        if st is None or (job.status == JobStatus.SETTLED and not claim):
+            # The node went silent, or it settled the job without a claim to show (it recovered the
+            # job from the chain after a crash): the chain has the verified outputs.
             return self._zk_result_from_chain(m, offer, settings, job, open_tx, timings, t0)
-        claim = st.zk
         if job.status == JobStatus.SETTLED and claim:
             instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
             if JobMarket.output_hash(instances) != job.output_hash:
