@@ -49,7 +49,7 @@ from veilproof.chain.views import MODE_FHE, read_job
 from veilproof.client import Client
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.protocol import RequestSig, sign_request
-from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
 
 PER_PAYMENT = 15 * ONE
@@ -326,19 +326,32 @@ def test_node_takes_only_the_wallets_agent_key(live: LiveAgentWorld, tmp_path: P
     fc = FheClient(w.bundle.client_zip_path, tmp_path / "keys", expected_client_hash=w.bundle.client_zip_hash)
     keys = fc.evaluation_keys()
     ek_hash = hashlib.sha256(keys).hexdigest()
-    up = httpx.put(
-        f"{w.node.endpoint}/fhe/keys",
-        content=keys,
-        headers={"Content-Type": "application/octet-stream"},
-        timeout=120,
-    )
-    assert up.status_code < 300, up.text
     x = w.data.x_test[9]
     ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
     job_id, _ = w.payer.open_job(
         w.model_id, w.node.account.address, hashlib.sha256(ct).digest(), MODE_FHE,
         w.lnet.net.now() + 1800, PRICE,
     )  # fmt: skip
+    # Keys are uploaded for the open job, signed like the job's requests (by the wallet's agent key).
+    ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.node.account.address, job_id)
+    up = httpx.put(
+        f"{w.node.endpoint}/fhe/keys",
+        content=keys,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "X-Veil-Job": str(job_id),
+            "X-Veil-Eval-Keys": ek_hash,
+            "X-Veil-Signature": "0x"
+            + sign_as_wallet(
+                w.agent.key,
+                w.agent.wallet.address,
+                ctx.chain_id,
+                eip191_hash(ctx.digest(fhe_keys_signed_payload(ek_hash))),
+            ).hex(),
+        },
+        timeout=120,
+    )
+    assert up.status_code < 300, up.text
 
     wallet = w.agent.wallet.address
     for stranger in (Account.create(), w.owner, w.node.account):  # not the agent key, incl. the owner

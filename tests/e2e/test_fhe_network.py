@@ -15,7 +15,7 @@ from world import PRICE, FheWorld
 
 from veilproof.chain.views import MODE_FHE, OPEN, REFUNDED, SETTLED, read_job
 from veilproof.protocol import RequestSig, sign_request
-from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 
 pytestmark = pytest.mark.slow
 
@@ -57,13 +57,18 @@ def _post(w: FheWorld, job_id: int, ct: bytes, ek_hash: str) -> httpx.Response:
     return httpx.post(f"{w.node.endpoint}/fhe/jobs/{job_id}", content=ct, headers=headers, timeout=60)
 
 
-def _upload(w: FheWorld, keys: bytes) -> httpx.Response:
-    return httpx.put(
-        f"{w.node.endpoint}/fhe/keys",
-        content=keys,
-        headers={"Content-Type": "application/octet-stream"},
-        timeout=120,
-    )
+def _upload(w: FheWorld, job_id: int, keys: bytes, signer=None) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """Upload evaluation keys for an open job, signed by its client (or ``signer``)."""
+    ek = hashlib.sha256(keys).hexdigest()
+    ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.node.account.address, job_id)
+    sig = sign_request(signer or w.client.account, ctx, fhe_keys_signed_payload(ek))
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "X-Veil-Job": str(job_id),
+        "X-Veil-Eval-Keys": ek,
+        "X-Veil-Signature": sig,
+    }
+    return httpx.put(f"{w.node.endpoint}/fhe/keys", content=keys, headers=headers, timeout=120)
 
 
 def test_private_inference_matches_the_clear_model_and_pays(fhe_world: FheWorld) -> None:
@@ -125,9 +130,9 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     alice = _fhe_client(w, "alice")
     x = w.data.x_test[3]
     keys = alice.evaluation_keys()
-    assert _upload(w, keys).status_code == 200
     ct = alice.encrypt(x)
     job_id = _open(w, ct)
+    assert _upload(w, job_id, keys).status_code == 200
     assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
     import time
 
@@ -150,11 +155,11 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
     w = fhe_world
     alice = _fhe_client(w, "alice")
     keys = alice.evaluation_keys()
-    assert _upload(w, keys).status_code == 200
     ek = hashlib.sha256(keys).hexdigest()
     ct = alice.encrypt(w.data.x_test[4])
     if case == "oversized_keys":
-        # Declare 1 TiB: the node must answer 413 from the header alone, without reading the body.
+        # Declare 1 TiB: the node must answer 413 from the header alone, without reading the body
+        # (and before it asks the chain about the job).
         import socket
         from urllib.parse import urlparse
 
@@ -162,6 +167,7 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
         with socket.create_connection((u.hostname, u.port), timeout=30) as sock:
             sock.sendall(
                 b"PUT /fhe/keys HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                b"X-Veil-Job: 1\r\nX-Veil-Eval-Keys: " + ek.encode() + b"\r\n"
                 b"Content-Length: 1099511627776\r\n\r\n" + b"\0" * 1024
             )
             status_line = sock.recv(4096).split(b"\r\n", 1)[0]
@@ -177,15 +183,18 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
 
         other = FheClient(w.other_bundle.client_zip_path, w.lnet.root / "keys" / "alice-xgb")
         ct = other.encrypt(w.data.x_test[4])
-    elif case == "other_circuit_keys":
+    before = _veil(w, w.client.account.address)
+    job_id = _open(w, ct, deadline_s=60)
+    if case == "other_circuit_keys":
         from veilproof.fhe import FheClient
 
         other = FheClient(w.other_bundle.client_zip_path, w.lnet.root / "keys" / "alice-xgb")
         bad_keys = other.evaluation_keys()
-        assert _upload(w, bad_keys).status_code == 200
+        up = _upload(w, job_id, bad_keys)  # refused at the upload: the wrong size for this circuit
+        assert up.status_code == 400 and "this circuit needs" in up.json()["error"], up.text
         ek = hashlib.sha256(bad_keys).hexdigest()
-    before = _veil(w, w.client.account.address)
-    job_id = _open(w, ct, deadline_s=60)
+    else:
+        assert _upload(w, job_id, keys).status_code == 200
     r = _post(w, job_id, ct, ek)
     if r.status_code == 202:
         # Passed the cheap checks (right size): the node declines it on chain once evaluation fails.
@@ -203,7 +212,7 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
             w.client.withdraw()
             assert _veil(w, w.client.account.address) == before
     else:
-        assert r.status_code == 400, r.text
+        assert r.status_code in (400, 428), r.text
         assert r.json()["error"]
         w.lnet.net.time_travel(61)
         w.client.refund(job_id)
@@ -213,3 +222,71 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
     # and it still serves an honest patient afterwards
     res = w.client.infer(w.model_id, w.data.x_test[5], private=True)
     assert res.status == "settled"
+
+
+def test_key_uploads_need_a_signed_open_job_and_fit_a_quota(fhe_world: FheWorld) -> None:
+    """``PUT /fhe/keys`` took 256 MiB from anyone, stored it forever and served it publicly. Now an upload
+    names an open FHE job of its signer on this node (checked before the body is read), counts against
+    that client's quota (1.5 key sets here), and is deleted once the job is over.
+
+    (This circuit's evaluation keys are the same bytes for every client — a logistic regression needs
+    no bootstrapping keys — so a second, distinct key set is random bytes of the right size: the node
+    can only check sizes at upload, and garbage keys fail at evaluation.)"""
+    import time
+
+    from eth_account import Account
+
+    w = fhe_world
+    keys = _fhe_client(w, "alice").evaluation_keys()
+    junk = os.urandom(len(keys))
+    ek_junk = hashlib.sha256(junk).hexdigest()
+    ct = _fhe_client(w, "alice").encrypt(w.data.x_test[9])
+    job_id = _open(w, ct, deadline_s=60)
+    # anonymous: no job, no signature (what the review did with 256 MiB)
+    anon = httpx.put(f"{w.node.endpoint}/fhe/keys", content=junk,
+                     headers={"Content-Type": "application/octet-stream"}, timeout=60)  # fmt: skip
+    assert anon.status_code == 422 and anon.json()["error"]
+    # signed by someone who is not the job's client, or for a job that does not exist
+    assert _upload(w, job_id, junk, signer=Account.create()).status_code == 401
+    assert _upload(w, 10**6, junk).status_code == 404
+    # a body that is not what was signed (the keys it names, this client already holds)
+    ek = hashlib.sha256(keys).hexdigest()
+    ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.node.account.address, job_id)
+    headers = {"Content-Type": "application/octet-stream", "X-Veil-Job": str(job_id), "X-Veil-Eval-Keys": ek,
+               "X-Veil-Signature": sign_request(w.client.account, ctx, fhe_keys_signed_payload(ek))}  # fmt: skip
+    swapped = httpx.put(f"{w.node.endpoint}/fhe/keys", content=junk, headers=headers, timeout=60)
+    assert swapped.status_code == 400 and "does not hash" in swapped.json()["error"], swapped.text
+    assert httpx.head(f"{w.node.endpoint}/fhe/keys/{ek_junk}").status_code == 404, (
+        "a refused upload was stored"
+    )
+    # The quota is per client: a second key set is one too many.
+    fresh = w.lnet.new_funded(10)
+    market = w.lnet.suite.market
+
+    def open_for_fresh() -> int:
+        w.lnet.suite.token.approve(market.address, PRICE, sender=fresh)
+        deadline = w.lnet.net.now() + 60
+        commit = hashlib.sha256(ct).digest()
+        return market.opened_job_id(
+            market.open_job(w.model_id, w.node.account.address, commit, MODE_FHE, deadline, sender=fresh)
+        )
+
+    junk2 = os.urandom(len(keys))
+    jobs = [open_for_fresh(), open_for_fresh()]
+    assert _upload(w, jobs[0], junk, signer=fresh).status_code == 200
+    assert _upload(w, jobs[1], junk, signer=fresh).status_code == 200  # the same keys again: counted once
+    assert httpx.get(f"{w.node.endpoint}/artifacts/{ek_junk}").status_code == 404  # held for jobs, not served
+    over = _upload(w, jobs[1], junk2, signer=fresh)
+    assert over.status_code == 413 and "quota" in over.json()["error"], over.text
+    assert httpx.head(f"{w.node.endpoint}/fhe/keys/{hashlib.sha256(junk2).hexdigest()}").status_code == 404
+    # Once the jobs are over (past their deadline: refunded here), the node deletes their keys.
+    w.lnet.net.time_travel(61)
+    for j in jobs:
+        market.refund(j, sender=fresh)
+    w.client.refund(job_id)
+    t_end = time.monotonic() + 30
+    while httpx.head(f"{w.node.endpoint}/fhe/keys/{ek_junk}").status_code == 200:
+        assert time.monotonic() < t_end, "keys of finished jobs are still held"
+        time.sleep(0.5)
+    # and the client's quota is free again
+    assert _upload(w, open_for_fresh(), junk2, signer=fresh).status_code == 200

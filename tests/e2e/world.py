@@ -90,11 +90,23 @@ def make_fhe_world(root: Path, chain_url: str | None) -> FheWorld:
         onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
         fhe_server_hash=bundle.server_zip_hash,
     )  # fmt: skip
+    # Evaluation keys are held within a per-client quota: room for 1.5 key sets of this circuit.
+    from veilproof.fhe import FheClient
+
+    alice = FheClient(
+        bundle.client_zip_path, lnet.root / "keys" / "alice", expected_client_hash=bundle.client_zip_hash
+    )
+    ek_size = len(alice.evaluation_keys())
     node = lnet.start_node(
         "fhe-node",
         [ServedModel(pub.model_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash)],
         artifacts_dir=store.root,
         stake_veil=300,
+        config={
+            "eval_key_quota_bytes": int(1.5 * ek_size),
+            "eval_key_grace_s": 0,
+            "maintenance_interval_s": 1.0,
+        },
     )
     client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
     return FheWorld(lnet, pub.model_id, node, client, bundle, model, data, other)

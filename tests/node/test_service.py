@@ -32,6 +32,28 @@ def test_pool_refuses_beyond_workers_plus_queue() -> None:
     assert pool.inflight == 0
 
 
+def test_a_reserved_slot_cannot_be_refused_and_a_released_one_is_free_again() -> None:
+    """Admission reserves before ``start_job``: once reserved, queueing the job cannot fail (the old
+    check-then-submit let a burst pass the check together and fail the submit after ``start_job``)."""
+    pool = WorkerPool(workers=1, queue_limit=1)
+    gate = threading.Event()
+    a, b = pool.reserve(), pool.reserve()
+    with pytest.raises(QueueFull):
+        pool.reserve()
+    b.release()
+    b.release()  # idempotent
+    c = pool.reserve()
+    a.run(gate.wait)
+    c.run(gate.wait)
+    assert pool.inflight == 2
+    forced = pool.reserve(force=True)  # a job recovered after a restart runs whatever the queue holds
+    assert pool.inflight == 3
+    forced.run(lambda: None)
+    gate.set()
+    pool.shutdown()
+    assert pool.inflight == 0
+
+
 def test_a_crashing_job_does_not_kill_the_worker() -> None:
     pool = WorkerPool(workers=1, queue_limit=0)
 
@@ -128,3 +150,79 @@ def test_store_answers_no_row_for_ids_sqlite_cannot_hold(tmp_path: Path) -> None
     db = NodeStore(tmp_path / "node.sqlite")
     assert db.get(2**64) is None and db.get(2**63) is None and db.get(0) is None and db.get(-1) is None
     assert db.get(1) is None
+
+
+def test_node_refuses_a_model_whose_vka_the_verifier_does_not_know(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]
+    """Review item 2: a model committed on chain but whose VKA was never registered with the verifier
+    adapter fails every proof on chain; a node that served it would be slashable for every job it took
+    (refund after the deadline, or challenge_zk of its claim). The node refuses to serve it."""
+    from veilproof.errors import ConfigError
+
+    net, suite, owner, _ = published
+    c = mlp.package.commitments()
+    rcpt = suite.models.register_model(
+        "unregistered", 1, 0, bytes.fromhex(c["onnx_hash"]), [], [], b"\0" * 32, sender=owner
+    )
+    mid = suite.models.registered_model_id(rcpt)
+    suite.models.set_zk_commitment(
+        mid,
+        *(
+            bytes.fromhex(c[k].removeprefix("0x"))
+            for k in ("zk_settings_hash", "zk_vka_digest", "zk_srs_hash")
+        ),
+        sender=owner,
+    )
+    assert suite.zk_adapter is not None and not suite.zk_adapter.is_registered(mid)
+    svc = _service(
+        tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
+    )
+    with pytest.raises(ConfigError, match="not registered"):
+        svc.load_models()
+
+
+def test_node_refuses_a_server_zip_carrying_a_shared_library(tmp_path: Path, published) -> None:  # type: ignore[no-untyped-def]
+    """A committed server.zip proves its bytes, not that they are harmless: Concrete would dlopen a
+    precompiled sharedlib.so shipped in it. A node refuses such a package before Concrete sees it."""
+    import hashlib
+    import zipfile
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.artifacts.sandbox import UnsafeArtifact
+
+    net, suite, owner, _ = published
+    store = ArtifactStore(tmp_path / "store")
+    zpath = tmp_path / "server.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("circuit.mlir", "func.func @main() { return }")
+        z.writestr("versions.json", "{}")
+        z.writestr("sharedlib.so", b"\x7fELF\x02\x01\x01" + b"\0" * 64)
+    digest = store.put_file(zpath)
+    assert digest == hashlib.sha256(zpath.read_bytes()).hexdigest()
+    pub = publish_model(
+        suite, owner, name="trojan", price=1, onnx_hash=digest, fhe_server_hash=digest, fhe_client_hash=digest
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    svc = _service(home, net, suite, ServedModel(pub.model_id, fhe_server=digest), store.root)
+    with pytest.raises(UnsafeArtifact, match="sharedlib.so"):
+        svc.load_models()
+
+
+def test_key_uploads_are_held_per_job_and_counted_once_per_client(tmp_path: Path) -> None:
+    """The same keys serve several jobs of a client: they count once in its quota, and stay while any
+    of those jobs still holds them (dropping one job's upload must not drop the others')."""
+    from veilproof.node.store import NodeStore
+
+    db = NodeStore(tmp_path / "node.sqlite", "31337:0xmarket:genesis")
+    a, b = "aa" * 32, "bb" * 32
+    db.add_keys(a, "0xC1", 1, 64, 100)
+    db.add_keys(a, "0xc1", 2, 64, 200)
+    db.add_keys(b, "0xC1", 3, 32, 300)
+    db.add_keys(a, "0xC2", 4, 64, 400)
+    assert db.key_bytes_of("0xc1") == 96 and db.key_bytes_of("0xC2") == 64
+    assert db.client_holds("0xC1", a) and not db.client_holds("0xC2", b)
+    rows = {r.job_id: r for r in db.key_uploads()}
+    assert db.drop_keys([rows[1]]) == []  # job 2 (and client 2's job 4) still hold a
+    assert db.drop_keys([rows[2], rows[3]]) == [b]
+    assert db.drop_keys([rows[4]]) == [a]
+    assert db.key_bytes_of("0xc1") == 0

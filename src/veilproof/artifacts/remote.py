@@ -17,9 +17,21 @@ from veilproof.artifacts.store import ArtifactStore
 from veilproof.errors import ArtifactError, IntegrityError
 from veilproof.protocol.api import ARTIFACT
 
+#: The most one download may bring (a peer that streams forever is cut off here); callers lower it.
+MAX_ARTIFACT_BYTES = 4 * 1024**3
 
-def fetch_artifact(store: ArtifactStore, digest: str, sources: list[str], timeout: float = 120.0) -> Path:
-    """Return the local path of ``digest``, downloading it from the first source that has it."""
+
+def fetch_artifact(
+    store: ArtifactStore,
+    digest: str,
+    sources: list[str],
+    timeout: float = 120.0,
+    max_bytes: int = MAX_ARTIFACT_BYTES,
+) -> Path:
+    """Return the local path of ``digest``, downloading it from the first source that has it.
+
+    A source that declares, or sends, more than ``max_bytes`` is dropped (and the next one tried):
+    a hostile peer must not fill the disk before the digest check can refuse its bytes."""
     if store.has(digest):
         return store.open_verified(digest)
     errors: list[str] = []
@@ -34,9 +46,20 @@ def fetch_artifact(store: ArtifactStore, digest: str, sources: list[str], timeou
                 if r.status_code != 200:
                     errors.append(f"{url}: HTTP {r.status_code}")
                     continue
+                declared = r.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                    errors.append(f"{url}: declares {declared} bytes, over the limit of {max_bytes}")
+                    continue
+                size = 0
                 for chunk in r.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        break
                     h.update(chunk)
                     f.write(chunk)
+                if size > max_bytes:
+                    errors.append(f"{url}: sent more than the limit of {max_bytes} bytes")
+                    continue
             if h.hexdigest() != digest:
                 errors.append(str(IntegrityError(url, digest, h.hexdigest())))
                 continue

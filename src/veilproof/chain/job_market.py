@@ -113,6 +113,10 @@ class JobMarket(ContractFacade):
     def nodes_address(self) -> str:
         return str(self._call("nodes"))
 
+    def zk_verifier(self) -> str:
+        """The verifier ``submit_zk_result`` and ``challenge_zk`` ask (the ZK adapter; zero if none)."""
+        return str(self._call("zk_verifier"))
+
     def zk_outputs(self, job_id: int) -> list[int] | None:
         """The public outputs (``instances[1:]``) a settled ZK job was paid for, from its
         ``ZkResultSubmitted`` event; None if the chain has no such event. A client reads its answer
@@ -198,6 +202,15 @@ class JobMarket(ContractFacade):
         """Post the proof (``submit_zk_result``); the job settles if the verifier accepts it."""
         return self._send(
             "submit_zk_result", job_id, [int(v) for v in instances], bytes(proof), sender=sender, gas=gas
+        )
+
+    def check_submit_zk(self, job_id: int, instances: Sequence[int], proof: bytes, *, node: str) -> None:
+        """Run ``submit_zk_result`` as an ``eth_call`` from ``node``: returns if the chain would accept
+        the proof now (same verifier, job state, deadline), raises ContractReverted with its reason
+        otherwise. A node checks this before it signs a claim, so it never signs one the chain rejects."""
+        self.net.call(
+            self._fn("submit_zk_result", job_id, [int(v) for v in instances], bytes(proof)),
+            sender=to_checksum_address(node),
         )
 
     def submit_fhe(

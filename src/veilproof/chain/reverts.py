@@ -65,6 +65,7 @@ def mapped_reverts(function: str | None = None) -> Iterator[None]:
             raise ContractReverted(reason_of(e), function) from e
         if isinstance(e, ValueError) and "revert" in str(e).lower():
             raise ContractReverted(reason_of(e), function) from e
-        if isinstance(e, (ConnectionError, TimeoutError)):
+        # requests' ConnectionError/Timeout are OSErrors (IOError), not the builtin ConnectionError.
+        if isinstance(e, (ConnectionError, TimeoutError, OSError)):
             raise ChainError(f"chain unreachable during {function or 'call'}: {e}") from e
         raise

@@ -26,3 +26,7 @@ class ZkVerifierAdapter(ContractFacade):
 
     def vka_of(self, model_id: int) -> list[bytes]:
         return [bytes(w) for w in self._call("vka_of", model_id)]
+
+    def verify(self, model_id: int, proof: bytes, instances: Sequence[int]) -> bool:
+        """Whether the adapter accepts ``proof`` for ``model_id`` (False when the model is unregistered)."""
+        return bool(self._call("verify", model_id, bytes(proof), [int(v) for v in instances]))

@@ -50,7 +50,7 @@ from veilproof.client.selection import NodeOffer, SelectionPolicy, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
 from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobReport, JobState, ZkClaim, ZkJobRequest
-from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
 
 if TYPE_CHECKING:
@@ -277,9 +277,11 @@ class Client:
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
         job = self.suite.market.read_job(job_id)
-        if st is None:
+        claim = st.zk if st is not None else None
+        if st is None or (job.status == JobStatus.SETTLED and not claim):
+            # The node went silent, or it settled the job without a claim to show (it recovered the
+            # job from the chain after a crash): the chain has the verified outputs.
             return self._zk_result_from_chain(m, offer, settings, job, open_tx, timings, t0)
-        claim = st.zk
         if job.status == JobStatus.SETTLED and claim:
             instances, proof = _claim_instances(claim), _hex_bytes(claim.proof)
             if JobMarket.output_hash(instances) != job.output_hash:
@@ -360,16 +362,20 @@ class Client:
         ek_hash = hashlib.sha256(keys).hexdigest()
         timings["keys"] = time.perf_counter() - t0
         api = self._api(offer)
-        t1 = time.perf_counter()
-        if not api.has_eval_keys(ek_hash):
-            say(f"uploading evaluation keys ({len(keys) / 1e6:.1f} MB)")
-            api.put_eval_keys(EvalKeysUpload(keys=keys))
-        timings["upload_keys"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
         job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE)
+        # Keys are uploaded for the open job (the node takes uploads only from a client with one).
+        t1 = time.perf_counter()
+        if not api.has_eval_keys(ek_hash):
+            say(f"uploading evaluation keys ({len(keys) / 1e6:.1f} MB)")
+            sig_keys = self._sign(offer, job_id, fhe_keys_signed_payload(ek_hash))
+            api.put_eval_keys(
+                EvalKeysUpload(keys=keys, job_id=job_id, eval_keys_sha256=ek_hash, signature=sig_keys)
+            )
+        timings["upload_keys"] = time.perf_counter() - t1
         if self.ciphertext_observer is not None:
             self.ciphertext_observer(job_id, ct, keys)
         say(

@@ -83,6 +83,10 @@ class NotFound(NodeRefused):
     """404: unknown job, model, artifact or output on this node."""
 
 
+class RequestTimedOut(NodeRefused):
+    """408: the request body did not reach the node in time (a slow or stalled upload)."""
+
+
 class Conflict(NodeRefused):
     """409: the job is not open, or was already submitted (replay)."""
 
@@ -112,7 +116,7 @@ class NodeServerError(NodeRefused):
 
 
 class NodeBusy(NodeRefused):
-    """503: the node's queue is full; try later or another node."""
+    """503: the node's queue is full, or it cannot reach its chain; try later or another node."""
 
 
 REFUSALS: dict[int, type[NodeRefused]] = {
@@ -120,6 +124,7 @@ REFUSALS: dict[int, type[NodeRefused]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    408: RequestTimedOut,
     409: Conflict,
     410: Gone,
     413: PayloadTooLarge,

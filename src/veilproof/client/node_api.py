@@ -103,7 +103,13 @@ class NodeApi:
         return self._send("HEAD", api.FHE_KEYS_DIGEST, {"digest": digest}, ok=(404,)).status_code == 200
 
     def put_eval_keys(self, upload: api.EvalKeysUpload) -> api.KeysStored:
-        headers = {api.CONTENT_TYPE: api.OCTET_STREAM}
+        """Upload keys for the open FHE job ``upload.job_id`` (signed: see :class:`api.EvalKeysUpload`)."""
+        headers = {
+            api.CONTENT_TYPE: api.OCTET_STREAM,
+            api.JOB_HEADER: str(upload.job_id),
+            api.EVAL_KEYS_HEADER: upload.eval_keys_sha256,
+            api.SIGNATURE_HEADER: upload.signature,
+        }
         return self._parse(
             self._send("PUT", api.FHE_KEYS, content=upload.keys, headers=headers), api.KeysStored
         )

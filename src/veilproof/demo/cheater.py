@@ -26,9 +26,11 @@ from eth_account.signers.local import LocalAccount
 from veilproof.chain import Network
 from veilproof.chain.suite import Suite
 from veilproof.demo.network import LocalNetwork, NodeProcess
+from veilproof.errors import ContractReverted
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.runner import load_config, run_node
 from veilproof.node.service import LoadedModel, NodeService
+from veilproof.protocol.api import JobState, ZkClaim
 
 if TYPE_CHECKING:
     from veilproof.models.package import ModelPackage, ZkResult
@@ -55,6 +57,14 @@ class SubstitutingNodeService(NodeService):
     def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
         pkg = self._substitute_packages.get(lm.served.model_id)
         return super()._prove(lm, x) if pkg is None else self.prover.prove(pkg, x)
+
+    def _check_claim(self, job_id: int, instances: list[int], proof: bytes) -> None:
+        """A cheater does not ask the chain first whether its proof verifies (it knows it will not)."""
+
+    def _zk_submit_rejected(self, job_id: int, claim: ZkClaim, e: ContractReverted) -> None:
+        """…and hands its signed claim to the client anyway: the evidence ``challenge_zk`` slashes."""
+        self.db.update(job_id, state=JobState.FAILED, error=f"chain rejected the result: {e.reason}",
+                       result_json=claim.model_dump_json())  # fmt: skip
 
 
 def start_cheater(

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -118,12 +119,14 @@ class LocalNetwork:
         honest: bool = True,
         module: str = "veilproof.node.runner",
         args: list[str] | None = None,
+        config: dict[str, Any] | None = None,
     ) -> NodeProcess:
         """Start a node process; it registers, stakes, checks its artifacts, then serves.
 
         ``module`` runs the node (``python -m module NODE.json *args``): the production runner by
         default; fault-injecting variants for the demo and tests pass their own (see
-        :func:`veilproof.demo.cheater.start_cheater`)."""
+        :func:`veilproof.demo.cheater.start_cheater`). ``config`` sets other :class:`NodeConfig`
+        fields (timeouts, limits)."""
         home = self.root / "nodes" / name
         home.mkdir(parents=True, exist_ok=True)
         acct = account or self.new_funded(stake_veil + 10)
@@ -142,6 +145,7 @@ class LocalNetwork:
             artifact_sources=artifact_sources or [],
             workers=workers,
             queue_limit=queue_limit,
+            **(config or {}),
         )
         save_config(cfg, home / "node.json")
         node = NodeProcess(name, acct, home, honest=honest, module=module, args=list(args or []))

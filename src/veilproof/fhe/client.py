@@ -94,6 +94,9 @@ class FheClient:
         src = _resolve_zip(bundle_dir_or_client_zip, "client.zip")
         self.client_zip_hash = sha256_file(src)
         _check_commitment("client.zip", self.client_zip_hash, expected_client_hash)
+        from veilproof.artifacts.sandbox import check_zip
+
+        check_zip(src, "client.zip")  # data only: no native library or code rides along
 
         self.key_dir = Path(key_dir)
         _private_dir(self.key_dir)

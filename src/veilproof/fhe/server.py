@@ -223,6 +223,10 @@ class FheServer:
         self.server_zip_hash = sha256_hex(data)
         if expected_hash is not None and self.server_zip_hash != expected_hash.lower().removeprefix("0x"):
             raise CommitmentMismatch("server.zip", expected_hash, self.server_zip_hash)
+        # Before Concrete sees it: a server.zip with a precompiled sharedlib.so would be dlopen'ed.
+        from veilproof.artifacts.sandbox import check_zip
+
+        check_zip(src, "server.zip")
         #: False for circuits with programmable bootstrapping: their output bytes differ between
         #: processes, so a re-execution's hash proves nothing (see ``circuit_is_deterministic``).
         self.deterministic = circuit_is_deterministic(data)

@@ -1,7 +1,9 @@
 """Admission: every check of a job request before any work, in this order: the job exists on chain,
 is assigned to this node, is open (so it is funded: the price sits in escrow), has time left, the request
 is signed by the job's client, the input matches the job's input commitment, and the job was not served
-before. Then the job is recorded, taken on chain (``start_job``) and queued."""
+before. Then a worker slot is reserved, the job is recorded, taken on chain (``start_job``) and queued
+on the reserved slot: a job the chain says this node started always has a worker (see
+:class:`veilproof.node.pool.Reservation`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from veilproof.chain.erc1271 import Erc1271, has_code
 from veilproof.chain.job_market import JobMode, JobStatus, OnchainJob
 from veilproof.errors import ContractReverted, InputError, VeilproofError
 from veilproof.node import store as st
-from veilproof.node.core import NodeCore
+from veilproof.node.core import NodeCore, chain_down, log
 from veilproof.node.errors import (
     BadInput,
     BadSignature,
@@ -18,13 +20,15 @@ from veilproof.node.errors import (
     DeadlinePassed,
     JobNotOpen,
     KeysMissing,
-    NodeRefusal,
+    MalformedBody,
     NotAssigned,
     NotServed,
+    QuotaExceeded,
     Replay,
     TooLarge,
     UnknownJob,
 )
+from veilproof.node.pool import Reservation
 from veilproof.protocol import RequestSig, recover_request_signer
 from veilproof.protocol.api import (
     EVAL_KEYS_HEADER,
@@ -32,7 +36,7 @@ from veilproof.protocol.api import (
     SIGNATURE_HEADER,
     JobState,
 )
-from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
 
 
@@ -55,7 +59,9 @@ class Admission(NodeCore):
             raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
         if job.model_id not in self.models:
             raise NotServed(f"this node does not serve model {job.model_id}")
-        ctx = RequestSig(self.net.chain_id, self.suite.market.address, self.address, job_id)
+        if mode == JobMode.ZK:
+            self._require_verifiable(job.model_id)
+        ctx = RequestSig(self.chain_id, self.suite.market.address, self.address, job_id)
         try:
             signer = recover_request_signer(ctx, body_for_sig, signature)
         except InputError as e:
@@ -68,6 +74,16 @@ class Admission(NodeCore):
             raise Replay(f"job {job_id} was already submitted to this node (replay)")
         return job
 
+    def _require_verifiable(self, model_id: int) -> None:
+        """The market's verifier must know the model's VKA: otherwise every proof reads as invalid on
+        chain, and a client who got the node to take the job could have it slashed (refund after the
+        deadline, or challenge_zk of its claim) although it proved honestly."""
+        if not self.zk_model_registered(model_id):
+            raise NotServed(
+                f"model {model_id}: its verifying key is not registered with the market's ZK verifier; "
+                "this node takes no ZK job it could not get verified"
+            )
+
     def _wallet_approves(self, client: str, digest: bytes, signature: str) -> bool:
         """ERC-1271: a contract client (an agent's wallet) vouches for its agent key's signature."""
         if not has_code(self.net, client):
@@ -79,35 +95,50 @@ class Admission(NodeCore):
             return False
 
     def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
-        """Record the job, take it on chain (``start_job``: from now on a missed deadline is
-        slashable), then queue it. Any failure undoes the record, so a retry is possible."""
+        """Reserve a worker slot, record the job, take it on chain (``start_job``: from now on a missed
+        deadline is slashable), then queue it on the reserved slot, which cannot fail.
+
+        The order is the point: a full queue is found *before* anything happens on chain (503, not
+        started), and a started job always runs. Measured before (50 concurrent requests, 1 worker,
+        queue 8): 19 jobs were started on chain, then answered 503 and forgotten, each a slash at its
+        deadline. A refusal of ``start_job`` undoes the record and the slot, so the client may retry.
+        If the connection fails during ``start_job``, the transaction may have been mined: the job is
+        kept and queued, and the worker takes it on chain first if it was not (see ``Work``)."""
         from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
         from veilproof.node.pool import QueueFull
 
+        try:
+            slot = self.pool.reserve()
+        except QueueFull as e:
+            raise Busy(f"node busy: {e}") from e
         row = st.JobRow(
-            job_id=job.job_id, mode=job.mode, model_id=job.model_id, client=job.client, deadline=job.deadline,
-            state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
+            chain=self.db.chain, job_id=job.job_id, mode=job.mode, model_id=job.model_id, client=job.client,
+            deadline=job.deadline, state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         try:
             with self.db.session() as s:
                 s.add(row)
         except DbIntegrityError as e:
+            slot.release()
             raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
         try:
-            if not self.pool.has_room():
-                raise QueueFull("queue full")
-            try:
-                self.suite.market.start_job(job.job_id, sender=self.account)
-            except ContractReverted as e:
-                raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
-            self._enqueue(job.job_id, job.mode)
-        except (NodeRefusal, QueueFull) as e:
-            with self.db.session() as s:
-                s.delete(s.get(st.JobRow, job.job_id))
-            if isinstance(e, QueueFull):
-                raise Busy(f"node busy: {e}") from e
-            raise
+            self.suite.market.start_job(job.job_id, sender=self.account)
+        except ContractReverted as e:
+            self._undo(job.job_id, slot)
+            raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
+        except Exception as e:
+            if not chain_down(e):
+                self._undo(job.job_id, slot)
+                raise
+            log.warning(
+                "job %s: start_job unconfirmed (%s); the worker settles it", job.job_id, type(e).__name__
+            )
+        self._enqueue(job.job_id, job.mode, slot)
+
+    def _undo(self, job_id: int, slot: Reservation) -> None:
+        self.db.delete(job_id)
+        slot.release()
 
     def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
         job = self._admit(job_id, JobMode.ZK, raw_body, signature)
@@ -123,16 +154,79 @@ class Admission(NodeCore):
     def has_eval_keys(self, digest: str) -> bool:
         return self.store.has(digest)
 
-    def put_eval_keys(self, data: bytes) -> str:
-        if len(data) > self.cfg.max_eval_key_bytes:
+    def authorize_keys_upload(
+        self, job_id: int, digest: str, size: int | None, signature: str | None
+    ) -> OnchainJob:
+        """Before a byte of an upload is read: it must be for an open FHE job of the signer on this
+        node, and fit the signer's quota. Why: ``PUT /fhe/keys`` took 256 MiB from anyone, stored it
+        forever and served it publicly (free storage and bandwidth, and a disk to fill)."""
+        if size is None:
+            raise MalformedBody("content-length: required for an evaluation-key upload")
+        if size > self.cfg.max_eval_key_bytes:
             raise TooLarge(f"evaluation keys larger than {self.cfg.max_eval_key_bytes} bytes")
-        if not data:
+        if size == 0:
             raise BadInput("evaluation keys: empty body")
-        digest = self.store.put_bytes(data)
-        with self.db.session() as s:
-            if s.get(st.EvalKeyRow, digest) is None:
-                s.add(st.EvalKeyRow(digest=digest, size=len(data)))
+        job = self._admit(job_id, JobMode.FHE, fhe_keys_signed_payload(digest), signature)
+        lm = self.models[job.model_id]
+        expected = lm.require_fhe().info.evaluation_key_bytes
+        if size != expected:
+            raise BadInput(f"evaluation keys: {size} bytes, this circuit needs {expected}")
+        used = self.db.key_bytes_of(job.client)
+        if not self.db.client_holds(job.client, digest) and used + size > self.cfg.eval_key_quota_bytes:
+            raise QuotaExceeded(
+                f"client {job.client} holds {used} bytes of evaluation keys on this node; "
+                f"{size} more would exceed its quota of {self.cfg.eval_key_quota_bytes} "
+                "(keys are freed when their jobs are over)"
+            )
+        return job
+
+    def put_eval_keys(self, data: bytes, digest: str, job: OnchainJob) -> str:
+        """Store an authorized upload (see :meth:`authorize_keys_upload`) if it hashes to ``digest``."""
+        if sha256_hex(data) != digest:
+            raise BadInput(f"evaluation keys: the body does not hash to {EVAL_KEYS_HEADER}")
+        if not self.store.has(digest):
+            self.store.put_bytes(data)
+        self.db.add_keys(digest, job.client, job.job_id, len(data), job.deadline)
         return digest
+
+    def sweep_eval_keys(self) -> list[str]:
+        """Forget key uploads whose job is past its deadline by the grace period and not waiting in a
+        challenge window, and delete blobs no upload names any more. Model artifacts are never
+        deleted, whatever was uploaded. Returns the deleted digests."""
+        from veilproof.errors import ChainError
+
+        now = self.chain_now()
+        over = []
+        for row in self.db.key_uploads():
+            if row.chain != self.db.chain:
+                over.append(row)
+                continue
+            try:
+                job = self.suite.market.read_job(row.job_id)
+            except ChainError:
+                continue
+            # Kept while the job may still need them (open, or submitted within its challenge window),
+            # and until its deadline plus a grace period: a client reusing its keys for its next job
+            # checks (HEAD) that they are here before it submits, and must not lose them in between.
+            if job.status != JobStatus.SUBMITTED and job.deadline + self.cfg.eval_key_grace_s < now:
+                over.append(row)
+        deleted = []
+        for digest in self.db.drop_keys(over):
+            if digest not in self.model_digests():
+                self.store.path(digest).unlink(missing_ok=True)
+                deleted.append(digest)
+        return deleted
+
+    def model_digests(self) -> set[str]:
+        """Every artifact of the served models (manifests, ZK roles, FHE zips): never swept."""
+        out: set[str] = set()
+        for lm in self.models.values():
+            for d in (lm.served.zk_package, lm.served.fhe_server, lm.served.fhe_client):
+                if d:
+                    out.add(d)
+            if lm.zk is not None:
+                out.update(lm.zk.artifacts.values())
+        return out
 
     def submit_fhe(self, job_id: int, ciphertext: bytes, eval_keys_hash: str, signature: str | None) -> None:
         if not ciphertext:
@@ -161,6 +255,8 @@ class Admission(NodeCore):
                 f"evaluation keys: {ek_size} bytes, this circuit needs {info.evaluation_key_bytes} "
                 "(generated for another circuit)",
             )
+        # Held for as long as this job needs them (counted in this client's quota).
+        self.db.add_keys(eval_keys_hash, job.client, job.job_id, ek_size, job.deadline)
         self._record_and_enqueue(job, ciphertext, eval_keys_hash)
 
     # --- work ----------------------------------------------------------------------------------

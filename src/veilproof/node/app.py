@@ -9,6 +9,7 @@ OpenAPI spec (``docs/openapi.json``) documents every status it can answer with.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 
@@ -19,10 +20,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veilproof import __version__
+from veilproof.errors import InputError
+from veilproof.node.core import chain_down
 from veilproof.node.errors import (
     BadInput,
     BadSignature,
     Busy,
+    ChainUnavailable,
     DeadlinePassed,
     InternalError,
     JobNotOpen,
@@ -32,6 +36,7 @@ from veilproof.node.errors import (
     NotAssigned,
     NotServed,
     Replay,
+    RequestTimeout,
     TooLarge,
     UnknownArtifact,
     UnknownJob,
@@ -47,8 +52,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: "$" would accept a 
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the job's id on chain")]
 
 # The one table from the service's refusals to HTTP statuses (a subclass inherits its base's status).
-ERROR_STATUS: dict[type[NodeRefusal], int] = {
+# ``InputError`` is the artifact store's (and the protocol's) refusal of a malformed value: a 400 too.
+ERROR_STATUS: dict[type[Exception], int] = {
     BadInput: 400,
+    InputError: 400,
     BadSignature: 401,
     NotAssigned: 403,
     UnknownJob: 404,
@@ -60,24 +67,27 @@ ERROR_STATUS: dict[type[NodeRefusal], int] = {
     TooLarge: 413,
     UnsupportedMediaType: 415,
     MalformedBody: 422,
+    RequestTimeout: 408,
     KeysMissing: 428,
     InternalError: 500,
     Busy: 503,
+    ChainUnavailable: 503,
 }
 
 
-def status_of(e: NodeRefusal) -> int:
+def status_of(e: Exception) -> int:
     for cls in type(e).__mro__:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 500
 
 
-def refusals(*kinds: type[NodeRefusal]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the refusals a route can raise (plus :class:`InternalError`, which any
-    route can): one entry per status, described by the refusals' docstrings, body :class:`ErrorBody`."""
+def refusals(*kinds: type[Exception]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the refusals a route can raise (plus :class:`InternalError` and
+    :class:`ChainUnavailable`, which any route can): one entry per status, described by the refusals'
+    docstrings, body :class:`ErrorBody`."""
     by_status: dict[int, list[str]] = {}
-    for k in (*kinds, InternalError):
+    for k in (*kinds, InternalError, ChainUnavailable):
         doc = (k.__doc__ or k.__name__).strip().splitlines()[0]
         by_status.setdefault(ERROR_STATUS[k], []).append(f"{k.__name__}: {doc}")
     return {
@@ -86,13 +96,31 @@ def refusals(*kinds: type[NodeRefusal]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def _read_limited(request: Request, limit: int, deadline_s: float, idle_s: float) -> bytes:
+    """The body, refused if it is (or says it is) over ``limit`` bytes, or does not arrive in time.
+
+    Why two clocks: a client that declares a large body and trickles it a byte at a time held a
+    connection (and a slot of ``limit_concurrency``) forever. ``idle_s`` bounds the wait for each next
+    chunk, ``deadline_s`` the whole body (enough for the largest body at a slow link)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise TooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while True:
+        left = end - loop.time()
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(0.0, min(idle_s, left)))
+        except StopAsyncIteration:
+            break
+        except TimeoutError as e:
+            raise RequestTimeout(
+                f"request body not received in time ({size} bytes after "
+                f"{deadline_s - max(0.0, left):.0f} s; limits: {idle_s:.0f} s idle, {deadline_s:.0f} s in all)"
+            ) from e
         size += len(chunk)
         if size > limit:
             raise TooLarge(f"body larger than {limit} bytes")
@@ -111,13 +139,20 @@ def _error(status: int, reason: str) -> JSONResponse:
 
 
 def _refused_response(e: NodeRefusal) -> JSONResponse:
-    return _error(status_of(e), e.reason)
+    r = _error(status_of(e), e.reason)
+    if isinstance(e, RequestTimeout):
+        r.headers["Connection"] = "close"  # the rest of a trickled body is not waited for
+    return r
+
+
+def _read_body(request: Request, svc: NodeService, limit: int) -> Any:
+    return _read_limited(request, limit, svc.cfg.body_deadline_s, svc.cfg.body_idle_s)
 
 
 # Submitting a job: every check of NodeService._admit, before any work.
 _ADMISSION = (
     UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, UnknownJob, NotAssigned,
-    NotServed, JobNotOpen, Replay, DeadlinePassed, Busy,
+    NotServed, JobNotOpen, Replay, DeadlinePassed, Busy, RequestTimeout,
 )  # fmt: skip
 
 
@@ -138,17 +173,28 @@ def create_app(svc: NodeService) -> FastAPI:
         where = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         return _refused_response(MalformedBody(f"request: {where}"))
 
+    @app.exception_handler(InputError)
+    async def _bad_value(_: Request, e: InputError) -> JSONResponse:
+        return _error(status_of(e), str(e))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
         return _error(e.status_code, str(e.detail))  # unknown route (404), wrong method (405)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:
+        if chain_down(e):  # not a bug of the node: its chain is unreachable, and a retry may succeed
+            return _refused_response(ChainUnavailable(f"chain unreachable ({type(e).__name__}); retry later"))
         # The type only: a message may quote the input (the server still logs the traceback).
         return _refused_response(InternalError(f"internal error ({type(e).__name__})"))
 
     @app.get(api.HEALTH, response_model=api.Health, responses=refusals())
     def health() -> api.Health:
+        """``ok`` only if the node can settle: its chain answers and is the one it started on
+        (503 with the reason otherwise: a node that cannot reach its chain must not look healthy)."""
+        problem = svc.chain_problem()
+        if problem is not None:
+            raise ChainUnavailable(problem)
         return api.Health()
 
     @app.get(api.INFO, response_model=api.NodeInfo, responses=refusals())
@@ -183,7 +229,7 @@ def create_app(svc: NodeService) -> FastAPI:
         ),
     ) -> api.Accepted:
         _require_type(request, api.JSON)
-        raw = await _read_limited(request, svc.cfg.max_body_bytes)
+        raw = await _read_body(request, svc, svc.cfg.max_body_bytes)
         try:
             req = api.ZkJobRequest.model_validate_json(raw)
             envelope = bytes.fromhex(req.encrypted_input.removeprefix("0x"))
@@ -208,13 +254,45 @@ def create_app(svc: NodeService) -> FastAPI:
     @app.put(
         api.FHE_KEYS,
         response_model=api.KeysStored,
-        responses=refusals(UnsupportedMediaType, TooLarge, BadInput),
+        responses=refusals(
+            UnsupportedMediaType,
+            TooLarge,
+            BadInput,
+            MalformedBody,
+            BadSignature,
+            UnknownJob,
+            NotAssigned,
+            NotServed,
+            JobNotOpen,
+            Replay,
+            DeadlinePassed,
+            RequestTimeout,
+        ),  # fmt: skip
         openapi_extra=api.binary_body("serialized FHE evaluation keys (public; the secret key never leaves)"),
     )
-    async def put_keys(request: Request) -> api.KeysStored:
+    async def put_keys(
+        request: Request,
+        job_id: Annotated[
+            int,
+            Header(alias=api.JOB_HEADER, ge=1, le=2**63 - 1, description="the client's open FHE job here"),
+        ],
+        eval_keys: Annotated[str, Header(alias=api.EVAL_KEYS_HEADER, description="sha256 of the body")],
+        signature: str | None = Header(
+            default=None,
+            alias=api.SIGNATURE_HEADER,
+            description="the job's client signs fhe_keys_signed_payload(sha256 of the body)",
+        ),
+    ) -> api.KeysStored:
         _require_type(request, api.OCTET_STREAM)
-        data = await _read_limited(request, svc.cfg.max_eval_key_bytes)
-        return api.KeysStored(digest=await run_in_threadpool(svc.put_eval_keys, data), size=len(data))
+        if not _HEX64.fullmatch(eval_keys):
+            raise BadInput(f"{api.EVAL_KEYS_HEADER}: expected 64 lowercase hex characters")
+        declared = request.headers.get("content-length")
+        size = int(declared) if declared is not None and declared.isdigit() else None
+        # Who may upload, and how much, is checked before a byte of the body is read.
+        job = await run_in_threadpool(svc.authorize_keys_upload, job_id, eval_keys, size, signature)
+        data = await _read_body(request, svc, svc.cfg.max_eval_key_bytes)
+        digest = await run_in_threadpool(svc.put_eval_keys, data, eval_keys, job)
+        return api.KeysStored(digest=digest, size=len(data))
 
     @app.post(
         api.FHE_JOB,
@@ -236,9 +314,9 @@ def create_app(svc: NodeService) -> FastAPI:
         ),
     ) -> api.Accepted:
         _require_type(request, api.OCTET_STREAM)
-        if not _HEX64.match(eval_keys):
+        if not _HEX64.fullmatch(eval_keys):
             raise BadInput(f"{api.EVAL_KEYS_HEADER}: expected 64 lowercase hex characters")
-        ct = await _read_limited(request, svc.cfg.max_body_bytes)
+        ct = await _read_body(request, svc, svc.cfg.max_body_bytes)
         await run_in_threadpool(svc.submit_fhe, job_id, ct, eval_keys, signature)
         return api.Accepted(job_id=job_id, state=api.JobState.ACCEPTED)
 

@@ -30,6 +30,17 @@ class NodeConfig:
     queue_limit: int = 8
     max_body_bytes: int = 4 * 1024 * 1024
     max_eval_key_bytes: int = 256 * 1024 * 1024
+    eval_key_quota_bytes: int = 512 * 1024 * 1024  # per client, over its uploads still held
+    eval_key_grace_s: int = 3600  # keys are kept this long past their job's deadline, then swept
+    max_artifact_bytes: int = 4 * 1024**3  # the most the node downloads for one artifact from a peer
+    maintenance_interval_s: float = 30.0
     stake: int = 100 * 10**18
     artifact_sources: list[str] = field(default_factory=list)  # other nodes' base URLs
     deadline_margin: int = 5  # seconds a job must still have left to be accepted
+    # Slow clients (see node/app.py _read_limited and node/runner.py): a body must keep arriving
+    # (idle), and arrive whole in time; a request head must arrive in time; connections are capped.
+    body_idle_s: float = 10.0
+    body_deadline_s: float = 120.0
+    head_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
+    max_connections: int = 256

@@ -10,9 +10,12 @@ small module with one job (``node/startup.py``, ``admission.py``, ``work.py``, `
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import coincurve
 import numpy as np
@@ -22,17 +25,37 @@ from veilproof.artifacts import ArtifactStore
 from veilproof.chain import Network
 from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.suite import Suite
-from veilproof.errors import InputError
+from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.errors import BadInput, NotServed
-from veilproof.node.pool import WorkerPool
+from veilproof.node.pool import Reservation, WorkerPool
 from veilproof.node.proving import ProcessProver
 from veilproof.protocol import ClaimSigner, decrypt_for_node
 
 if TYPE_CHECKING:
     from veilproof.fhe.server import FheServer
     from veilproof.models.package import ModelPackage
+
+log = logging.getLogger("veilproof.node")
+T = TypeVar("T")
+
+#: How often the node probes its chain, and when a probe that has not come back means "not answering".
+CHAIN_PROBE_INTERVAL_S = 1.0
+CHAIN_PROBE_STALE_S = 30.0
+
+
+def chain_down(e: BaseException) -> bool:
+    """A fault of the connection to the chain (retry later), as opposed to an answer from it (a revert,
+    a failed transaction): only the former may be retried, and it is never the peer's fault."""
+    if isinstance(e, (ContractReverted, TransactionFailed)):
+        return False
+    if isinstance(e, ChainError):
+        return True
+    import requests
+
+    return isinstance(e, (OSError, requests.exceptions.RequestException))
+
 
 #: Gas for a ZK submit, fixed: verifying a Halo2 proof in the EVM is the slow part of an estimate and need
 #: not run twice (~0.9M is used).
@@ -70,12 +93,85 @@ class NodeCore:
         self.address = account.address
         self.pubkey = coincurve.PrivateKey(bytes(account.key)).public_key.format(compressed=True)
         self.store = ArtifactStore(cfg.home / "artifacts")
-        self.db = st.NodeStore(cfg.home / "node.sqlite")
+        # Read once: a node must still know which chain it serves while that chain is unreachable.
+        self.chain_id = net.chain_id
+        self.genesis = self._genesis_hash()
+        self.db = st.NodeStore(
+            cfg.home / "node.sqlite", st.chain_key(self.chain_id, suite.market.address, self.genesis)
+        )
         self.pool = WorkerPool(cfg.workers, cfg.queue_limit)
         self.prover = ProcessProver(cfg.workers)
-        self.claims = ClaimSigner(account, net.chain_id, suite.market.address)
+        self.claims = ClaimSigner(account, self.chain_id, suite.market.address)
         self.models: dict[int, LoadedModel] = {}
         self.started = time.time()
+        self._clock_offset = net.now() - time.time()  # chain time minus wall time (dev chains travel)
+        self._probe_lock = threading.Lock()
+        self._probe: tuple[float, str | None] = (0.0, None)  # (when, why the chain is not usable)
+        self.retry_interval_s = 1.0
+
+    def _genesis_hash(self) -> str:
+        return bytes(self.net.w3.eth.get_block(0)["hash"]).hex()
+
+    # --- the chain's health ----------------------------------------------------------------------
+    def chain_now(self) -> int:
+        """The chain's clock, read if the chain answers, else estimated from the last reading."""
+        try:
+            now = self.net.now()
+        except Exception as e:
+            if not chain_down(e):
+                raise
+            return int(time.time() + self._clock_offset)
+        self._clock_offset = now - time.time()
+        return now
+
+    def chain_problem(self) -> str | None:
+        """Why the node cannot settle on its chain right now (None: it can), from the latest probe
+        (:meth:`probe_chain`, run every second by the node's prober thread). Answering from the probe,
+        never probing in the caller: a busy chain (the embedded one verifying a proof takes seconds)
+        must not make ``/health`` slow. A probe that has not come back for ``CHAIN_PROBE_STALE_S`` is a
+        chain that does not answer."""
+        when, problem = self._probe
+        if when == 0.0:
+            return self.probe_chain()
+        age = time.monotonic() - when
+        if age > CHAIN_PROBE_STALE_S:
+            return f"chain not answering (last probe {age:.0f} s ago)"
+        return problem
+
+    def probe_chain(self) -> str | None:
+        """Ask the chain whether the node can settle on it: it answers, it is still the chain history
+        the node's records belong to (a reset dev chain has a new genesis block), the market has code."""
+        with self._probe_lock:
+            try:
+                if self._genesis_hash() != self.genesis:
+                    problem: str | None = (
+                        "chain reset: its genesis block changed since the node started (restart the node)"
+                    )
+                elif not self.net.w3.eth.get_code(self.suite.market.contract.address):
+                    problem = "no JobMarket code at the configured address"
+                else:
+                    problem = None
+                    self.chain_now()
+            except Exception as e:
+                if not chain_down(e):
+                    raise
+                problem = f"chain unreachable ({type(e).__name__})"
+            self._probe = (time.monotonic(), problem)
+            return problem
+
+    def _retry_chain(self, fn: Callable[[], T], until: int, what: str) -> T:
+        """``fn()``, retried while the chain is unreachable, until chain time ``until`` (a job's
+        deadline): a proven result lost to a connection error would be a slash at the deadline."""
+        delay = self.retry_interval_s
+        while True:
+            try:
+                return fn()
+            except Exception as e:
+                if not chain_down(e) or self.chain_now() > until:
+                    raise
+                log.warning("%s: chain unreachable (%s); retrying in %.0f s", what, type(e).__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _decode_input(self, encrypted_input: bytes, lm: LoadedModel) -> np.ndarray:
         """The ZK input: decrypted with the node's key, parsed, checked against the model's shape.
@@ -91,6 +187,19 @@ class NodeCore:
             raise BadInput(f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
         return x.reshape(shape)
 
-    def _enqueue(self, job_id: int, mode: int) -> None:
-        """Queue a recorded job for work (implemented by :class:`veilproof.node.work.Work`)."""
+    def zk_model_registered(self, model_id: int) -> bool:
+        """Whether the market's ZK verifier has the model's VKA (else every proof of it fails on chain)."""
+        from veilproof.chain.facade import ZERO_ADDRESS
+        from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
+
+        verifier = self.suite.market.zk_verifier()
+        if int(verifier, 16) == int(ZERO_ADDRESS, 16):
+            return False
+        try:
+            return ZkVerifierAdapter(self.net, verifier).is_registered(model_id)
+        except ContractReverted:
+            return False  # not an adapter: the node cannot tell, so it does not take the risk
+
+    def _enqueue(self, job_id: int, mode: int, slot: Reservation | None = None) -> None:
+        """Queue a recorded job for work on ``slot`` (implemented by :class:`veilproof.node.work.Work`)."""
         raise NotImplementedError

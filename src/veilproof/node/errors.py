@@ -36,6 +36,10 @@ class TooLarge(NodeRefusal):
     """The body is (or declares to be) larger than the node accepts."""
 
 
+class QuotaExceeded(TooLarge):
+    """The client's uploads would exceed its quota of evaluation-key bytes on this node."""
+
+
 class BadSignature(NodeRefusal):
     """The request signature is missing, malformed, or not from the job's client (nor its wallet)."""
 
@@ -74,6 +78,14 @@ class KeysMissing(NodeRefusal):
 
 class Busy(NodeRefusal):
     """Every worker is busy and the queue is full: try later or another node."""
+
+
+class ChainUnavailable(NodeRefusal):
+    """The node cannot reach its chain right now: nothing was taken on chain; retry later."""
+
+
+class RequestTimeout(NodeRefusal):
+    """The request body did not arrive within the node's body-read deadline."""
 
 
 class InternalError(NodeRefusal):

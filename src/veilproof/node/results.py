@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
 from veilproof.errors import ArtifactError
-from veilproof.node.core import NodeCore
+from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, NodeCore
 from veilproof.node.errors import (
     UnknownArtifact,
     UnknownJob,
@@ -22,9 +25,41 @@ from veilproof.protocol.api import (
     ZkClaim,
 )
 
+log = logging.getLogger("veilproof.node")
+
 
 class Results(NodeCore):
-    """Read-only answers: job reports, output ciphertexts, artifacts, node info."""
+    """Read-only answers: job reports, output ciphertexts, artifacts, node info; and the node's
+    housekeeping (probing its chain, sweeping evaluation keys whose jobs are over)."""
+
+    def start_maintenance(self) -> None:
+        """Daemon threads: probe the chain every second (``/health`` answers from the probe), and every
+        ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
+
+        def every(seconds: float, task: Callable[[], object], name: str) -> None:
+            def loop() -> None:
+                while True:
+                    try:
+                        task()
+                    except Exception:
+                        log.exception(name)
+                    time.sleep(seconds)
+
+            threading.Thread(target=loop, name=name, daemon=True).start()
+
+        def sweep() -> None:
+            gone = self.sweep_eval_keys()
+            if gone:
+                log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
+
+        every(CHAIN_PROBE_INTERVAL_S, self.probe_chain, "chain-probe")
+        every(self.cfg.maintenance_interval_s, sweep, "key-sweep")
+
+    def sweep_eval_keys(self) -> list[str]:
+        raise NotImplementedError  # veilproof.node.admission.Admission
+
+    def model_digests(self) -> set[str]:
+        raise NotImplementedError  # veilproof.node.admission.Admission
 
     def result(self, job_id: int) -> JobReport:
         row = self.db.get(job_id)
@@ -47,7 +82,11 @@ class Results(NodeCore):
         return row.output_ct
 
     def artifact_path(self, digest: str) -> Path:
-        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served)."""
+        """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served).
+        Clients' evaluation-key uploads are not served: the node keeps them for their jobs, it is not a
+        free public host for whatever was uploaded."""
+        if self.db.keys_held(digest) and digest not in self.model_digests():
+            raise UnknownArtifact(f"artifact {digest} not in this node's store")
         if not self.store.has(digest):
             raise UnknownArtifact(f"artifact {digest} not in this node's store")
         try:
@@ -59,7 +98,7 @@ class Results(NodeCore):
         return NodeInfo(
             address=self.address,
             pubkey="0x" + self.pubkey.hex(),
-            chain_id=self.net.chain_id,
+            chain_id=self.chain_id,
             market=self.suite.market.address,
             models=[
                 ServedModelInfo(

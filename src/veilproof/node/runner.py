@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 from eth_account.signers.local import LocalAccount
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from veilproof.chain import Network, connect
 from veilproof.chain.deploy import Deployment
@@ -21,12 +23,69 @@ from veilproof.errors import ConfigError
 from veilproof.node.app import create_app
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.service import NodeService
+from veilproof.protocol.api import ErrorBody
 
 log = logging.getLogger("veilproof.node")
 
 # How a runner builds the service; a test or demo runner passes a NodeService subclass here (for
 # instance the demo's cheating node, veilproof.demo.cheater): production code has no switch for it.
 ServiceFactory = Callable[[NodeConfig, Network, Suite, LocalAccount], NodeService]
+
+
+class _GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with two guards against slow or numerous clients.
+
+    * A deadline for each request's head (request line and headers). uvicorn times out an idle
+      kept-alive connection, but any byte resets that timer, so a client trickling a request head held
+      its connection forever. Each connection must complete a request head within ``head_timeout_s``
+      of connecting or of the previous response; bodies have their own deadline (``node/app.py``).
+    * A cap on open connections, answered with a JSON ``ErrorBody`` 503 (uvicorn's own
+      ``limit_concurrency`` answers in plain text; it stays as a backstop on in-flight requests)."""
+
+    head_timeout_s: float = 10.0
+    max_connections: int = 256
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            body = ErrorBody(error=f"node at its limit of {self.max_connections} connections; retry later")
+            data = body.model_dump_json().encode()
+            transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(data)).encode() + b"\r\nconnection: close\r\n\r\n" + data
+            )
+            transport.close()
+            return
+        self._arm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_deadline()
+
+    def _arm_head_deadline(self) -> None:
+        self.loop.call_later(self.head_timeout_s, self._head_deadline, self.cycle)
+
+    def _head_deadline(self, cycle_when_armed: object) -> None:
+        # Still the same request cycle: no new request head arrived since the deadline was armed.
+        if self.cycle is cycle_when_armed and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_config(app: object, cfg: NodeConfig) -> uvicorn.Config:
+    """uvicorn settings that bound what slow or numerous clients can hold (see NodeConfig)."""
+    protocol = type(
+        "NodeH11Protocol",
+        (_GuardedH11,),
+        {"head_timeout_s": cfg.head_timeout_s, "max_connections": cfg.max_connections},
+    )
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]  # an ASGI app
+        log_level="warning",
+        access_log=False,
+        http=protocol,
+        timeout_keep_alive=max(1, int(cfg.keep_alive_s)),
+        limit_concurrency=cfg.max_connections + 16,
+    )
 
 
 def save_config(cfg: NodeConfig, path: Path) -> None:
@@ -86,7 +145,8 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     sock.listen(2048)
     # Readiness file: a parent process (demo, tests) waits for it instead of guessing.
     (cfg.home / "ready.json").write_text(json.dumps({"endpoint": endpoint, "address": svc.address}))
-    server = uvicorn.Server(uvicorn.Config(create_app(svc), log_level="warning", access_log=False))
+    svc.start_maintenance()
+    server = uvicorn.Server(server_config(create_app(svc), cfg))
     try:
         server.run(sockets=[sock])
     finally:

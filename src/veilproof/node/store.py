@@ -3,6 +3,11 @@
 Why a database and not memory: a node killed mid-job must, on restart, know which jobs it owes and
 either finish them or give them up before their deadline (so the client can refund). Inputs are
 stored only as encrypted blobs (ECIES envelope or FHE ciphertext), never as plaintext.
+
+Why jobs are keyed by ``chain`` as well as by id: a job id is only unique on one chain, one market, one
+chain history. Keyed by id alone, a node whose dev chain was restarted and redeployed at the same
+addresses refused every new job id it had seen before as a replay. The key :func:`chain_key` is
+``chain id : market address : genesis block hash`` (a reset chain has a new genesis).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, create_engine, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from veilproof.protocol.api import JobState  # the states are part of the wire protocol (GET /jobs/{id})
@@ -22,9 +27,16 @@ class Base(DeclarativeBase):
     pass
 
 
+def chain_key(chain_id: int, market: str, genesis_hash: str) -> str:
+    """Which chain history a job id belongs to (see the module's docstring)."""
+    return f"{chain_id}:{market.lower()}:{genesis_hash.lower().removeprefix('0x')}"
+
+
 class JobRow(Base):
-    __tablename__ = "jobs"
-    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unique: a job is served once
+    # "node_jobs", not the former "jobs": that table was keyed by job id alone.
+    __tablename__ = "node_jobs"
+    chain: Mapped[str] = mapped_column(String(160), primary_key=True)  # chain_key(...)
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unique per chain: served once
     mode: Mapped[int] = mapped_column(Integer)
     model_id: Mapped[int] = mapped_column(BigInteger)
     client: Mapped[str] = mapped_column(String(42))
@@ -41,18 +53,26 @@ class JobRow(Base):
 
 
 class EvalKeyRow(Base):
-    __tablename__ = "eval_keys"
+    """FHE evaluation keys a client uploaded for one of its open jobs on this node: whose they are (the
+    quota is per client) and which job they were uploaded for (they are deleted once it is over)."""
+
+    __tablename__ = "fhe_keys"
+    chain: Mapped[str] = mapped_column(String(160), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(String(42), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # one row per job that needs them
     size: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)  # the job's deadline: kept no later than this (+ grace)
     created: Mapped[float] = mapped_column(default=time.time)
 
 
 class NodeStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, chain: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.chain = chain
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -63,20 +83,97 @@ class NodeStore:
         if not 0 < job_id < 2**63:  # SQLite integers are int64: a larger id is no row, not an overflow
             return None
         with self.session() as s:
-            return s.get(JobRow, job_id)
+            return s.get(JobRow, (self.chain, job_id))
+
+    def delete(self, job_id: int) -> None:
+        with self.session() as s:
+            row = s.get(JobRow, (self.chain, job_id))
+            if row is not None:
+                s.delete(row)
 
     def unfinished(self) -> list[JobRow]:
+        """Jobs of the current chain the node still owes (accepted or running)."""
         with self.session() as s:
             return list(
                 s.scalars(
-                    select(JobRow).where(JobRow.state.in_([JobState.ACCEPTED.value, JobState.RUNNING.value]))
+                    select(JobRow).where(
+                        JobRow.chain == self.chain,
+                        JobRow.state.in_([JobState.ACCEPTED.value, JobState.RUNNING.value]),
+                    )
+                )
+            )
+
+    def owed_elsewhere(self) -> list[JobRow]:
+        """Unfinished jobs recorded under another chain history (the chain was reset since)."""
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(JobRow).where(
+                        JobRow.chain != self.chain,
+                        JobRow.state.in_([JobState.ACCEPTED.value, JobState.RUNNING.value]),
+                    )
                 )
             )
 
     def update(self, job_id: int, **fields: object) -> None:
         with self.session() as s:
-            row = s.get(JobRow, job_id)
+            row = s.get(JobRow, (self.chain, job_id))
             if row is None:
                 return
             for k, v in fields.items():
                 setattr(row, k, v)
+
+    # --- FHE evaluation keys ---------------------------------------------------------------------
+    def key_bytes_of(self, client: str) -> int:
+        """Bytes of evaluation keys held for ``client`` on this chain (its quota's use)."""
+        with self.session() as s:
+            held = (
+                select(EvalKeyRow.digest, EvalKeyRow.size)
+                .where(EvalKeyRow.chain == self.chain, EvalKeyRow.client == client.lower())
+                .distinct()
+                .subquery()
+            )  # the same keys for several jobs count once
+            return int(s.scalar(select(func.coalesce(func.sum(held.c.size), 0))) or 0)
+
+    def add_keys(self, digest: str, client: str, job_id: int, size: int, deadline: int) -> None:
+        with self.session() as s:
+            if s.get(EvalKeyRow, (self.chain, digest, client.lower(), job_id)) is None:
+                s.add(EvalKeyRow(chain=self.chain, digest=digest, client=client.lower(), job_id=job_id,
+                                 size=size, deadline=deadline))  # fmt: skip
+
+    def client_holds(self, client: str, digest: str) -> bool:
+        """Whether these keys already count in ``client``'s quota (uploaded for another of its jobs)."""
+        with self.session() as s:
+            q = select(EvalKeyRow.digest).where(
+                EvalKeyRow.chain == self.chain,
+                EvalKeyRow.client == client.lower(),
+                EvalKeyRow.digest == digest,
+            )
+            return s.scalar(q.limit(1)) is not None
+
+    def keys_held(self, digest: str) -> bool:
+        with self.session() as s:
+            return s.scalar(select(EvalKeyRow.digest).where(EvalKeyRow.digest == digest).limit(1)) is not None
+
+    def key_uploads(self) -> list[EvalKeyRow]:
+        """Every key upload held, on any chain (the sweep asks the chain which jobs are over)."""
+        with self.session() as s:
+            return list(s.scalars(select(EvalKeyRow)))
+
+    def drop_keys(self, rows: list[EvalKeyRow]) -> list[str]:
+        """Forget these uploads; the digests no upload names any more (their blobs can be deleted)."""
+        with self.session() as s:
+            for r in rows:
+                s.execute(
+                    delete(EvalKeyRow).where(
+                        EvalKeyRow.chain == r.chain,
+                        EvalKeyRow.digest == r.digest,
+                        EvalKeyRow.client == r.client,
+                        EvalKeyRow.job_id == r.job_id,
+                    )
+                )
+        gone = []
+        for d in {r.digest for r in rows}:
+            if not self.keys_held(d):
+                gone.append(d)
+        return gone

@@ -32,6 +32,7 @@ FHE_OUTPUT = "/fhe/jobs/{job_id}/output"
 # --- headers and media types ---------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Veil-Signature"  # the job's client signs the request (protocol.signing)
 EVAL_KEYS_HEADER = "X-Veil-Eval-Keys"  # FHE: sha256 of the evaluation keys uploaded with PUT /fhe/keys
+JOB_HEADER = "X-Veil-Job"  # PUT /fhe/keys: the client's open FHE job on this node the keys are for
 CONTENT_TYPE = "Content-Type"
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
@@ -115,9 +116,17 @@ class FheJobRequest(_Body):
 
 class EvalKeysUpload(_Body):
     """``PUT /fhe/keys``: the body is the raw serialized evaluation keys (``application/octet-stream``).
-    Uploaded once per client key set; jobs name them by sha256 in ``X-Veil-Eval-Keys``."""
+
+    Only for a job: ``X-Veil-Job`` names an open FHE job of the signer on this node, ``X-Veil-Eval-Keys``
+    the keys' sha256, and ``X-Veil-Signature`` is the job's client's signature over
+    :func:`veilproof.protocol.fhe_payload.fhe_keys_signed_payload` (checked before the body is read).
+    The node keeps keys within a per-client quota, and only until the job is over; jobs name them by
+    sha256 in ``X-Veil-Eval-Keys``."""
 
     keys: bytes
+    job_id: int
+    eval_keys_sha256: Hex64
+    signature: str
 
 
 class Accepted(_Body):
