@@ -180,11 +180,17 @@ class Client:
                 say(f"node {offer.address[:10]}… failed ({e}); trying another")
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
 
-    def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: JobMode) -> tuple[int, str]:
+    def _open_job(
+        self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: JobMode, eval_keys_hash: str | None = None
+    ) -> tuple[int, str]:
+        """Open the job at the price this client read (``m.price``: the market refuses a higher
+        one); an FHE job commits the hash of the evaluation keys uploaded to the node, so a result
+        under any other keys cannot be posted."""
         deadline = self.net.now() + self.deadline_s
         return self.payer.open_job(
-            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price
-        )
+            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price,
+            bytes.fromhex(eval_keys_hash) if eval_keys_hash else None,
+        )  # fmt: skip
 
     def _api(self, offer: NodeOffer) -> NodeApi:
         """The HTTP client of one node (sharing this client's connection pool)."""
@@ -333,7 +339,7 @@ class Client:
         ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
-        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE)
+        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE, ek_hash)
         if self.ciphertext_observer is not None:
             self.ciphertext_observer(job_id, ct, keys)
         say(
