@@ -32,7 +32,8 @@ def _fhe_client(w: FheWorld, who: str = "alice"):  # type: ignore[no-untyped-def
     )
 
 
-def _open(w: FheWorld, ct: bytes, deadline_s: int = 1800) -> int:
+def _open(w: FheWorld, ct: bytes, ek_hash: str, deadline_s: int = 1800) -> int:
+    """Open an FHE job for ``ct`` committing the evaluation keys ``ek_hash`` (sha256 hex) it is sent under."""
     c = w.client
     c.suite.token.approve(c.suite.market.address, PRICE, sender=c.account)
     rcpt = c.suite.market.open_job(
@@ -41,6 +42,8 @@ def _open(w: FheWorld, ct: bytes, deadline_s: int = 1800) -> int:
         hashlib.sha256(ct).digest(),
         MODE_FHE,
         c.net.now() + deadline_s,
+        max_price=PRICE,
+        eval_keys_hash=bytes.fromhex(ek_hash),
         sender=c.account,
     )
     return c.suite.market.opened_job_id(rcpt)
@@ -127,7 +130,7 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     keys = alice.evaluation_keys()
     assert _upload(w, keys).status_code == 200
     ct = alice.encrypt(x)
-    job_id = _open(w, ct)
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
     assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
     import time
 
@@ -185,7 +188,7 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
         assert _upload(w, bad_keys).status_code == 200
         ek = hashlib.sha256(bad_keys).hexdigest()
     before = _veil(w, w.client.account.address)
-    job_id = _open(w, ct, deadline_s=60)
+    job_id = _open(w, ct, ek, deadline_s=60)
     r = _post(w, job_id, ct, ek)
     if r.status_code == 202:
         # Passed the cheap checks (right size): the node declines it on chain once evaluation fails.

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite, deploy_zk_verifier
+from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_zk_verifier
 from veilproof.chain.dev.local import start_local_chain, stop_local_chain
 from veilproof.chain.suite import Suite
 from veilproof.cli._common import (
@@ -24,6 +24,7 @@ from veilproof.cli._common import (
     paths,
 )
 from veilproof.errors import VeilproofError
+from veilproof.incentives.deploy import deploy_network
 
 chain_app = typer.Typer(help="Run a local dev chain.", no_args_is_help=True)
 
@@ -71,7 +72,7 @@ def deploy(
         owner = load_account(p, account, create=True)
         if net.balance(owner.address) < 10**18:
             net.fund(owner.address)
-        d = deploy_suite(net, owner)
+        d = deploy_network(net, owner)
         if zk:
             from veilproof.zk import evm
 
@@ -129,6 +130,7 @@ def status(
             "datasets": s.models.dataset_count(),
             "nodes": s.nodes.node_count(),
             "jobs": s.market.job_count(),
+            "fhe_arbiter": s.market.arbiter(),  # FheQuorum in a default deployment; zero = no disputes
             "escrowed_veil": s.market.escrowed() / ONE_VEIL,
         }
         if account:

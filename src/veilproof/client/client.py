@@ -181,7 +181,12 @@ class Client:
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
 
     def _open_job(
-        self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: JobMode, eval_keys_hash: str | None = None
+        self,
+        m: OnchainModel,
+        offer: NodeOffer,
+        commitment: int,
+        mode: JobMode,
+        eval_keys_hash: str | None = None,
     ) -> tuple[int, str]:
         """Open the job at the price this client read (``m.price``: the market refuses a higher
         one); an FHE job commits the hash of the evaluation keys uploaded to the node, so a result
