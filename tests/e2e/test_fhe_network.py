@@ -146,6 +146,38 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     assert_wrong_key_garbage(right, wrong, alice.output_bit_width)
 
 
+def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> None:
+    """#12 output availability: a client that could not get the output ciphertext demands it on
+    chain (claim_not_delivered, with a bond); the real node process watches the market and puts the
+    ciphertext on chain before the due time, so it is never slashed for it, and takes the bond."""
+    import time
+
+    w = fhe_world
+    alice = _fhe_client(w, "alice")
+    keys = alice.evaluation_keys()
+    assert _upload(w, keys).status_code == 200
+    ct = alice.encrypt(w.data.x_test[4])
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    market, c = w.lnet.suite.market, w.client
+    t_end = time.monotonic() + 120
+    while read_job(w.lnet.suite, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        time.sleep(0.2)
+    bond = market.delivery_bond()
+    assert bond > 0
+    w.lnet.suite.token.approve(market.address, bond, sender=c.account)
+    market.claim_not_delivered(job_id, sender=c.account)
+    t_end = time.monotonic() + 30
+    while (out := market.delivered_output(job_id)) is None:
+        assert time.monotonic() < t_end, "the node did not deliver the demanded output"
+        time.sleep(0.3)
+    assert hashlib.sha256(out).hexdigest() == read_job(w.lnet.suite, job_id).output_ct_hash
+    assert out == httpx.get(f"{w.node.endpoint}/fhe/jobs/{job_id}/output").content
+    assert market.delivery(job_id).delivered
+    assert abs(float(alice.decrypt(out).sum()) - 1.0) < 0.05
+
+
 @pytest.mark.parametrize(
     "case", ["truncated", "other_circuit", "random_bytes", "other_circuit_keys", "oversized_keys"]
 )

@@ -122,6 +122,14 @@ class JobMarket(ContractFacade):
         _fn, args = self.contract.decode_function_input(tx["input"])
         return bytes(args["output_ct"])
 
+    def delivery_demands(
+        self, from_block: int = 0, to_block: int | str | None = None
+    ) -> list[tuple[int, int]]:
+        """``(job_id, due)`` of each client demand for an FHE output (``DeliveryDemanded``) in a block
+        range: a node answers each of its own with :meth:`deliver_output` before ``due``."""
+        logs = self._logs("DeliveryDemanded", from_block=from_block, to_block=to_block)
+        return [(int(lg["args"]["job_id"]), int(lg["args"]["due"])) for lg in logs]
+
     def delivery_bond(self) -> int:
         return int(self._call("delivery_bond"))
 
