@@ -8,6 +8,7 @@ Run: ``.venv/bin/python bench/gas.py [--out docs/gas.md]``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ def run(net: Network) -> list[tuple[str, str, int]]:
     tx("Token", token.functions.mint(node.address, 1000 * ONE_VEIL), owner)
     tx("Token", token.functions.transfer(author.address, ONE_VEIL), client)
     tx("Token", token.functions.approve(market.address, 2**256 - 1), client)
+    tx("Token", token.functions.mint(client.address, 1000 * ONE_VEIL), owner)
     tx("Token", token.functions.approve(nodes.address, 2**256 - 1), node)
     tx("Token", token.functions.burn(ONE_VEIL), author)
 
@@ -76,43 +78,52 @@ def run(net: Network) -> list[tuple[str, str, int]]:
         node,
         "register (1 model)",
     )
-    tx("NodeRegistry", nodes.functions.stake(200 * ONE_VEIL), node)
+    tx("NodeRegistry", nodes.functions.stake(500 * ONE_VEIL), node)
     tx("NodeRegistry", nodes.functions.set_endpoint("http://node.example:9000"), node)
     tx("NodeRegistry", nodes.functions.set_models([1, 2]), node, "set_models (2 models)")
 
     now = net.now()
     inp = b"\x00" + h("input")[1:]
-    tx("JobMarket", market.functions.open_job(2, node.address, inp, 2, now + 3000), client, "open_job (FHE)")
-    tx("JobMarket", market.functions.submit_fhe_result(1, h("keys"), inp, h("out"), h("server")), node)
+    keys, zero, cap = h("keys"), b"\x00" * 32, 10 * ONE_VEIL
+    out = b"\x07" * 11_256  # the size of a Concrete ML logistic-regression output ciphertext
+    out_hash = hashlib.sha256(out).digest()
+
+    def open_fhe(deadline: int) -> None:
+        fn = market.functions.open_job(2, node.address, inp, 2, deadline, keys, cap)
+        tx("JobMarket", fn, client, "open_job (FHE)")
+
+    def submit_fhe(job_id: int) -> None:
+        tx("JobMarket", market.functions.start_job(job_id), node)
+        fn = market.functions.submit_fhe_result(job_id, keys, inp, out_hash, h("server"))
+        tx("JobMarket", fn, node)
+
+    open_fhe(now + 3000)
+    submit_fhe(1)
     tx("JobMarket", market.functions.accept(1), client)
-    tx("JobMarket", market.functions.open_job(2, node.address, inp, 2, now + 3000), client, "open_job (FHE)")
-    tx("JobMarket", market.functions.submit_fhe_result(2, h("keys"), inp, h("out"), h("server")), node)
+    open_fhe(now + 3000)
+    submit_fhe(2)
     net.time_travel(params.challenge_window)
     tx("JobMarket", market.functions.finalize(2), author)
     tx("JobMarket", market.functions.set_arbiter(arbiter.address), owner)
-    tx(
-        "JobMarket",
-        market.functions.open_job(2, node.address, inp, 2, net.now() + 3000),
-        client,
-        "open_job (FHE)",
-    )
-    tx("JobMarket", market.functions.submit_fhe_result(3, h("keys"), inp, h("out"), h("server")), node)
+    open_fhe(net.now() + 3000)
+    submit_fhe(3)
     tx("JobMarket", market.functions.dispute_fhe(3), arbiter, "dispute_fhe (refund + slash)")
-    tx(
-        "JobMarket",
-        market.functions.open_job(2, node.address, inp, 1, net.now() + 100),
-        client,
-        "open_job (ZK)",
-    )
-    net.time_travel(200)
-    tx("JobMarket", market.functions.refund(4), client, "refund (+ slash)")
 
     c = compile_contract(REJECTING)
     verifier = net.deploy_bytecode(c.abi, c.bytecode, sender=owner, label="RejectingVerifier")
     tx("JobMarket", market.functions.set_zk_verifier(verifier.address), owner)
     tx(
         "JobMarket",
-        market.functions.open_job(2, node.address, inp, 1, net.now() + 3000),
+        market.functions.open_job(2, node.address, inp, 1, net.now() + 100, zero, cap),
+        client,
+        "open_job (ZK)",
+    )
+    tx("JobMarket", market.functions.start_job(4), node)
+    net.time_travel(200)
+    tx("JobMarket", market.functions.refund(4), client, "refund (+ slash)")
+    tx(
+        "JobMarket",
+        market.functions.open_job(2, node.address, inp, 1, net.now() + 3000, zero, cap),
         client,
         "open_job (ZK)",
     )
@@ -132,6 +143,17 @@ def run(net: Network) -> list[tuple[str, str, int]]:
         "challenge_zk (2 KiB proof, verifier rejects, slash)",
     )
     tx("JobMarket", market.functions.withdraw(), node)
+
+    # FHE output availability: a demand answered, a demand left undelivered
+    tx("JobMarket", market.functions.set_delivery_bond(ONE_VEIL), owner)
+    for job_id in (6, 7):
+        open_fhe(net.now() + 3000)
+        submit_fhe(job_id)
+        tx("JobMarket", market.functions.claim_not_delivered(job_id), client)
+    tx("JobMarket", market.functions.deliver_output(6, out), node, "deliver_output (11 KiB ciphertext)")
+    net.time_travel(2 * params.challenge_window)
+    tx("JobMarket", market.functions.finalize(6), author, "finalize (delivered)")
+    tx("JobMarket", market.functions.finalize(7), author, "finalize (undelivered: refund + slash)")
 
     tx("NodeRegistry", nodes.functions.request_unbond(10 * ONE_VEIL), node)
     net.time_travel(params.unbond_delay)
@@ -163,6 +185,14 @@ def table(rows: list[tuple[str, str, int]]) -> str:
             continue
         seen.add((contract, fn))
         lines.append(f"| {contract} | `{fn}` | {gas:,} |")
+    first = {fn: gas for contract, fn, gas in reversed(rows) if contract == "JobMarket"}
+    steps = ["open_job (FHE)", "start_job", "submit_fhe_result", "accept"]
+    lines += [
+        "",
+        "One FHE job (open + start + submit + accept), the market's transactions only: "
+        + " + ".join(f"{first[k]:,}" for k in steps)
+        + f" = **{sum(first[k] for k in steps):,} gas**.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -44,7 +44,13 @@ PERSONAL_SIGN_TYPEHASH: constant(bytes32) = keccak256("PersonalSign(bytes prefix
 
 interface Market:
     def open_job(
-        model_id: uint256, node: address, input_commitment: bytes32, mode: uint8, deadline: uint256
+        model_id: uint256,
+        node: address,
+        input_commitment: bytes32,
+        mode: uint8,
+        deadline: uint256,
+        eval_keys_hash: bytes32,
+        max_price: uint256,
     ) -> uint256: nonpayable
 
 interface Announcer:
@@ -158,6 +164,7 @@ def pay_job(
     input_commitment: bytes32,
     mode: uint8,
     deadline: uint256,
+    eval_keys_hash: bytes32,
     max_price: uint256,
 ) -> uint256:
     """
@@ -170,14 +177,17 @@ def pay_job(
     @param input_commitment As JobMarket.open_job.
     @param mode 1 = ZK, 2 = FHE.
     @param deadline As JobMarket.open_job.
-    @param max_price Most the agent accepts to escrow (the model's price).
+    @param eval_keys_hash As JobMarket.open_job (FHE: the evaluation keys' hash; ZK: zero).
+    @param max_price Most the agent accepts to escrow; the market reverts above it.
     @return The job id.
     """
     self._check_agent()
     assert self.allowed_target[market], "target not allowed"
     before: uint256 = self._balance()
     assert extcall IERC20(self.token).approve(market, max_price), "approve failed"
-    job_id: uint256 = extcall Market(market).open_job(model_id, node, input_commitment, mode, deadline)
+    job_id: uint256 = extcall Market(market).open_job(
+        model_id, node, input_commitment, mode, deadline, eval_keys_hash, max_price
+    )
     assert extcall IERC20(self.token).approve(market, 0), "approve failed"
     self._record("job", market, before)
     return job_id

@@ -26,6 +26,7 @@
 
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
+from lib import jobs
 
 initializes: ownable
 
@@ -38,24 +39,8 @@ BPS: constant(uint256) = 10000
 MODE_FHE: constant(uint8) = 2
 SUBMITTED: constant(uint8) = 2
 
-# same layout as JobMarket.Job, so its `job` view decodes into it
-struct Job:
-    client: address
-    node: address
-    model_id: uint256
-    input_commitment: bytes32
-    mode: uint8
-    price: uint256
-    deadline: uint256
-    status: uint8
-    output_hash: bytes32
-    proof_hash: bytes32
-    eval_keys_hash: bytes32
-    output_ct_hash: bytes32
-    submitted_at: uint256
-
 interface Market:
-    def job(job_id: uint256) -> Job: view
+    def job(job_id: uint256) -> jobs.Job: view
     def challenge_window() -> uint256: view
     def dispute_fhe(job_id: uint256): nonpayable
 
@@ -157,7 +142,7 @@ def attest_mismatch(job_id: uint256, recomputed_hash: bytes32) -> bool:
     assert stake > 0, "not validator"
     assert not self.disputed[job_id], "already disputed"
     assert not self.attested[job_id][msg.sender], "already attested"
-    job: Job = staticcall market.job(job_id)
+    job: jobs.Job = staticcall market.job(job_id)
     assert job.mode == MODE_FHE, "not fhe job"
     assert job.status == SUBMITTED, "not submitted"
     window_end: uint256 = job.submitted_at + staticcall market.challenge_window()

@@ -5,15 +5,21 @@
         ZK jobs (mode 1) settle when the node submits an EZKL proof the verifier
         accepts; a client holding a node-signed claim that is invalid can get the
         node slashed. FHE jobs (mode 2) settle after the client accepts or a
-        challenge window passes; an arbiter (validator quorum) can dispute them.
-        A job without a result by its deadline is refunded and the node slashed.
+        challenge window passes; an arbiter (validator quorum) can dispute them, and
+        the client can demand the output ciphertext on chain (`claim_not_delivered`).
+        A job the node took (`start_job`) without a result by its deadline is refunded
+        and the node slashed; a node submits only jobs it took.
         Every job ends Settled, Refunded or Slashed. Payments are pulled with `withdraw`.
-@dev Invariant: token.balanceOf(self) == escrowed + sum(pending).
+@dev Invariant: token.balanceOf(self) == escrowed + sum(pending); escrowed holds the
+     prices of open and submitted jobs and the clients' outstanding delivery bonds.
+     Every way a job can still slash its node ends within `slash_horizon()` of its
+     opening, which the setters keep below the NodeRegistry's unbonding delay.
 """
 
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.utils import message_hash_utils
+from lib import jobs
 from lib import signatures
 
 initializes: ownable
@@ -27,15 +33,17 @@ MAX_INSTANCES: constant(uint256) = 64
 MAX_PROOF: constant(uint256) = 32768
 MAX_BPS: constant(uint256) = 10000
 MAX_FEE_BPS: constant(uint256) = 1000
+# largest output ciphertext `deliver_output` takes (calldata; a Concrete ML output is a few KiB)
+MAX_OUTPUT_CT: constant(uint256) = 65536
 
-MODE_ZK: constant(uint8) = 1
-MODE_FHE: constant(uint8) = 2
+MODE_ZK: constant(uint8) = jobs.MODE_ZK
+MODE_FHE: constant(uint8) = jobs.MODE_FHE
 
-OPEN: constant(uint8) = 1
-SUBMITTED: constant(uint8) = 2
-SETTLED: constant(uint8) = 3
-REFUNDED: constant(uint8) = 4
-SLASHED: constant(uint8) = 5
+OPEN: constant(uint8) = jobs.OPEN
+SUBMITTED: constant(uint8) = jobs.SUBMITTED
+SETTLED: constant(uint8) = jobs.SETTLED
+REFUNDED: constant(uint8) = jobs.REFUNDED
+SLASHED: constant(uint8) = jobs.SLASHED
 
 # same layout as ModelRegistry.Model, so its `model` view decodes into it
 struct Model:
@@ -59,25 +67,17 @@ interface Nodes:
     def is_active(node: address) -> bool: view
     def serves(node: address, model_id: uint256) -> bool: view
     def slash(node: address, amount: uint256, challenger: address, reason: String[64]) -> uint256: nonpayable
+    def unbond_delay() -> uint256: view
 
 interface Verifier:
     def verify(model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]) -> bool: view
+    def is_registered(model_id: uint256) -> bool: view
 
-struct Job:
-    client: address
-    node: address
-    model_id: uint256
-    input_commitment: bytes32
-    mode: uint8
-    price: uint256
-    deadline: uint256
-    status: uint8
-    output_hash: bytes32
-    proof_hash: bytes32
-    eval_keys_hash: bytes32
-    output_ct_hash: bytes32
-    submitted_at: uint256
-    started_at: uint256  # when the node took the job on chain; 0 = never taken
+# a client's demand that the node put an FHE job's output ciphertext on chain
+struct Delivery:
+    bond: uint256  # the client's bond, held in escrow until the demand is resolved
+    due: uint256  # the node must `deliver_output` before this time; 0 = never demanded
+    delivered: bool  # the node posted the ciphertext (`OutputDelivered`, calldata of that tx)
 
 event JobOpened:
     job_id: indexed(uint256)
@@ -126,6 +126,16 @@ event JobSlashed:
     challenger: indexed(address)
     reason: String[64]
 
+event DeliveryDemanded:
+    job_id: indexed(uint256)
+    bond: uint256
+    due: uint256
+
+event OutputDelivered:
+    job_id: indexed(uint256)
+    output_ct_hash: bytes32
+    bond_paid: uint256
+
 event Withdrawal:
     account: indexed(address)
     amount: uint256
@@ -149,8 +159,10 @@ slash_amount: public(uint256)
 max_deadline: public(uint256)
 challenge_window: public(uint256)
 fee_bps: public(uint256)
+delivery_bond: public(uint256)
 
-_jobs: HashMap[uint256, Job]
+_jobs: HashMap[uint256, jobs.Job]
+deliveries: public(HashMap[uint256, Delivery])
 job_count: public(uint256)
 pending: public(HashMap[address, uint256])
 escrowed: public(uint256)
@@ -172,6 +184,7 @@ def __init__(_token: IERC20, _models: Models, _nodes: Nodes, _treasury: address)
     self.treasury = _treasury
     self.max_deadline = 86400
     self.challenge_window = 3600
+    self._check_horizon(86400, 3600)
 
 
 # ------------------------------------------------------------------ internal
@@ -183,13 +196,24 @@ def _only_owner():
 
 @internal
 @view
-def _load(job_id: uint256) -> Job:
+def _check_horizon(max_deadline: uint256, window: uint256):
+    """
+    A job can slash its node until `slash_horizon` after it opened (deadline, then the
+    challenge window, then a delivery demand's due time). A node unbonding at the opening
+    must still be bonded then, or it could withdraw its stake away from the slash.
+    """
+    assert max_deadline + 2 * window < staticcall nodes.unbond_delay(), "exceeds unbond delay"
+
+
+@internal
+@view
+def _load(job_id: uint256) -> jobs.Job:
     assert job_id >= 1 and job_id <= self.job_count, "unknown job"
     return self._jobs[job_id]
 
 
 @internal
-def _settle(job_id: uint256, job: Job):
+def _settle(job_id: uint256, job: jobs.Job):
     """Credit node, model owner (royalty) and treasury (fee); the escrow leaves."""
     m: Model = staticcall models.model(job.model_id)
     fee: uint256 = job.price * self.fee_bps // MAX_BPS
@@ -200,15 +224,27 @@ def _settle(job_id: uint256, job: Job):
     self.pending[job.node] += node_amount
     self.pending[m.owner] += royalty
     self.pending[self.treasury] += fee
+    self._return_bond(job_id, job.client)
     log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
 
 
 @internal
-def _slash_and_refund(job_id: uint256, job: Job, challenger: address, reason: String[64]):
+def _return_bond(job_id: uint256, to: address):
+    """An undelivered demand's bond goes back to its client when the job ends another way."""
+    bond: uint256 = self.deliveries[job_id].bond
+    if bond > 0 and not self.deliveries[job_id].delivered:
+        self.deliveries[job_id].bond = 0
+        self.escrowed -= bond
+        self.pending[to] += bond
+
+
+@internal
+def _slash_and_refund(job_id: uint256, job: jobs.Job, challenger: address, reason: String[64]):
     """Refund the client in full and slash the node through the NodeRegistry."""
     self._jobs[job_id].status = SLASHED
     self.escrowed -= job.price
     self.pending[job.client] += job.price
+    self._return_bond(job_id, job.client)
     log JobSlashed(job_id=job_id, challenger=challenger, reason=reason)
     if self.slash_amount > 0:
         extcall nodes.slash(job.node, self.slash_amount, challenger, reason)
@@ -216,14 +252,16 @@ def _slash_and_refund(job_id: uint256, job: Job, challenger: address, reason: St
 
 @internal
 @view
-def _verify(model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]) -> bool:
+def _verify(
+    verifier: address, model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]
+) -> bool:
     """
+    Ask `verifier` (the one the job was opened under, never the current one: an owner
+    swapping verifiers must not turn an honest node's signed claim into a slash).
     A verifier that reverts rejects the proof (EZKL's Halo2 verifier reverts on a
     bad proof). A verifier that ran out of gas says nothing: revert so a caller
     cannot get an honest node slashed by sending too little gas.
     """
-    verifier: address = self.zk_verifier
-    assert verifier != empty(address), "no verifier"
     gas_start: uint256 = msg.gas
     ok: bool = False
     response: Bytes[32] = b""
@@ -244,15 +282,30 @@ def _verify(model_id: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint
 
 # ------------------------------------------------------------------ jobs
 @external
-def open_job(model_id: uint256, node: address, input_commitment: bytes32, mode: uint8, deadline: uint256) -> uint256:
+def open_job(
+    model_id: uint256,
+    node: address,
+    input_commitment: bytes32,
+    mode: uint8,
+    deadline: uint256,
+    eval_keys_hash: bytes32,
+    max_price: uint256,
+) -> uint256:
     """
     @notice Open a job and escrow the model's price (approve the market first).
+    @dev A ZK job is bound to the current `zk_verifier`, which must have the model's
+         verifying key registered: a proof for an unregistered model can never verify,
+         so an honest node's claim on it would be slashable.
     @param model_id Active model with a commitment for `mode`.
     @param node Active node that serves the model.
     @param input_commitment ZK: Poseidon hash of the input (EZKL hashed input, instances[0]).
-                            FHE: hash of the input ciphertext.
+                            FHE: sha256 of the input ciphertext.
     @param mode 1 = ZK, 2 = FHE.
     @param deadline Unix time by which the node must submit; at most now + max_deadline.
+    @param eval_keys_hash FHE: sha256 of the evaluation keys the client gives the node (the
+                          node's result must be computed under them); ZK: zero.
+    @param max_price Most the client pays: reverts if the model's price is higher (a price
+                     raised between the client's read and this transaction).
     @return The new job id (from 1).
     """
     assert mode == MODE_ZK or mode == MODE_FHE, "bad mode"
@@ -261,30 +314,35 @@ def open_job(model_id: uint256, node: address, input_commitment: bytes32, mode: 
     assert deadline <= block.timestamp + self.max_deadline, "deadline too far"
     m: Model = staticcall models.model(model_id)
     assert m.active, "model retired"
+    assert m.price <= max_price, "price above max"
+    verifier: address = empty(address)
     if mode == MODE_ZK:
         assert m.zk_vk_hash != empty(bytes32), "no zk commitment"
+        assert eval_keys_hash == empty(bytes32), "eval keys on zk job"
+        verifier = self.zk_verifier
+        assert verifier != empty(address), "no verifier"
+        assert staticcall Verifier(verifier).is_registered(model_id), "model not registered"
     else:
         assert m.fhe_server_hash != empty(bytes32), "no fhe commitment"
+        assert eval_keys_hash != empty(bytes32), "empty eval keys hash"
     assert staticcall nodes.is_active(node), "node inactive"
     assert staticcall nodes.serves(node, model_id), "model not served"
     job_id: uint256 = self.job_count + 1
     self.job_count = job_id
-    self._jobs[job_id] = Job(
-        client=msg.sender,
-        node=node,
-        model_id=model_id,
-        input_commitment=input_commitment,
-        mode=mode,
-        price=m.price,
-        deadline=deadline,
-        status=OPEN,
-        output_hash=empty(bytes32),
-        proof_hash=empty(bytes32),
-        eval_keys_hash=empty(bytes32),
-        output_ct_hash=empty(bytes32),
-        submitted_at=0,
-        started_at=0,
-    )
+    # field by field: writing the whole struct would also store its zero fields (2.2k gas each)
+    self._jobs[job_id].client = msg.sender
+    self._jobs[job_id].node = node
+    self._jobs[job_id].model_id = model_id
+    self._jobs[job_id].input_commitment = input_commitment
+    self._jobs[job_id].mode = mode
+    self._jobs[job_id].deadline = deadline
+    self._jobs[job_id].status = OPEN
+    if m.price > 0:
+        self._jobs[job_id].price = m.price
+    if mode == MODE_ZK:
+        self._jobs[job_id].verifier = verifier
+    else:
+        self._jobs[job_id].eval_keys_hash = eval_keys_hash
     self.escrowed += m.price
     log JobOpened(
         job_id=job_id,
@@ -301,22 +359,30 @@ def open_job(model_id: uint256, node: address, input_commitment: bytes32, mode: 
     return job_id
 
 
+@internal
+@view
+def _check_submit(job: jobs.Job, mode: uint8):
+    assert msg.sender == job.node, "not job node"
+    assert job.status == OPEN, "job not open"
+    assert job.mode == mode, "wrong mode"
+    assert job.started_at != 0, "job not started"  # else a missed deadline would not be slashable
+    assert block.timestamp <= job.deadline, "deadline passed"
+
+
 @external
 def submit_zk_result(job_id: uint256, instances: DynArray[uint256, MAX_INSTANCES], proof: Bytes[MAX_PROOF]):
     """
-    @notice Post the EZKL proof of a ZK job; settles the job if the verifier accepts it.
+    @notice Post the EZKL proof of a ZK job taken with `start_job`; settles the job if the
+            job's verifier accepts it.
     @param job_id Job assigned to the caller.
     @param instances Public instances: [input hash, outputs...].
     @param proof The proof bytes.
     """
-    job: Job = self._load(job_id)
-    assert msg.sender == job.node, "not job node"
-    assert job.status == OPEN, "job not open"
-    assert job.mode == MODE_ZK, "wrong mode"
-    assert block.timestamp <= job.deadline, "deadline passed"
+    job: jobs.Job = self._load(job_id)
+    self._check_submit(job, MODE_ZK)
     assert len(instances) > 0, "no instances"
     assert instances[0] == convert(job.input_commitment, uint256), "input mismatch"
-    assert self._verify(job.model_id, proof, instances), "proof rejected"
+    assert self._verify(job.verifier, job.model_id, proof, instances), "proof rejected"
     outputs: DynArray[uint256, MAX_INSTANCES] = []
     for i: uint256 in range(1, MAX_INSTANCES):
         if i >= len(instances):
@@ -339,13 +405,14 @@ def challenge_zk(
     @notice Prove that the node signed an invalid ZK result off-chain: the client
             is refunded and the node slashed. Reverts "claim is valid" otherwise.
     @dev The node signs (EIP-191 personal_sign) keccak256(abi_encode(chain.id, market,
-         job_id, keccak256(abi_encode(instances)), keccak256(proof))).
+         job_id, keccak256(abi_encode(instances)), keccak256(proof))). Validity is judged
+         by the verifier the job was opened under.
     @param job_id Open ZK job of the caller.
     @param instances Instances the node sent.
     @param proof Proof the node sent.
     @param node_sig The node's 65-byte signature (r, s, v).
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert msg.sender == job.client, "not client"
     assert job.status == OPEN, "job not open"
     assert job.mode == MODE_ZK, "wrong mode"
@@ -357,7 +424,7 @@ def challenge_zk(
     assert signer == job.node, "not node signature"
     valid: bool = len(instances) > 0 and instances[0] == convert(job.input_commitment, uint256)
     if valid:
-        valid = self._verify(job.model_id, proof, instances)
+        valid = self._verify(job.verifier, job.model_id, proof, instances)
     assert not valid, "claim is valid"
     self._slash_and_refund(job_id, job, msg.sender, "invalid zk claim")
 
@@ -367,24 +434,23 @@ def submit_fhe_result(
     job_id: uint256, eval_keys_hash: bytes32, input_ct_hash: bytes32, output_ct_hash: bytes32, circuit_hash: bytes32
 ):
     """
-    @notice Post the hashes of an FHE evaluation; opens the challenge window.
+    @notice Post the hashes of an FHE evaluation of a job taken with `start_job`; opens the
+            challenge window.
     @param job_id Job assigned to the caller.
-    @param eval_keys_hash Hash of the client's evaluation keys used.
+    @param eval_keys_hash Hash of the evaluation keys used (must equal the client's commitment:
+                          a result under other keys cannot be re-executed or disputed).
     @param input_ct_hash Hash of the input ciphertext (must equal the job's commitment).
     @param output_ct_hash Hash of the output ciphertext.
     @param circuit_hash Hash of the FHE server circuit (must equal the model's commitment).
     """
-    job: Job = self._load(job_id)
-    assert msg.sender == job.node, "not job node"
-    assert job.status == OPEN, "job not open"
-    assert job.mode == MODE_FHE, "wrong mode"
-    assert block.timestamp <= job.deadline, "deadline passed"
-    assert eval_keys_hash != empty(bytes32) and output_ct_hash != empty(bytes32), "empty hash"
+    job: jobs.Job = self._load(job_id)
+    self._check_submit(job, MODE_FHE)
+    assert output_ct_hash != empty(bytes32), "empty hash"
+    assert eval_keys_hash == job.eval_keys_hash, "eval keys mismatch"
     assert input_ct_hash == job.input_commitment, "input mismatch"
     m: Model = staticcall models.model(job.model_id)
     assert circuit_hash == m.fhe_server_hash, "circuit mismatch"
     self._jobs[job_id].status = SUBMITTED
-    self._jobs[job_id].eval_keys_hash = eval_keys_hash
     self._jobs[job_id].output_ct_hash = output_ct_hash
     self._jobs[job_id].submitted_at = block.timestamp
     log FheResultSubmitted(
@@ -397,12 +463,61 @@ def submit_fhe_result(
 
 
 @external
+def claim_not_delivered(job_id: uint256):
+    """
+    @notice The client did not get the output ciphertext of a submitted FHE job: demand it
+            on chain. Within the challenge window, with a bond of `delivery_bond` (approve
+            first). The node must `deliver_output` within `challenge_window` and then takes
+            the bond; otherwise `finalize` refunds the client, returns the bond and slashes.
+    @param job_id Submitted FHE job of the caller.
+    """
+    job: jobs.Job = self._load(job_id)
+    assert msg.sender == job.client, "not client"
+    assert job.status == SUBMITTED, "not submitted"
+    assert block.timestamp < job.submitted_at + self.challenge_window, "challenge window closed"
+    d: Delivery = self.deliveries[job_id]
+    assert not d.delivered, "already delivered"
+    assert d.due == 0, "already demanded"
+    bond: uint256 = self.delivery_bond
+    due: uint256 = block.timestamp + self.challenge_window
+    self.deliveries[job_id] = Delivery(bond=bond, due=due, delivered=False)
+    self.escrowed += bond
+    log DeliveryDemanded(job_id=job_id, bond=bond, due=due)
+    if bond > 0:
+        assert extcall token.transferFrom(msg.sender, self, bond), "transfer failed"
+
+
+@external
+def deliver_output(job_id: uint256, output_ct: Bytes[MAX_OUTPUT_CT]):
+    """
+    @notice The node puts the output ciphertext of its submitted FHE job on chain (this
+            transaction's calldata; `OutputDelivered` marks it). Answers a client's demand
+            before its due time, and earns the client's bond.
+    @param job_id Submitted FHE job assigned to the caller.
+    @param output_ct The output ciphertext; its sha256 must be the posted output_ct_hash.
+    """
+    job: jobs.Job = self._load(job_id)
+    assert msg.sender == job.node, "not job node"
+    assert job.status == SUBMITTED, "not submitted"
+    d: Delivery = self.deliveries[job_id]
+    assert not d.delivered, "already delivered"
+    assert d.due == 0 or block.timestamp < d.due, "delivery too late"
+    assert sha256(output_ct) == job.output_ct_hash, "output mismatch"
+    self.deliveries[job_id].delivered = True
+    if d.bond > 0:
+        self.escrowed -= d.bond
+        self.pending[job.node] += d.bond
+    log OutputDelivered(job_id=job_id, output_ct_hash=job.output_ct_hash, bond_paid=d.bond)
+
+
+@external
 def accept(job_id: uint256):
     """
-    @notice Client accepts a submitted FHE result; settles at once.
+    @notice Client accepts a submitted FHE result; settles at once (an open delivery demand
+            is withdrawn and its bond returned).
     @param job_id Submitted job of the caller.
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert msg.sender == job.client, "not client"
     assert job.status == SUBMITTED, "not submitted"
     self._settle(job_id, job)
@@ -411,12 +526,19 @@ def accept(job_id: uint256):
 @external
 def finalize(job_id: uint256):
     """
-    @notice Settle a submitted FHE job once its challenge window has passed. Anyone may call.
+    @notice Close a submitted FHE job once its challenge window has passed: settles it, or,
+            when the client demanded the output and the node did not deliver it by the due
+            time, refunds the client and slashes the node. Anyone may call.
     @param job_id Submitted job.
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert job.status == SUBMITTED, "not submitted"
     assert block.timestamp >= job.submitted_at + self.challenge_window, "challenge window open"
+    d: Delivery = self.deliveries[job_id]
+    if d.due != 0 and not d.delivered:
+        assert block.timestamp >= d.due, "delivery pending"
+        self._slash_and_refund(job_id, job, job.client, "output not delivered")
+        return
     self._settle(job_id, job)
 
 
@@ -428,7 +550,7 @@ def dispute_fhe(job_id: uint256):
     @param job_id Submitted job.
     """
     assert msg.sender == self.arbiter, "not arbiter"
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert job.status == SUBMITTED, "not submitted"
     assert block.timestamp < job.submitted_at + self.challenge_window, "challenge window closed"
     self._slash_and_refund(job_id, job, msg.sender, "fhe dispute")
@@ -443,7 +565,7 @@ def refund(job_id: uint256):
             cannot earn the challenger share by sending garbage to honest nodes.
     @param job_id Open job of the caller.
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert msg.sender == job.client, "not client"
     assert job.status == OPEN, "job not open"
     assert block.timestamp > job.deadline, "deadline not passed"
@@ -480,7 +602,7 @@ def reject_job(job_id: uint256, reason: String[64]):
     @param job_id Open job assigned to the caller.
     @param reason Short reason shown to the client.
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert msg.sender == job.node, "not job node"
     assert job.status == OPEN, "job not open"
     self._jobs[job_id].status = REFUNDED
@@ -493,10 +615,10 @@ def reject_job(job_id: uint256, reason: String[64]):
 def start_job(job_id: uint256):
     """
     @notice The node commits to a job after checking the client's request: from now on a
-            missed deadline is slashable.
+            missed deadline is slashable. Required before submitting a result.
     @param job_id Open job assigned to the caller.
     """
-    job: Job = self._load(job_id)
+    job: jobs.Job = self._load(job_id)
     assert msg.sender == job.node, "not job node"
     assert job.status == OPEN, "job not open"
     assert job.started_at == 0, "already started"
@@ -521,8 +643,10 @@ def withdraw():
 @external
 def set_zk_verifier(verifier: address):
     """
-    @notice Set the proof verifier adapter.
-    @param verifier Contract with verify(model_id, proof, instances) -> bool.
+    @notice Set the proof verifier adapter for jobs opened from now on (open jobs keep the
+            verifier they were opened under).
+    @param verifier Contract with verify(model_id, proof, instances) -> bool and
+                    is_registered(model_id) -> bool.
     """
     self._only_owner()
     self.zk_verifier = verifier
@@ -567,10 +691,11 @@ def set_slash_amount(amount: uint256):
 def set_max_deadline(seconds: uint256):
     """
     @notice Set the longest deadline a job may have.
-    @param seconds Seconds from opening, nonzero.
+    @param seconds Seconds from opening, nonzero; with the windows below the node unbonding delay.
     """
     self._only_owner()
     assert seconds > 0, "zero value"
+    self._check_horizon(seconds, self.challenge_window)
     self.max_deadline = seconds
     log ParamSet(param="max_deadline", value=seconds)
 
@@ -578,12 +703,26 @@ def set_max_deadline(seconds: uint256):
 @external
 def set_challenge_window(seconds: uint256):
     """
-    @notice Set how long a submitted FHE result can be disputed before it settles.
-    @param seconds Window length.
+    @notice Set how long a submitted FHE result can be disputed (or its output demanded)
+            before it settles; a demanded output is due within the same length.
+    @param seconds Window length; with the max deadline below the node unbonding delay.
     """
     self._only_owner()
+    self._check_horizon(self.max_deadline, seconds)
     self.challenge_window = seconds
     log ParamSet(param="challenge_window", value=seconds)
+
+
+@external
+def set_delivery_bond(amount: uint256):
+    """
+    @notice Set the bond a client puts up to demand an FHE output on chain (paid to the node
+            if it delivers: the price of a false demand).
+    @param amount Amount in VEIL.
+    """
+    self._only_owner()
+    self.delivery_bond = amount
+    log ParamSet(param="delivery_bond", value=amount)
 
 
 @external
@@ -613,10 +752,22 @@ def transfer_ownership(new_owner: address):
 # ------------------------------------------------------------------ views
 @external
 @view
-def job(job_id: uint256) -> Job:
+def job(job_id: uint256) -> jobs.Job:
     """
     @notice Everything stored about a job.
     @param job_id Job id.
-    @return The Job struct.
+    @return The Job struct (contracts/lib/jobs.vy).
     """
     return self._load(job_id)
+
+
+@external
+@view
+def slash_horizon() -> uint256:
+    """
+    @notice How long after opening a job can still slash its node: max deadline, then the
+            challenge window, then a demanded output's due time. Kept below the
+            NodeRegistry's unbonding delay.
+    @return Seconds.
+    """
+    return self.max_deadline + 2 * self.challenge_window

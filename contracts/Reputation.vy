@@ -21,29 +21,15 @@
      which keeps a rating at about a dozen storage slots.
 """
 
+from lib import jobs
+
 MAX_TAGS: constant(uint256) = 4
 MAX_SCORE: constant(uint8) = 100
 SETTLED: constant(uint8) = 3
 MODE_ZK: constant(uint8) = 1
 
-# same layout as JobMarket.Job, so its `job` view decodes into it
-struct Job:
-    client: address
-    node: address
-    model_id: uint256
-    input_commitment: bytes32
-    mode: uint8
-    price: uint256
-    deadline: uint256
-    status: uint8
-    output_hash: bytes32
-    proof_hash: bytes32
-    eval_keys_hash: bytes32
-    output_ct_hash: bytes32
-    submitted_at: uint256
-
 interface Market:
-    def job(job_id: uint256) -> Job: view
+    def job(job_id: uint256) -> jobs.Job: view
 
 struct Validation:
     job_id: uint256
@@ -125,7 +111,7 @@ def give_feedback(job_id: uint256, score: uint8, tags: DynArray[bytes32, MAX_TAG
     @return The feedback id (from 1).
     """
     assert score <= MAX_SCORE, "score over 100"
-    job: Job = staticcall market.job(job_id)
+    job: jobs.Job = staticcall market.job(job_id)
     assert job.status == SETTLED, "job not settled"
     assert job.price > 0, "unpaid job"
     assert job.client != job.node, "self rating"
@@ -200,7 +186,7 @@ def validation(job_id: uint256) -> Validation:
     e: Evidence = self._evidence[job_id]
     if e.output_hash == empty(bytes32):
         return empty(Validation)
-    job: Job = staticcall market.job(job_id)
+    job: jobs.Job = staticcall market.job(job_id)
     return Validation(
         job_id=job_id, mode=job.mode, model_id=job.model_id, input_commitment=job.input_commitment,
         output_hash=e.output_hash, proof_hash=e.proof_hash, price=job.price,

@@ -96,14 +96,16 @@ class AgentsWorld:
         node = node or self.node
         self.token.approve(self.market.address, PRICE, sender=client)
         self.market.open_job(
-            self.model_id, node.address, h(tag), MODE_FHE, self.net.now() + 3000, sender=client
-        )
+            self.model_id, node.address, h(tag), MODE_FHE, self.net.now() + 3000,
+            max_price=PRICE, eval_keys_hash=h("keys"), sender=client,
+        )  # fmt: skip
         return self.market.job_count()
 
     def submit(self, job_id: int, node: LocalAccount | None = None) -> None:
         job = self.market.read_job(job_id)
         server = bytes.fromhex(self.models.read_model(job.model_id).fhe_server_hash)
         commitment = job.input_commitment.to_bytes(32, "big")
+        self.market.start_job(job_id, sender=node or self.node)
         self.market.submit_fhe(job_id, h("keys"), commitment, h("out"), server, sender=node or self.node)
 
     def settled_job(self, client: LocalAccount | None = None, node: LocalAccount | None = None) -> int:

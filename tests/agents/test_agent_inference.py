@@ -94,7 +94,9 @@ def test_agent_payer_opens_and_accepts_through_the_wallet(aw) -> None:  # type: 
     agent, _ = _agent(aw)
     payer = AgentPayer(agent)
     assert payer.address == agent.wallet.address
-    job_id, tx = payer.open_job(aw.model_id, aw.node.address, h("ct"), MODE_FHE, aw.net.now() + 3000, PRICE)
+    job_id, tx = payer.open_job(
+        aw.model_id, aw.node.address, h("ct"), MODE_FHE, aw.net.now() + 3000, PRICE, h("keys")
+    )
     assert tx.startswith("0x") and aw.job_status(job_id) == 1
     assert read_job(_suite(aw), job_id).client.lower() == agent.wallet.address.lower()
     aw.submit(job_id)
@@ -111,7 +113,7 @@ def test_agent_payer_policy_errors_come_before_any_transaction(aw) -> None:  # t
     payer = AgentPayer(agent)
     before = (_nonces(aw.net, agent.key, owner), aw.market.job_count())
     with pytest.raises(OverPaymentCap):
-        payer.open_job(aw.model_id, aw.node.address, h("a"), MODE_FHE, aw.net.now() + 3000, PRICE)
+        payer.open_job(aw.model_id, aw.node.address, h("a"), MODE_FHE, aw.net.now() + 3000, PRICE, h("keys"))
     with pytest.raises(AgentError):  # only JobMarket calls go through the payer
         payer.call(aw.reputation.contract.functions.give_feedback(1, 50, []))
     agent.wallet.set_target(owner, aw.market.address, False)
@@ -123,7 +125,7 @@ def test_agent_payer_policy_errors_come_before_any_transaction(aw) -> None:  # t
     agent.wallet.set_target(owner, aw.market.address, True)
     with reverts("over payment cap"):
         AgentPayer(agent, precheck=False).open_job(
-            aw.model_id, aw.node.address, h("b"), MODE_FHE, aw.net.now() + 3000, PRICE
+            aw.model_id, aw.node.address, h("b"), MODE_FHE, aw.net.now() + 3000, PRICE, h("keys")
         )
 
 
@@ -330,7 +332,7 @@ def test_node_takes_only_the_wallets_agent_key(live: LiveAgentWorld, tmp_path: P
     ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
     job_id, _ = w.payer.open_job(
         w.model_id, w.node.account.address, hashlib.sha256(ct).digest(), MODE_FHE,
-        w.lnet.net.now() + 1800, PRICE,
+        w.lnet.net.now() + 1800, PRICE, bytes.fromhex(ek_hash),
     )  # fmt: skip
     # Keys are uploaded for the open job, signed like the job's requests (by the wallet's agent key).
     ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.node.account.address, job_id)

@@ -61,6 +61,9 @@ def agent(aw) -> Agent:
     )
 
 
+KEYS = h("keys")  # the evaluation-key hash an FHE job commits
+
+
 def _job_args(aw, tag: str = "in") -> tuple:
     return (aw.model_id, aw.node.address, h(tag), MODE_FHE, aw.net.now() + 3000)
 
@@ -69,7 +72,7 @@ def test_pay_job_settle_and_feedback_from_wallet(aw, agent: Agent) -> None:
     st = agent.state()
     assert (st.balance, st.per_payment_cap, st.daily_cap, st.spent_today) == (FUND, PER_PAYMENT, DAILY, 0)
     assert agent.identity.record().wallet == agent.address
-    jid = agent.pay_job(*_job_args(aw))
+    jid = agent.pay_job(*_job_args(aw), eval_keys_hash=KEYS)
     job = aw.call(aw.market.contract.functions.job(jid))
     assert job[0] == agent.address  # the wallet is the job's client
     assert agent.state().spent_today == PRICE and agent.state().balance == FUND - PRICE
@@ -92,17 +95,17 @@ def test_pay_job_settle_and_feedback_from_wallet(aw, agent: Agent) -> None:
 def test_caps_precheck_and_revert(aw, agent: Agent) -> None:
     w = agent.wallet
     args = _job_args(aw)
-    agent.pay_job(*args)
+    agent.pay_job(*args, eval_keys_hash=KEYS)
     rcpt = aw.net.transact(
-        w.contract.functions.pay_job(aw.market.address, *_job_args(aw, "b"), PRICE), sender=agent.key
+        w.contract.functions.pay_job(aw.market.address, *_job_args(aw, "b"), KEYS, PRICE), sender=agent.key
     )
     aw.note_gas("AgentWallet.pay_job", rcpt.gas_used)
     assert agent.state().spent_today == 2 * PRICE
     # daily cap: 20 spent, 10 more would be 30 > 25
     with breach(aw, OverDailyCap) as _:
-        agent.pay_job(*_job_args(aw, "c"))
+        agent.pay_job(*_job_args(aw, "c"), eval_keys_hash=KEYS)
     with reverts("over daily cap"):
-        w.pay_job(agent.key, aw.market, *_job_args(aw, "c"), precheck=False)
+        w.pay_job(agent.key, aw.market, *_job_args(aw, "c"), precheck=False, eval_keys_hash=KEYS)
     with breach(aw, OverDailyCap):
         w.pay(agent.key, aw.other.address, 6 * ONE)
     with reverts(OverDailyCap.reason):
@@ -112,7 +115,7 @@ def test_caps_precheck_and_revert(aw, agent: Agent) -> None:
     # a new day index resets the daily cap
     aw.net.time_travel(86400)
     assert agent.state().spent_today == 0
-    agent.pay_job(*_job_args(aw, "d"))
+    agent.pay_job(*_job_args(aw, "d"), eval_keys_hash=KEYS)
     # per-payment cap
     with breach(aw, OverPaymentCap):
         w.pay(agent.key, aw.other.address, PER_PAYMENT + 1)
@@ -140,9 +143,9 @@ def test_allowed_targets(aw, agent: Agent) -> None:
     # the market taken off the list: no more jobs
     w.set_target(owner, aw.market.address, False)
     with breach(aw, TargetNotAllowed):
-        agent.pay_job(*_job_args(aw))
+        agent.pay_job(*_job_args(aw), eval_keys_hash=KEYS)
     with reverts("target not allowed"):
-        w.pay_job(agent.key, aw.market, *_job_args(aw), precheck=False)
+        w.pay_job(agent.key, aw.market, *_job_args(aw), precheck=False, eval_keys_hash=KEYS)
     # the token is never a valid execute target, even if the owner lists it
     w.set_target(owner, aw.token.address, True)
     approve = aw.token.contract.functions.approve(aw.other.address, 10**30)
@@ -159,9 +162,9 @@ def test_pause_agent_key_and_owner_powers(aw, agent: Agent) -> None:
         aw.net.transact(w.contract.functions.pause(), sender=agent.key)
     w.pause(owner)
     with breach(aw, WalletPaused):
-        agent.pay_job(*_job_args(aw))
+        agent.pay_job(*_job_args(aw), eval_keys_hash=KEYS)
     with reverts("wallet paused"):
-        w.pay_job(agent.key, aw.market, *_job_args(aw), precheck=False)
+        w.pay_job(agent.key, aw.market, *_job_args(aw), precheck=False, eval_keys_hash=KEYS)
     with breach(aw, WalletPaused):
         w.pay(agent.key, aw.other.address, ONE)
     assert not agent.can_spend(ONE)
@@ -189,7 +192,9 @@ def test_pause_agent_key_and_owner_powers(aw, agent: Agent) -> None:
 
 
 def test_refund_comes_back_to_wallet(aw, agent: Agent) -> None:
-    jid = agent.pay_job(aw.model_id, aw.node.address, h("late"), MODE_FHE, aw.net.now() + 100)
+    jid = agent.pay_job(
+        aw.model_id, aw.node.address, h("late"), MODE_FHE, aw.net.now() + 100, eval_keys_hash=KEYS
+    )
     aw.net.time_travel(200)
     agent.refund(jid)
     agent.collect_refunds()

@@ -78,7 +78,10 @@ def world(net: Network) -> World:
 def _open_fhe(w: World, tag: str = "ct") -> int:
     m = w.suite.market
     w.suite.token.approve(m.address, PRICE, sender=w.client)
-    rcpt = m.open_job(w.model_id, w.node.address, h(tag), JobMode.FHE, w.net.now() + 3000, sender=w.client)
+    rcpt = m.open_job(
+        w.model_id, w.node.address, h(tag), JobMode.FHE, w.net.now() + 3000,
+        max_price=PRICE, eval_keys_hash=h("keys"), sender=w.client,
+    )  # fmt: skip
     return m.opened_job_id(rcpt)
 
 
@@ -96,6 +99,7 @@ def test_read_job_is_typed_through_an_fhe_job(world: World) -> None:
     assert type(job.mode) is JobMode and job.mode == JobMode.FHE
     assert type(job.status) is JobStatus and job.status == JobStatus.OPEN and job.status_name == "open"
     assert job.output_ct_hash == "00" * 32 and job.submitted_at == 0 and job.started_at == 0
+    assert job.eval_keys_hash == h("keys").hex() and job.verifier == "0x" + "00" * 20  # committed at open
     # the raw struct is what the record names, field by field
     raw = w.net.call(m.contract.functions.job(jid))
     assert raw[4] == job.mode and raw[7] == job.status and raw[0] == job.client
@@ -156,8 +160,9 @@ def test_events_of_other_contracts_are_not_read(world: World, net: Network) -> N
     other = Suite.attach(net, deploy_suite(net, w.owner)).market
     w.suite.token.approve(w.suite.market.address, PRICE, sender=w.client)
     rcpt = w.suite.market.open_job(
-        w.model_id, w.node.address, h("x"), JobMode.FHE, net.now() + 3000, sender=w.client
-    )
+        w.model_id, w.node.address, h("x"), JobMode.FHE, net.now() + 3000,
+        max_price=PRICE, eval_keys_hash=h("keys"), sender=w.client,
+    )  # fmt: skip
     assert other.opened_job_ids(rcpt) == []
     assert w.suite.market.opened_job_ids(rcpt) == [w.suite.market.job_count()]
 
@@ -215,8 +220,12 @@ def test_output_and_proof_hash_match_what_the_contract_stores(mlp, mlp_proof) ->
     s.token.approve(s.market.address, PRICE, sender=client)
     commit = input_commitment(mlp.package.settings, mlp.example.x_test[0]).to_bytes(32, "big")
     jid = s.market.opened_job_id(
-        s.market.open_job(pub.model_id, node.address, commit, JobMode.ZK, net.now() + 3600, sender=client)
+        s.market.open_job(
+            pub.model_id, node.address, commit, JobMode.ZK, net.now() + 3600, max_price=PRICE, sender=client
+        )
     )
+    assert s.market.read_job(jid).verifier == s.zk_adapter.address
+    s.market.start_job(jid, sender=node)
     proof, instances = evm.calldata(mlp_proof.proof)
     s.market.submit_zk(jid, instances, proof, sender=node, gas=3_000_000)
     job = s.market.read_job(jid)
@@ -228,7 +237,7 @@ def test_output_and_proof_hash_match_what_the_contract_stores(mlp, mlp_proof) ->
 
 # --- enums ----------------------------------------------------------------------------------------------
 def _contract_constants(names: list[str]) -> dict[str, int]:
-    src = (contracts_dir() / "JobMarket.vy").read_text()
+    src = (contracts_dir() / "lib" / "jobs.vy").read_text()  # the shared Job definition
     found = dict(re.findall(r"^(\w+): constant\(uint8\) = (\d+)$", src, re.M))
     return {n: int(found[n]) for n in names}
 

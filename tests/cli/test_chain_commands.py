@@ -44,6 +44,8 @@ def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
         assert info["veil_supply"] == 1_000_000
         assert info["account"]["veil"] == 1_000_000
         assert info["jobs"] == 0
+        # FHE results are never without an arbiter: the default deploy wires FheQuorum in (#12)
+        assert info["fhe_arbiter"] == addrs["extra"]["fhe_quorum"] != "0x" + "00" * 20
     finally:
         down = _cli(tmp_path, "chain", "down")
     assert "stopped" in down.stdout

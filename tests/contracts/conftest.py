@@ -38,4 +38,5 @@ def w(bare: World) -> World:
     bare.mint(bare.client, 100 * ONE)
     bare.approve(bare.client, bare.market)
     bare.tx(bare.market.functions.set_arbiter(bare.arbiter.address), bare.owner)
+    bare.use_verifier("RejectingVerifier")  # ZK jobs open only under a verifier (fault injector)
     return bare

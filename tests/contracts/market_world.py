@@ -45,6 +45,9 @@ CONFIG = SuiteParams(
 )
 
 
+ZERO32 = b"\x00" * 32
+
+
 def h(label: str | bytes) -> bytes:
     """A deterministic nonzero bytes32 for tests."""
     return keccak(label.encode() if isinstance(label, str) else label)
@@ -159,23 +162,45 @@ class World:
         client: LocalAccount | None = None,
         node: LocalAccount | None = None,
         model_id: int | None = None,
+        keys: bytes | None = None,
+        max_price: int = 2**256 - 1,
     ) -> int:
+        """Open a job; an FHE job commits ``keys`` (default ``h("keys")``) as its evaluation-key hash."""
         client = client or self.client
         node = node or self.node
         commitment = commitment or field_elem("input")
+        if keys is None:
+            keys = h("keys") if mode == MODE_FHE else ZERO32
         fn = self.market.functions.open_job(
-            model_id or self.model_id, node.address, commitment, mode, self.net.now() + ttl
+            model_id or self.model_id, node.address, commitment, mode, self.net.now() + ttl, keys, max_price
         )
         self.tx(fn, client)
         return int(self.call(self.market.functions.job_count()))
 
-    def submit_fhe(self, job_id: int, node: LocalAccount | None = None) -> None:
+    def start(self, job_id: int, node: LocalAccount | None = None) -> None:
+        """The node takes the job on chain (``start_job``), which submitting requires."""
+        self.tx(self.market.functions.start_job(job_id), node or self.node)
+
+    def submit_fhe(
+        self, job_id: int, node: LocalAccount | None = None, out: bytes | None = None, start: bool = True
+    ) -> None:
+        """Post an FHE result under the job's committed keys; takes the job first unless ``start=False``."""
         job = self.job(job_id)
+        if start and job["started_at"] == 0:
+            self.start(job_id, node)
         server = self.call(self.models.functions.model(job["model_id"]))[9]
         fn = self.market.functions.submit_fhe_result(
-            job_id, h("keys"), job["input_commitment"], h("out"), server
+            job_id, job["eval_keys_hash"], job["input_commitment"], out or h("out"), server
         )
         self.tx(fn, node or self.node)
+
+    def submit_zk(
+        self, job_id: int, instances: list[int], proof: bytes, node: LocalAccount | None = None
+    ) -> None:
+        """Take the job if not taken yet, then post a ZK result."""
+        if self.job(job_id)["started_at"] == 0:
+            self.start(job_id, node)
+        self.tx(self.market.functions.submit_zk_result(job_id, instances, proof), node or self.node)
 
     def job(self, job_id: int) -> dict[str, Any]:
         names = [
@@ -193,6 +218,7 @@ class World:
             "output_ct_hash",
             "submitted_at",
             "started_at",
+            "verifier",
         ]
         return dict(zip(names, self.call(self.market.functions.job(job_id)), strict=True))
 

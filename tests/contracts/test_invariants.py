@@ -2,7 +2,7 @@
 
 Checked after every step:
 - JobMarket holds exactly escrowed + sum of pending withdrawals, and escrowed is the sum of the prices of
-  jobs still Open or Submitted;
+  jobs still Open or Submitted plus the clients' outstanding delivery bonds;
 - NodeRegistry holds exactly the sum of stakes and unbonding amounts (``total_bonded``);
 - total supply equals the sum of all balances (nothing minted or burnt behind our back).
 At teardown every job is driven to its end (refund / finalize), everyone withdraws, and the market is empty:
@@ -11,6 +11,7 @@ no job can be stuck.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -38,6 +39,11 @@ from veilproof.chain.deploy import deploy_suite
 FINAL = (SETTLED, 4, SLASHED)
 
 
+def output_ct(job_id: int) -> bytes:
+    """The output ciphertext a node posts the hash of (and may have to deliver) for a job."""
+    return b"output ciphertext of job %d" % job_id
+
+
 def make_world(net: Network) -> tuple[World, list[LocalAccount], list[LocalAccount]]:
     owner, c1, author, n1, c2, arbiter, n2 = net.new_accounts(7)
     d = deploy_suite(net, owner, CONFIG)
@@ -57,6 +63,7 @@ def make_world(net: Network) -> tuple[World, list[LocalAccount], list[LocalAccou
         w.approve(c, w.market)
     w.tx(w.market.functions.set_arbiter(arbiter.address), owner)
     w.use_verifier("RejectingVerifier")
+    w.tx(w.market.functions.set_delivery_bond(ONE), owner)
     return w, [c1, c2], [n1, n2]
 
 
@@ -98,7 +105,8 @@ class MarketMachine(RuleBasedStateMachine):
             and got[1]["status"] == OPEN
             and self.w.net.now() + 30 < got[1]["deadline"]
         ):
-            self.w.submit_fhe(got[0], node=self._acct(got[1]["node"]))
+            out = hashlib.sha256(output_ct(got[0])).digest()
+            self.w.submit_fhe(got[0], node=self._acct(got[1]["node"]), out=out)
 
     @rule(i=st.integers(0, 50))
     def start_job(self, i: int) -> None:
@@ -128,9 +136,25 @@ class MarketMachine(RuleBasedStateMachine):
         if via == "accept":
             w.tx(mk.accept(jid), self._acct(job["client"]))
         elif via == "finalize" and now >= job["submitted_at"] + WINDOW:
-            w.tx(mk.finalize(jid), w.owner)
+            due = w.call(mk.deliveries(jid))[1]
+            if now >= due:
+                w.tx(mk.finalize(jid), w.owner)
         elif via == "dispute" and now + 30 < job["submitted_at"] + WINDOW:
             w.tx(mk.dispute_fhe(jid), w.arbiter)
+
+    @rule(i=st.integers(0, 50), deliver=st.booleans())
+    def demand_output(self, i: int, deliver: bool) -> None:
+        """The client demands an FHE output on chain; the node delivers it, or not."""
+        got = self._job(i)
+        if not got or got[1]["status"] != SUBMITTED:
+            return
+        jid, job = got
+        w, mk, now = self.w, self.w.market.functions, self.w.net.now()
+        d = w.call(mk.deliveries(jid))
+        if d[1] == 0 and not d[2] and now + 30 < job["submitted_at"] + WINDOW:
+            w.tx(mk.claim_not_delivered(jid), self._acct(job["client"]))
+        elif deliver and not d[2] and (d[1] == 0 or now + 30 < d[1]):
+            w.tx(mk.deliver_output(jid, output_ct(jid)), self._acct(job["node"]))
 
     @rule(i=st.integers(0, 50))
     def challenge_zk(self, i: int) -> None:
@@ -187,7 +211,8 @@ class MarketMachine(RuleBasedStateMachine):
         pending = sum(w.pending(a) for a in self.holders)
         assert w.bal(w.market) == escrowed + pending
         live = [w.job(j) for j in self.jobs]
-        assert escrowed == sum(j["price"] for j in live if j["status"] in (OPEN, SUBMITTED))
+        bonds = sum(d[0] for d in (w.call(w.market.functions.deliveries(j)) for j in self.jobs) if not d[2])
+        assert escrowed == sum(j["price"] for j in live if j["status"] in (OPEN, SUBMITTED)) + bonds
         assert all(j["status"] in (OPEN, SUBMITTED, *FINAL) for j in live)
         infos = [w.node_info(n) for n in self.nodes]
         bonded = sum(i["stake"] + i["unbonding"] for i in infos)
@@ -198,7 +223,7 @@ class MarketMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         """Drive every job to an end state and empty the market: nothing is ever stuck."""
         w, mk = self.w, self.w.market.functions
-        w.net.time_travel(CONFIG.max_deadline + WINDOW + 10)
+        w.net.time_travel(w.call(mk.slash_horizon()) + 10)
         for jid in self.jobs:
             job = w.job(jid)
             if job["status"] == OPEN:
@@ -248,6 +273,7 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
                 "reject",
                 "resolve",
                 "challenge",
+                "demand",
                 "refund",
                 "withdraw",
                 "stake",
@@ -269,6 +295,8 @@ def test_long_seeded_sequence(net: Network, seed: int) -> None:
             m.resolve_fhe(i, rnd.choice(["accept", "finalize", "dispute"]))
         elif op == "challenge":
             m.challenge_zk(i)
+        elif op == "demand":
+            m.demand_output(i, rnd.random() < 0.5)
         elif op == "refund":
             m.refund(i)
         elif op == "withdraw":

@@ -36,6 +36,20 @@ NODE_SHARE = PRICE - PRICE * ROYALTY_BPS // 10_000
 ROYALTY = PRICE * ROYALTY_BPS // 10_000
 
 
+def test_price_raised_before_open_is_refused(w: World) -> None:
+    """Attack (#12): the model owner front-runs a client's open_job with set_price. The client
+    opens with the price it read as ``max_price``: the raise makes the open revert, not overcharge."""
+    seen = PRICE
+    w.tx(w.models.functions.set_price(w.model_id, 5 * PRICE), w.author)  # lands first
+    before = w.bal(w.client)
+    with revert_with("price above max"):
+        w.open_job(max_price=seen)
+    assert w.bal(w.client) == before
+    w.tx(w.models.functions.set_price(w.model_id, PRICE // 2), w.author)
+    jid = w.open_job(max_price=seen)  # a lower price is fine: the job escrows what it costs now
+    assert w.job(jid)["price"] == PRICE // 2 == before - w.bal(w.client)
+
+
 def _inst(w: World, *outputs: int) -> list[int]:
     return [int.from_bytes(field_elem("input"), "big"), *outputs]
 
@@ -69,8 +83,12 @@ def test_open_job_rejects_bad_input(w: World) -> None:
         com: bytes = field_elem("x"),
         mode: int = MODE_FHE,
         deadline: int = now + 1000,
+        keys: bytes | None = None,
+        max_price: int = PRICE,
     ) -> None:
-        w.tx(mk.open_job(model_id, node, com, mode, deadline), w.client)
+        if keys is None:
+            keys = h("keys") if mode == MODE_FHE else ZERO32
+        w.tx(mk.open_job(model_id, node, com, mode, deadline, keys, max_price), w.client)
 
     with revert_with("bad mode"):
         op(mode=3)
@@ -94,6 +112,15 @@ def test_open_job_rejects_bad_input(w: World) -> None:
         op(model_id=bare_fhe, mode=MODE_ZK)
     with revert_with("model not served"):
         op(model_id=bare_fhe)
+    with revert_with("price above max"):
+        op(max_price=PRICE - 1)
+    with revert_with("empty eval keys hash"):
+        op(keys=ZERO32)
+    with revert_with("eval keys on zk job"):
+        op(mode=MODE_ZK, keys=h("keys"))
+    w.tx(mk.set_zk_verifier(ZERO), w.owner)
+    with revert_with("no verifier"):
+        op(mode=MODE_ZK)
     w.tx(w.models.functions.retire(w.model_id), w.author)
     with revert_with("model retired"):
         op()
@@ -153,7 +180,7 @@ def test_fhe_submit_rejects(w: World) -> None:
 
     def sub(
         job_id: int = jid,
-        keys: bytes = h("k"),
+        keys: bytes = h("keys"),
         inp: bytes = com,
         out: bytes = h("o"),
         circ: bytes = server,
@@ -167,7 +194,10 @@ def test_fhe_submit_rejects(w: World) -> None:
         sub(job_id=0)
     with revert_with("not job node"):
         sub(sender=w.other)
-    with revert_with("empty hash"):
+    with revert_with("job not started"):
+        sub()
+    w.start(jid)
+    with revert_with("eval keys mismatch"):
         sub(keys=ZERO32)
     with revert_with("empty hash"):
         sub(out=ZERO32)
@@ -176,12 +206,14 @@ def test_fhe_submit_rejects(w: World) -> None:
     with revert_with("circuit mismatch"):
         sub(circ=h("cheap circuit"))
     zk_job = w.open_job(MODE_ZK)
+    w.start(zk_job)
     with revert_with("wrong mode"):
         sub(job_id=zk_job)
     sub()
     with revert_with("job not open"):
         sub()
     late = w.open_job(ttl=100)
+    w.start(late)
     w.net.time_travel(200)
     with revert_with("deadline passed"):
         sub(job_id=late)
@@ -385,9 +417,9 @@ def test_zk_submit_rejects(w: World) -> None:
     mk = w.market.functions
     jid = w.open_job(MODE_ZK)
     proof = b"\x01" * 64
-    with revert_with("no verifier"):
+    with revert_with("job not started"):
         w.tx(mk.submit_zk_result(jid, _inst(w, 7), proof), w.node)
-    w.use_verifier("RejectingVerifier")
+    w.start(jid)
     with revert_with("not job node"):
         w.tx(mk.submit_zk_result(jid, _inst(w, 7), proof), w.other)
     with revert_with("no instances"):
@@ -396,10 +428,17 @@ def test_zk_submit_rejects(w: World) -> None:
         w.tx(mk.submit_zk_result(jid, [123, 7], proof), w.node)
     with revert_with("proof rejected"):
         w.tx(mk.submit_zk_result(jid, _inst(w, 7), proof), w.node)
-    w.use_verifier("RevertingVerifier")
-    with revert_with("proof rejected"):
+    reverting = w.use_verifier("RevertingVerifier")
+    with revert_with("proof rejected"):  # still asks the rejecting verifier the job was opened under
         w.tx(mk.submit_zk_result(jid, _inst(w, 7), proof), w.node)
+    assert w.job(jid)["verifier"] != reverting.address
+    later = w.open_job(MODE_ZK)
+    w.start(later)
+    assert w.job(later)["verifier"] == reverting.address
+    with revert_with("proof rejected"):
+        w.tx(mk.submit_zk_result(later, _inst(w, 7), proof), w.node)
     fhe_job = w.open_job(MODE_FHE)
+    w.start(fhe_job)
     with revert_with("wrong mode"):
         w.tx(mk.submit_zk_result(fhe_job, _inst(w, 7), proof), w.node)
     with revert_with():  # 65 instances: over DynArray[uint256, 64]
@@ -490,6 +529,7 @@ def test_admin_setters_are_owner_only(w: World) -> None:
         mk.set_slash_amount(1),
         mk.set_max_deadline(1),
         mk.set_challenge_window(1),
+        mk.set_delivery_bond(1),
         mk.set_fee_bps(1),
         mk.transfer_ownership(w.other.address),
     ]

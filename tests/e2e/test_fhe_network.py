@@ -32,7 +32,8 @@ def _fhe_client(w: FheWorld, who: str = "alice"):  # type: ignore[no-untyped-def
     )
 
 
-def _open(w: FheWorld, ct: bytes, deadline_s: int = 1800) -> int:
+def _open(w: FheWorld, ct: bytes, ek_hash: str, deadline_s: int = 1800) -> int:
+    """Open an FHE job for ``ct`` committing the evaluation keys ``ek_hash`` (sha256 hex) it is sent under."""
     c = w.client
     c.suite.token.approve(c.suite.market.address, PRICE, sender=c.account)
     rcpt = c.suite.market.open_job(
@@ -41,6 +42,8 @@ def _open(w: FheWorld, ct: bytes, deadline_s: int = 1800) -> int:
         hashlib.sha256(ct).digest(),
         MODE_FHE,
         c.net.now() + deadline_s,
+        max_price=PRICE,
+        eval_keys_hash=bytes.fromhex(ek_hash),
         sender=c.account,
     )
     return c.suite.market.opened_job_id(rcpt)
@@ -131,7 +134,7 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     x = w.data.x_test[3]
     keys = alice.evaluation_keys()
     ct = alice.encrypt(x)
-    job_id = _open(w, ct)
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
     assert _upload(w, job_id, keys).status_code == 200
     assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
     import time
@@ -146,6 +149,38 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     right = np.repeat(alice.decrypt_raw(out_ct), 3)
     wrong = np.concatenate([_fhe_client(w, f"mallory{i}").decrypt_raw(out_ct) for i in range(3)])
     assert_wrong_key_garbage(right, wrong, alice.output_bit_width)
+
+
+def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> None:
+    """#12 output availability: a client that could not get the output ciphertext demands it on
+    chain (claim_not_delivered, with a bond); the real node process watches the market and puts the
+    ciphertext on chain before the due time, so it is never slashed for it, and takes the bond."""
+    import time
+
+    w = fhe_world
+    alice = _fhe_client(w, "alice")
+    keys = alice.evaluation_keys()
+    assert _upload(w, keys).status_code == 200
+    ct = alice.encrypt(w.data.x_test[4])
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    market, c = w.lnet.suite.market, w.client
+    t_end = time.monotonic() + 120
+    while read_job(w.lnet.suite, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        time.sleep(0.2)
+    bond = market.delivery_bond()
+    assert bond > 0
+    w.lnet.suite.token.approve(market.address, bond, sender=c.account)
+    market.claim_not_delivered(job_id, sender=c.account)
+    t_end = time.monotonic() + 30
+    while (out := market.delivered_output(job_id)) is None:
+        assert time.monotonic() < t_end, "the node did not deliver the demanded output"
+        time.sleep(0.3)
+    assert hashlib.sha256(out).hexdigest() == read_job(w.lnet.suite, job_id).output_ct_hash
+    assert out == httpx.get(f"{w.node.endpoint}/fhe/jobs/{job_id}/output").content
+    assert market.delivery(job_id).delivered
+    assert abs(float(alice.decrypt(out).sum()) - 1.0) < 0.05
 
 
 @pytest.mark.parametrize(
@@ -183,16 +218,18 @@ def test_bad_ciphertexts_and_keys_are_refused_and_nothing_is_lost(fhe_world: Fhe
 
         other = FheClient(w.other_bundle.client_zip_path, w.lnet.root / "keys" / "alice-xgb")
         ct = other.encrypt(w.data.x_test[4])
-    before = _veil(w, w.client.account.address)
-    job_id = _open(w, ct, deadline_s=60)
+    bad_keys = None
     if case == "other_circuit_keys":
         from veilproof.fhe import FheClient
 
         other = FheClient(w.other_bundle.client_zip_path, w.lnet.root / "keys" / "alice-xgb")
         bad_keys = other.evaluation_keys()
+        ek = hashlib.sha256(bad_keys).hexdigest()  # the client commits the keys it will send
+    before = _veil(w, w.client.account.address)
+    job_id = _open(w, ct, ek, deadline_s=60)
+    if bad_keys is not None:
         up = _upload(w, job_id, bad_keys)  # refused at the upload: the wrong size for this circuit
         assert up.status_code == 400 and "this circuit needs" in up.json()["error"], up.text
-        ek = hashlib.sha256(bad_keys).hexdigest()
     else:
         assert _upload(w, job_id, keys).status_code == 200
     r = _post(w, job_id, ct, ek)
@@ -241,7 +278,7 @@ def test_key_uploads_need_a_signed_open_job_and_fit_a_quota(fhe_world: FheWorld)
     junk = os.urandom(len(keys))
     ek_junk = hashlib.sha256(junk).hexdigest()
     ct = _fhe_client(w, "alice").encrypt(w.data.x_test[9])
-    job_id = _open(w, ct, deadline_s=60)
+    job_id = _open(w, ct, ek_junk, deadline_s=60)
     # anonymous: no job, no signature (what the review did with 256 MiB)
     anon = httpx.put(f"{w.node.endpoint}/fhe/keys", content=junk,
                      headers={"Content-Type": "application/octet-stream"}, timeout=60)  # fmt: skip
@@ -268,7 +305,16 @@ def test_key_uploads_need_a_signed_open_job_and_fit_a_quota(fhe_world: FheWorld)
         deadline = w.lnet.net.now() + 60
         commit = hashlib.sha256(ct).digest()
         return market.opened_job_id(
-            market.open_job(w.model_id, w.node.account.address, commit, MODE_FHE, deadline, sender=fresh)
+            market.open_job(
+                w.model_id,
+                w.node.account.address,
+                commit,
+                MODE_FHE,
+                deadline,
+                max_price=PRICE,
+                eval_keys_hash=bytes.fromhex(ek_junk),
+                sender=fresh,
+            )  # fmt: skip
         )
 
     junk2 = os.urandom(len(keys))

@@ -38,7 +38,9 @@ def _open(w: ZkWorld, node_addr: str, x: np.ndarray, deadline_s: int = 1800) -> 
     c.suite.token.approve(c.suite.market.address, m_price, sender=c.account)
     deadline = c.net.now() + deadline_s
     commit = input_commitment(settings, x).to_bytes(32, "big")
-    rcpt = c.suite.market.open_job(w.model_id, node_addr, commit, MODE_ZK, deadline, sender=c.account)
+    rcpt = c.suite.market.open_job(
+        w.model_id, node_addr, commit, MODE_ZK, deadline, max_price=m_price, sender=c.account
+    )
     return c.suite.market.opened_job_id(rcpt)
 
 

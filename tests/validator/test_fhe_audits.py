@@ -17,7 +17,6 @@ from world import PRICE, FheWorld, make_fhe_world
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.views import MODE_FHE, SLASHED, SUBMITTED, read_job, read_model
 from veilproof.client import Client
-from veilproof.incentives.deploy import deploy_incentives
 from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig, WeightedPolicy
 from veilproof.validator.audits import default_client_factory
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FheWorld]:
     w = make_fhe_world(tmp_path_factory.mktemp("val-fhe"), None)
-    deploy_incentives(w.lnet.net, w.lnet.owner, w.lnet.suite.deployment)
+    assert w.lnet.suite.quorum is not None  # the default deployment wires FheQuorum in as arbiter
     try:
         yield w
     finally:
@@ -105,9 +104,11 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
 
     def job(ct: bytes, output: bytes) -> int:
         rcpt = suite.market.open_job(
-            w.model_id, node.address, hashlib.sha256(ct).digest(), MODE_FHE, net.now() + 900, sender=client
-        )
+            w.model_id, node.address, hashlib.sha256(ct).digest(), MODE_FHE, net.now() + 900,
+            max_price=10 * ONE_VEIL, eval_keys_hash=hashlib.sha256(keys).digest(), sender=client,
+        )  # fmt: skip
         jid = suite.market.opened_job_id(rcpt)
+        suite.market.start_job(jid, sender=node)
         suite.market.submit_fhe(
             jid, hashlib.sha256(keys).digest(), hashlib.sha256(ct).digest(),
             hashlib.sha256(output).digest(), bytes.fromhex(model.fhe_server_hash), sender=node,

@@ -4,6 +4,7 @@ with a clear reason, and the node's signed fraudulent claim gets it slashed thro
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +22,7 @@ from veilproof.zk.instances import input_commitment
 
 pytestmark = pytest.mark.slow
 PRICE, SLASH = 2 * ONE_VEIL, 50 * ONE_VEIL
+FIXTURES = Path(__file__).resolve().parents[1] / "contracts" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +45,21 @@ def m(mlp):  # type: ignore[no-untyped-def]
     s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
     s.nodes.stake(1000 * ONE_VEIL, sender=node)
     signer = ClaimSigner(node, net.chain_id, s.market.address)
-    return SimpleNamespace(net=net, s=s, node=node, client=client, mid=pub.model_id, signer=signer)
+    return SimpleNamespace(
+        net=net, s=s, owner=owner, node=node, client=client, mid=pub.model_id, signer=signer
+    )
 
 
 def _open(m, mlp, x) -> int:  # type: ignore[no-untyped-def]
     net, s = m.net, m.s
     s.token.approve(s.market.address, PRICE, sender=m.client)
     commit = input_commitment(mlp.package.settings, x).to_bytes(32, "big")
-    rcpt = s.market.open_job(m.mid, m.node.address, commit, MODE_ZK, net.now() + 3600, sender=m.client)
-    return s.market.opened_job_id(rcpt)
+    rcpt = s.market.open_job(
+        m.mid, m.node.address, commit, MODE_ZK, net.now() + 3600, max_price=PRICE, sender=m.client
+    )
+    job_id = s.market.opened_job_id(rcpt)
+    s.market.start_job(job_id, sender=m.node)
+    return job_id
 
 
 def _submit(m, job_id, proof) -> None:  # type: ignore[no-untyped-def]
@@ -107,3 +115,52 @@ def test_proof_for_another_input_and_replayed_proof_are_rejected(m, mlp, mlp_pro
     with pytest.raises(ContractReverted, match="input mismatch"):
         _submit(m, jid, mlp_proof.proof)  # the earlier job's proof, for x_test[0]
     _challenge(m, jid, mlp_proof.proof)
+
+
+def test_owner_swapping_the_verifier_cannot_slash_an_honest_claim(m, mlp, mlp_proof) -> None:  # type: ignore[no-untyped-def]
+    """Attack (#12 item 2): the node signed a valid claim; the market owner swaps `zk_verifier` for
+    one that rejects everything and the client challenges the claim. The job is judged by the
+    verifier it was opened under, so the challenge fails and the node's submit still settles."""
+    from veilproof.chain import compile_contract
+
+    s, adapter = m.s, m.s.zk_adapter
+    jid = _open(m, mlp, mlp.example.x_test[0])
+    assert read_job(s, jid).verifier == adapter.address
+    pb, inst = evm.calldata(mlp_proof.proof)
+    sig = bytes.fromhex(m.signer.sign(jid, inst, pb)[2:])
+    rej = compile_contract(FIXTURES / "RejectingVerifier.vy")
+    rejecting = m.net.deploy_bytecode(rej.abi, rej.bytecode, sender=m.owner, label="RejectingVerifier")
+    stake = read_node(s, m.node.address).stake
+    s.market.set_zk_verifier(rejecting.address, sender=m.owner)
+    try:
+        with pytest.raises(ContractReverted, match="claim is valid"):
+            s.market.challenge_zk(jid, inst, pb, sig, sender=m.client)
+        _submit(m, jid, mlp_proof.proof)
+    finally:
+        s.market.set_zk_verifier(adapter.address, sender=m.owner)
+    assert read_job(s, jid).status == SETTLED
+    assert read_node(s, m.node.address).stake == stake
+
+
+def test_zk_job_for_a_model_without_its_vka_registered_cannot_open(m, mlp) -> None:  # type: ignore[no-untyped-def]
+    """Attack (#12 item 2): a model whose VKA was never registered with the adapter verifies no
+    proof, so every honest claim on it is slashable. Such a model cannot take ZK jobs."""
+    s = m.s
+    c = mlp.package.commitments()
+    rcpt = s.models.register_model("no vka", PRICE, 0, b"\x01" * 32, [], [], b"\x02" * 32, sender=m.owner)
+    mid = s.models.registered_model_id(rcpt)
+    b32 = {
+        k: bytes.fromhex(str(c[k]).removeprefix("0x"))
+        for k in ("zk_settings_hash", "zk_vka_digest", "zk_srs_hash")
+    }
+    s.models.set_zk_commitment(
+        mid, b32["zk_settings_hash"], b32["zk_vka_digest"], b32["zk_srs_hash"], sender=m.owner
+    )
+    s.nodes.set_models([m.mid, mid], sender=m.node)
+    assert not s.zk_adapter.is_registered(mid)
+    commit = input_commitment(mlp.package.settings, mlp.example.x_test[0]).to_bytes(32, "big")
+    s.token.approve(s.market.address, PRICE, sender=m.client)
+    with pytest.raises(ContractReverted, match="model not registered"):
+        s.market.open_job(
+            mid, m.node.address, commit, MODE_ZK, m.net.now() + 3600, max_price=PRICE, sender=m.client
+        )

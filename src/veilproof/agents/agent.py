@@ -55,11 +55,16 @@ class Agent:
         mode: JobMode | int,
         deadline: int,
         price: int | None = None,
+        eval_keys_hash: bytes | None = None,
     ) -> int:
-        """Open (and escrow) a job from the wallet; a policy breach raises before any transaction."""
+        """Open (and escrow) a job from the wallet; a policy breach raises before any transaction.
+
+        ``price``: the most the wallet pays (default: the model's price now); ``eval_keys_hash``:
+        FHE jobs commit the sha256 of the evaluation keys given to the node."""
         return self.wallet.pay_job(
-            self.key, self.market, model_id, node, input_commitment, mode, deadline, price
-        )
+            self.key, self.market, model_id, node, input_commitment, mode, deadline, price,
+            eval_keys_hash=eval_keys_hash,
+        )  # fmt: skip
 
     def accept(self, job_id: int) -> Receipt:
         """Accept a submitted FHE result (the wallet is the job's client)."""

@@ -52,7 +52,14 @@ class AgentPayer:
         return rcpt.tx_hash
 
     def open_job(
-        self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
+        self,
+        model_id: int,
+        node: str,
+        commitment: bytes,
+        mode: int,
+        deadline: int,
+        price: int,
+        eval_keys_hash: bytes | None = None,
     ) -> tuple[int, str]:
         """Escrow ``price`` from the wallet and open the job (one transaction: ``AgentWallet.pay_job``).
 
@@ -62,7 +69,9 @@ class AgentPayer:
         wallet, market = self.agent.wallet, self.agent.market
         if self.precheck:
             wallet.check_spend(self.agent.key.address, price, target=market.address)
-        rcpt = wallet.send_pay_job(self.agent.key, market, model_id, node, commitment, mode, deadline, price)
+        rcpt = wallet.send_pay_job(
+            self.agent.key, market, model_id, node, commitment, mode, deadline, price, eval_keys_hash
+        )
         opened = market.opened_job_ids(rcpt)
         if len(opened) != 1:
             raise AgentError(f"pay_job {rcpt.tx_hash}: expected one JobOpened from {market.address}")

@@ -173,13 +173,17 @@ class AgentWalletClient(ContractFacade):
         deadline: int,
         price: int | None = None,
         precheck: bool = True,
+        eval_keys_hash: bytes | None = None,
     ) -> int:
-        """Open a job paid from the wallet; returns the job id. ``price`` defaults to the model's."""
+        """Open a job paid from the wallet; returns the job id. ``price`` (the most the wallet pays)
+        defaults to the model's; ``eval_keys_hash`` is required for FHE jobs (see JobMarket.open_job)."""
         if price is None:
             price = ModelRegistry(self.net, market.models_address()).read_model(model_id).price
         if precheck:
             self.check_spend(agent.address, price, target=market.address)
-        rcpt = self.send_pay_job(agent, market, model_id, node, input_commitment, mode, deadline, price)
+        rcpt = self.send_pay_job(
+            agent, market, model_id, node, input_commitment, mode, deadline, price, eval_keys_hash
+        )
         return market.opened_job_id(rcpt)
 
     def send_pay_job(
@@ -192,12 +196,13 @@ class AgentWalletClient(ContractFacade):
         mode: JobMode | int,
         deadline: int,
         price: int,
+        eval_keys_hash: bytes | None = None,
     ) -> Receipt:
         """``AgentWallet.pay_job`` as is, no policy check: escrow ``price`` and open the job in one
         transaction (the job id is ``market.opened_job_id(receipt)``)."""
         return self._send(
             "pay_job", market.address, model_id, to_checksum_address(node), input_commitment, int(mode),
-            deadline, price, sender=agent,
+            deadline, eval_keys_hash or bytes(32), price, sender=agent,
         )  # fmt: skip
 
     def pay(self, agent: LocalAccount, to: str, amount: int, precheck: bool = True) -> Receipt:

@@ -31,6 +31,8 @@ class SuiteParams:
     slash_amount: int = 50 * ONE_VEIL
     max_deadline: int = 24 * 3600
     challenge_window: int = 600
+    # a client's bond to demand an FHE output on chain; paid to the node if it delivers
+    delivery_bond: int = ONE_VEIL
     treasury: str | None = None  # defaults to the deployer
 
 
@@ -65,7 +67,12 @@ class Deployment:
 
 
 def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None = None) -> Deployment:
-    """Deploy Token, ModelRegistry, NodeRegistry and JobMarket, and wire them together."""
+    """Deploy Token, ModelRegistry, NodeRegistry and JobMarket, and wire them together.
+
+    The core alone: FHE results have no arbiter until FheQuorum is deployed
+    (:func:`veilproof.incentives.deploy.deploy_network` is the default deployment that does both).
+    ``max_deadline + 2 * challenge_window`` must stay below ``unbond_delay`` (the market checks).
+    """
     p = params or SuiteParams()
     treasury = p.treasury or owner.address
     token = net.deploy("Token", sender=owner)
@@ -86,6 +93,8 @@ def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None =
     m.set_slash_amount(p.slash_amount, sender=owner)
     m.set_max_deadline(p.max_deadline, sender=owner)
     m.set_challenge_window(p.challenge_window, sender=owner)
+    if p.delivery_bond:
+        m.set_delivery_bond(p.delivery_bond, sender=owner)
     return Deployment(
         chain_id=net.chain_id,
         token=token.address,

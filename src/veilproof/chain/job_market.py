@@ -57,10 +57,20 @@ class OnchainJob:
     output_ct_hash: str
     submitted_at: int
     started_at: int
+    verifier: str  # ZK: the verifier the job was opened under (zero address for FHE)
 
     @property
     def status_name(self) -> str:
         return self.status.name.lower()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """``JobMarket.deliveries``: a client's demand for an FHE job's output ciphertext."""
+
+    bond: int
+    due: int  # the node must deliver before this time; 0 = never demanded
+    delivered: bool
 
 
 class JobMarket(ContractFacade):
@@ -89,13 +99,52 @@ class JobMarket(ContractFacade):
         """Everything stored about job ``job_id`` (reverts "unknown job" outside 1..job_count)."""
         (
             client, node, model_id, commit, mode, price, deadline, status, out_h, proof_h, ek_h,
-            oct_h, sub_at, st_at,
+            oct_h, sub_at, st_at, verifier,
         ) = self._call("job", job_id)  # fmt: skip
         return OnchainJob(
             job_id, client, node, int(model_id), int.from_bytes(bytes(commit), "big"), JobMode(int(mode)),
             int(price), int(deadline), JobStatus(int(status)), hex32(out_h), hex32(proof_h), hex32(ek_h),
-            hex32(oct_h), int(sub_at), int(st_at),
+            hex32(oct_h), int(sub_at), int(st_at), str(verifier),
         )  # fmt: skip
+
+    def delivery(self, job_id: int) -> Delivery:
+        """The client's demand for job ``job_id``'s output ciphertext (``due == 0``: none)."""
+        bond, due, delivered = self._call("deliveries", job_id)
+        return Delivery(int(bond), int(due), bool(delivered))
+
+    def delivered_output(self, job_id: int) -> bytes | None:
+        """The output ciphertext the node put on chain for job ``job_id`` (``deliver_output``
+        calldata, found through its ``OutputDelivered`` event); None if it never did."""
+        logs = self._logs("OutputDelivered", argument_filters={"job_id": job_id})
+        if not logs:
+            return None
+        tx = self.net.w3.eth.get_transaction(logs[-1]["transactionHash"])
+        _fn, args = self.contract.decode_function_input(tx["input"])
+        return bytes(args["output_ct"])
+
+    def delivery_demands(
+        self, from_block: int = 0, to_block: int | str | None = None
+    ) -> list[tuple[int, int]]:
+        """``(job_id, due)`` of each client demand for an FHE output (``DeliveryDemanded``) in a block
+        range: a node answers each of its own with :meth:`deliver_output` before ``due``."""
+        logs = self._logs("DeliveryDemanded", from_block=from_block, to_block=to_block)
+        return [(int(lg["args"]["job_id"]), int(lg["args"]["due"])) for lg in logs]
+
+    def delivery_bond(self) -> int:
+        return int(self._call("delivery_bond"))
+
+    def challenge_window(self) -> int:
+        return int(self._call("challenge_window"))
+
+    def max_deadline(self) -> int:
+        return int(self._call("max_deadline"))
+
+    def slash_horizon(self) -> int:
+        """How long after opening a job can still slash its node (below the unbonding delay)."""
+        return int(self._call("slash_horizon"))
+
+    def arbiter(self) -> str:
+        return str(self._call("arbiter"))
 
     def pending(self, account: str) -> int:
         """What the market owes ``account`` (earnings, royalties, refunds, fees), pulled by withdraw."""
@@ -114,7 +163,7 @@ class JobMarket(ContractFacade):
         return str(self._call("nodes"))
 
     def zk_verifier(self) -> str:
-        """The verifier ``submit_zk_result`` and ``challenge_zk`` ask (the ZK adapter; zero if none)."""
+        """The verifier new ZK jobs are opened under (each job keeps its own: ``OnchainJob.verifier``)."""
         return str(self._call("zk_verifier"))
 
     def zk_outputs(self, job_id: int) -> list[int] | None:
@@ -133,9 +182,17 @@ class JobMarket(ContractFacade):
         mode: JobMode | int,
         deadline: int,
         *,
+        max_price: int,
+        eval_keys_hash: bytes | None = None,
         sender: LocalAccount,
     ) -> Receipt:
-        """Open a job and escrow the model's price (approve the market first); see :meth:`opened_job_id`."""
+        """Open a job and escrow the model's price (approve the market first); see :meth:`opened_job_id`.
+
+        ``max_price``: the price the client saw; the contract reverts "price above max" if the model
+        owner raised it since. ``eval_keys_hash`` (FHE only, required there): sha256 of the
+        evaluation keys the client uploads to the node; the node's result must be computed under
+        them, so validators can re-execute it.
+        """
         return self._send(
             "open_job",
             model_id,
@@ -143,6 +200,8 @@ class JobMarket(ContractFacade):
             input_commitment,
             int(mode),
             deadline,
+            eval_keys_hash or bytes(32),
+            max_price,
             sender=sender,
         )
 
@@ -177,6 +236,14 @@ class JobMarket(ContractFacade):
     ) -> Receipt:
         """Show that the node signed an invalid ZK result: client refunded, node slashed."""
         return self.net.transact(self.challenge_zk_call(job_id, instances, proof, node_sig), sender=sender)
+
+    def claim_not_delivered_call(self, job_id: int) -> Call:
+        return self._fn("claim_not_delivered", job_id)
+
+    def claim_not_delivered(self, job_id: int, *, sender: LocalAccount) -> Receipt:
+        """Demand a submitted FHE job's output ciphertext on chain, with ``delivery_bond`` (approve
+        first): undelivered by the due time, ``finalize`` refunds the client and slashes the node."""
+        return self.net.transact(self.claim_not_delivered_call(job_id), sender=sender)
 
     def withdraw_call(self) -> Call:
         return self._fn("withdraw")
@@ -234,6 +301,10 @@ class JobMarket(ContractFacade):
             sender=sender,
         )
 
+    def deliver_output(self, job_id: int, output_ct: bytes, *, sender: LocalAccount) -> Receipt:
+        """Put the output ciphertext on chain (answers a client's demand; earns its bond)."""
+        return self._send("deliver_output", job_id, bytes(output_ct), sender=sender)
+
     def reject(self, job_id: int, reason: str, *, sender: LocalAccount) -> Receipt:
         """The node declines an open job (``reject_job``): the client is refunded, nobody slashed."""
         return self._send("reject_job", job_id, reason, sender=sender)
@@ -262,3 +333,6 @@ class JobMarket(ContractFacade):
 
     def set_challenge_window(self, seconds: int, *, sender: LocalAccount) -> Receipt:
         return self._send("set_challenge_window", seconds, sender=sender)
+
+    def set_delivery_bond(self, amount: int, *, sender: LocalAccount) -> Receipt:
+        return self._send("set_delivery_bond", amount, sender=sender)

@@ -171,6 +171,7 @@ def status(
             "datasets": s.models.dataset_count(),
             "nodes": s.nodes.node_count(),
             "jobs": s.market.job_count(),
+            "fhe_arbiter": s.market.arbiter(),  # FheQuorum in a default deployment; zero = no disputes
             "escrowed_veil": s.market.escrowed() / ONE_VEIL,
         }
         if account:

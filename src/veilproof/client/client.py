@@ -38,7 +38,7 @@ from veilproof.client.errors import (
     BadResponse,
     InferenceFailed,
     NodeMisbehaved,
-    NodeRefused,
+    NodeUnavailable,
     NoNodeAvailable,
     NoResult,
     ProofRejected,
@@ -187,11 +187,22 @@ class Client:
                 say(f"node {offer.address[:10]}… failed ({e}); trying another")
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
 
-    def _open_job(self, m: OnchainModel, offer: NodeOffer, commitment: int, mode: JobMode) -> tuple[int, str]:
+    def _open_job(
+        self,
+        m: OnchainModel,
+        offer: NodeOffer,
+        commitment: int,
+        mode: JobMode,
+        eval_keys_hash: str | None = None,
+    ) -> tuple[int, str]:
+        """Open the job at the price this client read (``m.price``: the market refuses a higher
+        one); an FHE job commits the hash of the evaluation keys uploaded to the node, so a result
+        under any other keys cannot be posted."""
         deadline = self.net.now() + self.deadline_s
         return self.payer.open_job(
-            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price
-        )
+            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price,
+            bytes.fromhex(eval_keys_hash) if eval_keys_hash else None,
+        )  # fmt: skip
 
     def _api(self, offer: NodeOffer) -> NodeApi:
         """The HTTP client of one node (sharing this client's connection pool)."""
@@ -366,7 +377,7 @@ class Client:
         ct = fc.encrypt(x.reshape(1, -1).astype(np.float32))
         timings["encrypt"] = time.perf_counter() - t2
         ct_hash = hashlib.sha256(ct).hexdigest()
-        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE)
+        job_id, open_tx = self._open_job(m, offer, int(ct_hash, 16), JobMode.FHE, ek_hash)
         # Keys are uploaded for the open job (the node takes uploads only from a client with one).
         t1 = time.perf_counter()
         if not api.has_eval_keys(ek_hash):
@@ -395,11 +406,9 @@ class Client:
             raise NoResult(f"job {job_id}: {said}; refund after the deadline", {"job_id": job_id})
         try:
             out = api.fhe_output(job_id)
-        except NodeRefused as e:
-            # It posted an output hash on chain and will not hand the output over: a wrong result.
-            raise ResultMismatch(
-                f"job {job_id}: node does not serve the output it posted on chain ({e})", {"job_id": job_id}
-            ) from e
+        except NodeUnavailable as e:
+            # It posted an output hash on chain and does not hand the output over: demand it on chain.
+            out = self._demand_output(job_id, e, say)
         if hashlib.sha256(out).hexdigest() != job.output_ct_hash:
             raise ResultMismatch(
                 f"job {job_id}: output ciphertext does not match the hash posted on chain", {"job_id": job_id}
@@ -413,6 +422,57 @@ class Client:
             job_id, m.model_id, offer.address, "fhe", y, "settled",
             {"open": open_tx, "submit": (st.tx_hash if st else None) or "", "accept": accept_tx}, timings,
         )  # fmt: skip
+
+    def _demand_output(self, job_id: int, cause: Exception, say: Progress) -> bytes:
+        """The node posted an output hash but does not serve the ciphertext: demand it on chain
+        (``claim_not_delivered``, with the market's delivery bond) and read it from the chain once
+        the node delivers. Undelivered by the due time, :meth:`finalize_undelivered` refunds the
+        client and slashes the node, so a node cannot be paid for an answer it withholds."""
+        market = self.suite.market
+        out = market.delivered_output(job_id)
+        if out is not None:
+            return out
+        details: dict[str, Any] = {"job_id": job_id}
+        if not isinstance(self.payer, DirectPayer):
+            # a wallet cannot approve the bond outside pay_job: the agent's owner demands it instead
+            raise ResultMismatch(
+                f"job {job_id}: node does not serve the output it posted on chain ({cause}); "
+                "demand it with JobMarket.claim_not_delivered",
+                details,
+            ) from cause
+        bond = market.delivery_bond()
+        say(
+            f"node does not hand over the output ({cause}); demanding it on chain ({bond / 1e18:g} VEIL bond)"
+        )
+        try:
+            if bond:
+                self.suite.token.approve(market.address, bond, sender=self.account)
+            details["demand_tx"] = self.payer.call(market.claim_not_delivered_call(job_id))
+        except ContractReverted as e:
+            raise ResultMismatch(
+                f"job {job_id}: node does not serve its output ({cause}); demand on chain failed: {e.reason}",
+                details,
+            ) from e
+        due = market.delivery(job_id).due
+        details["delivery_due"] = due
+        t_end = time.monotonic() + min(self.job_timeout, max(0, due - self.net.now()))
+        while time.monotonic() < t_end:
+            out = market.delivered_output(job_id)
+            if out is not None:
+                return out
+            time.sleep(self.poll_interval)
+        raise ResultMismatch(
+            f"job {job_id}: node did not deliver the output demanded on chain; after unix {due} "
+            "finalize_undelivered refunds you and slashes the node",
+            details,
+        ) from cause
+
+    def finalize_undelivered(self, job_id: int) -> str:
+        """Close a job whose node did not deliver a demanded output by its due time: the market
+        refunds the price and the bond and slashes the node; then withdraw."""
+        tx = self.suite.market.finalize(job_id, sender=self.account).tx_hash
+        self.withdraw()
+        return tx
 
     # --- money ---------------------------------------------------------------------------------
     def refund(self, job_id: int) -> str:

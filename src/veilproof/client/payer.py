@@ -23,8 +23,18 @@ class Payer(Protocol):
     def address(self) -> str: ...
 
     def open_job(
-        self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
-    ) -> tuple[int, str]: ...
+        self,
+        model_id: int,
+        node: str,
+        commitment: bytes,
+        mode: int,
+        deadline: int,
+        price: int,
+        eval_keys_hash: bytes | None = None,
+    ) -> tuple[int, str]:
+        """Open the job, paying at most ``price`` (the price the client saw: the market reverts if
+        it rose since); FHE jobs commit ``eval_keys_hash``, the sha256 of the keys sent to the node."""
+        ...
 
     def call(self, fn: Call) -> str:
         """Send a JobMarket call (``market.accept_call(...)``, refund, challenge_zk, withdraw) as the
@@ -44,12 +54,22 @@ class DirectPayer:
         return self.account.address
 
     def open_job(
-        self, model_id: int, node: str, commitment: bytes, mode: int, deadline: int, price: int
+        self,
+        model_id: int,
+        node: str,
+        commitment: bytes,
+        mode: int,
+        deadline: int,
+        price: int,
+        eval_keys_hash: bytes | None = None,
     ) -> tuple[int, str]:
         token, market = self.suite.token, self.suite.market
         if price:
             token.approve(market.address, price, sender=self.account)
-        rcpt = market.open_job(model_id, node, commitment, mode, deadline, sender=self.account)
+        rcpt = market.open_job(
+            model_id, node, commitment, mode, deadline, max_price=price, eval_keys_hash=eval_keys_hash,
+            sender=self.account,
+        )  # fmt: skip
         return market.opened_job_id(rcpt), rcpt.tx_hash
 
     def call(self, fn: Call) -> str:

@@ -20,13 +20,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain import Network, connect
-from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_suite, deploy_zk_verifier
+from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_zk_verifier
 from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
 from veilproof.chain.keystore import Keystore
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import NodeUnavailable
 from veilproof.client.node_api import NodeApi
 from veilproof.errors import ChainError
+from veilproof.incentives.deploy import deploy_network
 from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.runner import save_config
 
@@ -89,7 +90,7 @@ class LocalNetwork:
         net = connect(chain_url)
         owner = Account.create()
         net.fund(owner.address)
-        d = deploy_suite(net, owner, params)
+        d = deploy_network(net, owner, params)
         if verifier is not None:
             deploy_zk_verifier(net, owner, d, verifier[0], verifier[1])
         dep_file = d.save(root / "deployment.json")

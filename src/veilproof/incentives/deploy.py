@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
-from veilproof.chain.deploy import ONE_VEIL, Deployment
+from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_suite
 from veilproof.chain.job_market import JobMarket
 from veilproof.chain.network import Network
 from veilproof.chain.rewards import Rewards
@@ -65,3 +65,20 @@ def deploy_incentives(
     out: dict[str, str] = {"rewards": rewards.address, "fhe_quorum": quorum.address}
     deployment.extra.update(out)
     return out
+
+
+def deploy_network(
+    net: Network,
+    owner: LocalAccount,
+    params: SuiteParams | None = None,
+    incentive_params: IncentiveParams | None = None,
+) -> Deployment:
+    """The default deployment: the core suite, then Rewards and FheQuorum wired in.
+
+    Why not the core suite alone: without an arbiter no FHE result can ever be disputed, so a node
+    could post any output hash and be paid at ``finalize``. Every deployment the CLI and the local
+    network make goes through here, so FheQuorum is the market's arbiter from the first job.
+    """
+    d = deploy_suite(net, owner, params)
+    deploy_incentives(net, owner, d, incentive_params)
+    return d

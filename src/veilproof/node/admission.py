@@ -241,6 +241,12 @@ class Admission(NodeCore):
         fhe = lm.require_fhe()
         if int(ct_hash, 16) != job.input_commitment:
             raise BadInput("ciphertext does not match the job's input commitment")
+        if eval_keys_hash.lower() != job.eval_keys_hash:
+            # the market accepts only a result under the keys the client committed at open_job
+            raise BadInput(
+                f"{EVAL_KEYS_HEADER}: {eval_keys_hash} is not the evaluation-key hash the job committed "
+                f"on chain ({job.eval_keys_hash}); send the keys the job was opened with"
+            )
         if not self.store.has(eval_keys_hash):
             raise KeysMissing(f"evaluation keys {eval_keys_hash} not uploaded: PUT {FHE_KEYS} first")
         info = fhe.info

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
-from veilproof.errors import ArtifactError
+from veilproof.errors import ArtifactError, ContractReverted
 from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, NodeCore
 from veilproof.node.errors import (
     UnknownArtifact,
@@ -80,6 +80,33 @@ class Results(NodeCore):
         if row is None or row.output_ct is None:
             raise UnknownJob(f"no output ciphertext for job {job_id}")
         return row.output_ct
+
+    def answer_delivery_demands(self, from_block: int) -> tuple[int, list[int]]:
+        """Put on chain the output ciphertext of each of this node's FHE jobs a client demanded
+        (``claim_not_delivered``) since ``from_block``; returns (next block to scan, jobs delivered).
+
+        Why: an undelivered demand lets ``finalize`` refund the client and slash the node, so an
+        honest node answers every demand it can, even if it served the ciphertext over HTTP too
+        (a client may not have reached it). Delivering earns the client's bond.
+        """
+        market = self.suite.market
+        head = self.net.w3.eth.block_number
+        delivered: list[int] = []
+        if head < from_block:
+            return from_block, delivered
+        for job_id, due in market.delivery_demands(from_block, head):
+            row = self.db.get(job_id)
+            if row is None or row.output_ct is None or due <= self.net.now():
+                continue
+            job = market.read_job(job_id)
+            if job.node.lower() != self.address.lower() or market.delivery(job_id).delivered:
+                continue
+            try:
+                market.deliver_output(job_id, row.output_ct, sender=self.account)
+                delivered.append(job_id)
+            except ContractReverted:  # settled or disputed meanwhile, or a stored output that is not
+                continue  # the posted one: nothing more this node can do for this demand
+        return head + 1, delivered
 
     def artifact_path(self, digest: str) -> Path:
         """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served).
