@@ -10,6 +10,7 @@ OpenAPI spec (``docs/openapi.json``) documents every status it can answer with.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Request
@@ -106,8 +107,8 @@ def _require_type(request: Request, expected: str) -> None:
         raise UnsupportedMediaType(f"content-type: expected {expected}, got {got or 'none'}")
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status)
+def _error(status: int, reason: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status, headers=headers)
 
 
 def _refused_response(e: NodeRefusal) -> JSONResponse:
@@ -140,7 +141,9 @@ def create_app(svc: NodeService) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return _error(e.status_code, str(e.detail))  # unknown route (404), wrong method (405)
+        # Unknown route (404), wrong method (405). Keep Starlette's headers: a 405 must say which
+        # methods the route has (``Allow``, RFC 9110 §15.5.6).
+        return _error(e.status_code, str(e.detail), e.headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:
@@ -236,7 +239,7 @@ def create_app(svc: NodeService) -> FastAPI:
         ),
     ) -> api.Accepted:
         _require_type(request, api.OCTET_STREAM)
-        if not _HEX64.match(eval_keys):
+        if not _HEX64.fullmatch(eval_keys):
             raise BadInput(f"{api.EVAL_KEYS_HEADER}: expected 64 lowercase hex characters")
         ct = await _read_limited(request, svc.cfg.max_body_bytes)
         await run_in_threadpool(svc.submit_fhe, job_id, ct, eval_keys, signature)
