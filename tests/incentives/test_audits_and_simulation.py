@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from veilproof.incentives.audits import (
@@ -38,10 +40,9 @@ def test_detection_edge_cases() -> None:
         detection_probability(1.5, 0.1, 10)
 
 
-def test_every_cheating_strategy_earns_less(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    for seed in (0, 1, 2):
-        r = run(SimConfig(epochs=150, seed=seed))
-        assert r.cheaters_lose(), r.rows()
+def test_profit_plot(tmp_path: Path) -> None:
+    """Profits per strategy (the attacks themselves are in test_economics.py)."""
+    r = run(SimConfig(epochs=30))
     png = plot(r, str(tmp_path / "sim.png"))
     assert (tmp_path / "sim.png").stat().st_size > 10_000 and png.endswith(".png")
 

@@ -272,17 +272,17 @@ def run_on_chain(cfg: SimConfig, url: str | None = None) -> tuple[SimResult, lis
     from veilproof.chain import connect
 
     net = connect(url)
-    n_nodes = sum(cfg.nodes.values())
-    stakes = [v.stake for v in population(cfg)[2]]
+    _, nodes, validators = population(cfg)
+    admitted = [v for v in validators if v.admitted]  # commit order of the simulation
     subnet = Subnet.create(
         net,
-        n_nodes,
-        stakes,
+        sum(1 for nd in nodes if nd.idx >= 0),
+        [v.stake for v in admitted],
         IncentiveParams(emission_per_epoch=int(cfg.emission * VEIL), validator_min_stake=VEIL),
     )
     subnet.note_gas("set_kappa", subnet.rewards.set_kappa(cfg.kappa_bps, sender=subnet.owner))
     subnet.note_gas("set_alpha", subnet.rewards.set_alpha(cfg.alpha_bps, sender=subnet.owner))
-    addr: dict[str, str] = {f"v{i}": a.address for i, a in enumerate(subnet.validators)}
+    addr: dict[str, str] = {v.vid: a.address for v, a in zip(admitted, subnet.validators, strict=True)}
     vid = {a: v for v, a in addr.items()}
     gas: list[dict[str, int]] = []
 
