@@ -9,22 +9,29 @@
 @dev Spending is measured as the drop of this wallet's token balance across each
      agent action, so every path (job escrow, direct or stealth payment, calls) is
      capped the same way. Allowances to job markets exist only inside `pay_job`.
-     ERC-1271: a hash signed by the agent key is a valid signature of the wallet,
-     which lets AgentRegistry bind this wallet to its agent.
+     ERC-1271 with ERC-7739's defensive rehashing (PersonalSign workflow): the agent key
+     signs `keccak256(0x1901 || this wallet's EIP-712 domain separator ||
+     keccak256(abi.encode(keccak256("PersonalSign(bytes prefixed)"), hash)))`, never the raw
+     hash, so a signature made for this wallet (address + chain id) is valid for no other
+     wallet of the same key. This lets AgentRegistry bind this wallet to its agent, and nodes
+     accept requests the agent key signs for the wallet.
 """
 
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
+from snekmate.utils import eip712_domain_separator
 from lib import signatures
 
 initializes: ownable
+initializes: eip712_domain_separator
 
 # owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
 # below wraps it to keep this contract's reasons ("not owner", "zero address") and its RoleSet log.
 # ownable's `renounce_ownership` is not exported.
 # Pausing stays ours: snekmate's `pausable` logs Paused(account)/Unpaused(account) and reverts with
 # its own reasons, where this wallet's callers read Paused(paused) and "wallet paused".
-exports: ownable.owner
+# ERC-5267 `eip712Domain()`: how a signer finds the domain ERC-7739 wraps every hash in.
+exports: (ownable.owner, eip712_domain_separator.eip712Domain)
 
 MAX_CALLDATA: constant(uint256) = 2048
 MAX_RETURN: constant(uint256) = 256
@@ -32,6 +39,8 @@ MAX_METADATA: constant(uint256) = 1024
 DAY: constant(uint256) = 86400
 SCHEME_SECP256K1: constant(uint256) = 1
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
+# ERC-7739: keccak256("PersonalSign(bytes prefixed)")
+PERSONAL_SIGN_TYPEHASH: constant(bytes32) = keccak256("PersonalSign(bytes prefixed)")
 
 interface Market:
     def open_job(
@@ -91,6 +100,7 @@ def __init__(_agent: address, _token: address, _per_payment_cap: uint256, _daily
     """
     assert _agent != empty(address) and _token != empty(address), "zero address"
     ownable.__init__()
+    eip712_domain_separator.__init__("VeilproofAgentWallet", "1")
     self.agent = _agent
     self.token = _token
     self.announcer = _announcer
@@ -369,12 +379,20 @@ def remaining_today() -> uint256:
 @view
 def isValidSignature(_hash: bytes32, _signature: Bytes[65]) -> bytes4:
     """
-    @notice ERC-1271: the wallet signs with its agent key.
-    @param _hash Digest that was signed.
-    @param _signature 65-byte (r, s, v) signature.
-    @return 0x1626ba7e when the agent key signed `_hash`, else 0xffffffff.
+    @notice ERC-1271: the wallet signs with its agent key, bound to this wallet and chain.
+    @dev ERC-7739 PersonalSign workflow: the agent key must have signed this wallet's
+         EIP-712 typed hash of PersonalSign(prefixed = `_hash`); a signature of the bare
+         `_hash` (or one made for another wallet or chain) is refused. The TypedDataSign
+         workflow (longer signatures carrying the app's domain) is not supported, so the
+         ERC-7739 detection hash 0x7739...7739 is not answered.
+    @param _hash Digest the caller checks (e.g. an EIP-712 or EIP-191 hash of its message).
+    @param _signature 65-byte (r, s, v) signature of the wrapped digest.
+    @return 0x1626ba7e when the agent key signed the wrapped `_hash`, else 0xffffffff.
     """
-    signer: address = signatures._recover(_hash, _signature)
+    wrapped: bytes32 = eip712_domain_separator._hash_typed_data_v4(
+        keccak256(abi_encode(PERSONAL_SIGN_TYPEHASH, _hash))
+    )
+    signer: address = signatures._recover(wrapped, _signature)
     if signer == empty(address) or signer != self.agent:
         return 0xffffffff
     return ERC1271_MAGIC

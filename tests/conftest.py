@@ -74,7 +74,7 @@ def _root(factory: pytest.TempPathFactory) -> Path:
     return factory.getbasetemp() / "zk-shared"
 
 
-def build(factory: pytest.TempPathFactory, name: str, seed: int = 0) -> Built:
+def build(factory: pytest.TempPathFactory, name: str, seed: int = 0, salt_elements: int = 0) -> Built:
     from veilproof.models import build_zk_package
     from veilproof.models.examples import build_example
     from veilproof.zk.srs import UnsafeSrsWarning
@@ -83,13 +83,27 @@ def build(factory: pytest.TempPathFactory, name: str, seed: int = 0) -> Built:
     ex = build_example(name, root / "examples", seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnsafeSrsWarning)
-        pkg = build_zk_package(ex.onnx_path, ex.calibration_path, ArtifactStore(root / "store"), name=name)
+        pkg = build_zk_package(
+            ex.onnx_path,
+            ex.calibration_path,
+            ArtifactStore(root / "store"),
+            name=name,
+            salt_elements=salt_elements,
+        )
     return Built(ex, pkg)
 
 
 @pytest.fixture(scope="session")
 def mlp(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build(tmp_path_factory, "breast_cancer_mlp")
+
+
+@pytest.fixture(scope="session")
+def mlp_salted(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The MLP compiled with a client salt in its hashed input (veilproof.zk.salt)."""
+    from veilproof.zk.salt import SALT_ELEMENTS
+
+    return build(tmp_path_factory, "breast_cancer_mlp", salt_elements=SALT_ELEMENTS)
 
 
 @pytest.fixture(scope="session")

@@ -43,12 +43,14 @@ from veilproof.agents import (
     deploy_agents,
 )
 from veilproof.chain.deploy import Deployment, SuiteParams
+from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.suite import Suite
 from veilproof.chain.views import MODE_FHE, read_job
 from veilproof.client import Client
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.protocol import RequestSig, sign_request
 from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.signing import eip191_hash
 
 PER_PAYMENT = 15 * ONE
 DAILY = 100 * ONE
@@ -297,10 +299,16 @@ def test_over_the_daily_cap_the_client_refuses_before_any_transaction(live: Live
 
 
 def _post_fhe(
-    w: LiveAgentWorld, job_id: int, ct: bytes, ek_hash: str, signer: LocalAccount
+    w: LiveAgentWorld, job_id: int, ct: bytes, ek_hash: str, signer: LocalAccount, wallet: str | None = None
 ) -> httpx.Response:
+    """POST the job signed by ``signer``: a plain request signature, or (``wallet``) one bound to that
+    wallet as its ERC-1271 agent key signs (ERC-7739)."""
     ctx = RequestSig(w.lnet.net.chain_id, w.lnet.suite.market.address, w.node.account.address, job_id)
-    sig = sign_request(signer, ctx, fhe_signed_payload(hashlib.sha256(ct).hexdigest(), ek_hash))
+    body = fhe_signed_payload(hashlib.sha256(ct).hexdigest(), ek_hash)
+    if wallet is None:
+        sig = sign_request(signer, ctx, body)
+    else:
+        sig = "0x" + sign_as_wallet(signer, wallet, ctx.chain_id, eip191_hash(ctx.digest(body))).hex()
     headers = {
         "Content-Type": "application/octet-stream",
         "X-Veil-Eval-Keys": ek_hash,
@@ -332,12 +340,22 @@ def test_node_takes_only_the_wallets_agent_key(live: LiveAgentWorld, tmp_path: P
         w.lnet.net.now() + 1800, PRICE,
     )  # fmt: skip
 
+    wallet = w.agent.wallet.address
     for stranger in (Account.create(), w.owner, w.node.account):  # not the agent key, incl. the owner
-        r = _post_fhe(w, job_id, ct, ek_hash, stranger)
+        for as_wallet in (None, wallet):
+            r = _post_fhe(w, job_id, ct, ek_hash, stranger, as_wallet)
+            assert r.status_code == 401, (r.status_code, r.text)
+            assert "not from the job's client" in r.text
+    # the agent key itself, but not bound to this wallet: a bare request signature, or one made for
+    # another wallet of the same key (ERC-7739: the wallet refuses both)
+    other_wallet = AgentWalletClient.deploy(
+        w.lnet.net, w.owner, w.agent.key.address, w.lnet.suite.token.address, WalletPolicy(1, 1)
+    )
+    for as_wallet in (None, other_wallet.address):
+        r = _post_fhe(w, job_id, ct, ek_hash, w.agent.key, as_wallet)
         assert r.status_code == 401, (r.status_code, r.text)
-        assert "not from the job's client" in r.text
 
-    r = _post_fhe(w, job_id, ct, ek_hash, w.agent.key)
+    r = _post_fhe(w, job_id, ct, ek_hash, w.agent.key, wallet)
     assert r.status_code == 202, r.text
     deadline = time.monotonic() + 120
     while (st := httpx.get(f"{w.node.endpoint}/jobs/{job_id}", timeout=10).json())["state"] != "submitted":

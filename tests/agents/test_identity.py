@@ -149,6 +149,8 @@ def test_signature_edge_cases_and_domain(aw) -> None:
     from eth_abi import encode
     from eth_utils import keccak
 
+    from veilproof.chain.erc1271 import sign_as_wallet
+
     reg = aw.registry
     wallet_key, agent_key = aw.net.new_accounts(2)
     domain = keccak(
@@ -178,7 +180,7 @@ def test_signature_edge_cases_and_domain(aw) -> None:
         aw.net, aw.client, agent_key.address, aw.token.address, WalletPolicy(ONE, ONE)
     )
     digest = keccak(b"any digest")
-    signed = bytes(agent_key.unsafe_sign_hash(digest).signature)
+    signed = sign_as_wallet(agent_key, w.address, aw.net.chain_id, digest)
     is_valid = w.contract.functions.isValidSignature
     assert aw.call(is_valid(digest, signed)) == bytes.fromhex("1626ba7e")
     assert aw.call(is_valid(digest, signed[:64] + bytes([signed[64] - 27]))) == bytes.fromhex("1626ba7e")

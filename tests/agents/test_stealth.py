@@ -196,3 +196,68 @@ def test_registry_on_behalf_and_replay(aw) -> None:
         reg.register_on_behalf(aw.client, aw.other.address, keys.meta_address, sig4)
     with reverts("no view tag"):
         aw.announcer.announce(aw.client, generate_stealth_address(keys.meta_address), b"")
+
+
+# --- interoperability: published ERC-5564 vectors ------------------------------------------------
+# The ERC's text leaves the serialisation of the shared point S before h(S) implicit. Its first
+# author's executable specification (github.com/nerolation/executable-stealth-address-specs, main.py
+# + test.ipynb) hashes the 64-byte x || y, as we do; these are the values its notebook prints.
+ERC_AUTHOR_VECTOR = {
+    "ephemeral_key": 31582853143040820948875942041653389873450407831047855470517498178324574486065,
+    "spending_key": 30787322447577792890566286485782027903969759412226064433999487819529647462924,
+    "viewing_key": 50431308649801251425320023123245644035351225602185776979597242007527042324186,
+    "meta_uri": "st:eth:0x03e017e9d9dbcb9ce5771acfce74c95bc0eafb5db37ef4b1ac62375f8e7a4c8aef"
+    "021ba1833a9575bd2ad924440a20a80417437f77b0539cbc3f5bbaeeb2881efe04",
+    "ephemeral_pub_x": 99931485108758068354634100015529707565438847495649276196131125998359569029703,
+    "ephemeral_pub_y": 4744375390796532504618795785909610189099640957761399522523575349957196497592,
+    "stealth_address": "0xc7c1bbf258340e551061e7d561798555aa871c0d",
+    "view_tag": 61,
+    "stealth_key": 0x81C527D561A196132FE18F2242385E4CDAC91990657021CD0CEE71A24D55242E,
+}
+
+
+def _b32(i: int) -> bytes:
+    return i.to_bytes(32, "big")
+
+
+def test_erc5564_author_reference_vector() -> None:
+    """Payer and recipient sides reproduce the ERC author's reference output byte for byte."""
+    v = ERC_AUTHOR_VECTOR
+    keys = StealthKeys(_b32(v["spending_key"]), _b32(v["viewing_key"]))
+    assert keys.meta_address.uri() == v["meta_uri"]
+    assert StealthMetaAddress.from_uri(v["meta_uri"]) == keys.meta_address
+    sa = generate_stealth_address(keys.meta_address, _b32(v["ephemeral_key"]))
+    assert sa.address.lower() == v["stealth_address"]
+    assert sa.view_tag == v["view_tag"]
+    eph = PublicKey(sa.ephemeral_pubkey).format(compressed=False)
+    assert (int.from_bytes(eph[1:33], "big"), int.from_bytes(eph[33:], "big")) == (
+        v["ephemeral_pub_x"],
+        v["ephemeral_pub_y"],
+    )
+    ann = Announcement(1, v["stealth_address"], CALLER, sa.ephemeral_pubkey, bytes([v["view_tag"]]))
+    (found,) = scan_with_keys([ann], keys)
+    assert found.stealth_key == _b32(v["stealth_key"])
+    assert found.account().address.lower() == v["stealth_address"]
+
+
+def test_payments_hashed_the_scopelift_sdk_way_are_found_and_spendable() -> None:
+    """ScopeLift's SDK (by two of the ERC's authors) hashes the compressed S: a wallet on that SDK
+    derives other stealth addresses from the same keys. Our scanner recognises both conventions
+    (one extra keccak per announcement), so payments from those wallets are not lost; and a payer
+    can choose that convention for a recipient who scans with that SDK."""
+    keys = StealthKeys.generate()
+    eph = PrivateKey().secret
+    s_h = keccak(PublicKey(keys.meta_address.viewing_pubkey).multiply(eph).format(compressed=True))
+    p_stealth = (int.from_bytes(keys.spending_key, "big") + int.from_bytes(s_h, "big")) % N
+    address = Account.from_key(_b32(p_stealth)).address
+    eph_pub = PrivateKey(eph).public_key.format()
+    ann = Announcement(1, address, CALLER, eph_pub, bytes([s_h[0]]) + b"\xee" * 4)
+    (found,) = scan_with_keys([ann], keys)
+    assert found.stealth_key == _b32(p_stealth) and found.account().address == address
+    # our payer, told to use that convention, derives exactly that address
+    sa = generate_stealth_address(keys.meta_address, eph, secret_encoding="compressed")
+    assert (sa.address, sa.view_tag) == (address, s_h[0])
+    # the default stays the ERC author's x || y (backward compatible with every payment we made)
+    assert generate_stealth_address(keys.meta_address, eph).address != address
+    # a forged tag still fails: the tag must be s_h[0] of the convention whose address matched
+    assert scan_with_keys([dataclasses.replace(ann, metadata=bytes([s_h[0] ^ 1]))], keys) == []

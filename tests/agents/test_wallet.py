@@ -223,3 +223,65 @@ def test_stealth_payment_from_wallet(aw, agent: Agent) -> None:
         sender=agent.key,
     )
     aw.note_gas("AgentWallet.pay_stealth", rcpt.gas_used)
+
+
+# --- ERC-1271 replay across wallets of one agent key (issue #12, ERC-7739) -----------------------
+def _two_wallets(aw):
+    """One agent key controls two wallets (e.g. one per owner, or a fresh one after a policy change)."""
+    key, owner_a, owner_b = aw.net.new_accounts(3)
+    a, b = (
+        AgentWalletClient.deploy(aw.net, o, key.address, aw.token.address, WalletPolicy(ONE, ONE))
+        for o in (owner_a, owner_b)
+    )
+    return key, a, b
+
+
+def test_signature_for_one_wallet_is_refused_by_another(aw) -> None:
+    """The attack: a signature the agent key made for wallet A is handed to wallet B.
+
+    A hash alone names no account, so an ERC-1271 wallet that checks the raw hash vouches for
+    every signature its key ever made for any wallet. The wallet rehashes under its own EIP-712
+    domain (address + chain id): the signature for A is A's only."""
+    from veilproof.chain.erc1271 import (
+        WALLET_DOMAIN_NAME,
+        WALLET_DOMAIN_VERSION,
+        Erc1271,
+        sign_as_wallet,
+        wallet_domain_separator,
+    )
+
+    key, a, b = _two_wallets(aw)
+    digest = h("a permit-like message that does not name the account")
+    sig_a = sign_as_wallet(key, a.address, aw.net.chain_id, digest)
+    assert Erc1271(aw.net, a.address).is_valid_signature(digest, sig_a)
+    assert not Erc1271(aw.net, b.address).is_valid_signature(digest, sig_a)
+    # and a bare signature of the hash (what the wallet accepted before) is refused by both
+    bare = bytes(key.unsafe_sign_hash(digest).signature)
+    assert not Erc1271(aw.net, a.address).is_valid_signature(digest, bare)
+    assert not Erc1271(aw.net, b.address).is_valid_signature(digest, bare)
+    # the same wallet address on another chain is another domain
+    other_chain = sign_as_wallet(key, a.address, aw.net.chain_id + 1, digest)
+    assert not Erc1271(aw.net, a.address).is_valid_signature(digest, other_chain)
+    # ERC-5267: the domain the wallet announces is the one sign_as_wallet hashes
+    fields, name, version, chain_id, verifying, salt, ext = aw.call(a.contract.functions.eip712Domain())
+    assert (name, version, chain_id, verifying) == (
+        WALLET_DOMAIN_NAME, WALLET_DOMAIN_VERSION, aw.net.chain_id, a.address,
+    )  # fmt: skip
+    assert fields == b"\x0f" and wallet_domain_separator(
+        a.address, aw.net.chain_id
+    ) != wallet_domain_separator(b.address, aw.net.chain_id)
+
+
+def test_stealth_registration_for_wallet_a_cannot_be_replayed_for_wallet_b(aw) -> None:
+    """On chain: ERC-6538 ``registerKeysOnBehalf`` signs (scheme, meta-address, nonce) but not the
+    registrant. Anyone who saw wallet A's registration could set the same meta-address for wallet B
+    (same key, same nonce 0) without the owner asking for it."""
+    key, a, b = _two_wallets(aw)
+    reg = aw.stealth_registry
+    meta = StealthKeys.generate().meta_address
+    sig = reg.sign_on_behalf(key, meta, registrant=a.address)
+    reg.register_on_behalf(aw.client, a.address, meta, sig)
+    assert reg.meta_address_of(a.address) == meta
+    with reverts("bad signature"):
+        reg.register_on_behalf(aw.other, b.address, meta, sig)
+    assert reg.meta_address_of(b.address) is None

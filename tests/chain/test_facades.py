@@ -32,7 +32,7 @@ from veilproof.agents.wallet import WalletPolicy
 from veilproof.chain import Network, contracts_dir
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite
 from veilproof.chain.eip712 import Eip712Domain, TypedData
-from veilproof.chain.erc1271 import Erc1271, has_code
+from veilproof.chain.erc1271 import Erc1271, has_code, sign_as_wallet
 from veilproof.chain.facade import ContractFacade, call_data
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
@@ -268,9 +268,13 @@ def test_erc1271_asks_the_contract(world: World) -> None:
     assert has_code(w.net, wallet.address) and not has_code(w.net, key.address)
     e = Erc1271(w.net, wallet.address)
     digest = h("request")
-    signed = bytes(key.sign_message(encode_defunct(digest)).signature)
+    signed = sign_as_wallet(key, wallet.address, w.net.chain_id, eip191_hash(digest))
     assert e.is_valid_signature(eip191_hash(digest), signed)
-    other = bytes(Account.create().sign_message(encode_defunct(digest)).signature)
+    # a plain personal_sign of the request is no longer the wallet's (ERC-7739: bound to the wallet)
+    assert not e.is_valid_signature(
+        eip191_hash(digest), bytes(key.sign_message(encode_defunct(digest)).signature)
+    )
+    other = sign_as_wallet(Account.create(), wallet.address, w.net.chain_id, eip191_hash(digest))
     assert not e.is_valid_signature(eip191_hash(digest), other)
     assert not e.is_valid_signature(eip191_hash(digest), signed[:64])  # malformed: the wallet says no
 

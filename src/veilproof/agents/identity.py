@@ -21,6 +21,7 @@ from eth_utils import keccak, to_checksum_address
 
 from veilproof.agents.errors import AgentError
 from veilproof.chain.eip712 import Eip712Domain, TypedData
+from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Receipt
 
@@ -143,8 +144,12 @@ class WalletBinding:
         return self.typed().to_dict()
 
     def sign(self, signer: LocalAccount) -> bytes:
-        """Sign as the wallet: its own key for an EOA, the agent key for an AgentWallet (ERC-1271)."""
-        return self.typed().sign(signer)
+        """Sign as the wallet: its own key for an EOA; for an AgentWallet (ERC-1271) its agent key,
+        over the typed digest wrapped in the wallet's own domain (ERC-7739), which is what the
+        wallet checks."""
+        if to_checksum_address(signer.address) == to_checksum_address(self.wallet):
+            return self.typed().sign(signer)
+        return sign_as_wallet(signer, self.wallet, self.chain_id, self.typed().digest())
 
 
 class AgentRegistryClient(ContractFacade):

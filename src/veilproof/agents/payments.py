@@ -25,6 +25,7 @@ from veilproof.agents.stealth import (
     scan_with_keys,
 )
 from veilproof.chain.eip712 import Eip712Domain, TypedData
+from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Network, Receipt
 from veilproof.chain.token import Token
@@ -48,10 +49,20 @@ class StealthRegistryClient(ContractFacade):
             {"schemeId": SCHEME_ID, "stealthMetaAddress": meta.to_bytes(), "nonce": nonce},
         )
 
-    def sign_on_behalf(self, registrant: LocalAccount, meta: StealthMetaAddress) -> bytes:
-        """The registrant's EIP-712 consent, for a relayer to submit (ERC-6538 ``registerKeysOnBehalf``)."""
-        nonce = int(self._call("nonceOf", registrant.address))
-        return self.entry(meta, nonce).sign(registrant)
+    def sign_on_behalf(
+        self, signer: LocalAccount, meta: StealthMetaAddress, registrant: str | None = None
+    ) -> bytes:
+        """The registrant's EIP-712 consent, for a relayer to submit (ERC-6538 ``registerKeysOnBehalf``).
+
+        ``registrant`` defaults to ``signer`` (an EOA). For an AgentWallet, pass the wallet and sign
+        with its agent key: the entry does not name the registrant, so the signature is wrapped in
+        the wallet's own domain (ERC-7739) and cannot register the same keys for another wallet.
+        """
+        who = to_checksum_address(registrant or signer.address)
+        typed = self.entry(meta, int(self._call("nonceOf", who)))
+        if who == to_checksum_address(signer.address):
+            return typed.sign(signer)
+        return sign_as_wallet(signer, who, self.net.chain_id, typed.digest())
 
     def register_on_behalf(
         self, relayer: LocalAccount, registrant: str, meta: StealthMetaAddress, signature: bytes

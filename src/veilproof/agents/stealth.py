@@ -14,9 +14,18 @@ The scheme, exactly as ERC-5564 specifies it (all curve arithmetic by libsecp256
   foreign announcements stop here, after one scalar multiplication and one hash), then derive the
   address and compare it with the announced one; stealth private key ``p_spend + s_h mod n``.
 
-Serialisation of ``S`` before hashing: the ERC leaves it implicit; we hash the 64-byte uncompressed
-``x || y`` (no 0x04 prefix), as the ERC author's Python reference and Fluidkey do. Implementations that
-hash the 33-byte compressed point derive different addresses, so cross-wallet interop must agree on it.
+Serialisation of ``S`` before hashing: the ERC leaves it implicit, and implementations split.
+
+- ``"xy"`` (our default): the 64-byte uncompressed ``x || y`` (no 0x04 prefix), as the ERC's first
+  author's executable specification (nerolation/executable-stealth-address-specs) and Fluidkey do;
+  tests/agents/test_stealth.py reproduces that specification's published vector byte for byte.
+- ``"compressed"``: the 33-byte compressed point, as ScopeLift's stealth-address-sdk does (noble v2
+  ``getSharedSecret`` compresses by default, and the SDK hashes all 33 bytes).
+
+Both give valid but different stealth addresses for the same keys. So the recipient side tries both
+(one extra keccak per announcement, the point multiplication is shared; a foreign announcement passes
+a view tag with probability 2/256 instead of 1/256), and a payer may pick ``secret_encoding`` for a
+recipient known to scan with the other convention.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from coincurve import PrivateKey, PublicKey
 from eth_account import Account
@@ -60,9 +70,21 @@ def _address_of(pub: PublicKey) -> str:
     return eth_keys.PublicKey(pub.format(compressed=False)[1:]).to_checksum_address()
 
 
-def _hashed_secret(priv: bytes, pub: PublicKey) -> bytes:
-    """keccak256 of the ECDH point ``priv * pub`` (uncompressed x || y)."""
-    return keccak(pub.multiply(priv).format(compressed=False)[1:])
+SecretEncoding = Literal["xy", "compressed"]
+SECRET_ENCODINGS: tuple[SecretEncoding, ...] = ("xy", "compressed")  # the order a scanner tries them
+
+
+def _hash_point(point: PublicKey, encoding: SecretEncoding) -> bytes:
+    if encoding == "xy":
+        return keccak(point.format(compressed=False)[1:])
+    if encoding == "compressed":
+        return keccak(point.format(compressed=True))
+    raise StealthError(f"secret_encoding: expected one of {SECRET_ENCODINGS}, got {encoding!r}")
+
+
+def _hashed_secret(priv: bytes, pub: PublicKey, encoding: SecretEncoding = "xy") -> bytes:
+    """keccak256 of the ECDH point ``priv * pub``, serialised as ``encoding`` (module docstring)."""
+    return _hash_point(pub.multiply(priv), encoding)
 
 
 @dataclass(frozen=True)
@@ -201,14 +223,20 @@ class FoundPayment:
         return Account.from_key(self.stealth_key)
 
 
-def generate_stealth_address(meta: StealthMetaAddress, ephemeral_key: bytes | None = None) -> StealthAddress:
-    """Payer side: a fresh one-time address for ``meta`` (a random ephemeral key unless given)."""
+def generate_stealth_address(
+    meta: StealthMetaAddress, ephemeral_key: bytes | None = None, *, secret_encoding: SecretEncoding = "xy"
+) -> StealthAddress:
+    """Payer side: a fresh one-time address for ``meta`` (a random ephemeral key unless given).
+
+    ``secret_encoding="compressed"`` derives the address a recipient on ScopeLift's SDK finds; our
+    own scanner finds either (module docstring).
+    """
     eph = _check_scalar(ephemeral_key, "ephemeral key") if ephemeral_key is not None else PrivateKey().secret
-    s_h = _hashed_secret(eph, PublicKey(meta.viewing_pubkey))
+    s_h = _hashed_secret(eph, PublicKey(meta.viewing_pubkey), secret_encoding)
     if not 0 < int.from_bytes(s_h, "big") < SECP256K1_N:  # probability ~2^-128; a new key fixes it
         if ephemeral_key is not None:
             raise StealthError("ephemeral key gives an out-of-range hashed secret; use another")
-        return generate_stealth_address(meta, secrets.token_bytes(32))
+        return generate_stealth_address(meta, secrets.token_bytes(32), secret_encoding=secret_encoding)
     stealth_pub = PublicKey(meta.spending_pubkey).add(s_h)  # P_spend + s_h * G
     return StealthAddress(
         address=_address_of(stealth_pub),
@@ -224,25 +252,29 @@ def check_announcement(
 
     Never trusts the announcement: a malformed key, another scheme, a wrong view tag or a stealth
     address that does not match our derivation all return None (tampered or foreign announcements
-    are ignored, never raised on).
+    are ignored, never raised on). Both serialisations of the shared point are tried (module
+    docstring), so payments from wallets of either convention are found.
     """
     if ann.scheme_id != SCHEME_ID or len(ann.ephemeral_pubkey) != 33 or not ann.metadata:
         return None
     try:
-        s_h = _hashed_secret(viewing_key, PublicKey(ann.ephemeral_pubkey))
+        point = PublicKey(ann.ephemeral_pubkey).multiply(viewing_key)
     except ValueError:
         return None
-    if use_view_tag and s_h[0] != ann.metadata[0]:
-        return None
-    try:
-        stealth_pub = PublicKey(spending_pubkey).add(s_h)
-    except ValueError:
-        return None
-    if _address_of(stealth_pub).lower() != ann.stealth_address.lower():
-        return None
-    if s_h[0] != ann.metadata[0]:  # correct address but forged tag: the ERC says tag = s_h[0]
-        return None
-    return s_h
+    for encoding in SECRET_ENCODINGS:
+        s_h = _hash_point(point, encoding)
+        if use_view_tag and s_h[0] != ann.metadata[0]:
+            continue  # without tags the address decides; a forged tag on a matching address is refused below
+        try:
+            stealth_pub = PublicKey(spending_pubkey).add(s_h)
+        except ValueError:
+            continue
+        if _address_of(stealth_pub).lower() != ann.stealth_address.lower():
+            continue
+        if s_h[0] != ann.metadata[0]:  # correct address but forged tag: the ERC says tag = s_h[0]
+            return None
+        return s_h
+    return None
 
 
 def compute_stealth_key(spending_key: bytes, hashed_secret: bytes) -> bytes:

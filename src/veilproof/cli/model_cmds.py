@@ -37,6 +37,13 @@ def build(
         None, "--srs", exists=True, dir_okay=False, help="Ceremony SRS (production)."
     ),
     name: str | None = typer.Option(None, help="Package name (default: file stem)."),
+    salt_elements: int = typer.Option(
+        8,
+        "--salt-elements",
+        min=0,
+        help="Client-salt columns hashed with the input (8 x 16 bits): commitments hide the input and "
+        "bind each proof to its job. 0 builds an unsalted circuit (commitments guessable and replayable).",
+    ),
     home: str | None = Home,
     json_out: bool = JsonOut,
 ) -> None:
@@ -51,11 +58,15 @@ def build(
     try:
         with console.status("building ZK package (calibrate, compile, setup)…"):
             pkg = build_zk_package(
-                onnx, calibration, ArtifactStore(paths(home).artifacts), srs, name=name or onnx.stem
-            )
+                onnx, calibration, ArtifactStore(paths(home).artifacts), srs, name=name or onnx.stem,
+                salt_elements=salt_elements,
+            )  # fmt: skip
     except VeilproofError as e:
         fail(e)
-    out = {"package": pkg.manifest_digest, "logrows": pkg.settings.logrows, **pkg.commitments()}
+    out = {
+        "package": pkg.manifest_digest, "logrows": pkg.settings.logrows, "salt_elements": pkg.salt_elements,
+        **pkg.commitments(),
+    }  # fmt: skip
     if json_out:
         emit_json(out)
     else:

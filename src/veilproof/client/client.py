@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import numpy as np
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.artifacts.remote import fetch_artifact
+from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.suite import Suite
@@ -48,6 +50,7 @@ from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
 from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobReport, JobState, ZkClaim, ZkJobRequest
 from veilproof.protocol.fhe_payload import fhe_signed_payload
+from veilproof.protocol.signing import eip191_hash
 
 if TYPE_CHECKING:
     from veilproof.fhe.client import FheClient
@@ -193,7 +196,15 @@ class Client:
     def _sign(self, offer: NodeOffer, job_id: int, signed: bytes) -> str:
         """The request signature the node checks: by this account, bound to chain, market, node, job."""
         ctx = RequestSig(self.net.chain_id, self.suite.market.address, offer.address, job_id)
-        return sign_request(self.account, ctx, signed)
+        if to_checksum_address(self.payer.address) == to_checksum_address(self.account.address):
+            return sign_request(self.account, ctx, signed)
+        # The job's client is a contract wallet (an agent's) that vouches for this key: the node asks
+        # it isValidSignature(eip191_hash(digest)), which checks a signature bound to that wallet and
+        # chain (ERC-7739), so a request signature for one wallet is void for any other.
+        wallet_sig = sign_as_wallet(
+            self.account, self.payer.address, ctx.chain_id, eip191_hash(ctx.digest(signed))
+        )
+        return "0x" + wallet_sig.hex()
 
     def _wait(self, api: NodeApi, job_id: int, say: Progress) -> JobReport | None:
         """Wait for the node to finish (submitted, failed or abandoned), or give up at the job timeout.
@@ -222,12 +233,32 @@ class Client:
         path = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
         return CircuitSettings.load(path)
 
+    def _salted(
+        self, m: OnchainModel, offer: NodeOffer, settings: CircuitSettings, x: np.ndarray
+    ) -> np.ndarray:
+        """The circuit's input for this job: ``x`` followed by a fresh salt when the model's circuit
+        hashes one (read from its committed ONNX, checked against the on-chain hash), so the job's
+        commitment hides ``x``, links to no other job, and no other job's proof matches it."""
+        from veilproof.zk.salt import new_salt, salt_layout, salted_input
+
+        n, k = salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))
+        flat = np.asarray(x, dtype=np.float64).ravel()
+        if flat.size != n:
+            raise InputError("x", f"{n} numbers (the input of model {m.model_id})", f"{flat.size} numbers")
+        if not k:
+            log.warning(
+                "model %s hashes its input without a salt: the job's commitment is not hiding", m.model_id
+            )
+            return flat
+        return salted_input(flat, new_salt(k, settings.input_scale)).ravel().astype(np.float64)
+
     def _infer_zk(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         from veilproof.zk.instances import input_commitment, outputs_from_instances
 
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         settings = self._settings(m, offer)
+        x = self._salted(m, offer, settings, x)
         commitment = input_commitment(settings, x)
         timings["commit"] = time.perf_counter() - t0
         job_id, open_tx = self._open_job(m, offer, commitment, JobMode.ZK)

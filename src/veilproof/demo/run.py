@@ -88,14 +88,27 @@ def run_demo(
         from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
         from veilproof.models.package import build_zk_package
         from veilproof.zk import evm
+        from veilproof.zk.salt import SALT_ELEMENTS
 
-        with step(report, console, "build ZK package: breast-cancer MLP (EZKL, hashed input, fixed params)"):
+        with step(
+            report, console, "build ZK package: breast-cancer MLP (EZKL, salted hashed input, fixed params)"
+        ):
             ex = build_example("breast_cancer_mlp", cache / "examples")
-            pkg = build_zk_package(ex.onnx_path, ex.calibration_path, store, name="breast_cancer_mlp")
+            pkg = build_zk_package(
+                ex.onnx_path,
+                ex.calibration_path,
+                store,
+                name="breast_cancer_mlp",
+                salt_elements=SALT_ELEMENTS,
+            )
         with step(report, console, "build the cheater's substitute: same MLP shape, other weights"):
             ex_bad = build_example("breast_cancer_mlp", cache / "examples", seed=7)
             pkg_bad = build_zk_package(
-                ex_bad.onnx_path, ex_bad.calibration_path, store, name="mlp_substitute"
+                ex_bad.onnx_path,
+                ex_bad.calibration_path,
+                store,
+                name="mlp_substitute",
+                salt_elements=SALT_ELEMENTS,
             )
         with step(report, console, "build FHE model: breast-cancer logistic regression (Concrete ML)"):
             fhe_data = load_dataset()

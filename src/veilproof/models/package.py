@@ -29,6 +29,7 @@ from veilproof.zk.instances import felt_hex_to_int, input_commitment, outputs_fr
 from veilproof.zk.proof import Proof
 from veilproof.zk.prover import CircuitFiles, EzklProver, Prover
 from veilproof.zk.resources import check_fits
+from veilproof.zk.salt import new_salt, salt_calibration, salted_input, wrap_onnx
 from veilproof.zk.settings import (
     DEFAULT_SCALE,
     CircuitSettings,
@@ -91,7 +92,18 @@ class ModelPackage:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """The circuit's input shape: the model's input, flattened and followed by the salt when salted."""
         return tuple(self.manifest["input_shape"])
+
+    @property
+    def salt_elements(self) -> int:
+        """Salt elements hashed with the input (0: an unsalted package, built before salts or opted out)."""
+        return int(self.manifest.get("salt_elements", 0))
+
+    @property
+    def model_input_shape(self) -> tuple[int, ...]:
+        """The wrapped model's own input shape (what a user passes)."""
+        return tuple(self.manifest.get("model_input_shape", self.manifest["input_shape"]))
 
     @cached_property
     def vka_words(self) -> list[bytes]:
@@ -136,10 +148,13 @@ class ModelPackage:
         return pkg
 
 
-def _build_key(onnx_path: Path, calibration: Path, scale: int, srs_digest: str | None) -> str:
+def _build_key(
+    onnx_path: Path, calibration: Path, scale: int, srs_digest: str | None, salt_elements: int
+) -> str:
     h = hashlib.sha256()
     for part in (
         PACKAGE_FORMAT,
+        f"salt-{salt_elements}",
         ezkl.__version__ if hasattr(ezkl, "__version__") else "ezkl",
         sha256_file(onnx_path),
         sha256_file(calibration),
@@ -159,17 +174,21 @@ def build_zk_package(
     name: str | None = None,
     scale: int = DEFAULT_SCALE,
     prover: Prover | None = None,
+    salt_elements: int = 0,
 ) -> ModelPackage:
     """Build (or fetch from cache) the ZK package of an ONNX model.
 
-    Steps: check calibration shape → settings (hashed input, public output, fixed params) →
-    calibrate → refuse if too big for this machine → compile → SRS (ceremony or cached dev) →
-    setup (pk, vk) → EVM VKA → manifest. Nothing is written on chain here.
+    Steps: check calibration shape → (salted: wrap the ONNX so ``salt_elements`` ignored columns
+    join the hashed input, see :mod:`veilproof.zk.salt`) → settings (hashed input, public output,
+    fixed params) → calibrate → refuse if too big for this machine → compile → SRS (ceremony or
+    cached dev) → setup (pk, vk) → EVM VKA → manifest. Nothing is written on chain here.
     """
     prover = prover or EzklProver()
     onnx_path, cal_path = Path(onnx_path), Path(calibration_npy)
+    if salt_elements < 0:
+        raise ValueError(f"salt_elements: expected >= 0, got {salt_elements}")
     srs_digest = sha256_file(srs_path) if srs_path else None
-    key = _build_key(onnx_path, cal_path, scale, srs_digest)
+    key = _build_key(onnx_path, cal_path, scale, srs_digest, salt_elements)
     ref = store.root / "refs" / f"zkpkg-{key}"
     if ref.is_file():
         digest = ref.read_text().strip()
@@ -179,8 +198,15 @@ def build_zk_package(
             except ArtifactError:
                 pass  # damaged or incomplete cache entry: rebuild
     calibration = check_input_shape(onnx_path, np.load(cal_path))
+    model_input_shape = onnx_input_shape(onnx_path)
     with tempfile.TemporaryDirectory(prefix="vp-zkpkg-", dir=store.root) as td:
         wd = Path(td)
+        if salt_elements:
+            wrap_onnx(onnx_path, wd / "model.salted.onnx", salt_elements)
+            onnx_path, cal_path = wd / "model.salted.onnx", wd / "calibration.salted.npy"
+            calibration = salt_calibration(calibration, salt_elements, scale)
+            np.save(cal_path, calibration)
+        circuit_input_shape = onnx_input_shape(onnx_path)
         settings = generate_settings(onnx_path, wd / "settings.json", calibration, scale=scale, workdir=wd)
         check_fits(settings.logrows)
         compiled = prover.compile(onnx_path, settings.path, wd / "model.compiled")
@@ -208,9 +234,13 @@ def build_zk_package(
         "param_scale": settings.param_scale,
         "output_scales": list(settings.output_scales),
         "output_shapes": [list(s) for s in settings.output_shapes],
-        "input_shape": list(onnx_input_shape(onnx_path)),
+        "input_shape": list(circuit_input_shape),
+        "model_input_shape": list(model_input_shape),
+        "salt_elements": salt_elements,
         "visibility": {"input": "hashed", "output": "public", "params": "fixed"},
-        "instances_layout": "[poseidon(input), outputs...]",
+        "instances_layout": "[poseidon(input || salt), outputs...]"
+        if salt_elements
+        else "[poseidon(input), outputs...]",
         "srs_generated": srs.generated,
         "prover": prover.name,
     }
@@ -222,18 +252,38 @@ def build_zk_package(
     return ModelPackage(store, digest, manifest)
 
 
-def _single_sample(package: ModelPackage, x: np.ndarray) -> np.ndarray:
-    """One sample with its batch axis; a batch of several is refused (one proof per input)."""
+def _single_sample(package: ModelPackage, x: np.ndarray, salt: np.ndarray | None = None) -> np.ndarray:
+    """One sample with its batch axis, as the circuit takes it; a batch of several is refused (one
+    proof per input). For a salted package ``x`` is either the model's input (then ``salt``, or a
+    fresh one, is appended) or already the circuit's input (what a client sent to a node)."""
+    k = package.salt_elements
+    if k:
+        arr = np.asarray(x, dtype=np.float32)
+        n = int(np.prod(package.model_input_shape[1:]))
+        if arr.size == n:
+            x = salted_input(arr, new_salt(k, package.settings.input_scale) if salt is None else salt)
+        elif arr.size != n + k or salt is not None:
+            raise CalibrationShapeError(package.model_input_shape, tuple(arr.shape))
+        else:
+            x = arr.reshape(1, n + k)
+    elif salt is not None:
+        raise ValueError(f"{package.name}: an unsalted package takes no salt")
     arr = check_input_shape(package.path("onnx"), x)
     if arr.shape[0] != 1:
         raise CalibrationShapeError(package.input_shape, tuple(np.asarray(x).shape))
     return arr
 
 
-def prove(package: ModelPackage, x: np.ndarray, prover: Prover | None = None) -> ZkResult:
-    """Prove one inference; the proof is verified before it is returned."""
+def prove(
+    package: ModelPackage, x: np.ndarray, prover: Prover | None = None, *, salt: np.ndarray | None = None
+) -> ZkResult:
+    """Prove one inference; the proof is verified before it is returned.
+
+    Salted packages: ``x`` may be the circuit's input (model input ‖ salt), or the model's input
+    with ``salt`` (a fresh random salt when None); ``ZkResult.input_commitment`` is what was proven.
+    """
     prover = prover or EzklProver()
-    xs = _single_sample(package, x)
+    xs = _single_sample(package, x, salt)
     proof = prover.prove(package.files, xs)
     commitment = input_commitment(package.settings, xs)
     if proof.instances[0] != commitment:

@@ -74,12 +74,18 @@ class ReferenceBook:
     def _zk_answer(self, model: OnchainModel, x: np.ndarray) -> Sequence[float]:
         import onnxruntime as ort
 
+        from veilproof.zk.salt import salt_layout, salted_input
+
         if model.model_id not in self._onnx:
             path = fetch_artifact(self.store, model.onnx_hash, self.sources)
-            self._onnx[model.model_id] = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        sess = self._onnx[model.model_id]
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self._onnx[model.model_id] = (sess, salt_layout(path)[1])
+        sess, salt_elements = self._onnx[model.model_id]
         name = sess.get_inputs()[0].name
-        return list(sess.run(None, {name: np.asarray(x, dtype=np.float32).reshape(1, -1)})[0].ravel())
+        feed = np.asarray(x, dtype=np.float32).reshape(1, -1)
+        if salt_elements:  # a salted circuit drops its salt columns: any salt gives the model's answer
+            feed = salted_input(feed, np.zeros(salt_elements, dtype=np.float32))
+        return list(sess.run(None, {name: feed})[0].ravel())
 
     def _fhe_answer(self, model: OnchainModel, x: np.ndarray) -> Sequence[float]:
         if model.model_id not in self._fhe:

@@ -8,12 +8,22 @@ Requests go through web3's own eth-tester middleware (so params and results get 
 formatting a local ``Web3(EthereumTesterProvider())`` would see) and are turned back into
 standard hex-encoded JSON-RPC. Reverts become the standard ``{"code": 3, "data": ...}`` error,
 which clients map to ``ContractLogicError`` with the reason, as with geth or anvil.
+
+Why Host and Origin are checked: the chain's accounts are unlocked, and listening on 127.0.0.1
+does not keep web pages out. A page the developer visits can POST to it cross-origin (CSRF: a
+``text/plain`` POST needs no preflight; the browser only hides the answer) or rebind its own name
+to 127.0.0.1 (DNS rebinding: then it reads the answers too). Our callers (web3, nodes, curl) send
+``Host: 127.0.0.1:<port>`` or ``localhost:<port>`` and no ``Origin``; a browser always sends the
+page's ``Origin`` on a POST and the name it resolved as ``Host``. So any other Host is refused, and
+so is any Origin not allowed when the server started (``allowed_origins``, ``--allow-origin``:
+e.g. a local dapp, which then also gets CORS headers).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,8 +35,11 @@ from web3.types import RPCEndpoint
 
 from veilproof.chain.dev.embedded import EmbeddedBackend
 from veilproof.chain.reverts import ERROR_SELECTOR, reason_of
+from veilproof.errors import InputError
 
 MAX_BODY = 8 * 1024 * 1024
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+FORBIDDEN = -32001  # JSON-RPC server error range: request refused by the server's access rules
 
 
 def _to_rpc(value: Any) -> Any:
@@ -102,11 +115,49 @@ class EmbeddedRpc:
 
 class _Handler(BaseHTTPRequestHandler):
     rpc: EmbeddedRpc
+    allowed_origins: frozenset[str] = frozenset()
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: requests are not worth a log line
         return
 
+    def _refusal(self) -> str | None:
+        """Why this request may not be served (None: it may). See the module docstring."""
+        port = int(self.server.server_address[1])  # type: ignore[index]  # AF_INET: (host, port)
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in {f"{h}:{port}" for h in LOCAL_HOSTS}:
+            return f"Host {host[:100]!r} refused: only 127.0.0.1:{port} or localhost:{port} (DNS rebinding guard)"
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in self.allowed_origins:
+            return (
+                f"Origin {origin[:100]!r} refused: browser pages may not use this dev chain; "
+                "start it with --allow-origin <origin> to allow one"
+            )
+        return None
+
+    def _cors(self) -> None:
+        origin = self.headers.get("Origin")
+        if origin is not None and origin in self.allowed_origins:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+
+    def do_OPTIONS(self) -> None:
+        """CORS preflight: answered only for an allowed origin."""
+        why = self._refusal()
+        if why is not None:
+            self._send({"jsonrpc": "2.0", "id": None, "error": {"code": FORBIDDEN, "message": why}}, 403)
+            return
+        self.send_response(204)
+        self._cors()
+        self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self) -> None:
+        why = self._refusal()
+        if why is not None:
+            self._send({"jsonrpc": "2.0", "id": None, "error": {"code": FORBIDDEN, "message": why}}, 403)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length <= 0 or length > MAX_BODY:
             self.send_error(413 if length > MAX_BODY else 400)
@@ -125,9 +176,11 @@ class _Handler(BaseHTTPRequestHandler):
                 {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "invalid request"}}
             )
 
-    def _send(self, obj: Any) -> None:
+    def _send(self, obj: Any, status: int = 200) -> None:
         data = json.dumps(obj).encode()
-        self.send_response(200)
+        self.send_response(status)
+        if status < 400:
+            self._cors()
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -147,11 +200,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class EmbeddedRpcServer:
-    """A background HTTP server on 127.0.0.1 serving one embedded chain."""
+    """A background HTTP server on 127.0.0.1 serving one embedded chain.
 
-    def __init__(self, backend: EmbeddedBackend | None = None, port: int = 0) -> None:
+    ``allowed_origins``: exact browser origins (``scheme://host[:port]``) that may call it; none by
+    default, so no web page can.
+    """
+
+    def __init__(
+        self, backend: EmbeddedBackend | None = None, port: int = 0, allowed_origins: Iterable[str] = ()
+    ) -> None:
         self.backend = backend or EmbeddedBackend()
-        handler = type("Handler", (_Handler,), {"rpc": EmbeddedRpc(self.backend)})
+        origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        if "*" in origins or "null" in origins:
+            raise InputError("allowed_origins", "exact origins such as http://localhost:5173", "*/null")
+        handler = type("Handler", (_Handler,), {"rpc": EmbeddedRpc(self.backend), "allowed_origins": origins})
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = int(self.httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
