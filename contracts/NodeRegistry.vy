@@ -6,6 +6,10 @@
         unbonding delay, during which it can still be slashed. Slashing is done
         by authorised contracts (the job market, dispute quorums): the challenger
         gets `challenger_bps` of the slashed amount, the treasury the rest.
+        Subnet indices (the columns of Rewards' weight rows, MAX_SUBNET of them) go only to
+        nodes bonded at least `min_stake`; when all are taken, a node with more stake than the
+        lowest holder takes that holder's index (an exited or slashed node, whose stake fell,
+        goes first). Registration alone costs only gas, so it must not earn an index.
 @dev Set `unbond_delay` longer than the job market's max deadline plus its
      challenge window, so a node cannot unbond away from a job it may be slashed for.
 """
@@ -25,6 +29,7 @@ interface Models:
 
 MAX_MODELS: constant(uint256) = 32
 MAX_BPS: constant(uint256) = 10000
+MAX_SUBNET: constant(uint256) = 64  # = Rewards.MAX_NODES
 
 struct Node:
     endpoint: String[128]
@@ -69,6 +74,11 @@ event Slashed:
     reason: String[64]
     slasher: address
 
+event SubnetIndexAssigned:
+    node: indexed(address)
+    index: uint256
+    replaced: indexed(address)
+
 event Authorized:
     slasher: indexed(address)
     allowed: bool
@@ -88,6 +98,9 @@ _serves: HashMap[address, HashMap[uint256, bool]]
 _node_list: HashMap[uint256, address]
 node_count: public(uint256)
 total_bonded: public(uint256)  # sum of stake + unbonding over all nodes
+_subnet: HashMap[uint256, address]  # subnet index -> node
+_subnet_pos: HashMap[address, uint256]  # node -> subnet index + 1 (0: none)
+subnet_size: public(uint256)
 
 
 @deploy
@@ -137,6 +150,40 @@ def _set_models(node: address, model_ids: DynArray[uint256, MAX_MODELS]):
     log ModelsSet(node=node, model_ids=model_ids)
 
 
+@internal
+def _take_index(node: address) -> bool:
+    """Give `node` a subnet index if it has none and its stake earns one: a free index while fewer
+    than MAX_SUBNET are taken, else the index of the lowest-stake holder if `node` has strictly more
+    (ties keep the holder). Returns whether `node` holds an index afterwards."""
+    if self._subnet_pos[node] != 0:
+        return True
+    mine: uint256 = self._nodes[node].stake
+    if mine < min_stake:
+        return False
+    n: uint256 = self.subnet_size
+    if n < MAX_SUBNET:
+        self._subnet[n] = node
+        self._subnet_pos[node] = n + 1
+        self.subnet_size = n + 1
+        log SubnetIndexAssigned(node=node, index=n, replaced=empty(address))
+        return True
+    low_i: uint256 = 0
+    low: uint256 = max_value(uint256)
+    for i: uint256 in range(MAX_SUBNET):
+        st: uint256 = self._nodes[self._subnet[i]].stake
+        if st < low:
+            low = st
+            low_i = i
+    if mine <= low:
+        return False
+    old: address = self._subnet[low_i]
+    self._subnet_pos[old] = 0
+    self._subnet[low_i] = node
+    self._subnet_pos[node] = low_i + 1
+    log SubnetIndexAssigned(node=node, index=low_i, replaced=old)
+    return True
+
+
 @external
 def register(endpoint: String[128], pubkey: Bytes[33], model_ids: DynArray[uint256, MAX_MODELS]):
     """
@@ -184,7 +231,8 @@ def set_models(model_ids: DynArray[uint256, MAX_MODELS]):
 @external
 def stake(amount: uint256):
     """
-    @notice Bond `amount` VEIL (pulled with transferFrom; approve first).
+    @notice Bond `amount` VEIL (pulled with transferFrom; approve first). Takes a subnet index
+            when the new stake earns one.
     @param amount Amount to bond, nonzero.
     """
     assert self._nodes[msg.sender].registered, "not registered"
@@ -192,7 +240,18 @@ def stake(amount: uint256):
     self._nodes[msg.sender].stake += amount
     self.total_bonded += amount
     log Staked(node=msg.sender, amount=amount)
+    self._take_index(msg.sender)
     assert extcall token.transferFrom(msg.sender, self, amount), "transfer failed"
+
+
+@external
+def claim_subnet_index():
+    """
+    @notice Take a subnet index now that the caller's stake earns one (stake() already tries;
+            this is for when other holders' stake fell since).
+    """
+    assert self._nodes[msg.sender].registered, "not registered"
+    assert self._take_index(msg.sender), "stake too low for an index"
 
 
 @external
@@ -339,3 +398,29 @@ def node_at(i: uint256) -> address:
     """
     assert i < self.node_count, "index out of range"
     return self._node_list[i]
+
+
+@external
+@view
+def subnet_node(i: uint256) -> address:
+    """
+    @notice The node holding subnet index `i` (Rewards' weight column `i`).
+    @param i Index below `subnet_size`.
+    @return Node address.
+    """
+    assert i < self.subnet_size, "index out of range"
+    return self._subnet[i]
+
+
+@external
+@view
+def subnet_index(addr: address) -> (bool, uint256):
+    """
+    @notice Whether a node holds a subnet index, and which.
+    @param addr Node address.
+    @return (holds one, index).
+    """
+    pos: uint256 = self._subnet_pos[addr]
+    if pos == 0:
+        return False, 0
+    return True, pos - 1

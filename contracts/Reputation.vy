@@ -7,6 +7,14 @@
         carries a validation record copied from the job (ZK proof hash and output
         hash, or for FHE the evaluation-keys and output-ciphertext hashes that make
         re-execution possible), so anyone can see what backs a rating.
+        What a rating is worth: the price its rater paid for the job. Per subject, each
+        counterparty holds one current opinion (its latest score) weighted by everything it
+        paid in jobs it rated with that subject (`weighted`); the distinct counterparties are
+        counted. Ratings a ring buys from itself (1-wei price, 100% royalty to its own model)
+        weigh 1 wei each. What is left: a ring can recycle real tokens through its own jobs;
+        each cycle then costs gas plus the protocol fee (`JobMarket.fee_bps`), nothing more.
+        A rating is a hint for ranking offers, not a security guarantee (proofs, audits and
+        slashing are).
 @dev Subjects are addresses: a node's address, or an agent's wallet (the client of
      the jobs it pays for). Summaries are running sums, so reads are O(1); the
      list of a subject's feedback comes from FeedbackGiven events (subject indexed),
@@ -62,6 +70,12 @@ struct Summary:
     count: uint256
     total: uint256
 
+# price-weighted: sum over counterparties of (paid x latest score), sum of paid, counterparties
+struct Weighted:
+    weight: uint256
+    weighted_total: uint256
+    raters: uint256
+
 event FeedbackGiven:
     feedback_id: indexed(uint256)
     subject: indexed(address)
@@ -86,6 +100,9 @@ feedback_count: public(uint256)
 feedback_id_of: public(HashMap[uint256, HashMap[address, uint256]])  # job id -> rater -> feedback id
 _evidence: HashMap[uint256, Evidence]
 _summaries: HashMap[address, Summary]
+_weighted: HashMap[address, Weighted]
+paid_by: public(HashMap[address, HashMap[address, uint256]])  # subject -> rater -> price paid in rated jobs
+last_score: public(HashMap[address, HashMap[address, uint8]])  # subject -> rater -> its latest score
 
 
 @deploy
@@ -139,6 +156,18 @@ def give_feedback(job_id: uint256, score: uint8, tags: DynArray[bytes32, MAX_TAG
     self.feedback_id_of[job_id][msg.sender] = feedback_id
     self._summaries[subject].count += 1
     self._summaries[subject].total += convert(score, uint256)
+    # the rater's opinion of `subject` becomes `score`, weighted by all it paid in rated jobs
+    paid: uint256 = self.paid_by[subject][msg.sender]
+    w: Weighted = self._weighted[subject]
+    if paid == 0:
+        w.raters += 1
+    w.weighted_total = w.weighted_total - paid * convert(self.last_score[subject][msg.sender], uint256)
+    paid += job.price
+    w.weight += job.price
+    w.weighted_total += paid * convert(score, uint256)
+    self._weighted[subject] = w
+    self.paid_by[subject][msg.sender] = paid
+    self.last_score[subject][msg.sender] = score
     log FeedbackGiven(
         feedback_id=feedback_id, subject=subject, rater=msg.sender, job_id=job_id, score=score, tags=tags
     )
@@ -187,6 +216,18 @@ def summary(subject: address) -> Summary:
     @return The Summary struct.
     """
     return self._summaries[subject]
+
+
+@external
+@view
+def weighted(subject: address) -> Weighted:
+    """
+    @notice Price-weighted ratings of `subject`: each counterparty's latest score weighted by
+            the price it paid in the jobs it rated; `weighted_total / weight` is the mean.
+    @param subject Node or agent wallet.
+    @return The Weighted struct (weight in token units, weighted_total, distinct raters).
+    """
+    return self._weighted[subject]
 
 
 @external

@@ -1,7 +1,8 @@
 # pragma version ~=0.4.3
 """
 @title Subnet rewards: validator stake, commit-reveal weights, Yuma-style consensus, emissions
-@notice One subnet = the nodes of the NodeRegistry (indices 0..MAX_NODES-1).
+@notice One subnet = the nodes holding the NodeRegistry's subnet indices 0..MAX_NODES-1 (staked
+        nodes; a larger stake takes the lowest holder's index there).
         Validators bond VEIL here. Each epoch has a commit window then a reveal window:
         a validator commits keccak256(abi_encode(validator, epoch, weights, salt)) and
         later reveals (weights, salt). Binding the validator and the epoch into the hash
@@ -29,8 +30,8 @@ initializes: ownable
 exports: ownable.owner
 
 interface Nodes:
-    def node_count() -> uint256: view
-    def node_at(i: uint256) -> address: view
+    def subnet_size() -> uint256: view
+    def subnet_node(i: uint256) -> address: view
     def is_active(addr: address) -> bool: view
 
 interface Mintable:
@@ -53,6 +54,12 @@ struct Validator:
 event ValidatorRegistered:
     validator: indexed(address)
     stake: uint256
+
+event ValidatorEvicted:
+    validator: indexed(address)
+    by: indexed(address)
+    stake: uint256
+    release: uint256
 
 event StakeAdded:
     validator: indexed(address)
@@ -115,6 +122,21 @@ event RoleSet:
     role: String[32]
     account: indexed(address)
 
+event LockerSet:
+    locker: indexed(address)
+    allowed: bool
+
+event StakeLocked:
+    validator: indexed(address)
+    until: uint256
+    locker: indexed(address)
+
+event Penalized:
+    validator: indexed(address)
+    amount: uint256
+    receiver: indexed(address)
+    locker: address
+
 token: public(immutable(IERC20))
 nodes: public(immutable(Nodes))
 min_stake: public(immutable(uint256))
@@ -150,6 +172,10 @@ _queued: HashMap[uint256, bool]
 finalized: public(HashMap[uint256, bool])
 
 pending: public(HashMap[address, uint256])
+# Dispute contracts (FheQuorum) may lock a validator's stake while its vote is pending, and
+# take a penalty from it when the vote is refuted.
+lockers: public(HashMap[address, bool])
+locked_until: public(HashMap[address, uint256])
 total_minted: public(uint256)
 total_claimed: public(uint256)
 
@@ -247,14 +273,15 @@ def _unpack(e: uint256, v: address, n: uint256) -> DynArray[uint256, MAX_NODES]:
 @internal
 @view
 def _subnet_nodes() -> (DynArray[address, MAX_NODES], DynArray[bool, MAX_NODES]):
-    """The subnet's first MAX_NODES nodes and which of them are active now (yuma: `eligible`)."""
-    n: uint256 = min(staticcall nodes.node_count(), MAX_NODES)
+    """The nodes holding the subnet's indices (NodeRegistry.subnet_node; at most MAX_NODES, staked
+    when they got them) and which of them are active now (yuma: `eligible`)."""
+    n: uint256 = min(staticcall nodes.subnet_size(), MAX_NODES)
     node_addrs: DynArray[address, MAX_NODES] = []
     eligible: DynArray[bool, MAX_NODES] = []
     for j: uint256 in range(MAX_NODES):
         if j >= n:
             break
-        a: address = staticcall nodes.node_at(j)
+        a: address = staticcall nodes.subnet_node(j)
         node_addrs.append(a)
         eligible.append(staticcall nodes.is_active(a))
     return node_addrs, eligible
@@ -521,15 +548,50 @@ def _finalize(e: uint256):
 
 
 # ------------------------------------------------------------------ validators
+@internal
+def _evict_lowest(amount: uint256):
+    """Free the seat of the lowest-stake validator for a newcomer bonding `amount` (> that stake),
+    as Bittensor's registration does: the set stays bounded (MAX_VALIDATORS) but cannot be held by
+    minimum-stake sybils against a larger stake. The evicted validator keeps everything it bonded:
+    its stake starts unbonding (withdrawable after `unbond_delay`, penalisable until then, so an
+    epoch it committed in still settles), and it loses its seat and bond (a newcomer starts at 0)."""
+    low_i: uint256 = 0
+    low: uint256 = max_value(uint256)
+    n: uint256 = len(self._validator_list)
+    for i: uint256 in range(MAX_VALIDATORS):
+        if i >= n:
+            break
+        st: uint256 = self._validators[self._validator_list[i]].stake
+        if st < low:
+            low = st
+            low_i = i
+    assert amount > low, "stake too low to replace"
+    v: address = self._validator_list[low_i]
+    release: uint256 = self._validators[v].unbond_release
+    if low > 0:
+        release = block.timestamp + unbond_delay
+        self._validators[v].stake = 0
+        self._validators[v].unbonding += low
+        self._validators[v].unbond_release = release
+    self._validators[v].bond = 0
+    self._validators[v].registered = False
+    self._validator_list[low_i] = self._validator_list[n - 1]
+    self._validator_list.pop()
+    log ValidatorEvicted(validator=v, by=msg.sender, stake=low, release=release)
+
+
 @external
 def register_validator(amount: uint256):
     """
-    @notice Become a validator of this subnet by bonding `amount` VEIL (approve first).
+    @notice Become a validator of this subnet by bonding `amount` VEIL (approve first). When all
+            MAX_VALIDATORS seats are taken, `amount` must exceed the lowest seated stake, and
+            that validator is evicted (see `_evict_lowest`).
     @param amount Initial stake, at least `min_stake`.
     """
     assert not self._validators[msg.sender].registered, "already registered"
-    assert len(self._validator_list) < MAX_VALIDATORS, "validator set full"
     assert amount >= min_stake, "stake below minimum"
+    if len(self._validator_list) == MAX_VALIDATORS:
+        self._evict_lowest(amount)
     self._validators[msg.sender].registered = True
     self._validators[msg.sender].stake = amount
     self._validator_list.append(msg.sender)
@@ -560,6 +622,7 @@ def request_unbond(amount: uint256):
     """
     assert amount > 0, "zero amount"
     assert self._validators[msg.sender].stake >= amount, "insufficient stake"
+    assert block.timestamp >= self.locked_until[msg.sender], "stake locked"
     release: uint256 = block.timestamp + unbond_delay
     self._validators[msg.sender].stake -= amount
     self._validators[msg.sender].unbonding += amount
@@ -570,25 +633,62 @@ def request_unbond(amount: uint256):
 @external
 def withdraw_unbonded():
     """
-    @notice Take back released unbonding stake; a validator left with nothing is removed.
+    @notice Take back released unbonding stake; a validator left with nothing is removed
+            (an evicted validator withdraws its stake here too).
     """
     amount: uint256 = self._validators[msg.sender].unbonding
     assert amount > 0, "nothing unbonding"
     assert block.timestamp >= self._validators[msg.sender].unbond_release, "still unbonding"
+    assert block.timestamp >= self.locked_until[msg.sender], "stake locked"
     self._validators[msg.sender].unbonding = 0
     self.total_bonded -= amount
     removed: bool = False
     if self._validators[msg.sender].stake == 0:
         removed = True
+        seated: bool = self._validators[msg.sender].registered
         self._validators[msg.sender] = empty(Validator)
-        last: uint256 = len(self._validator_list) - 1
-        for i: uint256 in range(MAX_VALIDATORS):
-            if self._validator_list[i] == msg.sender:
-                self._validator_list[i] = self._validator_list[last]
-                break
-        self._validator_list.pop()
+        if seated:  # (an evicted validator has no seat left to free)
+            last: uint256 = len(self._validator_list) - 1
+            for i: uint256 in range(MAX_VALIDATORS):
+                if self._validator_list[i] == msg.sender:
+                    self._validator_list[i] = self._validator_list[last]
+                    break
+            self._validator_list.pop()
     log Withdrawn(validator=msg.sender, amount=amount, removed=removed)
     assert extcall token.transfer(msg.sender, amount), "transfer failed"
+
+
+@external
+def lock(validator: address, until: uint256):
+    """
+    @notice Keep `validator`'s stake bonded (no unbond, no withdraw) until `until`; a lock only
+            ever extends. Only lockers (dispute contracts) may call.
+    @param validator The validator whose vote is pending.
+    @param until Timestamp the lock lasts to.
+    """
+    assert self.lockers[msg.sender], "not locker"
+    if until > self.locked_until[validator]:
+        self.locked_until[validator] = until
+        log StakeLocked(validator=validator, until=until, locker=msg.sender)
+
+
+@external
+def penalize(validator: address, amount: uint256, receiver: address) -> uint256:
+    """
+    @notice Take up to `amount` from a validator (stake first, then unbonding) and send it to
+            `receiver`. Only lockers (dispute contracts) may call; never reverts for lack of funds.
+    @param validator The validator to penalise.
+    @param amount Amount to take.
+    @param receiver Who gets it (the node a refuted attestation accused), not the zero address.
+    @return The amount actually taken.
+    """
+    assert self.lockers[msg.sender], "not locker"
+    assert receiver != empty(address), "zero address"
+    taken: uint256 = self._take(validator, amount)
+    log Penalized(validator=validator, amount=taken, receiver=receiver, locker=msg.sender)
+    if taken > 0:
+        assert extcall token.transfer(receiver, taken), "transfer failed"
+    return taken
 
 
 # ------------------------------------------------------------------ epochs
@@ -605,6 +705,9 @@ def commit_weights(commit_hash: bytes32):
     assert self._offset() < commit_period, "not commit window"
     e: uint256 = self._epoch_now()
     if self._commits[e][msg.sender] == empty(bytes32):
+        # 16 committers per epoch: a validator seated by evicting one that already committed
+        # this epoch commits from the next epoch on
+        assert len(self._committers[e]) < MAX_VALIDATORS, "epoch committers full"
         self._committers[e].append(msg.sender)
         if not self._queued[e]:
             self._queued[e] = True
@@ -736,6 +839,19 @@ def set_miss_penalty(bps: uint256):
     assert bps <= 1000, "penalty too high"
     self.miss_penalty_bps = bps
     log ParamSet(param="miss_penalty_bps", value=bps)
+
+
+@external
+def set_locker(locker: address, allowed: bool):
+    """
+    @notice Allow or forbid a dispute contract to lock and penalise validator stake.
+    @param locker The contract (FheQuorum).
+    @param allowed True to allow.
+    """
+    self._only_owner()
+    assert locker != empty(address), "zero address"
+    self.lockers[locker] = allowed
+    log LockerSet(locker=locker, allowed=allowed)
 
 
 @external

@@ -48,6 +48,25 @@ class ContractReverted(ChainError):
         super().__init__(f"reverted{where}: {reason}")
 
 
+class InsufficientFunds(ChainError):
+    """An account cannot pay a transaction's gas (and value): nothing was sent.
+
+    ``address`` is the account, ``balance`` and ``needed`` are in wei (``needed`` 0 when unknown),
+    ``action`` names the transaction.
+    """
+
+    def __init__(self, address: str, balance: int, needed: int, action: str) -> None:
+        self.address = address
+        self.balance = balance
+        self.needed = needed
+        self.action = action
+        need = f", needs {needed / 10**18:g}" if needed else ""
+        super().__init__(
+            f"account {address} cannot pay for {action}: it holds {balance / 10**18:g} ETH{need}; "
+            f"send it ether, e.g. `veilproof transfer {address} --eth 1`"
+        )
+
+
 class TransactionFailed(ChainError):
     """A transaction was mined with status 0 and no revert reason (e.g. out of gas, oversized deploy)."""
 

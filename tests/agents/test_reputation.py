@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents_support import ONE, PRICE, h, reverts
+from agents_support import MIN_STAKE, MODE_FHE, ONE, PRICE, h, reverts
 from web3.logs import DISCARD
 
 from veilproof.agents import AgentError, reputation_score
@@ -108,3 +108,52 @@ def test_tags() -> None:
         except AgentError:
             continue
         raise AssertionError(bad)
+
+
+def test_a_self_dealing_ring_cannot_outrank_an_honest_node(aw) -> None:
+    """Issue #12: a ring that owns a model with a 100% royalty and a 1-wei price, runs its own node and rates
+    it through its own client addresses pays itself (gas only). Ratings now weigh what the rater paid, one
+    current opinion per counterparty, so 20 such ratings of 100 do not lift the ring above an honest node
+    rated 90 by three clients who paid the real price."""
+    rep = aw.reputation
+    # the honest node: three real clients, one paid job each, rated 90
+    for client in aw.net.new_accounts(3):
+        aw.mint(client.address, PRICE)
+        aw.tx(rep.feedback_call(aw.settled_job(client=client), 90), client)
+    # the ring: its own model (100% royalty, 1 wei), its own node, its own clients
+    ring_author, ring_node, *ring_clients = aw.net.new_accounts(7)
+    rcpt = aw.models.register_model("ring", 1, 10_000, h("ring-onnx"), [], [], h("ring"), sender=ring_author)
+    ring_model = aw.models.registered_model_id(rcpt)
+    aw.models.set_fhe_commitment(ring_model, h("client"), h("server"), sender=ring_author)
+    aw.nodes.register("http://ring.test", b"\x02" + h(ring_node.address), [ring_model], sender=ring_node)
+    aw.mint(ring_node.address, MIN_STAKE)
+    aw.token.approve(aw.nodes.address, MIN_STAKE, sender=ring_node)
+    aw.nodes.stake(MIN_STAKE, sender=ring_node)
+    for c in ring_clients:
+        aw.mint(c.address, 4)  # 20 jobs at 1 wei over 5 clients
+    for i in range(20):
+        client = ring_clients[i % len(ring_clients)]
+        aw.token.approve(aw.market.address, 1, sender=client)
+        aw.market.open_job(
+            ring_model, ring_node.address, h(f"ring-{i}"), MODE_FHE, aw.net.now() + 3000, sender=client
+        )
+        jid = aw.market.job_count()
+        aw.submit(jid, ring_node)
+        aw.market.accept(jid, sender=client)
+        aw.tx(rep.feedback_call(jid, 100), client)
+    assert rep.summary(ring_node.address).count == 20  # every rating is recorded...
+    honest, ring = rep.reputation_score(aw.node.address), rep.reputation_score(ring_node.address)
+    assert ring < honest, f"ring {ring:.1f} >= honest {honest:.1f}"  # ...but weighs what was paid
+    assert ring < 50.001  # 20 wei of ratings do not move the neutral prior
+    w = rep.weighted(ring_node.address)
+    assert w.raters == len(ring_clients) and w.weight == 20
+    assert rep.weighted(aw.node.address).raters == 3
+
+
+def test_a_counterparty_has_one_current_opinion_weighted_by_what_it_paid(aw) -> None:
+    rep = aw.reputation
+    aw.tx(rep.feedback_call(aw.settled_job(), 100), aw.client)
+    aw.tx(rep.feedback_call(aw.settled_job(), 20), aw.client)  # the same client changed its mind
+    w = rep.weighted(aw.node.address)
+    assert (w.weight, w.weighted_total, w.raters) == (2 * PRICE, 2 * PRICE * 20, 1)
+    assert rep.summary(aw.node.address) == Summary(2, 120)  # the plain count and sum are kept

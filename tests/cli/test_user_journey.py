@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -62,6 +61,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
                 str(ex.onnx_path),
                 "--calibration",
                 str(ex.calibration_path),
+                "--fhe",  # the same ONNX compiled for FHE too: client.zip + server.zip in the store
                 "--json",
             ).stdout
         )
@@ -78,36 +78,47 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             ).stdout
         )
         assert again["package"] == built["package"]
+        assert built["fhe_agreement"] == 1.0 and built["fhe_max_abs_error"] < 0.25
+        fhe_flags = ("--fhe-client", built["fhe_client_hash"], "--fhe-server", built["fhe_server_hash"])
         pub = json.loads(
-            _cli(owner_home, "model", "publish", "--package", built["package"], "--name", "logreg", "--price", "1",
-                 "--chain-url", url, "--json").stdout
+            _cli(owner_home, "model", "publish", "--package", built["package"], *fhe_flags, "--name", "logreg",
+                 "--price", "1", "--chain-url", url, "--json").stdout
         )  # fmt: skip
         model_id = pub["model_id"]
+        # The same package again is refused without --force (it would be a second, identical model).
+        again_pub = _cli(owner_home, "model", "publish", "--package", built["package"], *fhe_flags, "--name",
+                         "logreg", "--chain-url", url, check=False)  # fmt: skip
+        assert again_pub.returncode == 1 and f"model {model_id} ('logreg'" in again_pub.stderr
+        assert "--force" in again_pub.stderr
 
+        serve = f"{model_id}:zk={built['package']},fhe-server={built['fhe_server_hash']},fhe-client={built['fhe_client_hash']}"
         node_addr = json.loads(_cli(node_home, "account", "new", "node", "--json").stdout)["address"]
         client_addr = json.loads(_cli(client_home, "account", "new", "default", "--json").stdout)["address"]
-        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
-        _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
-
         # The node fetches nothing: its home shares the owner's artifact store (a local store).
         (node_home / "artifacts").symlink_to(owner_home / "artifacts", target_is_directory=True)
-        node_proc = subprocess.Popen(
-            [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", f"{model_id}:zk={built['package']}",
-             "--account", "node", "--port", "0", "--chain-url", url],
-            env=_env(node_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 180
-        while True:
-            assert node_proc.poll() is None, node_proc.stdout.read() if node_proc.stdout else ""
-            ready = node_home / "ready.json"  # written once the node listens on the port it bound
-            try:
-                endpoint = json.loads(ready.read_text())["endpoint"] if ready.is_file() else None
-                if endpoint and httpx.get(f"{endpoint}/health", timeout=2).status_code == 200:
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert time.monotonic() < deadline, "node did not start"
-            time.sleep(0.5)
+
+        # An unfunded node account: one line naming the account and the transfer that fixes it.
+        unfunded = _cli(node_home, "node", "start", "--model", serve,
+                        "--account", "node", "--port", "0", "--chain-url", url, check=False)  # fmt: skip
+        assert unfunded.returncode == 1 and "Traceback" not in unfunded.stderr, unfunded.stderr[-3000:]
+        assert f"account 'node' ({node_addr})" in unfunded.stderr
+        assert f"veilproof transfer {node_addr} --eth 1" in unfunded.stderr
+
+        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
+        _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
+        node_log = tmp_path / "node.log"
+        with open(node_log, "w") as log:
+            node_proc = subprocess.Popen(
+                [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--model", serve,
+                 "--account", "node", "--port", "0", "--chain-url", url, "--json"],
+                env=_env(node_home), stdout=subprocess.PIPE, stderr=log, text=True,
+            )  # fmt: skip
+        assert node_proc.stdout is not None
+        line = node_proc.stdout.readline()  # `node start --json` prints one line once it serves
+        assert line, node_log.read_text()[-3000:]
+        ready = json.loads(line)
+        assert ready["address"] == node_addr and ready["pid"] == node_proc.pid
+        assert httpx.get(f"{ready['endpoint']}/health", timeout=10).status_code == 200
 
         nodes = json.loads(
             _cli(client_home, "nodes", "--model", str(model_id), "--json", "--chain-url", url).stdout
@@ -144,6 +155,14 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout
         assert "withdrew 0.9 VEIL" in w
 
+        # An input of the wrong length is refused before any transaction: no job, no VEIL moved.
+        short = tmp_path / "short.json"
+        short.write_text(json.dumps(np.asarray(ex.x_test[0]).tolist()[:-1]))
+        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(short), "--chain-url", url,
+                 check=False)  # fmt: skip
+        assert r.returncode == 1 and "x: expected 30 numbers" in r.stderr and "Traceback" not in r.stderr
+        assert len(json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)) == 1
+
         # A bad input file is a clear error, not a traceback.
         bad = tmp_path / "bad.json"
         bad.write_text("not json")
@@ -159,6 +178,46 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             check=False,
         )
         assert r.returncode == 1 and "--input" in r.stderr and "Traceback" not in r.stderr
+
+        # Private inference with the FHE form of the same model: the node sees only ciphertexts.
+        priv = json.loads(_cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--private",
+                               "--json", "--chain-url", url).stdout)  # fmt: skip
+        assert priv["status"] == "settled" and priv["mode"] == "fhe"
+        assert np.argmax(priv["output"]) == np.argmax(res["output"])
+        assert np.allclose(priv["output"], res["output"], atol=0.25)
+
+        # The node goes away while still registered: the job is paid, the node's reason is printed, and
+        # `jobs` / `refund` get the escrow back once the deadline has passed.
+        assert "stopped node" in _cli(node_home, "node", "stop").stdout
+        node_proc.wait(timeout=30)
+        node_proc = None
+        assert "no node running" in _cli(node_home, "node", "stop").stdout
+        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--chain-url", url,
+                 check=False)  # fmt: skip
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+        assert f"node {node_addr}:" in r.stderr and "veilproof refund" in r.stderr
+        jobs = json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)
+        stuck = jobs[-1]
+        assert stuck["status_name"] == "open" and stuck["refundable_now"] is False
+        assert "refund" in _cli(client_home, "jobs", "--chain-url", url).stdout
+        early = _cli(client_home, "refund", str(stuck["job_id"]), "--chain-url", url, check=False)
+        assert early.returncode == 1 and "can be refunded after" in early.stderr
+        from veilproof.chain import connect
+
+        net = connect(url)
+        net.advance_to(stuck["deadline"] + 1)
+        veil_before = json.loads(
+            _cli(client_home, "status", "--json", "--account", "default", "--chain-url", url).stdout
+        )["account"]["veil"]
+        done = _cli(client_home, "refund", str(stuck["job_id"]), "--chain-url", url).stdout
+        assert f"job {stuck['job_id']} refunded: 1 VEIL" in done
+        veil_after = json.loads(
+            _cli(client_home, "status", "--json", "--account", "default", "--chain-url", url).stdout
+        )["account"]["veil"]
+        assert veil_after == veil_before + 1
+        assert json.loads(_cli(client_home, "jobs", "--json", "--chain-url", url).stdout)[-1][
+            "status_name"
+        ] == ("refunded")
     finally:
         if node_proc is not None:
             node_proc.terminate()

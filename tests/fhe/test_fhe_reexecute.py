@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from veilproof.artifacts import sha256_hex
-from veilproof.fhe import DETERMINISTIC_KINDS, FheServer, NotDeterministic, job_hashes, reexecute
+from veilproof.fhe import (
+    DETERMINISTIC_KINDS,
+    FheServer,
+    NotDeterministic,
+    circuit_is_deterministic,
+    job_hashes,
+    reexecute,
+)
 
 KINDS = ["logreg", pytest.param("xgb", marks=pytest.mark.slow), pytest.param("nn", marks=pytest.mark.slow)]
 
@@ -57,3 +64,26 @@ def test_reexecute_refuses_non_deterministic_kind(fhe_world) -> None:
     ct, out = fhe_world.job("logreg", 0)
     with pytest.raises(NotDeterministic):
         reexecute(fhe_world.server("logreg"), c.evaluation_keys(), ct, sha256_hex(out), kind="made-up")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_determinism_is_read_from_the_committed_circuit(fhe_world, kind: str) -> None:
+    """Validators know no model kind, only the committed server.zip: bootstrap keys in its keyset mean
+    PBS, hence not byte-deterministic; re-execution then refuses to judge (issue #12 item 5)."""
+    b = fhe_world.bundle(kind)
+    assert circuit_is_deterministic(b.server_zip_path) is (kind in DETERMINISTIC_KINDS)
+    assert fhe_world.server(kind).deterministic is (kind in DETERMINISTIC_KINDS)
+    if kind not in DETERMINISTIC_KINDS:
+        c = fhe_world.client(kind)
+        ct, out = fhe_world.job(kind, 0)
+        with pytest.raises(NotDeterministic):
+            reexecute(fhe_world.server(kind), c.evaluation_keys(), ct, sha256_hex(out))
+        with pytest.raises(NotDeterministic):
+            reexecute(b.server_zip_path, c.evaluation_keys(), ct, sha256_hex(out))
+
+
+def test_an_unreadable_circuit_is_never_taken_as_deterministic(tmp_path) -> None:
+    bad = tmp_path / "server.zip"
+    bad.write_bytes(b"not a zip")
+    assert circuit_is_deterministic(bad) is False
+    assert circuit_is_deterministic(b"") is False

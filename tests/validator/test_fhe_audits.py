@@ -132,4 +132,9 @@ def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tm
     assert suite.nodes.read_node(node.address).stake < stake0
     (st,) = audit.stats.values()
     assert st.wrong == 1 and audit.weights[st.index] == 0  # the refutation also zeroes its weight
+    # the challenger share of the slash is pulled by the winning attester (FheQuorum.collect + claim)
+    before = suite.token.balance_of(v.account.address)
+    reward = v.reexecutor.collect_rewards()
+    assert reward > 0 and suite.token.balance_of(v.account.address) - before == reward
+    assert not v.reexecutor.attested and v.reexecutor.collect_rewards() == 0
     assert PRICE  # (the audit jobs were paid like any other)

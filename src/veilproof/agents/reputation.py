@@ -3,6 +3,9 @@
 Why the score is smoothed: a node with one 100/100 rating should not outrank one with fifty 96s.
 ``reputation_score`` is a Bayesian average that starts at a neutral prior and moves towards the
 observed mean as ratings accumulate; the client SDK uses it to rank node offers.
+Why it is weighted by price: a rating costs its rater only the job it paid for, so a ring rating itself
+through 1-wei jobs must weigh nothing against clients who paid real prices (issue #12). Each
+counterparty holds one current opinion, weighted by what it paid the subject in rated jobs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from veilproof.chain.network import Network, Receipt
 MAX_TAGS = 4
 PRIOR_MEAN = 50.0
 PRIOR_WEIGHT = 5.0
+#: The neutral prior of the price-weighted score, in token units: as if 50 VEIL of jobs had been rated 50.
+PRIOR_PAID = 50 * 10**18
 
 
 def tag(text: str) -> bytes:
@@ -53,6 +58,24 @@ class Summary:
     def score(self, prior_mean: float = PRIOR_MEAN, prior_weight: float = PRIOR_WEIGHT) -> float:
         """Bayesian average on 0..100: ``(total + m*w) / (count + w)``."""
         return (self.total + prior_mean * prior_weight) / (self.count + prior_weight)
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """Ratings weighted by what each rater paid (one current opinion per counterparty)."""
+
+    weight: int  # token units paid in rated jobs
+    weighted_total: int  # sum over raters of paid x latest score
+    raters: int  # distinct counterparties
+
+    @property
+    def average(self) -> float | None:
+        return self.weighted_total / self.weight if self.weight else None
+
+    def score(self, prior_mean: float = PRIOR_MEAN, prior_paid: int = PRIOR_PAID) -> float:
+        """Bayesian average on 0..100 with a prior worth ``prior_paid`` tokens of neutral ratings: ratings
+        bought for a few wei (a self-dealing ring) do not move it; real paid jobs do."""
+        return (self.weighted_total + prior_mean * prior_paid) / (self.weight + prior_paid)
 
 
 @dataclass(frozen=True)
@@ -103,8 +126,13 @@ class ReputationClient(ContractFacade):
         count, total = self._call("summary", to_checksum_address(subject))
         return Summary(int(count), int(total))
 
+    def weighted(self, subject: str) -> Weighted:
+        weight, total, raters = self._call("weighted", to_checksum_address(subject))
+        return Weighted(int(weight), int(total), int(raters))
+
     def reputation_score(self, subject: str) -> float:
-        return self.summary(subject).score()
+        """0..100, price-weighted (see :class:`Weighted`): what ranks node offers in the client SDK."""
+        return self.weighted(subject).score()
 
     def feedback(self, feedback_id: int) -> FeedbackRecord:
         job_id, rater, subject, score, tags = self._call("feedback", feedback_id)

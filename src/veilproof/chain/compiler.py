@@ -1,4 +1,4 @@
-"""Compile the Vyper sources in ``contracts/`` into ABI + bytecode.
+"""Compile the Vyper sources in ``contracts/`` (shipped as ``veilproof/contracts_src``) into ABI + bytecode.
 
 Why a cache: compiling a contract costs about a second, and every test, node and CLI call deploys
 or loads the same handful of contracts. Output is keyed by the sha256 of the source (and of every
@@ -27,16 +27,22 @@ VYPER_EVM_VERSION = "cancun"
 
 
 def contracts_dir() -> Path:
-    """Where the Vyper sources live: ``$VEILPROOF_CONTRACTS`` or ``contracts/`` of this checkout."""
+    """Where the Vyper sources live: ``$VEILPROOF_CONTRACTS``, else the package's ``contracts_src``.
+
+    ``veilproof/contracts_src`` is a symlink to the checkout's ``contracts/`` (one copy of the sources);
+    building a wheel follows it, so an installed package carries the sources as package data and can
+    compile and deploy outside the repo. Resolved, so a checkout's paths read ``contracts/...``.
+    """
     env = os.environ.get("VEILPROOF_CONTRACTS")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "contracts"
-        if cand.is_dir() and any(cand.glob("*.vy")):
-            return cand
-    raise ConfigError("contracts/ not found: set VEILPROOF_CONTRACTS to the folder of the Vyper sources")
+    bundled = Path(__file__).resolve().parent.parent / "contracts_src"
+    if bundled.is_dir() and any(bundled.glob("*.vy")):
+        return bundled.resolve()
+    raise ConfigError(
+        f"contract sources not found in {bundled}: reinstall veilproof, or set VEILPROOF_CONTRACTS "
+        "to the folder of the Vyper sources"
+    )
 
 
 def _cache_dir() -> Path:

@@ -7,6 +7,8 @@ checks every receipt's status, and maps reverts to :class:`ContractReverted` wit
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +23,10 @@ from web3.types import TxReceipt
 from veilproof.chain.backend import ChainBackend
 from veilproof.chain.compiler import compile_contract
 from veilproof.chain.reverts import mapped_reverts
-from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
+from veilproof.errors import ChainError, ContractReverted, InputError, InsufficientFunds, TransactionFailed
 
 DEV_FUNDING_WEI = 10**21  # 1000 ETH for gas on dev chains
+_UNFUNDED = ("insufficient funds", "cannot afford txn", "not have enough balance")
 _GAS_MARGIN = 1.25
 
 
@@ -145,7 +148,7 @@ class Network:
         name = label or getattr(fn, "fn_name", None) or "transaction"
         with self._lock(sender.address):
             params: dict[str, Any] = {"from": sender.address, "value": value}
-            with mapped_reverts(name):
+            with self._unfunded(sender.address, name, value), mapped_reverts(name):
                 if gas is None:
                     params["gas"] = int(fn.estimate_gas(params) * _GAS_MARGIN) + 10_000
                 else:
@@ -154,7 +157,7 @@ class Network:
                 params["chainId"] = self.chain_id
                 tx = fn.build_transaction(params)
             signed = sender.sign_transaction(tx)
-            with mapped_reverts(name):
+            with self._unfunded(sender.address, name, value, tx), mapped_reverts(name):
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             try:
                 raw = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=300)
@@ -170,6 +173,24 @@ class Network:
         if raw["status"] != 1:
             self._raise_for_failed(tx, raw, name, rcpt.tx_hash)
         return rcpt
+
+    @contextmanager
+    def _unfunded(
+        self, address: str, name: str, value: int, tx: dict[str, Any] | None = None
+    ) -> Iterator[None]:
+        """Re-raise a node's "cannot pay" refusal (py-evm: "cannot afford txn gas" / "does not have enough
+        balance"; geth/anvil: "insufficient funds") as :class:`InsufficientFunds` naming the account."""
+        try:
+            yield
+        except Exception as e:
+            msg = str(e).lower()
+            if not any(k in msg for k in _UNFUNDED):
+                raise
+            needed = 0
+            if tx is not None:
+                price = int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0)
+                needed = int(tx.get("gas", 0)) * price + value
+            raise InsufficientFunds(address, self.balance(address), needed, name) from e
 
     def _raise_for_failed(self, tx: dict[str, Any], raw: TxReceipt, name: str, tx_hash: str) -> None:
         replay = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}

@@ -68,6 +68,24 @@ class NodeRegistry(ContractFacade):
     def min_stake(self) -> int:
         return int(self._call("min_stake"))
 
+    # --- subnet indices (Rewards' weight columns) --------------------------------------------------
+    def subnet_size(self) -> int:
+        """How many subnet indices are taken (at most 64): the length of a validator's weight row."""
+        return int(self._call("subnet_size"))
+
+    def subnet_node(self, index: int) -> str:
+        """The node holding subnet index ``index`` (a larger stake can take it over later)."""
+        return str(self._call("subnet_node", index))
+
+    def subnet(self) -> list[str]:
+        """The nodes by subnet index: column ``j`` of a weight row rates ``subnet()[j]``."""
+        return [self.subnet_node(j) for j in range(self.subnet_size())]
+
+    def subnet_index(self, address: str) -> int | None:
+        """``address``'s subnet index, None when it holds none (unstaked, or outbid by larger stakes)."""
+        held, index = self._call("subnet_index", to_checksum_address(address))
+        return int(index) if held else None
+
     # --- a node ----------------------------------------------------------------------------------
     def register(
         self, endpoint: str, pubkey: bytes, model_ids: Sequence[int], *, sender: LocalAccount
@@ -89,6 +107,10 @@ class NodeRegistry(ContractFacade):
 
     def withdraw_unbonded(self, *, sender: LocalAccount) -> Receipt:
         return self._send("withdraw_unbonded", sender=sender)
+
+    def claim_subnet_index(self, *, sender: LocalAccount) -> Receipt:
+        """Take a subnet index the sender's stake now earns (``stake`` already tries)."""
+        return self._send("claim_subnet_index", sender=sender)
 
     # --- owner -----------------------------------------------------------------------------------
     def authorize(self, slasher: str, allowed: bool, *, sender: LocalAccount) -> Receipt:

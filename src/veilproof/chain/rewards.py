@@ -142,6 +142,10 @@ class Rewards(ContractFacade):
     def claim(self, *, sender: LocalAccount) -> Receipt:
         return self._send("claim", sender=sender)
 
+    def locked_until(self, address: str) -> int:
+        """Until when a dispute contract keeps ``address``'s stake from unbonding (0: never locked)."""
+        return int(self._call("locked_until", to_checksum_address(address)))
+
     # --- commit–reveal ---------------------------------------------------------------------------
     def commit_of(self, epoch: int, address: str) -> bytes:
         """``address``'s commitment for ``epoch`` (32 zero bytes: none)."""
@@ -174,6 +178,10 @@ class Rewards(ContractFacade):
 
     def set_miss_penalty(self, bps: int, *, sender: LocalAccount) -> Receipt:
         return self._send("set_miss_penalty", bps, sender=sender)
+
+    def set_locker(self, locker: str, allowed: bool, *, sender: LocalAccount) -> Receipt:
+        """Allow a dispute contract (FheQuorum) to lock and penalise validator stake."""
+        return self._send("set_locker", to_checksum_address(locker), allowed, sender=sender)
 
     # --- finalisation ----------------------------------------------------------------------------
     def next_epoch_to_finalize(self) -> int | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -14,6 +16,8 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    amount,
+    attach_suite,
     console,
     emit_json,
     fail,
@@ -21,7 +25,7 @@ from veilproof.cli._common import (
     open_network,
     paths,
 )
-from veilproof.errors import VeilproofError
+from veilproof.errors import ConfigError, VeilproofError
 
 if TYPE_CHECKING:
     from veilproof.chain import Network
@@ -34,10 +38,14 @@ account_app = typer.Typer(
 @account_app.command("new")
 def new(name: str = typer.Argument("default"), home: str | None = Home, json_out: bool = JsonOut) -> None:
     """Create an encrypted keystore; the password comes from $VEILPROOF_PASSWORD or a prompt."""
-    password = os.environ.get("VEILPROOF_PASSWORD") or typer.prompt(
-        "password", hide_input=True, confirmation_prompt=True
-    )
+    password = os.environ.get("VEILPROOF_PASSWORD")
     try:
+        if password is None and not sys.stdin.isatty():
+            raise ConfigError(
+                "a new account needs a password and there is no terminal to ask: set $VEILPROOF_PASSWORD"
+            )
+        if password is None:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         e = Keystore(paths(home).keystore).create(name, password)
     except VeilproofError as err:
         fail(err)
@@ -48,12 +56,19 @@ def new(name: str = typer.Argument("default"), home: str | None = Home, json_out
 
 
 @account_app.command("list")
-def list_(home: str | None = Home) -> None:
+def list_(home: str | None = Home, json_out: bool = JsonOut) -> None:
     """List keystores (addresses only)."""
+    entries = Keystore(paths(home).keystore).list()
+    if json_out:
+        emit_json([{"name": e.name, "address": e.address, "path": str(e.path)} for e in entries])
+        return
     t = Table("name", "address", "file")
-    for e in Keystore(paths(home).keystore).list():
+    for e in entries:
         t.add_row(e.name, e.address, str(e.path))
     console.print(t)
+
+
+_TOKEN_TRANSFER_GAS = 100_000  # an ERC-20 transfer costs ~35-55k; the balance check keeps a margin
 
 
 def transfer(
@@ -63,15 +78,20 @@ def transfer(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
+    json_out: bool = JsonOut,
 ) -> None:
-    """Send VEIL and/or ether from a keystore account (e.g. to fund a node's stake and gas)."""
+    """Send VEIL and/or ether from a keystore account (e.g. to fund a node's stake and gas).
+
+    Both balances are checked before anything is sent, so a typo in one amount sends nothing; if the
+    second leg still fails, the error says what the first one already sent (with its tx hash).
+    """
     from web3 import Web3
 
-    from veilproof.chain.deploy import ONE_VEIL, Deployment
-    from veilproof.chain.suite import Suite
-    from veilproof.errors import InputError
+    from veilproof.chain.deploy import ONE_VEIL
+    from veilproof.errors import InputError, InsufficientFunds
 
     p = paths(home)
+    sent: list[dict[str, Any]] = []
     try:
         if not Web3.is_address(to):
             raise InputError("to", "a 0x address", to)
@@ -80,15 +100,45 @@ def transfer(
         net = open_network(p, chain_url)
         sender = load_account(p, account)
         to = Web3.to_checksum_address(to)
-        if eth:
-            tx = {"to": to, "value": int(eth * 10**18)}
-            net.transact(_EthTransfer(net, tx), sender=sender, gas=21_000, label="ether transfer")
-        if veil:
-            suite = Suite.attach(net, Deployment.load(p.deployment))
-            suite.token.transfer(to, int(veil * ONE_VEIL), sender=sender)
+        wei, units = int(Decimal(str(eth)) * 10**18), int(Decimal(str(veil)) * ONE_VEIL)
+        suite = attach_suite(p, net) if units else None
+        if suite is not None:
+            have = suite.token.balance_of(sender.address)
+            if have < units:
+                raise InputError(
+                    "--veil",
+                    f"at most {amount(have)} VEIL (what account {account!r} holds); nothing was sent",
+                    veil,
+                )
+        price = int(net.w3.eth.gas_price)
+        gas = (21_000 if wei else 0) + (_TOKEN_TRANSFER_GAS if units else 0)
+        balance = net.balance(sender.address)
+        if balance < wei + gas * price:
+            if balance >= gas * price:  # the ether amount is the mistake, not an unfunded account
+                raise InputError(
+                    "--eth",
+                    f"at most {amount(balance - gas * price)} ETH (account {account!r} holds "
+                    f"{amount(balance)} ETH and pays the gas); nothing was sent",
+                    eth,
+                )
+            raise InsufficientFunds(sender.address, balance, wei + gas * price, "the transfer")
+        if wei:
+            tx = {"to": to, "value": wei}
+            r = net.transact(_EthTransfer(net, tx), sender=sender, gas=21_000, label="ether transfer")
+            sent.append({"asset": "ETH", "amount": eth, "tx": r.tx_hash})
+        if suite is not None:
+            r = suite.token.transfer(to, units, sender=sender)
+            sent.append({"asset": "VEIL", "amount": veil, "tx": r.tx_hash})
     except VeilproofError as err:
+        if sent:
+            done = ", ".join(f"{s['amount']:g} {s['asset']} (tx {s['tx']})" for s in sent)
+            err = VeilproofError(f"{err}; already sent to {to}: {done}")
         fail(err)
-    console.print(f"sent {veil:g} VEIL and {eth:g} ETH to {to}")
+    if json_out:
+        emit_json({"from": sender.address, "to": to, "sent": sent})
+        return
+    for s_ in sent:
+        console.print(f"sent {s_['amount']:g} {s_['asset']} to {to} (tx {s_['tx']})", soft_wrap=True)
 
 
 class _EthTransfer:
@@ -111,21 +161,28 @@ class _EthTransfer:
         return tx
 
 
-def withdraw(chain_url: str | None = ChainUrl, home: str | None = Home, account: str = AccountName) -> None:
+def withdraw(
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str = AccountName,
+    json_out: bool = JsonOut,
+) -> None:
     """Pull what JobMarket owes this account (node earnings, royalties, refunds)."""
-    from veilproof.chain.deploy import ONE_VEIL, Deployment
-    from veilproof.chain.suite import Suite
+    from veilproof.chain.deploy import ONE_VEIL
 
     p = paths(home)
     try:
         net = open_network(p, chain_url)
         acct = load_account(p, account)
-        suite = Suite.attach(net, Deployment.load(p.deployment))
-        amount = suite.market.pending(acct.address)
-        if amount:
-            suite.market.withdraw(sender=acct)
+        suite = attach_suite(p, net)
+        owed = suite.market.pending(acct.address)
+        tx = suite.market.withdraw(sender=acct).tx_hash if owed else None
     except VeilproofError as err:
         fail(err)
+    if json_out:
+        emit_json({"account": acct.address, "veil": owed / ONE_VEIL, "tx": tx})
+        return
     console.print(
-        f"withdrew {amount / ONE_VEIL:g} VEIL to {acct.address}" if amount else "nothing to withdraw"
+        f"withdrew {amount(owed)} VEIL to {acct.address} (tx {tx})" if owed else "nothing to withdraw",
+        soft_wrap=True,
     )

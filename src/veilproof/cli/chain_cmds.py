@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite, deploy_zk_verifier
-from veilproof.chain.dev.local import start_local_chain, stop_local_chain
+from veilproof.chain.dev.local import read_local_chain, start_local_chain, stop_local_chain
 from veilproof.chain.suite import Suite
 from veilproof.cli._common import (
     AccountName,
@@ -23,7 +23,7 @@ from veilproof.cli._common import (
     open_network,
     paths,
 )
-from veilproof.errors import VeilproofError
+from veilproof.errors import ConfigError, VeilproofError
 
 chain_app = typer.Typer(help="Run a local dev chain.", no_args_is_help=True)
 
@@ -33,6 +33,7 @@ def chain_up(
     embedded: bool = typer.Option(False, "--embedded", help="Serve py-evm instead of starting anvil."),
     port: int = typer.Option(8545, help="Port on 127.0.0.1 (0: any free port, printed)."),
     home: str | None = Home,
+    json_out: bool = JsonOut,
 ) -> None:
     """Start a dev chain on 127.0.0.1 in the background (anvil by default).
 
@@ -40,19 +41,38 @@ def chain_up(
     gone when the command ends; `chain up --embedded` serves that same py-evm chain to other processes.
     """
     p = paths(home)
+    kind = "embedded" if embedded else "anvil"
     try:
-        lc = start_local_chain(p.home, "embedded" if embedded else "anvil", port)
+        running = read_local_chain(p.home)
+        if running is not None:
+            same_port = port in (0, int(running.url.rsplit(":", 1)[1]))
+            if running.kind != kind or not same_port:
+                raise ConfigError(
+                    f"a {running.kind} chain is already running on {running.url} (pid {running.pid}): "
+                    "stop it with `veilproof chain down` first, or use it as it is"
+                )
+            lc, state = running, "already running"
+        else:
+            lc, state = start_local_chain(p.home, kind, port), "started"
     except VeilproofError as e:
         fail(e)
+    if json_out:
+        emit_json({"kind": lc.kind, "url": lc.url, "pid": lc.pid, "state": state})
+        return
     console.print(
-        f"[green]{lc.kind}[/] chain on [bold]{lc.url}[/] (pid {lc.pid}); stop it with `veilproof chain down`"
+        f"[green]{lc.kind}[/] chain {state} on [bold]{lc.url}[/] (pid {lc.pid}); "
+        "stop it with `veilproof chain down`",
+        soft_wrap=True,
     )
 
 
 @chain_app.command("down")
-def chain_down(home: str | None = Home) -> None:
+def chain_down(home: str | None = Home, json_out: bool = JsonOut) -> None:
     """Stop the chain `chain up` started."""
     lc = stop_local_chain(paths(home).home)
+    if json_out:
+        emit_json({"stopped": lc.__dict__ if lc else None})
+        return
     console.print(f"stopped {lc.kind} (pid {lc.pid})" if lc else "no local chain running")
 
 
@@ -62,9 +82,21 @@ def deploy(
     account: str = AccountName,
     mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
     zk: bool = typer.Option(True, "--zk/--no-zk", help="Also deploy EZKL's reusable verifier + adapter."),
+    incentives: bool = typer.Option(
+        True,
+        "--incentives/--no-incentives",
+        help="Also deploy Rewards + FheQuorum (validators, FHE disputes).",
+    ),
+    epoch_length: int = typer.Option(
+        3_600, "--epoch-length", min=60, help="Validator epoch in seconds (commit half, reveal half)."
+    ),
     json_out: bool = JsonOut,
 ) -> None:
-    """Deploy the contract suite and write the addresses file (<home>/deployment.json)."""
+    """Deploy the contract suite and write the addresses file (<home>/deployment.json).
+
+    By default the whole suite: core market, EZKL's verifier and the incentive layer (Rewards mints
+    VEIL from then on, so the bootstrap --mint happens first), so `veilproof validator start` works.
+    """
     p = paths(home)
     try:
         net = open_network(p, chain_url)
@@ -80,6 +112,16 @@ def deploy(
         suite = Suite.attach(net, d)
         if mint:
             suite.token.mint(owner.address, mint * ONE_VEIL, sender=owner)
+        if incentives:  # after the mint: Rewards becomes the only minter
+            from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
+
+            deploy_incentives(
+                net, owner, d,
+                IncentiveParams(
+                    epoch_length=epoch_length, commit_period=epoch_length // 2,
+                    unbond_delay=max(7 * 24 * 3_600, 2 * epoch_length),
+                ),
+            )  # fmt: skip
         if net.kind != "embedded":
             d.save(p.deployment)
     except VeilproofError as e:

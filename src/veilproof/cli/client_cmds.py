@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +17,11 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    amount,
+    attach_suite,
     console,
     emit_json,
+    engine_output,
     fail,
     load_account,
     open_network,
@@ -25,17 +30,16 @@ from veilproof.cli._common import (
 from veilproof.errors import InputError, VeilproofError
 
 if TYPE_CHECKING:
+    from veilproof.chain.job_market import OnchainJob
     from veilproof.client import Client
 
 
 def _client(home: str | None, chain_url: str | None, account: str) -> Client:
-    from veilproof.chain.deploy import Deployment
-    from veilproof.chain.suite import Suite
     from veilproof.client import Client
 
     p = paths(home)
     net = open_network(p, chain_url)
-    suite = Suite.attach(net, Deployment.load(p.deployment))
+    suite = attach_suite(p, net)
     return Client(suite, load_account(p, account), p.home / "client")
 
 
@@ -58,7 +62,10 @@ def infer(
         except (OSError, ValueError) as e:
             raise InputError("--input", "a JSON file holding a list of numbers", str(input_file)) from e
         c = _client(home, chain_url, account)
-        with console.status("running inference…") as status:
+        count = c.suite.models.model_count()
+        if not 1 <= model <= count:
+            raise InputError("--model", f"a model id from 1 to {count} (see `veilproof models`)", model)
+        with engine_output(paths(home)), console.status("running inference…") as status:
             r = c.infer(model, x, private=private, node=node, progress=status.update)
     except VeilproofError as e:
         fail(e)
@@ -93,20 +100,97 @@ def _show(
     console.print(t)
 
 
+def _refund_note(job: OnchainJob, now: int) -> str:
+    """When the client can take the escrow back: only an OPEN job, once its deadline has passed."""
+    from veilproof.chain.job_market import JobStatus
+
+    if job.status != JobStatus.OPEN:
+        return ""
+    if now > job.deadline:
+        return f"now: `veilproof refund {job.job_id}`"
+    at = datetime.fromtimestamp(job.deadline + 1, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"after {at} (in {_span(job.deadline + 1 - now)})"
+
+
+def _chain_now(c: Client) -> int:
+    """The time the next block will carry: a dev chain's latest block can be hours old when idle (anvil and
+    the embedded chain stamp a new block with the wall clock), and a chain moved forward is ahead of it."""
+    return max(c.net.now(), int(time.time()))
+
+
+def _span(seconds: int) -> str:
+    m, s = divmod(max(seconds, 0), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
 def jobs(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
     json_out: bool = JsonOut,
 ) -> None:
-    """Your jobs and their on-chain status."""
+    """Your jobs, their on-chain status, and which can be refunded and when."""
+    now: list[int] = []
+
+    def fetch(c: Client) -> list[Any]:
+        now.append(_chain_now(c))
+        return c.jobs()
+
     _show(
-        lambda c: c.jobs(),
-        ("job", "model", "mode", "node", "price", "status"),
-        lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, f"{j.price / 1e18:g}",
-                   j.status_name),
+        fetch,
+        ("job", "model", "mode", "node", "price (VEIL)", "status", "refund"),
+        lambda j: (str(j.job_id), str(j.model_id), "zk" if j.mode == 1 else "fhe", j.node, amount(j.price),
+                   j.status_name, _refund_note(j, now[0])),
         home, chain_url, account, json_out,
+        as_json=lambda j: {**j.__dict__, "status_name": j.status_name,
+                           "refundable_at": j.deadline + 1 if j.status == 1 else None,
+                           "refundable_now": j.status == 1 and now[0] > j.deadline},
     )  # fmt: skip
+
+
+def refund(
+    job: int = typer.Argument(..., help="Job id (see `veilproof jobs`)."),
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str = AccountName,
+    json_out: bool = JsonOut,
+) -> None:
+    """Take back the escrow of your job that got no result by its deadline, and withdraw it."""
+    from veilproof.chain.job_market import JobStatus
+
+    try:
+        c = _client(home, chain_url, account)
+        if not 1 <= job <= c.suite.market.job_count():
+            raise InputError("JOB", f"a job id from 1 to {c.suite.market.job_count()}", job)
+        j = c.suite.market.read_job(job)
+        if j.client.lower() != c.payer.address.lower():
+            raise InputError(
+                "JOB", f"a job of account {account!r} ({c.payer.address}); job {job} is {j.client}'s", job
+            )
+        if j.status != JobStatus.OPEN:
+            raise InputError("JOB", f"an open job; job {job} is {j.status_name}: nothing to refund", job)
+        now = _chain_now(c)
+        if now <= j.deadline:
+            raise InputError(
+                "JOB", f"a job past its deadline; job {job} can be refunded {_refund_note(j, now)}", job
+            )
+        before = c.suite.market.pending(c.payer.address)
+        tx = c.refund(job)  # refunds, then withdraws everything pending
+    except VeilproofError as e:
+        fail(e)
+    out = {
+        "job_id": job,
+        "refunded_veil": j.price / 1e18,
+        "withdrawn_veil": (before + j.price) / 1e18,
+        "tx": tx,
+    }
+    if json_out:
+        emit_json(out)
+        return
+    console.print(
+        f"job {job} refunded: {amount(j.price)} VEIL back to {c.payer.address} (tx {tx})", soft_wrap=True
+    )
 
 
 def models(
@@ -118,8 +202,8 @@ def models(
     """Models registered on chain, with their commitments."""
     _show(
         lambda c: c.models(),
-        ("id", "name", "price", "zk", "fhe", "active", "owner"),
-        lambda m: (str(m.model_id), m.name, f"{m.price / 1e18:g}", "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
+        ("id", "name", "price (VEIL)", "zk", "fhe", "active", "owner"),
+        lambda m: (str(m.model_id), m.name, amount(m.price), "✓" if m.has_zk else "", "✓" if m.has_fhe else "",
                    "✓" if m.active else "retired", m.owner),
         home, chain_url, account, json_out,
     )  # fmt: skip
@@ -135,8 +219,8 @@ def nodes(
     """Active nodes serving a model, best first."""
     _show(
         lambda c: c.nodes(model),
-        ("node", "endpoint", "stake", "price", "reputation"),
-        lambda o: (o.address, o.endpoint, f"{o.stake / 1e18:g}", f"{o.price / 1e18:g}", f"{o.reputation:g}"),
+        ("node", "endpoint", "stake (VEIL)", "price (VEIL)", "reputation"),
+        lambda o: (o.address, o.endpoint, amount(o.stake), amount(o.price), f"{o.reputation:g}"),
         home, chain_url, account, json_out,
         as_json=lambda r: {**r.__dict__, "pubkey": "0x" + r.pubkey.hex()},
     )  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from veilproof.cli._common import console, fail
+from veilproof.cli._common import JsonOut, console, emit_json, engine_output, err_console, fail, paths
 from veilproof.errors import VeilproofError
 
 
@@ -17,22 +17,33 @@ def demo(
     workdir: Path | None = typer.Option(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
+    json_out: bool = JsonOut,
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
     from veilproof.demo.run import run_demo
 
-    console.rule("[bold]veilproof demo[/]: private and verifiable inference, paid through escrow")
-    console.print(
+    out = err_console if json_out else console  # with --json, stdout holds only the JSON report
+    out.rule("[bold]veilproof demo[/]: private and verifiable inference, paid through escrow")
+    out.print(
         "[yellow]note:[/] the KZG SRS is generated locally (no network): fine for a demo, "
         "[bold]unsafe for production[/] (use a ceremony SRS with --srs)."
     )
     try:
-        report = run_demo(chain_url=chain_url, workdir=workdir, console=console)
+        with engine_output(paths(None)):
+            report = run_demo(chain_url=chain_url, workdir=workdir, console=out)
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)
-    console.rule(
-        f"[bold {'green' if ok else 'red'}]demo {'passed' if ok else 'FAILED'} in {report.total_s:.0f}s[/]"
-    )
+    if json_out:
+        emit_json(
+            {
+                "passed": ok, "total_s": report.total_s, "steps": [{"step": t, "s": s} for t, s in report.steps],
+                "jobs": report.jobs, "money": report.money, "gas": report.gas, "facts": report.facts,
+            }
+        )  # fmt: skip
+    else:
+        console.rule(
+            f"[bold {'green' if ok else 'red'}]demo {'passed' if ok else 'FAILED'} in {report.total_s:.0f}s[/]"
+        )
     if not ok:
         raise typer.Exit(code=1)

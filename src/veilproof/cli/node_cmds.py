@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import typer
 
-from veilproof.cli._common import ChainUrl, Home, fail, load_account, paths, resolve_chain_url
+from veilproof.cli._common import (
+    ChainUrl,
+    Home,
+    JsonOut,
+    console,
+    emit_json,
+    fail,
+    load_account,
+    paths,
+    resolve_chain_url,
+)
 from veilproof.errors import ConfigError, VeilproofError
 
 node_app = typer.Typer(
@@ -53,6 +69,9 @@ def start(
     queue_limit: int = typer.Option(8, help="Queued jobs beyond the workers before answering 503."),
     stake: int = typer.Option(100, help="VEIL to keep staked."),
     fetch_from: list[str] = typer.Option([], help="Other nodes to fetch missing artifacts from."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print one JSON line (endpoint, address, pid) once serving."
+    ),
 ) -> None:
     """Stake, announce endpoint and models, check artifacts against the chain, then serve."""
     from veilproof.node.config import NodeConfig
@@ -72,6 +91,77 @@ def start(
                 models=_parse_models(model), host=host, port=port, workers=workers, queue_limit=queue_limit,
                 stake=stake * 10**18, artifact_sources=list(fetch_from),
             )  # fmt: skip
-        run_node(cfg)
+        pid_file = cfg.home / "node.pid"  # for `veilproof node stop`
+        cfg.home.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(os.getpid()))
+        if json_out:
+            _announce_when_ready(cfg.home / "ready.json")
+        try:
+            run_node(cfg)
+        finally:
+            pid_file.unlink(missing_ok=True)
     except VeilproofError as e:
         fail(e)
+
+
+def _announce_when_ready(ready: Path) -> None:
+    """Print ``{"endpoint", "address", "pid"}`` on stdout once the node writes its readiness file (the node
+    serves until stopped, so a script reads this line instead of polling)."""
+    ready.unlink(missing_ok=True)  # a stale one from an earlier run
+
+    def watch() -> None:
+        while True:
+            try:
+                info = json.loads(ready.read_text())
+            except (OSError, ValueError):
+                time.sleep(0.1)
+                continue
+            sys.stdout.write(json.dumps({**info, "pid": os.getpid()}) + "\n")
+            sys.stdout.flush()
+            return
+
+    threading.Thread(target=watch, name="ready-announcer", daemon=True).start()
+
+
+@node_app.command("stop")
+def stop(
+    home: str | None = Home,
+    timeout: float = typer.Option(30.0, help="Seconds to wait for the node to finish and exit."),
+    json_out: bool = JsonOut,
+) -> None:
+    """Stop the node `veilproof node start` runs from this home (SIGTERM: it finishes cleanly)."""
+    pid_file = paths(home).home / "node.pid"
+    try:
+        pid = int(pid_file.read_text()) if pid_file.is_file() else None
+    except ValueError:
+        pid = None
+    alive = pid is not None and _alive(pid)
+    if pid is not None and alive:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                fail(
+                    ConfigError(
+                        f"node (pid {pid}) still running after {timeout:g}s: kill it with `kill -9 {pid}`"
+                    )
+                )
+            time.sleep(0.2)
+    pid_file.unlink(missing_ok=True)
+    if json_out:
+        emit_json({"stopped": pid if alive else None})
+    else:
+        console.print(f"stopped node (pid {pid})" if alive else "no node running from this home")
+
+
+def _alive(pid: int) -> bool:
+    """Running (an exited child its parent has not reaped yet, a zombie, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"

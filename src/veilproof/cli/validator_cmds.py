@@ -10,7 +10,11 @@ from veilproof.cli._common import (
     AccountName,
     ChainUrl,
     Home,
+    JsonOut,
+    attach_suite,
     console,
+    emit_json_line,
+    engine_output,
     fail,
     load_account,
     open_network,
@@ -37,21 +41,21 @@ def start(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
+    json_out: bool = JsonOut,
 ) -> None:
     """Stake as a validator and loop: audit in the commit window, reveal in the reveal window, finalize."""
     from pathlib import Path
 
     import numpy as np
 
-    from veilproof.chain.deploy import ONE_VEIL, Deployment
-    from veilproof.chain.suite import Suite
+    from veilproof.chain.deploy import ONE_VEIL
     from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         p = paths(home)
         net = open_network(p, chain_url)
-        suite = Suite.attach(net, Deployment.load(p.deployment))
+        suite = attach_suite(p, net)
         xs = np.load(inputs)
         specs = [ModelAudit(m, xs) for m in model] + [ModelAudit(m, xs, private=True) for m in fhe_model]
         if not specs:
@@ -61,9 +65,18 @@ def start(
             config=ValidatorConfig(stake=stake * ONE_VEIL, audits_per_model=audits),
             disclosures=DisclosureBox(Path(disclosures)) if disclosures else None,
         )  # fmt: skip
-        console.print(f"validator {v.account.address} auditing {len(specs)} model(s); Ctrl-C to stop")
+        say = (
+            (lambda m: emit_json_line({"event": m}))
+            if json_out
+            else (lambda m: console.print(f"[dim]{m}[/]"))
+        )
+        if json_out:
+            emit_json_line({"validator": v.account.address, "models": [s.model_id for s in specs]})
+        else:
+            console.print(f"validator {v.account.address} auditing {len(specs)} model(s); Ctrl-C to stop")
         try:
-            v.run(interval_s=interval, on_event=lambda m: console.print(f"[dim]{m}[/]"))
+            with engine_output(p):
+                v.run(interval_s=interval, on_event=say)
         except KeyboardInterrupt:
             pass
         finally:

@@ -17,7 +17,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -153,7 +154,10 @@ class Client:
         a ZK job whose proof the chain checks before the node is paid.
         """
         say = progress or (lambda _m: None)
-        arr = np.asarray(x, dtype=np.float64)
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError("x", "numbers (a flat or nested list of the model's input values)", x) from e
         if not np.all(np.isfinite(arr)):
             raise InputError("x", "finite numbers", "NaN/inf")
         m = self.suite.models.read_model(model_id)
@@ -267,7 +271,8 @@ class Client:
         req = ZkJobRequest(encrypted_input="0x" + envelope.hex())
         api = self._api(offer)
         t1 = time.perf_counter()
-        api.submit_zk(job_id, req, self._sign(offer, job_id, req.encode()))
+        with _paid_job(job_id):
+            api.submit_zk(job_id, req, self._sign(offer, job_id, req.encode()))
         say(f"job {job_id}: node is proving")
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t1
@@ -372,7 +377,8 @@ class Client:
         )
         t3 = time.perf_counter()
         sig = self._sign(offer, job_id, fhe_signed_payload(ct_hash, ek_hash))
-        api.submit_fhe(job_id, FheJobRequest(ciphertext=ct, eval_keys_sha256=ek_hash, signature=sig))
+        with _paid_job(job_id):
+            api.submit_fhe(job_id, FheJobRequest(ciphertext=ct, eval_keys_sha256=ek_hash, signature=sig))
         st = self._wait(api, job_id, say)
         timings["node"] = time.perf_counter() - t3
         job = self.suite.market.read_job(job_id)
@@ -429,6 +435,16 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+
+@contextmanager
+def _paid_job(job_id: int) -> Iterator[None]:
+    """A node failure after the job was opened carries the job id: its escrow is refundable later."""
+    try:
+        yield
+    except NodeMisbehaved as e:
+        e.details.setdefault("job_id", job_id)
+        raise
 
 
 # A claim that does not parse is an answer off the protocol (the node did not deliver), not a wrong

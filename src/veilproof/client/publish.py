@@ -50,6 +50,7 @@ class Published:
     name: str
     commitments: dict[str, str] = field(default_factory=dict)
     gas: dict[str, int] = field(default_factory=dict)
+    tx_hashes: dict[str, str] = field(default_factory=dict)  # step -> transaction, same keys as gas
 
 
 def register_dataset(suite: Suite, owner: LocalAccount, root: bytes, uri: str) -> int:
@@ -80,13 +81,15 @@ def publish_model(
     if zk is None and fhe_server_hash is None:
         raise InputError("publish", "a ZK package and/or an FHE bundle", None)
     gas: dict[str, int] = {}
+    txs: dict[str, str] = {}
     code = _b32(training_code_hash, "training_code_hash") if training_code_hash else ZERO32
     rcpt = models.register_model(
         name, price, royalty_bps, _b32(onnx_hash, "onnx_hash"), parents, datasets, code, sender=owner
     )
     gas["register_model"] = rcpt.gas_used
+    txs["register_model"] = rcpt.tx_hash
     model_id = models.registered_model_id(rcpt)
-    out = Published(model_id, name, {"onnx_hash": onnx_hash}, gas)
+    out = Published(model_id, name, {"onnx_hash": onnx_hash}, gas, txs)
     if zk is not None:
         c = zk.commitments()
         adapter = suite.zk_adapter
@@ -105,8 +108,10 @@ def publish_model(
             sender=owner,
         )
         gas["set_zk_commitment"] = rcpt.gas_used
+        txs["set_zk_commitment"] = rcpt.tx_hash
         rcpt = adapter.register_model(model_id, zk.vka_words, sender=owner)
         gas["register_vka"] = rcpt.gas_used
+        txs["register_vka"] = rcpt.tx_hash
         out.commitments.update(
             zk_settings_hash=c["zk_settings_hash"], zk_vk_hash=vka_digest, zk_srs_hash=c["zk_srs_hash"]
         )
@@ -120,5 +125,6 @@ def publish_model(
             sender=owner,
         )
         gas["set_fhe_commitment"] = rcpt.gas_used
+        txs["set_fhe_commitment"] = rcpt.tx_hash
         out.commitments.update(fhe_client_hash=fhe_client_hash, fhe_server_hash=fhe_server_hash)
     return out

@@ -223,7 +223,7 @@ def run_epoch(
         say(f"epoch {e}: weights revealed")
         _travel_to(vals[0], genesis + (e + 1) * length)
         rewards = vals[0].rewards
-        addrs = suite.nodes.addresses(limit=MAX_NODES)
+        addrs = suite.nodes.subnet()[:MAX_NODES]
         eligible = [suite.nodes.is_active(a) for a in addrs]
         bonds_before: dict[str, int] = {
             v.account.address: rewards.read_validator(v.account.address).bond for v in vals

@@ -10,7 +10,13 @@ A pure engine: knows models, keys and ciphertexts; nothing of the chain, HTTP or
     reexecute(s, c.evaluation_keys(), ct, reported_output_hash)  # anyone, no secret key
 """
 
-from veilproof.fhe.bundle import DETERMINISTIC_KINDS, AccuracyReport, FheBundle, package
+from veilproof.fhe.bundle import (
+    DETERMINISTIC_KINDS,
+    AccuracyReport,
+    FheBundle,
+    circuit_is_deterministic,
+    package,
+)
 from veilproof.fhe.client import FheClient
 from veilproof.fhe.errors import (
     CiphertextError,
@@ -49,6 +55,7 @@ __all__ = [
     "PayloadTooLarge",
     "ReexecutionResult",
     "ServerLimits",
+    "circuit_is_deterministic",
     "job_hashes",
     "package",
     "reexecute",

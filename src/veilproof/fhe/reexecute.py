@@ -10,7 +10,8 @@ Circuits with PBS (xgb, nn) are byte-identical only *within one process*: each P
 FFT whose plan is chosen at runtime by timing, so another process (a validator) gets a ciphertext that
 decrypts to the same value but differs in low-order noise bits. Measured: 3 processes, 3 different output
 hashes for the same xgb job; same process, 8/8 identical. Hash-based re-execution therefore cannot judge
-those kinds; :func:`reexecute` refuses them when ``kind`` is given (:class:`NotDeterministic`). A
+those circuits; :func:`reexecute` refuses them (:class:`NotDeterministic`), told by the committed circuit
+itself (:func:`~veilproof.fhe.bundle.circuit_is_deterministic`: bootstrap keys = PBS) or by ``kind``. A
 noise-tolerant comparison of the ciphertexts themselves (needs the node's output bytes in a dispute) is
 the way to cover them; not implemented yet.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veilproof.artifacts import sha256_hex
-from veilproof.fhe.bundle import DETERMINISTIC_KINDS
+from veilproof.fhe.bundle import DETERMINISTIC_KINDS, circuit_is_deterministic
 from veilproof.fhe.errors import NotDeterministic
 from veilproof.fhe.server import FheServer
 
@@ -63,7 +64,18 @@ def reexecute(
 
             raise CommitmentMismatch("server.zip", expected_server_hash, server.server_zip_hash)
     else:
+        if not circuit_is_deterministic(Path(server_zip)):
+            raise NotDeterministic(
+                f"{server_zip}: a circuit with programmable bootstrapping is not byte-deterministic"
+            )
         server, owned = FheServer(Path(server_zip), expected_hash=expected_server_hash), True
+    if not server.deterministic:
+        if owned:
+            server.close()
+        raise NotDeterministic(
+            f"server.zip {server.server_zip_hash[:12]}: a circuit with programmable bootstrapping is not "
+            "byte-deterministic across processes; re-execution cannot judge it (judge decrypted answers)"
+        )
     try:
         out = server.run(input_ct, evaluation_keys)
     finally:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
+from veilproof.fhe.bundle import circuit_is_deterministic
 from veilproof.fhe.errors import (
     CiphertextError,
     CircuitMismatch,
@@ -222,6 +223,9 @@ class FheServer:
         self.server_zip_hash = sha256_hex(data)
         if expected_hash is not None and self.server_zip_hash != expected_hash.lower().removeprefix("0x"):
             raise CommitmentMismatch("server.zip", expected_hash, self.server_zip_hash)
+        #: False for circuits with programmable bootstrapping: their output bytes differ between
+        #: processes, so a re-execution's hash proves nothing (see ``circuit_is_deterministic``).
+        self.deterministic = circuit_is_deterministic(data)
         self.limits = limits or ServerLimits()
         self.isolate = isolate
         self._tmp = tempfile.TemporaryDirectory(prefix="veilproof-fhe-server-")

@@ -9,6 +9,7 @@ from eth_account.signers.local import LocalAccount
 from veilproof.chain.deploy import ONE_VEIL, Deployment
 from veilproof.chain.job_market import JobMarket
 from veilproof.chain.network import Network
+from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
 
 
@@ -33,7 +34,9 @@ def deploy_incentives(
 
     Wiring (all sent by ``owner``, who must own Token and JobMarket):
       * ``token.set_minter(rewards)`` — emissions are minted only by Rewards;
-      * ``market.set_arbiter(quorum)`` — FHE disputes only through a validator quorum.
+      * ``market.set_arbiter(quorum)`` — FHE disputes only through a validator quorum;
+      * ``rewards.set_locker(quorum)`` — the quorum locks attesters' stake until the job's window
+        closes and takes the penalty of a refuted attestation (issue #12 item 4).
     Neither contract calls ``NodeRegistry.slash`` itself (JobMarket, already authorised, slashes
     inside ``dispute_fhe``), so none is authorised there: least privilege.
     """
@@ -57,6 +60,7 @@ def deploy_incentives(
         "FheQuorum", deployment.token, deployment.market, rewards.address, p.quorum_bps, sender=owner
     )
     Token(net, deployment.token).set_minter(rewards.address, sender=owner)
+    Rewards(net, rewards.address).set_locker(quorum.address, True, sender=owner)
     JobMarket(net, deployment.market).set_arbiter(quorum.address, sender=owner)
     out: dict[str, str] = {"rewards": rewards.address, "fhe_quorum": quorum.address}
     deployment.extra.update(out)

@@ -187,7 +187,7 @@ class Subnet:
         return self.rewards.read_validator(v).stake
 
     def eligible(self) -> list[bool]:
-        return [self.nodes.is_active(a) for a in self.nodes.addresses(limit=64)]
+        return [self.nodes.is_active(a) for a in self.nodes.subnet()]
 
     def mirror_params(self) -> YumaParams:
         p = self.rewards.params()
@@ -245,7 +245,7 @@ class Subnet:
         self, e: int, rcpt: Receipt, vals: list[str], gas: dict[str, int], mirror: EpochResult
     ) -> ChainEpoch:
         n = len(mirror.node_emission)
-        index = {self.nodes.node_at(j): j for j in range(n)}
+        index = {self.nodes.subnet_node(j): j for j in range(n)}
         fin = self.rewards.finalized_epoch(rcpt)
         node_em = [0] * n
         for ne in fin.nodes:

@@ -165,6 +165,26 @@ def _build_key(
     return h.hexdigest()
 
 
+def cached_zk_package(
+    onnx_path: str | os.PathLike[str],
+    calibration_npy: str | os.PathLike[str],
+    store: ArtifactStore,
+    srs_path: str | os.PathLike[str] | None = None,
+    *,
+    scale: int = DEFAULT_SCALE,
+    salt_elements: int = 0,
+) -> str | None:
+    """The digest of the package :func:`build_zk_package` would return from its cache, else None
+    (so a CLI can say "cache hit" instead of announcing a long build)."""
+    srs_digest = sha256_file(srs_path) if srs_path else None
+    key = _build_key(Path(onnx_path), Path(calibration_npy), scale, srs_digest, salt_elements)
+    ref = store.root / "refs" / f"zkpkg-{key}"
+    if not ref.is_file():
+        return None
+    digest = ref.read_text().strip()
+    return digest if store.has(digest) else None
+
+
 def build_zk_package(
     onnx_path: str | os.PathLike[str],
     calibration_npy: str | os.PathLike[str],

@@ -10,7 +10,10 @@ static endpoint)::
     <root>/<job_id>/eval_keys.bin   evaluation keys (hash = the job's eval_keys_hash)
 
 A disclosure is only believed when both hashes equal what is on chain, so a client cannot frame a
-node with different bytes. A refuted job that is still inside its challenge window is attested in
+node with different bytes. Only byte-deterministic circuits (no programmable bootstrapping: see
+:func:`veilproof.fhe.bundle.circuit_is_deterministic`) are re-executed; disclosures of other circuits are
+ignored, since an honest node's output hash differs from any re-execution's there.
+A refuted job that is still inside its challenge window is attested in
 FheQuorum (quorum of validator stake → JobMarket.dispute_fhe slashes the node); a refuted job that
 the client already accepted can no longer be disputed, and only costs the node its score.
 """
@@ -98,6 +101,7 @@ class Reexecutor:
         self.sample_rate = sample_rate
         self.rng = rng or random.Random()
         self.seen: set[int] = set()
+        self.attested: set[int] = set()  # jobs this validator attested: its share of a dispute to collect
 
     def check(self, box: DisclosureBox) -> list[tuple[Reexecution, AuditRecord]]:
         """Each disclosed job is considered once: sampled with ``sample_rate``, then re-executed."""
@@ -130,11 +134,42 @@ class Reexecutor:
             return None
         model = self.suite.models.read_model(job.model_id)
         server = self.references.fhe_server(model)
+        if not server.deterministic:
+            # A PBS circuit (xgb, nn): honest outputs differ between processes in their noise bits, so
+            # a hash mismatch proves nothing. Never attest it, never score it (issue #12 item 5):
+            # such nodes are judged by the decrypted answers of the validator's own audits.
+            log.info(
+                "disclosure %s: model %s is not byte-deterministic; not re-executed", job_id, model.model_id
+            )
+            return None
         res = reexecute(server, keys, ct, job.output_ct_hash, expected_server_hash=model.fhe_server_hash)
         attested, note = False, ""
         if not res.match:
             attested, note = self._attest(job_id, job.status, res.output_hash)
         return Reexecution(job_id, job.node, res.match, res.output_hash, attested, note)
+
+    def collect_rewards(self) -> int:
+        """Credit this validator its share of every dispute it won, then claim it; returns the amount.
+
+        Shares are pulled (FheQuorum.collect), so a dispute has no bound on its number of attesters.
+        A job still inside its window stays listed; one that was not disputed (or not on our hash) is
+        dropped: there is nothing to collect."""
+        if self.quorum is None:
+            return 0
+        for job_id in sorted(self.attested):
+            if not self.quorum.disputed(job_id):
+                if self.suite.market.read_job(job_id).status != JobStatus.SUBMITTED:
+                    self.attested.discard(job_id)  # settled without a dispute: refuted, nothing to collect
+                continue
+            try:
+                self.quorum.collect(job_id, self.account.address, sender=self.account)
+            except ContractReverted as e:  # "already settled", "not a winning attester"
+                log.info("dispute share of job %s not collected: %s", job_id, e.reason)
+            self.attested.discard(job_id)
+        amount = self.quorum.pending(self.account.address)
+        if amount:
+            self.quorum.claim(sender=self.account)
+        return amount
 
     def _attest(self, job_id: int, status: int, recomputed: str) -> tuple[bool, str]:
         if self.quorum is None:
@@ -143,6 +178,7 @@ class Reexecutor:
             return False, "refuted after the client accepted: score only"
         try:
             self.quorum.attest_mismatch(job_id, bytes.fromhex(recomputed), sender=self.account)
+            self.attested.add(job_id)
             return True, "refuted: attested in FheQuorum"
         except ContractReverted as e:  # window closed, already disputed, not a validator...
             return False, f"refuted; attestation reverted: {e.reason}"

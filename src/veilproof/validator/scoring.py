@@ -42,7 +42,7 @@ class NodeStats:
     """Everything a validator measured about one node in one epoch."""
 
     address: str
-    index: int  # NodeRegistry index = column of the weight row
+    index: int  # subnet index (NodeRegistry.subnet_index) = column of the weight row
     records: list[AuditRecord] = field(default_factory=list)
 
     @property
@@ -79,7 +79,7 @@ class ScoringPolicy(ABC):
         """Non-negative score of one node (0 = no emission from this validator)."""
 
     def weights(self, stats: Mapping[int, NodeStats], n_nodes: int) -> list[int]:
-        """uint16 row over NodeRegistry indices ``0..min(n_nodes, 64)-1``; unaudited nodes get 0."""
+        """uint16 row over subnet indices ``0..min(n_nodes, 64)-1``; unaudited nodes get 0."""
         n = min(n_nodes, MAX_NODES)
         scores = [self.score(stats[j]) if j in stats else 0.0 for j in range(n)]
         return to_uint16_weights(scores)

@@ -111,10 +111,10 @@ class Validator:
 
     # --- audits --------------------------------------------------------------------------------
     def subnet_nodes(self) -> list[tuple[int, str, list[ModelAudit]]]:
-        """(registry index, address, audited models it serves) of every active node in the subnet."""
+        """(subnet index, address, audited models it serves) of every active node in the subnet."""
         nodes = self.suite.nodes
         out = []
-        for j, addr in enumerate(nodes.addresses(limit=MAX_NODES)):
+        for j, addr in enumerate(nodes.subnet()[:MAX_NODES]):
             if not nodes.is_active(addr):
                 continue
             served = [a for a in self.audits if nodes.serves(addr, a.model_id)]
@@ -159,7 +159,7 @@ class Validator:
                 reexecs.append(r)
                 if r.node.lower() in by_addr:
                     by_addr[r.node.lower()].records.append(rec)
-        n_nodes = self.suite.nodes.node_count()
+        n_nodes = self.suite.nodes.subnet_size()
         row = self.config.policy.weights(stats, n_nodes)
         return EpochAudit(stats, row, reexecs, time.perf_counter() - t0)
 
@@ -210,16 +210,18 @@ class Validator:
             done.append(e)
 
     def claim(self) -> int:
-        """Withdraw pending emissions; returns the amount."""
+        """Withdraw pending emissions and this validator's shares of FHE disputes; returns the amount."""
         amount = self.rewards.pending(self.account.address)
         if amount:
             self.rewards.claim(sender=self.account)
-        return amount
+        return amount + self.reexecutor.collect_rewards()
 
     # --- the loop --------------------------------------------------------------------------------
     def tick(self) -> str:
         """One step of the service, driven by the contract's clock; returns what it did."""
         self.finalize_ready()
+        if self.reexecutor.attested:
+            self.reexecutor.collect_rewards()  # shares of disputes this validator won (pull-based)
         e = self.current_epoch()
         if self.in_commit_window():
             if self.committed(e):

@@ -30,9 +30,15 @@ class ModelTooLargeError(ZkError):
         self.logrows = logrows
         self.need_bytes = need_bytes
         self.have_bytes = have_bytes
+        # Two decimals and "more than": at one decimal a refusal read "needs 20.2 GiB, 20.2 GiB available".
+        why = (
+            f"more than the {have_bytes / 2**30:.2f} GiB available"
+            if need_bytes > have_bytes
+            else "beyond the largest circuit the SRS supports"
+        )
         super().__init__(
-            f"circuit needs 2^{logrows} rows, est. {need_bytes / 2**30:.1f} GiB to prove; "
-            f"{have_bytes / 2**30:.1f} GiB available (shrink the model or lower the scales)"
+            f"circuit needs 2^{logrows} rows, est. {need_bytes / 2**30:.2f} GiB to prove, {why}: "
+            "shrink the model or lower the scale (`veilproof model build --scale`)"
         )
 
 

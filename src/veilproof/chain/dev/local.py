@@ -71,8 +71,9 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     what = f"{kind} (log: {log_path})"
     try:
-        if port == 0:
-            port = _listening_port(log_path, offset, proc, timeout, what)
+        # Wait for *our* process to say it listens (even on a fixed port): another process already on
+        # that port would otherwise answer the readiness check while ours dies with "address in use".
+        port = _listening_port(log_path, offset, proc, timeout, what)
         lc = LocalChain(kind, f"http://127.0.0.1:{port}", proc.pid)
         wait_for_rpc(lc.url, proc, timeout, what)
     except ChainError:
@@ -94,6 +95,13 @@ def _listening_port(log: Path, offset: int, proc: subprocess.Popen[bytes], timeo
         if m:
             return int(m.group(1))
         if proc.poll() is not None:
+            with open(log, "rb") as f:
+                f.seek(offset)
+                said = f.read().decode(errors="replace")
+            if "in use" in said.lower():
+                raise ChainError(
+                    f"{what}: its port is already in use by another process: pick another --port (0: any free port)"
+                )
             raise ChainError(f"{what} exited with code {proc.returncode} before listening")
         time.sleep(0.05)
     raise ChainError(f"{what} did not report its port within {timeout}s")
