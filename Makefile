@@ -5,7 +5,7 @@ VENV_OK := .venv/.installed
 NPM_OK  := tools/npm/node_modules/.installed
 PYTEST  := $(PY) -m pytest
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast fuzz bench lint clean
 
 setup: $(VENV_OK) $(NPM_OK)
 
@@ -28,6 +28,15 @@ test: setup
 
 test-fast: setup
 	$(PYTEST) -q -m "not slow"
+
+# Property-based runs, longer than in `make test` and with fresh randomness each time (a failure is
+# saved in .hypothesis/ and replayed first next time): the market state machine under attack and
+# Schemathesis against the node's API. FUZZ_EXAMPLES=1000 make fuzz searches longer.
+FUZZ_EXAMPLES ?= 150
+fuzz: setup
+	VEILPROOF_HYPOTHESIS_EXPLORE=1 VEILPROOF_STATEFUL_EXAMPLES=$(FUZZ_EXAMPLES) VEILPROOF_STATEFUL_STEPS=80 \
+	VEILPROOF_SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) \
+	$(PYTEST) -q -p no:cacheprovider tests/contracts/test_stateful_market.py tests/node/test_api_schemathesis.py
 
 bench: setup
 	$(PY) bench/run.py

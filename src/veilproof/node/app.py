@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Request
@@ -134,8 +135,8 @@ def _require_type(request: Request, expected: str) -> None:
         raise UnsupportedMediaType(f"content-type: expected {expected}, got {got or 'none'}")
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status)
+def _error(status: int, reason: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status, headers=headers)
 
 
 def _refused_response(e: NodeRefusal) -> JSONResponse:
@@ -179,7 +180,9 @@ def create_app(svc: NodeService) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return _error(e.status_code, str(e.detail))  # unknown route (404), wrong method (405)
+        # Unknown route (404), wrong method (405). Keep Starlette's headers: a 405 must say which
+        # methods the route has (``Allow``, RFC 9110 §15.5.6).
+        return _error(e.status_code, str(e.detail), e.headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:

@@ -97,7 +97,12 @@ class NodeInfo(_Body):
 class ZkJobRequest(_Body):
     """Body of ``POST /zk/jobs/{job_id}`` (JSON); the signature over its exact bytes is a header."""
 
-    encrypted_input: str = Field(description="0x-hex ECIES envelope of the JSON input, to the node's pubkey")
+    # The pattern is in the spec, so generated clients (and Schemathesis) send hex, and the node refuses
+    # anything else as a malformed body (422) before it tries to decode it.
+    encrypted_input: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{2})*$",
+        description="0x-hex ECIES envelope of the JSON input, to the node's pubkey",
+    )
 
     def encode(self) -> bytes:
         """The bytes to sign and send: the node checks the signature over exactly these."""
