@@ -206,7 +206,7 @@ def settle_refuted(job_id: uint256, attester: address) -> uint256:
     assert self.attested[job_id][attester], "did not attest"
     assert not self.disputed[job_id], "disputed"
     assert not self.settled[job_id][attester], "already settled"
-    job: Job = staticcall market.job(job_id)
+    job: jobs.Job = staticcall market.job(job_id)
     assert block.timestamp >= job.submitted_at + staticcall market.challenge_window(), "window open"
     self.settled[job_id][attester] = True
     self.refuted_count[attester] += 1

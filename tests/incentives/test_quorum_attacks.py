@@ -28,10 +28,13 @@ def _honest_fhe_job(s: Subnet) -> tuple[int, LocalAccount, LocalAccount]:
     s.tx(s.token.contract.functions.approve(s.market.address, 2**256 - 1), client)
     commitment = keccak(b"input ct")
     s.tx(
-        s.market.contract.functions.open_job(s.model_id, node.address, commitment, 2, s.net.now() + 1000),
+        s.market.contract.functions.open_job(
+            s.model_id, node.address, commitment, 2, s.net.now() + 1000, keccak(b"keys"), 10 * ONE
+        ),
         client,
     )
     job_id = int(s.net.call(s.market.contract.functions.job_count()))
+    s.tx(s.market.contract.functions.start_job(job_id), node)
     s.tx(
         s.market.contract.functions.submit_fhe_result(
             job_id, keccak(b"keys"), commitment, POSTED, b"\x04" * 32

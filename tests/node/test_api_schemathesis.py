@@ -95,11 +95,16 @@ class LiveNode:
     eval_keys: str  # digest of evaluation keys uploaded to the node
 
 
+EVAL_KEYS = b"evaluation keys"  # the FHE job's committed keys (bytes the node only stores)
+
+
 def _open(
     payer: DirectPayer, model_id: int, node: str, commitment: bytes, mode: JobMode, deadline: int
 ) -> int:
     """The one place this test opens a job (the JobMarket's open_job arguments change over time)."""
-    job_id, _ = payer.open_job(model_id, node, commitment, int(mode), deadline, PRICE)
+    # FHE jobs commit the sha256 of the client's evaluation keys (issue #12 item 1)
+    keys_hash = hashlib.sha256(EVAL_KEYS).digest() if mode == JobMode.FHE else None
+    job_id, _ = payer.open_job(model_id, node, commitment, int(mode), deadline, PRICE, keys_hash)
     return job_id
 
 
@@ -150,7 +155,16 @@ def live_node(mlp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNod
     ]
     fhe_jobs = [_open(payer, fhe_model, svc.address, b"\x33" * 32, JobMode.FHE, deadline)]
     try:
-        yield LiveNode(svc, suite, client, zk_jobs, fhe_jobs, svc.put_eval_keys(b"evaluation keys"))
+        yield LiveNode(
+            svc,
+            suite,
+            client,
+            zk_jobs,
+            fhe_jobs,
+            svc.put_eval_keys(
+                EVAL_KEYS, hashlib.sha256(EVAL_KEYS).hexdigest(), suite.market.read_job(fhe_jobs[0])
+            ),
+        )
     finally:
         svc.pool.shutdown(wait=False)
         svc.prover.close()
