@@ -135,7 +135,14 @@ def test_a_self_dealing_ring_cannot_outrank_an_honest_node(aw) -> None:
         client = ring_clients[i % len(ring_clients)]
         aw.token.approve(aw.market.address, 1, sender=client)
         aw.market.open_job(
-            ring_model, ring_node.address, h(f"ring-{i}"), MODE_FHE, aw.net.now() + 3000, sender=client
+            ring_model,
+            ring_node.address,
+            h(f"ring-{i}"),
+            MODE_FHE,
+            aw.net.now() + 3000,
+            max_price=1,
+            eval_keys_hash=h("keys"),
+            sender=client,
         )
         jid = aw.market.job_count()
         aw.submit(jid, ring_node)

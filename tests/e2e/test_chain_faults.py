@@ -174,7 +174,9 @@ def _open(w: World, client, x: np.ndarray, n: int = 1, deadline_s: int = 1800) -
     deadline = w.lnet.net.now() + deadline_s
     addr = w.node.account.address
     return [
-        s.market.opened_job_id(s.market.open_job(w.model_id, addr, commit, MODE_ZK, deadline, sender=client))
+        s.market.opened_job_id(
+            s.market.open_job(w.model_id, addr, commit, MODE_ZK, deadline, max_price=PRICE, sender=client)
+        )
         for _ in range(n)
     ]
 

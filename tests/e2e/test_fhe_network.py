@@ -160,9 +160,9 @@ def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> N
     w = fhe_world
     alice = _fhe_client(w, "alice")
     keys = alice.evaluation_keys()
-    assert _upload(w, keys).status_code == 200
     ct = alice.encrypt(w.data.x_test[4])
     job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _upload(w, job_id, keys).status_code == 200
     assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
     market, c = w.lnet.suite.market, w.client
     t_end = time.monotonic() + 120

@@ -33,7 +33,15 @@ def _open(w: ZkWorld, client, x: np.ndarray, deadline_s: int = 1800, n: int = 1)
     deadline = w.lnet.net.now() + deadline_s
     return [
         s.market.opened_job_id(
-            s.market.open_job(w.model_id, w.honest.account.address, commit, MODE_ZK, deadline, sender=client)
+            s.market.open_job(
+                w.model_id,
+                w.honest.account.address,
+                commit,
+                MODE_ZK,
+                deadline,
+                max_price=PRICE,
+                sender=client,
+            )
         )
         for _ in range(n)
     ]

@@ -105,9 +105,17 @@ def _disclosed_honest_job(w: XgbWorld, box: DisclosureBox, root: Path) -> int:
     client = w.lnet.new_funded(10)
     suite.token.approve(suite.market.address, 10 * ONE_VEIL, sender=client)
     rcpt = suite.market.open_job(
-        w.model_id, node.address, hashlib.sha256(ct).digest(), MODE_FHE, net.now() + 900, sender=client
+        w.model_id,
+        node.address,
+        hashlib.sha256(ct).digest(),
+        MODE_FHE,
+        net.now() + 900,
+        max_price=10 * ONE_VEIL,
+        eval_keys_hash=hashlib.sha256(keys).digest(),
+        sender=client,
     )
     jid = suite.market.opened_job_id(rcpt)
+    suite.market.start_job(jid, sender=node)
     suite.market.submit_fhe(
         jid, hashlib.sha256(keys).digest(), hashlib.sha256(ct).digest(), hashlib.sha256(out).digest(),
         bytes.fromhex(b.server_zip_hash), sender=node,

@@ -71,7 +71,9 @@ def _open(m, client, xc: np.ndarray) -> int:  # type: ignore[no-untyped-def]
     s = m.s
     s.token.approve(s.market.address, PRICE, sender=client)
     commit = input_commitment(m.pkg.settings, xc).to_bytes(32, "big")
-    rcpt = s.market.open_job(m.mid, m.node.address, commit, MODE_ZK, m.net.now() + 3600, sender=client)
+    rcpt = s.market.open_job(
+        m.mid, m.node.address, commit, MODE_ZK, m.net.now() + 3600, max_price=PRICE, sender=client
+    )
     return s.market.opened_job_id(rcpt)
 
 

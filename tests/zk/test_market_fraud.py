@@ -164,3 +164,20 @@ def test_zk_job_for_a_model_without_its_vka_registered_cannot_open(m, mlp) -> No
         s.market.open_job(
             mid, m.node.address, commit, MODE_ZK, m.net.now() + 3600, max_price=PRICE, sender=m.client
         )
+
+
+def test_a_proof_over_the_market_limit_is_caught_before_signing_and_costs_nobody(m, mlp, mlp_proof) -> None:  # type: ignore[no-untyped-def]
+    """#12 (low): a circuit whose proofs exceed JobMarket's MAX_PROOF (32 KiB) used to be found only at
+    the submit, after ``start_job``. The node's pre-sign check (``check_submit_zk``, an eth_call of the
+    submit) refuses it, so the node signs nothing and declines the job on chain: the client is refunded
+    at once and nobody is slashed."""
+    job_id = _open(m, mlp, mlp.example.x_test[0])
+    pb, inst = evm.calldata(mlp_proof)
+    oversize = pb + b"\x00" * (32768 + 1 - len(pb))
+    with pytest.raises(ContractReverted):
+        m.s.market.check_submit_zk(job_id, inst, oversize, node=m.node.address)
+    stake = read_node(m.s, m.node.address).stake
+    escrow = m.s.market.pending(m.client.address)
+    m.s.market.reject(job_id, "proof exceeds the market's limit", sender=m.node)
+    assert read_node(m.s, m.node.address).stake == stake
+    assert m.s.market.pending(m.client.address) == escrow + PRICE
