@@ -7,7 +7,7 @@ from web3.logs import DISCARD
 
 from veilproof.incentives.onchain import Subnet
 
-from .conftest import ONE, reverts
+from .conftest import ONE, reverts, submitted_fhe_job
 
 SLASHED = 5
 OUT = keccak(b"posted output")
@@ -15,24 +15,7 @@ OTHER = keccak(b"recomputed output")
 
 
 def _fhe_job(s: Subnet) -> tuple[int, object, object]:
-    client = s.net.new_accounts(1)[0]
-    node = s.node_accts[0]
-    s.mint(client.address, 100 * ONE)
-    s.tx(s.token.contract.functions.approve(s.market.address, 2**256 - 1), client)
-    commitment = keccak(b"input ct")
-    s.tx(
-        s.market.contract.functions.open_job(
-            s.model_id, node.address, commitment, 2, s.net.now() + 1000, keccak(b"keys"), 10 * ONE
-        ),
-        client,
-    )
-    job_id = int(s.net.call(s.market.contract.functions.job_count()))
-    s.tx(s.market.contract.functions.start_job(job_id), node)
-    s.tx(
-        s.market.contract.functions.submit_fhe_result(job_id, keccak(b"keys"), commitment, OUT, b"\x04" * 32),
-        node,
-    )
-    return job_id, client, node
+    return submitted_fhe_job(s, OUT)
 
 
 def test_quorum_disputes_and_slashes(subnet: Subnet) -> None:

@@ -13,7 +13,7 @@ from veilproof.chain import Network
 from veilproof.errors import ContractReverted
 from veilproof.incentives.onchain import Subnet
 
-from .conftest import ONE, PARAMS, VSTAKE, reverts
+from .conftest import PARAMS, VSTAKE, reverts, submitted_fhe_job
 
 SUBMITTED, SETTLED = 2, 3
 POSTED = keccak(b"honest output ciphertext")
@@ -22,26 +22,7 @@ FALSE = keccak(b"a hash the attacker claims it recomputed")
 
 def _honest_fhe_job(s: Subnet) -> tuple[int, LocalAccount, LocalAccount]:
     """An honest node's FHE job, submitted and inside its challenge window."""
-    client = s.net.new_accounts(1)[0]
-    node = s.node_accts[0]
-    s.mint(client.address, 100 * ONE)
-    s.tx(s.token.contract.functions.approve(s.market.address, 2**256 - 1), client)
-    commitment = keccak(b"input ct")
-    s.tx(
-        s.market.contract.functions.open_job(
-            s.model_id, node.address, commitment, 2, s.net.now() + 1000, keccak(b"keys"), 10 * ONE
-        ),
-        client,
-    )
-    job_id = int(s.net.call(s.market.contract.functions.job_count()))
-    s.tx(s.market.contract.functions.start_job(job_id), node)
-    s.tx(
-        s.market.contract.functions.submit_fhe_result(
-            job_id, keccak(b"keys"), commitment, POSTED, b"\x04" * 32
-        ),
-        node,
-    )
-    return job_id, client, node
+    return submitted_fhe_job(s, POSTED)
 
 
 def _status(s: Subnet, job_id: int) -> int:
