@@ -1,0 +1,23 @@
+"""Multi-host tests: skipped with the reason when this machine cannot make network namespaces."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from netns import unavailable_reason  # noqa: E402
+
+_WHY = unavailable_reason()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _WHY is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.skip(reason=f"multi-host tests: {_WHY}"))
