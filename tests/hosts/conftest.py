@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from netns import unavailable_reason  # noqa: E402
+from netns import unavailable_reason
 
 _WHY = unavailable_reason()
 
