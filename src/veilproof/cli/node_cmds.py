@@ -63,8 +63,17 @@ def start(
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = typer.Option("node", "--account", "-a"),
-    host: str = typer.Option("127.0.0.1", help="Listen address (loopback by default)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Listen address (loopback by default; this machine's address, or 0.0.0.0 with --public-url).",
+    ),
     port: int = typer.Option(8600),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="URL announced on chain for clients, validators and peers (default http://HOST:PORT); "
+        "needed with --host 0.0.0.0, or behind NAT/a proxy.",
+    ),
     workers: int = typer.Option(1, help="Concurrent jobs (proving is CPU-heavy)."),
     queue_limit: int = typer.Option(8, help="Queued jobs beyond the workers before answering 503."),
     stake: int = typer.Option(100, help="VEIL to keep staked."),
@@ -74,7 +83,7 @@ def start(
     ),
 ) -> None:
     """Stake, announce endpoint and models, check artifacts against the chain, then serve."""
-    from veilproof.node.config import NodeConfig
+    from veilproof.node.config import NodeConfig, announced_endpoint
     from veilproof.node.runner import load_config, run_node
 
     try:
@@ -85,12 +94,13 @@ def start(
             url = resolve_chain_url(p, chain_url)
             if url is None:
                 raise ConfigError("a node needs a shared chain: pass --chain-url or run `veilproof chain up`")
-            load_account(p, account)  # fail early on a wrong password
             cfg = NodeConfig(
                 home=p.home, chain_url=url, deployment_file=p.deployment, account_name=account,
-                models=_parse_models(model), host=host, port=port, workers=workers, queue_limit=queue_limit,
-                stake=stake * 10**18, artifact_sources=list(fetch_from),
+                models=_parse_models(model), host=host, port=port, public_url=public_url, workers=workers,
+                queue_limit=queue_limit, stake=stake * 10**18, artifact_sources=list(fetch_from),
             )  # fmt: skip
+            announced_endpoint(cfg)  # an unreachable announcement fails before the password prompt
+            load_account(p, account)  # fail early on a wrong password
         pid_file = cfg.home / "node.pid"  # for `veilproof node stop`
         cfg.home.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(str(os.getpid()))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from veilproof.errors import ConfigError
 
 
 @dataclass
@@ -25,7 +29,7 @@ class NodeConfig:
     models: list[ServedModel]
     host: str = "127.0.0.1"
     port: int = 0
-    public_url: str | None = None  # what goes on chain; defaults to http://host:port
+    public_url: str | None = None  # what goes on chain; defaults to http://host:port (announced_endpoint)
     workers: int = 1
     queue_limit: int = 8
     max_body_bytes: int = 4 * 1024 * 1024
@@ -44,3 +48,38 @@ class NodeConfig:
     head_timeout_s: float = 10.0
     keep_alive_s: float = 5.0
     max_connections: int = 256
+
+
+def _wildcard(host: str) -> bool:
+    """Whether ``host`` means "every interface" (then it is no address another machine can dial)."""
+    if host in ("", "*"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def announced_endpoint(cfg: NodeConfig) -> str:
+    """The URL the node puts on chain, where clients, validators and peer nodes will reach it.
+
+    ``public_url`` when given (a node behind NAT, a proxy or TLS terminator announces that), else
+    ``http://host:port``. A wildcard listen address (``0.0.0.0``, ``::``) has no such URL: announcing
+    ``http://0.0.0.0:PORT`` would register a node nobody can reach (and be slashed for the jobs it never
+    gets), so it is refused with what to pass instead."""
+    if cfg.public_url:
+        parts = urlsplit(cfg.public_url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host or _wildcard(host):
+            raise ConfigError(
+                f"node public URL {cfg.public_url!r}: expected http(s)://HOST[:PORT] with the host name or "
+                "address other machines use to reach this node (not 0.0.0.0)"
+            )
+        return cfg.public_url.rstrip("/")
+    if _wildcard(cfg.host):
+        raise ConfigError(
+            f"node listens on {cfg.host or '*'}:{cfg.port} (every interface), which is no address other "
+            "machines can reach: pass --public-url http://<this machine's address or name>:<port>"
+        )
+    host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+    return f"http://{host}:{cfg.port}"

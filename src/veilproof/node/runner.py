@@ -22,7 +22,7 @@ from veilproof.chain.keystore import Keystore
 from veilproof.chain.suite import Suite
 from veilproof.errors import ConfigError
 from veilproof.node.app import create_app
-from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.config import NodeConfig, ServedModel, announced_endpoint
 from veilproof.node.service import NodeService
 from veilproof.protocol.api import ErrorBody
 
@@ -124,6 +124,7 @@ def build_service(
 def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     """Blocking: serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s node %(levelname)s %(message)s")
+    announced_endpoint(cfg)  # a listen address nobody can reach fails here, before anything is staked
     # Bind first and keep the socket: with port 0 the OS picks a port that nobody can take between
     # choosing it and serving on it (a pick-then-rebind would race other processes' ephemeral ports).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -137,7 +138,7 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
         ) from e
     cfg.port = int(sock.getsockname()[1])
     svc = build_service(cfg, factory=factory)
-    endpoint = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
+    endpoint = announced_endpoint(cfg)
     svc.ensure_registered_and_staked(endpoint)
     requeued, abandoned = svc.recover_unfinished()
     log.info("node %s serving %s at %s (requeued %d, abandoned %d)", svc.address,
