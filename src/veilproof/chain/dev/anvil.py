@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,10 +53,11 @@ def free_port() -> int:
 class AnvilProcess:
     port: int
     proc: subprocess.Popen[bytes]
+    host: str = "127.0.0.1"
     url: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -67,16 +69,24 @@ class AnvilProcess:
 
 
 def start_anvil(
-    port: int | None = None, code_size_limit: int | None = None, timeout: float = 30.0, attempts: int = 5
+    port: int | None = None,
+    code_size_limit: int | None = None,
+    timeout: float = 30.0,
+    attempts: int = 5,
+    *,
+    host: str = "127.0.0.1",
+    wrap: Sequence[str] = (),
 ) -> AnvilProcess:
-    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC.
+    """Start anvil on ``host`` (loopback by default) and wait until it answers JSON-RPC.
 
     With no ``port``, a free one is picked; if anvil then exits (the port was taken between the pick
     and anvil's bind, e.g. by an outgoing connection's ephemeral port), it is retried on a new port.
+    ``wrap`` prefixes the command (e.g. ``ip netns exec HOST`` to run it on another network host:
+    then pass its ``host`` address and a ``port``, since a free port here says nothing about there).
     """
     tries = 1 if port else attempts
     for attempt in range(tries):
-        node = _spawn_anvil(port or free_port(), code_size_limit)
+        node = _spawn_anvil(port or free_port(), code_size_limit, host, wrap)
         try:
             wait_for_rpc(node.url, node.proc, timeout, "anvil")
             return node
@@ -87,11 +97,12 @@ def start_anvil(
     raise AssertionError("unreachable")
 
 
-def _spawn_anvil(port: int, code_size_limit: int | None) -> AnvilProcess:
+def _spawn_anvil(port: int, code_size_limit: int | None, host: str, wrap: Sequence[str]) -> AnvilProcess:
     args = [
+        *wrap,
         str(anvil_binary()),
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--silent",
@@ -105,7 +116,7 @@ def _spawn_anvil(port: int, code_size_limit: int | None) -> AnvilProcess:
     ]
     if code_size_limit:
         args += ["--code-size-limit", str(code_size_limit)]
-    return AnvilProcess(port, subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    return AnvilProcess(port, subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), host)
 
 
 def wait_for_rpc(url: str, proc: subprocess.Popen[bytes], timeout: float, what: str) -> None:
