@@ -80,7 +80,7 @@ def post(spec: dict[str, Any]) -> dict[str, Any]:
         node.endpoint + ZK_JOB.format(job_id=spec["job_id"]),
         content=body,
         headers={CONTENT_TYPE: JSON, SIGNATURE_HEADER: sig},
-        timeout=spec.get("timeout", 20),
+        timeout=spec.get("http_timeout", 20),
     )
     return {"status": r.status_code, "body": r.text[:500]}
 

@@ -69,7 +69,7 @@ class HostsWorld:
     _n: int = 0
 
     @property
-    def suite(self):  # type: ignore[no-untyped-def]
+    def suite(self):
         return self.lnet.suite
 
     # --- parties on their hosts ------------------------------------------------------------------
@@ -99,7 +99,7 @@ class HostsWorld:
             raise AssertionError(
                 f"actor {cmd} on {role}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
             )
-        return json.loads(lines[-1])  # type: ignore[no-any-return]
+        return json.loads(lines[-1])
 
     def refresh_deployment(self) -> None:
         """Hand every party's host the current deployment file (after incentives were deployed)."""

@@ -172,13 +172,11 @@ class HostNetwork:
         self.procs.append(p)
         return p
 
-    def run(
-        self, role: str, argv: list[str], timeout: float = 600, **kw: object
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, role: str, argv: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` to completion inside ``role``'s namespace; stdout/stderr captured as text."""
         h = self.hosts[role]
-        return subprocess.run(  # type: ignore[call-overload, no-any-return]
-            ["ip", "netns", "exec", h.ns, *argv], capture_output=True, text=True, timeout=timeout, **kw
+        return subprocess.run(
+            ["ip", "netns", "exec", h.ns, *argv], capture_output=True, text=True, timeout=timeout
         )
 
     # --- partitions ----------------------------------------------------------------------------

@@ -68,6 +68,10 @@ class NodeRegistry(ContractFacade):
     def min_stake(self) -> int:
         return int(self._call("min_stake"))
 
+    def challenger_bps(self) -> int:
+        """The share of a slash (basis points) paid to whoever triggered it, e.g. the refunding client."""
+        return int(self._call("challenger_bps"))
+
     # --- subnet indices (Rewards' weight columns) --------------------------------------------------
     def subnet_size(self) -> int:
         """How many subnet indices are taken (at most 64): the length of a validator's weight row."""
