@@ -5,7 +5,7 @@ status 2. Everything a party needs comes from the spec (chain URL, deployment fi
 home): the party's traffic to the chain and to nodes leaves from the namespace it runs in, as it
 would from its own machine. The test process only moves the dev chain's clock and reads balances.
 
-Commands: ``infer`` (Client.infer, ZK or FHE), ``open`` / ``post`` / ``refund`` (one ZK job by hand,
+Commands: ``publish`` (a model, from the host that holds its artifacts), ``infer`` (Client.infer, ZK or FHE), ``open`` / ``post`` / ``refund`` (one ZK job by hand,
 to be cut off between the steps), ``validator-commit`` (register, audit every node, commit weights),
 ``validator-reveal``.
 """
@@ -32,6 +32,27 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, Any]:
     suite = Suite.attach(net, Deployment.load(Path(spec["deployment"])))
     account = Account.from_key(Path(spec["key_file"]).read_text().strip())
     return suite, account
+
+
+def publish(spec: dict[str, Any]) -> dict[str, Any]:
+    """The model owner publishes from the host whose store holds the artifacts (ZK package and/or
+    FHE zips): commitments on chain, the VKA registered with the verifier."""
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.client.publish import publish_model
+    from veilproof.models import ModelPackage
+
+    suite, owner = _setup(spec)
+    store = ArtifactStore(spec["store"])
+    for h in (spec.get("fhe_client_hash"), spec.get("fhe_server_hash")):
+        if h and not store.has(h):
+            raise FileNotFoundError(f"{h} is not in this host's store")
+    pkg = ModelPackage.load(store, spec["zk_package"]) if spec.get("zk_package") else None
+    pub = publish_model(
+        suite, owner, name=spec["name"], price=spec["price"], royalty_bps=spec["royalty_bps"],
+        onnx_hash=spec["onnx_hash"], zk=pkg, fhe_client_hash=spec.get("fhe_client_hash"),
+        fhe_server_hash=spec.get("fhe_server_hash"),
+    )  # fmt: skip
+    return {"model_id": pub.model_id}
 
 
 def infer(spec: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +144,7 @@ def validator_reveal(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 COMMANDS = {
+    "publish": publish,
     "infer": infer,
     "open": open_job,
     "post": post,

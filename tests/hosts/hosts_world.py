@@ -4,7 +4,7 @@
 host       what runs there
 =========  ============================================================================================
 chain      anvil, listening on the host's address only
-pub        node A (``slow_node``: the production node; its prover can be slowed for partition tests),
+pub        the model owner publishes here (its store holds the artifacts); node A (``slow_node``: the production node; its prover can be slowed for partition tests),
            started from a node.json with ``host`` = its address; its own store holds the published ZK
            package and FHE zips (built on this host, as a publisher would)
 node       node B, started with ``veilproof node start --host <its ip> --fetch-from <node A>`` and an
@@ -37,7 +37,6 @@ from veilproof.artifacts import ArtifactStore
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams
 from veilproof.chain.dev.anvil import AnvilProcess, start_anvil
 from veilproof.chain.keystore import Keystore
-from veilproof.client.publish import publish_model
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.errors import ChainError
 from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
@@ -66,7 +65,6 @@ class HostsWorld:
     mlp: Any  # tests' Built (example + package)
     fhe_data: Any  # veilproof.models.datasets.Dataset
     accounts: dict[str, LocalAccount] = field(default_factory=dict)
-    _n: int = 0
 
     @property
     def suite(self):
@@ -77,29 +75,11 @@ class HostsWorld:
         """A funded account for a party on host ``role``; its key file lives in that host's home only."""
         acct = self.lnet.new_funded(veil)
         self.accounts[name] = acct
-        home = self.hn[role].home / name
-        home.mkdir(parents=True, exist_ok=True)
-        key = home / "key"
-        key.write_text(acct.key.hex())
-        key.chmod(0o600)
-        shutil.copy(self.lnet.deployment_file, home / "deployment.json")
-        return home
+        return party_home(self.hn, role, name, acct, self.lnet.deployment_file)
 
-    def act(self, role: str, name: str, cmd: str, timeout: float = 600, **spec: Any) -> dict[str, Any]:
-        """Run ``actor.py cmd`` as party ``name`` on host ``role``; its JSON answer."""
-        home = self.hn[role].home / name
-        self._n += 1
-        spec_file = home / f"spec-{self._n}.json"
-        full = {"chain_url": self.anvil.url, "deployment": str(home / "deployment.json"),
-                "key_file": str(home / "key"), "home": str(home), **spec}  # fmt: skip
-        spec_file.write_text(json.dumps(full))
-        r = self.hn.run(role, [sys.executable, str(HERE / "actor.py"), cmd, str(spec_file)], timeout=timeout)
-        lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-        if not lines:
-            raise AssertionError(
-                f"actor {cmd} on {role}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-            )
-        return json.loads(lines[-1])
+    def act(self, role: str, party: str, cmd: str, /, timeout: float = 600, **spec: Any) -> dict[str, Any]:
+        """Run ``actor.py cmd`` as ``party`` on host ``role``; its JSON answer."""
+        return act(self.hn, self.anvil.url, role, party, cmd, timeout=timeout, **spec)
 
     def refresh_deployment(self) -> None:
         """Hand every party's host the current deployment file (after incentives were deployed)."""
@@ -131,6 +111,38 @@ class HostsWorld:
             self.anvil.stop()
         finally:
             self.hn.close()
+
+
+def party_home(hn: HostNetwork, role: str, name: str, acct: LocalAccount, deployment: Path) -> Path:
+    """A home for party ``name`` on host ``role``: its key (only there) and a copy of the deployment."""
+    home = hn[role].home / name
+    home.mkdir(parents=True, exist_ok=True)
+    key = home / "key"
+    key.write_text(acct.key.hex())
+    key.chmod(0o600)
+    shutil.copy(deployment, home / "deployment.json")
+    return home
+
+
+_runs = iter(range(1, 1 << 30))
+
+
+def act(
+    hn: HostNetwork, chain_url: str, role: str, party: str, cmd: str, /, timeout: float = 600, **spec: Any
+) -> dict[str, Any]:
+    """Run ``actor.py cmd`` as ``party`` on host ``role`` (its home from :func:`party_home`)."""
+    home = hn[role].home / party
+    spec_file = home / f"spec-{next(_runs)}.json"
+    full = {"chain_url": chain_url, "deployment": str(home / "deployment.json"),
+            "key_file": str(home / "key"), "home": str(home), **spec}  # fmt: skip
+    spec_file.write_text(json.dumps(full))
+    r = hn.run(role, [sys.executable, str(HERE / "actor.py"), cmd, str(spec_file)], timeout=timeout)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise AssertionError(
+            f"actor {cmd} on {role}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1])
 
 
 def _copy_package(src: ArtifactStore, dst: ArtifactStore, digest: str) -> None:
@@ -172,16 +184,19 @@ def make_world(root: Path, mlp: Any) -> HostsWorld:
         _copy_package(pkg.store, pub_store, pkg.manifest_digest)
         data = load_dataset()
         bundle = build_bundle("logreg", pub_store, data)
-        zk = publish_model(lnet.suite, lnet.owner, name="mlp", price=PRICE, royalty_bps=2_000,
-                           onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg)  # fmt: skip
-        fhe = publish_model(
-            lnet.suite, lnet.owner, name="logreg-fhe", price=PRICE, royalty_bps=2_000,
-            onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
-            fhe_server_hash=bundle.server_zip_hash,
-        )  # fmt: skip
+        # The model owner publishes from the pub host, whose store holds what it commits to.
+        party_home(hn, "pub", "owner", lnet.owner, lnet.deployment_file)
+        store = str(pub_store.root)
+        zk = act(hn, anvil.url, "pub", "owner", "publish", store=store, zk_package=pkg.manifest_digest,
+                 name="mlp", price=PRICE, royalty_bps=2_000, onnx_hash=pkg.commitments()["onnx_hash"])  # fmt: skip
+        fhe = act(hn, anvil.url, "pub", "owner", "publish", store=store, name="logreg-fhe", price=PRICE,
+                  royalty_bps=2_000, onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
+                  fhe_server_hash=bundle.server_zip_hash)  # fmt: skip
+        assert "error" not in zk and "error" not in fhe, (zk, fhe)
+        zk_id, fhe_id = int(zk["model_id"]), int(fhe["model_id"])
         models = [
-            ServedModel(zk.model_id, zk_package=pkg.manifest_digest),
-            ServedModel(fhe.model_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash),
+            ServedModel(zk_id, zk_package=pkg.manifest_digest),
+            ServedModel(fhe_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash),
         ]
         # Accounts funded before the incentives take the token's minter role over.
         pub_acct = lnet.new_funded(NODE_STAKE_VEIL + 10)
@@ -209,13 +224,13 @@ def make_world(root: Path, mlp: Any) -> HostsWorld:
         argv = [sys.executable, "-m", "veilproof.cli.main", "node", "start", "--home", str(b_home),
                 "--chain-url", anvil.url, "--account", "node", "--host", node_h.ip, "--port", str(NODE_PORT),
                 "--stake", str(NODE_STAKE_VEIL), "--fetch-from", pub.endpoint,
-                "--model", f"{zk.model_id}:zk={pkg.manifest_digest}",
-                "--model", f"{fhe.model_id}:fhe-server={bundle.server_zip_hash},fhe-client={bundle.client_zip_hash}"]  # fmt: skip
+                "--model", f"{zk_id}:zk={pkg.manifest_digest}",
+                "--model", f"{fhe_id}:fhe-server={bundle.server_zip_hash},fhe-client={bundle.client_zip_hash}"]  # fmt: skip
         node = NodeProcess("node", node_acct, b_home, module="veilproof.cli.main")
         node.proc = hn.popen("node", argv, log=b_home / "node.log", env=env)
         lnet.nodes.append(node)
         lnet.wait_ready(node)
-        return HostsWorld(hn, anvil, lnet, zk.model_id, fhe.model_id, pub, node, mlp, data)
+        return HostsWorld(hn, anvil, lnet, zk_id, fhe_id, pub, node, mlp, data)
     except BaseException as e:
         for log in root.glob("*/node/node.log"):
             sys.stderr.write(f"--- {log}\n{log.read_text(errors='replace')[-3000:]}\n")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -118,8 +119,8 @@ def _slow(w: HostsWorld, seconds: float) -> None:
     (w.pub.home / "prove-delay").write_text(str(seconds))
 
 
-def _node_state(w: HostsWorld, job_id: int) -> dict:  # type: ignore[type-arg]
-    return httpx.get(w.pub.endpoint + JOB.format(job_id=job_id), timeout=10).json()  # type: ignore[no-any-return]
+def _node_state(w: HostsWorld, job_id: int) -> dict[str, Any]:
+    return httpx.get(w.pub.endpoint + JOB.format(job_id=job_id), timeout=10).json()
 
 
 def _unreachable(url: str) -> bool:
