@@ -31,11 +31,16 @@ chain_app = typer.Typer(help="Run a local dev chain.", no_args_is_help=True)
 @chain_app.command("up")
 def chain_up(
     embedded: bool = typer.Option(False, "--embedded", help="Serve py-evm instead of starting anvil."),
-    port: int = typer.Option(8545, help="Port on 127.0.0.1 (0: any free port, printed)."),
+    port: int = typer.Option(8545, help="Port (0: any free port, printed)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Listen address: this machine's address on a network whose nodes and clients share the chain "
+        "(anvil only).",
+    ),
     home: str | None = Home,
     json_out: bool = JsonOut,
 ) -> None:
-    """Start a dev chain on 127.0.0.1 in the background (anvil by default).
+    """Start a dev chain on 127.0.0.1 (or --host) in the background (anvil by default).
 
     Without `chain up`, every command runs on an embedded chain inside its own process, which is
     gone when the command ends; `chain up --embedded` serves that same py-evm chain to other processes.
@@ -53,7 +58,7 @@ def chain_up(
                 )
             lc, state = running, "already running"
         else:
-            lc, state = start_local_chain(p.home, kind, port), "started"
+            lc, state = start_local_chain(p.home, kind, port, host=host), "started"
     except VeilproofError as e:
         fail(e)
     if json_out:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from veilproof.chain.dev.anvil import anvil_binary, wait_for_rpc
-from veilproof.errors import ChainError
+from veilproof.errors import ChainError, ConfigError
 
 
 @dataclass
@@ -49,17 +49,31 @@ def read_local_chain(home: Path) -> LocalChain | None:
     return lc if lc.alive() else None
 
 
-def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout: float = 30.0) -> LocalChain:
-    """Start a detached dev chain on 127.0.0.1:port and wait until it answers.
+def start_local_chain(
+    home: Path, kind: str = "anvil", port: int = 8545, timeout: float = 30.0, host: str = "127.0.0.1"
+) -> LocalChain:
+    """Start a detached dev chain on host:port (loopback by default) and wait until it answers.
 
     ``port=0`` lets the chain bind any free port itself (no pick-then-bind race); the port is read
-    from the "Listening on 127.0.0.1:PORT" line that both anvil and ``chain.serve`` print.
+    from the "Listening on HOST:PORT" line that both anvil and ``chain.serve`` print. ``host``, for
+    anvil only, is this machine's address on a network whose other machines (nodes, clients) share
+    the test chain; the embedded chain serves loopback only (its Host check, see ``rpc_server``).
     """
     running = read_local_chain(home)
     if running:
         return running
+    if kind == "embedded" and host != "127.0.0.1":
+        raise ConfigError(
+            f"chain host {host!r}: the embedded chain serves 127.0.0.1 only (it refuses other Host "
+            "headers); use anvil (`chain up --host ADDR` without --embedded) to share a chain across machines"
+        )
+    if host in ("0.0.0.0", "::", ""):
+        raise ConfigError(
+            f"chain host {host!r}: give this machine's address on the shared network (the URL other "
+            "machines use is recorded and printed), not a wildcard"
+        )
     if kind == "anvil":
-        args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--gas-limit", "60000000"]
+        args = [str(anvil_binary()), "--host", host, "--port", str(port), "--gas-limit", "60000000"]
     elif kind == "embedded":
         args = [sys.executable, "-m", "veilproof.chain.dev.serve", "--port", str(port)]
     else:
@@ -74,7 +88,7 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
         # Wait for *our* process to say it listens (even on a fixed port): another process already on
         # that port would otherwise answer the readiness check while ours dies with "address in use".
         port = _listening_port(log_path, offset, proc, timeout, what)
-        lc = LocalChain(kind, f"http://127.0.0.1:{port}", proc.pid)
+        lc = LocalChain(kind, f"http://{host}:{port}", proc.pid)
         wait_for_rpc(lc.url, proc, timeout, what)
     except ChainError:
         proc.kill()
@@ -83,7 +97,7 @@ def start_local_chain(home: Path, kind: str = "anvil", port: int = 8545, timeout
     return lc
 
 
-_LISTENING = re.compile(rb"Listening on 127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(rb"Listening on [0-9a-fA-F.:\[\]]+:(\d+)")
 
 
 def _listening_port(log: Path, offset: int, proc: subprocess.Popen[bytes], timeout: float, what: str) -> int:
