@@ -3,6 +3,7 @@ restored, and teardown leaves no namespace, link or process behind — even afte
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -49,15 +50,31 @@ def test_hosts_reach_each_other_cut_and_restore(tmp_path: Path) -> None:
 def test_teardown_after_a_failure_kills_grandchildren_and_leaves_nothing(tmp_path: Path) -> None:
     hn = HostNetwork.create(["x"], tmp_path)
     # A shell whose child outlives it: only the namespace's pid list finds the child.
-    hn.popen("x", ["sh", "-c", "sleep 300 & exec sleep 301"])
+    hn.popen("x", ["sh", "-c", "sleep 3127 & exec sleep 3128"])
+    t_end = time.monotonic() + 10
+    while len(pids := _ns_pids(hn.hosts["x"].ns)) < 2:
+        assert time.monotonic() < t_end, pids
+        time.sleep(0.05)
     with pytest.raises(RuntimeError):
         try:
             raise RuntimeError("the test failed here")
         finally:
             hn.close()
     assert hn.leftovers() == []
-    out = subprocess.run(["pgrep", "-f", "sleep 30[01]"], capture_output=True, text=True).stdout.split()
-    assert not out, f"left running: {out}"
+    assert [p for p in pids if _alive(p)] == []
+
+
+def _ns_pids(ns: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie is dead, unreaped
 
 
 def test_netem_latency_when_available(tmp_path: Path) -> None:
