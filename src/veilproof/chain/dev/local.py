@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from veilproof.chain.dev.anvil import anvil_binary, wait_for_rpc
+from veilproof.chain.dev.anvil import PRUNED_HISTORY_STATES, anvil_binary, wait_for_rpc
 from veilproof.errors import ChainError, ConfigError
 
 
@@ -73,7 +73,10 @@ def start_local_chain(
             "machines use is recorded and printed), not a wildcard"
         )
     if kind == "anvil":
-        args = [str(anvil_binary()), "--host", host, "--port", str(port), "--gas-limit", "60000000"]
+        # --prune-history: without it a long-lived anvil spills every old state to ~/.foundry/anvil/tmp
+        # and never removes it (it filled a 252 GB disk in a day of tests); see start_anvil.
+        args = [str(anvil_binary()), "--host", host, "--port", str(port), "--gas-limit", "60000000",
+                "--prune-history", str(PRUNED_HISTORY_STATES)]  # fmt: skip
     elif kind == "embedded":
         args = [sys.executable, "-m", "veilproof.chain.dev.serve", "--port", str(port)]
     else:
