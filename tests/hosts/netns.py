@@ -137,12 +137,25 @@ class HostNetwork:
             _ip("link", "add", net.bridge, "type", "bridge")
             _ip("addr", "add", f"{net.bridge_ip}/24", "dev", net.bridge)
             _ip("link", "set", net.bridge, "up")
+            net._firewall("-I")
             for i, role in enumerate(roles):
                 net._add_host(role, i, str(addrs[i + 1]))
         except BaseException:
             net.close(check=False)
             raise
         return net
+
+    def _firewall(self, op: str) -> None:
+        """Accept traffic across our bridge (``-I``) or drop that rule again (``-D``).
+
+        Bridged frames pass iptables' FORWARD chain when br_netfilter is loaded; a machine whose
+        FORWARD policy is DROP (e.g. one running Docker) would otherwise silently cut every host
+        off from every other. No iptables (as here): nothing to do.
+        """
+        if shutil.which("iptables") is None:
+            return
+        rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT"]
+        subprocess.run(["iptables", op, *rule], capture_output=True)
 
     def _add_host(self, role: str, i: int, ip: str) -> None:
         ns, veth, peer = f"{self.prefix}{role}", f"{self.prefix}h{i}", f"{self.prefix}n{i}"
@@ -236,6 +249,7 @@ class HostNetwork:
                 time.sleep(0.1)
             subprocess.run(["ip", "netns", "del", h.ns], capture_output=True)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        self._firewall("-D")
         # Namespaces never added to self.hosts (a failure inside _add_host) are found by prefix.
         for name in self.leftovers():
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
