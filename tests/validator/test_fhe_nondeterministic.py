@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XgbWorld]:
     data = load_dataset()
     bundle = build_bundle("xgb", store, data)
     assert not bundle.deterministic
-    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=1800)
+    params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=1800)
     lnet = LocalNetwork.start(root / "net", None, params=params)
     try:
         deploy_incentives(lnet.net, lnet.owner, lnet.suite.deployment)

@@ -68,6 +68,10 @@ class NodeRegistry(ContractFacade):
     def min_stake(self) -> int:
         return int(self._call("min_stake"))
 
+    def unbond_delay(self) -> int:
+        """Seconds a node's unbonding stake stays slashable before it can be withdrawn."""
+        return int(self._call("unbond_delay"))
+
     # --- subnet indices (Rewards' weight columns) --------------------------------------------------
     def subnet_size(self) -> int:
         """How many subnet indices are taken (at most 64): the length of a validator's weight row."""
