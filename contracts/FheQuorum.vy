@@ -36,8 +36,6 @@ initializes: ownable
 exports: ownable.owner
 
 BPS: constant(uint256) = 10000
-MODE_FHE: constant(uint8) = 2
-SUBMITTED: constant(uint8) = 2
 
 interface Market:
     def job(job_id: uint256) -> jobs.Job: view
@@ -143,8 +141,8 @@ def attest_mismatch(job_id: uint256, recomputed_hash: bytes32) -> bool:
     assert not self.disputed[job_id], "already disputed"
     assert not self.attested[job_id][msg.sender], "already attested"
     job: jobs.Job = staticcall market.job(job_id)
-    assert job.mode == MODE_FHE, "not fhe job"
-    assert job.status == SUBMITTED, "not submitted"
+    assert job.mode == jobs.MODE_FHE, "not fhe job"
+    assert job.status == jobs.SUBMITTED, "not submitted"
     window_end: uint256 = job.submitted_at + staticcall market.challenge_window()
     assert block.timestamp < window_end, "window closed"
     assert recomputed_hash != empty(bytes32), "empty hash"

@@ -76,7 +76,7 @@ def main() -> None:
 
             # 2 ----------------------------------------------------------------------------------
             con.rule("2. live network: chain, core suite + agents contracts, a node process")
-            params = SuiteParams(max_deadline=3600, challenge_window=60)
+            params = SuiteParams.dev(max_deadline=3600, challenge_window=60)
             lnet = LocalNetwork.start(root / "net", None, params=params)
             net, suite = lnet.net, lnet.suite
             addrs = deploy_agents(net, lnet.owner, suite.deployment)

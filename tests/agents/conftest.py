@@ -31,7 +31,7 @@ from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.node_registry import NodeRegistry
 from veilproof.chain.token import Token
 
-PARAMS = SuiteParams(min_stake=MIN_STAKE, slash_amount=10 * ONE, challenge_window=600)
+PARAMS = SuiteParams.dev(min_stake=MIN_STAKE, slash_amount=10 * ONE, challenge_window=600)
 GAS_FILE = Path(os.environ.get("VEILPROOF_AGENTS_GAS", Path(__file__).parent / ".gas.json"))
 
 

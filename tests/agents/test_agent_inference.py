@@ -187,7 +187,9 @@ def make_live_agent_world(root: Path) -> LiveAgentWorld:
     store = ArtifactStore(root / "store")
     data = load_dataset()
     bundle, model = build_bundle_with_model("logreg", store, data)
-    lnet = LocalNetwork.start(root / "net", None, params=SuiteParams(max_deadline=3600, challenge_window=60))
+    lnet = LocalNetwork.start(
+        root / "net", None, params=SuiteParams.dev(max_deadline=3600, challenge_window=60)
+    )
     net, suite = lnet.net, lnet.suite
     addrs = deploy_agents(net, lnet.owner, suite.deployment)
     suite.deployment.save(lnet.deployment_file)

@@ -63,7 +63,7 @@ class World:
 @pytest.fixture
 def world(net: Network) -> World:
     owner, author, node, client = net.new_accounts(4)
-    s = Suite.attach(net, deploy_suite(net, owner, SuiteParams(min_stake=MIN_STAKE)))
+    s = Suite.attach(net, deploy_suite(net, owner, SuiteParams.dev(min_stake=MIN_STAKE)))
     rcpt = s.models.register_model("m", PRICE, 1_500, h("onnx"), [], [], h("code"), sender=author)
     mid = s.models.registered_model_id(rcpt)
     s.models.set_fhe_commitment(mid, h("client"), h("server"), sender=author)
@@ -157,7 +157,7 @@ def test_registry_reads_are_typed(world: World) -> None:
 def test_events_of_other_contracts_are_not_read(world: World, net: Network) -> None:
     """A second market's JobOpened in the same kind of receipt is not this market's job."""
     w = world
-    other = Suite.attach(net, deploy_suite(net, w.owner)).market
+    other = Suite.attach(net, deploy_suite(net, w.owner, SuiteParams.dev())).market
     w.suite.token.approve(w.suite.market.address, PRICE, sender=w.client)
     rcpt = w.suite.market.open_job(
         w.model_id, w.node.address, h("x"), JobMode.FHE, net.now() + 3000,
@@ -205,7 +205,7 @@ def test_output_and_proof_hash_match_what_the_contract_stores(mlp, mlp_proof) ->
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     net = connect()
     owner, node, client = net.new_accounts(3)
-    d = deploy_suite(net, owner)
+    d = deploy_suite(net, owner, SuiteParams.dev())
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     s = Suite.attach(net, d)

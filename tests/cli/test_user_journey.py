@@ -104,7 +104,8 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         assert f"account 'node' ({node_addr})" in unfunded.stderr
         assert f"veilproof transfer {node_addr} --eth 1" in unfunded.stderr
 
-        _cli(owner_home, "transfer", node_addr, "--veil", "150", "--eth", "10", "--chain-url", url)
+        # the node's default stake is the default deploy's minimum, 2,000 VEIL
+        _cli(owner_home, "transfer", node_addr, "--veil", "2050", "--eth", "10", "--chain-url", url)
         _cli(owner_home, "transfer", client_addr, "--veil", "10", "--eth", "10", "--chain-url", url)
         node_log = tmp_path / "node.log"
         with open(node_log, "w") as log:
@@ -151,9 +152,10 @@ def test_cli_user_journey(tmp_path: Path) -> None:
             node_addr[:10] in _cli(client_home, "nodes", "--model", str(model_id), "--chain-url", url).stdout
         )
 
-        # The node pulls its earnings (price minus the owner's 10% default royalty).
+        # The node pulls its earnings: the price minus the default deploy's 5% protocol fee, minus the
+        # owner's 10% default royalty of the rest (1 × 0.95 × 0.9).
         w = _cli(node_home, "withdraw", "--account", "node", "--chain-url", url).stdout
-        assert "withdrew 0.9 VEIL" in w
+        assert "withdrew 0.855 VEIL" in w
 
         # An input of the wrong length is refused before any transaction: no job, no VEIL moved.
         short = tmp_path / "short.json"

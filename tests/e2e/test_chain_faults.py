@@ -146,7 +146,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mlp) -> Iterator[World]:  # 
     root = tmp_path_factory.mktemp("chain-faults")
     anvil = start_anvil()
     relay = Relay(anvil.port)
-    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+    params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
     from veilproof.zk import evm
 
     v = evm.compile_reusable_verifier()

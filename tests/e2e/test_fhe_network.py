@@ -183,6 +183,52 @@ def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> N
     assert abs(float(alice.decrypt(out).sum()) - 1.0) < 0.05
 
 
+def test_node_collects_the_penalty_of_a_refuted_attestation(fhe_world: FheWorld) -> None:
+    """#12 item 4 follow-up: a validator holding a third of the stake attests a false hash against the
+    honest node's real FHE result; the quorum never forms, and once the window closes the node
+    process's maintenance loop calls FheQuorum.settle_refuted by itself: the attester's penalty
+    lands in the node's wallet. Before, nobody sent that transaction: a false attestation cost
+    its author nothing and the accused node got nothing (the wait below timed out)."""
+    import time
+
+    from eth_utils import keccak
+
+    w = fhe_world
+    s, net = w.lnet.suite, w.lnet.net
+    quorum = s.quorum
+    assert quorum is not None
+    alice = _fhe_client(w, "alice")
+    keys = alice.evaluation_keys()
+    ct = alice.encrypt(w.data.x_test[2])
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _upload(w, job_id, keys).status_code == 200
+    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    t_end = time.monotonic() + 120
+    while read_job(s, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        time.sleep(0.2)
+    vmin = s.rewards.min_stake()
+    honest, griefer = w.lnet.new_funded(2 * vmin // 10**18), w.lnet.new_funded(vmin // 10**18)
+    for v, stake in ((honest, 2 * vmin), (griefer, vmin)):
+        s.token.approve(s.rewards.address, stake, sender=v)
+        s.rewards.register_validator(stake, sender=v)
+    quorum.attest_mismatch(job_id, keccak(b"a hash the griefer never computed"), sender=griefer)
+    assert not quorum.disputed(job_id)  # a third of the stake: no quorum
+    node = w.node.account.address
+    before = _veil(w, node)
+    penalty = vmin * quorum.false_attest_bps() // 10_000
+    assert penalty > 0
+    net.time_travel(s.market.challenge_window() + 1)
+    t_end = time.monotonic() + 60
+    while not quorum.settled(job_id, griefer.address):
+        assert time.monotonic() < t_end, "the node did not settle the refuted attestation"
+        time.sleep(0.3)
+    assert _veil(w, node) == before + penalty
+    assert s.rewards.read_validator(griefer.address).stake == vmin - penalty
+    assert quorum.refuted_count(griefer.address) == 1
+    assert s.rewards.read_validator(honest.address).stake == 2 * vmin  # never attested: never charged
+
+
 @pytest.mark.parametrize(
     "case", ["truncated", "other_circuit", "random_bytes", "other_circuit_keys", "oversized_keys"]
 )

@@ -34,7 +34,7 @@ def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorl
 
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     v = evm.compile_reusable_verifier()
-    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+    params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
     lnet = LocalNetwork.start(root, chain_url, params=params, verifier=(v.abi, v.bytecode))
     pkg = mlp.package
     pub = publish_model(
@@ -83,7 +83,7 @@ def make_fhe_world(root: Path, chain_url: str | None) -> FheWorld:
     data = load_dataset()
     bundle, model = build_bundle_with_model("logreg", store, data)
     other = build_bundle("xgb", store, data)
-    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+    params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
     lnet = LocalNetwork.start(root / "net", chain_url, params=params)
     pub = publish_model(
         lnet.suite, lnet.owner, name="logreg-fhe", price=PRICE, royalty_bps=2_000,

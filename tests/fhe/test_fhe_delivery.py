@@ -34,7 +34,7 @@ def test_undelivered_output_is_demanded_then_delivered_on_chain(fhe_world) -> No
     net = connect()
     try:
         owner, node, client = net.new_accounts(3)
-        params = SuiteParams(challenge_window=600, delivery_bond=ONE_VEIL)
+        params = SuiteParams.dev(challenge_window=600, delivery_bond=ONE_VEIL)
         s = Suite.attach(net, deploy_suite(net, owner, params))
         mid = s.models.registered_model_id(
             s.models.register_model("lr", PRICE, 0, b"\x01" * 32, [], [], b"\x02" * 32, sender=owner)

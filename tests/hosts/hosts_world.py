@@ -175,7 +175,7 @@ def make_world(root: Path, mlp: Any) -> HostsWorld:
         chain, pub_h, node_h = hn["chain"], hn["pub"], hn["node"]
         anvil = start_anvil(CHAIN_PORT, host=chain.ip, wrap=["ip", "netns", "exec", chain.ns])
         v = evm.compile_reusable_verifier()
-        params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
+        params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
         lnet = LocalNetwork.start(root / "operator", anvil.url, params=params, verifier=(v.abi, v.bytecode))
 
         # The publisher's host builds/holds the artifacts in its own store.

@@ -45,7 +45,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from veilproof.chain import connect
-from veilproof.chain.deploy import ONE_VEIL, deploy_suite, deploy_zk_verifier
+from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
 from veilproof.chain.suite import Suite
 from veilproof.client.payer import DirectPayer
@@ -117,7 +117,7 @@ def live_node(mlp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNod
     home = tmp_path_factory.mktemp("schemathesis-node")
     net = connect()
     owner, client, node_acct = net.new_accounts(3)
-    d = deploy_suite(net, owner)
+    d = deploy_suite(net, owner, SuiteParams.dev())
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     suite = Suite.attach(net, d)

@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 
 from veilproof.chain import connect
-from veilproof.chain.deploy import deploy_suite, deploy_zk_verifier
+from veilproof.chain.deploy import SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.suite import Suite
 from veilproof.client.publish import publish_model
 from veilproof.errors import ArtifactError, IntegrityError
@@ -75,7 +75,7 @@ def published(mlp, tmp_path_factory):  # type: ignore[no-untyped-def]
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     net = connect()
     (owner,) = net.new_accounts(1)
-    d = deploy_suite(net, owner)
+    d = deploy_suite(net, owner, SuiteParams.dev())
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     suite = Suite.attach(net, d)

@@ -5,9 +5,7 @@ hash is not what the circuit computes is refuted by re-execution and slashed thr
 from __future__ import annotations
 
 import hashlib
-import random
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +14,11 @@ from world import PRICE, FheWorld, make_fhe_world
 
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.views import MODE_FHE, SLASHED, SUBMITTED, read_job, read_model
-from veilproof.client import Client
-from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig, WeightedPolicy
-from veilproof.validator.audits import default_client_factory
+from veilproof.validator import DisclosureBox, Validator, WeightedPolicy
+from veilproof.validator.audits import ClientFactory
 
 pytestmark = pytest.mark.slow
+MakeValidator = Callable[..., Validator]  # the make_validator fixture (tests/validator/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -33,27 +31,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FheWorld]:
         w.lnet.stop()
 
 
-def _validator(w: FheWorld, root: Path, stake_veil: int = 1_000, **kw) -> Validator:  # type: ignore[no-untyped-def]
-    v = Validator(
-        w.lnet.suite, w.lnet.new_funded(stake_veil + 100), root,
-        [ModelAudit(w.model_id, w.data.x_test[:10], private=True)],
-        config=ValidatorConfig(stake=stake_veil * ONE_VEIL), rng=kw.pop("rng", random.Random(0)), **kw,
-    )  # fmt: skip
-    v.ensure_registered()
-    return v
-
-
-class WrongAnswerClient(Client):
-    """Fault injection only: as if the node had returned an encryption of another answer. The output
-    hash posted on chain still matches (the client accepts and pays); only decryption reveals it."""
-
-    def _infer_fhe(self, *a, **kw):  # type: ignore[no-untyped-def]
-        res = super()._infer_fhe(*a, **kw)
-        return replace(res, output=list(reversed(res.output)))
-
-
-def test_fhe_audit_honest_node_passes_under_a_fresh_key(world: FheWorld, tmp_path: Path) -> None:
-    v = _validator(world, tmp_path / "v")
+def test_fhe_audit_honest_node_passes_under_a_fresh_key(
+    world: FheWorld, tmp_path: Path, make_validator: MakeValidator
+) -> None:
+    v = make_validator(world, tmp_path / "v")
     try:
         audit = v.audit_epoch()
     finally:
@@ -68,12 +49,10 @@ def test_fhe_audit_honest_node_passes_under_a_fresh_key(world: FheWorld, tmp_pat
     assert job.client != v.account.address and job.mode == MODE_FHE
 
 
-def test_fhe_audit_catches_a_wrong_answer(world: FheWorld, tmp_path: Path) -> None:
-    def factory(suite, acct, home):  # type: ignore[no-untyped-def]
-        base = default_client_factory(suite, acct, home)
-        return WrongAnswerClient(suite, acct, home, poll_interval=base.poll_interval)
-
-    v = _validator(world, tmp_path / "v", client_factory=factory)
+def test_fhe_audit_catches_a_wrong_answer(
+    world: FheWorld, tmp_path: Path, make_validator: MakeValidator, wrong_answer_clients: ClientFactory
+) -> None:
+    v = make_validator(world, tmp_path / "v", client_factory=wrong_answer_clients)
     try:
         audit = v.audit_epoch()
     finally:
@@ -83,15 +62,17 @@ def test_fhe_audit_catches_a_wrong_answer(world: FheWorld, tmp_path: Path) -> No
     assert WeightedPolicy().score(st) == 0.0 and audit.weights[st.index] == 0
 
 
-def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(world: FheWorld, tmp_path: Path) -> None:
+def test_reexecution_refutes_a_wrong_posted_hash_and_slashes(
+    world: FheWorld, tmp_path: Path, make_validator: MakeValidator
+) -> None:
     from veilproof.fhe import FheClient
 
     w = world
     suite, net = w.lnet.suite, w.lnet.net
     box = DisclosureBox(tmp_path / "disclosed")
-    # Validators of earlier tests stay registered: bond 3x their stake to hold the 2/3 quorum alone.
-    others = w.lnet.suite.rewards.total_active_stake() // ONE_VEIL
-    v = _validator(w, tmp_path / "v", stake_veil=max(1_000, 3 * others), disclosures=box)
+    # Validators of earlier tests stay registered: by default it bonds 3x their stake, so it holds the
+    # 2/3 quorum alone.
+    v = make_validator(w, tmp_path / "v", disclosures=box)
     node = w.node.account  # the test plays the node's part on chain, with the node's key
     model = read_model(suite, w.model_id)
     server = v.references.fhe_server(model)

@@ -14,9 +14,8 @@ Real parts: chain, contracts, a node process serving the XGBoost circuit, real k
 from __future__ import annotations
 
 import hashlib
-import random
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,15 @@ from world import PRICE, SLASH
 
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams
 from veilproof.chain.views import MODE_FHE, SUBMITTED, read_job, read_model
-from veilproof.client import Client
 from veilproof.client.publish import publish_model
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.incentives.deploy import deploy_incentives
 from veilproof.node.config import ServedModel
-from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig, WeightedPolicy
-from veilproof.validator.audits import default_client_factory
+from veilproof.validator import DisclosureBox, Validator, WeightedPolicy
+from veilproof.validator.audits import ClientFactory
 
 pytestmark = pytest.mark.slow
+MakeValidator = Callable[..., Validator]  # the make_validator fixture (tests/validator/conftest.py)
 
 
 @dataclass
@@ -56,7 +55,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XgbWorld]:
     data = load_dataset()
     bundle = build_bundle("xgb", store, data)
     assert not bundle.deterministic
-    params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=1800)
+    params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=1800)
     lnet = LocalNetwork.start(root / "net", None, params=params)
     try:
         deploy_incentives(lnet.net, lnet.owner, lnet.suite.deployment)
@@ -74,18 +73,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XgbWorld]:
         yield XgbWorld(lnet, pub.model_id, node, bundle, data)
     finally:
         lnet.stop()
-
-
-def _validator(w: XgbWorld, root: Path, **kw: Any) -> Validator:
-    others = w.lnet.suite.rewards.total_active_stake() // ONE_VEIL
-    stake = max(1_000, 3 * others)  # holds the 2/3 FHE quorum alone: its attestation alone slashes
-    v = Validator(
-        w.lnet.suite, w.lnet.new_funded(stake + 100), root,
-        [ModelAudit(w.model_id, w.data.x_test[:10], private=True)],
-        config=ValidatorConfig(stake=stake * ONE_VEIL), rng=random.Random(0), **kw,
-    )  # fmt: skip
-    v.ensure_registered()
-    return v
 
 
 def _disclosed_honest_job(w: XgbWorld, box: DisclosureBox, root: Path) -> int:
@@ -125,12 +112,12 @@ def _disclosed_honest_job(w: XgbWorld, box: DisclosureBox, root: Path) -> int:
 
 
 def test_honest_node_on_a_pbs_circuit_keeps_full_score_and_is_never_disputed(
-    world: XgbWorld, tmp_path: Path
+    world: XgbWorld, tmp_path: Path, make_validator: MakeValidator
 ) -> None:
     w = world
     suite = w.lnet.suite
     box = DisclosureBox(tmp_path / "disclosed")
-    v = _validator(w, tmp_path / "v", disclosures=box)
+    v = make_validator(w, tmp_path / "v", disclosures=box)  # holds the 2/3 quorum alone
     job = _disclosed_honest_job(w, box, tmp_path)
     stake0 = suite.nodes.read_node(w.node.account.address).stake
     try:
@@ -146,21 +133,10 @@ def test_honest_node_on_a_pbs_circuit_keeps_full_score_and_is_never_disputed(
     assert suite.nodes.read_node(w.node.account.address).stake == stake0  # never slashed
 
 
-class WrongAnswerClient(Client):
-    """Fault injection only: as if the node had returned an encryption of another answer (the output
-    hash it posted still matches what it returned, so only decryption can tell)."""
-
-    def _infer_fhe(self, *a, **kw):  # type: ignore[no-untyped-def]
-        res = super()._infer_fhe(*a, **kw)
-        return replace(res, output=list(reversed(res.output)))
-
-
-def test_cheater_on_a_pbs_circuit_is_caught_by_audit_answers(world: XgbWorld, tmp_path: Path) -> None:
-    def factory(suite, acct, home):  # type: ignore[no-untyped-def]
-        base = default_client_factory(suite, acct, home)
-        return WrongAnswerClient(suite, acct, home, poll_interval=base.poll_interval)
-
-    v = _validator(world, tmp_path / "v", client_factory=factory)
+def test_cheater_on_a_pbs_circuit_is_caught_by_audit_answers(
+    world: XgbWorld, tmp_path: Path, make_validator: MakeValidator, wrong_answer_clients: ClientFactory
+) -> None:
+    v = make_validator(world, tmp_path / "v", client_factory=wrong_answer_clients)
     try:
         audit = v.audit_epoch()
     finally:

@@ -45,7 +45,7 @@ def m(request, mlp, mlp_salted):  # type: ignore[no-untyped-def]
     pkg = built.package
     net = connect()
     owner, node, alice, bob = net.new_accounts(4)
-    d = deploy_suite(net, owner, SuiteParams())
+    d = deploy_suite(net, owner, SuiteParams.dev())
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     s = Suite.attach(net, d)
@@ -161,7 +161,7 @@ def test_a_client_salts_each_job_through_a_live_node(tmp_path, mlp_salted) -> No
     pkg = mlp_salted.package
     v = evm.compile_reusable_verifier()
     lnet = LocalNetwork.start(
-        tmp_path / "net", None, params=SuiteParams(max_deadline=3600), verifier=(v.abi, v.bytecode)
+        tmp_path / "net", None, params=SuiteParams.dev(max_deadline=3600), verifier=(v.abi, v.bytecode)
     )
     try:
         pub = publish_model(

@@ -32,7 +32,7 @@ def m(mlp):  # type: ignore[no-untyped-def]
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     net = connect()
     owner, node, client = net.new_accounts(3)
-    d = deploy_suite(net, owner, SuiteParams(slash_amount=SLASH))
+    d = deploy_suite(net, owner, SuiteParams.dev(slash_amount=SLASH))
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     s = Suite.attach(net, d)

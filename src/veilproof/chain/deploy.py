@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -20,20 +20,62 @@ from veilproof.errors import ConfigError
 
 ONE_VEIL = 10**18
 
+# The tuned economics (docs/incentives.md "Tuning", swept by bench/economics.py). One source of
+# truth: the production defaults below and the simulation (veilproof.incentives.simulate.SimConfig)
+# both read these, and tests/incentives/test_default_deploy.py checks a default deploy against it.
+SLASH_VEIL = 1_000  # break-even audit rate g / (slash + fee) drops from 5.2% (at 50) to 0.30%
+NODE_MIN_STAKE_VEIL = 2_000  # covers two slashes; sybil nodes cost capital
+PROTOCOL_FEE_BPS = 500  # prices self-dealt ratings; could refund validators' audits
+CHALLENGE_WINDOW_S = 3_600  # one validator epoch: a quorum re-executes, audits decrypt, before finalize
+UNBOND_DELAY_S = 7 * 24 * 3_600
+MAX_DEADLINE_S = 24 * 3_600
+
 
 @dataclass(frozen=True)
 class SuiteParams:
-    """Economic parameters chosen at deploy time (owner can change most later)."""
+    """Economic parameters chosen at deploy time (owner can change most later).
 
-    min_stake: int = 100 * ONE_VEIL
-    unbond_delay: int = 7 * 24 * 3600
+    The defaults are the tuned production values; tests and the demo, which need a small stake and a
+    short window, ask for :meth:`dev` explicitly.
+    """
+
+    min_stake: int = NODE_MIN_STAKE_VEIL * ONE_VEIL
+    unbond_delay: int = UNBOND_DELAY_S
     challenger_bps: int = 5_000  # half of a slash to whoever brought the evidence
-    slash_amount: int = 50 * ONE_VEIL
-    max_deadline: int = 24 * 3600
-    challenge_window: int = 600
+    slash_amount: int = SLASH_VEIL * ONE_VEIL
+    max_deadline: int = MAX_DEADLINE_S
+    challenge_window: int = CHALLENGE_WINDOW_S
     # a client's bond to demand an FHE output on chain; paid to the node if it delivers
     delivery_bond: int = ONE_VEIL
+    fee_bps: int = PROTOCOL_FEE_BPS  # protocol fee on each settled job, to the treasury
     treasury: str | None = None  # defaults to the deployer
+
+    @classmethod
+    def dev(cls, **overrides: object) -> SuiteParams:
+        """Small values for tests and the demo: 100 VEIL node stake, 50 VEIL slash, a 600 s window,
+        no protocol fee (so earnings in tests are the price minus royalty). ``overrides`` replace
+        single fields (``SuiteParams.dev(challenge_window=60)``)."""
+        base = cls(min_stake=100 * ONE_VEIL, slash_amount=50 * ONE_VEIL, challenge_window=600, fee_bps=0)
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+    def check(self) -> SuiteParams:
+        """Raise :class:`ConfigError` if the contracts would refuse these values; returns ``self``.
+
+        Why here: the market reverts a horizon beyond the unbonding delay with a bare reason half-way
+        through a deploy; checking first leaves nothing half-deployed."""
+        horizon = self.max_deadline + 2 * self.challenge_window
+        if horizon >= self.unbond_delay:
+            raise ConfigError(
+                f"max_deadline + 2 * challenge_window = {horizon} s must stay below unbond_delay "
+                f"{self.unbond_delay} s (a node could unbond away from a pending slash)"
+            )
+        if self.max_deadline <= 0:
+            raise ConfigError("max_deadline must be positive")
+        if not 0 <= self.fee_bps <= 1_000:
+            raise ConfigError(f"fee_bps {self.fee_bps}: expected 0..1000 (the market caps it at 10%)")
+        if not 0 <= self.challenger_bps <= 10_000:
+            raise ConfigError(f"challenger_bps {self.challenger_bps}: expected 0..10000")
+        return self
 
 
 @dataclass
@@ -73,7 +115,7 @@ def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None =
     (:func:`veilproof.incentives.deploy.deploy_network` is the default deployment that does both).
     ``max_deadline + 2 * challenge_window`` must stay below ``unbond_delay`` (the market checks).
     """
-    p = params or SuiteParams()
+    p = (params or SuiteParams()).check()
     treasury = p.treasury or owner.address
     token = net.deploy("Token", sender=owner)
     models = net.deploy("ModelRegistry", sender=owner)
@@ -95,6 +137,8 @@ def deploy_suite(net: Network, owner: LocalAccount, params: SuiteParams | None =
     m.set_challenge_window(p.challenge_window, sender=owner)
     if p.delivery_bond:
         m.set_delivery_bond(p.delivery_bond, sender=owner)
+    if p.fee_bps:
+        m.set_fee_bps(p.fee_bps, sender=owner)
     return Deployment(
         chain_id=net.chain_id,
         token=token.address,

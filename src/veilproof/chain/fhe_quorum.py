@@ -9,11 +9,23 @@ closes is refuted: ``settle_refuted`` pays part of its stake to the accused node
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Receipt
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """One ``Attested`` event: ``validator`` claimed that re-executing ``job_id`` gave ``recomputed_hash``."""
+
+    job_id: int
+    validator: str
+    recomputed_hash: bytes
+    block: int
 
 
 class FheQuorum(ContractFacade):
@@ -29,8 +41,42 @@ class FheQuorum(ContractFacade):
     def attested(self, job_id: int, validator: str) -> bool:
         return bool(self._call("attested", job_id, to_checksum_address(validator)))
 
+    def attestations(
+        self, from_block: int = 0, to_block: int | str | None = None, *, validator: str | None = None
+    ) -> list[Attestation]:
+        """Attestations in a block range, in log order; only ``validator``'s when given.
+
+        Who reads them: the accused node settles the refuted ones (its compensation), and a validator
+        recovers, after a restart, the jobs whose dispute share it may still collect."""
+        filters = {"validator": to_checksum_address(validator)} if validator else None
+        return [
+            Attestation(
+                int(lg["args"]["job_id"]),
+                to_checksum_address(lg["args"]["validator"]),
+                bytes(lg["args"]["recomputed_hash"]),
+                int(lg["blockNumber"]),
+            )
+            for lg in self._logs("Attested", from_block, to_block, filters)
+        ]
+
+    def settled(self, job_id: int, attester: str) -> bool:
+        """Whether ``attester``'s share of ``job_id`` was collected or its refutation settled."""
+        return bool(self._call("settled", job_id, to_checksum_address(attester)))
+
+    def accused(self, job_id: int) -> str:
+        """The node ``job_id``'s first attestation accused (the zero address: never attested)."""
+        return str(self._call("accused", job_id))
+
     def quorum_bps(self) -> int:
         return int(self._call("quorum_bps"))
+
+    def false_attest_bps(self) -> int:
+        """Share of its attested stake a refuted attestation costs its author (paid to the node)."""
+        return int(self._call("false_attest_bps"))
+
+    def set_false_attest_penalty(self, bps: int, *, sender: LocalAccount) -> Receipt:
+        """Set :meth:`false_attest_bps` (owner only; at most 1000)."""
+        return self._send("set_false_attest_penalty", bps, sender=sender)
 
     def total_at(self, job_id: int) -> int:
         """The validator stake the quorum of ``job_id`` is measured against (0: never attested)."""
@@ -51,6 +97,10 @@ class FheQuorum(ContractFacade):
     def settle_refuted(self, job_id: int, attester: str, *, sender: LocalAccount) -> Receipt:
         """Charge an attester of a job that was not disputed by its window's close (anyone may)."""
         return self._send("settle_refuted", job_id, to_checksum_address(attester), sender=sender)
+
+    def refuted_penalty(self, rcpt: Receipt) -> int:
+        """What a ``settle_refuted`` receipt moved from the attester to the accused node."""
+        return sum(int(e["penalty"]) for e in self._events("AttestationRefuted", rcpt))
 
     def claim(self, *, sender: LocalAccount) -> Receipt:
         return self._send("claim", sender=sender)

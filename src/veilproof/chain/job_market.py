@@ -336,3 +336,13 @@ class JobMarket(ContractFacade):
 
     def set_delivery_bond(self, amount: int, *, sender: LocalAccount) -> Receipt:
         return self._send("set_delivery_bond", amount, sender=sender)
+
+    def set_fee_bps(self, bps: int, *, sender: LocalAccount) -> Receipt:
+        """Set the protocol fee (basis points of each settled job's price, at most 1000) for the treasury."""
+        return self._send("set_fee_bps", bps, sender=sender)
+
+    def fee_bps(self) -> int:
+        return int(self._call("fee_bps"))
+
+    def slash_amount(self) -> int:
+        return int(self._call("slash_amount"))

@@ -72,6 +72,10 @@ class NodeRegistry(ContractFacade):
         """The share of a slash (basis points) paid to whoever triggered it, e.g. the refunding client."""
         return int(self._call("challenger_bps"))
 
+    def unbond_delay(self) -> int:
+        """Seconds a node's unbonding stake stays slashable before it can be withdrawn."""
+        return int(self._call("unbond_delay"))
+
     # --- subnet indices (Rewards' weight columns) --------------------------------------------------
     def subnet_size(self) -> int:
         """How many subnet indices are taken (at most 64): the length of a validator's weight row."""

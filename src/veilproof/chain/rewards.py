@@ -103,6 +103,10 @@ class Rewards(ContractFacade):
             miss_penalty_bps=int(self._call("miss_penalty_bps")),
         )
 
+    def min_stake(self) -> int:
+        """Validator stake needed to commit weights (and to attest in FheQuorum)."""
+        return int(self._call("min_stake"))
+
     def current_epoch(self) -> int:
         return int(self._call("current_epoch"))
 

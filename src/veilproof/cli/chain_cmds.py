@@ -7,7 +7,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from veilproof.chain.deploy import ONE_VEIL, Deployment, deploy_suite, deploy_zk_verifier
+from veilproof.chain.deploy import (
+    CHALLENGE_WINDOW_S,
+    ONE_VEIL,
+    Deployment,
+    SuiteParams,
+    deploy_suite,
+    deploy_zk_verifier,
+)
 from veilproof.chain.dev.local import read_local_chain, start_local_chain, stop_local_chain
 from veilproof.chain.suite import Suite
 from veilproof.cli._common import (
@@ -108,7 +115,9 @@ def deploy(
         owner = load_account(p, account, create=True)
         if net.balance(owner.address) < 10**18:
             net.fund(owner.address)
-        d = deploy_suite(net, owner)
+        # The tuned economics (docs/incentives.md); the FHE window spans at least one validator epoch,
+        # so a quorum can re-execute a result before it settles.
+        d = deploy_suite(net, owner, SuiteParams(challenge_window=max(CHALLENGE_WINDOW_S, epoch_length)))
         if zk:
             from veilproof.zk import evm
 

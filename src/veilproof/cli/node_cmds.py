@@ -76,7 +76,10 @@ def start(
     ),
     workers: int = typer.Option(1, help="Concurrent jobs (proving is CPU-heavy)."),
     queue_limit: int = typer.Option(8, help="Queued jobs beyond the workers before answering 503."),
-    stake: int = typer.Option(100, help="VEIL to keep staked."),
+    stake: int = typer.Option(
+        2_000,  # = chain.deploy.NODE_MIN_STAKE_VEIL (not imported: the CLI loads web3 lazily)
+        help="VEIL to keep staked (at least the network's minimum node stake).",
+    ),
     fetch_from: list[str] = typer.Option([], help="Other nodes to fetch missing artifacts from."),
     json_out: bool = typer.Option(
         False, "--json", help="Print one JSON line (endpoint, address, pid) once serving."

@@ -81,7 +81,10 @@ class LocalNetwork:
         params: SuiteParams | None = None,
         verifier: tuple[list, str] | None = None,
     ) -> LocalNetwork:
-        """Start (or attach to) a chain, deploy the suite, and the ZK verifier if given (abi, bytecode)."""
+        """Start (or attach to) a chain, deploy the suite, and the ZK verifier if given (abi, bytecode).
+
+        ``params`` defaults to the production economics (:class:`SuiteParams`); the demo and tests pass
+        :meth:`SuiteParams.dev` for a small stake and a short window."""
         root.mkdir(parents=True, exist_ok=True)
         server = None
         if chain_url is None:
@@ -112,7 +115,7 @@ class LocalNetwork:
         *,
         artifacts_dir: Path | None = None,
         artifact_sources: list[str] | None = None,
-        stake_veil: int = 100,
+        stake_veil: int | None = None,
         account: LocalAccount | None = None,
         wait: bool = True,
         workers: int = 1,
@@ -127,9 +130,12 @@ class LocalNetwork:
         ``module`` runs the node (``python -m module NODE.json *args``): the production runner by
         default; fault-injecting variants for the demo and tests pass their own (see
         :func:`veilproof.demo.cheater.start_cheater`). ``config`` sets other :class:`NodeConfig`
-        fields (timeouts, limits)."""
+        fields (timeouts, limits). ``stake_veil`` defaults to the network's minimum node stake (read
+        from the chain, so the same code runs on a dev deploy and on the tuned production one)."""
         home = self.root / "nodes" / name
         home.mkdir(parents=True, exist_ok=True)
+        if stake_veil is None:
+            stake_veil = -(-self.suite.nodes.min_stake() // ONE_VEIL)
         acct = account or self.new_funded(stake_veil + 10)
         ks = Keystore(home / "keystore")
         if not (home / "keystore" / "node.json").exists():

@@ -121,7 +121,7 @@ def run_demo(
         with step(report, console, "start chain and deploy contracts (+ EZKL reusable verifier)"):
             v = evm.compile_reusable_verifier()
             treasury = Account.create().address
-            params = SuiteParams(treasury=treasury)
+            params = SuiteParams.dev(treasury=treasury)
             lnet = LocalNetwork.start(workdir, chain_url, params=params, verifier=(v.abi, v.bytecode))
         suite, owner = lnet.suite, lnet.owner
         report.facts["chain"] = chain_url or f"embedded py-evm served on {lnet.chain_url}"

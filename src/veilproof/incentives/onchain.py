@@ -26,7 +26,7 @@ from veilproof.incentives.deploy import IncentiveParams, deploy_incentives
 from veilproof.incentives.simulate import VEIL, SimConfig, SimResult, population, run
 from veilproof.incentives.yuma import EpochResult, YumaParams, commit_hash, epoch_step
 
-NODE_STAKE = 100 * ONE_VEIL
+NODE_STAKE = SuiteParams.dev().min_stake  # the harness deploys SuiteParams.dev() unless told otherwise
 
 
 @dataclass
@@ -85,7 +85,8 @@ class Subnet:
     ) -> Subnet:
         p = params or IncentiveParams()
         owner = net.new_accounts(1)[0]
-        d = deploy_suite(net, owner, suite_params)
+        # a test and simulation harness: the small dev values unless the caller asks for others
+        d = deploy_suite(net, owner, suite_params or SuiteParams.dev())
         addrs = deploy_incentives(net, owner, d, p)
         s = cls(
             net=net,

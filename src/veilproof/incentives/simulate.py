@@ -48,7 +48,9 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from veilproof.chain.deploy import NODE_MIN_STAKE_VEIL, ONE_VEIL, PROTOCOL_FEE_BPS, SLASH_VEIL, SuiteParams
 from veilproof.errors import InputError
+from veilproof.incentives.deploy import FALSE_ATTEST_BPS, VALIDATOR_MIN_STAKE_VEIL
 from veilproof.incentives.yuma import (
     MAX_NODES,
     MAX_VALIDATORS,
@@ -162,15 +164,16 @@ class SimConfig:
     # stake shares of validator groups (of the non-sybil validators' total); the rest is drawn
     colluding_stake_share: float = 0.15
     griefer_stake_share: float = 0.42
-    validator_min_stake: float = 1_000.0
-    node_min_stake: float = 2_000.0  # covers two slashes
+    # deploy values: the same constants the production deploy uses (veilproof.chain.deploy)
+    validator_min_stake: float = float(VALIDATOR_MIN_STAKE_VEIL)
+    node_min_stake: float = float(NODE_MIN_STAKE_VEIL)  # covers two slashes
     max_validators: int = MAX_VALIDATORS
     max_nodes: int = MAX_NODES
     # market
     emission: float = 2_000.0  # VEIL per epoch
     price: float = 10.0  # VEIL per job
     royalty: float = 0.15  # model owner's share of the price (after the fee)
-    fee_bps: int = 500  # protocol fee to the treasury
+    fee_bps: int = PROTOCOL_FEE_BPS  # protocol fee to the treasury
     compute_cost: float = 4.0  # honest compute per job
     cheap_cost: float = 1.0  # compute of a substituted (cheaper-model) job
     gas_veil_per_mgas: float = 0.1  # VEIL per million gas
@@ -182,7 +185,7 @@ class SimConfig:
     burst_prob: float = 0.1  # per epoch: demand spikes
     burst_factor: float = 3.0
     # slashing and detection (tuned)
-    slash: float = 1_000.0  # per caught cheat / missed deadline (node stake must cover it)
+    slash: float = float(SLASH_VEIL)  # per caught cheat / missed deadline (node stake must cover it)
     challenger_share: float = 0.5
     audit_rate: float = 0.01  # FHE jobs that are validator audits (3.4x the break-even rate)
     reexec_rate: float = 0.02  # deterministic user FHE jobs re-executed by validators
@@ -193,7 +196,7 @@ class SimConfig:
     audit_subsidy: float = 0.0
     caught_memory: int = 24  # epochs a caught node keeps a zero score at honest validators
     expiry_penalty: float = 1.0  # score lost per unit of expired-job share (validators' policy)
-    false_attest_bps: int = 100  # penalty of a refuted attestation, of the attested stake
+    false_attest_bps: int = FALSE_ATTEST_BPS  # penalty of a refuted attestation, of the attested stake
     cheat_fraction: float = 0.3  # fhe_cheater / zk_swapper
     griefs_per_epoch: int = 2  # false attestations a griefer group tries per epoch
     farm_jobs_per_epoch: int = 5  # per slash-farming client
@@ -830,6 +833,13 @@ def small_config(epochs: int = 3, seed: int = 0) -> SimConfig:
 
 
 def today(cfg: SimConfig | None = None) -> SimConfig:
-    """``cfg`` (default: the defaults) with every fix of issue #12 off and today's deploy values
-    (slash 50 VEIL, node stake 100 VEIL, no protocol fee)."""
-    return replace(cfg or SimConfig(), protocol=Protocol.today(), slash=50.0, node_min_stake=100.0, fee_bps=0)
+    """``cfg`` (default: the defaults) with every fix of issue #12 off and the deploy values from
+    before the tuning, kept as :meth:`SuiteParams.dev` (slash 50 VEIL, node stake 100 VEIL, no fee)."""
+    old = SuiteParams.dev()
+    return replace(
+        cfg or SimConfig(),
+        protocol=Protocol.today(),
+        slash=old.slash_amount / ONE_VEIL,
+        node_min_stake=old.min_stake / ONE_VEIL,
+        fee_bps=old.fee_bps,
+    )

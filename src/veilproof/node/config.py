@@ -38,7 +38,7 @@ class NodeConfig:
     eval_key_grace_s: int = 3600  # keys are kept this long past their job's deadline, then swept
     max_artifact_bytes: int = 4 * 1024**3  # the most the node downloads for one artifact from a peer
     maintenance_interval_s: float = 30.0
-    stake: int = 100 * 10**18
+    stake: int = 2_000 * 10**18  # the production minimum node stake (chain.deploy.NODE_MIN_STAKE_VEIL)
     artifact_sources: list[str] = field(default_factory=list)  # other nodes' base URLs
     deadline_margin: int = 5  # seconds a job must still have left to be accepted
     # Slow clients (see node/app.py _read_limited and node/runner.py): a body must keep arriving

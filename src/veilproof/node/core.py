@@ -43,6 +43,9 @@ T = TypeVar("T")
 #: How often the node probes its chain, and when a probe that has not come back means "not answering".
 CHAIN_PROBE_INTERVAL_S = 1.0
 CHAIN_PROBE_STALE_S = 30.0
+#: How often the maintenance loop reads the chain for what the node must answer (delivery demands,
+#: refuted attestations to settle).
+CHAIN_WATCH_INTERVAL_S = 2.0
 
 
 def chain_down(e: BaseException) -> bool:
@@ -108,6 +111,8 @@ class NodeCore:
         self._probe_lock = threading.Lock()
         self._probe: tuple[float, str | None] = (0.0, None)  # (when, why the chain is not usable)
         self.retry_interval_s = 1.0
+        # (job id, attester) of FHE attestations against this node, until settled or disputed
+        self.accusations: set[tuple[int, str]] = set()
 
     def _genesis_hash(self) -> str:
         return bytes(self.net.w3.eth.get_block(0)["hash"]).hex()

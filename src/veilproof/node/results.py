@@ -11,7 +11,7 @@ from typing import Any
 
 from veilproof.artifacts import sha256_hex
 from veilproof.errors import ArtifactError, ContractReverted
-from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, NodeCore
+from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, CHAIN_WATCH_INTERVAL_S, NodeCore, chain_down
 from veilproof.node.errors import (
     UnknownArtifact,
     UnknownJob,
@@ -30,11 +30,14 @@ log = logging.getLogger("veilproof.node")
 
 class Results(NodeCore):
     """Read-only answers: job reports, output ciphertexts, artifacts, node info; and the node's
-    housekeeping (probing its chain, sweeping evaluation keys whose jobs are over)."""
+    housekeeping (probing its chain, watching it for what the node must answer, sweeping evaluation
+    keys whose jobs are over)."""
 
     def start_maintenance(self) -> None:
-        """Daemon threads: probe the chain every second (``/health`` answers from the probe), and every
-        ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
+        """Daemon threads: probe the chain every second (``/health`` answers from the probe); every
+        ``CHAIN_WATCH_INTERVAL_S`` watch the chain for what this node must act on (clients demanding
+        an FHE output on chain, refuted attestations against it whose compensation it collects); and
+        every ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
 
         def every(seconds: float, task: Callable[[], object], name: str) -> None:
             def loop() -> None:
@@ -52,7 +55,28 @@ class Results(NodeCore):
             if gone:
                 log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
 
+        scanned = {"demands": 0, "attestations": 0}  # next block each watch reads from
+
+        def watch_chain() -> None:
+            # Each watch on its own: the chain being down for a while is expected (a warning, not a
+            # traceback every two seconds), and one watch failing must not starve the other.
+            for what, step in (
+                ("demands", self.answer_delivery_demands),
+                ("attestations", self.settle_refuted_attestations),
+            ):
+                try:
+                    scanned[what], done = step(scanned[what])
+                except Exception as e:
+                    if chain_down(e):
+                        log.warning("chain watch (%s): %s", what, e)
+                    else:
+                        log.exception("chain watch (%s)", what)
+                    continue
+                if done:
+                    log.info("chain watch (%s): acted on %s", what, done)
+
         every(CHAIN_PROBE_INTERVAL_S, self.probe_chain, "chain-probe")
+        every(CHAIN_WATCH_INTERVAL_S, watch_chain, "chain-watch")
         every(self.cfg.maintenance_interval_s, sweep, "key-sweep")
 
     def sweep_eval_keys(self) -> list[str]:
@@ -107,6 +131,44 @@ class Results(NodeCore):
             except ContractReverted:  # settled or disputed meanwhile, or a stored output that is not
                 continue  # the posted one: nothing more this node can do for this demand
         return head + 1, delivered
+
+    def settle_refuted_attestations(self, from_block: int) -> tuple[int, list[tuple[int, str, int]]]:
+        """Collect this node's compensation for attestations against it that the quorum refuted:
+        ``FheQuorum.settle_refuted`` on each (job, attester) whose challenge window closed without a
+        dispute. Returns (next block to scan, ``(job_id, attester, VEIL received)`` settled now).
+
+        Why the node: the penalty (``false_attest_bps`` of the attester's stake) is paid to the node it
+        accused, so the node is the party with the reason to send the transaction; until someone
+        does, a false attestation costs its author nothing. Accusations found in a scan are kept
+        until their window closes (a restart rescans from block 0: settled ones are skipped)."""
+        quorum = self.suite.quorum
+        if quorum is None:
+            return from_block, []
+        head = self.net.w3.eth.block_number
+        if head >= from_block:
+            for a in quorum.attestations(from_block, head):
+                if quorum.accused(a.job_id).lower() == self.address.lower():
+                    self.accusations.add((a.job_id, a.validator))
+            from_block = head + 1
+        if not self.accusations:
+            return from_block, []
+        market = self.suite.market
+        window, now = market.challenge_window(), self.chain_now()
+        settled: list[tuple[int, str, int]] = []
+        for job_id, attester in sorted(self.accusations):
+            if quorum.disputed(job_id) or quorum.settled(job_id, attester):
+                self.accusations.discard((job_id, attester))  # upheld (the node was slashed), or done
+                continue
+            if now < market.read_job(job_id).submitted_at + window:
+                continue  # the quorum may still form: not refuted yet
+            try:
+                rcpt = quorum.settle_refuted(job_id, attester, sender=self.account)
+            except ContractReverted as e:  # settled by someone else meanwhile, or disputed at the wire
+                log.info("refuted attestation of job %s by %s not settled: %s", job_id, attester, e.reason)
+            else:
+                settled.append((job_id, attester, quorum.refuted_penalty(rcpt)))
+            self.accusations.discard((job_id, attester))
+        return from_block, settled
 
     def artifact_path(self, digest: str) -> Path:
         """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served).

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -147,33 +146,14 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     sock.listen(2048)
     # Readiness file: a parent process (demo, tests) waits for it instead of guessing.
     (cfg.home / "ready.json").write_text(json.dumps({"endpoint": endpoint, "address": svc.address}))
-    svc.start_maintenance()
+    svc.start_maintenance()  # chain probe, chain watch (delivery demands, refuted attestations), key sweep
     server = uvicorn.Server(server_config(create_app(svc), cfg))
-    stop = threading.Event()
-    threading.Thread(target=_answer_demands, args=(svc, stop), name="delivery", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
-        stop.set()
         (cfg.home / "ready.json").unlink(missing_ok=True)
         svc.pool.shutdown(wait=False)
         svc.prover.close()
-
-
-DELIVERY_POLL_S = 2.0
-
-
-def _answer_demands(svc: NodeService, stop: threading.Event) -> None:
-    """Watch the market for clients demanding this node's FHE outputs on chain, and deliver them
-    (see :meth:`NodeService.answer_delivery_demands`) until the node stops."""
-    next_block = 0
-    while not stop.wait(DELIVERY_POLL_S):
-        try:
-            next_block, done = svc.answer_delivery_demands(next_block)
-            if done:
-                log.info("delivered output ciphertexts on chain for jobs %s", done)
-        except Exception as e:  # the chain may be down for a while: keep watching
-            log.warning("delivery watch: %s", e)
 
 
 def main() -> None:

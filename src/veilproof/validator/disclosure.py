@@ -16,6 +16,13 @@ ignored, since an honest node's output hash differs from any re-execution's ther
 A refuted job that is still inside its challenge window is attested in
 FheQuorum (quorum of validator stake → JobMarket.dispute_fhe slashes the node); a refuted job that
 the client already accepted can no longer be disputed, and only costs the node its score.
+
+A validator whose own attestations the quorum keeps refuting (``FheQuorum.refuted_count``: at least
+``max_refuted`` of them, and at least half of all it made) stops trusting its re-executions: its
+mismatches are neither attested nor held against the node, until its record recovers. Why: under the
+trust assumption (2/3 of stake re-executes honestly) a refuted mismatch means this validator's
+re-execution is what is wrong (a broken install, a circuit that is not deterministic here), and each
+further attestation would cost it ``false_attest_bps`` of its stake and wrongly zero an honest node.
 """
 
 from __future__ import annotations
@@ -75,6 +82,7 @@ class Reexecution:
     recomputed_hash: str
     attested: bool
     note: str = ""
+    trusted: bool = True  # False: this validator distrusts its own re-execution (see module doc)
 
     def record(self, model_id: int, latency_s: float) -> AuditRecord:
         return AuditRecord(self.node, model_id, "reexec", True, self.match, latency_s, self.job_id, self.note)
@@ -91,9 +99,13 @@ class Reexecutor:
         references: ReferenceBook,
         sample_rate: float = 1.0,
         rng: random.Random | None = None,
+        max_refuted: int = 3,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be in [0, 1]")
+        if max_refuted < 1:
+            raise ValueError("max_refuted must be at least 1")
+        self.max_refuted = max_refuted
         self.suite = suite
         self.account = account
         self.quorum = quorum
@@ -103,8 +115,9 @@ class Reexecutor:
         self.seen: set[int] = set()
         self.attested: set[int] = set()  # jobs this validator attested: its share of a dispute to collect
 
-    def check(self, box: DisclosureBox) -> list[tuple[Reexecution, AuditRecord]]:
-        """Each disclosed job is considered once: sampled with ``sample_rate``, then re-executed."""
+    def check(self, box: DisclosureBox) -> list[tuple[Reexecution, AuditRecord | None]]:
+        """Each disclosed job is considered once: sampled with ``sample_rate``, then re-executed.
+        The record is None for a mismatch this validator does not trust (it does not score the node)."""
         out = []
         for job_id in box.job_ids():
             if job_id in self.seen:
@@ -116,7 +129,8 @@ class Reexecutor:
             r = self.check_one(box, job_id)
             if r is not None:
                 job = self.suite.market.read_job(job_id)
-                out.append((r, r.record(job.model_id, time.perf_counter() - t0)))
+                rec = r.record(job.model_id, time.perf_counter() - t0) if r.trusted else None
+                out.append((r, rec))
         return out
 
     def check_one(self, box: DisclosureBox, job_id: int) -> Reexecution | None:
@@ -143,10 +157,41 @@ class Reexecutor:
             )
             return None
         res = reexecute(server, keys, ct, job.output_ct_hash, expected_server_hash=model.fhe_server_hash)
-        attested, note = False, ""
-        if not res.match:
-            attested, note = self._attest(job_id, job.status, res.output_hash)
-        return Reexecution(job_id, job.node, res.match, res.output_hash, attested, note)
+        return self.judge(job_id, job.node, job.status, res.match, res.output_hash)
+
+    def judge(self, job_id: int, node: str, status: int, match: bool, recomputed: str) -> Reexecution:
+        """What a re-execution of ``job_id`` means: a match clears the node; a mismatch is attested
+        (while the job can be disputed) unless this validator no longer trusts its own re-executions."""
+        if match:
+            return Reexecution(job_id, node, True, recomputed, False)
+        if not self.trusts_own_reexecution():
+            note = "mismatch not trusted: the quorum refuted most of this validator's attestations"
+            log.warning("job %s: %s", job_id, note)
+            return Reexecution(job_id, node, False, recomputed, False, note, trusted=False)
+        attested, note = self._attest(job_id, status, recomputed)
+        return Reexecution(job_id, node, False, recomputed, attested, note)
+
+    def trusts_own_reexecution(self) -> bool:
+        """False once the quorum refuted at least ``max_refuted`` of this validator's attestations and
+        at least half of all it made (``FheQuorum.refuted_count``; see the module docstring)."""
+        if self.quorum is None:
+            return True
+        me = self.account.address
+        refuted = self.quorum.refuted_count(me)
+        if refuted < self.max_refuted:
+            return True
+        return 2 * refuted < len(self.quorum.attestations(validator=me))
+
+    def recover_attested(self) -> set[int]:
+        """After a restart: the jobs this validator attested whose dispute share may still be
+        collected (read from FheQuorum's events), so :meth:`collect_rewards` does not lose them."""
+        if self.quorum is None:
+            return set()
+        me = self.account.address
+        for a in self.quorum.attestations(validator=me):
+            if not self.quorum.settled(a.job_id, me):
+                self.attested.add(a.job_id)
+        return set(self.attested)
 
     def collect_rewards(self) -> int:
         """Credit this validator its share of every dispute it won, then claim it; returns the amount.

@@ -45,6 +45,8 @@ class ValidatorConfig:
     stake: int = 1_000 * ONE_VEIL
     audits_per_model: int = 1  # audit jobs per (node, model) per epoch
     reexec_rate: float = 1.0  # share of disclosed FHE jobs re-executed
+    # stop trusting own re-executions after this many refuted attestations (and half of all made)
+    max_refuted: int = 3
     policy: ScoringPolicy = field(default_factory=WeightedPolicy)
     workers: int = 2  # nodes audited in parallel (each audit waits on a remote node)
 
@@ -93,8 +95,9 @@ class Validator:
         self.rng = rng or random.Random()
         self.auditor = Auditor(suite, account, self.workdir, self.references, client_factory)
         self.reexecutor = Reexecutor(
-            suite, account, self.quorum, self.references, self.config.reexec_rate, self.rng
-        )
+            suite, account, self.quorum, self.references, self.config.reexec_rate, self.rng,
+            max_refuted=self.config.max_refuted,
+        )  # fmt: skip
 
     # --- stake ---------------------------------------------------------------------------------
     def ensure_registered(self) -> None:
@@ -157,7 +160,7 @@ class Validator:
             by_addr = {s.address.lower(): s for s in stats.values()}
             for r, rec in self.reexecutor.check(self.disclosures):
                 reexecs.append(r)
-                if r.node.lower() in by_addr:
+                if rec is not None and r.node.lower() in by_addr:
                     by_addr[r.node.lower()].records.append(rec)
         n_nodes = self.suite.nodes.subnet_size()
         row = self.config.policy.weights(stats, n_nodes)
@@ -220,8 +223,9 @@ class Validator:
     def tick(self) -> str:
         """One step of the service, driven by the contract's clock; returns what it did."""
         self.finalize_ready()
-        if self.reexecutor.attested:
-            self.reexecutor.collect_rewards()  # shares of disputes this validator won (pull-based)
+        # Shares of disputes this validator won (pull-based: collect, then claim). Every tick, not
+        # only after attesting here: a share someone else collected for it is claimed too.
+        self.reexecutor.collect_rewards()
         e = self.current_epoch()
         if self.in_commit_window():
             if self.committed(e):
@@ -245,6 +249,7 @@ class Validator:
         """Loop :meth:`tick` until ``stop`` is set; errors are logged and retried next tick."""
         stop = stop or threading.Event()
         self.ensure_registered()
+        self.reexecutor.recover_attested()  # disputes attested before a restart: still collected
         last = ""
         while not stop.is_set():
             try:
