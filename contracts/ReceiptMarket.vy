@@ -458,8 +458,8 @@ def claim_with_proof(
     """
     @notice The client got the result but withholds its receipt: put the proof on chain and
             be paid the order's max price plus `claim_surcharge` (capped by the deposit) from
-            the client's deposit. Also answers a demand (the node takes its bond). Before the
-            deadline + claim window, or before a demand's due time.
+            the client's deposit. Also answers a demand (the node takes its bond). After the
+            order's deadline, until deadline + claim window or a demand's due time.
     @param order The client-signed order; its node is the caller.
     @param client_sig The client's EIP-712 signature of the order.
     @param instances Public instances: [input commitment, outputs...].
@@ -469,6 +469,9 @@ def claim_with_proof(
     assert order.mode == MODE_ZK, "not zk"
     oh: bytes32 = self._order_struct_hash(order)
     assert signatures._is_valid_signature_now(order.client, self._digest(oh), client_sig), "bad client signature"
+    # after the deadline only: until then the client's receipt is the way to pay, so a node cannot
+    # race the client's receipt with a claim to earn the surcharge (or the full max price)
+    assert block.timestamp > order.deadline, "claim too early"
     d: Demand = self.demands[oh]
     if d.due != 0:
         assert block.timestamp < d.due, "demand expired"

@@ -315,9 +315,12 @@ def test_claim_with_a_bad_proof_pays_nothing(r: R) -> None:
     """The node tries to get paid without a receipt with a proof the verifier rejects, or a proof
     of another input."""
     w, rm = r.w, r.rm
-    o = r.order()
+    o = r.order(deadline=w.net.now() + 10)
     csig = rm.sign_order(o, w.client)
     inst = [int.from_bytes(o.input_commitment, "big"), 7]
+    with reverts("claim too early"):  # the client's receipt is due first: no racing it for the surcharge
+        rm.claim_with_proof(o, csig, inst, b"\x01" * 64, sender=w.node)
+    w.net.time_travel(20)
     with reverts("proof rejected"):
         rm.claim_with_proof(o, csig, inst, b"\x01" * 64, sender=w.node)
     with reverts("input mismatch"):

@@ -83,10 +83,13 @@ def test_withheld_receipt_node_is_paid_by_proving_on_chain(m, mlp, mlp_proof) ->
     """Attack: the client got a valid result and signs no receipt. The node puts the proof on chain:
     paid the order's price plus the surcharge from the deposit. The client cannot turn the node's
     valid delivery into a slash."""
-    o = _order(m, mlp)
+    o = _order(m, mlp, deadline=30)
     csig = m.rm.sign_order(o, m.client)
     pb, inst = evm.calldata(mlp_proof.proof)
     dsig = m.rm.sign_delivery(o, inst, pb, m.node)
+    with pytest.raises(ContractReverted, match="claim too early"):
+        m.rm.claim_with_proof(o, csig, inst, pb, sender=m.node, gas=3_000_000)
+    m.net.time_travel(60)
     with pytest.raises(ContractReverted, match="claim is valid"):
         m.rm.challenge(o, inst, pb, dsig, sender=m.client, gas=3_000_000)
     dep, pend = m.rm.deposit_of(m.client.address, m.node.address), m.rm.pending(m.node.address)
@@ -102,7 +105,8 @@ def test_withheld_receipt_node_is_paid_by_proving_on_chain(m, mlp, mlp_proof) ->
 def test_wrong_proof_gets_no_receipt_no_claim_and_a_slash(m, mlp, mlp_proof, fraud: str) -> None:  # type: ignore[no-untyped-def]
     """Attack: the node delivers a wrong proof. The client's local check refuses it (no receipt); the
     node's claim with it fails on chain; the client's challenge with the signed delivery slashes."""
-    o = _order(m, mlp, i=1 if fraud == "other_input" else 0)
+    o = _order(m, mlp, i=1 if fraud == "other_input" else 0, deadline=5)
+    m.net.time_travel(10)
     proof = mlp_proof.proof
     if fraud == "edited_output":
         inst = list(proof.instances)
