@@ -189,7 +189,9 @@ def receipt_rows(net: Network) -> list[tuple[str, str, int]]:
     ).address
     deploy_receipt_market(net, owner, d, ReceiptParams(fee_bps=100))
     rm = ReceiptMarket(net, d.extra["receipt_market"])
-    rows.append(("ReceiptMarket", "(runtime code size, bytes)", len(net.w3.eth.get_code(rm.address))))
+    rows.append(
+        ("ReceiptMarket", "(runtime code size, bytes)", len(net.w3.eth.get_code(rm.contract.address)))
+    )
 
     def tx(fn: Any, sender: Any, label: str) -> None:
         rows.append(

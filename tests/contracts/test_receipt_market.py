@@ -44,21 +44,26 @@ class R:
     nonce: int = 0
 
     def order(
-        self, node: str | None = None, price: int = PRICE, deadline: int | None = None, **kw: object
+        self,
+        node: str | None = None,
+        price: int = PRICE,
+        deadline: int | None = None,
+        client: str | None = None,
     ) -> Order:
         self.nonce += 1
         return Order(
-            client=self.w.client.address,
+            client=client or self.w.client.address,
             node=node or self.w.node.address,
             model_id=self.w.model_id,
             input_commitment=field_elem(f"input{self.nonce}"),
             max_price=price,
             deadline=deadline if deadline is not None else self.w.net.now() + 600,
-            nonce=kw.pop("nonce", self.nonce),  # type: ignore[arg-type]
+            nonce=self.nonce,
         )
 
     def receipt(self, o: Order, price: int | None = None) -> SignedReceipt:
-        return self.rm.sign_receipt(o, OUT, o.max_price if price is None else price, self.w.client)
+        signer = self.w.client if o.client == self.w.client.address else self.w.other
+        return self.rm.sign_receipt(o, OUT, o.max_price if price is None else price, signer)
 
     def stake(self, acct: object | None = None) -> int:
         return int(self.w.node_info(acct or self.w.node)["stake"])  # type: ignore[arg-type]
@@ -110,6 +115,22 @@ def test_replayed_receipt_pays_once(r: R) -> None:
     same_batch = rm.settle([rc2, rc2], sender=w.node)
     assert len(same_batch.settled) == 1 and [why for _, why in same_batch.skipped] == ["order closed"]
     assert rm.deposit_of(w.client.address, w.node.address) == 20 * ONE - 2 * PRICE
+
+
+def test_batch_of_several_clients_debits_and_closes_each(r: R) -> None:
+    """One batch, two clients: each client's deposit and nonce word is kept in memory while its
+    receipts run and written when the batch moves on; none of them can be replayed afterwards."""
+    w, rm = r.w, r.rm
+    w.mint(w.other, 20 * ONE)
+    w.approve(w.other, rm.contract)
+    rm.deposit(w.node.address, 20 * ONE, sender=w.other)
+    orders = [r.order(), r.order(client=w.other.address), r.order(), r.order(client=w.other.address)]
+    batch = [r.receipt(o) for o in orders]
+    assert len(rm.settle(batch, sender=w.node).settled) == 4
+    left = [rm.deposit_of(who.address, w.node.address) for who in (w.client, w.other)]
+    assert left == [20 * ONE - 2 * PRICE] * 2
+    assert all(rm.nonce_used(o.client, w.node.address, o.nonce) for o in orders)
+    assert [why for _, why in rm.settle(batch, sender=w.node).skipped] == ["order closed"] * 4
 
 
 def test_receipt_for_another_node_pays_nobody(r: R) -> None:
