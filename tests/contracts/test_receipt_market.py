@@ -15,6 +15,7 @@ from veilproof.chain.eip712 import Eip712Domain, TypedData
 from veilproof.chain.receipt_market import (
     RECEIPT_FIELDS,
     Order,
+    OrderRefused,
     ReceiptMarket,
     SignedReceipt,
 )
@@ -209,6 +210,29 @@ def test_overdrawn_deposit_pays_in_nonce_order_and_skips_the_rest(r: R) -> None:
     assert rm.deposit_of(w.client.address, w.node.address) == 4 * ONE
     rm.deposit(w.node.address, 4 * ONE, sender=w.client)
     assert rm.settle([r.receipt(orders[2])], sender=w.node).settled
+
+
+def test_node_checks_the_deposit_before_accepting(r: R) -> None:
+    """The node's acceptance check (what keeps it from row 7 of the attack table): it refuses an
+    order the deposit does not cover on top of its unsettled ones, a taken nonce, a client with a
+    pending withdrawal, a far deadline, another node's order."""
+    w, rm = r.w, r.rm
+    node = w.node.address
+    rm.check_order(r.order(), node=node, outstanding=18 * ONE, nonces_taken=set())
+    with pytest.raises(OrderRefused, match="deposit"):
+        rm.check_order(r.order(), node=node, outstanding=19 * ONE, nonces_taken=set())
+    o = r.order()
+    with pytest.raises(OrderRefused, match="order.nonce"):
+        rm.check_order(o, node=node, outstanding=0, nonces_taken={o.nonce})
+    with pytest.raises(OrderRefused, match="order.deadline"):
+        rm.check_order(
+            r.order(deadline=w.net.now() + 2 * 86400), node=node, outstanding=0, nonces_taken=set()
+        )
+    with pytest.raises(OrderRefused, match="order.node"):
+        rm.check_order(r.order(node=w.other.address), node=node, outstanding=0, nonces_taken=set())
+    rm.request_withdraw(node, ONE, sender=w.client)
+    with pytest.raises(OrderRefused, match="withdrawal"):
+        rm.check_order(r.order(), node=node, outstanding=0, nonces_taken=set())
 
 
 def test_batch_with_one_bad_receipt_pays_the_good_ones(r: R) -> None:

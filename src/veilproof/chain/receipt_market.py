@@ -24,6 +24,7 @@ from eth_utils import keccak, to_checksum_address
 from veilproof.chain.eip712 import Eip712Domain, TypedData
 from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Receipt
+from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 from veilproof.errors import InputError
 
 DOMAIN_NAME = "VeilproofReceiptMarket"
@@ -132,6 +133,13 @@ class SettleResult:
     receipt: Receipt
 
 
+class OrderRefused(InputError):
+    """A node's acceptance check failed: ``field`` names what, ``expected`` what would be accepted.
+
+    Accepting such an order could leave the node unpaid (deposit short, withdrawal pending, nonce
+    taken) or unable to answer a demand (model not registered with the verifier)."""
+
+
 @dataclass(frozen=True)
 class Demand:
     bond: int
@@ -219,6 +227,34 @@ class ReceiptMarket(ContractFacade):
     def param(self, name: str) -> int:
         """A uint parameter: withdraw_delay, claim_window, response_window, demand_bond, ..."""
         return int(self._call(name))
+
+    def check_order(self, order: Order, *, node: str, outstanding: int, nonces_taken: set[int]) -> None:
+        """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
+
+        ``outstanding``: the max prices of this client's orders the node accepted and has not settled;
+        ``nonces_taken``: the nonces of those orders. Raises :class:`OrderRefused`; returns if the node
+        would be paid for delivering (by receipt, or by proof claim after the deadline).
+        """
+        if to_checksum_address(order.node) != to_checksum_address(node):
+            raise OrderRefused("order.node", f"this node {node}", order.node)
+        now = self.net.now()
+        if not now < order.deadline <= now + self.param("max_deadline"):
+            raise OrderRefused(
+                "order.deadline", "in the future, within the market's max_deadline", order.deadline
+            )
+        if order.nonce in nonces_taken or self.nonce_used(order.client, node, order.nonce):
+            raise OrderRefused("order.nonce", "a nonce not used before with this node", order.nonce)
+        if self.withdrawal(order.client, node)[1] != 0:
+            raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
+        deposit = self.deposit_of(order.client, node)
+        if deposit < outstanding + order.max_price:
+            raise OrderRefused(
+                "deposit", f"at least {outstanding + order.max_price} (unsettled orders + max_price)", deposit
+            )
+        if not ZkVerifierAdapter(self.net, str(self._call("verifier"))).is_registered(order.model_id):
+            raise OrderRefused(
+                "order.model_id", "a model registered with the market's verifier", order.model_id
+            )
 
     # --- client ------------------------------------------------------------------------------------
     def deposit(self, node: str, amount: int, *, sender: LocalAccount) -> Receipt:
