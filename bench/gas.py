@@ -285,56 +285,57 @@ def zk_rows(net: Network) -> list[tuple[str, str, int]]:
     from veilproof.zk.srs import UnsafeSrsWarning
 
     warnings.simplefilter("ignore", UnsafeSrsWarning)
-    root = Path(tempfile.mkdtemp(prefix="vp-gas-"))
-    ex = build_example("breast_cancer_mlp", root / "examples")
-    pkg = build_zk_package(ex.onnx_path, ex.calibration_path, ArtifactStore(root / "store"), name="mlp")
-    x = ex.x_test[0]
-    pb, inst = evm.calldata(prove(pkg, x).proof)
-    commit = input_commitment(pkg.settings, x).to_bytes(32, "big")
-    owner, node, client = net.new_accounts(3)
-    d = deploy_suite(net, owner, SuiteParams())
-    v = evm.compile_reusable_verifier()
-    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
-    deploy_receipt_market(net, owner, d, ReceiptParams())
-    s = Suite.attach(net, d)
-    rm = s.receipts
-    assert rm is not None
-    mid = publish_model(
-        s, owner, name="mlp", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg
-    ).model_id
-    s.token.mint(node.address, 1000 * ONE_VEIL, sender=owner)
-    s.token.mint(client.address, 1000 * ONE_VEIL, sender=owner)
-    s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [mid], sender=node)
-    s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
-    s.nodes.stake(1000 * ONE_VEIL, sender=node)
-    s.token.approve(s.market.address, 2**256 - 1, sender=client)
-    s.token.approve(rm.address, 2**256 - 1, sender=client)
-    rows: list[tuple[str, str, int]] = []
-    for _ in range(2):  # the second job is the steady state
-        r = s.market.open_job(
-            mid, node.address, commit, 1, net.now() + 3600, max_price=ONE_VEIL, sender=client
-        )
-        job_id = s.market.opened_job_id(r)
-        st = s.market.start_job(job_id, sender=node)
-        sub = s.market.submit_zk(job_id, inst, pb, sender=node, gas=3_000_000)
-    rows += [
-        ("JobMarket (real proof)", "open_job (ZK)", r.gas_used),
-        ("JobMarket (real proof)", "start_job", st.gas_used),
-        ("JobMarket (real proof)", "submit_zk_result (verify + settle)", sub.gas_used),
-    ]
-    rm.deposit(node.address, 100 * ONE_VEIL, sender=client)
-    o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 1)
-    net.time_travel(120)
-    cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
-    rows.append(("ReceiptMarket (real proof)", "claim_with_proof (withheld receipt)", cl.gas_used))
-    o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 2)
-    acc = rm.sign_acceptance(o, node)
-    net.time_travel(120)
-    dm = rm.demand(o, acc, sender=client)
-    cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
-    rows.append(("ReceiptMarket (real proof)", "demand", dm.gas_used))
-    rows.append(("ReceiptMarket (real proof)", "claim_with_proof (answers a demand)", cl.gas_used))
-    return rows
+    with tempfile.TemporaryDirectory(prefix="vp-gas-") as td:  # the model build, removed after
+        root = Path(td)
+        ex = build_example("breast_cancer_mlp", root / "examples")
+        pkg = build_zk_package(ex.onnx_path, ex.calibration_path, ArtifactStore(root / "store"), name="mlp")
+        x = ex.x_test[0]
+        pb, inst = evm.calldata(prove(pkg, x).proof)
+        commit = input_commitment(pkg.settings, x).to_bytes(32, "big")
+        owner, node, client = net.new_accounts(3)
+        d = deploy_suite(net, owner, SuiteParams())
+        v = evm.compile_reusable_verifier()
+        deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+        deploy_receipt_market(net, owner, d, ReceiptParams())
+        s = Suite.attach(net, d)
+        rm = s.receipts
+        assert rm is not None
+        mid = publish_model(
+            s, owner, name="mlp", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg
+        ).model_id
+        s.token.mint(node.address, 1000 * ONE_VEIL, sender=owner)
+        s.token.mint(client.address, 1000 * ONE_VEIL, sender=owner)
+        s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [mid], sender=node)
+        s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
+        s.nodes.stake(1000 * ONE_VEIL, sender=node)
+        s.token.approve(s.market.address, 2**256 - 1, sender=client)
+        s.token.approve(rm.address, 2**256 - 1, sender=client)
+        rows: list[tuple[str, str, int]] = []
+        for _ in range(2):  # the second job is the steady state
+            r = s.market.open_job(
+                mid, node.address, commit, 1, net.now() + 3600, max_price=ONE_VEIL, sender=client
+            )
+            job_id = s.market.opened_job_id(r)
+            st = s.market.start_job(job_id, sender=node)
+            sub = s.market.submit_zk(job_id, inst, pb, sender=node, gas=3_000_000)
+        rows += [
+            ("JobMarket (real proof)", "open_job (ZK)", r.gas_used),
+            ("JobMarket (real proof)", "start_job", st.gas_used),
+            ("JobMarket (real proof)", "submit_zk_result (verify + settle)", sub.gas_used),
+        ]
+        rm.deposit(node.address, 100 * ONE_VEIL, sender=client)
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 1)
+        net.time_travel(120)
+        cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
+        rows.append(("ReceiptMarket (real proof)", "claim_with_proof (withheld receipt)", cl.gas_used))
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 2)
+        acc = rm.sign_acceptance(o, node)
+        net.time_travel(120)
+        dm = rm.demand(o, acc, sender=client)
+        cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
+        rows.append(("ReceiptMarket (real proof)", "demand", dm.gas_used))
+        rows.append(("ReceiptMarket (real proof)", "claim_with_proof (answers a demand)", cl.gas_used))
+        return rows
 
 
 def table(rows: list[tuple[str, str, int]]) -> str:
