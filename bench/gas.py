@@ -165,7 +165,178 @@ def run(net: Network) -> list[tuple[str, str, int]]:
     tx("Token", token.functions.transferFrom(client.address, author.address, ONE_VEIL), owner)
     tx("Token", token.functions.set_minter(owner.address), owner)
     tx("Token", token.functions.renounce_owner_minting(), owner)
-    return rows
+    return rows + receipt_rows(net)
+
+
+BATCH = 20
+
+
+def receipt_rows(net: Network) -> list[tuple[str, str, int]]:
+    """ReceiptMarket (pay-on-proof): deposits, settle of 1 and of BATCH receipts (first and steady
+    state), and the dispute paths a fault-injecting verifier reaches (demand, resolve, challenge).
+    A proof claim with a valid proof needs EZKL: ``--zk`` measures it."""
+    from veilproof.chain.deploy import ReceiptParams, deploy_receipt_market
+    from veilproof.chain.receipt_market import Order, ReceiptMarket
+
+    rows: list[tuple[str, str, int]] = []
+    owner, author, node, *clients = net.new_accounts(3 + BATCH)
+    client = clients[0]
+    d = deploy_suite(net, owner, SuiteParams())
+    token, models = net.contract("Token", d.token), net.contract("ModelRegistry", d.models)
+    nodes = net.contract("NodeRegistry", d.nodes)
+    c = compile_contract(REJECTING)
+    d.extra["zk_adapter"] = net.deploy_bytecode(
+        c.abi, c.bytecode, sender=owner, label="RejectingVerifier"
+    ).address
+    deploy_receipt_market(net, owner, d, ReceiptParams(fee_bps=100))
+    rm = ReceiptMarket(net, d.extra["receipt_market"])
+    rows.append(
+        ("ReceiptMarket", "(runtime code size, bytes)", len(net.w3.eth.get_code(rm.contract.address)))
+    )
+
+    def tx(fn: Any, sender: Any, label: str) -> None:
+        rows.append(
+            (
+                "ReceiptMarket" if fn.address == rm.address else "setup",
+                label,
+                net.transact(fn, sender=sender).gas_used,
+            )
+        )
+
+    tx(
+        models.functions.register_model("m", ONE_VEIL, 1500, h("onnx"), [], [], h("code")),
+        author,
+        "register_model",
+    )
+    tx(token.functions.mint(node.address, 1000 * ONE_VEIL), owner, "mint")
+    tx(token.functions.approve(nodes.address, 2**256 - 1), node, "approve")
+    tx(nodes.functions.register("http://node.example:8000", b"\x02" + h("pk"), [1]), node, "register")
+    tx(nodes.functions.stake(500 * ONE_VEIL), node, "stake")
+    for cl in clients:
+        tx(token.functions.mint(cl.address, 1000 * ONE_VEIL), owner, "mint")
+        tx(token.functions.approve(rm.address, 2**256 - 1), cl, "approve")
+    tx(rm._fn("deposit", node.address, 500 * ONE_VEIL), client, "deposit (first)")
+    tx(rm._fn("deposit", node.address, 100 * ONE_VEIL), client, "deposit (top-up)")
+    for cl in clients[1:]:
+        tx(rm._fn("deposit", node.address, 100 * ONE_VEIL), cl, "deposit (first, warm token balance)")
+
+    nonce = [0]
+
+    def order(cl: Any, deadline: int = 600) -> Order:
+        nonce[0] += 1
+        commit = b"\x00" + h(f"input{nonce[0]}")[1:]
+        return Order(cl.address, node.address, 1, commit, ONE_VEIL, net.now() + deadline, nonce[0])
+
+    def settle(orders: list[Order], label: str) -> None:
+        batch = [
+            rm.sign_receipt(o, h("out"), o.max_price, next(c for c in clients if c.address == o.client))
+            for o in orders
+        ]
+        tx(rm._fn("settle", rm._batch(batch)), node, label)
+
+    settle([order(client)], "settle (1 receipt, first: cold balances)")
+    settle([order(client)], "settle (1 receipt)")
+    settle([order(client) for _ in range(BATCH)], f"settle ({BATCH} receipts, 1 client)")
+    settle([order(client) for _ in range(BATCH)], f"settle ({BATCH} receipts, 1 client, again)")
+    settle([order(cl) for cl in clients], f"settle ({BATCH} receipts, {BATCH} clients)")
+    settle([order(cl) for cl in clients], f"settle ({BATCH} receipts, {BATCH} clients, again)")
+
+    # dispute paths: undelivered (demand -> resolve slashes), griefing demand (receipt settled -> bond
+    # to the node), invalid signed delivery (challenge slashes)
+    o1, o2 = order(client, 10), order(client, 10)
+    acc1, acc2 = rm.sign_acceptance(o1, node), rm.sign_acceptance(o2, node)
+    net.time_travel(20)
+    tx(rm._fn("demand", o1.as_tuple(), acc1), client, "demand (bond)")
+    tx(rm._fn("demand", o2.as_tuple(), acc2), client, "demand (bond)")
+    settle([o2], "settle (1 receipt)")
+    tx(rm._fn("resolve", o2.as_tuple()), node, "resolve (order paid: bond to node)")
+    net.time_travel(3700)
+    tx(rm._fn("resolve", o1.as_tuple()), client, "resolve (undelivered: slash, bond back)")
+    o3 = order(client)
+    inst = [int.from_bytes(o3.input_commitment, "big"), 7, 8]
+    proof = bytes(range(256)) * 8
+    sig = rm.sign_delivery(o3, inst, proof, node)
+    tx(
+        rm._fn("challenge", o3.as_tuple(), inst, proof, sig),
+        client,
+        "challenge (2 KiB proof, verifier rejects, slash)",
+    )
+    tx(rm._fn("request_withdraw", node.address, 10 * ONE_VEIL), client, "request_withdraw")
+    net.time_travel(2 * 86400 + 1)
+    tx(rm._fn("withdraw", node.address), client, "withdraw")
+    tx(rm._fn("collect"), node, "collect")
+    return [r for r in rows if r[0] == "ReceiptMarket"]
+
+
+def zk_rows(net: Network) -> list[tuple[str, str, int]]:
+    """With EZKL's real verifier and a real proof (breast-cancer MLP, as tests/zk): JobMarket's ZK job
+    (second in a row) against ReceiptMarket's proof claim and demand answered with a proof."""
+    import tempfile
+    import warnings
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.chain.deploy import ReceiptParams, deploy_receipt_market, deploy_zk_verifier
+    from veilproof.chain.receipt_market import Order
+    from veilproof.chain.suite import Suite
+    from veilproof.client.publish import publish_model
+    from veilproof.models import build_zk_package, prove
+    from veilproof.models.examples import build_example
+    from veilproof.zk import evm
+    from veilproof.zk.instances import input_commitment
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    with tempfile.TemporaryDirectory(prefix="vp-gas-") as td:  # the model build, removed after
+        root = Path(td)
+        ex = build_example("breast_cancer_mlp", root / "examples")
+        pkg = build_zk_package(ex.onnx_path, ex.calibration_path, ArtifactStore(root / "store"), name="mlp")
+        x = ex.x_test[0]
+        pb, inst = evm.calldata(prove(pkg, x).proof)
+        commit = input_commitment(pkg.settings, x).to_bytes(32, "big")
+        owner, node, client = net.new_accounts(3)
+        d = deploy_suite(net, owner, SuiteParams())
+        v = evm.compile_reusable_verifier()
+        deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+        deploy_receipt_market(net, owner, d, ReceiptParams())
+        s = Suite.attach(net, d)
+        rm = s.receipts
+        assert rm is not None
+        mid = publish_model(
+            s, owner, name="mlp", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg
+        ).model_id
+        s.token.mint(node.address, 1000 * ONE_VEIL, sender=owner)
+        s.token.mint(client.address, 1000 * ONE_VEIL, sender=owner)
+        s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [mid], sender=node)
+        s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
+        s.nodes.stake(1000 * ONE_VEIL, sender=node)
+        s.token.approve(s.market.address, 2**256 - 1, sender=client)
+        s.token.approve(rm.address, 2**256 - 1, sender=client)
+        rows: list[tuple[str, str, int]] = []
+        for _ in range(2):  # the second job is the steady state
+            r = s.market.open_job(
+                mid, node.address, commit, 1, net.now() + 3600, max_price=ONE_VEIL, sender=client
+            )
+            job_id = s.market.opened_job_id(r)
+            st = s.market.start_job(job_id, sender=node)
+            sub = s.market.submit_zk(job_id, inst, pb, sender=node, gas=3_000_000)
+        rows += [
+            ("JobMarket (real proof)", "open_job (ZK)", r.gas_used),
+            ("JobMarket (real proof)", "start_job", st.gas_used),
+            ("JobMarket (real proof)", "submit_zk_result (verify + settle)", sub.gas_used),
+        ]
+        rm.deposit(node.address, 100 * ONE_VEIL, sender=client)
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 1)
+        net.time_travel(120)
+        cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
+        rows.append(("ReceiptMarket (real proof)", "claim_with_proof (withheld receipt)", cl.gas_used))
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 2)
+        acc = rm.sign_acceptance(o, node)
+        net.time_travel(120)
+        dm = rm.demand(o, acc, sender=client)
+        cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
+        rows.append(("ReceiptMarket (real proof)", "demand", dm.gas_used))
+        rows.append(("ReceiptMarket (real proof)", "claim_with_proof (answers a demand)", cl.gas_used))
+        return rows
 
 
 def table(rows: list[tuple[str, str, int]]) -> str:
@@ -196,6 +367,43 @@ def table(rows: list[tuple[str, str, int]]) -> str:
         + " + ".join(f"{first[k]:,}" for k in steps)
         + f" = **{sum(first[k] for k in steps):,} gas**.",
     ]
+    rm = {fn: gas for contract, fn, gas in rows if contract == "ReceiptMarket"}  # last call of each
+    if rm:
+        one = rm["settle (1 receipt)"]
+        b1 = rm[f"settle ({BATCH} receipts, 1 client, again)"]
+        bn = rm[f"settle ({BATCH} receipts, {BATCH} clients, again)"]
+        zk_open = first["open_job (ZK)"]
+        lines += [
+            "",
+            "## Pay-on-proof (ReceiptMarket, docs/settlement.md)",
+            "",
+            "A job has no on-chain open: the order, the acceptance and the receipt are signed off chain, and",
+            "the node settles receipts. Per job, steady state (balances and the nonce word already written):",
+            "",
+            "| path | gas per job |",
+            "|---|---:|",
+            f"| happy, 1 receipt per `settle` | {one:,} |",
+            f"| happy, {BATCH} receipts of one client per `settle` | {b1 // BATCH:,} ({b1:,} / {BATCH}) |",
+            f"| happy, {BATCH} receipts of {BATCH} clients per `settle` | {bn // BATCH:,} ({bn:,} / {BATCH}) |",
+        ]
+        real = {fn: gas for contract, fn, gas in rows if contract.endswith("(real proof)")}
+        if real:
+            jm = [real["open_job (ZK)"], real["start_job"], real["submit_zk_result (verify + settle)"]]
+            lines += [
+                f"| JobMarket ZK (eager): open + start + submit, real proof | {sum(jm):,} ({' + '.join(f'{g:,}' for g in jm)}) |",
+                f"| dispute: withheld receipt, node's `claim_with_proof`, real proof | {real['claim_with_proof (withheld receipt)']:,} |",
+                f"| dispute: `demand` + `claim_with_proof` answering it, real proof | "
+                f"{real['demand'] + real['claim_with_proof (answers a demand)']:,} ({real['demand']:,} + {real['claim_with_proof (answers a demand)']:,}) |",
+            ]
+        else:
+            lines.append(
+                f"| JobMarket ZK (eager): open + start, before the ~1.1M submit (`--zk` measures it) | {zk_open:,} + {first['start_job']:,} |"
+            )
+        lines += [
+            "",
+            "A client's `deposit` (first: "
+            + f"{rm['deposit (first)']:,}; top-up: {rm['deposit (top-up)']:,}) is paid once for many jobs.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -203,8 +411,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "gas.md"))
     ap.add_argument("--url", default="embedded", help="chain URL (default: embedded py-evm)")
+    ap.add_argument(
+        "--zk", action="store_true", help="also measure with a real EZKL proof (builds a model, ~1 min)"
+    )
     args = ap.parse_args()
-    md = table(run(connect(args.url)))
+    net = connect(args.url)
+    rows = run(net)
+    md = table(rows + (zk_rows(net) if args.zk else []))
     Path(args.out).write_text(md)
     print(md)
 

@@ -45,23 +45,9 @@ SETTLED: constant(uint8) = jobs.SETTLED
 REFUNDED: constant(uint8) = jobs.REFUNDED
 SLASHED: constant(uint8) = jobs.SLASHED
 
-# same layout as ModelRegistry.Model, so its `model` view decodes into it
-struct Model:
-    owner: address
-    name: String[64]
-    price: uint256
-    royalty_bps: uint16
-    onnx_hash: bytes32
-    zk_settings_hash: bytes32
-    zk_vk_hash: bytes32
-    zk_srs_hash: bytes32
-    fhe_client_hash: bytes32
-    fhe_server_hash: bytes32
-    training_code_hash: bytes32
-    active: bool
-
 interface Models:
-    def model(model_id: uint256) -> Model: view
+    def job_terms(model_id: uint256) -> (bool, uint256, bytes32, bytes32): view
+    def royalty_info(model_id: uint256) -> (address, uint16): view
 
 interface Nodes:
     def is_active(node: address) -> bool: view
@@ -215,14 +201,17 @@ def _load(job_id: uint256) -> jobs.Job:
 @internal
 def _settle(job_id: uint256, job: jobs.Job):
     """Credit node, model owner (royalty) and treasury (fee); the escrow leaves."""
-    m: Model = staticcall models.model(job.model_id)
+    # two fields, not the whole Model struct (twelve cold slots): see ModelRegistry.royalty_info
+    owner: address = empty(address)
+    royalty_bps: uint16 = 0
+    owner, royalty_bps = staticcall models.royalty_info(job.model_id)
     fee: uint256 = job.price * self.fee_bps // MAX_BPS
-    royalty: uint256 = (job.price - fee) * convert(m.royalty_bps, uint256) // MAX_BPS
+    royalty: uint256 = (job.price - fee) * convert(royalty_bps, uint256) // MAX_BPS
     node_amount: uint256 = job.price - fee - royalty
     self._jobs[job_id].status = SETTLED
     self.escrowed -= job.price
     self.pending[job.node] += node_amount
-    self.pending[m.owner] += royalty
+    self.pending[owner] += royalty
     self.pending[self.treasury] += fee
     self._return_bond(job_id, job.client)
     log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
@@ -312,18 +301,23 @@ def open_job(
     assert input_commitment != empty(bytes32), "empty commitment"
     assert deadline > block.timestamp, "deadline passed"
     assert deadline <= block.timestamp + self.max_deadline, "deadline too far"
-    m: Model = staticcall models.model(model_id)
-    assert m.active, "model retired"
-    assert m.price <= max_price, "price above max"
+    # the four fields checked here, not the whole Model struct (twelve cold slots, ~25k gas)
+    active: bool = False
+    price: uint256 = 0
+    zk_vk_hash: bytes32 = empty(bytes32)
+    fhe_server_hash: bytes32 = empty(bytes32)
+    active, price, zk_vk_hash, fhe_server_hash = staticcall models.job_terms(model_id)
+    assert active, "model retired"
+    assert price <= max_price, "price above max"
     verifier: address = empty(address)
     if mode == MODE_ZK:
-        assert m.zk_vk_hash != empty(bytes32), "no zk commitment"
+        assert zk_vk_hash != empty(bytes32), "no zk commitment"
         assert eval_keys_hash == empty(bytes32), "eval keys on zk job"
         verifier = self.zk_verifier
         assert verifier != empty(address), "no verifier"
         assert staticcall Verifier(verifier).is_registered(model_id), "model not registered"
     else:
-        assert m.fhe_server_hash != empty(bytes32), "no fhe commitment"
+        assert fhe_server_hash != empty(bytes32), "no fhe commitment"
         assert eval_keys_hash != empty(bytes32), "empty eval keys hash"
     assert staticcall nodes.is_active(node), "node inactive"
     assert staticcall nodes.serves(node, model_id), "model not served"
@@ -337,25 +331,25 @@ def open_job(
     self._jobs[job_id].mode = mode
     self._jobs[job_id].deadline = deadline
     self._jobs[job_id].status = OPEN
-    if m.price > 0:
-        self._jobs[job_id].price = m.price
+    if price > 0:
+        self._jobs[job_id].price = price
     if mode == MODE_ZK:
         self._jobs[job_id].verifier = verifier
     else:
         self._jobs[job_id].eval_keys_hash = eval_keys_hash
-    self.escrowed += m.price
+    self.escrowed += price
     log JobOpened(
         job_id=job_id,
         client=msg.sender,
         node=node,
         model_id=model_id,
         mode=mode,
-        price=m.price,
+        price=price,
         deadline=deadline,
         input_commitment=input_commitment,
     )
-    if m.price > 0:
-        assert extcall token.transferFrom(msg.sender, self, m.price), "transfer failed"
+    if price > 0:
+        assert extcall token.transferFrom(msg.sender, self, price), "transfer failed"
     return job_id
 
 
@@ -448,8 +442,12 @@ def submit_fhe_result(
     assert output_ct_hash != empty(bytes32), "empty hash"
     assert eval_keys_hash == job.eval_keys_hash, "eval keys mismatch"
     assert input_ct_hash == job.input_commitment, "input mismatch"
-    m: Model = staticcall models.model(job.model_id)
-    assert circuit_hash == m.fhe_server_hash, "circuit mismatch"
+    server_hash: bytes32 = empty(bytes32)
+    _a: bool = False
+    _p: uint256 = 0
+    _z: bytes32 = empty(bytes32)
+    _a, _p, _z, server_hash = staticcall models.job_terms(job.model_id)
+    assert circuit_hash == server_hash, "circuit mismatch"
     self._jobs[job_id].status = SUBMITTED
     self._jobs[job_id].output_ct_hash = output_ct_hash
     self._jobs[job_id].submitted_at = block.timestamp

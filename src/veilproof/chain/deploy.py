@@ -164,3 +164,49 @@ def deploy_zk_verifier(
     d.extra["zk_verifier"] = verifier.address
     d.extra["zk_adapter"] = adapter.address
     return d
+
+
+@dataclass(frozen=True)
+class ReceiptParams:
+    """ReceiptMarket's parameters (docs/settlement.md); kept apart from SuiteParams so that the
+    core suite deploys as before. ``max_deadline + claim_window + response_window`` must stay below
+    the NodeRegistry's unbonding delay and below ``withdraw_delay`` (the contract checks)."""
+
+    max_deadline: int = 24 * 3600
+    claim_window: int = 3600
+    response_window: int = 3600
+    withdraw_delay: int = 2 * 24 * 3600
+    slash_amount: int = 50 * ONE_VEIL
+    demand_bond: int = ONE_VEIL
+    # what a proof claim adds to the order's price: ~1.2M gas of on-chain verification the client's
+    # receipt would have saved, priced in VEIL by the operator
+    claim_surcharge: int = ONE_VEIL // 10
+    fee_bps: int = 0
+
+
+def deploy_receipt_market(
+    net: Network, owner: LocalAccount, d: Deployment, params: ReceiptParams | None = None
+) -> Deployment:
+    """Deploy the pay-on-proof ReceiptMarket next to JobMarket, bound to the ZK verifier adapter
+    (:func:`deploy_zk_verifier` first), and authorise it to slash nodes."""
+    from veilproof.chain.receipt_market import ReceiptMarket
+
+    adapter = d.extra.get("zk_adapter")
+    if not adapter:
+        raise ConfigError("no ZK verifier adapter in the deployment: run deploy_zk_verifier first")
+    p = params or ReceiptParams()
+    treasury = JobMarket(net, d.market).treasury()
+    c = net.deploy("ReceiptMarket", d.token, d.models, d.nodes, adapter, treasury, sender=owner)
+    NodeRegistry(net, d.nodes).authorize(c.address, True, sender=owner)
+    rm = ReceiptMarket(net, c.address)
+    rm.set_windows(p.max_deadline, p.claim_window, p.response_window, p.withdraw_delay, sender=owner)
+    for name, value in (
+        ("slash_amount", p.slash_amount),
+        ("demand_bond", p.demand_bond),
+        ("claim_surcharge", p.claim_surcharge),
+        ("fee_bps", p.fee_bps),
+    ):
+        if value:
+            getattr(rm, f"set_{name}")(value, sender=owner)
+    d.extra["receipt_market"] = c.address
+    return d

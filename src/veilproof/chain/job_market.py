@@ -146,6 +146,10 @@ class JobMarket(ContractFacade):
     def arbiter(self) -> str:
         return str(self._call("arbiter"))
 
+    def treasury(self) -> str:
+        """Who receives the protocol fee."""
+        return str(self._call("treasury"))
+
     def pending(self, account: str) -> int:
         """What the market owes ``account`` (earnings, royalties, refunds, fees), pulled by withdraw."""
         return int(self._call("pending", to_checksum_address(account)))

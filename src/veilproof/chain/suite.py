@@ -14,6 +14,7 @@ from veilproof.chain.job_market import JobMarket
 from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.network import Network
 from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.receipt_market import ReceiptMarket
 from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
 from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
@@ -59,3 +60,9 @@ class Suite:
         """The ZK verifier adapter, or None when no ZK verifier is deployed."""
         addr = self.deployment.extra.get("zk_adapter")
         return ZkVerifierAdapter(self.net, addr) if addr else None
+
+    @property
+    def receipts(self) -> ReceiptMarket | None:
+        """The pay-on-proof ReceiptMarket, or None when it is not deployed."""
+        addr = self.deployment.extra.get("receipt_market")
+        return ReceiptMarket(self.net, addr) if addr else None
