@@ -43,7 +43,8 @@ bench: setup
 
 # The network under load (#14): JOBS paid jobs on NODES node processes and 4 client processes, then the
 # same mix on 1, 2 and 4 nodes for the scaling plot. Writes bench/results/network.{json,md,png}.
-# Takes about an hour at the defaults on a quiet 2-core machine; `make bench` runs a 40-job version.
+# The 4-node point of the plot is the 1,000-job run itself; 1 and 2 nodes run SCALING_JOBS jobs each.
+# Takes one to two hours on a quiet 2-core machine; `make bench` runs a 40-job, 2-node version.
 JOBS ?= 1000
 NODES ?= 4
 SCALING_JOBS ?= 250

@@ -3,7 +3,9 @@ machine's raw EZKL proving throughput measured in the same run on the same model
 
     .venv/bin/python bench/network.py                              # small: 40 jobs, 2 nodes (make bench)
     .venv/bin/python bench/network.py --jobs 200 --nodes 4 --scaling 1 2 4
-    .venv/bin/python bench/network.py --jobs 1000 --nodes 4 --scaling 1 2 4 --scaling-jobs 250   # the full run
+    .venv/bin/python bench/network.py --jobs 1000 --nodes 4 --scaling 1 2 4 --scaling-jobs 250   # make bench-network
+
+In a scaling list, the point with --nodes nodes is the main run itself; the others run --scaling-jobs.
 
 Clients (separate OS processes, see veilproof.demo.load): two honest, one cheater (ZK jobs alternate a
 bogus challenge_zk meant to farm a slash, and walking away without the result; its FHE jobs never
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import shutil
 import sys
@@ -36,11 +39,11 @@ RESULTS = HERE / "results"
 
 
 # --- raw engine throughput -------------------------------------------------------------------------
-def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: Any) -> None:
+def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: Any, tmp: str) -> None:
     """Plain EZKL (gen_witness + prove) in a loop on the same compiled circuit and keys the nodes use."""
     import ezkl
 
-    wd = Path(tempfile.mkdtemp(prefix="vp-raw-"))
+    wd = Path(tempfile.mkdtemp(prefix="zk-", dir=tmp))
     try:
         (wd / "in.json").write_text(json.dumps({"input_data": [x]}))
         n, t_end, t0 = 0, None, time.perf_counter()
@@ -58,13 +61,13 @@ def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: A
         shutil.rmtree(wd, ignore_errors=True)
 
 
-def _raw_fhe_worker(bundle: dict[str, str], x: list[float], seconds: float, out: Any) -> None:
+def _raw_fhe_worker(bundle: dict[str, str], x: list[float], seconds: float, out: Any, tmp: str) -> None:
     """The FHE server circuit on one ciphertext in a loop (keys already loaded, as a warm node has)."""
     import numpy as np
 
     from veilproof.fhe import FheClient, FheServer
 
-    wd = Path(tempfile.mkdtemp(prefix="vp-raw-fhe-"))
+    wd = Path(tempfile.mkdtemp(prefix="fhe-", dir=tmp))
     try:
         fc = FheClient(Path(bundle["client"]), wd / "keys", expected_client_hash=bundle["client_hash"])
         keys = fc.evaluation_keys()
@@ -100,7 +103,9 @@ def raw_throughput(kind: str, procs: int, seconds: float, models: Any) -> dict[s
         }  # fmt: skip
         target = _raw_fhe_worker
         x = [float(v) for v in models.fhe_inputs[0].ravel()]
-    ps = [ctx.Process(target=target, args=(arg, x, seconds, q)) for _ in range(procs)]
+    # the parent owns the scratch dir: it is removed even if a worker is killed
+    tmp = tempfile.mkdtemp(prefix="vp-raw-")
+    ps = [ctx.Process(target=target, args=(arg, x, seconds, q, tmp)) for _ in range(procs)]
     t0 = time.perf_counter()
     try:
         for p in ps:
@@ -108,9 +113,11 @@ def raw_throughput(kind: str, procs: int, seconds: float, models: Any) -> dict[s
         res = [q.get(timeout=seconds * 4 + 300) for _ in ps]
     finally:
         for p in ps:
+            p.join(30)  # a worker that reported still cleans up (its FHE server process)
             if p.is_alive():
                 p.terminate()
-            p.join(10)
+                p.join(10)
+        shutil.rmtree(tmp, ignore_errors=True)
     wall = time.perf_counter() - t0
     n = sum(r[0] for r in res)
     per_proc_rate = sum(r[0] / r[1] for r in res)  # jobs/s, each process over its own busy time
@@ -256,6 +263,7 @@ def plot(scaling: list[dict[str, Any]], path: Path, cpus: int) -> None:
     ax.set_xlabel("node processes")
     ax.set_ylabel("jobs / minute")
     ax.set_xticks(k)
+    ax.set_ylim(bottom=0)
     ax.set_title(f"veilproof throughput scaling ({cpus} CPUs)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -271,7 +279,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=40, help="paid jobs in the main run (default 40)")
     ap.add_argument("--nodes", type=int, default=2, help="node processes in the main run (default 2)")
     ap.add_argument("--scaling", type=int, nargs="*", default=[], help="also run with these node counts")
-    ap.add_argument("--scaling-jobs", type=int, default=None, help="jobs per scaling run (default: --jobs)")
+    ap.add_argument(
+        "--scaling-jobs", type=int, default=None, help="jobs per extra scaling run (default: --jobs)"
+    )
     ap.add_argument("--fhe-share", type=float, default=0.3, help="fraction of FHE jobs (default 0.3)")
     ap.add_argument("--inflight-per-node", type=int, default=3, help="client threads per node (default 3)")
     ap.add_argument("--workers", type=int, default=1, help="prover workers per node (default 1)")
@@ -285,6 +295,27 @@ def main() -> int:
     warnings.simplefilter("ignore")
     from veilproof.demo.load import build_models
 
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "cpus": os.cpu_count() or 0,
+        "command": "bench/network.py " + " ".join(sys.argv[1:]),
+    }
+    out: Path = a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(main_run: dict[str, Any], scaling: list[dict[str, Any]]) -> str:
+        """Written after every run, so an interrupted sweep keeps what it measured."""
+        scaling = sorted(scaling, key=lambda r: r["config"]["nodes"])
+        out.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "main": main_run, "scaling": scaling}, indent=1)
+        )
+        if len(scaling) > 1:
+            plot(scaling, out.with_suffix(".png"), meta["cpus"])
+        md = markdown(main_run, scaling, meta)
+        out.with_suffix(".md").write_text(md)
+        return md
+
     models_dir = Path(tempfile.mkdtemp(prefix="vp-netbench-models-"))
     try:
         t0 = time.perf_counter()
@@ -293,37 +324,19 @@ def main() -> int:
             f"models ready in {time.perf_counter() - t0:.0f}s (ZK logrows {models.zk_package.settings.logrows})"
         )
         main_run = one_run(a, models, a.nodes, a.jobs, a.raw_seconds)
-        scaling = []
+        scaling = [main_run] if a.nodes in a.scaling else []
+        md = save(main_run, scaling)
         for k in a.scaling:
-            if k == a.nodes and (a.scaling_jobs in (None, a.jobs)):
-                scaling.append(main_run)
-            else:
+            if k != a.nodes:  # the main run is its own point (its job count is in the table)
                 scaling.append(one_run(a, models, k, a.scaling_jobs or a.jobs, a.raw_seconds))
-        scaling.sort(key=lambda r: r["config"]["nodes"])
+                md = save(main_run, scaling)
     except KeyboardInterrupt:
         print("interrupted: processes stopped, temp dirs removed", file=sys.stderr)
         return 130
     finally:
         shutil.rmtree(models_dir, ignore_errors=True)
-    import os
-
-    meta = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} {platform.python_version()}",
-        "cpus": os.cpu_count() or 0,
-        "command": "bench/network.py " + " ".join(sys.argv[1:]),
-    }
-    out = a.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "main": main_run, "scaling": scaling}, indent=1)
-    )
-    if scaling:
-        plot(scaling, out.with_suffix(".png"), meta["cpus"])
-    md = markdown(main_run, scaling, meta)
-    out.with_suffix(".md").write_text(md)
     print("\n" + md)
-    print(f"wrote {out.with_suffix('.json')}, .md{', .png' if scaling else ''}")
+    print(f"wrote {out.with_suffix('.json')}, .md{', .png' if len(scaling) > 1 else ''}")
     return 0 if main_run["checks"]["ok"] else 1
 
 

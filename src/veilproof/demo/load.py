@@ -100,6 +100,7 @@ class JobEvent:
     error_kind: str = ""
     error: str = ""
     attacks: list[dict[str, str]] = field(default_factory=list)  # what a cheater tried, and how it ended
+    abandoned: list[int] = field(default_factory=list)  # jobs opened for an attack, never sent to the node
 
 
 class WalkedAway(Exception):
@@ -179,27 +180,36 @@ class JobContext:
         return self._clients[behaviour]
 
 
-def _bogus_challenges(ctx: JobContext, job_id: int, node: str) -> list[dict[str, str]]:
-    """A client that got its answer tries to get the honest node slashed anyway: with the node's signed
-    claim but a changed output, then with the claim as it is. Both must revert."""
-    market = ctx.suite.market
-    offer = next(o for o in ctx.client(HONEST).nodes(ctx.zk_model) if o.address == node)
+def _bogus_challenges(ctx: JobContext, job_id: int, node: str) -> tuple[list[dict[str, str]], list[int]]:
+    """A client that got its answer tries to get the honest node slashed anyway, with the node's signed
+    claim of the settled job: (1) on that job with a changed output; (2) replayed on a new job it opens
+    with the same node and the same input commitment, which it then abandons (refunded after the
+    deadline; the node never took it). Both must revert. Returns the attempts and the abandoned job."""
+    market, honest = ctx.suite.market, ctx.client(HONEST)
+    offer = next(o for o in honest.nodes(ctx.zk_model) if o.address == node)
     with NodeApi(offer.endpoint) as api:
         claim = api.job(job_id).zk
     if claim is None:
-        return [{"attack": "challenge_zk", "result": "no claim to challenge with"}]
+        return [{"attack": "challenge_zk", "result": "no claim to challenge with"}], []
     inst = [int(h, 16) for h in claim.instances]
     proof = bytes.fromhex(claim.proof.removeprefix("0x"))
     sig = bytes.fromhex(claim.node_signature.removeprefix("0x"))
     tampered = [*inst[:-1], (inst[-1] + 1) % (1 << 254)]
+    commitment = market.read_job(job_id).input_commitment.to_bytes(32, "big")
+    price = ctx.suite.models.read_model(ctx.zk_model).price
+    deadline = ctx.suite.net.now() + ctx.vanish_deadline_s
+    replay_job, _ = honest.payer.open_job(ctx.zk_model, node, commitment, JobMode.ZK, deadline, price)
     out = []
-    for name, instances in (("tampered output", tampered), ("genuine claim", inst)):
+    for name, target, instances in (
+        ("tampered output on the settled job", job_id, tampered),
+        ("claim replayed on a new open job", replay_job, inst),
+    ):
         try:
-            ctx.client(HONEST).payer.call(market.challenge_zk_call(job_id, instances, proof, sig))
+            honest.payer.call(market.challenge_zk_call(target, instances, proof, sig))
             out.append({"attack": name, "result": "ACCEPTED"})
         except ContractReverted as e:
             out.append({"attack": name, "result": f"reverted: {e.reason}"})
-    return out
+    return out, [replay_job]
 
 
 def onchain_job(ctx: JobContext, job: PlannedJob) -> JobEvent:
@@ -213,7 +223,7 @@ def onchain_job(ctx: JobContext, job: PlannedJob) -> JobEvent:
         ev.outcome, ev.job_ids, ev.node = "settled", [res.job_id], res.node
         ev.job_ids += [a["job_id"] for a in res.attempts if "job_id" in a]
         if job.behaviour == BOGUS_CHALLENGE:
-            ev.attacks = _bogus_challenges(ctx, res.job_id, res.node)
+            ev.attacks, ev.abandoned = _bogus_challenges(ctx, res.job_id, res.node)
     except WalkedAway as e:
         ev.outcome, ev.job_ids = "left", [e.job_id]
     except Exception as e:  # a failure is a result of the benchmark: record it, keep going
@@ -673,15 +683,20 @@ class _Books:
         """Every job's end state against what its client did; no honest node slashed; VEIL conserved."""
         market = lnet.suite.market
         jobs = {i: market.read_job(i) for i in range(1, market.job_count() + 1)}
-        owner_of = {j: e for e in events for j in e.job_ids}
+        expect: dict[int, tuple[str, set[JobStatus]]] = {}
+        for e in events:
+            for i in e.job_ids:
+                want = {JobStatus.REFUNDED} if e.behaviour == VANISH else {JobStatus.SETTLED}
+                if e.outcome == "failed":
+                    want = {JobStatus.SETTLED, JobStatus.REFUNDED}  # a failed attempt: refunded or paid
+                expect[i] = (e.behaviour, want)
+            for i in e.abandoned:
+                expect[i] = (f"{e.behaviour} (abandoned)", {JobStatus.REFUNDED})
         wrong: list[str] = []
         for i, j in jobs.items():
-            e = owner_of.get(i)
-            want = {JobStatus.REFUNDED} if e is not None and e.behaviour == VANISH else {JobStatus.SETTLED}
-            if e is None or e.outcome == "failed":
-                want = {JobStatus.SETTLED, JobStatus.REFUNDED}  # a failed attempt: refunded or paid
+            what, want = expect.get(i, ("opened by no planned job", set()))
             if j.status not in want:
-                wrong.append(f"job {i} ({e.behaviour if e else 'unknown'}): {j.status_name}")
+                wrong.append(f"job {i} ({what}): {j.status_name}")
         stakes = _stakes(lnet.suite, list(self.stakes))
         slashed = {a: self.stakes[a] - s for a, s in stakes.items() if s != self.stakes[a]}
         attacks_won = [a for e in events for a in e.attacks if a["result"] == "ACCEPTED"]
