@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -206,7 +207,7 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
         f"| gas per settled FHE job (mean) | {gas.get('per_settled_fhe_job', {}).get('mean', '-'):,} |"
         if "per_settled_fhe_job" in gas
         else "| gas per settled FHE job | - |",
-        f"| all gas in the window / settled job | {gas['all_in_per_settled_job'] or 0:,} |",
+        f"| all gas of the run / settled job | {gas['all_in_per_settled_job'] or 0:,} |",
         f"| behaviours | {', '.join(f'{k} {v}' for k, v in main['behaviours'].items())} |",
         f"| failures | {', '.join(f'{k} ×{v}' for k, v in main['failures'].items()) or 'none'} |",
         f"| cheating attempts | {', '.join(f'{k} ×{v}' for k, v in main['attacks'].items()) or 'none'} |",
@@ -222,7 +223,7 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
             for k, v in sorted(main["cpu_s_by_role"].items())
         ],
         "",
-        "Gas by function (all transactions mined in the load window):",
+        "Gas by function (every transaction from the first job to the last refund or finalize):",
         "",
         "| function | txs | mean gas |",
         "|---|---|---|",
@@ -293,6 +294,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "network", help="output path stem")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
+    # Ctrl-C and kill both unwind through the finally blocks that stop processes and remove temp dirs
+    # (also when started in the background, where a shell leaves SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     from veilproof.demo.load import build_models
 
     meta = {

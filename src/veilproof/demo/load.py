@@ -491,7 +491,9 @@ def run_load(
             for c in range(cfg.clients):
                 n_threads = max(1, threads_total // cfg.clients + (c < threads_total % cfg.clients))
                 n_threads = min(n_threads, max(1, len(plan[c])))
-                budget = (len(plan[c]) // n_threads + 2) * PRICE // ONE_VEIL + 10
+                # threads share their client's queue, so any account may take all of its jobs, and a
+                # cheater opens a second job per bogus challenge (refunded only after the run)
+                budget = 2 * (len(plan[c]) + 1) * PRICE // ONE_VEIL + 10
                 keys.append([lnet.new_funded(budget) for _ in range(n_threads)])
             book = _Books.open(
                 lnet, [a.address for ks in keys for a in ks], [n.account.address for n in nodes]
@@ -550,13 +552,14 @@ def run_load(
             t_end = _wait_computed(lnet.suite, events, meter, deadline)
             cpu = meter.seconds()
             cpu_roles = meter.by_role()
-            end_block = lnet.net.w3.eth.block_number
             # from the first job opened (client processes have started and imported their libraries)
             t_first = min((e.t_start for e in events), default=t0)
             window = t_end - t_first
             # --- close every job (time may be moved on now: the load is over) --------------------
             keys_by_addr = {str(a.address).lower(): a for ks in keys for a in ks}
             close_log = CLOSERS[cfg.settlement](lnet, nodes, keys_by_addr)
+            # gas counts the closing transactions too (finalize, refunds): they are part of the jobs' cost
+            end_block = lnet.net.w3.eth.block_number
             gas = _gas(lnet, start_block, end_block)
             checks = book.check(lnet, events, nodes, keys_by_addr)
             return _summary(
