@@ -5,7 +5,7 @@ VENV_OK := .venv/.installed
 NPM_OK  := tools/npm/node_modules/.installed
 PYTEST  := $(PY) -m pytest
 
-.PHONY: setup demo test test-fast fuzz bench lint clean
+.PHONY: setup demo test test-fast fuzz bench bench-network lint clean
 
 setup: $(VENV_OK) $(NPM_OK)
 
@@ -40,6 +40,16 @@ fuzz: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# The network under load (#14): JOBS paid jobs on NODES node processes and 4 client processes, then the
+# same mix on 1, 2 and 4 nodes for the scaling plot. Writes bench/results/network.{json,md,png}.
+# The 4-node point of the plot is the 1,000-job run itself; 1 and 2 nodes run SCALING_JOBS jobs each.
+# Takes one to two hours on a quiet 2-core machine; `make bench` runs a 40-job, 2-node version.
+JOBS ?= 1000
+NODES ?= 4
+SCALING_JOBS ?= 250
+bench-network: setup
+	$(PY) bench/network.py --jobs $(JOBS) --nodes $(NODES) --scaling 1 2 4 --scaling-jobs $(SCALING_JOBS)
 
 lint: setup
 	.venv/bin/ruff check src tests bench examples

@@ -2,6 +2,9 @@
 
 Benchmarks are separate scripts so one can be run alone (``python bench/zk.py``); this runner only
 sequences them and reports which failed, so one broken benchmark does not hide the others.
+
+``network`` runs its small default here (40 jobs, 2 nodes, a few minutes); the full 1,000-job run
+with the 1/2/4-node scaling is ``make bench-network`` (see bench/network.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["gas", "zk", "fhe", "consensus", "stealth"]
+BENCHES = ["gas", "zk", "fhe", "consensus", "stealth", "network"]
 
 
 def main() -> int:

@@ -1,0 +1,349 @@
+"""Network benchmark: N paid jobs through anvil, K node processes and 4 client processes, next to the
+machine's raw EZKL proving throughput measured in the same run on the same model.
+
+    .venv/bin/python bench/network.py                              # small: 40 jobs, 2 nodes (make bench)
+    .venv/bin/python bench/network.py --jobs 200 --nodes 4 --scaling 1 2 4
+    .venv/bin/python bench/network.py --jobs 1000 --nodes 4 --scaling 1 2 4 --scaling-jobs 250   # make bench-network
+
+In a scaling list, the point with --nodes nodes is the main run itself; the others run --scaling-jobs.
+
+Clients (separate OS processes, see veilproof.demo.load): two honest, one cheater (ZK jobs alternate a
+bogus challenge_zk meant to farm a slash, and walking away without the result; its FHE jobs never
+fetch their result), one that vanishes after opening every 4th job (refunded, nobody slashed). ZK jobs
+run the example MLP (logrows 11), FHE jobs the logistic regression (Concrete ML).
+
+Reports jobs/minute, latency p50/p99 (open -> settled as the client sees it), gas per job from the
+receipts, CPU seconds per process role, failures by kind, and network throughput / raw throughput
+(raw: K processes proving the same model in a loop, no chain, no HTTP; FHE at its own raw rate,
+mixed in the run's proportion). Writes bench/results/network.json, network.md and network.png.
+Everything runs on 127.0.0.1 and is stopped and removed at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+# --- raw engine throughput -------------------------------------------------------------------------
+def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: Any, tmp: str) -> None:
+    """Plain EZKL (gen_witness + prove) in a loop on the same compiled circuit and keys the nodes use."""
+    import ezkl
+
+    wd = Path(tempfile.mkdtemp(prefix="zk-", dir=tmp))
+    try:
+        (wd / "in.json").write_text(json.dumps({"input_data": [x]}))
+        n, t_end, t0 = 0, None, time.perf_counter()
+        while True:
+            ezkl.gen_witness(
+                str(wd / "in.json"), files["compiled"], str(wd / "w.json"), files["vk"], files["srs"]
+            )
+            ezkl.prove(str(wd / "w.json"), files["compiled"], files["pk"], str(wd / "p.json"), files["srs"])
+            n += 1
+            t_end = time.perf_counter()
+            if t_end - t0 >= seconds:
+                break
+        out.put((n, t_end - t0))
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+def _raw_fhe_worker(bundle: dict[str, str], x: list[float], seconds: float, out: Any, tmp: str) -> None:
+    """The FHE server circuit on one ciphertext in a loop (keys already loaded, as a warm node has)."""
+    import numpy as np
+
+    from veilproof.fhe import FheClient, FheServer
+
+    wd = Path(tempfile.mkdtemp(prefix="fhe-", dir=tmp))
+    try:
+        fc = FheClient(Path(bundle["client"]), wd / "keys", expected_client_hash=bundle["client_hash"])
+        keys = fc.evaluation_keys()
+        ct = fc.encrypt(np.asarray(x, dtype=np.float32).reshape(1, -1))
+        srv = FheServer(Path(bundle["server"]), bundle["server_hash"])
+        try:
+            srv.run(ct, keys)  # warm
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                srv.run(ct, keys)
+                n += 1
+            out.put((n, time.perf_counter() - t0))
+        finally:
+            srv.close()
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+def raw_throughput(kind: str, procs: int, seconds: float, models: Any) -> dict[str, Any]:
+    """Jobs per minute of ``procs`` processes running the bare engine for ``seconds`` each."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    if kind == "zk":
+        f = models.zk_package.files
+        files = {k: str(getattr(f, k)) for k in ("compiled", "pk", "vk", "srs")}
+        target, arg = _raw_zk_worker, files
+        x = [float(v) for v in models.zk_inputs[0].ravel()]
+    else:
+        b = models.fhe_bundle
+        arg = {
+            "client": str(b.client_zip_path), "client_hash": b.client_zip_hash,
+            "server": str(b.server_zip_path), "server_hash": b.server_zip_hash,
+        }  # fmt: skip
+        target = _raw_fhe_worker
+        x = [float(v) for v in models.fhe_inputs[0].ravel()]
+    # the parent owns the scratch dir: it is removed even if a worker is killed
+    tmp = tempfile.mkdtemp(prefix="vp-raw-")
+    ps = [ctx.Process(target=target, args=(arg, x, seconds, q, tmp)) for _ in range(procs)]
+    t0 = time.perf_counter()
+    try:
+        for p in ps:
+            p.start()
+        res = [q.get(timeout=seconds * 4 + 300) for _ in ps]
+    finally:
+        for p in ps:
+            p.join(30)  # a worker that reported still cleans up (its FHE server process)
+            if p.is_alive():
+                p.terminate()
+                p.join(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    wall = time.perf_counter() - t0
+    n = sum(r[0] for r in res)
+    per_proc_rate = sum(r[0] / r[1] for r in res)  # jobs/s, each process over its own busy time
+    return {"kind": kind, "procs": procs, "jobs": n, "wall_s": wall, "jobs_per_min": 60 * per_proc_rate}
+
+
+def mixed_raw(zk: dict[str, Any], fhe: dict[str, Any] | None, computed: dict[str, int]) -> float:
+    """Raw jobs/min for the run's ZK/FHE mix: time per job is the mix-weighted raw time."""
+    n = sum(computed.values()) or 1
+    f_fhe = computed.get("fhe", 0) / n
+    t = (1 - f_fhe) / zk["jobs_per_min"]
+    if fhe is not None and f_fhe:
+        t += f_fhe / fhe["jobs_per_min"]
+    return 1 / t
+
+
+# --- the runs ----------------------------------------------------------------------------------------
+def _printer(label: str) -> Any:
+    last = [0.0]
+
+    def show(d: dict[str, Any]) -> None:
+        if time.monotonic() - last[0] < 5 and d["done"] < d["total"]:
+            return
+        last[0] = time.monotonic()
+        print(
+            f"  [{label} {d['elapsed']:6.0f}s] {d['done']:4d}/{d['total']} jobs done, {d['settled']} settled, "
+            f"{d['failed']} failed, {d['per_min']:.1f} settled/min",
+            flush=True,
+        )
+
+    return show
+
+
+def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s: float) -> dict[str, Any]:
+    from veilproof.demo.load import LoadConfig, run_load
+
+    print(f"\n--- raw engine throughput, {nodes} process(es), {raw_s:.0f}s each ---", flush=True)
+    raw_zk = raw_throughput("zk", nodes, raw_s, models)
+    print(f"  raw EZKL prove: {raw_zk['jobs_per_min']:.1f} jobs/min ({raw_zk['jobs']} proofs)", flush=True)
+    raw_fhe = raw_throughput("fhe", nodes, min(raw_s, 10), models) if args.fhe_share > 0 else None
+    if raw_fhe:
+        print(f"  raw FHE run:    {raw_fhe['jobs_per_min']:.0f} jobs/min", flush=True)
+    print(f"--- network: {jobs} jobs, {nodes} node(s), 4 clients ---", flush=True)
+    cfg = LoadConfig(
+        jobs=jobs, nodes=nodes, fhe_share=args.fhe_share, inflight_per_node=args.inflight_per_node,
+        workers=args.workers, settlement=args.settlement, seed=args.seed, timeout=args.timeout,
+    )  # fmt: skip
+    r = run_load(cfg, models, progress=_printer(f"{nodes}n"), keep=args.keep)
+    r["raw_zk"], r["raw_fhe"] = raw_zk, raw_fhe
+    r["raw_mixed_jobs_per_min"] = mixed_raw(raw_zk, raw_fhe, r["computed_by_mode"])
+    r["network_over_raw"] = r["jobs_per_min"] / r["raw_mixed_jobs_per_min"]
+    c = r["checks"]
+    print(
+        f"  {r['jobs_per_min']:.1f} jobs/min = {100 * r['network_over_raw']:.0f}% of raw "
+        f"({r['raw_mixed_jobs_per_min']:.1f}); p50 {_f(r['latency_s']['p50'])} s, p99 {_f(r['latency_s']['p99'])} s; "
+        f"books {'ok' if c['ok'] else 'NOT OK'}",
+        flush=True,
+    )
+    return r
+
+
+def _f(v: float | None, fmt: str = "{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    cfg = main["config"]
+    lat, gas, chk = main["latency_s"], main["gas"], main["checks"]
+    lines = [
+        f"# Network benchmark: {cfg['jobs']} jobs, {cfg['nodes']} nodes, {cfg['clients']} clients",
+        "",
+        f"{meta['when']} · {meta['machine']} · {meta['cpus']} CPUs · settlement `{cfg['settlement']}` · "
+        f"command: `{meta['command']}`",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| jobs computed (ZK / FHE) | {main['computed_jobs']} ({main['computed_by_mode'].get('zk', 0)} / {main['computed_by_mode'].get('fhe', 0)}) |",
+        f"| load window | {main['window_s']:.0f} s |",
+        f"| throughput | **{main['jobs_per_min']:.1f} jobs/min** |",
+        f"| raw engine, same mix, {cfg['nodes']} procs | {main['raw_mixed_jobs_per_min']:.1f} jobs/min (EZKL prove {main['raw_zk']['jobs_per_min']:.1f}/min) |",
+        f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.0f}%** |",
+        f"| latency p50 / p99, honest jobs | {_f(lat['p50'])} s / {_f(lat['p99'])} s (ZK {_f(lat['zk_p50'])} / {_f(lat['zk_p99'])}, FHE {_f(lat['fhe_p50'])} / {_f(lat['fhe_p99'])}) |",
+        f"| gas per settled ZK job (mean) | {gas.get('per_settled_zk_job', {}).get('mean', '-'):,} |"
+        if "per_settled_zk_job" in gas
+        else "| gas per settled ZK job | - |",
+        f"| gas per settled FHE job (mean) | {gas.get('per_settled_fhe_job', {}).get('mean', '-'):,} |"
+        if "per_settled_fhe_job" in gas
+        else "| gas per settled FHE job | - |",
+        f"| all gas of the run / settled job | {gas['all_in_per_settled_job'] or 0:,} |",
+        f"| behaviours | {', '.join(f'{k} {v}' for k, v in main['behaviours'].items())} |",
+        f"| failures | {', '.join(f'{k} ×{v}' for k, v in main['failures'].items()) or 'none'} |",
+        f"| cheating attempts | {', '.join(f'{k} ×{v}' for k, v in main['attacks'].items()) or 'none'} |",
+        f"| end states on chain | {', '.join(f'{k} {v}' for k, v in chk['by_status'].items())} |",
+        f"| books (no honest slash, VEIL conserved, every job as expected) | {'ok' if chk['ok'] else 'NOT OK: ' + json.dumps({k: chk[k] for k in ('wrong_end_state', 'nodes_slashed', 'attacks_accepted')})} |",
+        "",
+        "CPU seconds in the load window, by process role (utilisation = CPU s / window s):",
+        "",
+        "| role | CPU s | cores busy |",
+        "|---|---|---|",
+        *[
+            f"| {k} | {v:.0f} | {main['cpu_util_by_role'].get(k, 0):.2f} |"
+            for k, v in sorted(main["cpu_s_by_role"].items())
+        ],
+        "",
+        "Gas by function (every transaction from the first job to the last refund or finalize):",
+        "",
+        "| function | txs | mean gas |",
+        "|---|---|---|",
+        *[f"| {k} | {v['n']} | {v['mean']:,} |" for k, v in gas["by_function"].items()],
+    ]
+    if scaling:
+        lines += [
+            "",
+            "Scaling (each row: its own network, same mix; raw measured with as many processes):",
+            "",
+            "| nodes | jobs | jobs/min | raw jobs/min | network / raw | p50 s | p99 s |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {r['config']['nodes']} | {r['config']['jobs']} | {r['jobs_per_min']:.1f} | "
+                f"{r['raw_mixed_jobs_per_min']:.1f} | {100 * r['network_over_raw']:.0f}% | "
+                f"{_f(r['latency_s']['p50'])} | {_f(r['latency_s']['p99'])} |"
+                for r in scaling
+            ],
+            "",
+            "![scaling](network.png)",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(scaling: list[dict[str, Any]], path: Path, cpus: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = [r["config"]["nodes"] for r in scaling]
+    net = [r["jobs_per_min"] for r in scaling]
+    raw = [r["raw_mixed_jobs_per_min"] for r in scaling]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(k, net, "o-", label="network (paid jobs, chain + HTTP)")
+    ax.plot(k, raw, "s--", label="raw engine, same mix, same #processes")
+    ax.plot(k, [0.8 * r for r in raw], ":", color="grey", label="80% of raw (target)")
+    ax.set_xlabel("node processes")
+    ax.set_ylabel("jobs / minute")
+    ax.set_xticks(k)
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"veilproof throughput scaling ({cpus} CPUs)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    from veilproof.demo.load import STRATEGIES
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=40, help="paid jobs in the main run (default 40)")
+    ap.add_argument("--nodes", type=int, default=2, help="node processes in the main run (default 2)")
+    ap.add_argument("--scaling", type=int, nargs="*", default=[], help="also run with these node counts")
+    ap.add_argument(
+        "--scaling-jobs", type=int, default=None, help="jobs per extra scaling run (default: --jobs)"
+    )
+    ap.add_argument("--fhe-share", type=float, default=0.3, help="fraction of FHE jobs (default 0.3)")
+    ap.add_argument("--inflight-per-node", type=int, default=3, help="client threads per node (default 3)")
+    ap.add_argument("--workers", type=int, default=1, help="prover workers per node (default 1)")
+    ap.add_argument("--raw-seconds", type=float, default=30.0, help="raw EZKL loop length (default 30)")
+    ap.add_argument("--settlement", choices=sorted(STRATEGIES), default="onchain")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=7200.0, help="load phase limit per run, s")
+    ap.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs) for inspection")
+    ap.add_argument("--out", type=Path, default=RESULTS / "network", help="output path stem")
+    a = ap.parse_args()
+    warnings.simplefilter("ignore")
+    # Ctrl-C and kill both unwind through the finally blocks that stop processes and remove temp dirs
+    # (also when started in the background, where a shell leaves SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from veilproof.demo.load import build_models
+
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "cpus": os.cpu_count() or 0,
+        "command": "bench/network.py " + " ".join(sys.argv[1:]),
+    }
+    out: Path = a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(main_run: dict[str, Any], scaling: list[dict[str, Any]]) -> str:
+        """Written after every run, so an interrupted sweep keeps what it measured."""
+        scaling = sorted(scaling, key=lambda r: r["config"]["nodes"])
+        out.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "main": main_run, "scaling": scaling}, indent=1)
+        )
+        if len(scaling) > 1:
+            plot(scaling, out.with_suffix(".png"), meta["cpus"])
+        md = markdown(main_run, scaling, meta)
+        out.with_suffix(".md").write_text(md)
+        return md
+
+    models_dir = Path(tempfile.mkdtemp(prefix="vp-netbench-models-"))
+    try:
+        t0 = time.perf_counter()
+        models = build_models(models_dir)
+        print(
+            f"models ready in {time.perf_counter() - t0:.0f}s (ZK logrows {models.zk_package.settings.logrows})"
+        )
+        main_run = one_run(a, models, a.nodes, a.jobs, a.raw_seconds)
+        scaling = [main_run] if a.nodes in a.scaling else []
+        md = save(main_run, scaling)
+        for k in a.scaling:
+            if k != a.nodes:  # the main run is its own point (its job count is in the table)
+                scaling.append(one_run(a, models, k, a.scaling_jobs or a.jobs, a.raw_seconds))
+                md = save(main_run, scaling)
+    except KeyboardInterrupt:
+        print("interrupted: processes stopped, temp dirs removed", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(models_dir, ignore_errors=True)
+    print("\n" + md)
+    print(f"wrote {out.with_suffix('.json')}, .md{', .png' if len(scaling) > 1 else ''}")
+    return 0 if main_run["checks"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

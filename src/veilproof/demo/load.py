@@ -1,0 +1,867 @@
+"""A network under load: anvil, K node processes, 4 client processes, N paid jobs, then the books.
+
+Why here and not in ``bench/``: the benchmark (``bench/network.py``) and the end-to-end correctness
+check (``tests/e2e/test_network_load.py``) run the same network; only what they read from the
+result differs (throughput and latency vs. "every paid job settled or refunded, nobody honest lost").
+
+Everything is real: anvil, the suite, ``veilproof.node.runner`` processes over HTTP, and client
+*processes* (``python -m veilproof.demo.load --client SPEC.json``) that use the production
+:class:`~veilproof.client.Client`. Each client process runs one thread per account (so the per-job
+approve + open of today's JobMarket path needs no nonce juggling) and takes jobs from its plan until
+the plan is empty. Some clients cheat; see :data:`ROLES`.
+
+How a job is paid is a *settlement strategy* (:data:`STRATEGIES`): one function per way of paying
+(today ``onchain``: the per-job JobMarket escrow), so a pay-on-proof receipts path can be added as
+one more entry without touching the orchestration. The post-run book-keeping (finalize, refund)
+is per strategy too (:func:`close_onchain`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from veilproof.chain import connect
+from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams
+from veilproof.chain.job_market import JobMode, JobStatus, OnchainJob
+from veilproof.chain.model_registry import OnchainModel
+from veilproof.chain.network import Network, Receipt
+from veilproof.chain.suite import Suite
+from veilproof.client import Client
+from veilproof.client.errors import NodeUnavailable
+from veilproof.client.node_api import NodeApi
+from veilproof.client.publish import publish_model
+from veilproof.client.selection import NodeOffer, SelectionPolicy
+from veilproof.demo.network import LocalNetwork, NodeProcess
+from veilproof.errors import ContractReverted
+from veilproof.node.config import ServedModel
+from veilproof.protocol.api import JobReport
+
+PRICE = 2 * ONE_VEIL
+SLASH = 50 * ONE_VEIL
+NODE_STAKE_VEIL = 300
+
+# --- what each job does --------------------------------------------------------------------------
+HONEST = "honest"  # open, send, wait, check the result against the chain (ZK) / decrypt + accept (FHE)
+LAZY = "lazy"  # open, send, walk away: never fetches the result (ZK settles on submit; FHE by finalize)
+VANISH = "vanish"  # open and vanish before sending the input: refunded after the deadline, nobody slashed
+BOGUS_CHALLENGE = "bogus_challenge"  # an honest ZK job, then tries to farm a slash with challenge_zk
+
+#: Per client role, the behaviour of its ZK and FHE jobs, by job number: a cheater alternates.
+ROLES: dict[str, Callable[[str, int], str]] = {
+    "honest": lambda mode, i: HONEST,
+    "cheater": lambda mode, i: (BOGUS_CHALLENGE if i % 2 == 0 else LAZY) if mode == "zk" else LAZY,
+    "vanisher": lambda mode, i: VANISH if i % 4 == 3 else HONEST,
+}
+DEFAULT_ROLES = ("honest", "honest", "cheater", "vanisher")
+
+
+@dataclass
+class PlannedJob:
+    seq: int
+    mode: str  # "zk" | "fhe"
+    behaviour: str
+    x: list[float]
+
+
+@dataclass
+class JobEvent:
+    """One planned job as its client saw it (a JSON line in the client's events file)."""
+
+    client: int
+    seq: int
+    mode: str
+    behaviour: str
+    outcome: str  # "settled" | "left" (lazy/vanish, by design) | "failed"
+    job_ids: list[int] = field(default_factory=list)
+    node: str = ""
+    t_start: float = 0.0  # wall clock (time.time()): comparable across processes
+    t_end: float = 0.0
+    latency_s: float | None = None  # open -> settled as the client sees it (honest jobs)
+    error_kind: str = ""
+    error: str = ""
+    attacks: list[dict[str, str]] = field(default_factory=list)  # what a cheater tried, and how it ended
+    abandoned: list[int] = field(default_factory=list)  # jobs opened for an attack, never sent to the node
+
+
+class WalkedAway(Exception):
+    """A lazy or vanishing client leaves the job (not a node failure: the client does not retry)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"client left job {job_id}")
+        self.job_id = job_id
+
+
+class LazyClient(Client):
+    """Sends the input, then never asks for the result."""
+
+    def _wait(self, api: NodeApi, job_id: int, say: Callable[[str], None]) -> JobReport | None:
+        raise WalkedAway(job_id)
+
+
+class VanishingClient(Client):
+    """Opens the job (escrow paid) and is gone before sending the input."""
+
+    def _open_job(
+        self,
+        m: OnchainModel,
+        offer: NodeOffer,
+        commitment: int,
+        mode: JobMode,
+        eval_keys_hash: str | None = None,
+    ) -> tuple[int, str]:
+        job_id, _tx = super()._open_job(m, offer, commitment, mode, eval_keys_hash)
+        raise WalkedAway(job_id)
+
+
+def least_loaded(http_timeout: float, rng: random.Random) -> SelectionPolicy:
+    """Least busy node first (its ``/info`` in-flight count; random among equals): what a client that
+    wants latency does, and it spreads load across nodes. Unreachable nodes go last."""
+    import httpx
+
+    http = httpx.Client(timeout=http_timeout)
+
+    def policy(offers: list[NodeOffer]) -> list[NodeOffer]:
+        def load(o: NodeOffer) -> float:
+            try:
+                return float(NodeApi(o.endpoint, http=http).info().inflight)
+            except NodeUnavailable:
+                return float("inf")
+
+        keyed = [(load(o), rng.random(), o) for o in offers]
+        return [o for _, _, o in sorted(keyed, key=lambda t: (t[0], t[1]))]
+
+    return policy
+
+
+@dataclass
+class JobContext:
+    """One client thread: its account, and a client per behaviour (all paying from that account)."""
+
+    index: int
+    suite: Suite
+    account: LocalAccount
+    home: Path
+    zk_model: int
+    fhe_model: int
+    deadline_s: int
+    vanish_deadline_s: int
+    job_timeout: float
+    rng: random.Random
+    _clients: dict[str, Client] = field(default_factory=dict)
+
+    def client(self, behaviour: str) -> Client:
+        if behaviour not in self._clients:
+            cls = {LAZY: LazyClient, VANISH: VanishingClient}.get(behaviour, Client)
+            deadline = self.vanish_deadline_s if behaviour == VANISH else self.deadline_s
+            self._clients[behaviour] = cls(
+                self.suite, self.account, self.home, deadline_s=deadline, poll_interval=0.2,
+                job_timeout=self.job_timeout, selection=least_loaded(30.0, self.rng),
+            )  # fmt: skip
+        return self._clients[behaviour]
+
+
+def _bogus_challenges(ctx: JobContext, job_id: int, node: str) -> tuple[list[dict[str, str]], list[int]]:
+    """A client that got its answer tries to get the honest node slashed anyway, with the node's signed
+    claim of the settled job: (1) on that job with a changed output; (2) replayed on a new job it opens
+    with the same node and the same input commitment, which it then abandons (refunded after the
+    deadline; the node never took it). Both must revert. Returns the attempts and the abandoned job."""
+    market, honest = ctx.suite.market, ctx.client(HONEST)
+    offer = next(o for o in honest.nodes(ctx.zk_model) if o.address == node)
+    with NodeApi(offer.endpoint) as api:
+        claim = api.job(job_id).zk
+    if claim is None:
+        return [{"attack": "challenge_zk", "result": "no claim to challenge with"}], []
+    inst = [int(h, 16) for h in claim.instances]
+    proof = bytes.fromhex(claim.proof.removeprefix("0x"))
+    sig = bytes.fromhex(claim.node_signature.removeprefix("0x"))
+    tampered = [*inst[:-1], (inst[-1] + 1) % (1 << 254)]
+    commitment = market.read_job(job_id).input_commitment.to_bytes(32, "big")
+    price = ctx.suite.models.read_model(ctx.zk_model).price
+    deadline = ctx.suite.net.now() + ctx.vanish_deadline_s
+    replay_job, _ = honest.payer.open_job(ctx.zk_model, node, commitment, JobMode.ZK, deadline, price)
+    out = []
+    for name, target, instances in (
+        ("tampered output on the settled job", job_id, tampered),
+        ("claim replayed on a new open job", replay_job, inst),
+    ):
+        try:
+            honest.payer.call(market.challenge_zk_call(target, instances, proof, sig))
+            out.append({"attack": name, "result": "ACCEPTED"})
+        except ContractReverted as e:
+            out.append({"attack": name, "result": f"reverted: {e.reason}"})
+    return out, [replay_job]
+
+
+def onchain_job(ctx: JobContext, job: PlannedJob) -> JobEvent:
+    """Today's settlement: each job is opened, paid and settled on chain by itself (JobMarket)."""
+    ev = JobEvent(ctx.index, job.seq, job.mode, job.behaviour, "failed", t_start=time.time())
+    model = ctx.zk_model if job.mode == "zk" else ctx.fhe_model
+    t0 = time.perf_counter()
+    try:
+        res = ctx.client(job.behaviour).infer(model, job.x, private=job.mode == "fhe")
+        ev.latency_s = time.perf_counter() - t0
+        ev.outcome, ev.job_ids, ev.node = "settled", [res.job_id], res.node
+        ev.job_ids += [a["job_id"] for a in res.attempts if "job_id" in a]
+        if job.behaviour == BOGUS_CHALLENGE:
+            ev.attacks, ev.abandoned = _bogus_challenges(ctx, res.job_id, res.node)
+    except WalkedAway as e:
+        ev.outcome, ev.job_ids = "left", [e.job_id]
+    except Exception as e:  # a failure is a result of the benchmark: record it, keep going
+        ev.error_kind, ev.error = type(e).__name__, str(e)[:400]
+        details = getattr(e, "details", None) or {}
+        ids = [details["job_id"]] if "job_id" in details else []
+        ids += [a["job_id"] for a in getattr(e, "attempts", []) if "job_id" in a]
+        ev.job_ids = ids
+    ev.t_end = time.time()
+    return ev
+
+
+Strategy = Callable[[JobContext, PlannedJob], JobEvent]
+#: settlement mode -> how a client runs one job. A pay-on-proof receipts path is one more entry here
+#: (and one more closer in :data:`CLOSERS`).
+STRATEGIES: dict[str, Strategy] = {"onchain": onchain_job}
+
+
+# --- the client process ----------------------------------------------------------------------------
+def client_main(spec_path: Path) -> int:
+    """Run one client process's plan (``python -m veilproof.demo.load --client SPEC.json``)."""
+    warnings.simplefilter("ignore")
+    spec = json.loads(spec_path.read_text())
+    suite = Suite.attach(connect(spec["chain_url"]), Deployment.load(Path(spec["deployment_file"])))
+    jobs: queue.Queue[PlannedJob] = queue.Queue()
+    for j in spec["jobs"]:
+        jobs.put(PlannedJob(**j))
+    strategy = STRATEGIES[spec["settlement"]]
+    lock = threading.Lock()
+    events = open(spec["events"], "a")  # noqa: SIM115 - closed below, after the threads
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def worker(t: int, key: str) -> None:
+        ctx = JobContext(
+            spec["index"], suite, Account.from_key(key), Path(spec["home"]) / f"t{t}",
+            spec["zk_model"], spec["fhe_model"], spec["deadline_s"], spec["vanish_deadline_s"],
+            spec["job_timeout"], random.Random(spec["seed"] * 1000 + t),
+        )  # fmt: skip
+        while not stop.is_set():
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            ev = strategy(ctx, job)
+            with lock:
+                events.write(json.dumps(asdict(ev)) + "\n")
+                events.flush()
+
+    threads = [threading.Thread(target=worker, args=(t, k), daemon=True) for t, k in enumerate(spec["keys"])]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    events.close()
+    return 0
+
+
+# --- models ---------------------------------------------------------------------------------------------
+@dataclass
+class LoadModels:
+    """The ZK MLP (logrows 11) and the FHE logistic regression, built into one artifact store."""
+
+    zk_package: Any  # veilproof.models.ModelPackage
+    zk_inputs: np.ndarray
+    fhe_bundle: Any  # veilproof.fhe.FheBundle
+    fhe_inputs: np.ndarray
+    store_root: Path
+
+
+def build_models(root: Path, zk_package: Any = None, zk_inputs: np.ndarray | None = None) -> LoadModels:
+    """Build (or reuse cached) example models; a test passes its session's ZK package to save time."""
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.models.fhe_examples import build_bundle, load_dataset
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    if zk_package is None:
+        from veilproof.models import build_zk_package
+        from veilproof.models.examples import build_example
+
+        ex = build_example("breast_cancer_mlp", root / "examples")
+        store = ArtifactStore(root / "store")
+        zk_package = build_zk_package(ex.onnx_path, ex.calibration_path, store, name="breast_cancer_mlp")
+        zk_inputs = ex.x_test
+    store = zk_package.store
+    data = load_dataset()
+    bundle = build_bundle("logreg", store, data)
+    assert zk_inputs is not None
+    return LoadModels(zk_package, np.asarray(zk_inputs), bundle, np.asarray(data.x_test), store.root)
+
+
+# --- the run ----------------------------------------------------------------------------------------
+@dataclass
+class LoadConfig:
+    jobs: int = 30
+    nodes: int = 2
+    clients: int = 4
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    fhe_share: float = 0.3
+    inflight_per_node: int = 3  # client threads in all = nodes * this: enough to keep every node busy
+    workers: int = 1
+    settlement: str = "onchain"
+    deadline_s: int = 600
+    vanish_deadline_s: int = 20
+    challenge_window: int = 20
+    job_timeout: float = 600.0
+    timeout: float = 3600.0  # the whole load phase
+    seed: int = 0
+
+
+@dataclass
+class _Proc:
+    role: str
+    name: str
+    proc: subprocess.Popen[bytes]
+
+
+class CpuMeter:
+    """CPU seconds per process tree (psutil): sampled while it runs, so children that exit (prover
+    workers) still count up to their last sample."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.roots: dict[str, tuple[str, int, bool]] = {}
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.owner: dict[int, str] = {}
+
+    def add(self, name: str, role: str, pid: int, *, children: bool = True) -> None:
+        """Meter ``pid`` (and, with ``children``, every process it starts) as ``name``."""
+        self.roots[name] = (role, pid, children)
+
+    def sample(self) -> None:
+        for name, (_, pid, children) in self.roots.items():
+            try:
+                root = self.psutil.Process(pid)
+                procs = [root, *(root.children(recursive=True) if children else [])]
+            except self.psutil.Error:
+                continue
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                except self.psutil.Error:
+                    continue
+                s = t.user + t.system
+                self.first.setdefault(p.pid, s if p.pid == pid else 0.0)
+                self.last[p.pid] = s
+                self.owner.setdefault(p.pid, name)
+
+    def seconds(self) -> dict[str, float]:
+        out: dict[str, float] = dict.fromkeys(self.roots, 0.0)
+        for pid, name in self.owner.items():
+            out[name] += self.last[pid] - self.first[pid]
+        return out
+
+    def by_role(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, s in self.seconds().items():
+            role = self.roots[name][0]
+            out[role] = out.get(role, 0.0) + s
+        return out
+
+
+def _plan(cfg: LoadConfig, models: LoadModels, rng: random.Random) -> list[list[PlannedJob]]:
+    """Jobs dealt round-robin to the clients; ZK or FHE by ``fhe_share``; behaviour by client role."""
+    per: list[list[PlannedJob]] = [[] for _ in range(cfg.clients)]
+    counts: list[dict[str, int]] = [{"zk": 0, "fhe": 0} for _ in range(cfg.clients)]
+    for seq in range(cfg.jobs):
+        c = seq % cfg.clients
+        mode = "fhe" if rng.random() < cfg.fhe_share else "zk"
+        xs = models.fhe_inputs if mode == "fhe" else models.zk_inputs
+        x = np.asarray(xs[rng.randrange(len(xs))], dtype=np.float64).ravel().tolist()
+        behaviour = ROLES[cfg.roles[c % len(cfg.roles)]](mode, counts[c][mode])
+        counts[c][mode] += 1
+        per[c].append(PlannedJob(seq, mode, behaviour, x))
+    return per
+
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A ``kill`` of the run cleans up like Ctrl-C does (the finally blocks run)."""
+
+    def handler(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run_load(
+    cfg: LoadConfig,
+    models: LoadModels,
+    *,
+    root: Path | None = None,
+    progress: Progress | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Start everything, run the plan, close every job, check the books; stop and clean up always.
+
+    Returns the measurements (throughput, latency, gas, CPU, failures) and ``checks`` (each paid
+    job's end state against its behaviour, stakes, conservation of VEIL)."""
+    from veilproof.chain.dev.anvil import start_anvil
+    from veilproof.zk import evm
+
+    if cfg.settlement not in STRATEGIES:
+        raise ValueError(f"settlement: expected one of {sorted(STRATEGIES)}, got {cfg.settlement!r}")
+    own_root = root is None
+    root = Path(tempfile.mkdtemp(prefix="vp-load-")) if root is None else root
+    root.mkdir(parents=True, exist_ok=True)
+    anvil = None
+    lnet: LocalNetwork | None = None
+    clients: list[_Proc] = []
+    say = progress or (lambda _d: None)
+    try:
+        with _sigterm_as_interrupt():
+            t_setup = time.perf_counter()
+            anvil = start_anvil()
+            v = evm.compile_reusable_verifier()
+            params = SuiteParams(slash_amount=SLASH, max_deadline=3600, challenge_window=cfg.challenge_window)
+            lnet = LocalNetwork.start(root / "net", anvil.url, params=params, verifier=(v.abi, v.bytecode))
+            pkg, bundle = models.zk_package, models.fhe_bundle
+            zk_id = publish_model(
+                lnet.suite, lnet.owner, name="mlp", price=PRICE, royalty_bps=2_000,
+                onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg,
+            ).model_id  # fmt: skip
+            fhe_id = publish_model(
+                lnet.suite, lnet.owner, name="logreg-fhe", price=PRICE, royalty_bps=2_000,
+                onnx_hash=bundle.server_zip_hash, fhe_client_hash=bundle.client_zip_hash,
+                fhe_server_hash=bundle.server_zip_hash,
+            ).model_id  # fmt: skip
+            served = [
+                ServedModel(zk_id, zk_package=pkg.manifest_digest),
+                ServedModel(fhe_id, fhe_server=bundle.server_zip_hash, fhe_client=bundle.client_zip_hash),
+            ]
+            nodes = [
+                lnet.start_node(
+                    f"node{i}",
+                    served,
+                    artifacts_dir=models.store_root,
+                    stake_veil=NODE_STAKE_VEIL,
+                    wait=False,
+                    workers=cfg.workers,
+                    queue_limit=max(8, 2 * cfg.inflight_per_node),
+                )  # fmt: skip
+                for i in range(cfg.nodes)
+            ]
+            for n in nodes:
+                lnet.wait_ready(n)
+            rng = random.Random(cfg.seed)
+            plan = _plan(cfg, models, rng)
+            threads_total = max(cfg.clients, cfg.nodes * cfg.inflight_per_node)
+            keys: list[list[LocalAccount]] = []
+            for c in range(cfg.clients):
+                n_threads = max(1, threads_total // cfg.clients + (c < threads_total % cfg.clients))
+                n_threads = min(n_threads, max(1, len(plan[c])))
+                # threads share their client's queue, so any account may take all of its jobs, and a
+                # cheater opens a second job per bogus challenge (refunded only after the run)
+                budget = 2 * (len(plan[c]) + 1) * PRICE // ONE_VEIL + 10
+                keys.append([lnet.new_funded(budget) for _ in range(n_threads)])
+            book = _Books.open(
+                lnet, [a.address for ks in keys for a in ks], [n.account.address for n in nodes]
+            )
+            meter = CpuMeter()
+            meter.add("anvil", "anvil", anvil.proc.pid)
+            for n in nodes:
+                assert n.proc is not None
+                meter.add(n.name, "node", n.proc.pid)
+            meter.add("harness", "harness", os.getpid(), children=False)
+            start_block = lnet.net.w3.eth.block_number + 1
+            setup_s = time.perf_counter() - t_setup
+            # --- load --------------------------------------------------------------------------
+            t0 = time.time()
+            for c in range(cfg.clients):
+                spec = {
+                    "index": c, "chain_url": anvil.url, "deployment_file": str(lnet.deployment_file),
+                    "zk_model": zk_id, "fhe_model": fhe_id, "home": str(root / "clients" / str(c)),
+                    "events": str(root / f"events-{c}.jsonl"), "keys": ["0x" + a.key.hex() for a in keys[c]],
+                    "jobs": [asdict(j) for j in plan[c]], "settlement": cfg.settlement,
+                    "deadline_s": cfg.deadline_s, "vanish_deadline_s": cfg.vanish_deadline_s,
+                    "job_timeout": cfg.job_timeout, "seed": cfg.seed * 100 + c,
+                }  # fmt: skip
+                spec_path = root / f"client-{c}.json"
+                spec_path.write_text(json.dumps(spec))
+                log = open(root / f"client-{c}.log", "ab")  # noqa: SIM115 - owned by the child
+                p = subprocess.Popen(
+                    [sys.executable, "-m", "veilproof.demo.load", "--client", str(spec_path)],
+                    stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                )  # fmt: skip
+                role = cfg.roles[c % len(cfg.roles)]
+                clients.append(_Proc(role, f"client{c}", p))
+                meter.add(f"client{c}-{role}", "client", p.pid)
+            events: list[JobEvent] = []
+            deadline = time.monotonic() + cfg.timeout
+            last_tick = 0.0
+            while True:
+                meter.sample()
+                events = _read_events(root, cfg.clients)
+                running = [c for c in clients if c.proc.poll() is None]
+                if time.monotonic() - last_tick >= 1.0:
+                    last_tick = time.monotonic()
+                    say(_progress_line(events, cfg.jobs, time.time() - t0))
+                if not running:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"load phase over {cfg.timeout:.0f}s; see {root}/client-*.log")
+                time.sleep(0.5)
+            bad = [c.name for c in clients if c.proc.returncode != 0]
+            if bad:
+                tail = (root / f"client-{bad[0][6:]}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"client process(es) {bad} failed:\n{tail}")
+            # the lazy clients' jobs are still being proven: the load ends when the nodes are done
+            t_clients = time.time()
+            t_end = _wait_computed(lnet.suite, events, meter, deadline)
+            cpu = meter.seconds()
+            cpu_roles = meter.by_role()
+            # from the first job opened (client processes have started and imported their libraries)
+            t_first = min((e.t_start for e in events), default=t0)
+            window = t_end - t_first
+            # --- close every job (time may be moved on now: the load is over) --------------------
+            keys_by_addr = {str(a.address).lower(): a for ks in keys for a in ks}
+            close_log = CLOSERS[cfg.settlement](lnet, nodes, keys_by_addr)
+            # gas counts the closing transactions too (finalize, refunds): they are part of the jobs' cost
+            end_block = lnet.net.w3.eth.block_number
+            gas = _gas(lnet, start_block, end_block)
+            checks = book.check(lnet, events, nodes, keys_by_addr)
+            return _summary(
+                cfg,
+                events,
+                window,
+                t_clients - t0,
+                t_first - t0,
+                setup_s,
+                gas,
+                cpu,
+                cpu_roles,
+                checks,
+                close_log,
+            )
+    finally:
+        for cp in clients:
+            if cp.proc.poll() is None:
+                cp.proc.terminate()
+        for cp in clients:
+            try:
+                cp.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                cp.proc.kill()
+        if lnet is not None:
+            lnet.stop()
+        if anvil is not None:
+            anvil.stop()
+        if own_root and not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _read_events(root: Path, n: int) -> list[JobEvent]:
+    out = []
+    for c in range(n):
+        p = root / f"events-{c}.jsonl"
+        if not p.exists():
+            continue
+        for line in p.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # a line being written
+                out.append(JobEvent(**json.loads(line)))
+    return out
+
+
+def _progress_line(events: list[JobEvent], total: int, elapsed: float) -> dict[str, Any]:
+    done = len(events)
+    settled = sum(e.outcome == "settled" for e in events)
+    failed = sum(e.outcome == "failed" for e in events)
+    return {
+        "done": done, "total": total, "settled": settled, "failed": failed, "elapsed": elapsed,
+        "per_min": 60 * settled / elapsed if elapsed > 0 else 0.0,
+    }  # fmt: skip
+
+
+def _wait_computed(suite: Suite, events: list[JobEvent], meter: CpuMeter, deadline: float) -> float:
+    """Wall time at which every job handed to a node (all but the vanished ones) left OPEN on chain."""
+    todo = {j for e in events if e.behaviour == LAZY for j in e.job_ids}
+    t_last = max((e.t_end for e in events), default=time.time())
+    while todo and time.monotonic() < deadline:
+        meter.sample()
+        for j in list(todo):
+            if suite.market.read_job(j).status != JobStatus.OPEN:
+                todo.discard(j)
+                t_last = max(t_last, time.time())
+        if todo:
+            time.sleep(0.5)
+    return t_last
+
+
+def close_onchain(lnet: LocalNetwork, nodes: list[NodeProcess], keys: dict[str, LocalAccount]) -> list[str]:
+    """Close what clients left behind on the per-job market: submitted FHE jobs nobody accepted are
+    finalized by their node after the challenge window (a node collecting its pay; the node does
+    not do this by itself today), and open jobs past their deadline are refunded by their client
+    (the vanished client coming back for its escrow). The chain clock is moved on instead of waiting."""
+    suite, net = lnet.suite, lnet.net
+    market = suite.market
+    jobs = [market.read_job(i) for i in range(1, market.job_count() + 1)]
+    by_node = {str(n.account.address).lower(): n.account for n in nodes}
+    log: list[str] = []
+    window = market.challenge_window()
+    latest = max([j.submitted_at + window for j in jobs if j.status == JobStatus.SUBMITTED], default=0)
+    latest = max([latest, *[j.deadline + 1 for j in jobs if j.status == JobStatus.OPEN]])
+    if latest:
+        net.advance_to(latest + 1)
+    for j in jobs:
+        if j.status == JobStatus.SUBMITTED:
+            market.finalize(j.job_id, sender=by_node[j.node.lower()])
+            log.append(f"job {j.job_id}: finalized by its node (client never accepted)")
+        elif j.status == JobStatus.OPEN:
+            market.refund(j.job_id, sender=keys[j.client.lower()])
+            log.append(f"job {j.job_id}: refunded to its client after the deadline")
+    return log
+
+
+CLOSERS: dict[str, Callable[[LocalNetwork, list[NodeProcess], dict[str, LocalAccount]], list[str]]] = {
+    "onchain": close_onchain
+}
+
+
+@dataclass
+class _Books:
+    """VEIL holdings at the start: wallet balance + what the market owes (pending) per party."""
+
+    parties: dict[str, str]  # address -> "client" | "node" | "owner" | "treasury"
+    start: dict[str, int]
+    stakes: dict[str, int]
+
+    @classmethod
+    def open(cls, lnet: LocalNetwork, clients: list[str], nodes: list[str]) -> _Books:
+        d = lnet.suite.deployment
+        parties = {a: "client" for a in clients} | {a: "node" for a in nodes}
+        parties[lnet.owner.address] = "owner"
+        treasury = getattr(d, "treasury", None) or lnet.owner.address
+        parties.setdefault(treasury, "treasury")
+        return cls(parties, {a: _holding(lnet.suite, a) for a in parties}, _stakes(lnet.suite, nodes))
+
+    def check(
+        self,
+        lnet: LocalNetwork,
+        events: list[JobEvent],
+        nodes: list[NodeProcess],
+        keys: dict[str, LocalAccount],
+    ) -> dict[str, Any]:
+        """Every job's end state against what its client did; no honest node slashed; VEIL conserved."""
+        market = lnet.suite.market
+        jobs = {i: market.read_job(i) for i in range(1, market.job_count() + 1)}
+        expect: dict[int, tuple[str, set[JobStatus]]] = {}
+        for e in events:
+            for i in e.job_ids:
+                want = {JobStatus.REFUNDED} if e.behaviour == VANISH else {JobStatus.SETTLED}
+                if e.outcome == "failed":
+                    want = {JobStatus.SETTLED, JobStatus.REFUNDED}  # a failed attempt: refunded or paid
+                expect[i] = (e.behaviour, want)
+            for i in e.abandoned:
+                expect[i] = (f"{e.behaviour} (abandoned)", {JobStatus.REFUNDED})
+        wrong: list[str] = []
+        for i, j in jobs.items():
+            what, want = expect.get(i, ("opened by no planned job", set()))
+            if j.status not in want:
+                wrong.append(f"job {i} ({what}): {j.status_name}")
+        stakes = _stakes(lnet.suite, list(self.stakes))
+        slashed = {a: self.stakes[a] - s for a, s in stakes.items() if s != self.stakes[a]}
+        attacks_won = [a for e in events for a in e.attacks if a["result"] == "ACCEPTED"]
+        end = {a: _holding(lnet.suite, a) for a in self.parties}
+        delta = {a: end[a] - self.start[a] for a in self.parties}
+        settled_value = sum(j.price for j in jobs.values() if j.status == JobStatus.SETTLED)
+        client_paid = -sum(d for a, d in delta.items() if self.parties[a] == "client")
+        earned = sum(d for a, d in delta.items() if self.parties[a] != "client")
+        return {
+            "jobs_on_chain": len(jobs),
+            "by_status": _count(j.status_name for j in jobs.values()),
+            "wrong_end_state": wrong,
+            "nodes_slashed": slashed,
+            "attacks_accepted": attacks_won,
+            "escrowed_left": market.escrowed(),
+            "clients_paid": client_paid,
+            "settled_value": settled_value,
+            "earned_by_nodes_owner_treasury": earned,
+            "conserved": client_paid == settled_value == earned and market.escrowed() == 0,
+            "ok": not wrong and not slashed and not attacks_won and client_paid == settled_value == earned,
+        }
+
+
+def _holding(suite: Suite, a: str) -> int:
+    return suite.token.balance_of(a) + suite.market.pending(a)
+
+
+def _stakes(suite: Suite, nodes: list[str]) -> dict[str, int]:
+    return {a: suite.nodes.read_node(a).stake for a in nodes}
+
+
+def _count(xs: Iterator[str] | list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in xs:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+def _gas(lnet: LocalNetwork, start: int, end: int) -> dict[str, Any]:
+    """Gas of every transaction mined during the load, from its receipt, by function, and per job
+    (each market call carries its job id; ``open_job``'s is in its JobOpened log; a client's
+    approve goes with the job it opens next)."""
+    net: Network = lnet.net
+    s = lnet.suite
+    targets = {
+        s.market.address.lower(): s.market.contract,
+        s.token.address.lower(): s.token.contract,
+        s.nodes.address.lower(): s.nodes.contract,
+    }
+    by_fn: dict[str, list[int]] = {}
+    per_job: dict[int, int] = {}
+    pending_approve: dict[str, int] = {}
+    total = 0
+    for n in range(start, end + 1):
+        blk: Any = net.w3.eth.get_block(n, full_transactions=True)
+        for tx in blk["transactions"]:
+            rc: Any = net.w3.eth.get_transaction_receipt(tx["hash"])
+            g = int(rc["gasUsed"])
+            total += g
+            to = (tx.get("to") or "").lower()
+            c = targets.get(to)
+            name, args = "other", {}
+            if c is not None:
+                try:
+                    fn, args = c.decode_function_input(tx["input"])
+                    name = fn.fn_name
+                except ValueError:
+                    name = "unknown"
+            sender = str(tx["from"]).lower()
+            by_fn.setdefault(name, []).append(g)
+            if name == "approve":
+                pending_approve[sender] = pending_approve.get(sender, 0) + g
+                continue
+            job_id = args.get("job_id")
+            if name == "open_job":
+                rcpt = Receipt(rc["transactionHash"].hex(), g, n, None, rc)
+                ids = s.market.opened_job_ids(rcpt)
+                job_id = ids[0] if ids else None
+                g += pending_approve.pop(sender, 0)
+            if job_id is not None:
+                per_job[int(job_id)] = per_job.get(int(job_id), 0) + g
+    modes: dict[int, OnchainJob] = {j: s.market.read_job(j) for j in per_job}
+    out: dict[str, Any] = {
+        "total": total,
+        "txs": sum(len(v) for v in by_fn.values()),
+        "by_function": {k: {"n": len(v), "mean": int(np.mean(v))} for k, v in sorted(by_fn.items())},
+    }
+    for mode in (JobMode.ZK, JobMode.FHE):
+        vals = [
+            g for j, g in per_job.items() if modes[j].mode == mode and modes[j].status == JobStatus.SETTLED
+        ]
+        if vals:
+            out[f"per_settled_{mode.name.lower()}_job"] = {
+                "n": len(vals), "mean": int(np.mean(vals)), "p50": int(np.median(vals)),
+            }  # fmt: skip
+    return out
+
+
+def _summary(
+    cfg: LoadConfig,
+    events: list[JobEvent],
+    window: float,
+    clients_s: float,
+    client_start_s: float,
+    setup_s: float,
+    gas: dict[str, Any],
+    cpu: dict[str, float],
+    cpu_roles: dict[str, float],
+    checks: dict[str, Any],
+    close_log: list[str],
+) -> dict[str, Any]:
+    computed = [e for e in events if e.behaviour != VANISH and e.outcome != "failed"]
+    lat = [e.latency_s for e in events if e.latency_s is not None and e.behaviour == HONEST]
+    lat_by_mode = {
+        m: [e.latency_s for e in events if e.latency_s is not None and e.behaviour == HONEST and e.mode == m]
+        for m in ("zk", "fhe")
+    }
+
+    def pct(v: list[float], q: float) -> float | None:
+        return float(np.percentile(v, q)) if v else None
+
+    failures = _count(f"{e.error_kind}: {e.error[:80]}" for e in events if e.outcome == "failed")
+    settled_jobs = checks["by_status"].get("settled", 0)
+    paid_gas = gas["total"]
+    return {
+        "config": asdict(cfg),
+        "setup_s": setup_s,
+        "window_s": window,
+        "clients_s": clients_s,
+        "client_start_s": client_start_s,
+        "planned": cfg.jobs,
+        "computed_jobs": len(computed),
+        "computed_by_mode": _count(e.mode for e in computed),
+        "behaviours": _count(e.behaviour for e in events),
+        "outcomes": _count(e.outcome for e in events),
+        "jobs_per_min": 60 * len(computed) / window if window > 0 else 0.0,
+        "latency_s": {
+            "n": len(lat),
+            "p50": pct(lat, 50),
+            "p99": pct(lat, 99),
+            "mean": float(np.mean(lat)) if lat else None,
+            **{f"{m}_p50": pct(v, 50) for m, v in lat_by_mode.items()},
+            **{f"{m}_p99": pct(v, 99) for m, v in lat_by_mode.items()},
+        },  # fmt: skip
+        "gas": {**gas, "all_in_per_settled_job": paid_gas // settled_jobs if settled_jobs else None},
+        "cpu_s": cpu,
+        "cpu_s_by_role": cpu_roles,
+        "cpu_util_by_role": {r: s / window for r, s in cpu_roles.items()} if window > 0 else {},
+        "failures": failures,
+        "attacks": _count(f"{a['attack']}: {a['result']}" for e in events for a in e.attacks),
+        "closed_after": len(close_log),
+        "checks": checks,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--client":
+        return client_main(Path(args[1]))
+    print("usage: python -m veilproof.demo.load --client SPEC.json  (see bench/network.py)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
