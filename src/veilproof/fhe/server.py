@@ -262,28 +262,31 @@ class FheServer:
 
     # --- validation ---------------------------------------------------------------------------------
     def _validate(self, ciphertext: object, evaluation_keys: object) -> None:
-        self._validate_ct(ciphertext)
-        if not isinstance(evaluation_keys, bytes | bytearray | memoryview):
-            raise EvaluationKeyError(f"evaluation keys must be bytes, got {type(evaluation_keys).__name__}")
-        n_ek = len(evaluation_keys)
-        if n_ek > self.limits.max_evaluation_key_bytes:
-            raise PayloadTooLarge("evaluation_keys", n_ek, self.limits.max_evaluation_key_bytes)
-        if n_ek != self.info.evaluation_key_bytes:
-            raise EvaluationKeyError(
-                f"evaluation keys are {n_ek} bytes; this circuit needs {self.info.evaluation_key_bytes} "
-                "(truncated, or generated for another circuit)"
-            )
+        # Order: types, then the size limits of both, then the exact sizes (a too-large input is
+        # PayloadTooLarge whatever else is wrong with it).
+        self._validate_ct(ciphertext, keys=evaluation_keys)
 
-    def _validate_ct(self, ciphertext: object) -> None:
+    def _validate_ct(self, ciphertext: object, *, keys: object = None) -> None:
+        """Checks of the ciphertext, and of ``keys`` unless None (keys the worker already holds)."""
         if not isinstance(ciphertext, bytes | bytearray | memoryview):
             raise CiphertextError(f"ciphertext must be bytes, got {type(ciphertext).__name__}")
+        if keys is not None and not isinstance(keys, bytes | bytearray | memoryview):
+            raise EvaluationKeyError(f"evaluation keys must be bytes, got {type(keys).__name__}")
         n_ct = len(ciphertext)
+        n_ek = len(keys) if keys is not None else None
         if n_ct > self.limits.max_ciphertext_bytes:
             raise PayloadTooLarge("ciphertext", n_ct, self.limits.max_ciphertext_bytes)
+        if n_ek is not None and n_ek > self.limits.max_evaluation_key_bytes:
+            raise PayloadTooLarge("evaluation_keys", n_ek, self.limits.max_evaluation_key_bytes)
         if n_ct != self.info.input_ciphertext_bytes:
             raise CiphertextError(
                 f"ciphertext is {n_ct} bytes; this circuit takes {self.info.input_ciphertext_bytes}-byte "
                 "inputs (truncated, or encrypted for another circuit)"
+            )
+        if n_ek is not None and n_ek != self.info.evaluation_key_bytes:
+            raise EvaluationKeyError(
+                f"evaluation keys are {n_ek} bytes; this circuit needs {self.info.evaluation_key_bytes} "
+                "(truncated, or generated for another circuit)"
             )
 
     # --- evaluation ---------------------------------------------------------------------------------
