@@ -4,6 +4,11 @@ quantized inference (``fhe="disable"``). Writes bench/results/fhe.json and print
 
     .venv/bin/python bench/fhe.py                  # all kinds
     .venv/bin/python bench/fhe.py --kinds logreg xgb --n 3
+    .venv/bin/python bench/fhe.py --node-only --reps 5   # only: node job vs plain Concrete run
+
+The node table: paid FHE jobs through a real node process on anvil next to Concrete's ``Server.run``
+on the same circuit in the same run, with the node's per-phase table (``GET /jobs/{id}`` timings);
+written to bench/results/fhe_node.json.
 
 "Transport overhead" = (encrypt + isolated server run + decrypt) / (in-process execute), i.e. what the
 serialization, the process isolation and the client/server split cost over Concrete ML's one-process
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results" / "fhe.json"
+NODE_RESULTS = Path(__file__).parent / "results" / "fhe_node.json"
 DEFAULT_N = {"logreg": 20, "xgb": 3, "nn": 3}
 
 
@@ -96,6 +103,75 @@ def bench_kind(kind: str, n: int, root: Path) -> dict[str, Any]:
     }
 
 
+def node_overhead(kinds: list[str], reps: int) -> list[dict[str, Any]]:
+    """Paid FHE jobs through a node process vs Concrete's plain ``Server.run`` on the same circuit,
+    keys already deserialized (what the node's worker holds after a client's first job)."""
+    from concrete import fhe
+    from node_overhead import FHE_PHASES, measure, now, table, world
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.chain.deploy import ONE_VEIL
+    from veilproof.client import Client
+    from veilproof.client.node_api import NodeApi
+    from veilproof.client.publish import publish_model
+    from veilproof.fhe import FheClient
+    from veilproof.models.fhe_examples import build_bundle_with_model, load_dataset
+    from veilproof.node.config import ServedModel
+
+    data = load_dataset()
+    rows: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="vp-bench-fhe-node-") as tmp,
+        world(Path(tmp), verifier=False) as w,
+    ):
+        root = Path(tmp)
+        store = ArtifactStore(root / "store")
+        bundles = {k: build_bundle_with_model(k, store, data)[0] for k in kinds}
+        ids, served = {}, []
+        for k, b in bundles.items():
+            pub = publish_model(
+                w.lnet.suite, w.lnet.owner, name=f"fhe-{k}", price=ONE_VEIL, onnx_hash=b.server_zip_hash,
+                fhe_client_hash=b.client_zip_hash, fhe_server_hash=b.server_zip_hash,
+            )  # fmt: skip
+            ids[k] = pub.model_id
+            served.append(
+                ServedModel(pub.model_id, fhe_server=b.server_zip_hash, fhe_client=b.client_zip_hash)
+            )
+        node = w.lnet.start_node("bench-fhe", served, artifacts_dir=store.root, stake_veil=200)
+        client = Client(w.lnet.suite, w.lnet.new_funded(1000), root / "client", deadline_s=1800,
+                        poll_interval=0.005)  # fmt: skip
+        api = NodeApi(node.endpoint)
+        for k in kinds:
+            b = bundles[k]
+            x = data.x_test[0]
+            fc = FheClient(b.client_zip_path, root / "plain-keys" / k, expected_client_hash=b.client_zip_hash)
+            ct = fc.encrypt(x)
+            server = fhe.Server.load(b.server_zip_path)
+            keys = fhe.EvaluationKeys.deserialize(fc.evaluation_keys())
+
+            def engine(server: Any = server, keys: Any = keys, ct: bytes = ct) -> float:
+                t = now()
+                server.run(fhe.Value.deserialize(ct), evaluation_keys=keys).serialize()
+                return now() - t
+
+            def job(k: str = k, x: Any = x) -> tuple[Any, float]:
+                res = client.infer(ids[k], x, private=True, node=node.account.address)
+                rep = api.job(res.job_id)
+                assert rep.timings is not None and rep.state == "submitted", rep
+                return rep.timings, res.timings["node"]
+
+            try:
+                rows.append({"model": k, **measure(job, engine, reps, "fhe")})
+            except Exception as e:  # report, do not abort the table
+                rows.append({"model": k, "error": f"{type(e).__name__}: {e}"[:300]})
+        api.close()
+        client.close()
+    table(
+        "FHE node job vs plain Concrete Server.run (keys deserialized), anvil", rows, FHE_PHASES, "concrete"
+    )
+    return rows
+
+
 def _mb(b: int) -> str:
     return f"{b / 1e6:.2f} MB" if b >= 1e5 else f"{b / 1e3:.1f} kB"
 
@@ -107,8 +183,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kinds", nargs="+", default=["logreg", "xgb", "nn"])
     ap.add_argument("--n", type=int, default=None, help="samples per kind (default: 20 logreg, 3 others)")
+    ap.add_argument("--node-only", action="store_true", help="only the node-overhead table")
+    ap.add_argument("--no-node", action="store_true", help="skip the node-overhead table")
+    ap.add_argument("--reps", type=int, default=5, help="node-overhead jobs per kind (the 1st uploads keys)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    if not args.no_node:
+        load = os.getloadavg()
+        node_rows = node_overhead(args.kinds, args.reps)
+        NODE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        NODE_RESULTS.write_text(json.dumps({"loadavg_before": load, "rows": node_rows}, indent=1))
+    if args.node_only:
+        return
     console = Console(width=170)
     results = []
     with tempfile.TemporaryDirectory(prefix="veilproof-bench-fhe-") as tmp:

@@ -1,8 +1,12 @@
-"""ZK benchmark: per example model, the cost of every step, next to plain onnxruntime and plain EZKL.
+"""ZK benchmark: per example model, the cost of every step, next to plain onnxruntime and plain EZKL;
+then what the node adds to EZKL (paid jobs through a real node process on anvil vs plain
+``gen_witness`` + ``prove`` on the same input, with the node's per-phase table).
 
-Each model runs in its own subprocess so that peak RSS is per model. Writes bench/results/zk.json.
+Each model runs in its own subprocess so that peak RSS is per model. Writes bench/results/zk.json and
+bench/results/zk_node.json.
 
-    .venv/bin/python bench/zk.py                 # the three example models
+    .venv/bin/python bench/zk.py                 # the three example models, then the node table
+    .venv/bin/python bench/zk.py --node-only --reps 5    # only the node-overhead table
     .venv/bin/python bench/zk.py --scaling 64 256 1024   # MLP 30->H->2: where does EZKL stop?
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,6 +27,7 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results" / "zk.json"
+NODE_RESULTS = Path(__file__).parent / "results" / "zk_node.json"
 
 
 def _timed(fn, *a, **k):  # type: ignore[no-untyped-def]
@@ -197,18 +203,100 @@ def _table(rows: list[dict[str, Any]]) -> None:
     Console().print(t)
 
 
+def node_overhead(names: list[str], reps: int, cnn_reps: int) -> list[dict[str, Any]]:
+    """Paid ZK jobs through a node process vs plain EZKL (witness + prove) on the same input."""
+    from node_overhead import ZK_PHASES, measure, now, table, world
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.chain.deploy import ONE_VEIL
+    from veilproof.client import Client
+    from veilproof.client.node_api import NodeApi
+    from veilproof.client.publish import publish_model
+    from veilproof.models import build_zk_package
+    from veilproof.models.examples import build_example
+    from veilproof.node.config import ServedModel
+    from veilproof.zk.settings import write_input_json
+
+    warnings.simplefilter("ignore")
+    cache = Path(tempfile.gettempdir()) / "vp-bench-models"
+    cache.mkdir(exist_ok=True)
+    store = ArtifactStore(cache / "store")
+    built = {}
+    for n in names:
+        ex = build_example(n, cache)
+        built[n] = (ex, build_zk_package(ex.onnx_path, ex.calibration_path, store, name=n))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="vp-bench-node-") as td, world(Path(td), verifier=True) as w:
+        ids, served = {}, []
+        for n, (_, pkg) in built.items():
+            pub = publish_model(w.lnet.suite, w.lnet.owner, name=n, price=ONE_VEIL,
+                                onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg)  # fmt: skip
+            ids[n] = pub.model_id
+            served.append(ServedModel(pub.model_id, zk_package=pkg.manifest_digest))
+        node = w.lnet.start_node("bench", served, artifacts_dir=store.root, stake_veil=200)
+        time.sleep(5)  # the node's provers load the packages in the background; a live node has long done so
+        client = Client(w.lnet.suite, w.lnet.new_funded(1000), Path(td) / "client", deadline_s=1800,
+                        poll_interval=0.005)  # fmt: skip
+        api = NodeApi(node.endpoint)
+        wd = Path(td) / "plain"
+        wd.mkdir()
+        for n in names:
+            ex, pkg = built[n]
+            x = np.asarray(ex.x_test[0], dtype=np.float32).reshape(pkg.input_shape)
+            f = pkg.files
+            write_input_json(x, wd / "in.json")
+
+            def job(n: str = n, x: np.ndarray = x) -> tuple[Any, float]:
+                res = client.infer(ids[n], x.ravel(), node=node.account.address)
+                rep = api.job(res.job_id)
+                assert rep.timings is not None and rep.state == "submitted", rep
+                return rep.timings, res.timings["node"]
+
+            def engine(f: Any = f) -> float:
+                import ezkl
+
+                t = now()
+                ezkl.gen_witness(
+                    str(wd / "in.json"), str(f.compiled), str(wd / "w.json"), str(f.vk), str(f.srs)
+                )
+                ezkl.prove(str(wd / "w.json"), str(f.compiled), str(f.pk), str(wd / "p.json"), str(f.srs))
+                return now() - t
+
+            try:
+                r = measure(job, engine, cnn_reps if "cnn" in n else reps, "zk")
+                rows.append({"model": n, "logrows": pkg.settings.logrows, **r})
+            except Exception as e:  # report, do not abort the table
+                rows.append({"model": n, "error": f"{type(e).__name__}: {e}"[:300]})
+        api.close()
+        client.close()
+    table("node job vs plain EZKL (gen_witness + prove), same input, anvil", rows, ZK_PHASES, "ezkl")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", nargs=2, metavar=("KIND", "ARG"))
     ap.add_argument("--scaling", nargs="*", type=int, default=None, help="MLP hidden widths to try")
     ap.add_argument("--models", nargs="*", default=None)
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--node-only", action="store_true", help="only the node-overhead table")
+    ap.add_argument("--no-node", action="store_true", help="skip the node-overhead table")
+    ap.add_argument("--reps", type=int, default=6, help="node-overhead jobs per small model (1st is cold)")
+    ap.add_argument("--cnn-reps", type=int, default=4, help="node-overhead jobs for the CNN")
     a = ap.parse_args()
     if a.child:
         _child(*a.child)
         return
     from veilproof.models.examples import EXAMPLES
 
+    names = list(a.models if a.models is not None else EXAMPLES)
+    if not a.no_node:
+        load = os.getloadavg()
+        node_rows = node_overhead(names, a.reps, a.cnn_reps)
+        NODE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        NODE_RESULTS.write_text(json.dumps({"loadavg_before": load, "rows": node_rows}, indent=1))
+    if a.node_only:
+        return
     rows = [_run("example", m, a.timeout) for m in (a.models if a.models is not None else EXAMPLES)]
     for h in a.scaling or []:
         rows.append(_run("scaling", str(h), a.timeout))

@@ -77,6 +77,29 @@ def test_verified_inference_pays_node_and_owner(zk_world: ZkWorld) -> None:
     _escrow_balanced(w)
 
 
+def test_a_models_second_job_pays_only_the_prove(zk_world: ZkWorld) -> None:
+    """Each job reports where its time went (``GET /jobs/{id}`` ``timings``), and the prover process
+    loads a model's package once: the second job of the same model loads nothing (the counter of loads
+    in the prover process does not move) and runs in the same, warm, process."""
+    w = zk_world
+    node = w.honest
+    reports = []
+    for i in (2, 3):
+        r = w.client.infer(w.model_id, w.built.example.x_test[i], node=node.account.address)
+        assert r.status == "settled"
+        reports.append(httpx.get(f"{node.endpoint}/jobs/{r.job_id}", timeout=10).json())
+    first, second = (rep["timings"] for rep in reports)
+    for t in (first, second):
+        assert t["complete"] is True
+        for name in ("admission", "start_job", "decrypt", "witness", "prove", "verify", "check", "submit"):
+            assert t["phases"][name] > 0, (name, t["phases"])
+        assert abs(sum(t["phases"].values()) - t["total_s"]) < 1e-3  # disjoint phases + "other"
+    assert second["prover"]["pid"] == first["prover"]["pid"]
+    assert second["prover"]["loaded_for_job"] == 0
+    assert second["prover"]["package_loads"] == first["prover"]["package_loads"] >= 1
+    assert second["phases"]["load"] < 0.05
+
+
 def test_cheater_is_slashed_and_client_refunded(zk_world: ZkWorld) -> None:
     w = zk_world
     x = w.built.example.x_test[2]

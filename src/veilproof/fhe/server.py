@@ -30,7 +30,9 @@ import multiprocessing as mp
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -98,6 +100,7 @@ class _Evaluator:
         self.info = CircuitInfo(input_ciphertext_bytes=ct_size, evaluation_key_bytes=ek_size)
         self._keys: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = max(1, key_cache_size)
+        self.phases: dict[str, float] = {}  # of the latest run: what a node reports per job
 
     def has_keys(self, ek_hash: str) -> bool:
         return ek_hash in self._keys
@@ -105,6 +108,7 @@ class _Evaluator:
     def run(self, ct: bytes, ek_hash: str, ek: bytes | None) -> bytes:
         from concrete import fhe
 
+        t0 = time.perf_counter()
         keys = self._keys.get(ek_hash)
         if keys is None:
             if ek is None:
@@ -117,10 +121,12 @@ class _Evaluator:
             while len(self._keys) > self._cache_size:
                 self._keys.popitem(last=False)
         self._keys.move_to_end(ek_hash)
+        t1 = time.perf_counter()
         try:
             value = fhe.Value.deserialize(ct)
         except (RuntimeError, ValueError) as e:
             raise CiphertextError(f"ciphertext malformed: {e}") from None
+        t2 = time.perf_counter()
         try:
             out = self.server.run(value, evaluation_keys=keys)
         except (RuntimeError, ValueError) as e:
@@ -128,7 +134,11 @@ class _Evaluator:
             if "incompatible" in msg or "shape" in msg:
                 raise CircuitMismatch(f"ciphertext does not fit this circuit: {msg}") from None
             raise EvaluationError(f"evaluation failed: {msg}") from None
-        return out.serialize()
+        t3 = time.perf_counter()
+        data = out.serialize()
+        self.phases = {"keys_deserialize": t1 - t0, "ct_deserialize": t2 - t1, "run": t3 - t2,
+                       "serialize": time.perf_counter() - t3}  # fmt: skip
+        return data
 
 
 def _worker_main(conn: Connection, zip_path: str, key_cache_size: int) -> None:
@@ -148,7 +158,8 @@ def _worker_main(conn: Connection, zip_path: str, key_cache_size: int) -> None:
             return
         _, ct, ek_hash, ek = msg
         try:
-            conn.send(("ok", ev.run(ct, ek_hash, ek)))
+            out = ev.run(ct, ek_hash, ek)
+            conn.send(("ok", out, ev.phases))
         except FheError as e:
             conn.send(("err", type(e).__name__, str(e)))
         except Exception as e:
@@ -239,6 +250,9 @@ class FheServer:
         self._worker: _Worker | None = None
         self._local: _Evaluator | None = None
         self.crashes = 0
+        #: Seconds per step of the latest run (keys/ciphertext deserialization, run, serialization, and
+        #: ``ipc``: the hand-over to the worker process and back): what a node reports per job.
+        self.phases: dict[str, float] = {}
         if isolate:
             self._worker = _Worker(self._zip, self.limits)
             self.info = self._worker.info
@@ -248,21 +262,28 @@ class FheServer:
 
     # --- validation ---------------------------------------------------------------------------------
     def _validate(self, ciphertext: object, evaluation_keys: object) -> None:
+        # Order: types, then the size limits of both, then the exact sizes (a too-large input is
+        # PayloadTooLarge whatever else is wrong with it).
+        self._validate_ct(ciphertext, keys=evaluation_keys)
+
+    def _validate_ct(self, ciphertext: object, *, keys: object = None) -> None:
+        """Checks of the ciphertext, and of ``keys`` unless None (keys the worker already holds)."""
         if not isinstance(ciphertext, bytes | bytearray | memoryview):
             raise CiphertextError(f"ciphertext must be bytes, got {type(ciphertext).__name__}")
-        if not isinstance(evaluation_keys, bytes | bytearray | memoryview):
-            raise EvaluationKeyError(f"evaluation keys must be bytes, got {type(evaluation_keys).__name__}")
-        n_ct, n_ek = len(ciphertext), len(evaluation_keys)
+        if keys is not None and not isinstance(keys, bytes | bytearray | memoryview):
+            raise EvaluationKeyError(f"evaluation keys must be bytes, got {type(keys).__name__}")
+        n_ct = len(ciphertext)
+        n_ek = len(keys) if keys is not None else None
         if n_ct > self.limits.max_ciphertext_bytes:
             raise PayloadTooLarge("ciphertext", n_ct, self.limits.max_ciphertext_bytes)
-        if n_ek > self.limits.max_evaluation_key_bytes:
+        if n_ek is not None and n_ek > self.limits.max_evaluation_key_bytes:
             raise PayloadTooLarge("evaluation_keys", n_ek, self.limits.max_evaluation_key_bytes)
         if n_ct != self.info.input_ciphertext_bytes:
             raise CiphertextError(
                 f"ciphertext is {n_ct} bytes; this circuit takes {self.info.input_ciphertext_bytes}-byte "
                 "inputs (truncated, or encrypted for another circuit)"
             )
-        if n_ek != self.info.evaluation_key_bytes:
+        if n_ek is not None and n_ek != self.info.evaluation_key_bytes:
             raise EvaluationKeyError(
                 f"evaluation keys are {n_ek} bytes; this circuit needs {self.info.evaluation_key_bytes} "
                 "(truncated, or generated for another circuit)"
@@ -280,14 +301,37 @@ class FheServer:
         ek_hash = sha256_hex(ek)
         with self._lock:
             if self._local is not None:
-                return self._local.run(ct, ek_hash, ek)
+                out = self._local.run(ct, ek_hash, ek)
+                self.phases = dict(self._local.phases)
+                return out
             return self._run_isolated(ct, ek_hash, ek)
 
-    def _run_isolated(self, ct: bytes, ek_hash: str, ek: bytes) -> bytes:
+    def run_keyed(self, ciphertext: bytes, keys_sha256: str, load_keys: Callable[[], bytes]) -> bytes:
+        """:meth:`run` with the evaluation keys named by their sha256, read by ``load_keys()`` only if
+        the worker does not hold them already (then checked against the name and the circuit).
+
+        Why: a node's keys are tens of MB (66 MB for the NN); reading them from its store, re-hashing
+        them (twice) and checking their size on every job cost ~0.3 s per job although the worker had
+        them deserialized since the client's first job."""
+        ek_hash = keys_sha256.lower()
+        with self._lock:
+            w = self._worker
+            if w is not None and ek_hash in w.cached:
+                self._validate_ct(ciphertext)  # the keys were checked when the worker took them
+                return self._run_isolated(bytes(ciphertext), ek_hash, None)
+        ek = load_keys()
+        if sha256_hex(ek) != ek_hash:
+            raise EvaluationKeyError(f"evaluation keys do not hash to {ek_hash}")
+        return self.run(ciphertext, ek)
+
+    def _run_isolated(self, ct: bytes, ek_hash: str, ek: bytes | None) -> bytes:
         if self._worker is None:
             self._worker = _Worker(self._zip, self.limits)
         w = self._worker
         send_keys = ek_hash not in w.cached
+        if send_keys and ek is None:
+            raise EvaluationError("evaluation keys not held by the worker (it restarted): send them")
+        t = time.perf_counter()
         try:
             w.conn.send(("run", ct, ek_hash, ek if send_keys else None))
             if not w.conn.poll(self.limits.timeout_s):
@@ -307,6 +351,8 @@ class FheServer:
             w.cached.move_to_end(ek_hash)
             while len(w.cached) > w.cache_size:
                 w.cached.popitem(last=False)
+            self.phases = dict(msg[2])
+            self.phases["ipc"] = max(time.perf_counter() - t - sum(self.phases.values()), 0.0)
             return msg[1]
         raise _ERRORS.get(msg[1], EvaluationError)(msg[2])
 

@@ -29,6 +29,8 @@ from veilproof.node.errors import (
     UnknownJob,
 )
 from veilproof.node.pool import Reservation
+from veilproof.node.timings import JobTimer, phase
+from veilproof.node.timings import current as current_timer
 from veilproof.protocol import RequestSig, recover_request_signer
 from veilproof.protocol.api import (
     EVAL_KEYS_HEADER,
@@ -39,37 +41,52 @@ from veilproof.protocol.api import (
 from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
 
+#: How long a "the verifier knows this model" reading is reused by admission (see zk_model_registered).
+REGISTERED_CACHE_S = 30.0
+
 
 class Admission(NodeCore):
     """Turns a signed request into a recorded, started, queued job, or refuses it with a typed error."""
 
     def _admit(self, job_id: int, mode: int, body_for_sig: bytes, signature: str | None) -> OnchainJob:
+        with phase("admission"):
+            return self._admit_checks(job_id, mode, body_for_sig, signature)
+
+    def _admit_checks(self, job_id: int, mode: int, body_for_sig: bytes, signature: str | None) -> OnchainJob:
         if not signature:
             raise BadSignature(f"missing {SIGNATURE_HEADER} header")
-        if job_id <= 0 or job_id > self.suite.market.job_count():
-            raise UnknownJob(f"job {job_id} does not exist on chain")
-        job = self.suite.market.read_job(job_id)
+        with phase("chain_reads"):
+            # One read, not job_count() then job(): the market reverts "unknown job" outside 1..count.
+            try:
+                job = self.suite.market.read_job(job_id) if job_id > 0 else None
+            except ContractReverted:
+                job = None
+            if job is None:
+                raise UnknownJob(f"job {job_id} does not exist on chain")
+            now = self.net.now()
         if job.node.lower() != self.address.lower():
             raise NotAssigned(f"job {job_id} is assigned to {job.node}, not this node")
         if job.mode != mode:
             raise BadInput(f"job {job_id} is mode {job.mode}, this endpoint serves mode {mode}")
         if job.status != JobStatus.OPEN:
             raise JobNotOpen(f"job {job_id} is not open (status {job.status_name})")
-        if job.deadline <= self.net.now() + self.cfg.deadline_margin:
+        if job.deadline <= now + self.cfg.deadline_margin:
             raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
         if job.model_id not in self.models:
             raise NotServed(f"this node does not serve model {job.model_id}")
         if mode == JobMode.ZK:
-            self._require_verifiable(job.model_id)
+            with phase("chain_reads"):
+                self._require_verifiable(job.model_id)
         ctx = RequestSig(self.chain_id, self.suite.market.address, self.address, job_id)
         try:
             signer = recover_request_signer(ctx, body_for_sig, signature)
         except InputError as e:
             raise BadSignature(str(e)) from e
-        if signer.lower() != job.client.lower() and not self._wallet_approves(
-            job.client, ctx.digest(body_for_sig), signature
-        ):
-            raise BadSignature("signature is not from the job's client")
+        if signer.lower() != job.client.lower():
+            with phase("chain_reads"):
+                approved = self._wallet_approves(job.client, ctx.digest(body_for_sig), signature)
+            if not approved:
+                raise BadSignature("signature is not from the job's client")
         if self.db.get(job_id) is not None:
             raise Replay(f"job {job_id} was already submitted to this node (replay)")
         return job
@@ -78,7 +95,7 @@ class Admission(NodeCore):
         """The market's verifier must know the model's VKA: otherwise every proof reads as invalid on
         chain, and a client who got the node to take the job could have it slashed (refund after the
         deadline, or challenge_zk of its claim) although it proved honestly."""
-        if not self.zk_model_registered(model_id):
+        if not self.zk_model_registered(model_id, max_age_s=REGISTERED_CACHE_S):
             raise NotServed(
                 f"model {model_id}: its verifying key is not registered with the market's ZK verifier; "
                 "this node takes no ZK job it could not get verified"
@@ -117,13 +134,18 @@ class Admission(NodeCore):
             deadline=job.deadline, state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         try:
-            with self.db.session() as s:
+            with phase("record"), self.db.session() as s:
                 s.add(row)
         except DbIntegrityError as e:
             slot.release()
             raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
+        timer = current_timer()
+        if timer is not None:
+            self.timers.adopt(job.job_id, timer)
         try:
-            self.suite.market.start_job(job.job_id, sender=self.account)
+            with phase("start_job"):
+                self.suite.market.start_job(job.job_id, sender=self.account)
+            self.started_here.add(job.job_id)
         except ContractReverted as e:
             self._undo(job.job_id, slot)
             raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
@@ -141,15 +163,18 @@ class Admission(NodeCore):
         slot.release()
 
     def submit_zk(self, job_id: int, encrypted_input: bytes, raw_body: bytes, signature: str | None) -> None:
-        job = self._admit(job_id, JobMode.ZK, raw_body, signature)
-        lm = self.models[job.model_id]
-        zk = lm.require_zk()
-        x = self._decode_input(encrypted_input, lm)
-        from veilproof.zk.instances import input_commitment
+        with self.timers.recording(JobTimer()):
+            job = self._admit(job_id, JobMode.ZK, raw_body, signature)
+            lm = self.models[job.model_id]
+            zk = lm.require_zk()
+            x = self._decode_input(encrypted_input, lm)
+            from veilproof.zk.instances import input_commitment
 
-        if input_commitment(zk.settings, x) != job.input_commitment:
-            raise BadInput("input does not match the job's input commitment")
-        self._record_and_enqueue(job, encrypted_input)
+            with phase("commitment"):
+                matches = input_commitment(zk.settings, x) == job.input_commitment
+            if not matches:
+                raise BadInput("input does not match the job's input commitment")
+            self._record_and_enqueue(job, encrypted_input)
 
     def has_eval_keys(self, digest: str) -> bool:
         return self.store.has(digest)
@@ -229,6 +254,10 @@ class Admission(NodeCore):
         return out
 
     def submit_fhe(self, job_id: int, ciphertext: bytes, eval_keys_hash: str, signature: str | None) -> None:
+        with self.timers.recording(JobTimer()):
+            self._submit_fhe(job_id, ciphertext, eval_keys_hash, signature)
+
+    def _submit_fhe(self, job_id: int, ciphertext: bytes, eval_keys_hash: str, signature: str | None) -> None:
         if not ciphertext:
             raise BadInput("ciphertext: empty body")
         ct_hash = sha256_hex(ciphertext)
@@ -262,7 +291,8 @@ class Admission(NodeCore):
                 "(generated for another circuit)",
             )
         # Held for as long as this job needs them (counted in this client's quota).
-        self.db.add_keys(eval_keys_hash, job.client, job.job_id, ek_size, job.deadline)
+        with phase("record"):
+            self.db.add_keys(eval_keys_hash, job.client, job.job_id, ek_size, job.deadline)
         self._record_and_enqueue(job, ciphertext, eval_keys_hash)
 
     # --- work ----------------------------------------------------------------------------------

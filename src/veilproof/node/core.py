@@ -31,6 +31,7 @@ from veilproof.node.config import NodeConfig, ServedModel
 from veilproof.node.errors import BadInput, NotServed
 from veilproof.node.pool import Reservation, WorkerPool
 from veilproof.node.proving import ProcessProver
+from veilproof.node.timings import TimerBook, phase
 from veilproof.protocol import ClaimSigner, decrypt_for_node
 
 if TYPE_CHECKING:
@@ -104,6 +105,11 @@ class NodeCore:
         )
         self.pool = WorkerPool(cfg.workers, cfg.queue_limit)
         self.prover = ProcessProver(cfg.workers)
+        self.timers = TimerBook()  # where each job's time goes (GET /jobs/{id} "timings")
+        # Jobs whose start_job this process saw mined: the worker need not read them back from the chain.
+        self.started_here: set[int] = set()
+        # model id -> when the market's verifier was last seen to know its VKA (see zk_model_registered).
+        self._registered_seen: dict[int, float] = {}
         self.claims = ClaimSigner(account, self.chain_id, suite.market.address)
         self.models: dict[int, LoadedModel] = {}
         self.started = time.time()
@@ -183,8 +189,9 @@ class NodeCore:
         Admission decodes to check the commitment; work decodes again from the stored envelope (the
         plaintext is never stored)."""
         try:
-            plain = decrypt_for_node(bytes(self.account.key), encrypted_input)
-            x = np.asarray(json.loads(plain), dtype=np.float64)
+            with phase("decrypt"):
+                plain = decrypt_for_node(bytes(self.account.key), encrypted_input)
+                x = np.asarray(json.loads(plain), dtype=np.float64)
         except (InputError, ValueError, TypeError) as e:
             raise BadInput(f"encrypted_input: cannot decrypt or parse ({type(e).__name__})") from e
         shape = tuple(lm.require_zk().input_shape)
@@ -192,18 +199,31 @@ class NodeCore:
             raise BadInput(f"input: expected {int(np.prod(shape))} finite numbers (shape {shape})")
         return x.reshape(shape)
 
-    def zk_model_registered(self, model_id: int) -> bool:
-        """Whether the market's ZK verifier has the model's VKA (else every proof of it fails on chain)."""
+    def zk_model_registered(self, model_id: int, max_age_s: float = 0.0) -> bool:
+        """Whether the market's ZK verifier has the model's VKA (else every proof of it fails on chain).
+
+        ``max_age_s``: a "yes" read less than that long ago is reused (two calls, ~20 ms, saved per
+        admission). Only a "yes" is cached, and a stale one cannot cost anyone: if the verifier lost the
+        model meanwhile, the node's pre-sign ``eth_call`` of its submit fails, and it declines the job
+        (``reject_job``: the client is refunded at once, nobody is slashed)."""
         from veilproof.chain.facade import ZERO_ADDRESS
         from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 
+        seen = self._registered_seen.get(model_id)
+        if seen is not None and time.monotonic() - seen < max_age_s:
+            return True
         verifier = self.suite.market.zk_verifier()
         if int(verifier, 16) == int(ZERO_ADDRESS, 16):
             return False
         try:
-            return ZkVerifierAdapter(self.net, verifier).is_registered(model_id)
+            registered = ZkVerifierAdapter(self.net, verifier).is_registered(model_id)
         except ContractReverted:
             return False  # not an adapter: the node cannot tell, so it does not take the risk
+        if registered:
+            self._registered_seen[model_id] = time.monotonic()
+        else:
+            self._registered_seen.pop(model_id, None)
+        return registered
 
     def _enqueue(self, job_id: int, mode: int, slot: Reservation | None = None) -> None:
         """Queue a recorded job for work on ``slot`` (implemented by :class:`veilproof.node.work.Work`)."""

@@ -6,24 +6,38 @@ kept-alive client connections were reset while the job went on to settle (a clie
 "failed" for a job it paid). Each proof now runs in a process of a spawn pool; the node's threads only
 wait on it (without the GIL). Each worker loads a package by digest from the node's store, re-hashing
 it, and keeps it for later jobs.
+
+Warm provers: a node that serves ZK models starts its prover processes when it starts
+(:meth:`ProcessProver.warm`), and each loads (and re-hashes) every served package in its initializer,
+so a model's first job does not pay the process start (interpreter, EZKL, numpy imports: ~2 s) nor
+the package load, and no job pays them again. Each proof reports what it cost inside the process
+(``package_loads``: how many packages this process has loaded; a model's second job adds none) into
+the job's timer (:mod:`veilproof.node.timings`). What stays per proof is EZKL's: its Python API takes
+file paths, so ``ezkl.prove`` reads the proving key, circuit and SRS itself on every call (from the page
+cache once warm); plain EZKL pays exactly the same.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from veilproof.node import timings
 
 if TYPE_CHECKING:
     from veilproof.models.package import ModelPackage, ZkResult
 
 _PACKAGES: dict[tuple[str, str], ModelPackage] = {}
+_LOADS = 0  # packages loaded by this process: a counter a test reads through the job's timings
+_log = logging.getLogger("veilproof.node")
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -47,34 +61,100 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-node", daemon=True).start()
 
 
-def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> ZkResult:
+def _package(store_root: str, digest: str) -> ModelPackage:
+    global _LOADS
     from veilproof.artifacts import ArtifactStore
-    from veilproof.models.package import ModelPackage, prove
+    from veilproof.models.package import ModelPackage
 
     key = (store_root, digest)
     if key not in _PACKAGES:
         _PACKAGES[key] = ModelPackage.load(ArtifactStore(Path(store_root)), digest)
-    return prove(_PACKAGES[key], x)
+        _LOADS += 1
+    return _PACKAGES[key]
+
+
+def _init_worker(parent: int, store_root: str, digests: tuple[str, ...]) -> None:
+    """Worker initializer: tie the process to its node, import the engine, load the served packages.
+    A package that fails to load here is only logged: its jobs load it (and fail with the reason)."""
+    _exit_with_parent(parent)
+    import warnings
+
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)  # the node warned once at start-up
+    for d in digests:
+        try:
+            _package(store_root, d)
+        except Exception as e:  # an initializer that raises breaks the whole pool
+            _log.warning("prover %s: cannot preload package %s: %s", os.getpid(), d[:12], e)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> tuple[ZkResult, dict[str, Any]]:
+    from veilproof.models.package import prove
+    from veilproof.zk.prover import EzklProver
+
+    t0 = time.perf_counter()
+    loads = _LOADS
+    pkg = _package(store_root, digest)
+    t1 = time.perf_counter()
+    engine = EzklProver()
+    result = prove(pkg, x, engine)
+    t2 = time.perf_counter()
+    phases = {"load": t1 - t0, **engine.phases}
+    # What package.prove does besides EZKL's calls: the input's shape check, Poseidon commitment.
+    phases["prove_checks"] = max((t2 - t1) - sum(engine.phases.values()), 0.0)
+    stats = {"phases": phases, "pid": os.getpid(), "package_loads": _LOADS, "loaded_for_job": _LOADS - loads}
+    return result, stats
 
 
 class ProcessProver:
-    """A pool of ``workers`` prover processes, started on the first proof (a node that serves only FHE,
-    or a test that never proves, starts none)."""
+    """A pool of ``workers`` prover processes: started by :meth:`warm` when the node starts (with the
+    served packages loaded), else on the first proof (a node that serves only FHE, or a test that never
+    proves, starts none)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_pool(self, store_root: str = "", digests: tuple[str, ...] = ()) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(os.getpid(), store_root, digests),
+                )
+            return self._pool
+
+    def warm(self, packages: list[ModelPackage]) -> list[Future[int]]:
+        """Start every prover process now, each loading ``packages``; returns without waiting (a job
+        that arrives meanwhile waits for its worker's initializer, as it would have loaded anyway).
+        One pool serves one store (the node's)."""
+        if not packages:
+            return []
+        roots = {str(p.store.root) for p in packages}
+        if len(roots) != 1:
+            raise ValueError(f"prover: packages from {len(roots)} stores; a node has one")
+        pool = self._ensure_pool(roots.pop(), tuple(p.manifest_digest for p in packages))
+        # One task per worker: while no process is idle, each submit spawns one more (up to max).
+        return [pool.submit(_ready) for _ in range(self.workers)]
 
     def prove(self, package: ModelPackage, x: np.ndarray) -> ZkResult:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=get_context("spawn"),
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-        job = self._pool.submit(_prove_in_worker, str(package.store.root), package.manifest_digest, x)
-        return job.result()
+        """Prove in a worker process; the worker's own phases go into the current job's timer."""
+        pool = self._ensure_pool()
+        t = time.perf_counter()
+        job = pool.submit(_prove_in_worker, str(package.store.root), package.manifest_digest, x)
+        result, stats = job.result()
+        timer = timings.current()
+        if timer is not None:
+            timer.add_prover(stats, time.perf_counter() - t)
+        return result
 
     def close(self) -> None:
         if self._pool is not None:

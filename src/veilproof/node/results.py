@@ -20,6 +20,7 @@ from veilproof.protocol.api import (
     FheOutput,
     JobReport,
     JobState,
+    JobTimings,
     NodeInfo,
     ServedModelInfo,
     ZkClaim,
@@ -95,6 +96,11 @@ class Results(NodeCore):
             extra["zk"] = ZkClaim.model_validate_json(row.result_json)
         if row.output_ct is not None:
             extra["fhe"] = FheOutput(output_sha256=sha256_hex(row.output_ct), size=len(row.output_ct))
+        timer = self.timers.get(job_id)
+        if timer is not None:
+            extra["timings"] = timer.report()
+        elif (saved := self.db.get_timings(job_id)) is not None:
+            extra["timings"] = JobTimings.model_validate_json(saved)
         return JobReport(
             job_id=job_id, state=JobState(row.state), tx_hash=row.tx_hash, error=row.error, **extra
         )

@@ -137,6 +137,9 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
         ) from e
     cfg.port = int(sock.getsockname()[1])
     svc = build_service(cfg, factory=factory)
+    # Prover processes start now, loading the served packages while the node registers and recovers:
+    # a model's first job pays only its proof (see veilproof.node.proving).
+    svc.warm_provers()
     endpoint = announced_endpoint(cfg)
     svc.ensure_registered_and_staked(endpoint)
     requeued, abandoned = svc.recover_unfinished()

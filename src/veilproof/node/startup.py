@@ -42,6 +42,10 @@ class Startup(NodeCore):
                 lm.fhe = self._load_fhe(sm, onchain)
             self.models[sm.model_id] = lm
 
+    def warm_provers(self) -> None:
+        """Start the prover processes with every served ZK package loaded (without waiting for them)."""
+        self.prover.warm([lm.zk for lm in self.models.values() if lm.zk is not None])
+
     def _fetch(self, digest: str) -> Path:
         return fetch_artifact(
             self.store, digest, self.cfg.artifact_sources, max_bytes=self.cfg.max_artifact_bytes

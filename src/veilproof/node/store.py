@@ -16,8 +16,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, create_engine, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from veilproof.protocol.api import JobState  # the states are part of the wire protocol (GET /jobs/{id})
@@ -66,10 +78,32 @@ class EvalKeyRow(Base):
     created: Mapped[float] = mapped_column(default=time.time)
 
 
+class JobTimingsRow(Base):
+    """A finished job's phase timings (:class:`veilproof.protocol.api.JobTimings` as JSON). A table of its
+    own, not a column of ``node_jobs``: an existing node database gains it without a migration."""
+
+    __tablename__ = "node_job_timings"
+    chain: Mapped[str] = mapped_column(String(160), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    timings_json: Mapped[str] = mapped_column(Text)
+
+
+def _wal(dbapi_connection: Any, _record: Any) -> None:
+    """Write-ahead log, still synced at every commit (``synchronous=FULL``: a committed job survives a
+    power cut, as before). Why: SQLite's default rollback journal syncs the journal, the database and
+    its directory at each commit; measured, a job's three commits took ~50 ms (2-5 % of a small
+    model's proof); with WAL one sync each."""
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
 class NodeStore:
     def __init__(self, path: Path, chain: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+        event.listen(self.engine, "connect", _wal)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.chain = chain
@@ -122,6 +156,17 @@ class NodeStore:
                 return
             for k, v in fields.items():
                 setattr(row, k, v)
+
+    def save_timings(self, job_id: int, timings_json: str) -> None:
+        with self.session() as s:
+            s.merge(JobTimingsRow(chain=self.chain, job_id=job_id, timings_json=timings_json))
+
+    def get_timings(self, job_id: int) -> str | None:
+        if not 0 < job_id < 2**63:
+            return None
+        with self.session() as s:
+            row = s.get(JobTimingsRow, (self.chain, job_id))
+            return row.timings_json if row is not None else None
 
     # --- FHE evaluation keys ---------------------------------------------------------------------
     def key_bytes_of(self, client: str) -> int:

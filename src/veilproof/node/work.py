@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ from veilproof.errors import ContractReverted
 from veilproof.node import store as st
 from veilproof.node.core import ZK_SUBMIT_GAS, LoadedModel, NodeCore
 from veilproof.node.pool import Reservation
+from veilproof.node.timings import JobTimer, engine_phases, phase
 from veilproof.protocol.api import (
     JobState,
     ZkClaim,
@@ -40,14 +42,30 @@ class Work(NodeCore):
     def _enqueue(self, job_id: int, mode: int, slot: Reservation | None = None) -> None:
         """Queue on ``slot`` (reserved by admission); without one (a job recovered after a restart,
         which the node owes on chain) a slot is taken beyond the queue limit."""
-        fn = (lambda: self._run_zk(job_id)) if mode == JobMode.ZK else (lambda: self._run_fhe(job_id))
-        (slot or self.pool.reserve(force=True)).run(fn)
+        run = self._run_zk if mode == JobMode.ZK else self._run_fhe
+        timer = self.timers.for_job(job_id)
+        timer.mark("queued")
+        (slot or self.pool.reserve(force=True)).run(lambda: self._timed(job_id, timer, run))
+
+    def _timed(self, job_id: int, timer: JobTimer, run: Callable[[int], None]) -> None:
+        """Run the job with its timer current; keep the finished timings with the job."""
+        with self.timers.recording(timer):
+            timer.since("queued", "queue")
+            try:
+                run(job_id)
+            finally:
+                timer.finish()
+                try:
+                    self.db.save_timings(job_id, timer.report().model_dump_json())
+                except Exception as e:  # the job's outcome is recorded; its timings are a nicety
+                    log.warning("job %s: timings not saved: %s", job_id, type(e).__name__)
 
     def _begin(self, job_id: int) -> tuple[st.JobRow, LoadedModel] | None:
-        row = self.db.get(job_id)
-        if row is None:
-            return None
-        self.db.update(job_id, state=JobState.RUNNING)
+        with phase("record"):
+            row = self.db.get(job_id)
+            if row is None:
+                return None
+            self.db.update(job_id, state=JobState.RUNNING)
         return row, self.models[row.model_id]
 
     def _failed(self, job_id: int, e: Exception, mode: str) -> None:
@@ -61,17 +79,29 @@ class Work(NodeCore):
         """The job is taken on chain before any work: normally admission did it; if its
         ``start_job`` was lost to a connection error (or the node died in between), it is done here.
         False (and the job marked failed) when the chain will not have it any more."""
+        started_here = row.job_id in self.started_here
+        self.started_here.discard(row.job_id)
+        if started_here and row.deadline > time.time() + self._clock_offset + self.cfg.deadline_margin:
+            # Admission saw this process's start_job mined, and the deadline is not near (by the last
+            # known chain clock): the job is open and started, and before its deadline only this node
+            # can change that (a refund needs the deadline passed; challenge_zk needs a claim this node
+            # signed, which it has not yet). No read needed (~10 ms).
+            return True
         market = self.suite.market
-        job = self._retry_chain(lambda: market.read_job(row.job_id), row.deadline, f"job {row.job_id}: read")
+        with phase("chain_reads"):
+            job = self._retry_chain(
+                lambda: market.read_job(row.job_id), row.deadline, f"job {row.job_id}: read"
+            )
         if job.status != JobStatus.OPEN:
             self.db.update(row.job_id, state=JobState.FAILED, error=f"job not open on chain ({job.status_name})",
                            finished=time.time())  # fmt: skip
             return False
         if job.started_at == 0:
             try:
-                self._retry_chain(
-                    lambda: market.start_job(row.job_id, sender=self.account), row.deadline, "start_job"
-                )
+                with phase("start_job"):
+                    self._retry_chain(
+                        lambda: market.start_job(row.job_id, sender=self.account), row.deadline, "start_job"
+                    )
             except ContractReverted as e:
                 self.db.update(row.job_id, state=JobState.FAILED, error=f"cannot start: {e.reason}",
                                finished=time.time())  # fmt: skip
@@ -102,9 +132,12 @@ class Work(NodeCore):
             instances = [int(v) for v in result.instances]
             proof = bytes(result.proof_bytes)
             try:
-                self._retry_chain(
-                    lambda: self._check_claim(job_id, instances, proof), row.deadline, f"job {job_id}: check"
-                )
+                with phase("check"):
+                    self._retry_chain(
+                        lambda: self._check_claim(job_id, instances, proof),
+                        row.deadline,
+                        f"job {job_id}: check",
+                    )
             except ContractReverted as e:
                 job = self.suite.market.read_job(job_id)
                 if job.status != JobStatus.OPEN or job.deadline < self.chain_now():
@@ -115,22 +148,24 @@ class Work(NodeCore):
                 log.error("job %s: the chain would reject this node's proof (%s): declined", job_id, e.reason)
                 self._decline(job_id, row.deadline, f"proof not verifiable: {e.reason}")
                 return
-            claim = ZkClaim(
-                outputs=list(result.outputs),
-                instances=[hex(v) for v in instances],
-                proof="0x" + proof.hex(),
-                node_signature=self.claims.sign(job_id, instances, proof),
-            )
+            with phase("sign"):
+                claim = ZkClaim(
+                    outputs=list(result.outputs),
+                    instances=[hex(v) for v in instances],
+                    proof="0x" + proof.hex(),
+                    node_signature=self.claims.sign(job_id, instances, proof),
+                )
             try:
                 # A fixed gas limit skips the estimate: verifying a Halo2 proof in the EVM is the
                 # slow part (seconds on py-evm), and it need not run twice. ~0.9M is used.
-                rcpt = self._retry_chain(
-                    lambda: self.suite.market.submit_zk(
-                        job_id, instances, proof, sender=self.account, gas=ZK_SUBMIT_GAS
-                    ),
-                    row.deadline,
-                    f"job {job_id}: submit",
-                )
+                with phase("submit"):
+                    rcpt = self._retry_chain(
+                        lambda: self.suite.market.submit_zk(
+                            job_id, instances, proof, sender=self.account, gas=ZK_SUBMIT_GAS
+                        ),
+                        row.deadline,
+                        f"job {job_id}: submit",
+                    )
             except ContractReverted as e:
                 if self._zk_result_on_chain(job_id, proof):  # an earlier attempt was mined after all
                     self._zk_submitted(job_id, None, claim)
@@ -148,8 +183,9 @@ class Work(NodeCore):
     def _zk_submitted(self, job_id: int, rcpt: Receipt | None, claim: ZkClaim) -> None:
         """The chain took the proof: the job is settled, and the claim can be shown (it is no longer
         challengeable: ``challenge_zk`` needs an open job)."""
-        self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash if rcpt else None,
-                       result_json=claim.model_dump_json(), finished=time.time())  # fmt: skip
+        with phase("record"):
+            self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash if rcpt else None,
+                           result_json=claim.model_dump_json(), finished=time.time())  # fmt: skip
 
     def _zk_submit_rejected(self, job_id: int, claim: ZkClaim, e: ContractReverted) -> None:
         """The submit reverted (e.g. the deadline passed meanwhile): the signed claim is not published."""
@@ -179,30 +215,35 @@ class Work(NodeCore):
         try:
             if not self._ensure_started(row):
                 return
-            assert row.eval_keys_hash is not None
-            keys = self.store.get_bytes(row.eval_keys_hash)
+            keys_hash = row.eval_keys_hash
+            assert keys_hash is not None
+            fhe = lm.require_fhe()
             try:
-                output = lm.require_fhe().run(row.payload, keys)
+                # The keys are read from the store only if the FHE worker does not hold them yet.
+                with engine_phases(lambda: fhe.phases, ipc="fhe_ipc", rest="keys"):
+                    output = fhe.run_keyed(row.payload, keys_hash, lambda: self.store.get_bytes(keys_hash))
             except FheError as e:
                 # Hostile or broken input that passed the cheap checks: decline the job on chain so
                 # the client is refunded now rather than at the deadline (nobody paid or slashed).
                 self._decline(job_id, row.deadline, f"{type(e).__name__}: {e}")
                 return
-            self.db.update(job_id, output_ct=output)
+            with phase("record"):
+                self.db.update(job_id, output_ct=output)
             out_hash = sha256_hex(output)
             try:
-                rcpt = self._retry_chain(
-                    lambda: self.suite.market.submit_fhe(
-                        job_id,
-                        bytes.fromhex(row.eval_keys_hash or ""),
-                        bytes.fromhex(sha256_hex(row.payload)),
-                        bytes.fromhex(out_hash),
-                        bytes.fromhex(lm.onchain.fhe_server_hash),
-                        sender=self.account,
-                    ),
-                    row.deadline,
-                    f"job {job_id}: submit",
-                )
+                with phase("submit"):
+                    rcpt = self._retry_chain(
+                        lambda: self.suite.market.submit_fhe(
+                            job_id,
+                            bytes.fromhex(row.eval_keys_hash or ""),
+                            bytes.fromhex(sha256_hex(row.payload)),
+                            bytes.fromhex(out_hash),
+                            bytes.fromhex(lm.onchain.fhe_server_hash),
+                            sender=self.account,
+                        ),
+                        row.deadline,
+                        f"job {job_id}: submit",
+                    )
             except ContractReverted as e:
                 job = self.suite.market.read_job(job_id)
                 if job.output_ct_hash == out_hash and job.node.lower() == self.address.lower():
@@ -211,6 +252,7 @@ class Work(NodeCore):
                     self.db.update(job_id, state=JobState.FAILED, error=f"chain rejected the result: {e.reason}",
                                    finished=time.time())  # fmt: skip
                 return
-            self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
+            with phase("record"):
+                self.db.update(job_id, state=JobState.SUBMITTED, tx_hash=rcpt.tx_hash, finished=time.time())
         except Exception as e:
             self._failed(job_id, e, "fhe")

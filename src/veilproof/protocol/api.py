@@ -160,8 +160,26 @@ class FheOutput(_Body):
     size: int
 
 
+class JobTimings(_Body):
+    """Where the job's wall time went inside the node (see :mod:`veilproof.node.timings`)."""
+
+    total_s: float = Field(description="from the request's admission to the job's last state change")
+    phases: dict[str, float] = Field(
+        description="seconds per phase, in the order they happened; disjoint, and with 'other' they add up "
+        "to total_s (e.g. admission, chain_reads, decrypt, start_job, queue, witness, prove, verify, "
+        "check, submit)"
+    )
+    prover: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the prover process that ran the job: pid, package_loads (loads of a model package "
+        "since the process started: a model's second job adds none), loaded_for_job",
+    )
+    complete: bool = Field(description="false while the job is still running")
+
+
 class JobReport(_Body):
-    """``GET /jobs/{job_id}``. ``zk`` / ``fhe`` are present only once the node has a result."""
+    """``GET /jobs/{job_id}``. ``zk`` / ``fhe`` are present only once the node has a result; ``timings``
+    once the node has started the job (and only on the node that ran it: not persisted across chains)."""
 
     job_id: int
     state: JobState
@@ -169,6 +187,7 @@ class JobReport(_Body):
     error: str | None
     zk: ZkClaim | None = None
     fhe: FheOutput | None = None
+    timings: JobTimings | None = None
 
 
 def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:

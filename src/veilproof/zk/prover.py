@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,15 @@ class Prover(ABC):
 
 
 class EzklProver(Prover):
-    """Halo2/KZG proofs through EZKL's Python bindings."""
+    """Halo2/KZG proofs through EZKL's Python bindings.
+
+    ``phases`` holds the seconds each EZKL call of the latest :meth:`prove` took (witness, prove,
+    verify): a node reports them per job, to show what of a job's time is the engine's."""
 
     name = "ezkl"
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
 
     def compile(self, onnx_path: PathLike, settings_path: PathLike, out: PathLike) -> Path:
         _ezkl.call(
@@ -87,10 +94,14 @@ class EzklProver(Prover):
     def prove(self, files: CircuitFiles, x: np.ndarray) -> Proof:
         if files.pk is None:
             raise EzklError("prove: no proving key in CircuitFiles")
+        self.phases = {}
         with tempfile.TemporaryDirectory(prefix="vp-prove-") as td:
             wd = Path(td)
+            t = time.perf_counter()
             wit = self.witness(files, x, wd)
+            self.phases["witness"] = time.perf_counter() - t
             out = wd / "proof.json"
+            t = time.perf_counter()
             _ezkl.call(
                 "prove",
                 _ezkl.ezkl.prove,
@@ -101,8 +112,11 @@ class EzklProver(Prover):
                 str(files.srs),
             )
             proof = Proof.from_bytes(out.read_bytes())
+            self.phases["prove"] = time.perf_counter() - t
         # Always verify: a node must never ship a proof the chain would reject (and lose its stake).
+        t = time.perf_counter()
         self.verify(files, proof)
+        self.phases["verify"] = time.perf_counter() - t
         return proof
 
     def verify(self, files: CircuitFiles, proof: Proof) -> None:

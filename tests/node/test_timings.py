@@ -1,0 +1,40 @@
+"""The job timer: disjoint phases that, with "other", add up to the job's wall time."""
+
+from __future__ import annotations
+
+import time
+
+from veilproof.node.timings import JobTimer, TimerBook, current, phase
+
+
+def test_phases_are_disjoint_and_add_up_to_the_total() -> None:
+    book = TimerBook()
+    timer = JobTimer()
+    with phase("outside a job"):  # no current timer: nothing recorded anywhere
+        pass
+    with book.recording(timer):
+        assert current() is timer
+        with phase("admission"):
+            time.sleep(0.02)
+            with phase("chain_reads"):
+                time.sleep(0.03)
+        time.sleep(0.015)  # the round trip to the prover process, which measured 0.01 s inside
+        timer.add_prover({"phases": {"prove": 0.01}, "pid": 7, "package_loads": 1}, round_trip_s=0.015)
+        timer.finish()
+    assert current() is None
+    rep = timer.report()
+    assert rep.complete and set(rep.phases) == {"admission", "chain_reads", "prove", "prover_ipc", "other"}
+    assert 0.02 <= rep.phases["admission"] < 0.03  # its nested chain_reads are not counted twice
+    assert rep.phases["chain_reads"] >= 0.03
+    assert abs(rep.phases["prover_ipc"] - 0.005) < 1e-9
+    assert abs(sum(rep.phases.values()) - rep.total_s) < 1e-5
+    assert rep.prover == {"pid": 7, "package_loads": 1}
+
+
+def test_a_replayed_request_cannot_replace_the_jobs_timer() -> None:
+    book = TimerBook(keep=2)
+    t1 = book.for_job(1)
+    assert book.for_job(1) is t1  # a recovered or queued job keeps its timer
+    book.adopt(2, JobTimer())
+    book.adopt(3, JobTimer())
+    assert book.get(1) is None and book.get(3) is not None  # bounded: the oldest is forgotten
