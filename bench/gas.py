@@ -208,10 +208,11 @@ def receipt_rows(net: Network) -> list[tuple[str, str, int]]:
         author,
         "register_model",
     )
-    tx(token.functions.mint(node.address, 1000 * ONE_VEIL), owner, "mint")
+    stake = SuiteParams().min_stake + 2 * SuiteParams().slash_amount  # production defaults
+    tx(token.functions.mint(node.address, stake), owner, "mint")
     tx(token.functions.approve(nodes.address, 2**256 - 1), node, "approve")
     tx(nodes.functions.register("http://node.example:8000", b"\x02" + h("pk"), [1]), node, "register")
-    tx(nodes.functions.stake(500 * ONE_VEIL), node, "stake")
+    tx(nodes.functions.stake(stake), node, "stake")
     for cl in clients:
         tx(token.functions.mint(cl.address, 1000 * ONE_VEIL), owner, "mint")
         tx(token.functions.approve(rm.address, 2**256 - 1), cl, "approve")
@@ -304,11 +305,12 @@ def zk_rows(net: Network) -> list[tuple[str, str, int]]:
         mid = publish_model(
             s, owner, name="mlp", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg
         ).model_id
-        s.token.mint(node.address, 1000 * ONE_VEIL, sender=owner)
+        stake = SuiteParams().min_stake + 2 * SuiteParams().slash_amount  # production defaults
+        s.token.mint(node.address, stake, sender=owner)
         s.token.mint(client.address, 1000 * ONE_VEIL, sender=owner)
         s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [mid], sender=node)
-        s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
-        s.nodes.stake(1000 * ONE_VEIL, sender=node)
+        s.token.approve(s.nodes.address, stake, sender=node)
+        s.nodes.stake(stake, sender=node)
         s.token.approve(s.market.address, 2**256 - 1, sender=client)
         s.token.approve(rm.address, 2**256 - 1, sender=client)
         rows: list[tuple[str, str, int]] = []

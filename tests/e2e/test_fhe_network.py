@@ -13,7 +13,7 @@ import pytest
 from chance import assert_wrong_key_garbage
 from world import PRICE, FheWorld
 
-from veilproof.chain.views import MODE_FHE, OPEN, REFUNDED, SETTLED, read_job
+from veilproof.chain.views import MODE_FHE, OPEN, REFUNDED, SETTLED, SUBMITTED, read_job
 from veilproof.protocol import RequestSig, sign_request
 from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 
@@ -227,6 +227,40 @@ def test_node_collects_the_penalty_of_a_refuted_attestation(fhe_world: FheWorld)
     assert s.rewards.read_validator(griefer.address).stake == vmin - penalty
     assert quorum.refuted_count(griefer.address) == 1
     assert s.rewards.read_validator(honest.address).stake == 2 * vmin  # never attested: never charged
+
+
+def test_node_finalizes_its_fhe_job_when_the_client_never_accepts(fhe_world: FheWorld) -> None:
+    """A client that takes its output and never calls ``accept`` (walked away, or gone) must not leave
+    the node's pay in escrow: once the challenge window closes, the node process's maintenance loop
+    calls ``finalize`` by itself and its pending earnings rise by exactly its share. Before, nobody
+    did (the load benchmark had to finalize with the node's key; this wait timed out)."""
+    import time
+
+    w = fhe_world
+    s, net = w.lnet.suite, w.lnet.net
+    alice = _fhe_client(w, "alice")
+    keys = alice.evaluation_keys()
+    ct = alice.encrypt(w.data.x_test[5])
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _upload(w, job_id, keys).status_code == 200
+    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    t_end = time.monotonic() + 120
+    while read_job(s, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        time.sleep(0.2)
+    assert read_job(s, job_id).status == SUBMITTED
+    node = w.node.account.address
+    before = s.market.pending(node)
+    time.sleep(3)  # a watch tick inside the window: the node must not try (finalize would revert)
+    assert read_job(s, job_id).status == SUBMITTED
+    net.time_travel(s.market.challenge_window() + 1)
+    t_end = time.monotonic() + 60
+    while read_job(s, job_id).status == SUBMITTED:
+        assert time.monotonic() < t_end, "the node did not finalize its unaccepted FHE job"
+        time.sleep(0.3)
+    assert read_job(s, job_id).status == SETTLED
+    job = read_job(s, job_id)
+    assert s.market.pending(node) - before == job.price - job.price * 2_000 // 10_000
 
 
 @pytest.mark.parametrize(

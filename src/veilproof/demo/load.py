@@ -631,9 +631,10 @@ def _wait_computed(suite: Suite, events: list[JobEvent], meter: CpuMeter, deadli
 
 def close_onchain(lnet: LocalNetwork, nodes: list[NodeProcess], keys: dict[str, LocalAccount]) -> list[str]:
     """Close what clients left behind on the per-job market: submitted FHE jobs nobody accepted are
-    finalized by their node after the challenge window (a node collecting its pay; the node does
-    not do this by itself today), and open jobs past their deadline are refunded by their client
-    (the vanished client coming back for its escrow). The chain clock is moved on instead of waiting."""
+    finalized by their node's own maintenance loop once the challenge window has passed (waited
+    for, bounded; a job its node leaves is finalized here and logged "by the harness"), and open
+    jobs past their deadline are refunded by their client (the vanished client coming back for its
+    escrow). The chain clock is moved on instead of waiting."""
     suite, net = lnet.suite, lnet.net
     market = suite.market
     jobs = [market.read_job(i) for i in range(1, market.job_count() + 1)]
@@ -644,10 +645,18 @@ def close_onchain(lnet: LocalNetwork, nodes: list[NodeProcess], keys: dict[str, 
     latest = max([latest, *[j.deadline + 1 for j in jobs if j.status == JobStatus.OPEN]])
     if latest:
         net.advance_to(latest + 1)
+    submitted = [j.job_id for j in jobs if j.status == JobStatus.SUBMITTED]
+    t_end = time.monotonic() + 60
+    while submitted and time.monotonic() < t_end:
+        submitted = [i for i in submitted if market.read_job(i).status == JobStatus.SUBMITTED]
+        time.sleep(0.5)
     for j in jobs:
         if j.status == JobStatus.SUBMITTED:
-            market.finalize(j.job_id, sender=by_node[j.node.lower()])
-            log.append(f"job {j.job_id}: finalized by its node (client never accepted)")
+            if j.job_id in submitted:
+                market.finalize(j.job_id, sender=by_node[j.node.lower()])
+                log.append(f"job {j.job_id}: finalized by the harness (its node did not)")
+            else:
+                log.append(f"job {j.job_id}: finalized by its node (client never accepted)")
         elif j.status == JobStatus.OPEN:
             market.refund(j.job_id, sender=keys[j.client.lower()])
             log.append(f"job {j.job_id}: refunded to its client after the deadline")
@@ -851,6 +860,7 @@ def _summary(
         "failures": failures,
         "attacks": _count(f"{a['attack']}: {a['result']}" for e in events for a in e.attacks),
         "closed_after": len(close_log),
+        "finalized_by_harness": sum("by the harness" in line for line in close_log),
         "checks": checks,
     }
 

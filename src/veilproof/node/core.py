@@ -119,6 +119,8 @@ class NodeCore:
         self.retry_interval_s = 1.0
         # (job id, attester) of FHE attestations against this node, until settled or disputed
         self.accusations: set[tuple[int, str]] = set()
+        # FHE jobs this node saw closed on chain (settled, refunded): not read again by the payout watch
+        self.closed_fhe: set[int] = set()
 
     def _genesis_hash(self) -> str:
         return bytes(self.net.w3.eth.get_block(0)["hash"]).hex()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
+from veilproof.chain.views import JobStatus
 from veilproof.errors import ArtifactError, ContractReverted
 from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, CHAIN_WATCH_INTERVAL_S, NodeCore, chain_down
 from veilproof.node.errors import (
@@ -37,7 +38,8 @@ class Results(NodeCore):
     def start_maintenance(self) -> None:
         """Daemon threads: probe the chain every second (``/health`` answers from the probe); every
         ``CHAIN_WATCH_INTERVAL_S`` watch the chain for what this node must act on (clients demanding
-        an FHE output on chain, refuted attestations against it whose compensation it collects); and
+        an FHE output on chain, refuted attestations against it whose compensation it collects, its FHE
+        jobs whose challenge window closed without the client accepting: it finalizes them); and
         every ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
 
         def every(seconds: float, task: Callable[[], object], name: str) -> None:
@@ -56,7 +58,7 @@ class Results(NodeCore):
             if gone:
                 log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
 
-        scanned = {"demands": 0, "attestations": 0}  # next block each watch reads from
+        scanned = {"demands": 0, "attestations": 0, "payouts": 0}  # next block each watch reads from
 
         def watch_chain() -> None:
             # Each watch on its own: the chain being down for a while is expected (a warning, not a
@@ -64,6 +66,7 @@ class Results(NodeCore):
             for what, step in (
                 ("demands", self.answer_delivery_demands),
                 ("attestations", self.settle_refuted_attestations),
+                ("payouts", self.finalize_own_fhe_jobs),
             ):
                 try:
                     scanned[what], done = step(scanned[what])
@@ -175,6 +178,39 @@ class Results(NodeCore):
                 settled.append((job_id, attester, quorum.refuted_penalty(rcpt)))
             self.accusations.discard((job_id, attester))
         return from_block, settled
+
+    def finalize_own_fhe_jobs(self, from_block: int) -> tuple[int, list[int]]:
+        """``finalize`` this node's submitted FHE jobs whose challenge window has closed (and whose
+        client, if it demanded the output, got it on chain). Returns (``from_block`` unchanged, jobs
+        finalized now).
+
+        Why the node: a client that never calls ``accept`` (it walked away, or it is gone) would
+        otherwise leave the node's pay in escrow forever; ``finalize`` is open to anyone, and the node
+        is the party it pays. Jobs seen closed on chain are remembered and not read again."""
+        market = self.suite.market
+        now, window = self.chain_now(), None
+        done: list[int] = []
+        for row in self.db.submitted_fhe():
+            if row.job_id in self.closed_fhe:
+                continue
+            job = market.read_job(row.job_id)
+            if job.status != JobStatus.SUBMITTED or job.node.lower() != self.address.lower():
+                self.closed_fhe.add(row.job_id)  # accepted, disputed, refunded: nothing to collect here
+                continue
+            window = market.challenge_window() if window is None else window
+            if now < job.submitted_at + window:
+                continue
+            d = market.delivery(row.job_id)
+            if d.due and not d.delivered:
+                continue  # finalize would refund the client and slash this node: answer the demand first
+            try:
+                market.finalize(row.job_id, sender=self.account)
+            except ContractReverted as e:  # closed by someone else meanwhile
+                log.info("job %s: finalize refused: %s", row.job_id, e.reason)
+                continue
+            self.closed_fhe.add(row.job_id)
+            done.append(row.job_id)
+        return from_block, done
 
     def artifact_path(self, digest: str) -> Path:
         """A blob of this node's store, re-hashed before it is served (a corrupt blob is not served).

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from veilproof.chain.views import JobMode
 from veilproof.protocol.api import JobState  # the states are part of the wire protocol (GET /jobs/{id})
 
 
@@ -133,6 +134,19 @@ class NodeStore:
                     select(JobRow).where(
                         JobRow.chain == self.chain,
                         JobRow.state.in_([JobState.ACCEPTED.value, JobState.RUNNING.value]),
+                    )
+                )
+            )
+
+    def submitted_fhe(self) -> list[JobRow]:
+        """FHE jobs of the current chain whose result this node posted (their payout may be due)."""
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(JobRow).where(
+                        JobRow.chain == self.chain,
+                        JobRow.mode == int(JobMode.FHE),
+                        JobRow.state == JobState.SUBMITTED.value,
                     )
                 )
             )
