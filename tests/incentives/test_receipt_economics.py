@@ -63,7 +63,7 @@ def test_every_receipt_attack_profits_less_than_honest(seed: int, fixed: SimResu
     f = {k: x.profit for k, x in rows.items()}
     assert f["receipt_node:wrong_proof"] < 0 and f["receipt_node:no_show"] < 0
     assert f["receipt_node:racer"] < f["receipt_node:honest"]
-    for c in ("withholder", "griefer", "escaper"):
+    for c in ("withholder", "griefer", "escaper", "tight_withholder"):
         assert f[f"receipt_client:{c}"] < 0.9 * f["receipt_client:honest"], c
     # an honest node is never slashed, an honest client never loses a bond
     assert rows["receipt_node:honest"].slashes == 0 and rows["receipt_client:honest"].slashes == 0
@@ -158,3 +158,23 @@ def test_the_deployed_windows_are_what_the_simulation_assumes() -> None:
         p.demand_bond / 10**18,
         p.claim_surcharge / 10**18,
     )
+
+
+def test_a_tight_deposit_voids_the_surcharge_unless_the_node_reserves_it() -> None:
+    """Found by this simulation (open): the node accepts an order when the deposit covers its
+    unsettled orders' max prices, not their surcharges. A withholder keeping the deposit at exactly
+    that pays max_price per answer (the first claims' surcharges eat the last one's cover), so at
+    maxPrice = price it pays what an honest client pays and the honest node pays the claims' gas.
+    Reserving max_price + surcharge per order, with a surcharge above the claim's gas, closes it."""
+    base = {"receipt_nodes": {"honest": 1}, "rm_max_price_factor": 1.0}
+    pair = {"honest": 1, "tight_withholder": 1}
+    ref = sim(receipt_clients={"honest": 2}, **base).final()["receipt_node:honest"]
+    tight = sim(receipt_clients=pair, **base).final()
+    assert tight["receipt_client:tight_withholder"] == pytest.approx(tight["receipt_client:honest"])
+    assert tight["receipt_node:honest"] < ref
+    claim_gas = GAS["rm_claim"] * SimConfig().gas_veil_per_mgas / 1e6
+    fixed = sim(
+        receipt_clients=pair, rm_reserve_surcharge=True, rm_claim_surcharge=1.5 * claim_gas, **base
+    ).final()
+    assert fixed["receipt_client:tight_withholder"] < fixed["receipt_client:honest"]
+    assert fixed["receipt_node:honest"] > ref

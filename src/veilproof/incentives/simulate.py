@@ -138,6 +138,8 @@ RECEIPT_CLIENT_STRATEGIES: dict[str, str] = {
     "griefer": "signs the receipt, then demands delivery anyway (hoping the node misses the response "
     "window and is slashed, the client taking the challenger share)",
     "escaper": "withholds receipts and asks for its deposit back at once, to leave before a claim",
+    "tight_withholder": "withholds receipts and keeps each deposit at exactly the max prices of its "
+    "open orders, so the surcharges of the first claims eat the cover of the last ones",
 }
 
 # Gas per transaction (docs/gas.md, embedded py-evm; submit_zk includes a typical EZKL verify).
@@ -230,7 +232,13 @@ class SimConfig:
         default_factory=lambda: {"honest": 8, "wrong_proof": 2, "no_show": 2, "racer": 2}
     )
     receipt_clients: dict[str, int] = field(
-        default_factory=lambda: {"honest": 8, "withholder": 2, "griefer": 2, "escaper": 2}
+        default_factory=lambda: {
+            "honest": 8,
+            "withholder": 2,
+            "griefer": 2,
+            "escaper": 2,
+            "tight_withholder": 2,
+        }
     )
     rm_jobs_per_epoch: float = 28.0  # orders per client per epoch, spread over every node
     rm_max_price_factor: float = 1.2  # the order's maxPrice over the quoted price the receipt pays
@@ -239,6 +247,9 @@ class SimConfig:
     rm_claim_surcharge: float = _RP.claim_surcharge / ONE_VEIL
     rm_fee_bps: int = _RP.fee_bps
     rm_no_show_fraction: float = 0.3
+    # the node's acceptance check (ReceiptMarket.check_order) reserves max_price + claim_surcharge
+    # per unsettled order; not built (it reserves max_price only), so False
+    rm_reserve_surcharge: bool = False
     # stake shares of validator groups (of the non-sybil validators' total); the rest is drawn
     colluding_stake_share: float = 0.15
     griefer_stake_share: float = 0.42
@@ -865,7 +876,16 @@ def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
             claimed()
             return
         na.gas += cfg.gas("failed_tx")  # "claim too early"; then paid as any node
-    if c.strategy in ("withholder", "escaper"):
+    if c.strategy == "tight_withholder" and p.receipt_proof_claim and not cfg.rm_reserve_surcharge:
+        # a deposit of exactly sum(max_price): each claim takes max_price + surcharge until the
+        # rest is below a max price ("deposit short"); the node gets the whole deposit for the
+        # orders, i.e. max_price per answer on average, and proves on chain for M / (M + s) of them
+        paid_share = maxp / claim_paid
+        na.gas += cfg.gas("rm_claim", paid_share)
+        na.earnings += (maxp * keep + cfg.rm_claim_surcharge) * paid_share
+        ca.earnings += price - maxp
+        return
+    if c.strategy in ("withholder", "escaper", "tight_withholder"):
         if c.strategy == "escaper" and not p.receipt_withdraw_delay:
             na.gas += cfg.gas("failed_tx")  # the deposit left before the claim window opened
             ca.earnings += price
