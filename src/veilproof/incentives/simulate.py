@@ -1021,8 +1021,13 @@ def plot(result: SimResult, path: str) -> str:
         for k in ("node", "validator", "client", "receipt_node", "receipt_client")
         if any(r.strategy.startswith(k + ":") for r in result.rows())
     ]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
-    for ax, kind in zip(axes[0], kinds, strict=True):
+    cols = min(3, len(kinds))
+    nrows = math.ceil(len(kinds) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows + 0.4), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(kinds) :]:
+        ax.set_visible(False)
+    for ax, kind in zip(flat, kinds, strict=False):
         rows = [r for r in result.rows() if r.strategy.startswith(kind + ":")]
         labels = [r.strategy.split(":")[1] for r in rows]
         vals = [r.profit for r in rows]
