@@ -8,7 +8,11 @@ Prints markdown tables (mean over seeds) for docs/incentives.md:
      queries: more audits cost honest validators more, the copier nothing), also in a subnet with
      no cheater (audits catch nothing) and with audits refunded from the protocol fee;
   3. quorum griefer's profit over the refuted-attestation penalty;
-  4. each fix of issue #12 switched off alone: its attacker's profit with and without it.
+  4. each fix of issue #12 (and of pay-on-proof, #14) switched off alone: its attacker's profit
+     with and without it;
+  5. pay-on-proof (ReceiptMarket): each receipt strategy's profit, % of honest, seed 0 and the
+     worst (closest to honest) of seeds 0-9.
+--receipts prints only 4 and 5 (seconds instead of minutes).
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--receipts", action="store_true", help="only the fix table and pay-on-proof")
     a = ap.parse_args()
     e, s = a.epochs, a.seeds
+    if not a.receipts:
+        sweeps(e, s)
+    fixes(e)
+    receipts(e)
+
+
+def sweeps(e: int, s: int) -> None:
     nodes = {"honest": 10, "fhe_cheater": 10, "fhe_garbage": 10}
     vals = {"honest": 8, "copier": 2}
     slashes = (50.0, 500.0, 1000.0, 2000.0)
@@ -90,8 +102,11 @@ def main() -> None:
         kw = {"false_attest_bps": bps}
         g = pct(kw, "validator:quorum_griefer", "validator:honest", e, s)
         print(f"| {bps} | {g:.0f}% |")
+
+
+def fixes(e: int) -> None:
     print()
-    print("Each fix of #12 switched off alone (seed 0, the default subnet), profit of its attacker")
+    print("Each fix of #12 and #14 switched off alone (seed 0, the default subnet), profit of its attacker")
     print()
     print("| fix off | attacker | with the fix | without | honest (same group), without |")
     print("|---|---|---|---|---|")
@@ -102,6 +117,31 @@ def main() -> None:
         print(f"| `{fix}` | {label} | {with_fix[label]:,.0f} | {f[label]:,.0f} | {f[ref]:,.0f} |")
 
 
+def receipts(e: int, seeds: int = 10) -> None:
+    """Pay-on-proof rows: seed 0 in full, and per strategy the seed where it came closest to honest."""
+    print()
+    print(f"Pay-on-proof (ReceiptMarket), {e} epochs: seed 0, and the worst of seeds 0-{seeds - 1}")
+    print()
+    print("| strategy | n | earnings | compute | slashes | gas | profit | vs honest | worst of seeds |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [run(SimConfig(epochs=e, seed=seed)) for seed in range(seeds)]
+    worst: dict[str, float] = {}
+    for r in runs:
+        for x in r.rows():
+            if x.strategy.startswith("receipt_") and not x.strategy.endswith(":honest"):
+                worst[x.strategy] = max(worst.get(x.strategy, -1e18), x.pct_of_honest)
+    for x in runs[0].rows():
+        if not x.strategy.startswith("receipt_"):
+            continue
+        honest = x.strategy.endswith(":honest")
+        vs = "" if honest else f"{x.pct_of_honest:.1f}%"
+        w = "" if honest else f"{worst[x.strategy]:.1f}%"
+        print(
+            f"| {x.strategy} | {x.count} | {x.earnings:,.0f} | {x.compute:,.0f} | {x.slashes:,.0f} "
+            f"| {x.gas:,.1f} | {x.profit:,.0f} | {vs} | {w} |"
+        )
+
+
 FIX_ATTACKER = {
     "require_start": "node:lazy",
     "eval_key_commitment": "node:fhe_garbage",
@@ -110,6 +150,12 @@ FIX_ATTACKER = {
     "quorum_snapshot": "validator:quorum_griefer",
     "eviction": "validator:sybil_validator",
     "weighted_ratings": "node:rep_self_dealer",
+    "receipt_proof_claim": "receipt_client:withholder",
+    "receipt_claim_after_deadline": "receipt_node:racer",
+    "receipt_client_verifies": "receipt_node:wrong_proof",
+    "receipt_demand": "receipt_node:no_show",
+    "receipt_resolve_checks_paid": "receipt_client:griefer",
+    "receipt_withdraw_delay": "receipt_client:escaper",
 }
 
 

@@ -19,6 +19,8 @@ from veilproof.errors import InputError
 from veilproof.incentives.simulate import (
     CLIENT_STRATEGIES,
     NODE_STRATEGIES,
+    RECEIPT_CLIENT_STRATEGIES,
+    RECEIPT_NODE_STRATEGIES,
     VALIDATOR_STRATEGIES,
     Protocol,
     SimConfig,
@@ -50,6 +52,8 @@ def test_every_strategy_is_in_the_table(fixed: SimResult) -> None:
         {f"node:{s}" for s in NODE_STRATEGIES}
         | {f"validator:{s}" for s in VALIDATOR_STRATEGIES}
         | {f"client:{s}" for s in CLIENT_STRATEGIES}
+        | {f"receipt_node:{s}" for s in RECEIPT_NODE_STRATEGIES}
+        | {f"receipt_client:{s}" for s in RECEIPT_CLIENT_STRATEGIES}
     )
     assert labels == want
 

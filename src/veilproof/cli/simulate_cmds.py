@@ -1,4 +1,4 @@
-"""``veilproof simulate``: the subnet's economics, every attack of issue #12 against honest work."""
+"""``veilproof simulate``: the subnet's and the pay-on-proof market's economics, every attack of issues #12 and #14 against honest work."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def simulate(
     seed: int = typer.Option(0, help="Random seed (same seed, same table)."),
     protocol: str = typer.Option(
         "fixed",
-        help="'fixed': the protocol with the fixes of issue #12; 'today': every hole open and "
+        help="'fixed': the protocol with the fixes of issues #12 and #14; 'today': every hole open and "
         "today's deploy values (slash 50, node stake 100, no fee).",
     ),
     plot_path: str = typer.Option("", "--plot", help="Write a PNG of profit per strategy here."),

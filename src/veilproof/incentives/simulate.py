@@ -31,7 +31,27 @@ what makes its attack lose. Fixes and the attack each closes:
                                   (``sybil_validator``, ``sybil_node``)
 ``weighted_ratings``              reputation: a rating weighs what the node was paid for a
                                   verified job (``rep_self_dealer``)
+``receipt_proof_claim``           pay-on-proof (#14): a node holding a valid proof but no receipt
+                                  claims after the deadline, verified on chain, max price +
+                                  ``claim_surcharge`` from the deposit (``withholder`` client)
+``receipt_claim_after_deadline``  #14: a proof claim only after the order's deadline, so a node
+                                  cannot race the receipt for the max price (``racer`` node)
+``receipt_client_verifies``       #14: the client verifies the proof locally before it signs a
+                                  receipt and challenges a bad one (``wrong_proof`` node)
+``receipt_demand``                #14: a client demands an accepted, undelivered order with a bond;
+                                  no answer → slash (``no_show`` node)
+``receipt_resolve_checks_paid``   #14: ``resolve`` hands a paid order's bond to the node instead of
+                                  slashing it (``griefer`` client)
+``receipt_withdraw_delay``        #14: ``withdraw_delay`` > max deadline + both windows, so a
+                                  deposit outlives every claim on it (``escaper`` client)
 ================================  ==============================================================
+
+The pay-on-proof market (``ReceiptMarket.vy``, docs/settlement.md) is simulated beside the subnet,
+with its own actors (``receipt_node:*``, ``receipt_client:*``) and its own random stream, so adding
+it changes none of the subnet's numbers: every client orders from every node in turn (the same mix
+for every strategy), a node's income is the split of what the client paid, its costs the prover and
+the gas of ``settle`` (batched), ``claim_with_proof``, ``resolve``, ``collect``; a client's earnings
+are the value of the valid answers it got (the list price), its costs what it paid and its gas.
 
 Strategies (``NODE_STRATEGIES``, ``VALIDATOR_STRATEGIES``, ``CLIENT_STRATEGIES`` describe each).
 Detection of FHE cheats: an audit (a validator's known-answer query, indistinguishable from a
@@ -48,7 +68,14 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from veilproof.chain.deploy import NODE_MIN_STAKE_VEIL, ONE_VEIL, PROTOCOL_FEE_BPS, SLASH_VEIL, SuiteParams
+from veilproof.chain.deploy import (
+    NODE_MIN_STAKE_VEIL,
+    ONE_VEIL,
+    PROTOCOL_FEE_BPS,
+    SLASH_VEIL,
+    ReceiptParams,
+    SuiteParams,
+)
 from veilproof.errors import InputError
 from veilproof.incentives.deploy import FALSE_ATTEST_BPS, VALIDATOR_MIN_STAKE_VEIL
 from veilproof.incentives.yuma import (
@@ -62,6 +89,7 @@ from veilproof.incentives.yuma import (
 )
 
 VEIL = 10**18
+_RP = ReceiptParams()  # ReceiptMarket's deploy values
 
 NODE_STRATEGIES: dict[str, str] = {
     "honest": "serves every job it takes with the committed model; reserves a worker before "
@@ -96,6 +124,24 @@ CLIENT_STRATEGIES: dict[str, str] = {
     "challenger share of honest nodes' slashes",
 }
 
+RECEIPT_NODE_STRATEGIES: dict[str, str] = {
+    "honest": "proves every order it accepts, settles receipts in batches, claims with the proof "
+    "(after the deadline) when a client withholds its receipt, answers demands",
+    "wrong_proof": "delivers a wrong proof (a cheaper model) on every order, hoping for a receipt",
+    "no_show": "accepts orders and delivers nothing on rm_no_show_fraction of them (saves the prover)",
+    "racer": "claims every order with its proof at once, racing the client's receipt for the max "
+    "price + the surcharge",
+}
+RECEIPT_CLIENT_STRATEGIES: dict[str, str] = {
+    "honest": "verifies each proof locally and signs a receipt for what it got",
+    "withholder": "takes valid results and never signs a receipt",
+    "griefer": "signs the receipt, then demands delivery anyway (hoping the node misses the response "
+    "window and is slashed, the client taking the challenger share)",
+    "escaper": "withholds receipts and asks for its deposit back at once, to leave before a claim",
+    "tight_withholder": "withholds receipts and keeps each deposit at exactly the max prices of its "
+    "open orders, so the surcharges of the first claims eat the cover of the last ones",
+}
+
 # Gas per transaction (docs/gas.md, embedded py-evm; submit_zk includes a typical EZKL verify).
 GAS = {
     "open_job": 320_000,
@@ -110,6 +156,19 @@ GAS = {
     "register": 280_000,
     "attest": 200_000,
     "weights": 380_000,  # commit + reveal
+    # ReceiptMarket (docs/gas.md, bench/gas.py --zk; claims with a real EZKL proof)
+    "rm_deposit": 80_665,  # first deposit of a (client, node) pair
+    "rm_topup": 46_465,
+    "rm_settle": 28_650,  # per receipt, batches of 20 receipts of 20 clients
+    "rm_settle_one": 82_131,  # a receipt settled alone (to answer a demand)
+    "rm_claim": 1_056_296,  # claim_with_proof, real proof
+    "rm_demand": 108_460,
+    "rm_resolve_paid": 34_742,
+    "rm_resolve_slash": 141_376,
+    "rm_challenge": 178_877,
+    "rm_request_withdraw": 70_378,
+    "rm_withdraw": 44_950,
+    "rm_collect": 38_264,
 }
 
 
@@ -124,6 +183,13 @@ class Protocol:
     quorum_snapshot: bool = True
     eviction: bool = True
     weighted_ratings: bool = True
+    # pay-on-proof (ReceiptMarket, issue #14)
+    receipt_proof_claim: bool = True
+    receipt_claim_after_deadline: bool = True
+    receipt_client_verifies: bool = True
+    receipt_demand: bool = True
+    receipt_resolve_checks_paid: bool = True
+    receipt_withdraw_delay: bool = True
 
     @classmethod
     def today(cls) -> Protocol:
@@ -161,6 +227,29 @@ class SimConfig:
         }
     )
     clients: dict[str, int] = field(default_factory=lambda: {"honest": 1, "slash_farmer": 2})
+    # pay-on-proof market (ReceiptMarket): its own nodes and clients, deploy values of ReceiptParams
+    receipt_nodes: dict[str, int] = field(
+        default_factory=lambda: {"honest": 8, "wrong_proof": 2, "no_show": 2, "racer": 2}
+    )
+    receipt_clients: dict[str, int] = field(
+        default_factory=lambda: {
+            "honest": 8,
+            "withholder": 2,
+            "griefer": 2,
+            "escaper": 2,
+            "tight_withholder": 2,
+        }
+    )
+    rm_jobs_per_epoch: float = 28.0  # orders per client per epoch, spread over every node
+    rm_max_price_factor: float = 1.2  # the order's maxPrice over the quoted price the receipt pays
+    rm_slash: float = _RP.slash_amount / ONE_VEIL
+    rm_demand_bond: float = _RP.demand_bond / ONE_VEIL
+    rm_claim_surcharge: float = _RP.claim_surcharge / ONE_VEIL
+    rm_fee_bps: int = _RP.fee_bps
+    rm_no_show_fraction: float = 0.3
+    # the node's acceptance check (ReceiptMarket.check_order) reserves max_price + claim_surcharge
+    # per unsettled order; not built (it reserves max_price only), so False
+    rm_reserve_surcharge: bool = False
     # stake shares of validator groups (of the non-sybil validators' total); the rest is drawn
     colluding_stake_share: float = 0.15
     griefer_stake_share: float = 0.42
@@ -230,6 +319,7 @@ class SimConfig:
             "cheat_fraction",
             "challenger_share",
             "royalty",
+            "rm_no_show_fraction",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -243,6 +333,10 @@ class SimConfig:
             "audit_compute",
             "reexec_cost",
             "gas_veil_per_mgas",
+            "rm_jobs_per_epoch",
+            "rm_slash",
+            "rm_demand_bond",
+            "rm_claim_surcharge",
         ):
             if getattr(self, name) < 0:
                 raise InputError(name, "a non-negative amount of VEIL", getattr(self, name))
@@ -254,12 +348,25 @@ class SimConfig:
             ("nodes", self.nodes, NODE_STRATEGIES),
             ("validators", self.validators, VALIDATOR_STRATEGIES),
             ("clients", self.clients, CLIENT_STRATEGIES),
+            ("receipt_nodes", self.receipt_nodes, RECEIPT_NODE_STRATEGIES),
+            ("receipt_clients", self.receipt_clients, RECEIPT_CLIENT_STRATEGIES),
         ):
             for s, c in pop.items():
                 if s not in known or c < 0:
                     raise InputError(f"{kind}.{s}", f"a count >= 0 of one of {sorted(known)}", c)
         if self.nodes.get("honest", 0) < 1 or self.validators.get("honest", 0) < 1:
             raise InputError("population", "at least one honest node and one honest validator")
+        if self.rm_max_price_factor < 1.0:
+            raise InputError(
+                "rm_max_price_factor", "at least 1 (maxPrice >= the price)", self.rm_max_price_factor
+            )
+        if not 0 <= self.rm_fee_bps <= 10_000:
+            raise InputError("rm_fee_bps", "basis points between 0 and 10000", self.rm_fee_bps)
+        receipts = any(self.receipt_nodes.values()) or any(self.receipt_clients.values())
+        if receipts and min(self.receipt_nodes.get("honest", 0), self.receipt_clients.get("honest", 0)) < 1:
+            raise InputError(
+                "receipt population", "at least one honest receipt node and one honest receipt client"
+            )
         return self
 
 
@@ -469,6 +576,13 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
     nodes = [nd for nd in all_nodes if nd.idx >= 0]
     validators = [v for v in all_validators if v.admitted]
     clients = [Client(s) for s, c in cfg.clients.items() for _ in range(c)]
+    rnodes = [Client(s) for s, c in cfg.receipt_nodes.items() for _ in range(c)]
+    rclients = [Client(s) for s, c in cfg.receipt_clients.items() for _ in range(c)]
+    # the pay-on-proof market draws from its own stream: the subnet's numbers do not move
+    rm_rng = random.Random(f"receipts-{cfg.seed}")
+    rm_served: dict[tuple[int, int], int] = {}  # orders per (node, client) pair so far
+    for c in rclients:  # one first deposit per (client, node) pair
+        c.acct.gas += cfg.gas("rm_deposit", len(rnodes))
     n = len(nodes)
     serving = [nd for nd in nodes if nd.strategy != "sybil_node"]
     # griefers and slash farmers pick their victims among all serving nodes (any node's honest
@@ -640,6 +754,9 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
                 victim.acct.slashes += cfg.slash
                 victim.acct.gas += cfg.gas("start_job") + cfg.gas("failed_tx")
 
+        # --- the pay-on-proof market
+        _receipt_epoch(cfg, rm_rng, rnodes, rclients, rm_served)
+
         # --- weights
         weights: dict[str, list[int]] = {}
         for v in validators:
@@ -676,11 +793,11 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
         for v in validators:
             v.acct.earnings += res.validator_emission.get(v.vid, 0) / VEIL
             v.acct.slashes += res.penalties.get(v.vid, 0) / VEIL  # missed reveals (none here)
-        _record(history, all_nodes, all_validators, clients)
+        _record(history, all_nodes, all_validators, clients, rnodes, rclients)
 
     return SimResult(
         cfg,
-        _rows(all_nodes, all_validators, clients),
+        _rows(all_nodes, all_validators, clients, rnodes, rclients),
         history,
         locked_out={
             **_count("node", [nd.strategy for nd in all_nodes if nd.idx < 0]),
@@ -688,6 +805,108 @@ def run(cfg: SimConfig, settler: EpochSettler | None = None) -> SimResult:
         },
         minted=minted / VEIL,
     )
+
+
+def _receipt_epoch(
+    cfg: SimConfig,
+    rng: random.Random,
+    rnodes: list[Client],
+    rclients: list[Client],
+    served: dict[tuple[int, int], int],
+) -> None:
+    """One epoch of the pay-on-proof market. Demand is drawn once per epoch and every client sends
+    the same number of orders to every node: each client meets the same mix of nodes and each node
+    the same mix of clients, so a strategy's profit differs from honest only by what it does."""
+    if not rnodes or not rclients:
+        return
+    per_pair = _poisson_round(cfg.rm_jobs_per_epoch / len(rnodes) * rng.uniform(0.5, 1.5), rng)
+    for nd in rnodes:
+        nd.acct.gas += cfg.gas("rm_collect")
+    for ci, c in enumerate(rclients):
+        for j, nd in enumerate(rnodes):
+            for _ in range(per_pair):
+                served[j, ci] = served.get((j, ci), 0) + 1
+                _receipt_job(cfg, nd, c, served[j, ci])
+        used = len(rnodes) if per_pair else 0
+        c.acct.gas += cfg.gas("rm_topup", used)  # keeps each deposit above its open orders
+        if c.strategy == "escaper":  # asks for every deposit back as soon as it has its results
+            c.acct.gas += cfg.gas("rm_request_withdraw", used) + cfg.gas("rm_withdraw", used)
+
+
+def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
+    """Book one order of client ``c`` to node ``nd`` (the pair's ``k``-th order): who pays, who is paid,
+    who is slashed, and the gas of each transaction, following ReceiptMarket.vy.
+
+    A client's earnings are the value of the valid answer it got (the list price) minus what it
+    paid for it (0 for a receipt at the list price); a lost demand bond is booked as a slash."""
+    p = cfg.protocol
+    na, ca = nd.acct, c.acct
+    price, maxp = cfg.price, cfg.price * cfg.rm_max_price_factor
+    keep = (1 - cfg.rm_fee_bps / 10_000) * (1 - cfg.royalty)  # the node's part of a price
+    share = cfg.rm_slash * cfg.challenger_share
+    claim_paid = maxp + cfg.rm_claim_surcharge  # a proof claim: max price + surcharge (all to the node)
+
+    def claimed() -> None:
+        na.gas += cfg.gas("rm_claim")
+        na.earnings += maxp * keep + cfg.rm_claim_surcharge
+        ca.earnings += price - claim_paid
+
+    f = cfg.rm_no_show_fraction
+    if nd.strategy == "no_show" and math.floor(k * f) > math.floor((k - 1) * f):
+        # accepted (signed Acceptance), nothing delivered: after the deadline the client demands
+        if p.receipt_demand:  # no answer in the response window: resolve slashes, bond back
+            ca.gas += cfg.gas("rm_demand") + cfg.gas("rm_resolve_slash")
+            ca.earnings += share
+            na.slashes += cfg.rm_slash
+        return
+    if nd.strategy == "wrong_proof":
+        na.compute += cfg.cheap_cost
+        if p.receipt_client_verifies:  # local verify fails: no receipt; the signed Delivery slashes
+            ca.gas += cfg.gas("rm_challenge")
+            ca.earnings += share
+            na.slashes += cfg.rm_slash
+        else:  # a client that pays on delivery pays for a wrong answer (worth nothing)
+            na.earnings += price * keep
+            na.gas += cfg.gas("rm_settle")
+            ca.earnings -= price
+        return
+    na.compute += cfg.compute_cost  # a valid proof
+    if nd.strategy == "racer":
+        if not p.receipt_claim_after_deadline:  # its claim lands before the client's receipt
+            claimed()
+            return
+        na.gas += cfg.gas("failed_tx")  # "claim too early"; then paid as any node
+    if c.strategy == "tight_withholder" and p.receipt_proof_claim and not cfg.rm_reserve_surcharge:
+        # a deposit of exactly sum(max_price): each claim takes max_price + surcharge until the
+        # rest is below a max price ("deposit short"); the node gets the whole deposit for the
+        # orders, i.e. max_price per answer on average, and proves on chain for M / (M + s) of them
+        paid_share = maxp / claim_paid
+        na.gas += cfg.gas("rm_claim", paid_share)
+        na.earnings += (maxp * keep + cfg.rm_claim_surcharge) * paid_share
+        ca.earnings += price - maxp
+        return
+    if c.strategy in ("withholder", "escaper", "tight_withholder"):
+        if c.strategy == "escaper" and not p.receipt_withdraw_delay:
+            na.gas += cfg.gas("failed_tx")  # the deposit left before the claim window opened
+            ca.earnings += price
+        elif p.receipt_proof_claim:  # after the deadline, inside the claim window
+            claimed()
+        else:  # only a receipt pays: the answer is free
+            ca.earnings += price
+        return
+    na.earnings += price * keep  # the receipt, settled in a batch
+    na.gas += cfg.gas("rm_settle")
+    if c.strategy == "griefer":  # demands the order it got (and signed a receipt for)
+        ca.gas += cfg.gas("rm_demand")
+        na.gas += cfg.gas("rm_settle_one") - cfg.gas("rm_settle")  # settles this receipt at once
+        if p.receipt_resolve_checks_paid:  # the order is paid: the bond goes to the node
+            na.gas += cfg.gas("rm_resolve_paid")
+            na.earnings += cfg.rm_demand_bond
+            ca.slashes += cfg.rm_demand_bond
+        else:  # a resolve that ignores the payment slashes the node that delivered
+            ca.gas += cfg.gas("rm_resolve_slash")
+            ca.earnings += share
+            na.slashes += cfg.rm_slash
 
 
 def _poisson_round(x: float, rng: random.Random) -> int:
@@ -718,7 +937,11 @@ def _count(kind: str, strategies: list[str]) -> dict[str, int]:
 
 
 def _groups(
-    nodes: list[Node], validators: list[Validator], clients: list[Client]
+    nodes: list[Node],
+    validators: list[Validator],
+    clients: list[Client],
+    rnodes: list[Client],
+    rclients: list[Client],
 ) -> dict[str, tuple[list[Account], float, str]]:
     """label → (accounts, divisor, unit): nodes per node, validators per 1000 VEIL staked."""
     out: dict[str, tuple[list[Account], float, str]] = {}
@@ -735,6 +958,15 @@ def _groups(
         cg = [c.acct for c in clients if c.strategy == s]
         if cg:
             out[f"client:{s}"] = (cg, float(len(cg)), "VEIL per client")
+    for kind, actors, known in (
+        ("receipt_node", rnodes, RECEIPT_NODE_STRATEGIES),
+        ("receipt_client", rclients, RECEIPT_CLIENT_STRATEGIES),
+    ):
+        for s in known:
+            ag = [a.acct for a in actors if a.strategy == s]
+            if ag:
+                unit = "VEIL per node" if kind == "receipt_node" else "VEIL per client"
+                out[f"{kind}:{s}"] = (ag, float(len(ag)), unit)
     return out
 
 
@@ -743,14 +975,22 @@ def _record(
     nodes: list[Node],
     validators: list[Validator],
     clients: list[Client],
+    rnodes: list[Client],
+    rclients: list[Client],
 ) -> None:
-    for label, (accts, div, _) in _groups(nodes, validators, clients).items():
+    for label, (accts, div, _) in _groups(nodes, validators, clients, rnodes, rclients).items():
         history.setdefault(label, []).append(sum(a.profit for a in accts) / div)
 
 
-def _rows(nodes: list[Node], validators: list[Validator], clients: list[Client]) -> list[Row]:
+def _rows(
+    nodes: list[Node],
+    validators: list[Validator],
+    clients: list[Client],
+    rnodes: list[Client],
+    rclients: list[Client],
+) -> list[Row]:
     raw: dict[str, tuple[str, int, float, float, float, float, float]] = {}
-    for label, (accts, div, unit) in _groups(nodes, validators, clients).items():
+    for label, (accts, div, unit) in _groups(nodes, validators, clients, rnodes, rclients).items():
         raw[label] = (
             unit,
             len(accts),
@@ -778,11 +1018,16 @@ def plot(result: SimResult, path: str) -> str:
 
     kinds = [
         k
-        for k in ("node", "validator", "client")
+        for k in ("node", "validator", "client", "receipt_node", "receipt_client")
         if any(r.strategy.startswith(k + ":") for r in result.rows())
     ]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
-    for ax, kind in zip(axes[0], kinds, strict=True):
+    cols = min(3, len(kinds))
+    nrows = math.ceil(len(kinds) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows + 0.4), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(kinds) :]:
+        ax.set_visible(False)
+    for ax, kind in zip(flat, kinds, strict=False):
         rows = [r for r in result.rows() if r.strategy.startswith(kind + ":")]
         labels = [r.strategy.split(":")[1] for r in rows]
         vals = [r.profit for r in rows]
@@ -793,7 +1038,7 @@ def plot(result: SimResult, path: str) -> str:
         ax.barh(labels, vals, color=colors)
         ax.axvline(0, color="grey", lw=0.6)
         ax.invert_yaxis()
-        if kind == "node":  # slashes make node losses span orders of magnitude
+        if kind in ("node", "receipt_node"):  # slashes make node losses span orders of magnitude
             ax.set_xscale("symlog", linthresh=1000)
         ax.set_title(f"{kind}s: profit ({rows[0].unit})", fontsize=8)
         ax.tick_params(labelsize=7)
