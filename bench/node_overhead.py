@@ -60,7 +60,7 @@ def world(root: Path, verifier: bool) -> Iterator[World]:
 
             v = evm.compile_reusable_verifier()
             ver = (v.abi, v.bytecode)
-        params = SuiteParams(max_deadline=3600, challenge_window=60)
+        params = SuiteParams.dev(max_deadline=3600, challenge_window=60)
         lnet = LocalNetwork.start(root, anvil.url, params=params, verifier=ver)
     except BaseException:
         anvil.stop()

@@ -218,9 +218,15 @@ def test_node_checks_the_deposit_before_accepting(r: R) -> None:
     pending withdrawal, a far deadline, another node's order."""
     w, rm = r.w, r.rm
     node = w.node.address
-    rm.check_order(r.order(), node=node, outstanding=18 * ONE, nonces_taken=set())
+    deposit = rm.deposit_of(w.client.address, node)
+    first = r.order()
+    # an order reserves its max price plus the claim surcharge (a withheld receipt's claim)
+    assert rm.reserve(first) == first.max_price + SURCHARGE
+    rm.check_order(first, node=node, outstanding=deposit - rm.reserve(first), nonces_taken=set())
     with pytest.raises(OrderRefused, match="deposit"):
-        rm.check_order(r.order(), node=node, outstanding=19 * ONE, nonces_taken=set())
+        rm.check_order(first, node=node, outstanding=deposit - rm.reserve(first) + 1, nonces_taken=set())
+    with pytest.raises(OrderRefused, match="deposit"):  # max prices alone covered: not enough
+        rm.check_order(first, node=node, outstanding=deposit - first.max_price, nonces_taken=set())
     o = r.order()
     with pytest.raises(OrderRefused, match="order.nonce"):
         rm.check_order(o, node=node, outstanding=0, nonces_taken={o.nonce})

@@ -63,8 +63,12 @@ def test_every_receipt_attack_profits_less_than_honest(seed: int, fixed: SimResu
     f = {k: x.profit for k, x in rows.items()}
     assert f["receipt_node:wrong_proof"] < 0 and f["receipt_node:no_show"] < 0
     assert f["receipt_node:racer"] < f["receipt_node:honest"]
+    # Every client sends the same orders to every node, so all of them earn the same challenger
+    # shares of the cheating nodes' slashes (large at the 1,000 VEIL slash): compare differences, not
+    # ratios. An attacking client ends below honest by at least what its cheat costs per order.
+    orders = r.config.epochs * r.config.rm_jobs_per_epoch
     for c in ("withholder", "griefer", "escaper", "tight_withholder"):
-        assert f[f"receipt_client:{c}"] < 0.9 * f["receipt_client:honest"], c
+        assert f["receipt_client:honest"] - f[f"receipt_client:{c}"] > 0.01 * orders, c
     # an honest node is never slashed, an honest client never loses a bond
     assert rows["receipt_node:honest"].slashes == 0 and rows["receipt_client:honest"].slashes == 0
     assert f["receipt_node:honest"] > 0
@@ -112,7 +116,7 @@ def test_the_surcharge_must_cover_the_claim_gas_when_max_price_is_the_price() ->
 
 def test_withholding_pays_without_the_proof_claim(fixed: SimResult) -> None:
     f = {k: x.profit for k, x in receipt_rows(without("receipt_proof_claim")).items()}
-    assert f["receipt_client:withholder"] > 1.5 * f["receipt_client:honest"]
+    assert f["receipt_client:withholder"] - f["receipt_client:honest"] > 0.5 * fixed.config.epochs
     assert f["receipt_node:honest"] < receipt_rows(fixed)["receipt_node:honest"].profit
 
 
@@ -145,7 +149,7 @@ def test_griefing_demands_pay_without_resolve_checking_the_payment() -> None:
 
 def test_escaping_pays_without_the_withdraw_delay() -> None:
     f = {k: x.profit for k, x in receipt_rows(without("receipt_withdraw_delay")).items()}
-    assert f["receipt_client:escaper"] > 1.5 * f["receipt_client:honest"]
+    assert f["receipt_client:escaper"] - f["receipt_client:honest"] > 0.5 * SimConfig().epochs
 
 
 def test_the_deployed_windows_are_what_the_simulation_assumes() -> None:

@@ -39,7 +39,7 @@ def m(mlp):  # type: ignore[no-untyped-def]
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     net = connect()
     owner, node, client, other = net.new_accounts(4)
-    d = deploy_suite(net, owner, SuiteParams(slash_amount=SLASH))
+    d = deploy_suite(net, owner, SuiteParams.dev(slash_amount=SLASH))
     v = evm.compile_reusable_verifier()
     deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
     deploy_receipt_market(

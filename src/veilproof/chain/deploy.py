@@ -176,12 +176,16 @@ class ReceiptParams:
     claim_window: int = 3600
     response_window: int = 3600
     withdraw_delay: int = 2 * 24 * 3600
-    slash_amount: int = 50 * ONE_VEIL
+    # the same slash and protocol fee as JobMarket's production defaults (SuiteParams): a node's
+    # misconduct and the treasury's share must not depend on which market the job went through
+    slash_amount: int = 1_000 * ONE_VEIL
     demand_bond: int = ONE_VEIL
-    # what a proof claim adds to the order's price: ~1.2M gas of on-chain verification the client's
-    # receipt would have saved, priced in VEIL by the operator
-    claim_surcharge: int = ONE_VEIL // 10
-    fee_bps: int = 0
+    # what a proof claim adds to the order's price: the ~1.06M gas of on-chain verification the
+    # client's receipt would have saved (0.106 VEIL at the simulation's 0.1 VEIL per Mgas), with
+    # margin; an operator prices it for the largest model served. Below that cost a withholding
+    # client pays less than price + claim gas and the honest node loses the difference.
+    claim_surcharge: int = ONE_VEIL // 5
+    fee_bps: int = 500
 
 
 def deploy_receipt_market(

@@ -228,12 +228,23 @@ class ReceiptMarket(ContractFacade):
         """A uint parameter: withdraw_delay, claim_window, response_window, demand_bond, ..."""
         return int(self._call(name))
 
+    def reserve(self, order: Order) -> int:
+        """What an accepted order can take from the client's deposit: its max price plus the claim
+        surcharge (the proof-claim path, when the receipt is withheld)."""
+        return order.max_price + self.param("claim_surcharge")
+
     def check_order(self, order: Order, *, node: str, outstanding: int, nonces_taken: set[int]) -> None:
         """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
 
-        ``outstanding``: the max prices of this client's orders the node accepted and has not settled;
-        ``nonces_taken``: the nonces of those orders. Raises :class:`OrderRefused`; returns if the node
-        would be paid for delivering (by receipt, or by proof claim after the deadline).
+        ``outstanding``: what this client's orders the node accepted and has not settled can cost,
+        each at its max price plus the claim surcharge (:meth:`reserve`); ``nonces_taken``: the nonces
+        of those orders. Raises :class:`OrderRefused`; returns if the node would be paid for
+        delivering (by receipt, or by proof claim after the deadline).
+
+        Why the surcharge is reserved too: a claim takes ``min(surcharge, deposit - price)``; a client
+        keeping its deposit at exactly the sum of its max prices and withholding every receipt would
+        otherwise pay no surcharge, and the honest node would pay the claim's gas (found by the
+        economic simulation, ``rm_reserve_surcharge``).
         """
         if to_checksum_address(order.node) != to_checksum_address(node):
             raise OrderRefused("order.node", f"this node {node}", order.node)
@@ -247,9 +258,10 @@ class ReceiptMarket(ContractFacade):
         if self.withdrawal(order.client, node)[1] != 0:
             raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
         deposit = self.deposit_of(order.client, node)
-        if deposit < outstanding + order.max_price:
+        need = outstanding + self.reserve(order)
+        if deposit < need:
             raise OrderRefused(
-                "deposit", f"at least {outstanding + order.max_price} (unsettled orders + max_price)", deposit
+                "deposit", f"at least {need} (unsettled orders + max_price + claim surcharge)", deposit
             )
         if not ZkVerifierAdapter(self.net, str(self._call("verifier"))).is_registered(order.model_id):
             raise OrderRefused(
