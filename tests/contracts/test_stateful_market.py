@@ -5,14 +5,21 @@ honest party has lost nothing and nobody was paid for a result that does not ver
 The parties (each run deploys a fresh suite: Token, ModelRegistry, NodeRegistry, JobMarket, EZKL's
 reusable Halo2 verifier behind the ZkVerifierAdapter, Rewards and FheQuorum as the FHE arbiter):
 
-* two **honest nodes**: take a job on chain only when they can serve it and then submit at once (a
-  real proof, or the true FHE output hash under the client's keys), otherwise reject it;
+* two **honest nodes**: take a job on chain only when they can serve it and then submit (a real
+  proof, or the true FHE output hash under the client's keys, serving the ciphertext off chain),
+  otherwise reject it; before signing a ZK claim they ``eth_call`` their submit under the job's
+  verifier (and reject the job if it fails); a signed claim may stay outstanding until the next
+  time step; they answer every delivery demand on chain before its due time;
 * a **cheating node**: starts jobs it never finishes, submits corrupted or edited proofs, proofs of
-  another input, signs invalid claims for the client, posts wrong FHE outputs, submits without
-  starting, unbonds;
-* two **clients**: open ZK jobs (a provable input, or one the nodes cannot prove) and FHE jobs,
-  challenge the claims they were handed, accept FHE outputs that decrypt right, refund after the
-  deadline, withdraw;
+  another input, signs invalid claims for the client, posts wrong FHE outputs (whose bytes it holds
+  and can deliver), withholds outputs, answers delivery demands with other bytes or not at all,
+  submits without starting, unbonds;
+* two **clients**: open ZK jobs (a provable input, or one the nodes cannot prove; for a model whose
+  VKA the current verifier does not know, which must revert) and FHE jobs, challenge the claims
+  they were handed, accept FHE outputs that decrypt right, demand outputs on chain (honestly: one
+  they did not get; greedily: one they have), refund after the deadline, withdraw;
+* the **owners**: the market owner swaps ``zk_verifier`` while claims are outstanding (to a second
+  real adapter, or to one that rejects every proof); the model owner registers VKAs with it;
 * three **honest validators** (the quorum's stake majority): re-execute every submitted FHE job
   before its window closes and attest the hashes that differ;
 * an **attacker**: a validator with a quarter of the stake who attests against honest results,
@@ -26,13 +33,16 @@ machine derives from its input.
 Invariants after every step:
   * the token supply is conserved (no mint after setup) and every token is at a known address;
   * ``token.balanceOf(market) == escrowed + sum(pending)``, and ``escrowed`` is the sum of the prices
-    of unfinished jobs;
+    of unfinished jobs plus the delivery bonds of demanded ones;
   * escrow leaves each job exactly once: every market credit is matched to one job's one end, and a
     finished job never changes status;
   * an honest node is never slashed; the cheater is slashed only for a job it cheated on;
   * no node is paid for a result that fails verification: a settled ZK job holds the valid proof of
     its own input, a settled FHE job the true output (and, once the contract binds them, the
-    client's keys).
+    client's keys); a settled ZK job was never checked by the rejecting verifier;
+  * each ZK job keeps the verifier it was opened under (an owner's swap reaches new jobs only);
+  * a delivery bond goes to the node only with its pay (a node slashed for the job returns it), and a
+    greedy demand gets nothing out of an honest node.
 
 Runs: ``make test`` a few hundred steps (derandomized, see ``tests/conftest.py``);
 ``make fuzz`` many more (``VEILPROOF_STATEFUL_EXAMPLES`` / ``VEILPROOF_STATEFUL_STEPS``).
@@ -94,7 +104,9 @@ ZERO32 = b"\x00" * 32
 # The cheating node's moves on its open jobs (drawn by the job's mode); "start" is a cheat when the
 # node then never submits (it is slashed at the deadline), "reject" the one honest way out.
 ZK_CHEATS = ("start", "bad_proof", "valid_proof", "claim_bad", "claim_other_input", "reject")
-FHE_CHEATS = ("start", "wrong_fhe", "wrong_keys", "right_fhe", "wrong_fhe", "reject")
+# "withhold": the right output hash, the ciphertext never served nor delivered (paid by finalize
+# unless the client demands it on chain).
+FHE_CHEATS = ("start", "wrong_fhe", "wrong_keys", "right_fhe", "withhold", "reject")
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
@@ -153,6 +165,7 @@ class Ghost:
     delivered: bool = False  # the node answered with deliver_output
     bond_booked: bool = False  # the ghost's books credited the bond to its final owner
     answers: bool = True  # the node answers a delivery demand (honest: always; the cheater: its pick)
+    accepted: bool = False  # the client accepted the FHE output
 
     @property
     def true_ct(self) -> bytes:
@@ -216,6 +229,12 @@ def _has_finalizable(self: MarketUnderAttack) -> bool:
         st == JobStatus.SUBMITTED and v.submitted_at[j] + WINDOW <= v.now and self._finalizable(j, v.now)
         for j, st in v.status.items()
     )
+
+
+def _has_honest_work(self: MarketUnderAttack) -> bool:
+    """A claim an honest node handed out and has not submitted, or a demand it has not answered.
+    (A named function: Hypothesis reads a lambda precondition's source to report a failure.)"""
+    return any(g.to_submit or (g.demanded and not g.delivered) for g in self.jobs.values())
 
 
 def _has_claims(self: MarketUnderAttack) -> bool:
@@ -431,7 +450,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
             if served and g is not None and self._honest(g.node):
                 self._serve(g, submit_now=g.mode == JobMode.FHE)
             elif served and g is not None:  # the cheater posts a right or a wrong FHE output / proof
-                self._cheat(g, 1 + 2 * (ttl % 2 + c), provable, zk)
+                self._cheat(g, 1 + 3 * c, provable, zk)  # wrong_fhe / withhold (ZK: bad proof, other input)
         self.view, self.view_block = self._read(), self.m.net.w3.eth.block_number
 
     @rule(
@@ -506,6 +525,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
         g = self._pick(i, JobStatus.SUBMITTED, mode=JobMode.FHE)
         if g is not None and self.m.job(g.job_id).output_ct_hash == g.true_output.hex():
             self.m.accept(g.client, g.job_id)
+            g.accepted = True
             self.stats["accept"] += 1
 
     @rule(k=st.integers(0, 10))
@@ -588,9 +608,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 g.delivered = True
                 self.stats["honest deliver"] += 1
 
-    @precondition(
-        lambda self: any(g.to_submit or (g.demanded and not g.delivered) for g in self.jobs.values())
-    )
+    @precondition(_has_honest_work)
     @rule()
     def honest_nodes_act(self) -> None:
         self._honest_nodes_act()
@@ -630,11 +648,11 @@ class MarketUnderAttack(RuleBasedStateMachine):
             valid = p.is_valid_for(g.commitment, proof, inst) and self._verifiable(g)
             g.claims.append((inst, proof, self.m.sign_claim(n, job, inst, proof), valid))
             g.cheated |= not valid
-        elif how in ("wrong_fhe", "wrong_keys", "right_fhe") and g.mode == JobMode.FHE:
+        elif how in ("wrong_fhe", "wrong_keys", "right_fhe", "withhold") and g.mode == JobMode.FHE:
             # wrong_keys: evaluated under keys the client never made, so the output decrypts to
             # nothing and no validator can re-execute it (#12 item 1)
             # a wrong output it can still deliver (delivery proves availability, not correctness)
-            ct = g.true_ct if how == "right_fhe" else b"garbage %d" % job
+            ct = g.true_ct if how in ("right_fhe", "withhold") else b"garbage %d" % job
             out = sha256(ct).digest()
             keys = keccak(b"keys nobody has") if how == "wrong_keys" else g.keys
             if how == "wrong_keys" and not self.keys_bound:
@@ -650,8 +668,9 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 FHE_SERVER,
             ):
                 g.cheated |= how != "right_fhe"
-                g.posted_ct, g.received = ct, serve  # it may withhold the ciphertext off chain
-                g.answers = serve or k == 0  # and answer a demand on chain, or let it lapse
+                g.posted_ct = ct
+                g.received = serve and how != "withhold"  # it may withhold the ciphertext off chain
+                g.answers = how != "withhold" and (serve or k == 0)  # and answer a demand, or let it lapse
         elif how == "reject":
             self._try("cheater reject", self.m.reject, n, job)
 
@@ -763,9 +782,13 @@ class MarketUnderAttack(RuleBasedStateMachine):
     def client_demands_the_output(self, i: int, greedy: bool) -> None:
         """An honest client demands on chain an output it did not get; a greedy one also one it has
         (it must lose its bond to a node that delivers, and never gain)."""
-        g = self._pick(i, JobStatus.SUBMITTED, mode=JobMode.FHE)
-        if g is None or (g.received and not greedy):
+        mine = [
+            g for g in self.jobs.values()
+            if self.view.status[g.job_id] == JobStatus.SUBMITTED and g.mode == JobMode.FHE and g.received == greedy
+        ]  # fmt: skip
+        if not mine:
             return
+        g = mine[i % len(mine)]
         sub_at, now = self.view.submitted_at[g.job_id], self.m.net.now()
         if self._try("demand", self.m.claim_not_delivered, g.client, g.job_id):
             assert not g.demanded and not g.delivered and now < sub_at + WINDOW, (
@@ -906,7 +929,8 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 )
 
     def a_delivery_bond_goes_to_the_node_only_with_its_pay(self) -> None:
-        """A client who demanded an output loses its bond only to a node that delivered it and is paid
+        """A demanded output that never came is never paid for (unless the client accepted it); a
+        client who demanded an output loses its bond only to a node that delivered it and is paid
         for the job (the books above, checked against ``pending``: a node slashed for the job, e.g. for
         delivering bytes the quorum refuted, returns it); a greedy client, which had the output, never
         gets its bond, the price or a slash out of an honest node."""
@@ -914,6 +938,8 @@ class MarketUnderAttack(RuleBasedStateMachine):
             if not g.demanded:
                 continue
             status = self.view.status[g.job_id]
+            if status == JobStatus.SETTLED and not g.delivered:
+                assert g.accepted, f"job {g.job_id}: paid although the output it was asked for never came"
             if g.greedy and self._honest(g.node):
                 assert status in (JobStatus.SUBMITTED, JobStatus.SETTLED), (
                     f"job {g.job_id}: a greedy demand paid"
