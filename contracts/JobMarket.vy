@@ -11,7 +11,8 @@
         and the node slashed; a node submits only jobs it took.
         Every job ends Settled, Refunded or Slashed. Payments are pulled with `withdraw`.
 @dev Invariant: token.balanceOf(self) == escrowed + sum(pending); escrowed holds the
-     prices of open and submitted jobs and the clients' outstanding delivery bonds.
+     prices of open and submitted jobs and the delivery bonds of submitted jobs (a bond
+     leaves when its job ends: to the node if it delivered and is paid, else to the client).
      Every way a job can still slash its node ends within `slash_horizon()` of its
      opening, which the setters keep below the NodeRegistry's unbonding delay.
 """
@@ -120,7 +121,7 @@ event DeliveryDemanded:
 event OutputDelivered:
     job_id: indexed(uint256)
     output_ct_hash: bytes32
-    bond_paid: uint256
+    bond_paid: uint256  # the client's bond, the node's when the job settles (back to the client if slashed)
 
 event Withdrawal:
     account: indexed(address)
@@ -213,18 +214,27 @@ def _settle(job_id: uint256, job: jobs.Job):
     self.pending[job.node] += node_amount
     self.pending[owner] += royalty
     self.pending[self.treasury] += fee
-    self._return_bond(job_id, job.client)
+    self._release_bond(job_id, job.client, job.node)
     log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
 
 
 @internal
-def _return_bond(job_id: uint256, to: address):
-    """An undelivered demand's bond goes back to its client when the job ends another way."""
+def _release_bond(job_id: uint256, client: address, earner: address):
+    """
+    A delivery bond leaves escrow when its job ends: to `earner` (the node, when the job
+    settles) if the node delivered, else back to the client. Held until then, so that a node
+    that delivered bytes whose result is then refuted (slashed: `earner` is the client) does
+    not keep the bond of the client it cheated.
+    """
     bond: uint256 = self.deliveries[job_id].bond
-    if bond > 0 and not self.deliveries[job_id].delivered:
-        self.deliveries[job_id].bond = 0
-        self.escrowed -= bond
-        self.pending[to] += bond
+    if bond == 0:
+        return
+    self.deliveries[job_id].bond = 0
+    self.escrowed -= bond
+    if self.deliveries[job_id].delivered:
+        self.pending[earner] += bond
+    else:
+        self.pending[client] += bond
 
 
 @internal
@@ -233,7 +243,7 @@ def _slash_and_refund(job_id: uint256, job: jobs.Job, challenger: address, reaso
     self._jobs[job_id].status = SLASHED
     self.escrowed -= job.price
     self.pending[job.client] += job.price
-    self._return_bond(job_id, job.client)
+    self._release_bond(job_id, job.client, job.client)
     log JobSlashed(job_id=job_id, challenger=challenger, reason=reason)
     if self.slash_amount > 0:
         extcall nodes.slash(job.node, self.slash_amount, challenger, reason)
@@ -465,8 +475,9 @@ def claim_not_delivered(job_id: uint256):
     """
     @notice The client did not get the output ciphertext of a submitted FHE job: demand it
             on chain. Within the challenge window, with a bond of `delivery_bond` (approve
-            first). The node must `deliver_output` within `challenge_window` and then takes
-            the bond; otherwise `finalize` refunds the client, returns the bond and slashes.
+            first). The node must `deliver_output` within `challenge_window`, and takes the
+            bond when the job settles (a node slashed for the job returns it); otherwise
+            `finalize` refunds the client, returns the bond and slashes.
     @param job_id Submitted FHE job of the caller.
     """
     job: jobs.Job = self._load(job_id)
@@ -490,7 +501,7 @@ def deliver_output(job_id: uint256, output_ct: Bytes[MAX_OUTPUT_CT]):
     """
     @notice The node puts the output ciphertext of its submitted FHE job on chain (this
             transaction's calldata; `OutputDelivered` marks it). Answers a client's demand
-            before its due time, and earns the client's bond.
+            before its due time; the client's bond is the node's when the job settles.
     @param job_id Submitted FHE job assigned to the caller.
     @param output_ct The output ciphertext; its sha256 must be the posted output_ct_hash.
     """
@@ -502,17 +513,14 @@ def deliver_output(job_id: uint256, output_ct: Bytes[MAX_OUTPUT_CT]):
     assert d.due == 0 or block.timestamp < d.due, "delivery too late"
     assert sha256(output_ct) == job.output_ct_hash, "output mismatch"
     self.deliveries[job_id].delivered = True
-    if d.bond > 0:
-        self.escrowed -= d.bond
-        self.pending[job.node] += d.bond
     log OutputDelivered(job_id=job_id, output_ct_hash=job.output_ct_hash, bond_paid=d.bond)
 
 
 @external
 def accept(job_id: uint256):
     """
-    @notice Client accepts a submitted FHE result; settles at once (an open delivery demand
-            is withdrawn and its bond returned).
+    @notice Client accepts a submitted FHE result; settles at once (a delivery demand's bond
+            goes to the node if it delivered, else back to the client).
     @param job_id Submitted job of the caller.
     """
     job: jobs.Job = self._load(job_id)

@@ -21,10 +21,11 @@ from eth_account.signers.local import LocalAccount
 from veilproof.chain import Network, compile_contract
 from veilproof.chain.facade import ContractFacade, call_data
 from veilproof.chain.fhe_quorum import FheQuorum
-from veilproof.chain.job_market import JobMarket, JobMode, OnchainJob
+from veilproof.chain.job_market import Delivery, JobMarket, JobMode, OnchainJob
 from veilproof.chain.node_registry import OnchainNode
 from veilproof.chain.rewards import OnchainValidator, Rewards
 from veilproof.chain.suite import Suite
+from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 from veilproof.protocol import ClaimSigner
 
 MAX_UINT = 2**256 - 1
@@ -59,15 +60,11 @@ class Moves:
         max_price: int,
         eval_keys_hash: bytes,
     ) -> int:
-        """Open a job (escrows the price). ``max_price`` and ``eval_keys_hash`` (FHE: the client's
-        evaluation keys) are passed on when the facade takes them (issue #12 items 1 and "max_price")."""
+        """Open a job (escrows the price); ``eval_keys_hash``: FHE, the client's evaluation keys."""
         market = self.suite.market
-        kw = {
-            k: v for k, v in (("max_price", max_price), ("eval_keys_hash", eval_keys_hash)) if k in _OPEN_ARGS
-        }
         rcpt = market.open_job(
             model_id=model_id, node=node, input_commitment=commitment, mode=mode, deadline=deadline, sender=client,
-            **kw,
+            max_price=max_price, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         return market.opened_job_id(rcpt)
 
@@ -88,6 +85,10 @@ class Moves:
 
     def accept(self, client: LocalAccount, job_id: int) -> None:
         self.suite.market.accept(job_id, sender=client)
+
+    def claim_not_delivered(self, client: LocalAccount, job_id: int) -> None:
+        """Demand a submitted FHE job's output on chain (the market takes ``delivery_bond``)."""
+        self.suite.market.claim_not_delivered(job_id, sender=client)
 
     def withdraw(self, who: LocalAccount) -> None:
         self.suite.market.withdraw(sender=who)
@@ -118,6 +119,16 @@ class Moves:
             job_id, eval_keys_hash, input_ct_hash, output_ct_hash, circuit_hash, sender=node
         )
 
+    def check_submit_zk(
+        self, node: LocalAccount, job_id: int, instances: Sequence[int], proof: bytes
+    ) -> None:
+        """The node's ``eth_call`` of its submit before it signs a claim (raises ContractReverted)."""
+        self.suite.market.check_submit_zk(job_id, instances, proof, node=node.address)
+
+    def deliver_output(self, node: LocalAccount, job_id: int, output_ct: bytes) -> None:
+        """Answer a delivery demand: the output ciphertext in calldata (its sha256 must be posted)."""
+        self.suite.market.deliver_output(job_id, output_ct, sender=node)
+
     def reject(self, node: LocalAccount, job_id: int) -> None:
         self.suite.market.reject(job_id, "cannot serve this input", sender=node)
 
@@ -141,6 +152,17 @@ class Moves:
 
     def advance(self, seconds: int) -> None:
         self.net.time_travel(seconds)
+
+    # --- owners ------------------------------------------------------------------------------
+    def set_zk_verifier(self, owner: LocalAccount, verifier: str) -> None:
+        """The market owner points new ZK jobs at another verifier (open jobs keep theirs)."""
+        self.suite.market.set_zk_verifier(verifier, sender=owner)
+
+    def register_vka(
+        self, model_owner: LocalAccount, adapter: str, model_id: int, vka_words: Sequence[bytes]
+    ) -> None:
+        """The model owner registers its VKA with a verifier adapter (once per adapter and model)."""
+        ZkVerifierAdapter(self.net, adapter).register_model(model_id, vka_words, sender=model_owner)
 
     # --- validators ----------------------------------------------------------------------------
     def register_validator(self, v: LocalAccount, amount: int) -> None:
@@ -174,6 +196,12 @@ class Moves:
 
     def supply(self) -> int:
         return self.suite.token.total_supply()
+
+    def delivery(self, job_id: int) -> Delivery:
+        return self.suite.market.delivery(job_id)
+
+    def zk_verifier(self) -> str:
+        return self.suite.market.zk_verifier()
 
     def market_pending(self, address: str) -> int:
         return self.suite.market.pending(address)

@@ -2,7 +2,7 @@
 
 Checked after every step:
 - JobMarket holds exactly escrowed + sum of pending withdrawals, and escrowed is the sum of the prices of
-  jobs still Open or Submitted plus the clients' outstanding delivery bonds;
+  jobs still Open or Submitted plus the delivery bonds of jobs not yet ended;
 - NodeRegistry holds exactly the sum of stakes and unbonding amounts (``total_bonded``);
 - total supply equals the sum of all balances (nothing minted or burnt behind our back).
 At teardown every job is driven to its end (refund / finalize), everyone withdraws, and the market is empty:
@@ -211,7 +211,8 @@ class MarketMachine(RuleBasedStateMachine):
         pending = sum(w.pending(a) for a in self.holders)
         assert w.bal(w.market) == escrowed + pending
         live = [w.job(j) for j in self.jobs]
-        bonds = sum(d[0] for d in (w.call(w.market.functions.deliveries(j)) for j in self.jobs) if not d[2])
+        # a bond stays in escrow until its job ends (delivered or not): `deliveries.bond` is zeroed then
+        bonds = sum(w.call(w.market.functions.deliveries(j))[0] for j in self.jobs)
         assert escrowed == sum(j["price"] for j in live if j["status"] in (OPEN, SUBMITTED)) + bonds
         assert all(j["status"] in (OPEN, SUBMITTED, *FINAL) for j in live)
         infos = [w.node_info(n) for n in self.nodes]

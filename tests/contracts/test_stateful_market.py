@@ -5,14 +5,21 @@ honest party has lost nothing and nobody was paid for a result that does not ver
 The parties (each run deploys a fresh suite: Token, ModelRegistry, NodeRegistry, JobMarket, EZKL's
 reusable Halo2 verifier behind the ZkVerifierAdapter, Rewards and FheQuorum as the FHE arbiter):
 
-* two **honest nodes**: take a job on chain only when they can serve it and then submit at once (a
-  real proof, or the true FHE output hash under the client's keys), otherwise reject it;
+* two **honest nodes**: take a job on chain only when they can serve it and then submit (a real
+  proof, or the true FHE output hash under the client's keys, serving the ciphertext off chain),
+  otherwise reject it; before signing a ZK claim they ``eth_call`` their submit under the job's
+  verifier (and reject the job if it fails); a signed claim may stay outstanding until the next
+  time step; they answer every delivery demand on chain before its due time;
 * a **cheating node**: starts jobs it never finishes, submits corrupted or edited proofs, proofs of
-  another input, signs invalid claims for the client, posts wrong FHE outputs, submits without
-  starting, unbonds;
-* two **clients**: open ZK jobs (a provable input, or one the nodes cannot prove) and FHE jobs,
-  challenge the claims they were handed, accept FHE outputs that decrypt right, refund after the
-  deadline, withdraw;
+  another input, signs invalid claims for the client, posts wrong FHE outputs (whose bytes it holds
+  and can deliver), withholds outputs, answers delivery demands with other bytes or not at all,
+  submits without starting, unbonds;
+* two **clients**: open ZK jobs (a provable input, or one the nodes cannot prove; for a model whose
+  VKA the current verifier does not know, which must revert) and FHE jobs, challenge the claims
+  they were handed, accept FHE outputs that decrypt right, demand outputs on chain (honestly: one
+  they did not get; greedily: one they have), refund after the deadline, withdraw;
+* the **owners**: the market owner swaps ``zk_verifier`` while claims are outstanding (to a second
+  real adapter, or to one that rejects every proof); the model owner registers VKAs with it;
 * three **honest validators** (the quorum's stake majority): re-execute every submitted FHE job
   before its window closes and attest the hashes that differ;
 * an **attacker**: a validator with a quarter of the stake who attests against honest results,
@@ -26,13 +33,16 @@ machine derives from its input.
 Invariants after every step:
   * the token supply is conserved (no mint after setup) and every token is at a known address;
   * ``token.balanceOf(market) == escrowed + sum(pending)``, and ``escrowed`` is the sum of the prices
-    of unfinished jobs;
+    of unfinished jobs plus the delivery bonds of demanded ones;
   * escrow leaves each job exactly once: every market credit is matched to one job's one end, and a
     finished job never changes status;
   * an honest node is never slashed; the cheater is slashed only for a job it cheated on;
   * no node is paid for a result that fails verification: a settled ZK job holds the valid proof of
     its own input, a settled FHE job the true output (and, once the contract binds them, the
-    client's keys).
+    client's keys); a settled ZK job was never checked by the rejecting verifier;
+  * each ZK job keeps the verifier it was opened under (an owner's swap reaches new jobs only);
+  * a delivery bond goes to the node only with its pay (a node slashed for the job returns it), and a
+    greedy demand gets nothing out of an honest node.
 
 Runs: ``make test`` a few hundred steps (derandomized, see ``tests/conftest.py``);
 ``make fuzz`` many more (``VEILPROOF_STATEFUL_EXAMPLES`` / ``VEILPROOF_STATEFUL_STEPS``).
@@ -43,6 +53,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 import pytest
@@ -58,9 +69,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from market_actions import Moves, Reader, revert, snapshot
+from market_actions import FIXTURES, Moves, Reader, revert, snapshot
 
-from veilproof.chain import Network
+from veilproof.chain import Network, compile_contract
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus
 from veilproof.chain.suite import Suite
@@ -80,9 +91,10 @@ WINDOW = 3_600
 MAX_DEADLINE = 86_400
 UNBOND = 7 * 86_400
 VALIDATOR_STAKE = 1_000 * ONE
+BOND = ONE  # a client's bond to demand an FHE output on chain (set here: deploy defaults may change)
 SUITE = SuiteParams(
     min_stake=MIN_STAKE, unbond_delay=UNBOND, challenger_bps=5_000, slash_amount=SLASH,
-    max_deadline=MAX_DEADLINE, challenge_window=WINDOW,
+    max_deadline=MAX_DEADLINE, challenge_window=WINDOW, delivery_bond=BOND,
 )  # fmt: skip
 INCENTIVES = IncentiveParams(validator_min_stake=VALIDATOR_STAKE, unbond_delay=UNBOND, quorum_bps=6_667)
 MARGIN = 60  # an honest node takes a job only with this much time left (it then submits at once)
@@ -92,7 +104,10 @@ ZERO32 = b"\x00" * 32
 # The cheating node's moves on its open jobs (drawn by the job's mode); "start" is a cheat when the
 # node then never submits (it is slashed at the deadline), "reject" the one honest way out.
 ZK_CHEATS = ("start", "bad_proof", "valid_proof", "claim_bad", "claim_other_input", "reject")
-FHE_CHEATS = ("start", "wrong_fhe", "wrong_keys", "right_fhe", "wrong_fhe", "reject")
+# "withhold": the right output hash, the ciphertext never served nor delivered (paid by finalize
+# unless the client demands it on chain).
+FHE_CHEATS = ("start", "wrong_fhe", "wrong_keys", "right_fhe", "withhold", "reject")
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 # --- the ZK pool: one real proof, and the ways to break it ----------------------------------------
@@ -132,17 +147,40 @@ class Ghost:
     commitment: int
     keys: bytes  # FHE: the client's evaluation-key hash
     provable: bool  # ZK: the pool has a valid proof of this input
+    model_id: int = 0
+    verifier: str = ZERO_ADDRESS  # ZK: the market's zk_verifier when the job opened
     claims: list[tuple[tuple[int, ...], bytes, str, bool]] = field(
         default_factory=list
     )  # (inst, proof, sig, valid)
     cheated: bool = False  # the node did something slashable on this job
     status: JobStatus = JobStatus.OPEN  # as of the last check
     checked_paid: bool = False
+    to_submit: bool = False  # ZK, honest node: claim signed and handed over, submit not yet sent
+    # FHE output delivery
+    posted_ct: bytes | None = None  # the output ciphertext whose sha256 the node posted (None: unknown bytes)
+    received: bool = False  # the node served the output off chain to the client
+    demanded: bool = False  # the client called claim_not_delivered
+    greedy: bool = False  # ... although it had received the output
+    due: int = 0
+    delivered: bool = False  # the node answered with deliver_output
+    bond_booked: bool = False  # the ghost's books credited the bond to its final owner
+    answers: bool = True  # the node answers a delivery demand (honest: always; the cheater: its pick)
+    accepted: bool = False  # the client accepted the FHE output
+
+    @property
+    def true_ct(self) -> bytes:
+        """The output ciphertext an honest evaluation gives (deterministic in the input)."""
+        return b"fhe output of " + self.commitment.to_bytes(32, "big")
 
     @property
     def true_output(self) -> bytes:
-        """The FHE output hash an honest evaluation gives (deterministic in the input)."""
-        return keccak(b"fhe output of " + self.commitment.to_bytes(32, "big"))
+        """Its hash, as posted on chain (sha256: what deliver_output checks the bytes against)."""
+        return sha256(self.true_ct).digest()
+
+    @property
+    def bond_held(self) -> bool:
+        """The client's delivery bond is in escrow (demanded, job not ended, not yet paid out)."""
+        return self.demanded and not self.delivered and self.status not in FINAL
 
 
 @dataclass
@@ -157,6 +195,7 @@ class View:
     slashed: dict[str, int]
     now: int
     submitted_at: dict[int, int]
+    verifier: dict[int, int]  # the verifier each job recorded at opening (an address as an int)
 
 
 # Preconditions read only the ghost and the last view (no chain calls): a rule is drawn only when it
@@ -187,8 +226,15 @@ def _has_expired(self: MarketUnderAttack) -> bool:
 def _has_finalizable(self: MarketUnderAttack) -> bool:
     v = self.view
     return any(
-        st == JobStatus.SUBMITTED and v.submitted_at[j] + WINDOW <= v.now for j, st in v.status.items()
+        st == JobStatus.SUBMITTED and v.submitted_at[j] + WINDOW <= v.now and self._finalizable(j, v.now)
+        for j, st in v.status.items()
     )
+
+
+def _has_honest_work(self: MarketUnderAttack) -> bool:
+    """A claim an honest node handed out and has not submitted, or a demand it has not answered.
+    (A named function: Hypothesis reads a lambda precondition's source to report a failure.)"""
+    return any(g.to_submit or (g.demanded and not g.delivered) for g in self.jobs.values())
 
 
 def _has_claims(self: MarketUnderAttack) -> bool:
@@ -214,6 +260,10 @@ class World:
     contracts: list[str]
     supply: int
     reader: Reader
+    unregistered_model: int  # ZK-committed, its VKA on no adapter (until its owner registers it)
+    verifiers: dict[
+        str, str
+    ]  # name -> address: "adapter", "adapter2" (fresh), "rejecting" (owner's bad pick)
     snap: Any = None
 
     @classmethod
@@ -229,6 +279,15 @@ class World:
         v = evm.compile_reusable_verifier()
         deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
         suite = Suite.attach(net, d)
+        # The verifiers the market owner may swap to while claims are outstanding: a second real
+        # adapter (its own Halo2 verifier, nothing registered yet) and one that rejects every proof.
+        halo2 = net.deploy_bytecode(v.abi, v.bytecode, sender=owner, label="Halo2VerifierReusable2")
+        adapter2 = net.deploy("ZkVerifierAdapter", d.models, halo2.address, sender=owner)
+        rej = compile_contract(FIXTURES / "RejectingVerifier.vy")
+        rejecting = net.deploy_bytecode(rej.abi, rej.bytecode, sender=owner, label="RejectingVerifier")
+        verifiers = {
+            "adapter": d.extra["zk_adapter"], "adapter2": adapter2.address, "rejecting": rejecting.address,
+        }  # fmt: skip
         # Everything is minted before Rewards becomes the token's only minter: the supply is fixed.
         for a in (*honest_nodes, cheater):
             suite.token.mint(a.address, NODE_STAKE + 100 * ONE, sender=owner)
@@ -244,10 +303,23 @@ class World:
             onnx_hash=pool.package.commitments()["onnx_hash"], zk=pool.package,
             fhe_client_hash=keccak(b"client.zip").hex(), fhe_server_hash=FHE_SERVER.hex(),
         ).model_id  # fmt: skip
+        # The same circuit under a second id, committed in ModelRegistry but registered with no
+        # adapter: a ZK job for it must not open (#12 item 2: no proof could ever verify).
+        com = {k: bytes.fromhex(str(h).removeprefix("0x")) for k, h in pool.package.commitments().items()}
+        unregistered = suite.models.registered_model_id(
+            suite.models.register_model(
+                "mlp-unregistered", PRICE, ROYALTY_BPS, com["onnx_hash"], [], [], ZERO32, sender=owner
+            )
+        )
+        suite.models.set_zk_commitment(
+            unregistered, com["zk_settings_hash"], com["zk_vka_digest"], com["zk_srs_hash"],
+            sender=owner,
+        )  # fmt: skip
         for n in (*honest_nodes, cheater):
             suite.nodes.register(
-                f"http://{n.address[:10]}.test", b"\x02" + keccak(n.address.encode()), [model_id], sender=n
-            )
+                f"http://{n.address[:10]}.test", b"\x02" + keccak(n.address.encode()), [model_id, unregistered],
+                sender=n,
+            )  # fmt: skip
             m.stake_node(n, NODE_STAKE)
         for c in clients:
             m.approve_market(c)
@@ -256,7 +328,7 @@ class World:
         contracts = [suite.market.address, suite.nodes.address, m.rewards.address, m.quorum.address]
         w = cls(
             net, pool, owner, honest_nodes, cheater, clients, honest_validators, attacker, accts[9],
-            [owner, *accts], m, model_id, contracts, m.supply(), Reader(net, owner),
+            [owner, *accts], m, model_id, contracts, m.supply(), Reader(net, owner), unregistered, verifiers,
         )  # fmt: skip
         w.snap = snapshot(net)
         return w
@@ -281,6 +353,9 @@ class MarketUnderAttack(RuleBasedStateMachine):
         self.credited: Counter[str] = Counter()  # what the market owes each account, by the ghost's books
         self.withdrawn: Counter[str] = Counter()
         self.keys_bound = Moves.keys_bound_at_open()
+        self.unregistered_model, self.verifiers = w.unregistered_model, w.verifiers
+        self.verifier = w.verifiers["adapter"]  # the market's zk_verifier (new ZK jobs are bound to it)
+        self.registered = {(w.verifiers["adapter"], w.model_id)}  # (adapter, model) pairs with a VKA
         self.stats: Counter[str] = Counter()
         self.view, self.view_block = self._read(), self.m.net.w3.eth.block_number
 
@@ -297,17 +372,19 @@ class MarketUnderAttack(RuleBasedStateMachine):
             + [(s.market, "job", (j,), "status") for j in ids]
             + [(s.nodes, "node", (n,), "slashed_total") for n in nodes]
             + [(s.market, "job", (j,), "submitted_at") for j in ids]
+            + [(s.market, "job", (j,), "verifier") for j in ids]
         )
         supply, escrowed, rest = words[0], words[1], words[2:]
         bal, rest = rest[: len(holders)], rest[len(holders) :]
         pend, rest = rest[: len(addrs)], rest[len(addrs) :]
         stat, rest = rest[: len(ids)], rest[len(ids) :]
-        slashed, sub = rest[: len(nodes)], rest[len(nodes) :]
+        slashed, rest = rest[: len(nodes)], rest[len(nodes) :]
+        sub, ver = rest[: len(ids)], rest[len(ids) :]
         del m
         return View(
             supply, escrowed, dict(zip(holders, bal, strict=True)), dict(zip(addrs, pend, strict=True)),
             {j: JobStatus(v) for j, v in zip(ids, stat, strict=True)}, dict(zip(nodes, slashed, strict=True)),
-            self.m.net.now(), dict(zip(ids, sub, strict=True)),
+            self.m.net.now(), dict(zip(ids, sub, strict=True)), dict(zip(ids, ver, strict=True)),
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------ helpers
@@ -340,27 +417,52 @@ class MarketUnderAttack(RuleBasedStateMachine):
     def _honest(self, node: LocalAccount) -> bool:
         return node in self.honest_nodes
 
+    def _finalizable(self, job_id: int, now: int) -> bool:
+        """No demanded output is still due (else ``finalize`` waits for its due time)."""
+        g = self.jobs[job_id]
+        return not g.demanded or g.delivered or g.due <= now
+
+    def _knows(self, verifier: str, model_id: int) -> bool:
+        """Whether ``verifier`` has the model's VKA (the rejecting one says yes to every model)."""
+        return verifier == self.verifiers["rejecting"] or (verifier, model_id) in self.registered
+
+    def _verifiable(self, g: Ghost) -> bool:
+        """A ZK job the pool's proof settles: its input is the proof's, under a verifier that checks."""
+        return g.provable and g.verifier != self.verifiers["rejecting"]
+
     # ------------------------------------------------------------------------------ clients
     @initialize(
         jobs=st.lists(
-            st.tuples(st.integers(0, 1), st.integers(0, 2), st.booleans(), st.booleans(), st.sampled_from([5_000, 40_000])),
+            st.tuples(
+                st.integers(0, 1), st.integers(0, 2), st.booleans(), st.booleans(), st.sampled_from([5_000, 40_000]),
+                st.booleans(),
+            ),
             min_size=3, max_size=6,
         )
     )  # fmt: skip
-    def some_jobs_are_open(self, jobs: list[tuple[int, int, bool, bool, int]]) -> None:
-        """Start each run with a few jobs, so that every party has something to act on."""
-        for c, n, zk, provable, ttl in jobs:
-            self.open_job(c, n, zk, provable, ttl)
+    def some_jobs_are_open(self, jobs: list[tuple[int, int, bool, bool, int, bool]]) -> None:
+        """Start each run with a few jobs, some already served by an honest node, so that every party
+        has something to act on (a claim to challenge, an FHE output to demand)."""
+        for c, n, zk, provable, ttl, served in jobs:
+            before = len(self.jobs)
+            self.open_job(c, n, zk, provable, ttl, False)
+            g = self.jobs[max(self.jobs)] if len(self.jobs) > before else None
+            if served and g is not None and self._honest(g.node):
+                self._serve(g, submit_now=g.mode == JobMode.FHE)
+            elif served and g is not None:  # the cheater posts a right or a wrong FHE output / proof
+                self._cheat(g, 1 + 3 * c, provable, zk)  # wrong_fhe / withhold (ZK: bad proof, other input)
         self.view, self.view_block = self._read(), self.m.net.w3.eth.block_number
 
     @rule(
         c=st.integers(0, 1), n=st.integers(0, 2), zk=st.booleans(), provable=st.booleans(),
-        ttl=st.sampled_from([900, 5_000, 40_000]),
+        ttl=st.sampled_from([900, 5_000, 40_000]), unregistered=st.sampled_from([False, False, True]),
     )  # fmt: skip
-    def open_job(self, c: int, n: int, zk: bool, provable: bool, ttl: int) -> None:
+    def open_job(self, c: int, n: int, zk: bool, provable: bool, ttl: int, unregistered: bool) -> None:
         client, node = self.clients[c], [*self.honest_nodes, self.cheater][n]
         if not self.m.suite.nodes.is_active(node.address):
             return
+        model = self.unregistered_model if zk and unregistered else self.model_id
+        verifier = self.verifier if zk else ZERO_ADDRESS
         deadline = self.m.net.now() + ttl
         seq = len(self.jobs)
         if zk:
@@ -370,17 +472,26 @@ class MarketUnderAttack(RuleBasedStateMachine):
             commitment = int.from_bytes(keccak(b"ct%d" % seq), "big")
             keys = keccak(b"eval keys of %s" % client.address.encode())
         mode = JobMode.ZK if zk else JobMode.FHE
-        job_id = self.m.open_job(
-            client, self.model_id, node.address, commitment.to_bytes(32, "big"), mode, deadline, PRICE, keys
-        )
+        known = not zk or self._knows(verifier, model)
+        try:
+            job_id = self.m.open_job(
+                client, model, node.address, commitment.to_bytes(32, "big"), mode, deadline, PRICE, keys
+            )
+        except ContractReverted as e:
+            # #12 item 2: a ZK job for a model its verifier has no VKA for could never be proven,
+            # so an honest node's claim on it would be slashable: it must not open at all.
+            assert not known and e.reason == "model not registered", f"open refused: {e.reason}"
+            self.stats["open refused: model not registered"] += 1
+            return
+        assert known, f"a ZK job opened for model {model}, whose VKA its verifier {verifier} does not know"
         self.jobs[job_id] = Ghost(
-            job_id, client, node, mode, PRICE, deadline, commitment, keys, zk and provable
+            job_id, client, node, mode, PRICE, deadline, commitment, keys, zk and provable, model, verifier
         )
         self.stats["open"] += 1
 
     @rule(c=st.integers(0, 1), zk=st.booleans(), provable=st.booleans(), ttl=st.sampled_from([5_000, 40_000]))
     def client_hires_the_cheater(self, c: int, zk: bool, provable: bool, ttl: int) -> None:
-        self.open_job(c, 2, zk, provable, ttl)
+        self.open_job(c, 2, zk, provable, ttl, False)
 
     @precondition(_has_expired)
     @rule(i=st.integers(0, 1_000))
@@ -414,6 +525,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
         g = self._pick(i, JobStatus.SUBMITTED, mode=JobMode.FHE)
         if g is not None and self.m.job(g.job_id).output_ct_hash == g.true_output.hex():
             self.m.accept(g.client, g.job_id)
+            g.accepted = True
             self.stats["accept"] += 1
 
     @rule(k=st.integers(0, 10))
@@ -433,11 +545,15 @@ class MarketUnderAttack(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------------------ nodes
     @precondition(_has(JobStatus.OPEN, who="honest"))
-    @rule(i=st.integers(0, 1_000))
-    def honest_node_serves(self, i: int) -> None:
+    @rule(i=st.integers(0, 1_000), submit_now=st.booleans())
+    def honest_node_serves(self, i: int, submit_now: bool) -> None:
         """Honest: take the job only if it can serve it in time, then submit at once; else reject."""
         g = self._pick(i, JobStatus.OPEN, honest=True)
-        if g is None or self.m.job(g.job_id).started_at:
+        if g is not None:
+            self._serve(g, submit_now)
+
+    def _serve(self, g: Ghost, submit_now: bool) -> None:
+        if self.m.job(g.job_id).started_at:
             return
         if self.m.net.now() + MARGIN >= g.deadline:
             return  # too late to take it: the client refunds, nobody is slashed
@@ -448,24 +564,74 @@ class MarketUnderAttack(RuleBasedStateMachine):
         self.m.start_job(g.node, g.job_id)
         if g.mode == JobMode.ZK:
             p = self.pool
+            # The node runs its submit as an eth_call under the job's verifier before it signs
+            # (#12 item 2): it never hands over a claim the chain would reject.
+            try:
+                self.m.check_submit_zk(g.node, g.job_id, p.instances, p.proof)
+            except ContractReverted as e:
+                assert not self._verifiable(g), f"job {g.job_id}: a valid proof failed the check: {e.reason}"
+                self.m.reject(g.node, g.job_id)
+                self.stats[f"honest reject after check: {e.reason}"] += 1
+                return
+            assert self._verifiable(g), f"job {g.job_id}: the check passed a proof its verifier rejects"
             g.claims.append(
                 (p.instances, p.proof, self.m.sign_claim(g.node, g.job_id, p.instances, p.proof), True)
             )
-            self.m.submit_zk(g.node, g.job_id, p.instances, p.proof)
+            if submit_now:
+                self.m.submit_zk(g.node, g.job_id, p.instances, p.proof)
+            else:  # the claim is outstanding until the submit is mined (owner swaps, client challenges)
+                g.to_submit = True
+                self.stats["honest claim outstanding"] += 1
         else:
             self.m.submit_fhe(
                 g.node, g.job_id, g.keys, g.commitment.to_bytes(32, "big"), g.true_output, FHE_SERVER
             )
+            g.posted_ct, g.received = g.true_ct, True  # and serves the ciphertext off chain
         self.stats["honest serve"] += 1
 
+    def _honest_nodes_act(self) -> None:
+        """Live honest nodes, before any time passes: submit the claims they handed out and answer
+        every delivery demand on their jobs (the node's demand watcher)."""
+        for g in self.jobs.values():
+            if g.node == self.cheater and g.demanded and g.answers and not g.delivered:
+                self._cheater_delivers(g, "other")  # bytes it did not post: refused
+                self._cheater_delivers(g, "posted")  # delivery proves the bytes are there, not right
+            if not self._honest(g.node):
+                continue
+            if g.to_submit:
+                self.m.submit_zk(g.node, g.job_id, self.pool.instances, self.pool.proof)
+                g.to_submit = False
+                self.stats["honest submit of outstanding claim"] += 1
+            if g.demanded and not g.delivered and self.m.job(g.job_id).status == JobStatus.SUBMITTED:
+                assert g.posted_ct is not None
+                self.m.deliver_output(g.node, g.job_id, g.posted_ct)
+                g.delivered = True
+                self.stats["honest deliver"] += 1
+
+    @precondition(_has_honest_work)
+    @rule()
+    def honest_nodes_act(self) -> None:
+        self._honest_nodes_act()
+
     @precondition(_has(JobStatus.OPEN, who="cheater"))
-    @rule(i=st.integers(0, 1_000), c=st.integers(0, 1_000), k=st.integers(0, 1))
-    def cheater_acts(self, i: int, c: int, k: int) -> None:
+    @rule(i=st.integers(0, 1_000), c=st.integers(0, 1_000), k=st.integers(0, 1), serve=st.booleans())
+    def cheater_acts(self, i: int, c: int, k: int, serve: bool) -> None:
         g = self._pick(i, JobStatus.OPEN, node=self.cheater)
-        if g is None:
-            return
+        if g is not None:
+            self._cheat(g, c, k, serve)
+
+    def _cheat(self, g: Ghost, c: int, k: int, serve: bool) -> None:
+        """The cheater's move on its open job ``g``: ``c`` picks the cheat (and whether it takes the job
+        first), ``k`` the bad proof, ``serve`` whether it serves an FHE output off chain and answers a
+        demand for it on chain (with the bytes it posted; else with other bytes, refused)."""
         how = (ZK_CHEATS if g.mode == JobMode.ZK else FHE_CHEATS)[c % 6]
         n, p, job = self.cheater, self.pool, g.job_id
+        if (
+            how not in ("start", "reject")
+            and (c // 6) % 2 == 0
+            and self._try("cheater start", self.m.start_job, n, job)
+        ):
+            g.cheated = True  # takes the job first (else its submit is refused), as a paid cheat must
         if how == "start":
             if self._try("cheater start", self.m.start_job, n, job):
                 g.cheated = True  # taken on chain and (maybe) never finished: slashable at the deadline
@@ -474,18 +640,20 @@ class MarketUnderAttack(RuleBasedStateMachine):
             assert not self._try("cheater bad proof", self.m.submit_zk, n, job, inst, proof)
         elif how == "valid_proof":  # a real proof: settles only if it is the job's input
             if self._try("cheater real proof", self.m.submit_zk, n, job, p.instances, p.proof):
-                assert g.mode == JobMode.ZK and g.provable, (
+                assert g.mode == JobMode.ZK and self._verifiable(g), (
                     f"job {g.job_id}: a proof of another input settled"
                 )
         elif how in ("claim_bad", "claim_other_input") and g.mode == JobMode.ZK:
             _, proof, inst = p.bad[k] if how == "claim_bad" else ("", p.proof, p.instances)
-            valid = p.is_valid_for(g.commitment, proof, inst)
+            valid = p.is_valid_for(g.commitment, proof, inst) and self._verifiable(g)
             g.claims.append((inst, proof, self.m.sign_claim(n, job, inst, proof), valid))
             g.cheated |= not valid
-        elif how in ("wrong_fhe", "wrong_keys", "right_fhe") and g.mode == JobMode.FHE:
+        elif how in ("wrong_fhe", "wrong_keys", "right_fhe", "withhold") and g.mode == JobMode.FHE:
             # wrong_keys: evaluated under keys the client never made, so the output decrypts to
             # nothing and no validator can re-execute it (#12 item 1)
-            out = g.true_output if how == "right_fhe" else keccak(b"garbage %d" % job)
+            # a wrong output it can still deliver (delivery proves availability, not correctness)
+            ct = g.true_ct if how in ("right_fhe", "withhold") else b"garbage %d" % job
+            out = sha256(ct).digest()
             keys = keccak(b"keys nobody has") if how == "wrong_keys" else g.keys
             if how == "wrong_keys" and not self.keys_bound:
                 return  # today's open_job takes no key hash, so this cheat is paid: on once the contract binds keys
@@ -500,6 +668,9 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 FHE_SERVER,
             ):
                 g.cheated |= how != "right_fhe"
+                g.posted_ct = ct
+                g.received = serve and how != "withhold"  # it may withhold the ciphertext off chain
+                g.answers = how != "withhold" and (serve or k == 0)  # and answer a demand, or let it lapse
         elif how == "reject":
             self._try("cheater reject", self.m.reject, n, job)
 
@@ -584,6 +755,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 assert (
                     job_now.status == JobStatus.SUBMITTED
                     and self.m.net.now() >= job_now.submitted_at + WINDOW
+                    and self._finalizable(job, self.m.net.now())
                 )
         elif how == "dispute":
             assert not self._try("attacker dispute", self.m.dispute_directly, a, job)
@@ -600,8 +772,73 @@ class MarketUnderAttack(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([30, 600, WINDOW, 20_000, UNBOND]))
     def time_passes(self, seconds: int) -> None:
+        self._honest_nodes_act()  # live nodes submit and deliver before their deadlines
         self._honest_validators_audit()  # live validators act inside every window
         self.m.advance(seconds)
+
+    # ------------------------------------------------------------------------------ FHE delivery
+    @precondition(_has(JobStatus.SUBMITTED, mode=JobMode.FHE))
+    @rule(i=st.integers(0, 1_000), greedy=st.booleans())
+    def client_demands_the_output(self, i: int, greedy: bool) -> None:
+        """An honest client demands on chain an output it did not get; a greedy one also one it has
+        (it must lose its bond to a node that delivers, and never gain)."""
+        mine = [
+            g for g in self.jobs.values()
+            if self.view.status[g.job_id] == JobStatus.SUBMITTED and g.mode == JobMode.FHE and g.received == greedy
+        ]  # fmt: skip
+        if not mine:
+            return
+        g = mine[i % len(mine)]
+        sub_at, now = self.view.submitted_at[g.job_id], self.m.net.now()
+        if self._try("demand", self.m.claim_not_delivered, g.client, g.job_id):
+            assert not g.demanded and not g.delivered and now < sub_at + WINDOW, (
+                f"job {g.job_id}: demand taken"
+            )
+            g.demanded, g.greedy = True, g.received
+            g.due = self.m.delivery(g.job_id).due
+            g.cheated |= g.node == self.cheater  # it may leave the demand unanswered: a slash then
+        else:
+            assert g.demanded or g.delivered or now + 2 >= sub_at + WINDOW, f"job {g.job_id}: demand refused"
+
+    @precondition(_has(JobStatus.SUBMITTED, mode=JobMode.FHE, who="cheater"))
+    @rule(i=st.integers(0, 1_000), what=st.sampled_from(["posted", "true", "other"]))
+    def cheater_delivers(self, i: int, what: str) -> None:
+        """The cheater answers a demand (or not) with the bytes it posted, the true output, or other bytes."""
+        g = self._pick(i, JobStatus.SUBMITTED, mode=JobMode.FHE, node=self.cheater)
+        if g is not None:
+            self._cheater_delivers(g, what)
+
+    def _cheater_delivers(self, g: Ghost, what: str) -> None:
+        ct = {"posted": g.posted_ct, "true": g.true_ct, "other": b"other bytes %d" % g.job_id}[what]
+        assert ct is not None
+        now = self.m.net.now()
+        if self._try(f"cheater deliver {what}", self.m.deliver_output, self.cheater, g.job_id, ct):
+            assert ct == g.posted_ct, f"job {g.job_id}: bytes that are not the posted output were delivered"
+            assert not g.delivered and (not g.demanded or now < g.due), f"job {g.job_id}: late delivery"
+            g.delivered = True
+        else:
+            assert ct != g.posted_ct or g.delivered or (g.demanded and now + 2 >= g.due), (
+                f"job {g.job_id}: the posted output could not be delivered"
+            )
+
+    # ------------------------------------------------------------------------------ owners
+    @rule(how=st.sampled_from(["adapter", "adapter2", "rejecting", "register", "register_unregistered"]))
+    def owners_act(self, how: str) -> None:
+        """#12 item 2: the market owner swaps ``zk_verifier`` while claims are outstanding, even to one
+        that rejects every proof (jobs already open keep the verifier they were opened under); or the
+        model owner registers a VKA with the second adapter (once per adapter and model)."""
+        if not how.startswith("register"):
+            self.m.set_zk_verifier(self.owner, self.verifiers[how])
+            self.verifier = self.verifiers[how]
+            self.stats[f"swap to {how}"] += 1
+            return
+        model_id = self.unregistered_model if how == "register_unregistered" else self.model_id
+        a2 = self.verifiers["adapter2"]
+        if self._try(
+            "register vka", self.m.register_vka, self.owner, a2, model_id, self.pool.package.vka_words
+        ):
+            assert (a2, model_id) not in self.registered, "a VKA registered twice"
+            self.registered.add((a2, model_id))
 
     @precondition(_has_finalizable)
     @rule(i=st.integers(0, 1_000))
@@ -611,8 +848,12 @@ class MarketUnderAttack(RuleBasedStateMachine):
         ready = [
             j
             for j, st in v.status.items()
-            if st == JobStatus.SUBMITTED and v.submitted_at[j] + WINDOW <= v.now
+            if st == JobStatus.SUBMITTED
+            and v.submitted_at[j] + WINDOW <= v.now
+            and self._finalizable(j, v.now)
         ]
+        if not ready:
+            return
         self.m.finalize(self.finalizer, ready[i % len(ready)])
         self.stats["finalize"] += 1
 
@@ -629,6 +870,8 @@ class MarketUnderAttack(RuleBasedStateMachine):
         self.honest_nodes_are_never_slashed()
         self.the_cheater_is_slashed_only_for_its_cheats()
         self.nobody_is_paid_for_a_result_that_does_not_verify()
+        self.each_zk_job_keeps_the_verifier_it_opened_under()
+        self.a_delivery_bond_goes_to_the_node_only_with_its_pay()
 
     def tokens_are_conserved(self) -> None:
         v = self.view
@@ -638,13 +881,18 @@ class MarketUnderAttack(RuleBasedStateMachine):
     def market_holds_exactly_escrow_plus_pending(self) -> None:
         v = self.view
         assert v.balance[self.m.suite.market.address] == v.escrowed + sum(v.pending.values())
-        assert v.escrowed == sum(g.price for g in self.jobs.values() if v.status[g.job_id] not in FINAL)
+        prices = sum(g.price for g in self.jobs.values() if v.status[g.job_id] not in FINAL)
+        bonds = sum(BOND for g in self.jobs.values() if self._bond_in_escrow(g, v.status[g.job_id]))
+        assert v.escrowed == prices + bonds, (
+            "escrow is not the open jobs' prices plus the held delivery bonds"
+        )
 
     def escrow_leaves_each_job_once_and_only_to_its_parties(self) -> None:
         """The ghost's books: each job that ends credits its parties once; the market owes exactly that."""
         v = self.view
         for g in self.jobs.values():
             status = v.status[g.job_id]
+            self._book_bond(g, status)
             if g.status in FINAL:
                 assert status == g.status, f"job {g.job_id} left {g.status.name} for {status.name}"
                 continue
@@ -656,7 +904,46 @@ class MarketUnderAttack(RuleBasedStateMachine):
             elif status in (JobStatus.REFUNDED, JobStatus.SLASHED):
                 self.credited[g.client.address] += g.price
         for a, owed in v.pending.items():
-            assert owed == self.credited[a] - self.withdrawn[a], a
+            assert owed == self.credited[a] - self.withdrawn[a], (
+                f"{a} is owed {owed}, the books say {self.credited[a] - self.withdrawn[a]}: escrow or a "
+                "delivery bond went to the wrong party"
+            )
+
+    # The delivery bond's path: in escrow from the demand until the job ends; then the node's if it
+    # delivered and the job settled, else back to the client.
+    def _bond_in_escrow(self, g: Ghost, status: JobStatus) -> bool:
+        return g.demanded and status not in FINAL
+
+    def _book_bond(self, g: Ghost, status: JobStatus) -> None:
+        if g.demanded and not g.bond_booked and status in FINAL:
+            earner = g.node if g.delivered and status == JobStatus.SETTLED else g.client
+            self.credited[earner.address] += BOND
+            g.bond_booked = True
+
+    def each_zk_job_keeps_the_verifier_it_opened_under(self) -> None:
+        """#12 item 2: an owner's swap of ``zk_verifier`` never reaches a job already open."""
+        for g in self.jobs.values():
+            if g.mode == JobMode.ZK:
+                assert self.view.verifier[g.job_id] == int(g.verifier, 16), (
+                    f"job {g.job_id}: verifier changed"
+                )
+
+    def a_delivery_bond_goes_to_the_node_only_with_its_pay(self) -> None:
+        """A demanded output that never came is never paid for (unless the client accepted it); a
+        client who demanded an output loses its bond only to a node that delivered it and is paid
+        for the job (the books above, checked against ``pending``: a node slashed for the job, e.g. for
+        delivering bytes the quorum refuted, returns it); a greedy client, which had the output, never
+        gets its bond, the price or a slash out of an honest node."""
+        for g in self.jobs.values():
+            if not g.demanded:
+                continue
+            status = self.view.status[g.job_id]
+            if status == JobStatus.SETTLED and not g.delivered:
+                assert g.accepted, f"job {g.job_id}: paid although the output it was asked for never came"
+            if g.greedy and self._honest(g.node):
+                assert status in (JobStatus.SUBMITTED, JobStatus.SETTLED), (
+                    f"job {g.job_id}: a greedy demand paid"
+                )
 
     def honest_nodes_are_never_slashed(self) -> None:
         for n in self.honest_nodes:
@@ -678,6 +965,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
             job = self.m.job(g.job_id)
             if g.mode == JobMode.ZK:
                 assert g.commitment == p.commitment and job.output_hash == good_out, g.job_id
+                assert job.verifier != self.verifiers["rejecting"], f"job {g.job_id}: settled unverified"
                 assert job.proof_hash == JobMarket.proof_hash(p.proof), g.job_id
             else:
                 assert job.output_ct_hash == g.true_output.hex(), (
@@ -692,8 +980,9 @@ class MarketUnderAttack(RuleBasedStateMachine):
         if not hasattr(self, "m"):
             return
         m = self.m
+        self._honest_nodes_act()
         self._honest_validators_audit()
-        m.advance(MAX_DEADLINE + WINDOW + 10)
+        m.advance(MAX_DEADLINE + 2 * WINDOW + 10)
         for g in self.jobs.values():
             job = m.job(g.job_id)
             if job.status == JobStatus.OPEN:

@@ -120,7 +120,7 @@ class Results(NodeCore):
 
         Why: an undelivered demand lets ``finalize`` refund the client and slash the node, so an
         honest node answers every demand it can, even if it served the ciphertext over HTTP too
-        (a client may not have reached it). Delivering earns the client's bond.
+        (a client may not have reached it). Delivering earns the client's bond (paid when the job settles).
         """
         market = self.suite.market
         head = self.net.w3.eth.block_number
