@@ -92,7 +92,7 @@ MAX_DEADLINE = 86_400
 UNBOND = 7 * 86_400
 VALIDATOR_STAKE = 1_000 * ONE
 BOND = ONE  # a client's bond to demand an FHE output on chain (set here: deploy defaults may change)
-SUITE = SuiteParams(
+SUITE = SuiteParams.dev(
     min_stake=MIN_STAKE, unbond_delay=UNBOND, challenger_bps=5_000, slash_amount=SLASH,
     max_deadline=MAX_DEADLINE, challenge_window=WINDOW, delivery_bond=BOND,
 )  # fmt: skip
