@@ -9,8 +9,18 @@ PYTEST  := $(PY) -m pytest
 
 setup: $(VENV_OK) $(NPM_OK)
 
+# The first of python3.11, python3.12, python3 that is 3.11 or 3.12 (requires-python: concrete-ml 1.9.0 and
+# torch 2.3.1 stop at 3.12); PYTHON=/path/to/python overrides. Anything else is refused in one line before a
+# venv is made. On 3.12 pip builds onnxoptimizer 0.3.13 (Concrete ML's pin, no cp312 wheel) from source
+# (~13 min on 2 cores, once: pip caches the wheel), which needs cmake and g++.
+PY_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell $(p) -c '$(PY_SUPPORTED)' >/dev/null 2>&1 && echo $(p))))
+
 $(VENV_OK): pyproject.toml
-	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "veilproof needs Python 3.11 or 3.12, found $$(python3 -V 2>/dev/null || echo no python3): install one, or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv .venv
+	@$(PY) -c '$(PY_SUPPORTED)' || { echo "$(PY) is $$($(PY) -V 2>&1); veilproof needs Python 3.11 or 3.12: rm -rf .venv and run make again" >&2; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' && ! command -v cmake >/dev/null && { echo "Python 3.12 builds onnxoptimizer from source and needs cmake and g++ (apt-get install cmake g++), or use Python 3.11" >&2; exit 1; } || true
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	@touch $@

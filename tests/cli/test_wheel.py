@@ -2,9 +2,11 @@
 `veilproof demo` from a folder that is not the checkout (issue #13).
 
 The fresh venv gets only the wheel (``--no-deps``); the heavy pinned engines (torch, EZKL, Concrete) are
-borrowed from the test's own environment through ``PYTHONPATH`` (no network needed for them, and no
-``.pth`` trick: the editable install of the checkout is not activated there, so ``import veilproof``
-can only resolve to the installed wheel — the test checks that it does).
+borrowed from the test's own environment through ``PYTHONPATH`` (no network needed for them). The editable
+install of the checkout is not activated there, so ``import veilproof`` can only resolve to the installed
+wheel — the test checks that it does. The engines' own start-up hooks (``.pth`` files) are, as a real
+install would run them: on Python 3.12, where the standard library has no ``distutils``, skorch (pinned by
+Concrete ML) imports it through setuptools' shim, which only ``distutils-precedence.pth`` installs.
 """
 
 from __future__ import annotations
@@ -59,8 +61,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
         env=clean,
     )
+    engines = Path(sysconfig.get_paths()["purelib"])
+    where = [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    site = Path(_run(where, env=clean).stdout.strip())  # the fresh venv's site-packages
+    for hook in engines.glob("*.pth"):
+        if not hook.name.startswith("__editable__"):  # the checkout's own hook stays out
+            shutil.copy(hook, site / hook.name)
     env = {k: v for k, v in clean.items() if not k.startswith("VEILPROOF_")}
-    env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the pinned engines, not the checkout
+    env["PYTHONPATH"] = str(engines)  # the pinned engines, not the checkout
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VEILPROOF_HOME"] = str(root / "home")
     env["VEILPROOF_PASSWORD"] = "pw"
