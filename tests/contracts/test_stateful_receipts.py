@@ -69,7 +69,9 @@ class ReceiptMachine:
     net: Network
     seen: ClassVar[Counter[str]] = Counter()  # what happened over all runs: the test checks each path ran
 
-    _base: ClassVar[tuple[World, int] | None] = None  # the core suite, deployed once per session
+    # the core suite, deployed once per session and chain (the test runs on the embedded chain and on
+    # anvil: a suite deployed on one must not be driven with accounts funded on the other)
+    _bases: ClassVar[dict[int, tuple[World, int]]] = {}
 
     def __init__(self, net: Network, rng: random.Random) -> None:
         self.net, self.rng = net, rng
@@ -79,7 +81,7 @@ class ReceiptMachine:
         """A fresh ReceiptMarket, nodes and clients on the core suite deployed once (deploying the
         suite per run would spend most of the test's time in deployment)."""
         net = self.net
-        if ReceiptMachine._base is None:
+        if id(net) not in ReceiptMachine._bases:
             owner, author, anyone = net.new_accounts(3)
             d = deploy_suite(net, owner, CONFIG)
             w0 = World(
@@ -95,8 +97,8 @@ class ReceiptMachine:
                 anyone,
                 anyone,
             )
-            ReceiptMachine._base = (w0, w0.register_model(price=PRICE))
-        w0, model_id = ReceiptMachine._base
+            ReceiptMachine._bases[id(net)] = (w0, w0.register_model(price=PRICE))
+        w0, model_id = ReceiptMachine._bases[id(net)]
         self.owner, self.author, self.anyone = w0.owner, w0.author, w0.other
         self.honest, self.cheat, self.c1, self.c2 = net.new_accounts(4)
         w = replace(w0, client=self.c1, node=self.honest, other=self.cheat, model_id=model_id)
