@@ -1,0 +1,145 @@
+"""Pay-on-proof end to end (ReceiptMarket, docs/settlement.md): real node processes over HTTP, real
+EZKL proofs verified by the client, receipts settled in a batch by the node's maintenance loop.
+
+Money is asserted exactly in each test: what left the client's deposit is what the node, the model
+owner (and nobody else: fee 0) were credited, or the node was slashed and nothing was paid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from world import PRICE, ZkWorld, make_world
+
+from veilproof.chain.deploy import ONE_VEIL, ReceiptParams
+from veilproof.chain.receipt_market import ReceiptMarket
+from veilproof.chain.views import read_node
+from veilproof.client import InferenceFailed
+from veilproof.client.client import PaidOrder
+from veilproof.client.errors import ProofRejected
+from veilproof.client.node_api import NodeApi
+from veilproof.client.selection import NodeOffer
+from veilproof.protocol.api import OrderReport
+
+pytestmark = pytest.mark.slow
+
+ROYALTY = PRICE * 2_000 // 10_000
+SURCHARGE = ONE_VEIL // 10
+R_SLASH = 50 * ONE_VEIL
+BATCH = 2
+
+
+@pytest.fixture(scope="module")
+def rworld(tmp_path_factory: pytest.TempPathFactory, mlp, mlp_substitute) -> Iterator[ZkWorld]:  # type: ignore[no-untyped-def]
+    receipts = ReceiptParams(
+        max_deadline=1800, claim_window=600, response_window=600, withdraw_delay=4000,
+        slash_amount=R_SLASH, claim_surcharge=SURCHARGE,
+    )  # fmt: skip
+    # Receipts are settled two at a time (or after an hour): the happy path sees one batch of two.
+    w = make_world(
+        tmp_path_factory.mktemp("e2e-receipts"), None, mlp, mlp_substitute,
+        receipts=receipts, node_config={"settle_batch": BATCH, "settle_interval_s": 3600.0},
+    )  # fmt: skip
+    try:
+        yield w
+    finally:
+        w.lnet.stop()
+
+
+def _rm(w: ZkWorld) -> ReceiptMarket:
+    rm = w.lnet.suite.receipts
+    assert rm is not None
+    return rm
+
+
+def _report(w: ZkWorld, endpoint: str, order_hash: str) -> OrderReport:
+    with NodeApi(endpoint) as api:
+        return api.order(order_hash)
+
+
+def _until(what: str, cond: Callable[[], bool], timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _offer(w: ZkWorld, addr: str) -> NodeOffer:
+    (o,) = [o for o in w.client.nodes(w.model_id) if o.address.lower() == addr.lower()]
+    return o
+
+
+def test_receipts_settle_in_one_batch_with_no_proof_on_chain(rworld: ZkWorld) -> None:
+    w, rm = rworld, _rm(rworld)
+    node, client = w.honest.account.address, w.client.account.address
+    owner = w.lnet.owner.address
+    x = w.built.example.x_test[1]
+    r1 = w.client.infer(w.model_id, x, node=node, eager=False)
+    dep_before = rm.deposit_of(client, node)  # after the first job's deposit (10 prices)
+    node_before, owner_before = rm.pending(node), rm.pending(owner)
+    assert r1.status == "receipted"
+    # one receipt held: below the batch size, nothing settled yet
+    time.sleep(3)
+    assert _report(w, w.honest.endpoint, r1.tx_hashes["order"]).settled_tx is None
+    r2 = w.client.infer(w.model_id, w.built.example.x_test[2], node=node, eager=False)
+    from veilproof.models.package import circuit_outputs
+
+    assert r2.output == pytest.approx(circuit_outputs(w.built.package, w.built.example.x_test[2]), abs=1e-6)
+    reports: list[OrderReport] = []
+
+    def both_settled() -> bool:
+        reports[:] = [_report(w, w.honest.endpoint, r.tx_hashes["order"]) for r in (r1, r2)]
+        return all(rep.settled_tx for rep in reports)
+
+    _until("the node's maintenance loop to settle both receipts", both_settled)
+    assert reports[0].settled_tx == reports[1].settled_tx  # one transaction for the batch
+    assert rm.deposit_of(client, node) == dep_before - 2 * PRICE
+    assert rm.pending(node) - node_before == 2 * (PRICE - ROYALTY)
+    assert rm.pending(owner) - owner_before == 2 * ROYALTY
+    gas = int(w.lnet.net.w3.eth.get_transaction_receipt(reports[0].settled_tx)["gasUsed"])  # type: ignore[arg-type]
+    print(f"\nGAS settle batch of {BATCH}: {gas} total, {gas // BATCH} per job")
+    assert gas // BATCH < 150_000
+
+
+def test_withheld_receipt_is_claimed_with_the_proof_after_the_deadline(rworld: ZkWorld) -> None:
+    w, rm = rworld, _rm(rworld)
+    node, client = w.honest.account.address, w.client.account.address
+    offer = _offer(w, node)
+    m = w.client.suite.models.read_model(w.model_id)
+    w.client.deadline_s = 120
+    try:
+        paid: PaidOrder = w.client.order_zk(m, offer, w.built.example.x_test[3], lambda _m: None)
+    finally:
+        w.client.deadline_s = 1800
+    assert paid.outputs  # verified locally; the client withholds its receipt
+    dep_before, node_before = rm.deposit_of(client, node), rm.pending(node)
+    w.lnet.net.advance_to(paid.order.deadline + 1)
+
+    def claimed() -> bool:
+        return _report(w, w.honest.endpoint, paid.order_hash).settled_tx is not None
+
+    _until("the node to claim with its proof", claimed)
+    assert rm.nonce_used(client, node, paid.order.nonce)
+    assert rm.deposit_of(client, node) == dep_before - PRICE - SURCHARGE
+    assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE
+
+
+def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) -> None:
+    w, rm = rworld, _rm(rworld)
+    cheater, client = w.cheater.account.address, w.client.account.address
+    stake_before = read_node(w.lnet.suite, cheater).stake
+    with pytest.raises(InferenceFailed) as ei:
+        w.client.infer(w.model_id, w.built.example.x_test[4], node=cheater, eager=False)
+    (cause,) = ei.value.causes
+    assert isinstance(cause, ProofRejected)
+    assert cause.details["outcome"] == "slashed", cause.details
+    assert read_node(w.lnet.suite, cheater).stake == stake_before - R_SLASH
+    # nothing was paid from the deposit, and the node's maintenance loop cannot claim it later
+    dep = rm.deposit_of(client, cheater)
+    assert dep == PRICE * w.client.deposit_jobs
+    report = _report(w, w.cheater.endpoint, cause.details["order"])
+    assert report.delivery is not None and not report.receipt
