@@ -28,7 +28,9 @@ class ZkWorld:
     store_root: Path
 
 
-def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute, receipts=None, node_config=None) -> ZkWorld:  # type: ignore[no-untyped-def]
+def make_world(
+    root: Path, chain_url: str | None, mlp, mlp_substitute, receipts=None, node_config=None
+) -> ZkWorld:  # type: ignore[no-untyped-def]
     from veilproof.zk import evm
     from veilproof.zk.srs import UnsafeSrsWarning
 

@@ -69,6 +69,7 @@ from veilproof.zk.errors import ProofInvalidError
 
 if TYPE_CHECKING:
     from veilproof.fhe.client import FheClient
+    from veilproof.zk.prover import CircuitFiles
     from veilproof.zk.settings import CircuitSettings
 
 log = logging.getLogger("veilproof.client")
@@ -478,7 +479,7 @@ class Client:
         """The proof in ``d`` verified with EZKL against the committed vk, for this order's input."""
         from veilproof.zk.instances import outputs_from_instances
         from veilproof.zk.proof import Proof
-        from veilproof.zk.prover import CircuitFiles, EzklProver
+        from veilproof.zk.prover import EzklProver
 
         instances, proof = [int(v, 16) for v in d.instances], _hex_bytes(d.proof)
         pf = Proof.from_bytes(d.proof_json.encode())
@@ -486,15 +487,43 @@ class Client:
             raise ResultMismatch("delivery: proof_json differs from the signed instances/proof", {})
         if not instances or instances[0] != int.from_bytes(order.input_commitment, "big"):
             raise ResultMismatch("delivery: instances[0] is not this order's input commitment", {})
-        vk = fetch_artifact(self.store, m.zk_vk_hash, [offer.endpoint])
-        files = CircuitFiles(
-            compiled=vk,  # not read by verify
-            settings=fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint]),
-            vk=vk,
-            srs=fetch_artifact(self.store, m.zk_srs_hash, [offer.endpoint]),
-        )
-        EzklProver().verify(files, pf)
+        EzklProver().verify(self._committed_vk(m, offer), pf)
         return outputs_from_instances(settings, instances)
+
+    def _committed_vk(self, m: OnchainModel, offer: NodeOffer) -> CircuitFiles:
+        """The model's verifying key, trusted only if the VKA derived from it is the one committed on
+        chain (``zk_vk_hash`` is the VKA's keccak digest, the key the chain's verifier uses): a node
+        cannot hand this client another vk under which its own wrong proofs verify. Checked once per
+        model (EZKL ``create_evm_vka``), then remembered in ``home/vk``."""
+        import tempfile
+
+        from veilproof.zk import evm
+        from veilproof.zk.prover import CircuitFiles
+
+        settings = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
+        srs = fetch_artifact(self.store, m.zk_srs_hash, [offer.endpoint])
+        trusted = self.home / "vk" / f"{m.model_id}-{m.zk_vk_hash.removeprefix('0x')}"
+        if trusted.exists():
+            vk = self.store.path(trusted.read_text().strip())
+            return CircuitFiles(compiled=vk, settings=settings, vk=vk, srs=srs)  # compiled: unused by verify
+        served = [s for s in self._api(offer).info().models if s.model_id == m.model_id and s.zk_package]
+        if not served:
+            raise ResultMismatch(f"node does not name a ZK package for model {m.model_id}", {})
+        manifest = json.loads(
+            fetch_artifact(self.store, str(served[0].zk_package), [offer.endpoint]).read_bytes()
+        )
+        vk_digest = str(manifest["artifacts"]["vk"])
+        vk = fetch_artifact(self.store, vk_digest, [offer.endpoint])
+        files = CircuitFiles(compiled=vk, settings=settings, vk=vk, srs=srs)
+        with tempfile.TemporaryDirectory(prefix="vp-vka-") as td:
+            vka = evm.create_vka(files, Path(td) / "vka.bytes").read_bytes()
+        if evm.vka_digest(evm.vka_words(vka)).hex() != m.zk_vk_hash.lower().removeprefix("0x"):
+            raise ResultMismatch(
+                f"the node's vk for model {m.model_id} is not the one committed on chain", {}
+            )
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        trusted.write_text(vk_digest)
+        return files
 
     def _challenge_delivery(self, rm: ReceiptMarket, paid: PaidOrder, cause: Exception) -> None:
         """No receipt for a delivery that does not verify: keep it as evidence, ``challenge`` it (the
