@@ -286,9 +286,28 @@ def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {JSON: {"schema": model.model_json_schema()}},
+            "content": {JSON: {"schema": _inline_defs(model.model_json_schema())}},
         }
     }
+
+
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body schema with its nested models (``$defs``) inlined: the ``#/$defs/...`` references
+    pydantic writes would not resolve inside the OpenAPI document (no cycles in these models)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
 def binary_body(description: str) -> dict[str, Any]:
