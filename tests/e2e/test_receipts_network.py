@@ -143,3 +143,42 @@ def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) 
     assert dep == PRICE * w.client.deposit_jobs
     report = _report(w, w.cheater.endpoint, cause.details["order"])
     assert report.delivery is not None and not report.receipt
+
+
+def _signed_order(w: ZkWorld, signer, client: str, nonce: int, x):  # type: ignore[no-untyped-def]
+    """A ZkOrderRequest for the honest node, as a client would build it (input encrypted to the node)."""
+    import json
+
+    from veilproof.chain.receipt_market import Order
+    from veilproof.protocol import encrypt_for_node
+    from veilproof.protocol.api import WireOrder, ZkOrderRequest
+    from veilproof.zk.instances import input_commitment
+
+    rm, node = _rm(w), w.honest.account.address
+    commit = input_commitment(w.built.package.settings, x).to_bytes(32, "big")
+    order = Order(client, node, w.model_id, commit, PRICE, w.lnet.net.now() + 600, nonce)
+    wire = WireOrder(client=client, node=node, model_id=w.model_id, input_commitment="0x" + commit.hex(),
+                     max_price=PRICE, deadline=order.deadline, nonce=nonce)  # fmt: skip
+    sig = rm.order_typed(order).sign(signer)
+    env = encrypt_for_node(read_node(w.lnet.suite, node).pubkey, json.dumps(x.ravel().tolist()).encode())
+    return ZkOrderRequest(order=wire, client_signature="0x" + sig.hex(), encrypted_input="0x" + env.hex())
+
+
+def test_node_refuses_orders_it_would_not_be_paid_for(rworld: ZkWorld) -> None:
+    """No acceptance is signed for an order not covered by a deposit, signed by someone else, or
+    sent twice (a second acceptance of one nonce would be a second slashable promise)."""
+    from veilproof.client.errors import Conflict, Unauthorized
+
+    w = rworld
+    x = w.built.example.x_test[5]
+    poor = w.lnet.new_funded(10)  # no deposit with the node
+    with NodeApi(w.honest.endpoint) as api:
+        with pytest.raises(Conflict, match="deposit"):
+            api.submit_order(_signed_order(w, poor, poor.address, 0, x))
+        with pytest.raises(Unauthorized):
+            api.submit_order(_signed_order(w, poor, w.client.account.address, 10_000, x))
+        ok = _signed_order(w, w.client.account, w.client.account.address, 10_001, x)
+        accepted = api.submit_order(ok)
+        with pytest.raises(Conflict, match="replay"):
+            api.submit_order(ok)
+        assert api.wait_order(accepted.order_hash, 120, 0.5).delivery is not None

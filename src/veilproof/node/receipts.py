@@ -288,8 +288,12 @@ class Receipts(NodeCore):
             if r.receipt_sig is not None or r.delivery_json is None or now <= r.deadline:
                 continue
             if now > r.deadline + window:
-                self.db.update_order(r.order_hash, closed="claim window passed without a receipt")
-                continue
+                # Past the claim window only a demand's response window lets the node claim (and it must:
+                # an unanswered demand slashes it).
+                order = self._order_of(WireOrder.model_validate_json(r.order_json))
+                if rm.demand_of(order).due <= now:
+                    self.db.update_order(r.order_hash, closed="claim window passed without a receipt")
+                    continue
             done += self._claim(rm, r)
         for r in rows:
             if r.delivery_json is None and r.state == JobState.FAILED.value and now > r.deadline:
