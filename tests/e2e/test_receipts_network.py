@@ -68,6 +68,11 @@ def _until(what: str, cond: Callable[[], bool], timeout: float = 90.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _gas(w: ZkWorld, tx: str | None) -> int:
+    assert tx is not None
+    return int(w.lnet.net.w3.eth.get_transaction_receipt(tx)["gasUsed"])  # type: ignore[arg-type]
+
+
 def _offer(w: ZkWorld, addr: str) -> NodeOffer:
     (o,) = [o for o in w.client.nodes(w.model_id) if o.address.lower() == addr.lower()]
     return o
@@ -100,7 +105,7 @@ def test_receipts_settle_in_one_batch_with_no_proof_on_chain(rworld: ZkWorld) ->
     assert rm.deposit_of(client, node) == dep_before - 2 * PRICE
     assert rm.pending(node) - node_before == 2 * (PRICE - ROYALTY)
     assert rm.pending(owner) - owner_before == 2 * ROYALTY
-    gas = int(w.lnet.net.w3.eth.get_transaction_receipt(reports[0].settled_tx)["gasUsed"])  # type: ignore[arg-type]
+    gas = _gas(w, reports[0].settled_tx)
     print(f"\nGAS settle batch of {BATCH}: {gas} total, {gas // BATCH} per job")
     assert gas // BATCH < 150_000
 
@@ -123,6 +128,8 @@ def test_withheld_receipt_is_claimed_with_the_proof_after_the_deadline(rworld: Z
         return _report(w, w.honest.endpoint, paid.order_hash).settled_tx is not None
 
     _until("the node to claim with its proof", claimed)
+    tx = _report(w, w.honest.endpoint, paid.order_hash).settled_tx
+    print(f"\nGAS claim_with_proof (withheld receipt): {_gas(w, tx)}")
     assert rm.nonce_used(client, node, paid.order.nonce)
     assert rm.deposit_of(client, node) == dep_before - PRICE - SURCHARGE
     assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE
@@ -138,6 +145,7 @@ def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) 
     assert isinstance(cause, ProofRejected)
     assert cause.details["outcome"] == "slashed", cause.details
     assert read_node(w.lnet.suite, cheater).stake == stake_before - R_SLASH
+    print(f"\nGAS challenge (wrong proof, slash): {_gas(w, cause.details['challenge_tx'])}")
     # nothing was paid from the deposit, and the node's maintenance loop cannot claim it later
     dep = rm.deposit_of(client, cheater)
     assert dep == PRICE * w.client.deposit_jobs
