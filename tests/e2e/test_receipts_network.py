@@ -153,6 +153,31 @@ def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) 
     assert report.delivery is not None and not report.receipt
 
 
+def test_a_garbled_proof_file_with_a_valid_signed_proof_is_paid_not_challenged(
+    rworld: ZkWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injected in transit: the EZKL proof file no longer matches the signed proof. The signed
+    (instances, proof) verify on chain, so the node could claim them (with a surcharge): the client asks
+    the chain (eth_call of challenge: "claim is valid") and pays by receipt instead of a failed challenge."""
+    import json
+
+    w = rworld
+    real = NodeApi.wait_order
+
+    def garbled(self: NodeApi, order_hash: str, timeout: float, interval: float = 0.5) -> OrderReport:
+        rep = real(self, order_hash, timeout, interval)
+        assert rep.delivery is not None
+        pj = json.loads(rep.delivery.proof_json)
+        pj["proof"][0] ^= 1
+        rep.delivery.proof_json = json.dumps(pj)
+        return rep
+
+    monkeypatch.setattr(NodeApi, "wait_order", garbled)
+    r = w.client.infer(w.model_id, w.built.example.x_test[6], node=w.honest.account.address, eager=False)
+    assert r.status == "receipted"
+    assert _report(w, w.honest.endpoint, r.tx_hashes["order"]).receipt
+
+
 def _signed_order(w: ZkWorld, signer, client: str, nonce: int, x):  # type: ignore[no-untyped-def]
     """A ZkOrderRequest for the honest node, as a client would build it (input encrypted to the node)."""
     import json
