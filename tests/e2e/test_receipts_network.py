@@ -215,3 +215,30 @@ def test_node_refuses_orders_it_would_not_be_paid_for(rworld: ZkWorld) -> None:
         with pytest.raises(Conflict, match="replay"):
             api.submit_order(ok)
         assert api.wait_order(accepted.order_hash, 120, 0.5).delivery is not None
+
+
+def test_held_receipts_survive_a_node_crash_and_settle_after_restart(rworld: ZkWorld) -> None:
+    """The node's book is in SQLite: a receipt held when the node is killed is settled in the first
+    batch after it restarts (the client is never asked again, the node is still paid)."""
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account.address
+    held: list[str] = []
+    for i in (7, 9):  # an earlier test may have left one receipt held: then this one completes its batch
+        r = w.client.infer(w.model_id, w.built.example.x_test[i], node=node, eager=False)
+        time.sleep(3)  # a maintenance tick (2 s)
+        if _report(w, w.honest.endpoint, r.tx_hashes["order"]).settled_tx is None:
+            held.append(r.tx_hashes["order"])
+            break
+    assert len(held) == 1
+    node_before = rm.pending(node)
+    w.honest.kill()
+    w.lnet.spawn(w.honest)
+    w.lnet.wait_ready(w.honest)
+    assert _report(w, w.honest.endpoint, held[0]).receipt
+    r2 = w.client.infer(w.model_id, w.built.example.x_test[8], node=node, eager=False)
+
+    def settled() -> bool:
+        return all(_report(w, w.honest.endpoint, h).settled_tx for h in (*held, r2.tx_hashes["order"]))
+
+    _until("both receipts (one from before the crash) to settle", settled)
+    assert rm.pending(node) - node_before >= 2 * (PRICE - ROYALTY)
