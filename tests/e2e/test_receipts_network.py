@@ -242,3 +242,31 @@ def test_held_receipts_survive_a_node_crash_and_settle_after_restart(rworld: ZkW
 
     _until("both receipts (one from before the crash) to settle", settled)
     assert rm.pending(node) - node_before >= 2 * (PRICE - ROYALTY)
+
+
+def test_a_demand_made_while_the_node_was_down_is_answered_with_the_proof(rworld: ZkWorld) -> None:
+    """The client demands on chain (the node is down at the deadline); the restarted node answers the
+    demand with ``claim_with_proof`` within the response window: paid, takes the bond, not slashed."""
+    w, rm = rworld, _rm(rworld)
+    node, client = w.honest.account.address, w.client.account.address
+    m = w.client.suite.models.read_model(w.model_id)
+    w.client.deadline_s = 120
+    try:
+        paid = w.client.order_zk(m, _offer(w, node), w.built.example.x_test[10], lambda _m: None)
+    finally:
+        w.client.deadline_s = 1800
+    w.honest.kill()
+    bond = rm.param("demand_bond")
+    stake_before, node_before = read_node(w.lnet.suite, node).stake, rm.pending(node)
+    dep_before = rm.deposit_of(client, node)
+    w.lnet.net.advance_to(paid.order.deadline + 1)
+    w.lnet.suite.token.approve(rm.address, bond, sender=w.client.account)
+    rm.demand(paid.order, paid.acceptance_sig, sender=w.client.account)
+    assert rm.demand_of(paid.order).due > 0
+    w.lnet.spawn(w.honest)
+    w.lnet.wait_ready(w.honest)
+    _until("the node to answer the demand", lambda: rm.demand_of(paid.order).due == 0)
+    assert rm.nonce_used(client, node, paid.order.nonce)
+    assert read_node(w.lnet.suite, node).stake == stake_before
+    assert rm.deposit_of(client, node) == dep_before - PRICE - SURCHARGE
+    assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE + bond
