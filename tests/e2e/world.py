@@ -28,14 +28,16 @@ class ZkWorld:
     store_root: Path
 
 
-def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorld:  # type: ignore[no-untyped-def]
+def make_world(
+    root: Path, chain_url: str | None, mlp, mlp_substitute, receipts=None, node_config=None
+) -> ZkWorld:  # type: ignore[no-untyped-def]
     from veilproof.zk import evm
     from veilproof.zk.srs import UnsafeSrsWarning
 
     warnings.simplefilter("ignore", UnsafeSrsWarning)
     v = evm.compile_reusable_verifier()
     params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=60)
-    lnet = LocalNetwork.start(root, chain_url, params=params, verifier=(v.abi, v.bytecode))
+    lnet = LocalNetwork.start(root, chain_url, params=params, verifier=(v.abi, v.bytecode), receipts=receipts)
     pkg = mlp.package
     pub = publish_model(
         lnet.suite, lnet.owner, name="mlp", price=PRICE, royalty_bps=2_000,
@@ -48,6 +50,7 @@ def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorl
         [ServedModel(pub.model_id, zk_package=pkg.manifest_digest)],
         artifacts_dir=store_root,
         stake_veil=300,
+        config=node_config,
     )
     # Proves with the substitute (other weights) while serving the committed package's interface.
     cheater = start_cheater(
@@ -58,6 +61,7 @@ def make_world(root: Path, chain_url: str | None, mlp, mlp_substitute) -> ZkWorl
         mlp_substitute.package.manifest_digest,
         artifacts_dir=store_root,
         stake_veil=300,
+        config=node_config,
     )
     client = Client(lnet.suite, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
     return ZkWorld(lnet, pub.model_id, honest, cheater, client, mlp, store_root)

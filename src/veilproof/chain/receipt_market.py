@@ -348,6 +348,17 @@ class ReceiptMarket(ContractFacade):
             gas=gas,
         )
 
+    def check_challenge(
+        self, order: Order, instances: Sequence[int], proof: bytes, node_sig: bytes, *, sender: str
+    ) -> None:
+        """Raises :class:`ContractReverted` if ``challenge`` would revert now (an eth_call, no gas):
+        with reason "claim is valid" when the chain accepts this signed proof, so a client whose local
+        check failed on something else (a malformed proof file) pays rather than challenges."""
+        self.net.call(
+            self._fn("challenge", order.as_tuple(), [int(v) for v in instances], proof, node_sig),
+            sender=sender,
+        )
+
     # --- owner -------------------------------------------------------------------------------------
     def set_windows(
         self,

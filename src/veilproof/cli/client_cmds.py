@@ -50,12 +50,19 @@ def infer(
     ),
     private: bool = typer.Option(False, "--private", help="FHE: the node never sees input or output."),
     node: str | None = typer.Option(None, help="Use this node address."),
+    eager: bool | None = typer.Option(
+        None,
+        "--eager/--pay-on-proof",
+        help="ZK: --eager pays through JobMarket escrow, the chain verifying the proof (~1M gas a job); "
+        "--pay-on-proof verifies it here and signs a receipt the node settles in a batch (no proof on "
+        "chain). Default: pay-on-proof when the deployment has a ReceiptMarket, else eager.",
+    ),
     chain_url: str | None = ChainUrl,
     home: str | None = Home,
     account: str = AccountName,
     json_out: bool = JsonOut,
 ) -> None:
-    """Pay for one inference through escrow; verify (ZK) or decrypt (FHE) the answer."""
+    """Pay for one inference; verify (ZK) or decrypt (FHE) the answer."""
     try:
         try:
             x = json.loads(input_file.read_text())
@@ -66,7 +73,8 @@ def infer(
         if not 1 <= model <= count:
             raise InputError("--model", f"a model id from 1 to {count} (see `veilproof models`)", model)
         with engine_output(paths(home)), console.status("running inference…") as status:
-            r = c.infer(model, x, private=private, node=node, progress=status.update)
+            on_chain = eager if eager is not None else c.suite.receipts is None
+            r = c.infer(model, x, private=private, node=node, progress=status.update, eager=on_chain)
     except VeilproofError as e:
         fail(e)
     if json_out:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import httpx
 import numpy as np
@@ -33,6 +33,7 @@ from veilproof.artifacts.remote import fetch_artifact
 from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
+from veilproof.chain.receipt_market import Order, ReceiptMarket, output_hash
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import (
     BadResponse,
@@ -43,18 +44,32 @@ from veilproof.client.errors import (
     NoResult,
     ProofRejected,
     ResultMismatch,
+    WrongResult,
 )
 from veilproof.client.node_api import NodeApi
 from veilproof.client.payer import DirectPayer, Payer
 from veilproof.client.selection import NodeOffer, SelectionPolicy, rank_offers
 from veilproof.errors import ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
-from veilproof.protocol.api import EvalKeysUpload, FheJobRequest, JobReport, JobState, ZkClaim, ZkJobRequest
+from veilproof.protocol.api import (
+    EvalKeysUpload,
+    FheJobRequest,
+    JobReport,
+    JobState,
+    ReceiptPost,
+    SignedDelivery,
+    WireOrder,
+    ZkClaim,
+    ZkJobRequest,
+    ZkOrderRequest,
+)
 from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
 from veilproof.protocol.signing import eip191_hash
+from veilproof.zk.errors import ProofInvalidError
 
 if TYPE_CHECKING:
     from veilproof.fhe.client import FheClient
+    from veilproof.zk.prover import CircuitFiles
     from veilproof.zk.settings import CircuitSettings
 
 log = logging.getLogger("veilproof.client")
@@ -82,6 +97,23 @@ class InferenceResult:
     proof_bytes: int = 0
 
 
+@dataclass
+class PaidOrder:
+    """A pay-on-proof order and what the client keeps of it: the node's acceptance (to ``demand``
+    if nothing comes) and its signed delivery (to ``challenge`` if the proof fails)."""
+
+    order: Order
+    order_hash: str
+    acceptance_sig: bytes
+    delivery: SignedDelivery | None
+    outputs: list[float]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+#: Gas for a challenge, fixed: the estimate would verify the proof in the EVM once more.
+CHALLENGE_GAS = 2_500_000
+
+
 class Client:
     """A buyer of inference. ``account`` signs locally; its key never leaves this process."""
 
@@ -99,6 +131,7 @@ class Client:
         payer: Payer | None = None,
         selection: SelectionPolicy = rank_offers,
         ciphertext_observer: CiphertextObserver | None = None,
+        deposit_jobs: int = 10,
     ) -> None:
         """``account`` signs requests to nodes; ``payer`` is the job's client on chain (default: the
         account itself; an agent passes its wallet, see :class:`veilproof.agents.AgentPayer`);
@@ -118,6 +151,7 @@ class Client:
         self.payer: Payer = payer or DirectPayer(suite, account)
         self.selection = selection
         self.ciphertext_observer = ciphertext_observer
+        self.deposit_jobs = deposit_jobs  # pay-on-proof: prices deposited with a node at a time
 
     # --- discovery -----------------------------------------------------------------------------
     def models(self) -> list[OnchainModel]:
@@ -147,11 +181,14 @@ class Client:
         node: str | None = None,
         max_attempts: int = 3,
         progress: Progress | None = None,
+        eager: bool = True,
     ) -> InferenceResult:
         """Run one paid inference; tries up to ``max_attempts`` nodes.
 
         ``private=True`` runs under FHE (the node never sees ``x`` or the answer); otherwise the job is
-        a ZK job whose proof the chain checks before the node is paid.
+        a ZK job. ``eager=True`` (JobMarket) has the chain check the proof before the node is paid;
+        ``eager=False`` is pay-on-proof (ReceiptMarket): this client checks the proof itself and signs a
+        receipt the node settles in a batch (no proof on chain unless someone cheats).
         """
         say = progress or (lambda _m: None)
         try:
@@ -176,7 +213,7 @@ class Client:
         causes: list[NodeMisbehaved] = []
         for offer in offers[:max_attempts]:
             try:
-                run = self._infer_fhe if private else self._infer_zk
+                run = self._infer_fhe if private else (self._infer_zk if eager else self._infer_zk_on_proof)
                 res = run(m, offer, arr, say)
                 res.attempts = attempts
                 return res
@@ -355,6 +392,208 @@ class Client:
             f"job {job_id}: node's proof rejected on chain ({st.error}); node slashed, refunded",
             {"job_id": job_id, "challenge_tx": challenge_tx, "outcome": "slashed"},
         )
+
+    # ZK pay-on-proof (ReceiptMarket, docs/settlement.md) -------------------------------------
+    def _receipt_market(self) -> ReceiptMarket:
+        rm = self.suite.receipts
+        if rm is None:
+            raise InputError("eager", "True: this deployment has no ReceiptMarket (pay-on-proof)", False)
+        if to_checksum_address(self.payer.address) != to_checksum_address(self.account.address):
+            raise InputError(
+                "eager", "True for a contract-wallet payer (pay-on-proof signs as the account)", False
+            )
+        return rm
+
+    def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
+        """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
+        deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
+        if rm.deposit_of(self.account.address, node) >= 2 * price:
+            return
+        amount = price * self.deposit_jobs
+        self.suite.token.approve(rm.address, amount, sender=self.account)
+        rm.deposit(node, amount, sender=self.account)
+
+    def _next_nonce(self, rm: ReceiptMarket, node: str) -> int:
+        """Sequential per node (256 nonces share one storage word on chain: cheaper than random)."""
+        path = self.home / "nonces.json"
+        book = json.loads(path.read_text()) if path.exists() else {}
+        n = int(book.get(node.lower(), 0))
+        while rm.nonce_used(self.account.address, node, n):
+            n += 1
+        book[node.lower()] = n + 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(book))
+        return n
+
+    def order_zk(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> PaidOrder:
+        """Deposit if needed, sign an order, send it with the encrypted input, wait for the signed
+        delivery and verify it locally (EZKL, against the model's committed vk). A delivery that does not
+        verify is kept (``home/evidence``) and challenged: the node is slashed, nothing is paid. Returns
+        the verified order; :meth:`pay_receipt` pays it."""
+        from veilproof.zk.instances import input_commitment, outputs_from_instances
+
+        rm = self._receipt_market()
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        settings = self._settings(m, offer)
+        x = self._salted(m, offer, settings, x)
+        commitment = input_commitment(settings, x).to_bytes(32, "big")
+        self._ensure_deposit(rm, offer.address, m.price)
+        deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline"))
+        order = Order(self.account.address, offer.address, m.model_id, commitment, m.price, deadline,
+                      self._next_nonce(rm, offer.address))  # fmt: skip
+        envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
+        req = ZkOrderRequest(
+            order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,
+                            input_commitment="0x" + commitment.hex(), max_price=order.max_price,
+                            deadline=order.deadline, nonce=order.nonce),
+            client_signature="0x" + rm.sign_order(order, self.account).hex(),
+            encrypted_input="0x" + envelope.hex(),
+        )  # fmt: skip
+        timings["order"] = time.perf_counter() - t0
+        api = self._api(offer)
+        t1 = time.perf_counter()
+        accepted = api.submit_order(req)
+        oh = "0x" + rm.order_hash(order).hex()
+        if accepted.order_hash.lower() != oh:
+            raise ResultMismatch(f"node names order {accepted.order_hash}, expected {oh}", {"order": oh})
+        say(f"order {oh[:12]}… accepted by node {offer.address[:10]}…; node is proving")
+        st = api.wait_order(oh, self.job_timeout, self.poll_interval)
+        timings["node"] = time.perf_counter() - t1
+        paid = PaidOrder(order, oh, _hex_bytes(accepted.acceptance_signature), st.delivery, [], timings)
+        if st.delivery is None:
+            raise NoResult(
+                f"order {oh}: node {st.state}: {st.error}; demand after the deadline", {"order": oh}
+            )
+        t2 = time.perf_counter()
+        try:
+            paid.outputs = self._verify_delivery(m, offer, settings, order, st.delivery)
+        except (WrongResult, ProofInvalidError, ValueError, KeyError) as e:
+            # Before challenging, ask the chain (an eth_call): if it accepts the signed proof, the node
+            # could claim it with a surcharge anyway, so the honest move is to pay by receipt.
+            if not self._chain_accepts(rm, paid):
+                self._challenge_delivery(rm, paid, e)
+            log.warning("order %s: local check failed (%s) but the chain accepts the proof", oh, e)
+            paid.outputs = outputs_from_instances(settings, [int(v, 16) for v in st.delivery.instances])
+        timings["verify"] = time.perf_counter() - t2
+        return paid
+
+    def _verify_delivery(
+        self, m: OnchainModel, offer: NodeOffer, settings: CircuitSettings, order: Order, d: SignedDelivery
+    ) -> list[float]:
+        """The proof in ``d`` verified with EZKL against the committed vk, for this order's input."""
+        from veilproof.zk.instances import outputs_from_instances
+        from veilproof.zk.proof import Proof
+        from veilproof.zk.prover import EzklProver
+
+        instances, proof = [int(v, 16) for v in d.instances], _hex_bytes(d.proof)
+        pf = Proof.from_bytes(d.proof_json.encode())
+        if pf.instances != instances or pf.proof_bytes != proof:
+            raise ResultMismatch("delivery: proof_json differs from the signed instances/proof", {})
+        if not instances or instances[0] != int.from_bytes(order.input_commitment, "big"):
+            raise ResultMismatch("delivery: instances[0] is not this order's input commitment", {})
+        EzklProver().verify(self._committed_vk(m, offer), pf)
+        return outputs_from_instances(settings, instances)
+
+    def _committed_vk(self, m: OnchainModel, offer: NodeOffer) -> CircuitFiles:
+        """The model's verifying key, trusted only if the VKA derived from it is the one committed on
+        chain (``zk_vk_hash`` is the VKA's keccak digest, the key the chain's verifier uses): a node
+        cannot hand this client another vk under which its own wrong proofs verify. Checked once per
+        model (EZKL ``create_evm_vka``), then remembered in ``home/vk``."""
+        import tempfile
+
+        from veilproof.zk import evm
+        from veilproof.zk.prover import CircuitFiles
+
+        settings = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
+        srs = fetch_artifact(self.store, m.zk_srs_hash, [offer.endpoint])
+        trusted = self.home / "vk" / f"{m.model_id}-{m.zk_vk_hash.removeprefix('0x')}"
+        if trusted.exists():
+            vk = self.store.path(trusted.read_text().strip())
+            return CircuitFiles(compiled=vk, settings=settings, vk=vk, srs=srs)  # compiled: unused by verify
+        served = [s for s in self._api(offer).info().models if s.model_id == m.model_id and s.zk_package]
+        if not served:
+            raise ResultMismatch(f"node does not name a ZK package for model {m.model_id}", {})
+        manifest = json.loads(
+            fetch_artifact(self.store, str(served[0].zk_package), [offer.endpoint]).read_bytes()
+        )
+        vk_digest = str(manifest["artifacts"]["vk"])
+        vk = fetch_artifact(self.store, vk_digest, [offer.endpoint])
+        files = CircuitFiles(compiled=vk, settings=settings, vk=vk, srs=srs)
+        with tempfile.TemporaryDirectory(prefix="vp-vka-") as td:
+            vka = evm.create_vka(files, Path(td) / "vka.bytes").read_bytes()
+        if evm.vka_digest(evm.vka_words(vka)).hex() != m.zk_vk_hash.lower().removeprefix("0x"):
+            raise ResultMismatch(
+                f"the node's vk for model {m.model_id} is not the one committed on chain", {}
+            )
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        trusted.write_text(vk_digest)
+        return files
+
+    def _chain_accepts(self, rm: ReceiptMarket, paid: PaidOrder) -> bool:
+        d = paid.delivery
+        assert d is not None
+        try:
+            rm.check_challenge(
+                paid.order, [int(v, 16) for v in d.instances], _hex_bytes(d.proof),
+                _hex_bytes(d.node_signature), sender=self.account.address,
+            )  # fmt: skip
+        except ContractReverted as e:
+            return "claim is valid" in e.reason
+        except ValueError:
+            return False
+        return False
+
+    def _challenge_delivery(self, rm: ReceiptMarket, paid: PaidOrder, cause: Exception) -> NoReturn:
+        """No receipt for a delivery that does not verify: keep it as evidence, ``challenge`` it (the
+        node is slashed if its signed proof fails on chain too), raise :class:`ProofRejected`."""
+        d = paid.delivery
+        assert d is not None
+        evidence = self.home / "evidence" / f"{paid.order_hash}.json"
+        evidence.parent.mkdir(parents=True, exist_ok=True)
+        evidence.write_text(json.dumps({"order": paid.order_hash, "delivery": d.model_dump()}))
+        details: dict[str, Any] = {"order": paid.order_hash, "evidence": str(evidence)}
+        try:
+            rcpt = rm.challenge(
+                paid.order, [int(v, 16) for v in d.instances], _hex_bytes(d.proof),
+                _hex_bytes(d.node_signature), sender=self.account, gas=CHALLENGE_GAS,
+            )  # fmt: skip
+            details.update(challenge_tx=rcpt.tx_hash, outcome="slashed")
+        except ContractReverted as e:
+            details.update(outcome=f"challenge refused: {e.reason}")
+        raise ProofRejected(
+            f"order {paid.order_hash}: delivery does not verify ({type(cause).__name__}: {cause}); "
+            f"no receipt; {details['outcome']}",
+            details,
+        ) from cause
+
+    def pay_receipt(self, paid: PaidOrder, offer: NodeOffer) -> str:
+        """Sign the receipt for a verified delivery and post it to the node (it settles in a batch)."""
+        rm = self._receipt_market()
+        assert paid.delivery is not None and paid.outputs
+        out = output_hash([int(v, 16) for v in paid.delivery.instances])
+        r = rm.sign_receipt(paid.order, out, paid.order.max_price, self.account)
+        self._api(offer).post_receipt(
+            paid.order_hash,
+            ReceiptPost(
+                output_hash="0x" + out.hex(), price=r.price, client_signature="0x" + r.client_sig.hex()
+            ),
+        )
+        return paid.order_hash
+
+    def _infer_zk_on_proof(
+        self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress
+    ) -> InferenceResult:
+        t0 = time.perf_counter()
+        paid = self.order_zk(m, offer, x, say)
+        self.pay_receipt(paid, offer)
+        say(f"order {paid.order_hash[:12]}…: proof verified locally, receipt sent")
+        paid.timings["total"] = time.perf_counter() - t0
+        assert paid.delivery is not None
+        return InferenceResult(
+            paid.order.nonce, m.model_id, offer.address, "zk", paid.outputs, "receipted",
+            {"order": paid.order_hash}, paid.timings, proof_bytes=len(_hex_bytes(paid.delivery.proof)),
+        )  # fmt: skip
 
     # FHE -------------------------------------------------------------------------------------
     def _fhe_client(self, m: OnchainModel, offer: NodeOffer) -> FheClient:

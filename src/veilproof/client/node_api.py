@@ -129,6 +129,45 @@ class NodeApi:
     def fhe_output(self, job_id: int) -> bytes:
         return self._send("GET", api.FHE_OUTPUT, {"job_id": job_id}).content
 
+    # --- pay-on-proof ------------------------------------------------------------------------------
+    def submit_order(self, request: api.ZkOrderRequest) -> api.OrderAccepted:
+        r = self._send(
+            "POST",
+            api.ZK_ORDERS,
+            content=request.model_dump_json().encode(),
+            headers={api.CONTENT_TYPE: api.JSON},
+        )
+        return self._parse(r, api.OrderAccepted)
+
+    def order(self, order_hash: str) -> api.OrderReport:
+        return self._parse(self._send("GET", api.ZK_ORDER, {"order_hash": order_hash}), api.OrderReport)
+
+    def post_receipt(self, order_hash: str, receipt: api.ReceiptPost) -> api.ReceiptStored:
+        r = self._send(
+            "POST",
+            api.ZK_ORDER_RECEIPT,
+            {"order_hash": order_hash},
+            content=receipt.model_dump_json().encode(),
+            headers={api.CONTENT_TYPE: api.JSON},
+        )
+        return self._parse(r, api.ReceiptStored)
+
+    def wait_order(self, order_hash: str, timeout: float, interval: float = 0.5) -> api.OrderReport:
+        """Poll ``GET /zk/orders/{hash}`` until the node delivered or failed; :class:`NoResult` at the
+        timeout (the client then ``demand``s on chain after the deadline)."""
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            try:
+                st = self.order(order_hash)
+            except (NodeRefused, NodeUnreachable, BadResponse):
+                st = None
+            if st is not None and st.state.finished:
+                return st
+            time.sleep(interval)
+        raise NoResult(
+            f"order {order_hash}: node gave no result within {timeout}s (demand after the deadline)"
+        )
+
     def wait(
         self,
         job_id: int,

@@ -20,7 +20,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain import Network, connect
-from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams, deploy_zk_verifier
+from veilproof.chain.deploy import (
+    ONE_VEIL,
+    Deployment,
+    ReceiptParams,
+    SuiteParams,
+    deploy_receipt_market,
+    deploy_zk_verifier,
+)
 from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
 from veilproof.chain.keystore import Keystore
 from veilproof.chain.suite import Suite
@@ -80,8 +87,10 @@ class LocalNetwork:
         chain_url: str | None = None,
         params: SuiteParams | None = None,
         verifier: tuple[list, str] | None = None,
+        receipts: ReceiptParams | None = None,
     ) -> LocalNetwork:
-        """Start (or attach to) a chain, deploy the suite, and the ZK verifier if given (abi, bytecode).
+        """Start (or attach to) a chain, deploy the suite, and the ZK verifier if given (abi, bytecode);
+        with ``receipts`` also the pay-on-proof ReceiptMarket (needs the verifier).
 
         ``params`` defaults to the production economics (:class:`SuiteParams`); the demo and tests pass
         :meth:`SuiteParams.dev` for a small stake and a short window."""
@@ -96,6 +105,8 @@ class LocalNetwork:
         d = deploy_network(net, owner, params)
         if verifier is not None:
             deploy_zk_verifier(net, owner, d, verifier[0], verifier[1])
+        if receipts is not None:
+            deploy_receipt_market(net, owner, d, receipts)
         dep_file = d.save(root / "deployment.json")
         return cls(root, net, Suite.attach(net, d), owner, dep_file, chain_url, server)
 

@@ -150,6 +150,17 @@ def _read_body(request: Request, svc: NodeService, limit: int) -> Any:
     return _read_limited(request, limit, svc.cfg.body_deadline_s, svc.cfg.body_idle_s)
 
 
+#: A pay-on-proof order's hash (0x and 64 hex), as the node names it in its acceptance.
+OrderHash = Annotated[
+    str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="the order's EIP-712 struct hash")
+]
+
+# Submitting a pay-on-proof order: every check of NodeService.submit_order.
+_ORDER_ADMISSION = (
+    UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, NotServed, JobNotOpen, Replay,
+    DeadlinePassed, Busy, RequestTimeout,
+)  # fmt: skip
+
 # Submitting a job: every check of NodeService._admit, before any work.
 _ADMISSION = (
     UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, UnknownJob, NotAssigned,
@@ -241,6 +252,54 @@ def create_app(svc: NodeService) -> FastAPI:
         # Chain reads, decryption and Poseidon hashing block: keep them off the event loop.
         await run_in_threadpool(svc.submit_zk, job_id, envelope, raw, signature)
         return api.Accepted(job_id=job_id, state=api.JobState.ACCEPTED)
+
+    @app.post(
+        api.ZK_ORDERS,
+        status_code=202,
+        response_model=api.OrderAccepted,
+        responses=refusals(*_ORDER_ADMISSION),
+        openapi_extra=api.json_body(api.ZkOrderRequest, "a client-signed ReceiptMarket order and its input"),
+    )
+    async def zk_order(request: Request) -> api.OrderAccepted:
+        """Pay-on-proof: the node checks the order against the client's deposit and answers with its
+        signed acceptance; the result (a signed delivery) is polled at ``GET /zk/orders/{order_hash}``."""
+        _require_type(request, api.JSON)
+        raw = await _read_body(request, svc, svc.cfg.max_body_bytes)
+        try:
+            req = api.ZkOrderRequest.model_validate_json(raw)
+        except ValueError as e:
+            raise MalformedBody(f"body: expected a ZkOrderRequest ({type(e).__name__})") from e
+        return await run_in_threadpool(svc.submit_order, req)
+
+    @app.get(api.ZK_ORDER, response_model=api.OrderReport, responses=refusals(MalformedBody, UnknownJob))
+    def zk_order_report(order_hash: OrderHash) -> api.OrderReport:
+        return svc.order_report(order_hash)
+
+    @app.post(
+        api.ZK_ORDER_RECEIPT,
+        response_model=api.ReceiptStored,
+        responses=refusals(
+            UnsupportedMediaType,
+            TooLarge,
+            MalformedBody,
+            BadInput,
+            BadSignature,
+            UnknownJob,
+            NotServed,
+            JobNotOpen,
+            Replay,
+            RequestTimeout,
+        ),  # fmt: skip
+        openapi_extra=api.json_body(api.ReceiptPost, "the client's signed receipt, after it verified"),
+    )
+    async def zk_order_receipt(order_hash: OrderHash, request: Request) -> api.ReceiptStored:
+        _require_type(request, api.JSON)
+        raw = await _read_body(request, svc, 4096)
+        try:
+            body = api.ReceiptPost.model_validate_json(raw)
+        except ValueError as e:
+            raise MalformedBody(f"body: expected a ReceiptPost ({type(e).__name__})") from e
+        return await run_in_threadpool(svc.post_receipt, order_hash, body)
 
     @app.head(
         api.FHE_KEYS_DIGEST,

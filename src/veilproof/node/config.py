@@ -41,6 +41,10 @@ class NodeConfig:
     stake: int = 2_000 * 10**18  # the production minimum node stake (chain.deploy.NODE_MIN_STAKE_VEIL)
     artifact_sources: list[str] = field(default_factory=list)  # other nodes' base URLs
     deadline_margin: int = 5  # seconds a job must still have left to be accepted
+    # Pay-on-proof (ReceiptMarket): receipts are settled in one transaction once this many are held,
+    # or once the oldest has waited this long (and at once when a client's withdrawal is pending).
+    settle_batch: int = 20
+    settle_interval_s: float = 300.0
     # Slow clients (see node/app.py _read_limited and node/runner.py): a body must keep arriving
     # (idle), and arrive whole in time; a request head must arrive in time; connections are capped.
     body_idle_s: float = 10.0

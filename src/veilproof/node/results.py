@@ -39,7 +39,8 @@ class Results(NodeCore):
         """Daemon threads: probe the chain every second (``/health`` answers from the probe); every
         ``CHAIN_WATCH_INTERVAL_S`` watch the chain for what this node must act on (clients demanding
         an FHE output on chain, refuted attestations against it whose compensation it collects, its FHE
-        jobs whose challenge window closed without the client accepting: it finalizes them); and
+        jobs whose challenge window closed without the client accepting: it finalizes them; its
+        pay-on-proof orders: receipts to settle in a batch, proofs to claim with); and
         every ``maintenance_interval_s`` sweep evaluation keys whose jobs are over."""
 
         def every(seconds: float, task: Callable[[], object], name: str) -> None:
@@ -58,7 +59,12 @@ class Results(NodeCore):
             if gone:
                 log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
 
-        scanned = {"demands": 0, "attestations": 0, "payouts": 0}  # next block each watch reads from
+        scanned = {
+            "demands": 0,
+            "attestations": 0,
+            "payouts": 0,
+            "orders": 0,
+        }  # next block each watch reads from
 
         def watch_chain() -> None:
             # Each watch on its own: the chain being down for a while is expected (a warning, not a
@@ -67,6 +73,7 @@ class Results(NodeCore):
                 ("demands", self.answer_delivery_demands),
                 ("attestations", self.settle_refuted_attestations),
                 ("payouts", self.finalize_own_fhe_jobs),
+                ("orders", self.maintain_orders),
             ):
                 try:
                     scanned[what], done = step(scanned[what])
@@ -85,6 +92,9 @@ class Results(NodeCore):
 
     def sweep_eval_keys(self) -> list[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission
+
+    def maintain_orders(self, from_block: int) -> tuple[int, list[str]]:
+        raise NotImplementedError  # veilproof.node.receipts.Receipts
 
     def model_digests(self) -> set[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission

@@ -143,6 +143,7 @@ def run_node(cfg: NodeConfig, factory: ServiceFactory = NodeService) -> None:
     endpoint = announced_endpoint(cfg)
     svc.ensure_registered_and_staked(endpoint)
     requeued, abandoned = svc.recover_unfinished()
+    svc.resume_orders()
     log.info("node %s serving %s at %s (requeued %d, abandoned %d)", svc.address,
              sorted(svc.models), endpoint, requeued, abandoned)  # fmt: skip
     # Listening before the readiness file: connections made as soon as it appears wait in the backlog.

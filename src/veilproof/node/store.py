@@ -89,6 +89,34 @@ class JobTimingsRow(Base):
     timings_json: Mapped[str] = mapped_column(Text)
 
 
+class OrderRow(Base):
+    """A pay-on-proof order this node accepted (ReceiptMarket): the order as signed, the node's
+    delivery, the client's receipt, and how it was paid. Why stored: the node owes a delivery for
+    every acceptance it signed (a demand slashes it), and is paid only by settling the receipt or, after
+    the deadline, by claiming with the stored proof; both must survive a restart."""
+
+    __tablename__ = "node_orders"
+    chain: Mapped[str] = mapped_column(String(160), primary_key=True)
+    order_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex, no 0x
+    client: Mapped[str] = mapped_column(String(42))  # lower case
+    nonce: Mapped[str] = mapped_column(String(80))  # uint256 as decimal (SQLite integers are int64)
+    max_price: Mapped[str] = mapped_column(String(80))
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    model_id: Mapped[int] = mapped_column(BigInteger)
+    order_json: Mapped[str] = mapped_column(Text)  # protocol.api.WireOrder
+    client_sig: Mapped[str] = mapped_column(String(140))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted input (ECIES envelope)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.ACCEPTED.value)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivery_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # protocol.api.SignedDelivery
+    receipt_sig: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    receipt_price: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    receipt_at: Mapped[float | None] = mapped_column(nullable=True)
+    settled_tx: Mapped[str | None] = mapped_column(String(80), nullable=True)  # paid (settle or claim)
+    closed: Mapped[str | None] = mapped_column(String(200), nullable=True)  # why nothing more is owed
+    created: Mapped[float] = mapped_column(default=time.time)
+
+
 def _wal(dbapi_connection: Any, _record: Any) -> None:
     """Write-ahead log, still synced at every commit (``synchronous=FULL``: a committed job survives a
     power cut, as before). Why: SQLite's default rollback journal syncs the journal, the database and
@@ -181,6 +209,40 @@ class NodeStore:
         with self.session() as s:
             row = s.get(JobTimingsRow, (self.chain, job_id))
             return row.timings_json if row is not None else None
+
+    # --- pay-on-proof orders ----------------------------------------------------------------------
+    def add_order(self, row: OrderRow) -> None:
+        """Raises SQLAlchemy's IntegrityError if the order was recorded before (a replay)."""
+        with self.session() as s:
+            s.add(row)
+
+    def get_order(self, order_hash: str) -> OrderRow | None:
+        with self.session() as s:
+            return s.get(OrderRow, (self.chain, order_hash))
+
+    def update_order(self, order_hash: str, **fields: object) -> None:
+        with self.session() as s:
+            row = s.get(OrderRow, (self.chain, order_hash))
+            if row is not None:
+                for k, v in fields.items():
+                    setattr(row, k, v)
+
+    def delete_order(self, order_hash: str) -> None:
+        with self.session() as s:
+            row = s.get(OrderRow, (self.chain, order_hash))
+            if row is not None:
+                s.delete(row)
+
+    def open_orders(self, client: str | None = None) -> list[OrderRow]:
+        """Orders not yet paid nor closed (of ``client``, or all): what the client's deposit must still
+        cover, and what the maintenance loop must settle or claim."""
+        with self.session() as s:
+            q = select(OrderRow).where(
+                OrderRow.chain == self.chain, OrderRow.settled_tx.is_(None), OrderRow.closed.is_(None)
+            )
+            if client is not None:
+                q = q.where(OrderRow.client == client.lower())
+            return list(s.scalars(q.order_by(OrderRow.created)))
 
     # --- FHE evaluation keys ---------------------------------------------------------------------
     def key_bytes_of(self, client: str) -> int:

@@ -28,6 +28,10 @@ FHE_KEYS_DIGEST = "/fhe/keys/{digest}"
 FHE_JOB = "/fhe/jobs/{job_id}"
 JOB = "/jobs/{job_id}"
 FHE_OUTPUT = "/fhe/jobs/{job_id}/output"
+# Pay-on-proof (ReceiptMarket, docs/settlement.md): a signed order instead of a job id on chain.
+ZK_ORDERS = "/zk/orders"
+ZK_ORDER = "/zk/orders/{order_hash}"
+ZK_ORDER_RECEIPT = "/zk/orders/{order_hash}/receipt"
 
 # --- headers and media types ---------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Veil-Signature"  # the job's client signs the request (protocol.signing)
@@ -37,6 +41,10 @@ CONTENT_TYPE = "Content-Type"
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
 
+HexSig = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="0x-hex 65-byte signature")]
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-hex 32 bytes")]
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="0x-hex 20-byte address")]
+Uint256 = Annotated[int, Field(ge=0, lt=2**256)]
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex characters")]
 
 
@@ -190,15 +198,116 @@ class JobReport(_Body):
     timings: JobTimings | None = None
 
 
+# --- pay-on-proof (ReceiptMarket) -------------------------------------------------------------------
+class WireOrder(_Body):
+    """A ReceiptMarket ``Order`` (ZK mode) as JSON; :meth:`fields` are the keyword arguments of
+    :class:`veilproof.chain.receipt_market.Order` (both sides build it from them: one spelling)."""
+
+    client: Address
+    node: Address
+    model_id: Uint256
+    input_commitment: Hex32 = Field(description="EZKL hashed input (instances[0]), big-endian")
+    max_price: Uint256
+    deadline: Uint256 = Field(description="chain time the result is due by")
+    nonce: Uint256 = Field(description="unique per (client, node)")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "node": self.node,
+            "model_id": self.model_id,
+            "input_commitment": bytes.fromhex(self.input_commitment[2:]),
+            "max_price": self.max_price,
+            "deadline": self.deadline,
+            "nonce": self.nonce,
+        }
+
+
+class ZkOrderRequest(_Body):
+    """``POST /zk/orders``: the order, the client's EIP-712 signature of it, the encrypted input."""
+
+    order: WireOrder
+    client_signature: HexSig
+    encrypted_input: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{2})*$",
+        description="0x-hex ECIES envelope of the JSON input, to the node's pubkey",
+    )
+
+
+class OrderAccepted(_Body):
+    """``202``: the node checked the order against the chain and signed its ``Acceptance`` (from now
+    on a missed delivery is slashable through ``demand``)."""
+
+    order_hash: Hex32
+    acceptance_signature: HexSig
+    state: JobState
+
+
+class SignedDelivery(_Body):
+    """The node's result and its signed ``Delivery`` (evidence for ``challenge`` if the proof fails).
+    ``proof_json`` is EZKL's proof file, for the client's local verification: its instances and proof
+    must equal ``instances`` and ``proof``, which the signature covers."""
+
+    outputs: list[float]
+    instances: list[str] = Field(description="0x-hex public instances (input hash, then outputs)")
+    proof: str = Field(description="0x-hex proof bytes")
+    proof_json: str = Field(description="EZKL proof.json")
+    node_signature: HexSig
+
+
+class OrderReport(_Body):
+    """``GET /zk/orders/{order_hash}``. ``delivery`` once proven; ``settled_tx`` once paid on chain
+    (by a batch of receipts, or by the node's proof claim)."""
+
+    order_hash: Hex32
+    state: JobState
+    error: str | None = None
+    delivery: SignedDelivery | None = None
+    receipt: bool = Field(default=False, description="the client's receipt is held by the node")
+    settled_tx: str | None = None
+
+
+class ReceiptPost(_Body):
+    """``POST /zk/orders/{order_hash}/receipt``: the client's EIP-712 ``Receipt`` after it verified."""
+
+    output_hash: Hex32 = Field(description="keccak256(abi.encode(uint256[] outputs)) over instances[1:]")
+    price: Uint256
+    client_signature: HexSig
+
+
+class ReceiptStored(_Body):
+    order_hash: Hex32
+    pending: int = Field(description="receipts this node holds that are not settled yet")
+
+
 def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
     """OpenAPI ``requestBody`` for a JSON body the route reads itself (to size-check and sign raw bytes)."""
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {JSON: {"schema": model.model_json_schema()}},
+            "content": {JSON: {"schema": _inline_defs(model.model_json_schema())}},
         }
     }
+
+
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body schema with its nested models (``$defs``) inlined: the ``#/$defs/...`` references
+    pydantic writes would not resolve inside the OpenAPI document (no cycles in these models)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
 def binary_body(description: str) -> dict[str, Any]:

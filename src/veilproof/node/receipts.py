@@ -1,0 +1,352 @@
+"""Pay-on-proof (ReceiptMarket, docs/settlement.md): the node's book of accepted orders and receipts.
+
+Why a section of its own: a JobMarket job is paid by the node's own ``submit_zk`` (the chain verifies
+the proof, ~1M gas); here the chain sees no proof on the happy path. The node accepts a client-signed
+order only if the client's deposit covers it (``check_order``), signs an ``Acceptance``, proves on
+the same warm prover as every ZK job (:meth:`Work._prove`), signs a ``Delivery``, and is paid by the
+client's receipt, settled with others in one ``settle``. What keeps the node paid when the client
+does not cooperate is the maintenance step :meth:`Receipts.maintain_orders`: it settles receipts
+every ``settle_batch`` receipts or ``settle_interval_s`` seconds (at once when a client asked to
+withdraw: a settled receipt can no longer be withdrawn from under it), claims with the stored proof
+for orders whose receipt never came (after the deadline, ``claim_with_proof``), and answers demands.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from eth_account import Account
+
+from veilproof.chain.receipt_market import (
+    MAX_BATCH,
+    Order,
+    OrderRefused,
+    ReceiptMarket,
+    SignedReceipt,
+    output_hash,
+)
+from veilproof.errors import ContractReverted, InputError
+from veilproof.node import store as st
+from veilproof.node.core import ZK_SUBMIT_GAS, NodeCore, log
+from veilproof.node.errors import (
+    BadInput,
+    BadSignature,
+    Busy,
+    DeadlinePassed,
+    JobNotOpen,
+    NotServed,
+    Replay,
+    UnknownJob,
+)
+from veilproof.node.timings import JobTimer, phase
+from veilproof.protocol.api import (
+    JobState,
+    OrderAccepted,
+    OrderReport,
+    ReceiptPost,
+    ReceiptStored,
+    SignedDelivery,
+    WireOrder,
+    ZkOrderRequest,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from veilproof.models.package import ZkResult
+    from veilproof.node.core import LoadedModel
+    from veilproof.node.pool import Reservation
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _unhex(h: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(h.removeprefix("0x"))
+    except ValueError as e:
+        raise BadInput(f"{what}: expected 0x-hex") from e
+
+
+class Receipts(NodeCore):
+    """Orders in, deliveries out, receipts back; settlement and claims in the maintenance loop."""
+
+    _order_lock = threading.Lock()  # check_order + record must be atomic per node (deposit coverage)
+
+    def _receipt_market(self) -> ReceiptMarket:
+        rm = self.suite.receipts
+        if rm is None:
+            raise NotServed("this node's deployment has no ReceiptMarket: use JobMarket jobs")
+        return rm
+
+    @staticmethod
+    def _order_of(wire: WireOrder) -> Order:
+        try:
+            return Order(**wire.fields())
+        except InputError as e:
+            raise BadInput(str(e)) from e
+
+    # --- admission -------------------------------------------------------------------------------
+    def submit_order(self, req: ZkOrderRequest) -> OrderAccepted:
+        """Check the order (signature, model, input commitment, deadline, deposit, nonce), record it,
+        sign the acceptance, queue the proof. Nothing is signed for an order the node would not be
+        paid for."""
+        rm = self._receipt_market()
+        order = self._order_of(req.order)
+        if order.node.lower() != self.address.lower():
+            raise BadInput(f"order.node: this node is {self.address}, not {order.node}")
+        typed = rm.order_typed(order)
+        try:
+            signer = Account.recover_message(typed.signable(), signature=_unhex(req.client_signature, "sig"))
+        except (ValueError, TypeError) as e:
+            raise BadSignature(f"client_signature: not a signature of the order ({type(e).__name__})") from e
+        if signer.lower() != order.client.lower():
+            raise BadSignature("client_signature: not signed by order.client")
+        if order.model_id not in self.models:
+            raise NotServed(f"this node does not serve model {order.model_id}")
+        lm = self.models[order.model_id]
+        zk = lm.require_zk()
+        if order.max_price < lm.onchain.price:
+            raise BadInput(f"order.max_price: at least the model's price {lm.onchain.price}")
+        if order.deadline <= self.chain_now() + self.cfg.deadline_margin:
+            raise DeadlinePassed("order.deadline: passed or too close")
+        envelope = _unhex(req.encrypted_input, "encrypted_input")
+        x = self._decode_input(envelope, lm)
+        from veilproof.zk.instances import input_commitment
+
+        if input_commitment(zk.settings, x).to_bytes(32, "big") != order.input_commitment:
+            raise BadInput("input does not match order.input_commitment")
+        order_hash = rm.order_hash(order).hex()
+        from sqlalchemy.exc import IntegrityError as DbIntegrityError
+
+        from veilproof.node.pool import QueueFull
+
+        with self._order_lock:
+            if self.db.get_order(order_hash) is not None:
+                raise Replay("order already accepted by this node (replay)")
+            mine = self.db.open_orders(order.client)
+            try:
+                rm.check_order(
+                    order,
+                    node=self.address,
+                    outstanding=sum(int(r.max_price) for r in mine),
+                    nonces_taken={int(r.nonce) for r in mine},
+                )
+            except OrderRefused as e:
+                raise JobNotOpen(f"order refused: {e}") from e
+            try:
+                slot = self.pool.reserve()
+            except QueueFull as e:
+                raise Busy(f"node busy: {e}") from e
+            row = st.OrderRow(
+                chain=self.db.chain, order_hash=order_hash, client=order.client.lower(),
+                nonce=str(order.nonce), max_price=str(order.max_price), deadline=order.deadline,
+                model_id=order.model_id, order_json=req.order.model_dump_json(),
+                client_sig=req.client_signature, payload=envelope, state=JobState.ACCEPTED.value,
+            )  # fmt: skip
+            try:
+                self.db.add_order(row)
+            except DbIntegrityError as e:
+                slot.release()
+                raise Replay("order already accepted by this node (replay)") from e
+        acceptance = rm.sign_acceptance(order, self.account)
+        self._enqueue_order(order_hash, slot)
+        return OrderAccepted(
+            order_hash=_hex(bytes.fromhex(order_hash)),
+            acceptance_signature=_hex(acceptance),
+            state=JobState.ACCEPTED,
+        )
+
+    def _enqueue_order(self, order_hash: str, slot: Reservation | None = None) -> None:
+        (slot or self.pool.reserve(force=True)).run(lambda: self._run_order(order_hash))
+
+    # --- work ------------------------------------------------------------------------------------
+    def _prove(self, lm: LoadedModel, x: np.ndarray) -> ZkResult:
+        raise NotImplementedError  # veilproof.node.work.Work (the one proving path of every ZK job)
+
+    def _run_order(self, order_hash: str) -> None:
+        """Prove on the warm prover (the cheater demo overrides ``_prove``: it cheats here too) and sign
+        the delivery. The prover verified the proof against the package's vk before returning."""
+        row = self.db.get_order(order_hash)
+        if row is None:
+            return
+        with self.timers.recording(JobTimer()):
+            try:
+                self.db.update_order(order_hash, state=JobState.RUNNING.value)
+                rm = self._receipt_market()
+                order = self._order_of(WireOrder.model_validate_json(row.order_json))
+                lm = self.models[row.model_id]
+                x = self._decode_input(row.payload, lm)
+                result = self._prove(lm, x)
+                instances = [int(v) for v in result.instances]
+                proof = bytes(result.proof_bytes)
+                with phase("sign"):
+                    sig = rm.sign_delivery(order, instances, proof, self.account)
+                delivery = SignedDelivery(
+                    outputs=list(result.outputs),
+                    instances=[hex(v) for v in instances],
+                    proof=_hex(proof),
+                    proof_json=result.proof.to_bytes().decode(),
+                    node_signature=_hex(sig),
+                )
+                self.db.update_order(
+                    order_hash, state=JobState.SUBMITTED.value, delivery_json=delivery.model_dump_json()
+                )
+            except Exception as e:
+                log.warning("order %s failed: %s", order_hash[:12], type(e).__name__)
+                self.db.update_order(
+                    order_hash, state=JobState.FAILED.value, error=f"{type(e).__name__}: {e}"[:500]
+                )
+
+    def resume_orders(self) -> None:
+        """After a restart: orders accepted but not delivered are proven again (the node owes them)."""
+        for row in self.db.open_orders():
+            if (
+                row.state in (JobState.ACCEPTED.value, JobState.RUNNING.value)
+                and row.deadline > self.chain_now()
+            ):
+                self._enqueue_order(row.order_hash)
+
+    # --- results ---------------------------------------------------------------------------------
+    def _order_row(self, order_hash: str) -> st.OrderRow:
+        h = order_hash.lower().removeprefix("0x")
+        row = self.db.get_order(h) if len(h) == 64 else None
+        if row is None:
+            raise UnknownJob(f"order {order_hash} unknown to this node")
+        return row
+
+    def order_report(self, order_hash: str) -> OrderReport:
+        row = self._order_row(order_hash)
+        return OrderReport(
+            order_hash="0x" + row.order_hash,
+            state=JobState(row.state),
+            error=row.error,
+            delivery=SignedDelivery.model_validate_json(row.delivery_json) if row.delivery_json else None,
+            receipt=row.receipt_sig is not None,
+            settled_tx=row.settled_tx,
+        )
+
+    def _signed_receipt(self, rm: ReceiptMarket, row: st.OrderRow) -> SignedReceipt:
+        order = self._order_of(WireOrder.model_validate_json(row.order_json))
+        assert row.delivery_json is not None and row.receipt_sig is not None and row.receipt_price is not None
+        d = SignedDelivery.model_validate_json(row.delivery_json)
+        out = output_hash([int(v, 16) for v in d.instances])
+        return SignedReceipt(order, out, int(row.receipt_price), _unhex(row.receipt_sig, "receipt"))
+
+    def post_receipt(self, order_hash: str, body: ReceiptPost) -> ReceiptStored:
+        """Keep the client's receipt if the chain would pay it now (``check_settle``, an eth_call:
+        a receipt with a wrong signature, output hash or price is refused here, not in a batch)."""
+        rm = self._receipt_market()
+        row = self._order_row(order_hash)
+        if row.delivery_json is None:
+            raise JobNotOpen("no delivery yet: a receipt comes after the result")
+        if row.receipt_sig is not None or row.settled_tx is not None:
+            raise Replay("this order already has a receipt")
+        d = SignedDelivery.model_validate_json(row.delivery_json)
+        if _unhex(body.output_hash, "output_hash") != output_hash([int(v, 16) for v in d.instances]):
+            raise BadInput("output_hash: not the hash of the delivered outputs")
+        if body.price != int(row.max_price):
+            raise BadInput(f"price: this node's price for the order is {row.max_price}")
+        candidate = SignedReceipt(
+            self._order_of(WireOrder.model_validate_json(row.order_json)),
+            _unhex(body.output_hash, "output_hash"),
+            body.price,
+            _unhex(body.client_signature, "client_signature"),
+        )
+        if rm.check_settle([candidate], self.address) != 1:
+            raise BadSignature("receipt: the market would not pay it (signature, deposit or nonce)")
+        self.db.update_order(
+            row.order_hash,
+            receipt_sig=body.client_signature,
+            receipt_price=str(body.price),
+            receipt_at=time.time(),
+        )
+        pending = sum(1 for r in self.db.open_orders() if r.receipt_sig is not None)
+        return ReceiptStored(order_hash="0x" + row.order_hash, pending=pending)
+
+    # --- maintenance -----------------------------------------------------------------------------
+    def maintain_orders(self, from_block: int) -> tuple[int, list[str]]:
+        """One pass of the pay-on-proof book: settle held receipts when due, claim with proof the
+        orders whose receipt never came (deadline passed, claim window open), close what is over.
+        Returns (``from_block`` unchanged, what was done)."""
+        rm = self.suite.receipts
+        if rm is None:
+            return from_block, []
+        rows = self.db.open_orders()
+        if not rows:
+            return from_block, []
+        done: list[str] = []
+        now = self.chain_now()
+        with_receipt = [r for r in rows if r.receipt_sig is not None]
+        if with_receipt and self._settle_due(rm, with_receipt, now):
+            done += self._settle(rm, with_receipt[:MAX_BATCH])
+        window = rm.param("claim_window")
+        for r in rows:
+            if r.receipt_sig is not None or r.delivery_json is None or now <= r.deadline:
+                continue
+            if now > r.deadline + window:
+                # Past the claim window only a demand's response window lets the node claim (and it must:
+                # an unanswered demand slashes it).
+                order = self._order_of(WireOrder.model_validate_json(r.order_json))
+                if rm.demand_of(order).due <= now:
+                    self.db.update_order(r.order_hash, closed="claim window passed without a receipt")
+                    continue
+            done += self._claim(rm, r)
+        for r in rows:
+            if r.delivery_json is None and r.state == JobState.FAILED.value and now > r.deadline:
+                self.db.update_order(r.order_hash, closed=f"not delivered: {r.error}"[:200])
+        return from_block, done
+
+    def _settle_due(self, rm: ReceiptMarket, held: list[st.OrderRow], now: int) -> bool:
+        if len(held) >= self.cfg.settle_batch:
+            return True
+        oldest = min(r.receipt_at or 0.0 for r in held)
+        if time.time() - oldest >= self.cfg.settle_interval_s:
+            return True
+        # A receipt whose order's deadline passed may meet a demand: settle rather than answer it late.
+        if any(now > r.deadline for r in held):
+            return True
+        # A client asking for its deposit back: settle before the withdrawal unlocks.
+        return any(rm.withdrawal(c, self.address)[1] != 0 for c in {r.client for r in held})
+
+    def _settle(self, rm: ReceiptMarket, held: list[st.OrderRow]) -> list[str]:
+        receipts = [self._signed_receipt(rm, r) for r in held]
+        by_hash = {rm.order_hash(s.order).hex(): r for s, r in zip(receipts, held, strict=True)}
+        if rm.check_settle(receipts, self.address) == 0:
+            log.warning("settle: none of %d receipts payable now", len(receipts))
+            return []
+        res = rm.settle(receipts, sender=self.account)
+        for h in res.settled:
+            self.db.update_order(h.hex(), settled_tx=res.receipt.tx_hash, state=JobState.SUBMITTED.value)
+        for h, reason in res.skipped:
+            r = by_hash.get(h.hex())
+            if r is not None:
+                log.warning("settle: receipt of order %s skipped: %s", h.hex()[:12], reason)
+        log.info("settled %d receipts in one transaction (%d gas)", len(res.settled), res.receipt.gas_used)
+        return [f"settled {h.hex()[:12]}" for h in res.settled]
+
+    def _claim(self, rm: ReceiptMarket, r: st.OrderRow) -> list[str]:
+        """``claim_with_proof``: the proof goes on chain, verified there, at the client's cost."""
+        order = self._order_of(WireOrder.model_validate_json(r.order_json))
+        assert r.delivery_json is not None
+        d = SignedDelivery.model_validate_json(r.delivery_json)
+        try:
+            rcpt = rm.claim_with_proof(
+                order,
+                _unhex(r.client_sig, "client_sig"),
+                [int(v, 16) for v in d.instances],
+                _unhex(d.proof, "proof"),
+                sender=self.account,
+                gas=ZK_SUBMIT_GAS,
+            )
+        except ContractReverted as e:
+            if rm.nonce_used(order.client, self.address, order.nonce):
+                self.db.update_order(r.order_hash, closed=f"closed on chain: {e.reason}"[:200])
+            else:
+                log.warning("order %s: claim_with_proof refused: %s", r.order_hash[:12], e.reason)
+            return []
+        self.db.update_order(r.order_hash, settled_tx=rcpt.tx_hash)
+        return [f"claimed {r.order_hash[:12]}"]
