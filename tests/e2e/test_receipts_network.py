@@ -35,7 +35,7 @@ BATCH = 2
 def rworld(tmp_path_factory: pytest.TempPathFactory, mlp, mlp_substitute) -> Iterator[ZkWorld]:  # type: ignore[no-untyped-def]
     receipts = ReceiptParams(
         max_deadline=1800, claim_window=600, response_window=600, withdraw_delay=4000,
-        slash_amount=R_SLASH, claim_surcharge=SURCHARGE,
+        slash_amount=R_SLASH, claim_surcharge=SURCHARGE, fee_bps=0,
     )  # fmt: skip
     # Receipts are settled two at a time (or after an hour): the happy path sees one batch of two.
     w = make_world(
@@ -148,7 +148,7 @@ def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) 
     print(f"\nGAS challenge (wrong proof, slash): {_gas(w, cause.details['challenge_tx'])}")
     # nothing was paid from the deposit, and the node's maintenance loop cannot claim it later
     dep = rm.deposit_of(client, cheater)
-    assert dep == PRICE * w.client.deposit_jobs
+    assert dep == (PRICE + SURCHARGE) * w.client.deposit_jobs
     report = _report(w, w.cheater.endpoint, cause.details["order"])
     assert report.delivery is not None and not report.receipt
 
@@ -270,3 +270,23 @@ def test_a_demand_made_while_the_node_was_down_is_answered_with_the_proof(rworld
     assert read_node(w.lnet.suite, node).stake == stake_before
     assert rm.deposit_of(client, node) == dep_before - PRICE - SURCHARGE
     assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE + bond
+
+
+def test_a_client_with_unsettled_orders_tops_up_and_is_served(rworld: ZkWorld, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The node counts every order it has not settled (it settles in batches) at max price + claim
+    surcharge. A client whose deposit covers two such orders sends a third while both are
+    unsettled: the node refuses it ("deposit"), the client tops up once and sends the same signed
+    order again, and it is served. Before, the client checked only its on-chain deposit (which a
+    batch not yet settled does not lower) and the third order failed."""
+    from veilproof.client import Client
+
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account.address
+    c = Client(w.lnet.suite, w.lnet.new_funded(100), tmp_path / "client",
+               deadline_s=1800, poll_interval=0.2, deposit_jobs=2)  # fmt: skip
+    m = c.suite.models.read_model(w.model_id)
+    offer = _offer(w, node)
+    reserve = PRICE + SURCHARGE
+    paid = [c.order_zk(m, offer, w.built.example.x_test[20 + i], lambda _m: None) for i in range(3)]
+    assert all(p.outputs for p in paid)  # all three served and verified locally
+    assert rm.deposit_of(c.account.address, node) == 4 * reserve  # the first deposit + one top-up

@@ -37,6 +37,7 @@ from veilproof.chain.receipt_market import Order, ReceiptMarket, output_hash
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import (
     BadResponse,
+    Conflict,
     InferenceFailed,
     NodeMisbehaved,
     NodeUnavailable,
@@ -407,9 +408,13 @@ class Client:
     def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
         """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
         deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
-        if rm.deposit_of(self.account.address, node) >= 2 * price:
+        if rm.deposit_of(self.account.address, node) >= 2 * (price + rm.param("claim_surcharge")):
             return
-        amount = price * self.deposit_jobs
+        self._top_up(rm, node, price)
+
+    def _top_up(self, rm: ReceiptMarket, node: str, price: int) -> None:
+        """Deposit ``deposit_jobs`` more orders' worth (price + claim surcharge each) with ``node``."""
+        amount = (price + rm.param("claim_surcharge")) * self.deposit_jobs
         self.suite.token.approve(rm.address, amount, sender=self.account)
         rm.deposit(node, amount, sender=self.account)
 
@@ -453,7 +458,15 @@ class Client:
         timings["order"] = time.perf_counter() - t0
         api = self._api(offer)
         t1 = time.perf_counter()
-        accepted = api.submit_order(req)
+        try:
+            accepted = api.submit_order(req)
+        except Conflict as e:
+            if "deposit" not in e.reason:
+                raise
+            # The node counts every order it has not settled yet (it settles in batches), each at max
+            # price + claim surcharge: top up once and send the same signed order again.
+            self._top_up(rm, offer.address, m.price)
+            accepted = api.submit_order(req)
         oh = "0x" + rm.order_hash(order).hex()
         if accepted.order_hash.lower() != oh:
             raise ResultMismatch(f"node names order {accepted.order_hash}, expected {oh}", {"order": oh})

@@ -454,7 +454,9 @@ def run_load(
             t_setup = time.perf_counter()
             anvil = start_anvil()
             v = evm.compile_reusable_verifier()
-            params = SuiteParams.dev(slash_amount=SLASH, max_deadline=3600, challenge_window=cfg.challenge_window)
+            params = SuiteParams.dev(
+                slash_amount=SLASH, max_deadline=3600, challenge_window=cfg.challenge_window
+            )
             lnet = LocalNetwork.start(root / "net", anvil.url, params=params, verifier=(v.abi, v.bytecode))
             pkg, bundle = models.zk_package, models.fhe_bundle
             zk_id = publish_model(

@@ -132,7 +132,8 @@ class Receipts(NodeCore):
                 rm.check_order(
                     order,
                     node=self.address,
-                    outstanding=sum(int(r.max_price) for r in mine),
+                    # each unsettled order can still cost its max price + the claim surcharge
+                    outstanding=sum(int(r.max_price) for r in mine) + len(mine) * rm.param("claim_surcharge"),
                     nonces_taken={int(r.nonce) for r in mine},
                 )
             except OrderRefused as e:
