@@ -1,6 +1,6 @@
 """ReceiptMarket (pay-on-proof, docs/settlement.md): each test is an attack, with the attacker's real
 moves against the real contracts on the embedded chain. The verifier here is RejectingVerifier (no
-test verifier ever accepts a proof): paths that need a valid proof are in tests/zk/test_receipt_market.py
+test verifier ever accepts a proof): paths that need a valid proof are in tests/zk/test_receipt_market_proofs.py
 with EZKL's real verifier and real proofs."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ step that the money adds up, that an honest party lost nothing and that no recei
   withdrawals; the griefing one also demands on orders it signed a receipt for, and both demand on
   the cheater's undelivered orders and challenge its bad deliveries.
 
-The verifier is RejectingVerifier (a valid proof needs EZKL: tests/zk/test_receipt_market.py), so
+The verifier is RejectingVerifier (a valid proof needs EZKL: tests/zk/test_receipt_market_proofs.py), so
 every proof a node puts on chain here is a bad one.
 """
 
