@@ -151,6 +151,24 @@ def test_another_clients_key_cannot_decrypt(fhe_world: FheWorld) -> None:
     assert_wrong_key_garbage(right, wrong, alice.output_bit_width)
 
 
+def _served_fhe_job(w: FheWorld, row: int):  # type: ignore[no-untyped-def]
+    """Alice's FHE job on test row ``row``: opened with her key commitment, keys uploaded, input
+    sent, and waited for until the node posted its result (the job is no longer open)."""
+    import time
+
+    alice = _fhe_client(w, "alice")
+    keys = alice.evaluation_keys()
+    ct = alice.encrypt(w.data.x_test[row])
+    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
+    assert _upload(w, job_id, keys).status_code == 200
+    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    t_end = time.monotonic() + 120
+    while read_job(w.lnet.suite, job_id).status == OPEN:
+        assert time.monotonic() < t_end
+        time.sleep(0.2)
+    return alice, job_id
+
+
 def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> None:
     """#12 output availability: a client that could not get the output ciphertext demands it on
     chain (claim_not_delivered, with a bond); the real node process watches the market and puts the
@@ -158,17 +176,8 @@ def test_node_answers_a_demand_for_its_output_on_chain(fhe_world: FheWorld) -> N
     import time
 
     w = fhe_world
-    alice = _fhe_client(w, "alice")
-    keys = alice.evaluation_keys()
-    ct = alice.encrypt(w.data.x_test[4])
-    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
-    assert _upload(w, job_id, keys).status_code == 200
-    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
+    alice, job_id = _served_fhe_job(w, 4)
     market, c = w.lnet.suite.market, w.client
-    t_end = time.monotonic() + 120
-    while read_job(w.lnet.suite, job_id).status == OPEN:
-        assert time.monotonic() < t_end
-        time.sleep(0.2)
     bond = market.delivery_bond()
     assert bond > 0
     w.lnet.suite.token.approve(market.address, bond, sender=c.account)
@@ -197,16 +206,7 @@ def test_node_collects_the_penalty_of_a_refuted_attestation(fhe_world: FheWorld)
     s, net = w.lnet.suite, w.lnet.net
     quorum = s.quorum
     assert quorum is not None
-    alice = _fhe_client(w, "alice")
-    keys = alice.evaluation_keys()
-    ct = alice.encrypt(w.data.x_test[2])
-    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
-    assert _upload(w, job_id, keys).status_code == 200
-    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
-    t_end = time.monotonic() + 120
-    while read_job(s, job_id).status == OPEN:
-        assert time.monotonic() < t_end
-        time.sleep(0.2)
+    _, job_id = _served_fhe_job(w, 2)
     vmin = s.rewards.min_stake()
     honest, griefer = w.lnet.new_funded(2 * vmin // 10**18), w.lnet.new_funded(vmin // 10**18)
     for v, stake in ((honest, 2 * vmin), (griefer, vmin)):
@@ -238,16 +238,7 @@ def test_node_finalizes_its_fhe_job_when_the_client_never_accepts(fhe_world: Fhe
 
     w = fhe_world
     s, net = w.lnet.suite, w.lnet.net
-    alice = _fhe_client(w, "alice")
-    keys = alice.evaluation_keys()
-    ct = alice.encrypt(w.data.x_test[5])
-    job_id = _open(w, ct, hashlib.sha256(keys).hexdigest())
-    assert _upload(w, job_id, keys).status_code == 200
-    assert _post(w, job_id, ct, hashlib.sha256(keys).hexdigest()).status_code == 202
-    t_end = time.monotonic() + 120
-    while read_job(s, job_id).status == OPEN:
-        assert time.monotonic() < t_end
-        time.sleep(0.2)
+    _, job_id = _served_fhe_job(w, 5)
     assert read_job(s, job_id).status == SUBMITTED
     node = w.node.account.address
     before = s.market.pending(node)
