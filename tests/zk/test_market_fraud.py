@@ -3,17 +3,13 @@ with a clear reason, and the node's signed fraudulent claim gets it slashed thro
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from zk_market import zk_market
 
-from veilproof.chain import connect
-from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
-from veilproof.chain.suite import Suite
+from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.views import MODE_ZK, OPEN, SETTLED, SLASHED, read_job, read_node
-from veilproof.client.publish import publish_model
 from veilproof.errors import ContractReverted
 from veilproof.models import prove
 from veilproof.protocol import ClaimSigner
@@ -27,27 +23,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "contracts" / "fixtures"
 
 @pytest.fixture(scope="module")
 def m(mlp):  # type: ignore[no-untyped-def]
-    from veilproof.zk.srs import UnsafeSrsWarning
-
-    warnings.simplefilter("ignore", UnsafeSrsWarning)
-    net = connect()
-    owner, node, client = net.new_accounts(3)
-    d = deploy_suite(net, owner, SuiteParams.dev(slash_amount=SLASH))
-    v = evm.compile_reusable_verifier()
-    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
-    s = Suite.attach(net, d)
-    pub = publish_model(
-        s, owner, name="mlp", price=PRICE, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
-    )
-    for acct, amount in ((node, 1000), (client, 100)):
-        s.token.mint(acct.address, amount * ONE_VEIL, sender=owner)
-    s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [pub.model_id], sender=node)
-    s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
-    s.nodes.stake(1000 * ONE_VEIL, sender=node)
-    signer = ClaimSigner(node, net.chain_id, s.market.address)
-    return SimpleNamespace(
-        net=net, s=s, owner=owner, node=node, client=client, mid=pub.model_id, signer=signer
-    )
+    m = zk_market(mlp, PRICE, SLASH)
+    m.signer = ClaimSigner(m.node, m.net.chain_id, m.s.market.address)
+    return m
 
 
 def _open(m, mlp, x) -> int:  # type: ignore[no-untyped-def]

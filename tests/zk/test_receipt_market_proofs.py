@@ -4,22 +4,14 @@ a wrong proof gets no receipt, no claim, and a slash; a demand is answered with 
 
 from __future__ import annotations
 
-import warnings
-from types import SimpleNamespace
-
 import pytest
+from zk_market import zk_market
 
-from veilproof.chain import connect
 from veilproof.chain.deploy import (
     ONE_VEIL,
     ReceiptParams,
-    SuiteParams,
-    deploy_receipt_market,
-    deploy_suite,
-    deploy_zk_verifier,
 )
 from veilproof.chain.receipt_market import Order, output_hash
-from veilproof.chain.suite import Suite
 from veilproof.chain.views import read_node
 from veilproof.errors import ContractReverted
 from veilproof.models import verify
@@ -33,34 +25,15 @@ PRICE, SLASH, BOND, SURCHARGE = 2 * ONE_VEIL, 50 * ONE_VEIL, ONE_VEIL, ONE_VEIL 
 
 @pytest.fixture(scope="module")
 def m(mlp):  # type: ignore[no-untyped-def]
-    from veilproof.client.publish import publish_model
-    from veilproof.zk.srs import UnsafeSrsWarning
-
-    warnings.simplefilter("ignore", UnsafeSrsWarning)
-    net = connect()
-    owner, node, client, other = net.new_accounts(4)
-    d = deploy_suite(net, owner, SuiteParams.dev(slash_amount=SLASH))
-    v = evm.compile_reusable_verifier()
-    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
-    deploy_receipt_market(
-        net, owner, d, ReceiptParams(slash_amount=SLASH, demand_bond=BOND, claim_surcharge=SURCHARGE)
-    )
-    s = Suite.attach(net, d)
-    pub = publish_model(
-        s, owner, name="mlp", price=PRICE, onnx_hash=mlp.package.commitments()["onnx_hash"], zk=mlp.package
-    )
-    for acct, amount in ((node, 1000), (client, 100)):
-        s.token.mint(acct.address, amount * ONE_VEIL, sender=owner)
-    s.nodes.register("http://127.0.0.1:1", b"\x02" * 33, [pub.model_id], sender=node)
-    s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=node)
-    s.nodes.stake(1000 * ONE_VEIL, sender=node)
-    rm = s.receipts
-    assert rm is not None
-    s.token.approve(rm.address, 100 * ONE_VEIL, sender=client)
-    rm.deposit(node.address, 50 * ONE_VEIL, sender=client)
-    return SimpleNamespace(
-        net=net, s=s, rm=rm, owner=owner, node=node, client=client, other=other, mid=pub.model_id, nonce=[0]
-    )
+    receipts = ReceiptParams(slash_amount=SLASH, demand_bond=BOND, claim_surcharge=SURCHARGE)
+    m = zk_market(mlp, PRICE, SLASH, extra_accounts=1, receipts=receipts)
+    (m.other,) = m.others
+    m.rm = m.s.receipts
+    assert m.rm is not None
+    m.s.token.approve(m.rm.address, 100 * ONE_VEIL, sender=m.client)
+    m.rm.deposit(m.node.address, 50 * ONE_VEIL, sender=m.client)
+    m.nonce = [0]
+    return m
 
 
 def _order(m, mlp, i: int = 0, deadline: int = 600) -> Order:  # type: ignore[no-untyped-def]
