@@ -63,6 +63,7 @@ from market_actions import Moves, Reader, revert, snapshot
 from veilproof.chain import Network
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus
+from veilproof.chain.node_registry import job_price
 from veilproof.chain.suite import Suite
 from veilproof.client.publish import publish_model
 from veilproof.errors import ContractReverted
@@ -138,6 +139,7 @@ class Ghost:
     cheated: bool = False  # the node did something slashable on this job
     status: JobStatus = JobStatus.OPEN  # as of the last check
     checked_paid: bool = False
+    offer_royalty: int | None = None  # opened on the node's own offer: the owner's royalty fixed at open
 
     @property
     def true_output(self) -> bytes:
@@ -282,6 +284,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
         self.withdrawn: Counter[str] = Counter()
         self.keys_bound = Moves.keys_bound_at_open()
         self.stats: Counter[str] = Counter()
+        self.fee_bps, self.treasury = self.m.suite.market.fee_bps(), self.m.suite.market.treasury()
         self.view, self.view_block = self._read(), self.m.net.w3.eth.block_number
 
     def _read(self) -> View:
@@ -370,12 +373,17 @@ class MarketUnderAttack(RuleBasedStateMachine):
             commitment = int.from_bytes(keccak(b"ct%d" % seq), "big")
             keys = keccak(b"eval keys of %s" % client.address.encode())
         mode = JobMode.ZK if zk else JobMode.FHE
+        offer = self.m.suite.nodes.offer(node.address, self.model_id)  # #14: the node's own price, if any
+        price = job_price(PRICE, ROYALTY_BPS, offer)  # the client's quote, its max_price
+        if self.m.balance(client.address) < price:
+            return
         job_id = self.m.open_job(
-            client, self.model_id, node.address, commitment.to_bytes(32, "big"), mode, deadline, PRICE, keys
+            client, self.model_id, node.address, commitment.to_bytes(32, "big"), mode, deadline, price, keys
         )
         self.jobs[job_id] = Ghost(
-            job_id, client, node, mode, PRICE, deadline, commitment, keys, zk and provable
-        )
+            job_id, client, node, mode, price, deadline, commitment, keys, zk and provable,
+            offer_royalty=None if offer is None else PRICE * ROYALTY_BPS // 10_000,
+        )  # fmt: skip
         self.stats["open"] += 1
 
     @rule(c=st.integers(0, 1), zk=st.booleans(), provable=st.booleans(), ttl=st.sampled_from([5_000, 40_000]))
@@ -502,6 +510,19 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 g.cheated |= how != "right_fhe"
         elif how == "reject":
             self._try("cheater reject", self.m.reject, n, job)
+
+    @rule(n=st.integers(0, 2), how=st.sampled_from(["free", "cheap", "dear", "clear"]))
+    def node_prices(self, n: int, how: str) -> None:
+        """Any node sets, changes or clears its own price (#14); open jobs keep what they escrowed."""
+        node = [*self.honest_nodes, self.cheater][n]
+        nodes = self.m.suite.nodes
+        if how == "clear":
+            if nodes.offer(node.address, self.model_id) is not None:
+                nodes.clear_offer(self.model_id, sender=node)
+                self.stats["node clears offer"] += 1
+            return
+        nodes.set_offer(self.model_id, {"free": 0, "cheap": PRICE // 3, "dear": 2 * PRICE}[how], sender=node)
+        self.stats["node sets offer"] += 1
 
     @rule(
         n=st.integers(0, 2),
@@ -650,9 +671,17 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 continue
             g.status = status
             if status == JobStatus.SETTLED:
-                royalty = g.price * ROYALTY_BPS // 10_000
-                self.credited[g.node.address] += g.price - royalty
+                # JobMarket._settle: a list-price job pays the fee first and splits the rest by
+                # royalty_bps; an offer job (#14) pays the owner the royalty fixed at open, the fee on the rest
+                if g.offer_royalty is None:
+                    fee = g.price * self.fee_bps // 10_000
+                    royalty = (g.price - fee) * ROYALTY_BPS // 10_000
+                else:
+                    royalty = g.offer_royalty
+                    fee = (g.price - royalty) * self.fee_bps // 10_000
+                self.credited[g.node.address] += g.price - fee - royalty
                 self.credited[self.owner.address] += royalty
+                self.credited[self.treasury] += fee
             elif status in (JobStatus.REFUNDED, JobStatus.SLASHED):
                 self.credited[g.client.address] += g.price
         for a, owed in v.pending.items():
