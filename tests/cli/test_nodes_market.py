@@ -87,3 +87,14 @@ def test_node_offer_and_nodes_listing(tmp_path: Path) -> None:
         assert json.loads(cleared.stdout)["job_price"] == ONE and json.loads(cleared.stdout)["offer"] is None
     finally:
         _cli(tmp_path, "chain", "down")
+
+
+def test_node_start_price_flags_parse_or_say_what_is_expected() -> None:
+    from veilproof.cli.node_cmds import _parse_prices
+    from veilproof.errors import ConfigError
+
+    assert _parse_prices(["3=0.5", "7=0", "9=12"]) == {3: ONE // 2, 7: 0, 9: 12 * ONE}
+    for bad, why in [("3", "MODEL_ID=VEIL"), ("x=1", "MODEL_ID=VEIL"), ("3=-1", "not a VEIL amount"),
+                     ("3=abc", "not a VEIL amount"), ("3=1e-19", "not a VEIL amount"), ("3=nan", "not a VEIL amount")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=why):
+            _parse_prices([bad])
