@@ -156,6 +156,14 @@ def run(net: Network) -> list[tuple[str, str, int]]:
     tx("JobMarket", market.functions.finalize(6), author, "finalize (delivered)")
     tx("JobMarket", market.functions.finalize(7), author, "finalize (undelivered: refund + slash)")
 
+    # a node's own price (#14 compute market): the job costs the owner's royalty + the node's offer
+    tx("NodeRegistry", nodes.functions.set_offer(2, ONE_VEIL), node)
+    fn = market.functions.open_job(2, node.address, inp, 2, net.now() + 3000, keys, cap)
+    tx("JobMarket", fn, client, "open_job (FHE, node offer)")
+    submit_fhe(8)
+    tx("JobMarket", market.functions.accept(8), client, "accept (node offer)")
+    tx("NodeRegistry", nodes.functions.clear_offer(2), node)
+
     tx("NodeRegistry", nodes.functions.request_unbond(10 * ONE_VEIL), node)
     net.time_travel(params.unbond_delay)
     tx("NodeRegistry", nodes.functions.withdraw_unbonded(), node)

@@ -51,8 +51,7 @@ interface Models:
     def royalty_info(model_id: uint256) -> (address, uint16): view
 
 interface Nodes:
-    def is_active(node: address) -> bool: view
-    def serves(node: address, model_id: uint256) -> bool: view
+    def job_terms(node: address, model_id: uint256) -> (bool, bool, bool, uint256): view
     def slash(node: address, amount: uint256, challenger: address, reason: String[64]) -> uint256: nonpayable
     def unbond_delay() -> uint256: view
 
@@ -153,6 +152,9 @@ deliveries: public(HashMap[uint256, Delivery])
 job_count: public(uint256)
 pending: public(HashMap[address, uint256])
 escrowed: public(uint256)
+# job -> the owner's royalty amount + 1, for jobs priced by the node's offer (0: a list-price job,
+# split by royalty_bps at settlement). Fixed at open so a later model price change cannot move it.
+_offer_royalty: HashMap[uint256, uint256]
 
 
 @deploy
@@ -206,8 +208,17 @@ def _settle(job_id: uint256, job: jobs.Job):
     owner: address = empty(address)
     royalty_bps: uint16 = 0
     owner, royalty_bps = staticcall models.royalty_info(job.model_id)
-    fee: uint256 = job.price * self.fee_bps // MAX_BPS
-    royalty: uint256 = (job.price - fee) * convert(royalty_bps, uint256) // MAX_BPS
+    fee: uint256 = 0
+    royalty: uint256 = 0
+    fixed: uint256 = self._offer_royalty[job_id]
+    if fixed == 0:
+        # list price: protocol fee first, royalty_bps of the rest to the owner, the rest to the node
+        fee = job.price * self.fee_bps // MAX_BPS
+        royalty = (job.price - fee) * convert(royalty_bps, uint256) // MAX_BPS
+    else:
+        # node's offer: the owner gets the royalty amount fixed at open, the fee is on the node's part
+        royalty = fixed - 1
+        fee = (job.price - royalty) * self.fee_bps // MAX_BPS
     node_amount: uint256 = job.price - fee - royalty
     self._jobs[job_id].status = SETTLED
     self.escrowed -= job.price
@@ -291,7 +302,9 @@ def open_job(
     max_price: uint256,
 ) -> uint256:
     """
-    @notice Open a job and escrow the model's price (approve the market first).
+    @notice Open a job and escrow its price (approve the market first). The price is the model's
+            list price, or, when `node` has set an offer for the model (NodeRegistry.set_offer),
+            the owner's royalty amount (list price x royalty_bps) plus the node's offer.
     @dev A ZK job is bound to the current `zk_verifier`, which must have the model's
          verifying key registered: a proof for an unregistered model can never verify,
          so an honest node's claim on it would be slashable.
@@ -303,8 +316,8 @@ def open_job(
     @param deadline Unix time by which the node must submit; at most now + max_deadline.
     @param eval_keys_hash FHE: sha256 of the evaluation keys the client gives the node (the
                           node's result must be computed under them); ZK: zero.
-    @param max_price Most the client pays: reverts if the model's price is higher (a price
-                     raised between the client's read and this transaction).
+    @param max_price Most the client pays: reverts if the job's price is higher (a model price or
+                     node offer raised between the client's read and this transaction).
     @return The new job id (from 1).
     """
     assert mode == MODE_ZK or mode == MODE_FHE, "bad mode"
@@ -318,6 +331,21 @@ def open_job(
     fhe_server_hash: bytes32 = empty(bytes32)
     active, price, zk_vk_hash, fhe_server_hash = staticcall models.job_terms(model_id)
     assert active, "model retired"
+    node_active: bool = False
+    serves: bool = False
+    has_offer: bool = False
+    offer: uint256 = 0
+    node_active, serves, has_offer, offer = staticcall nodes.job_terms(node, model_id)
+    royalty: uint256 = 0
+    if has_offer:
+        # the owner's cut is fixed by the owner (list price x royalty_bps), whatever the node asks
+        m_owner: address = empty(address)
+        royalty_bps: uint16 = 0
+        m_owner, royalty_bps = staticcall models.royalty_info(model_id)
+        royalty = price * convert(royalty_bps, uint256) // MAX_BPS
+        price = royalty + offer
+    # the client's bound on what it pays: a raise (model price or node offer) that lands before
+    # this transaction reverts it instead of overcharging
     assert price <= max_price, "price above max"
     verifier: address = empty(address)
     if mode == MODE_ZK:
@@ -329,8 +357,8 @@ def open_job(
     else:
         assert fhe_server_hash != empty(bytes32), "no fhe commitment"
         assert eval_keys_hash != empty(bytes32), "empty eval keys hash"
-    assert staticcall nodes.is_active(node), "node inactive"
-    assert staticcall nodes.serves(node, model_id), "model not served"
+    assert node_active, "node inactive"  # unstaked nodes have nothing to slash
+    assert serves, "model not served"  # the node did not announce this model
     job_id: uint256 = self.job_count + 1
     self.job_count = job_id
     # field by field: writing the whole struct would also store its zero fields (2.2k gas each)
@@ -343,6 +371,8 @@ def open_job(
     self._jobs[job_id].status = OPEN
     if price > 0:
         self._jobs[job_id].price = price
+    if has_offer:
+        self._offer_royalty[job_id] = royalty + 1
     if mode == MODE_ZK:
         self._jobs[job_id].verifier = verifier
     else:
@@ -777,3 +807,17 @@ def slash_horizon() -> uint256:
     @return Seconds.
     """
     return self.max_deadline + 2 * self.challenge_window
+
+
+@external
+@view
+def offer_royalty(job_id: uint256) -> (bool, uint256):
+    """
+    @notice Whether a job was priced by its node's offer, and the owner's royalty amount fixed at open.
+    @param job_id Job id.
+    @return (priced by an offer, royalty amount); (False, 0) for a list-price job.
+    """
+    r: uint256 = self._offer_royalty[job_id]
+    if r == 0:
+        return False, 0
+    return True, r - 1

@@ -83,6 +83,12 @@ event Authorized:
     slasher: indexed(address)
     allowed: bool
 
+event OfferSet:
+    node: indexed(address)
+    model_id: indexed(uint256)
+    price: uint256
+    active: bool  # False: the offer was cleared and the node charges the model's list price again
+
 token: public(immutable(IERC20))
 models: public(immutable(Models))
 min_stake: public(immutable(uint256))
@@ -96,6 +102,9 @@ _nodes: HashMap[address, Node]
 _models_of: HashMap[address, DynArray[uint256, MAX_MODELS]]
 _serves: HashMap[address, HashMap[uint256, bool]]
 _node_list: HashMap[uint256, address]
+# node -> model -> its compute price + 1 (0: no offer, the model's list price applies). The +1 lets a
+# node offer its compute for free, distinct from having no offer.
+_offers: HashMap[address, HashMap[uint256, uint256]]
 node_count: public(uint256)
 total_bonded: public(uint256)  # sum of stake + unbonding over all nodes
 _subnet: HashMap[uint256, address]  # subnet index -> node
@@ -226,6 +235,37 @@ def set_models(model_ids: DynArray[uint256, MAX_MODELS]):
     """
     assert self._nodes[msg.sender].registered, "not registered"
     self._set_models(msg.sender, model_ids)
+
+
+@external
+def set_offer(model_id: uint256, price: uint256):
+    """
+    @notice Set the caller's own compute price for `model_id`. A job on this node then costs the
+            model owner's royalty amount (ModelRegistry price x royalty_bps) plus `price`; JobMarket
+            charges it at open, and the client's `max_price` bounds it.
+    @dev Only a served model: an offer the node could never be paid under would mislead clients.
+    @param model_id A model the caller serves.
+    @param price VEIL for the node's compute per job (before the protocol fee); zero is allowed.
+    """
+    assert self._nodes[msg.sender].registered, "not registered"
+    # a node may only price what it announced: otherwise a stale offer would sit in the listings
+    assert self._serves[msg.sender][model_id], "model not served"
+    # the +1 encoding below must not wrap
+    assert price < max_value(uint256), "price too high"
+    self._offers[msg.sender][model_id] = price + 1
+    log OfferSet(node=msg.sender, model_id=model_id, price=price, active=True)
+
+
+@external
+def clear_offer(model_id: uint256):
+    """
+    @notice Drop the caller's offer for `model_id`: its jobs cost the model's list price again.
+    @param model_id A model the caller has an offer for.
+    """
+    # clearing nothing is a caller's mistake (a typo'd model id); say so instead of logging a no-op
+    assert self._offers[msg.sender][model_id] != 0, "no offer"
+    self._offers[msg.sender][model_id] = 0
+    log OfferSet(node=msg.sender, model_id=model_id, price=0, active=False)
 
 
 @external
@@ -386,6 +426,37 @@ def serves(addr: address, model_id: uint256) -> bool:
     @return True if served.
     """
     return self._serves[addr][model_id]
+
+
+@external
+@view
+def offer(addr: address, model_id: uint256) -> (bool, uint256):
+    """
+    @notice A node's own compute price for a model.
+    @param addr Node address.
+    @param model_id Model id.
+    @return (has an offer, price); without one the job costs the model's list price.
+    """
+    o: uint256 = self._offers[addr][model_id]
+    if o == 0:
+        return False, 0
+    return True, o - 1
+
+
+@external
+@view
+def job_terms(addr: address, model_id: uint256) -> (bool, bool, bool, uint256):
+    """
+    @notice What a market checks to open a job on a node, in one call (is_active, serves, offer).
+    @param addr Node address.
+    @param model_id Model id.
+    @return (active, serves `model_id`, has an offer, offer price).
+    """
+    active: bool = self._nodes[addr].registered and self._nodes[addr].stake >= min_stake
+    o: uint256 = self._offers[addr][model_id]
+    if o == 0:
+        return active, self._serves[addr][model_id], False, 0
+    return active, self._serves[addr][model_id], True, o - 1
 
 
 @external

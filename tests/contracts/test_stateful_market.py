@@ -74,6 +74,7 @@ from market_actions import FIXTURES, Moves, Reader, revert, snapshot
 from veilproof.chain import Network, compile_contract
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_suite, deploy_zk_verifier
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus
+from veilproof.chain.node_registry import job_price
 from veilproof.chain.suite import Suite
 from veilproof.client.publish import publish_model
 from veilproof.errors import ContractReverted
@@ -171,6 +172,8 @@ class Ghost:
     def true_ct(self) -> bytes:
         """The output ciphertext an honest evaluation gives (deterministic in the input)."""
         return b"fhe output of " + self.commitment.to_bytes(32, "big")
+
+    offer_royalty: int | None = None  # opened on the node's own offer: the owner's royalty fixed at open
 
     @property
     def true_output(self) -> bytes:
@@ -357,6 +360,7 @@ class MarketUnderAttack(RuleBasedStateMachine):
         self.verifier = w.verifiers["adapter"]  # the market's zk_verifier (new ZK jobs are bound to it)
         self.registered = {(w.verifiers["adapter"], w.model_id)}  # (adapter, model) pairs with a VKA
         self.stats: Counter[str] = Counter()
+        self.fee_bps, self.treasury = self.m.suite.market.fee_bps(), self.m.suite.market.treasury()
         self.view, self.view_block = self._read(), self.m.net.w3.eth.block_number
 
     def _read(self) -> View:
@@ -473,9 +477,13 @@ class MarketUnderAttack(RuleBasedStateMachine):
             keys = keccak(b"eval keys of %s" % client.address.encode())
         mode = JobMode.ZK if zk else JobMode.FHE
         known = not zk or self._knows(verifier, model)
+        offer = self.m.suite.nodes.offer(node.address, model)  # #14: the node's own price, if any
+        price = job_price(PRICE, ROYALTY_BPS, offer)  # the client's quote, its max_price
+        if self.m.balance(client.address) < price:
+            return
         try:
             job_id = self.m.open_job(
-                client, model, node.address, commitment.to_bytes(32, "big"), mode, deadline, PRICE, keys
+                client, model, node.address, commitment.to_bytes(32, "big"), mode, deadline, price, keys
             )
         except ContractReverted as e:
             # #12 item 2: a ZK job for a model its verifier has no VKA for could never be proven,
@@ -485,8 +493,9 @@ class MarketUnderAttack(RuleBasedStateMachine):
             return
         assert known, f"a ZK job opened for model {model}, whose VKA its verifier {verifier} does not know"
         self.jobs[job_id] = Ghost(
-            job_id, client, node, mode, PRICE, deadline, commitment, keys, zk and provable, model, verifier
-        )
+            job_id, client, node, mode, price, deadline, commitment, keys, zk and provable, model, verifier,
+            offer_royalty=None if offer is None else PRICE * ROYALTY_BPS // 10_000,
+        )  # fmt: skip
         self.stats["open"] += 1
 
     @rule(c=st.integers(0, 1), zk=st.booleans(), provable=st.booleans(), ttl=st.sampled_from([5_000, 40_000]))
@@ -673,6 +682,19 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 g.answers = how != "withhold" and (serve or k == 0)  # and answer a demand, or let it lapse
         elif how == "reject":
             self._try("cheater reject", self.m.reject, n, job)
+
+    @rule(n=st.integers(0, 2), how=st.sampled_from(["free", "cheap", "dear", "clear"]))
+    def node_prices(self, n: int, how: str) -> None:
+        """Any node sets, changes or clears its own price (#14); open jobs keep what they escrowed."""
+        node = [*self.honest_nodes, self.cheater][n]
+        nodes = self.m.suite.nodes
+        if how == "clear":
+            if nodes.offer(node.address, self.model_id) is not None:
+                nodes.clear_offer(self.model_id, sender=node)
+                self.stats["node clears offer"] += 1
+            return
+        nodes.set_offer(self.model_id, {"free": 0, "cheap": PRICE // 3, "dear": 2 * PRICE}[how], sender=node)
+        self.stats["node sets offer"] += 1
 
     @rule(
         n=st.integers(0, 2),
@@ -898,9 +920,17 @@ class MarketUnderAttack(RuleBasedStateMachine):
                 continue
             g.status = status
             if status == JobStatus.SETTLED:
-                royalty = g.price * ROYALTY_BPS // 10_000
-                self.credited[g.node.address] += g.price - royalty
+                # JobMarket._settle: a list-price job pays the fee first and splits the rest by
+                # royalty_bps; an offer job (#14) pays the owner the royalty fixed at open, the fee on the rest
+                if g.offer_royalty is None:
+                    fee = g.price * self.fee_bps // 10_000
+                    royalty = (g.price - fee) * ROYALTY_BPS // 10_000
+                else:
+                    royalty = g.offer_royalty
+                    fee = (g.price - royalty) * self.fee_bps // 10_000
+                self.credited[g.node.address] += g.price - fee - royalty
                 self.credited[self.owner.address] += royalty
+                self.credited[self.treasury] += fee
             elif status in (JobStatus.REFUNDED, JobStatus.SLASHED):
                 self.credited[g.client.address] += g.price
         for a, owed in v.pending.items():

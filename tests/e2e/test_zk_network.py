@@ -381,3 +381,39 @@ def _zombie(pid: int) -> bool:
             return any(ln.startswith("State:") and "Z" in ln for ln in f)
     except OSError:
         return True
+
+
+def test_a_node_priced_by_its_own_offer_is_paid_it_and_advertises_its_job_time(zk_world: ZkWorld) -> None:
+    """#14 compute market, end to end with a real node and proof: the honest node sets its own price;
+    the client quotes and pays exactly royalty + offer, the owner gets exactly its royalty, the node its
+    offer; the node's /info shows the offer and the median of its finished jobs, which the market
+    strategy reads."""
+    from veilproof.client.node_api import NodeApi
+    from veilproof.client.selection import MarketPrefs, market_selection
+
+    w = zk_world
+    s = w.lnet.suite
+    node = w.honest.account
+    offer = PRICE // 2
+    royalty = PRICE * 2_000 // 10_000
+    s.nodes.set_offer(w.model_id, offer, sender=node)
+    try:
+        quoted = {o.address: o for o in w.client.nodes(w.model_id)}
+        assert (quoted[node.address].price, quoted[node.address].offer) == (royalty + offer, offer)
+        owner_before, node_before = s.market.pending(w.lnet.owner.address), s.market.pending(node.address)
+        client_before = _veil(w, w.client.account.address)
+        r = w.client.infer(w.model_id, w.built.example.x_test[2], node=node.address)
+        assert r.status == "settled"
+        assert client_before - _veil(w, w.client.account.address) == royalty + offer
+        assert s.market.pending(w.lnet.owner.address) - owner_before == royalty  # dev params: no fee
+        assert s.market.pending(node.address) - node_before == offer
+        endpoint = s.nodes.read_node(node.address).endpoint
+        served = next(m for m in NodeApi(endpoint).info().models if m.model_id == w.model_id)
+        assert (served.offer, served.job_price) == (offer, royalty + offer)
+        assert served.median_job_s is not None and served.median_job_s > 0 and served.recent_jobs >= 1
+        # the strategy reads that /info (the cheater, at list price and unmeasured, ranks after it)
+        ranked = market_selection(w.model_id, MarketPrefs(time_value=1))(w.client.nodes(w.model_id))
+        assert ranked[0].address == node.address and ranked[0].median_job_s == served.median_job_s
+        _escrow_balanced(w)
+    finally:
+        s.nodes.clear_offer(w.model_id, sender=node)

@@ -113,7 +113,17 @@ def test_node_loads_the_committed_package(tmp_path: Path, published, mlp) -> Non
         tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
     )
     svc.load_models()
-    assert svc.info().models[0].model_id == mid
+    served = svc.info().models[0]
+    assert served.model_id == mid
+    # no offer yet: a job costs the list price; no job finished: no median (#14 compute market)
+    assert (served.offer, served.job_price, served.median_job_s, served.recent_jobs) == (None, 1, None, 0)
+    net.fund(svc.address)
+    suite.nodes.register("http://127.0.0.1:9", svc.pubkey, [mid], sender=svc.account)
+    suite.nodes.set_offer(mid, 5, sender=svc.account)
+    info = svc.info()
+    royalty = 1 * suite.models.read_model(mid).royalty_bps // 10_000
+    assert (info.models[0].offer, info.models[0].job_price) == (5, royalty + 5)
+    assert info.free_slots == info.workers + info.queue_limit - info.inflight > 0
 
 
 def test_node_refuses_a_retired_model(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]

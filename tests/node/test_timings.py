@@ -55,3 +55,18 @@ def test_a_replayed_request_cannot_replace_the_jobs_timer() -> None:
     book.adopt(2, JobTimer())
     book.adopt(3, JobTimer())
     assert book.get(1) is None and book.get(3) is not None  # bounded: the oldest is forgotten
+
+
+def test_recent_job_time_is_the_median_of_the_models_finished_jobs() -> None:
+    """What /info advertises per model (#14): a median over recent finished jobs, other models and
+    unfinished jobs excluded, one outlier (a first job loading keys) not moving it."""
+    book = TimerBook()
+    assert book.recent_job_time(1) == (None, 0)
+    for job_id, (model, seconds) in enumerate([(1, 2.0), (1, 30.0), (1, 3.0), (2, 9.0), (1, 4.0)], start=1):
+        t = JobTimer()
+        t.started, t.finished = 100.0, 100.0 + seconds
+        book.adopt(job_id, t, model)
+    book.adopt(99, JobTimer(), 1)  # still running: not counted
+    assert book.recent_job_time(1) == (3.5, 4)
+    assert book.recent_job_time(2) == (9.0, 1)
+    assert book.recent_job_time(1, last=2) == (3.5, 2)  # the two most recent: 3.0 and 4.0

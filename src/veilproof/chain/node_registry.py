@@ -26,6 +26,15 @@ class OnchainNode:
     slashed_total: int
 
 
+def job_price(list_price: int, royalty_bps: int, offer: int | None) -> int:
+    """What JobMarket.open_job charges (the contract's rule, mirrored so a client can quote a node
+    without a transaction): the model's list price when the node has no offer, else the owner's
+    royalty amount (list price x royalty_bps, rounded down) plus the node's offer."""
+    if offer is None:
+        return list_price
+    return list_price * royalty_bps // 10_000 + offer
+
+
 class NodeRegistry(ContractFacade):
     CONTRACT = "NodeRegistry"
 
@@ -64,6 +73,12 @@ class NodeRegistry(ContractFacade):
 
     def models_of(self, address: str) -> list[int]:
         return [int(m) for m in self._call("models_of", to_checksum_address(address))]
+
+    def offer(self, address: str, model_id: int) -> int | None:
+        """The node's own compute price for ``model_id`` (on top of the owner's royalty); None: no offer,
+        its jobs cost the model's list price."""
+        has, price = self._call("offer", to_checksum_address(address), model_id)
+        return int(price) if has else None
 
     def min_stake(self) -> int:
         return int(self._call("min_stake"))
@@ -105,6 +120,14 @@ class NodeRegistry(ContractFacade):
 
     def set_models(self, model_ids: Sequence[int], *, sender: LocalAccount) -> Receipt:
         return self._send("set_models", list(model_ids), sender=sender)
+
+    def set_offer(self, model_id: int, price: int, *, sender: LocalAccount) -> Receipt:
+        """Set the sender's compute price for a model it serves: a job then costs royalty + ``price``."""
+        return self._send("set_offer", model_id, price, sender=sender)
+
+    def clear_offer(self, model_id: int, *, sender: LocalAccount) -> Receipt:
+        """Drop the sender's offer: its jobs cost the model's list price again."""
+        return self._send("clear_offer", model_id, sender=sender)
 
     def stake(self, amount: int, *, sender: LocalAccount) -> Receipt:
         """Bond ``amount`` VEIL (pulled with transferFrom: approve the registry first)."""

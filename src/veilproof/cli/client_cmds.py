@@ -223,12 +223,45 @@ def nodes(
     home: str | None = Home,
     account: str = AccountName,
     json_out: bool = JsonOut,
+    time_value: float = typer.Option(
+        0.0, "--time-value", help="VEIL a second of waiting is worth to you (ranks faster nodes higher)."
+    ),
+    min_stake: float = typer.Option(0.0, "--min-stake", help="Hide nodes bonding less VEIL."),
+    info_timeout: float = typer.Option(3.0, "--info-timeout", help="Seconds to wait for each node's /info."),
 ) -> None:
-    """Active nodes serving a model, best first."""
+    """The offers for a model, best first: each active node's job price (the model owner's royalty plus
+    the node's own price, or the list price), the royalty in it, the node's capacity and recent job time
+    (from its /info; "-" when it did not answer), stake and reputation."""
+    import httpx
+
+    from veilproof.client.node_api import NodeApi
+    from veilproof.client.selection import MarketPrefs, NodeOffer, rank_market, with_capacity
+
+    http = httpx.Client(timeout=info_timeout)
+    prefs = MarketPrefs(time_value=int(time_value * 10**18), min_stake=int(min_stake * 10**18))
+
+    def fetch(c: Client) -> list[tuple[NodeOffer, int]]:
+        m = c.suite.models.read_model(model)
+        fee_bps = c.suite.market.fee_bps()
+        offers = with_capacity(c.nodes(model), model, lambda o: NodeApi(o.endpoint, http=http).info())
+
+        def royalty(o: NodeOffer) -> int:  # the owner's part of this node's job price (JobMarket._settle)
+            if o.offer is not None:
+                return m.price * m.royalty_bps // 10_000
+            return (o.price - o.price * fee_bps // 10_000) * m.royalty_bps // 10_000
+
+        return [(o, royalty(o)) for o in rank_market(offers, prefs)]
+
+    def opt(v: float | int | None, fmt: str = "{}") -> str:
+        return "-" if v is None else fmt.format(v)
+
     _show(
-        lambda c: c.nodes(model),
-        ("node", "endpoint", "stake (VEIL)", "price (VEIL)", "reputation"),
-        lambda o: (o.address, o.endpoint, amount(o.stake), amount(o.price), f"{o.reputation:g}"),
+        fetch,
+        ("node", "endpoint", "price (VEIL)", "royalty (VEIL)", "node offer", "job s (median)", "free slots",
+         "workers", "stake (VEIL)", "reputation"),
+        lambda r: (r[0].address, r[0].endpoint, amount(r[0].price), amount(r[1]),
+                   "list price" if r[0].offer is None else amount(r[0].offer), opt(r[0].median_job_s, "{:.2f}"),
+                   opt(r[0].free_slots), opt(r[0].workers), amount(r[0].stake), f"{r[0].reputation:g}"),
         home, chain_url, account, json_out,
-        as_json=lambda r: {**r.__dict__, "pubkey": "0x" + r.pubkey.hex()},
+        as_json=lambda r: {**r[0].__dict__, "pubkey": "0x" + r[0].pubkey.hex(), "royalty": r[1]},
     )  # fmt: skip

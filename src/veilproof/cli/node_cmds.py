@@ -54,6 +54,72 @@ def _parse_models(specs: list[str]) -> list:
     return out
 
 
+def _veil(text: str, what: str) -> int:
+    """A VEIL amount (decimal, e.g. ``0.25``) in base units; a clear error for anything else."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        d = Decimal(-1)
+    wei = d * 10**18
+    if not d.is_finite() or d < 0 or wei != wei.to_integral_value():
+        raise ConfigError(f"{what}: {text!r} is not a VEIL amount (a number >= 0, at most 18 decimals)")
+    return int(wei)
+
+
+def _parse_prices(specs: list[str]) -> dict[int, int]:
+    """``--price MODEL=VEIL`` flags as {model id: base units}."""
+    out: dict[int, int] = {}
+    for s in specs:
+        mid, sep, price = s.partition("=")
+        if not sep or not mid.strip().isdigit():
+            raise ConfigError(f"--price {s!r}: expected MODEL_ID=VEIL, e.g. --price 3=0.5")
+        out[int(mid)] = _veil(price.strip(), f"--price {s!r}")
+    return out
+
+
+@node_app.command("offer")
+def offer(
+    model: int = typer.Option(..., "--model", "-m", help="A model this node serves."),
+    price: str | None = typer.Option(
+        None, "--price", help="The node's compute price per job in VEIL, on top of the owner's royalty."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Drop the offer: jobs cost the model's list price."),
+    chain_url: str | None = ChainUrl,
+    home: str | None = Home,
+    account: str = typer.Option("node", "--account", "-a"),
+    json_out: bool = JsonOut,
+) -> None:
+    """Set (or --clear) this node's own price for a model (NodeRegistry.set_offer). A job then costs the
+    model owner's royalty (list price x royalty share) plus this price; clients see it in `veilproof nodes`."""
+    from veilproof.chain.node_registry import job_price
+    from veilproof.cli._common import amount, attach_suite, open_network
+
+    try:
+        if clear == (price is not None):
+            raise ConfigError("node offer: pass either --price VEIL or --clear")
+        p = paths(home)
+        net = open_network(p, chain_url)
+        suite = attach_suite(p, net)
+        acct = load_account(p, account)
+        if clear:
+            suite.nodes.clear_offer(model, sender=acct)
+        else:
+            assert price is not None
+            suite.nodes.set_offer(model, _veil(price, "--price"), sender=acct)
+        m = suite.models.read_model(model)
+        own = suite.nodes.offer(acct.address, model)
+        total = job_price(m.price, m.royalty_bps, own)
+    except VeilproofError as e:
+        fail(e)
+    if json_out:
+        emit_json({"node": acct.address, "model_id": model, "offer": own, "job_price": total})
+    else:
+        what = "no offer (list price)" if own is None else f"offer {amount(own)} VEIL"
+        console.print(f"node {acct.address} model {model}: {what}; a job costs {amount(total)} VEIL")
+
+
 @node_app.command("start")
 def start(
     model: list[str] = typer.Option(
@@ -81,6 +147,12 @@ def start(
         help="VEIL to keep staked (at least the network's minimum node stake).",
     ),
     fetch_from: list[str] = typer.Option([], help="Other nodes to fetch missing artifacts from."),
+    price: list[str] = typer.Option(
+        [],
+        "--price",
+        help="MODEL=VEIL: this node's own price for a served model, on top of the owner's royalty "
+        "(repeatable; set on chain at start; see `veilproof node offer`).",
+    ),
     json_out: bool = typer.Option(
         False, "--json", help="Print one JSON line (endpoint, address, pid) once serving."
     ),
@@ -101,6 +173,7 @@ def start(
                 home=p.home, chain_url=url, deployment_file=p.deployment, account_name=account,
                 models=_parse_models(model), host=host, port=port, public_url=public_url, workers=workers,
                 queue_limit=queue_limit, stake=stake * 10**18, artifact_sources=list(fetch_from),
+                offers=_parse_prices(price),
             )  # fmt: skip
             announced_endpoint(cfg)  # an unreachable announcement fails before the password prompt
             load_account(p, account)  # fail early on a wrong password

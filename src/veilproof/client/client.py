@@ -33,6 +33,7 @@ from veilproof.artifacts.remote import fetch_artifact
 from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
+from veilproof.chain.node_registry import job_price
 from veilproof.chain.receipt_market import Order, ReceiptMarket, output_hash
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import (
@@ -169,7 +170,9 @@ class Client:
             if not nodes.serves(n.address, model_id):
                 continue
             rep = self.reputation(n.address) if self.reputation else 0.0
-            offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, m.price, rep))
+            own = nodes.offer(n.address, model_id)  # the node's own price (#14), None: list price
+            price = job_price(m.price, m.royalty_bps, own)
+            offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, price, rep, offer=own))
         return self.selection(offers)
 
     # --- inference -----------------------------------------------------------------------------
@@ -233,12 +236,12 @@ class Client:
         mode: JobMode,
         eval_keys_hash: str | None = None,
     ) -> tuple[int, str]:
-        """Open the job at the price this client read (``m.price``: the market refuses a higher
-        one); an FHE job commits the hash of the evaluation keys uploaded to the node, so a result
+        """Open the job at the price this client read for this node (``offer.price``: the list
+        price or royalty + the node's offer; the market refuses a higher one); an FHE job commits the hash of the evaluation keys uploaded to the node, so a result
         under any other keys cannot be posted."""
         deadline = self.net.now() + self.deadline_s
         return self.payer.open_job(
-            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, m.price,
+            m.model_id, offer.address, commitment.to_bytes(32, "big"), mode, deadline, offer.price,
             bytes.fromhex(eval_keys_hash) if eval_keys_hash else None,
         )  # fmt: skip
 
@@ -315,7 +318,7 @@ class Client:
         commitment = input_commitment(settings, x)
         timings["commit"] = time.perf_counter() - t0
         job_id, open_tx = self._open_job(m, offer, commitment, JobMode.ZK)
-        say(f"job {job_id} opened with node {offer.address[:10]}…, {m.price / 1e18:g} VEIL in escrow")
+        say(f"job {job_id} opened with node {offer.address[:10]}…, {offer.price / 1e18:g} VEIL in escrow")
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkJobRequest(encrypted_input="0x" + envelope.hex())
         api = self._api(offer)

@@ -141,7 +141,7 @@ class Admission(NodeCore):
             raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
         timer = current_timer()
         if timer is not None:
-            self.timers.adopt(job.job_id, timer)
+            self.timers.adopt(job.job_id, timer, job.model_id)
         try:
             with phase("start_job"):
                 self.suite.market.start_job(job.job_id, sender=self.account)

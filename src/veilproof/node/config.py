@@ -40,6 +40,9 @@ class NodeConfig:
     maintenance_interval_s: float = 30.0
     stake: int = 2_000 * 10**18  # the production minimum node stake (chain.deploy.NODE_MIN_STAKE_VEIL)
     artifact_sources: list[str] = field(default_factory=list)  # other nodes' base URLs
+    # the node's own compute price per model (VEIL base units), set on chain at start (NodeRegistry.set_offer);
+    # a model not listed keeps whatever offer it has (none: the model's list price)
+    offers: dict[int, int] = field(default_factory=dict)
     deadline_margin: int = 5  # seconds a job must still have left to be accepted
     # Pay-on-proof (ReceiptMarket): receipts are settled in one transaction once this many are held,
     # or once the oldest has waited this long (and at once when a client's withdrawal is pending).

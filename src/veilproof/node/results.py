@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from veilproof.artifacts import sha256_hex
+from veilproof.chain.node_registry import job_price
 from veilproof.chain.views import JobStatus
 from veilproof.errors import ArtifactError, ContractReverted
 from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, CHAIN_WATCH_INTERVAL_S, NodeCore, chain_down
@@ -236,12 +237,14 @@ class Results(NodeCore):
             raise UnknownArtifact(str(e)) from e
 
     def info(self) -> NodeInfo:
-        return NodeInfo(
-            address=self.address,
-            pubkey="0x" + self.pubkey.hex(),
-            chain_id=self.chain_id,
-            market=self.suite.market.address,
-            models=[
+        """Who the node is and what it sells: per model its offer and current job price (read from the
+        chain each call, so a changed offer shows at once) and the median time of its recent jobs;
+        and its capacity (workers, jobs in flight, free slots) for a client choosing among nodes."""
+        served = []
+        for mid, lm in self.models.items():
+            offer = self.suite.nodes.offer(self.address, mid)
+            median, n = self.timers.recent_job_time(mid)
+            served.append(
                 ServedModelInfo(
                     model_id=mid,
                     name=lm.onchain.name,
@@ -249,10 +252,22 @@ class Results(NodeCore):
                     zk_package=lm.served.zk_package,
                     fhe_server=lm.served.fhe_server,
                     fhe_client=lm.served.fhe_client,
+                    offer=offer,
+                    job_price=job_price(lm.onchain.price, lm.onchain.royalty_bps, offer),
+                    median_job_s=median,
+                    recent_jobs=n,
                 )
-                for mid, lm in self.models.items()
-            ],
-            workers=self.pool.workers,
-            inflight=self.pool.inflight,
+            )
+        pool = self.pool
+        return NodeInfo(
+            address=self.address,
+            pubkey="0x" + self.pubkey.hex(),
+            chain_id=self.chain_id,
+            market=self.suite.market.address,
+            models=served,
+            workers=pool.workers,
+            inflight=pool.inflight,
             uptime_s=round(time.time() - self.started, 1),
+            queue_limit=pool.queue_limit,
+            free_slots=max(pool.workers + pool.queue_limit - pool.inflight, 0),
         )

@@ -101,6 +101,7 @@ def load_config(path: Path) -> NodeConfig:
         d["home"] = Path(d["home"])
         d["deployment_file"] = Path(d["deployment_file"])
         d["models"] = [ServedModel(**m) for m in d["models"]]
+        d["offers"] = {int(k): int(v) for k, v in d.get("offers", {}).items()}  # JSON keys are strings
         return NodeConfig(**d)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ConfigError(f"node config {path}: {e}") from e

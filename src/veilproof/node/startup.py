@@ -93,7 +93,8 @@ class Startup(NodeCore):
         return FheServer(path, expected_hash=onchain.fhe_server_hash)
 
     def ensure_registered_and_staked(self, endpoint: str) -> None:
-        """Register (or update the endpoint / models) and top the stake up to the configured amount."""
+        """Register (or update the endpoint / models), set the configured offers, and top the stake up
+        to the configured amount."""
         nodes, token = self.suite.nodes, self.suite.token
         n = nodes.read_node(self.address)
         ids = [sm.model_id for sm in self.cfg.models]
@@ -103,6 +104,11 @@ class Startup(NodeCore):
             if n.endpoint != endpoint:
                 nodes.set_endpoint(endpoint, sender=self.account)
             nodes.set_models(ids, sender=self.account)
+        for mid, price in self.cfg.offers.items():
+            if mid not in ids:
+                raise ConfigError(f"offer for model {mid}: the node does not serve it (served: {ids})")
+            if nodes.offer(self.address, mid) != price:  # a restart with the same prices sends nothing
+                nodes.set_offer(mid, price, sender=self.account)
         # Top up towards the configured stake with what the account holds (after a slash it may
         # hold less); refuse to serve only if the stake ends below the network's minimum.
         balance = token.balance_of(self.address)

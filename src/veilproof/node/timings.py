@@ -135,6 +135,7 @@ class TimerBook:
 
     def __init__(self, keep: int = 1024) -> None:
         self._timers: OrderedDict[int, JobTimer] = OrderedDict()
+        self._model: dict[int, int] = {}  # job id -> model id, for the per-model medians /info shows
         self._keep = keep
         self._lock = threading.Lock()
 
@@ -147,14 +148,36 @@ class TimerBook:
         finally:
             _CURRENT.reset(token)
 
-    def adopt(self, job_id: int, timer: JobTimer) -> None:
+    def adopt(self, job_id: int, timer: JobTimer, model_id: int | None = None) -> None:
         """The job was recorded: its timer is now the job's (replays never get here, so a replayed
         request cannot overwrite the timer of the job it replays)."""
         with self._lock:
             self._timers[job_id] = timer
             self._timers.move_to_end(job_id)
+            if model_id is not None:
+                self._model[job_id] = model_id
             while len(self._timers) > self._keep:
-                self._timers.popitem(last=False)
+                old, _ = self._timers.popitem(last=False)
+                self._model.pop(old, None)
+
+    def recent_job_time(self, model_id: int, last: int = 20) -> tuple[float | None, int]:
+        """(median wall time in seconds, count) of the last ``last`` finished jobs on ``model_id``.
+
+        Why a median of recent jobs: it is what a client should expect to wait on this node now (the
+        warm-prover steady state, a slower machine, a loaded one), and one outlier (a first job loading
+        its keys, a slow RPC) does not move it. None until a job on the model finished."""
+        with self._lock:
+            done = [
+                t.finished - t.started
+                for j, t in reversed(self._timers.items())
+                if t.finished is not None and self._model.get(j) == model_id
+            ][:last]
+        if not done:
+            return None, 0
+        done.sort()
+        n = len(done)
+        mid = done[n // 2] if n % 2 else (done[n // 2 - 1] + done[n // 2]) / 2
+        return round(mid, 6), n
 
     def get(self, job_id: int) -> JobTimer | None:
         with self._lock:

@@ -89,6 +89,21 @@ class ServedModelInfo(_Body):
     zk_package: str | None = Field(description="manifest digest of the ZK package, if served")
     fhe_server: str | None = Field(description="sha256 of the FHE server.zip, if served")
     fhe_client: str | None = Field(description="sha256 of the FHE client.zip, if served")
+    # the compute market (#14): what this node charges and how fast it has been, so a client can pick
+    offer: int | None = Field(
+        default=None,
+        description="the node's own compute price for the model (NodeRegistry.offer), on top of the "
+        "owner's royalty; null: no offer, a job costs the model's list price",
+    )
+    job_price: int | None = Field(
+        default=None, description="what a job on this node costs now (list price, or royalty + offer)"
+    )
+    median_job_s: float | None = Field(
+        default=None,
+        description="median wall time of this node's recent finished jobs on the model (admission to "
+        "submit, seconds); null until one finished",
+    )
+    recent_jobs: int = Field(default=0, description="how many finished jobs median_job_s is over")
 
 
 class NodeInfo(_Body):
@@ -100,6 +115,10 @@ class NodeInfo(_Body):
     workers: int
     inflight: int
     uptime_s: float
+    queue_limit: int = Field(default=0, description="jobs the node queues beyond its busy workers")
+    free_slots: int = Field(
+        default=0, description="jobs it would admit now (workers + queue_limit - inflight)"
+    )
 
 
 class ZkJobRequest(_Body):
