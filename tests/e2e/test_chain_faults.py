@@ -159,12 +159,14 @@ def world(tmp_path_factory: pytest.TempPathFactory, mlp) -> Iterator[World]:  # 
         artifacts_dir=mlp.package.store.root,
         stake_veil=300,
     )
+    w = World(anvil, relay, lnet, params, model_id, node, mlp)
     try:
-        yield World(anvil, relay, lnet, params, model_id, node, mlp)
+        yield w
     finally:
         lnet.stop()
         relay.cut()
         anvil.stop()
+        w.anvil.stop()  # the redeploy test replaces the killed anvil with a new one: stop that too
 
 
 def _open(w: World, client, x: np.ndarray, n: int = 1, deadline_s: int = 1800) -> list[int]:  # type: ignore[no-untyped-def]
