@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "VEILPROOF_HOME": str(home),
-        "VEILPROOF_PASSWORD": "pw",
-        "VEILPROOF_SCRYPT_N": "1024",
-    }
-    env.pop("VEILPROOF_CHAIN_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "veilproof.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from cli_run import run_cli
 
 
 @pytest.mark.parametrize("kind", ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
 def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
-    up = _cli(tmp_path, "chain", "up", "--port", "0", *(["--embedded"] if kind == "embedded" else []))
+    up = run_cli(tmp_path, "chain", "up", "--port", "0", *(["--embedded"] if kind == "embedded" else []))
     assert up.returncode == 0, up.stderr
     try:
-        dep = _cli(tmp_path, "deploy", "--json")
+        dep = run_cli(tmp_path, "deploy", "--json")
         assert dep.returncode == 0, dep.stderr
         addrs = json.loads(dep.stdout)
-        st = _cli(tmp_path, "status", "--json", "--account", "default")
+        st = run_cli(tmp_path, "status", "--json", "--account", "default")
         assert st.returncode == 0, st.stderr
         info = json.loads(st.stdout)
         assert all(c["code"] for c in info["contracts"].values())
@@ -47,18 +28,18 @@ def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
         # FHE results are never without an arbiter: the default deploy wires FheQuorum in (#12)
         assert info["fhe_arbiter"] == addrs["extra"]["fhe_quorum"] != "0x" + "00" * 20
     finally:
-        down = _cli(tmp_path, "chain", "down")
+        down = run_cli(tmp_path, "chain", "down")
     assert "stopped" in down.stdout
 
 
 def test_status_without_deployment_is_a_clear_error(tmp_path: Path) -> None:
-    r = _cli(tmp_path, "status")
+    r = run_cli(tmp_path, "status")
     assert r.returncode == 1
     assert "run `veilproof deploy` first" in r.stderr
 
 
 def test_deploy_on_embedded_without_chain_warns_and_writes_nothing(tmp_path: Path) -> None:
-    r = _cli(tmp_path, "deploy")
+    r = run_cli(tmp_path, "deploy")
     assert r.returncode == 0, r.stderr
     assert "vanish" in r.stderr
     assert not (tmp_path / "deployment.json").exists()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 
 from veilproof.chain import connect
 from veilproof.chain.deploy import Deployment
@@ -19,30 +17,13 @@ from veilproof.cli._common import paths, resolve_chain_url
 ONE = 10**18
 
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "VEILPROOF_HOME": str(home),
-        "VEILPROOF_PASSWORD": "pw",
-        "VEILPROOF_SCRYPT_N": "1024",
-    }
-    env.pop("VEILPROOF_CHAIN_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "veilproof.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow  # ~23 s: a chain up, a deploy and seven CLI processes
 def test_node_offer_and_nodes_listing(tmp_path: Path) -> None:
-    up = _cli(tmp_path, "chain", "up", "--port", "0", "--embedded")
+    up = run_cli(tmp_path, "chain", "up", "--port", "0", "--embedded")
     assert up.returncode == 0, up.stderr
     try:
-        assert _cli(tmp_path, "deploy", "--json").returncode == 0
-        node_addr = json.loads(_cli(tmp_path, "account", "new", "node", "--json").stdout)["address"]
+        assert run_cli(tmp_path, "deploy", "--json").returncode == 0
+        node_addr = json.loads(run_cli(tmp_path, "account", "new", "node", "--json").stdout)["address"]
         url = resolve_chain_url(paths(str(tmp_path)), None)
         net = connect(url)
         suite = Suite.attach(net, Deployment.load(tmp_path / "deployment.json"))
@@ -61,14 +42,14 @@ def test_node_offer_and_nodes_listing(tmp_path: Path) -> None:
             suite.token.approve(suite.nodes.address, stake, sender=n)
             suite.nodes.stake(stake, sender=n)
 
-        r = _cli(tmp_path, "node", "offer", "--model", str(mid), "--price", "0.25", "--json")
+        r = run_cli(tmp_path, "node", "offer", "--model", str(mid), "--price", "0.25", "--json")
         assert r.returncode == 0, r.stderr
         royalty = ONE * 1500 // 10_000
         assert json.loads(r.stdout) == {
             "node": node_addr, "model_id": mid, "offer": ONE // 4, "job_price": royalty + ONE // 4
         }  # fmt: skip
         rows = json.loads(
-            _cli(tmp_path, "nodes", "--model", str(mid), "--json", "--info-timeout", "0.5").stdout
+            run_cli(tmp_path, "nodes", "--model", str(mid), "--json", "--info-timeout", "0.5").stdout
         )
         fee_bps = suite.market.fee_bps()
         # the node with the offer is cheaper than the list price: first; nobody serves /info here
@@ -76,17 +57,17 @@ def test_node_offer_and_nodes_listing(tmp_path: Path) -> None:
             (node_addr, royalty + ONE // 4, royalty, ONE // 4, None),
             (other.address, ONE, (ONE - ONE * fee_bps // 10_000) * 1500 // 10_000, None, None),
         ]
-        table = _cli(tmp_path, "nodes", "--model", str(mid), "--info-timeout", "0.5").stdout
+        table = run_cli(tmp_path, "nodes", "--model", str(mid), "--info-timeout", "0.5").stdout
         assert "list price" in table and "0.4" in table and "royalty" in table
 
-        bad = _cli(tmp_path, "node", "offer", "--model", str(mid), "--price", "cheap")
+        bad = run_cli(tmp_path, "node", "offer", "--model", str(mid), "--price", "cheap")
         assert bad.returncode == 1 and "not a VEIL amount" in bad.stderr and "Traceback" not in bad.stderr
-        both = _cli(tmp_path, "node", "offer", "--model", str(mid))
+        both = run_cli(tmp_path, "node", "offer", "--model", str(mid))
         assert both.returncode == 1 and "either --price VEIL or --clear" in both.stderr
-        cleared = _cli(tmp_path, "node", "offer", "--model", str(mid), "--clear", "--json")
+        cleared = run_cli(tmp_path, "node", "offer", "--model", str(mid), "--clear", "--json")
         assert json.loads(cleared.stdout)["job_price"] == ONE and json.loads(cleared.stdout)["offer"] is None
     finally:
-        _cli(tmp_path, "chain", "down")
+        run_cli(tmp_path, "chain", "down")
 
 
 def test_node_start_price_flags_parse_or_say_what_is_expected() -> None:
