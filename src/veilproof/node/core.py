@@ -121,6 +121,8 @@ class NodeCore:
         self.accusations: set[tuple[int, str]] = set()
         # FHE jobs this node saw closed on chain (settled, refunded): not read again by the payout watch
         self.closed_fhe: set[int] = set()
+        # FHE job -> chain time its challenge window closes: the payout watch does not re-read it before
+        self.fhe_payout_due: dict[int, int] = {}
 
     def _genesis_hash(self) -> str:
         return bytes(self.net.w3.eth.get_block(0)["hash"]).hex()

@@ -202,14 +202,15 @@ class Results(NodeCore):
         now, window = self.chain_now(), None
         done: list[int] = []
         for row in self.db.submitted_fhe():
-            if row.job_id in self.closed_fhe:
-                continue
+            if row.job_id in self.closed_fhe or now < self.fhe_payout_due.get(row.job_id, 0):
+                continue  # closed, or its window is still open (known from an earlier read)
             job = market.read_job(row.job_id)
             if job.status != JobStatus.SUBMITTED or job.node.lower() != self.address.lower():
                 self.closed_fhe.add(row.job_id)  # accepted, disputed, refunded: nothing to collect here
                 continue
             window = market.challenge_window() if window is None else window
             if now < job.submitted_at + window:
+                self.fhe_payout_due[row.job_id] = job.submitted_at + window
                 continue
             d = market.delivery(row.job_id)
             if d.due and not d.delivered:
@@ -220,6 +221,7 @@ class Results(NodeCore):
                 log.info("job %s: finalize refused: %s", row.job_id, e.reason)
                 continue
             self.closed_fhe.add(row.job_id)
+            self.fhe_payout_due.pop(row.job_id, None)
             done.append(row.job_id)
         return from_block, done
 
