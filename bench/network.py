@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: A
     wd = Path(tempfile.mkdtemp(prefix="zk-", dir=tmp))
     try:
         (wd / "in.json").write_text(json.dumps({"input_data": [x]}))
-        n, t_end, t0 = 0, None, time.perf_counter()
+        n, t_end, t0, c0 = 0, None, time.perf_counter(), time.process_time()
         while True:
             ezkl.gen_witness(
                 str(wd / "in.json"), files["compiled"], str(wd / "w.json"), files["vk"], files["srs"]
@@ -57,7 +58,7 @@ def _raw_zk_worker(files: dict[str, str], x: list[float], seconds: float, out: A
             t_end = time.perf_counter()
             if t_end - t0 >= seconds:
                 break
-        out.put((n, t_end - t0))
+        out.put((n, t_end - t0, time.process_time() - c0))
     finally:
         shutil.rmtree(wd, ignore_errors=True)
 
@@ -76,21 +77,38 @@ def _raw_fhe_worker(bundle: dict[str, str], x: list[float], seconds: float, out:
         srv = FheServer(Path(bundle["server"]), bundle["server_hash"])
         try:
             srv.run(ct, keys)  # warm
-            n, t0 = 0, time.perf_counter()
+            n, t0, c0 = 0, time.perf_counter(), _cpu_with_children()
             while time.perf_counter() - t0 < seconds:
                 srv.run(ct, keys)
                 n += 1
-            out.put((n, time.perf_counter() - t0))
+            out.put((n, time.perf_counter() - t0, _cpu_with_children() - c0))
         finally:
             srv.close()
     finally:
         shutil.rmtree(wd, ignore_errors=True)
 
 
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and its (FHE server) children, via psutil."""
+    import psutil
+
+    me = psutil.Process()
+    procs = [me, *me.children(recursive=True)]
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def raw_throughput(kind: str, procs: int, seconds: float, models: Any) -> dict[str, Any]:
     """Jobs per minute of ``procs`` processes running the bare engine for ``seconds`` each."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
+    target: Callable[[dict[str, str], list[float], float, Any, str], None]
     if kind == "zk":
         f = models.zk_package.files
         files = {k: str(getattr(f, k)) for k in ("compiled", "pk", "vk", "srs")}
@@ -122,7 +140,43 @@ def raw_throughput(kind: str, procs: int, seconds: float, models: Any) -> dict[s
     wall = time.perf_counter() - t0
     n = sum(r[0] for r in res)
     per_proc_rate = sum(r[0] / r[1] for r in res)  # jobs/s, each process over its own busy time
-    return {"kind": kind, "procs": procs, "jobs": n, "wall_s": wall, "jobs_per_min": 60 * per_proc_rate}
+    cpu = sum(r[2] for r in res)
+    return {
+        "kind": kind, "procs": procs, "jobs": n, "wall_s": wall, "jobs_per_min": 60 * per_proc_rate,
+        "cpu_s_per_job": cpu / n if n else None,
+    }  # fmt: skip
+
+
+def merged_raw(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One raw figure from the runs before and after the network phase, and how far they differ.
+
+    Other work on the machine changes both the raw rate and the network's; measuring the engine on both
+    sides of the load window shows when the comparison is not like for like (``drift``)
+    """
+    rates = [before["jobs_per_min"], after["jobs_per_min"]]
+    cpus = [r["cpu_s_per_job"] for r in (before, after) if r.get("cpu_s_per_job")]
+    mean = sum(rates) / 2
+    return {
+        **before,
+        "jobs": before["jobs"] + after["jobs"],
+        "jobs_per_min": mean,
+        "before_jobs_per_min": rates[0],
+        "after_jobs_per_min": rates[1],
+        "drift": abs(rates[0] - rates[1]) / mean if mean else 0.0,
+        "cpu_s_per_job": min(cpus) if cpus else None,
+    }
+
+
+def mixed_raw_cpu(zk: dict[str, Any], fhe: dict[str, Any] | None, computed: dict[str, int]) -> float | None:
+    """Raw CPU seconds per job for the run's ZK/FHE mix (None if not measured)."""
+    n = sum(computed.values()) or 1
+    f_fhe = computed.get("fhe", 0) / n
+    if zk.get("cpu_s_per_job") is None:
+        return None
+    c = (1 - f_fhe) * zk["cpu_s_per_job"]
+    if fhe is not None and f_fhe and fhe.get("cpu_s_per_job") is not None:
+        c += f_fhe * fhe["cpu_s_per_job"]
+    return float(c)
 
 
 def mixed_raw(zk: dict[str, Any], fhe: dict[str, Any] | None, computed: dict[str, int]) -> float:
@@ -155,21 +209,43 @@ def _printer(label: str) -> Any:
 def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s: float) -> dict[str, Any]:
     from veilproof.demo.load import LoadConfig, run_load
 
-    print(f"\n--- raw engine throughput, {nodes} process(es), {raw_s:.0f}s each ---", flush=True)
-    raw_zk = raw_throughput("zk", nodes, raw_s, models)
-    print(f"  raw EZKL prove: {raw_zk['jobs_per_min']:.1f} jobs/min ({raw_zk['jobs']} proofs)", flush=True)
-    raw_fhe = raw_throughput("fhe", nodes, min(raw_s, 10), models) if args.fhe_share > 0 else None
-    if raw_fhe:
-        print(f"  raw FHE run:    {raw_fhe['jobs_per_min']:.0f} jobs/min", flush=True)
+    def raw(when: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        print(f"\n--- raw engine throughput {when}, {nodes} process(es), {raw_s:.0f}s each ---", flush=True)
+        zk = raw_throughput("zk", nodes, raw_s, models)
+        print(f"  raw EZKL prove: {zk['jobs_per_min']:.1f} jobs/min ({zk['jobs']} proofs)", flush=True)
+        fhe = raw_throughput("fhe", nodes, min(raw_s, 10), models) if args.fhe_share > 0 else None
+        if fhe:
+            print(f"  raw FHE run:    {fhe['jobs_per_min']:.0f} jobs/min", flush=True)
+        return zk, fhe
+
+    load = {"before": os.getloadavg()[0]}
+    zk_before, fhe_before = raw("before")
     print(f"--- network: {jobs} jobs, {nodes} node(s), 4 clients ---", flush=True)
     cfg = LoadConfig(
         jobs=jobs, nodes=nodes, fhe_share=args.fhe_share, inflight_per_node=args.inflight_per_node,
         workers=args.workers, settlement=args.settlement, seed=args.seed, timeout=args.timeout,
     )  # fmt: skip
+    load["start"] = os.getloadavg()[0]
     r = run_load(cfg, models, progress=_printer(f"{nodes}n"), keep=args.keep)
+    load["end"] = os.getloadavg()[0]
+    zk_after, fhe_after = raw("after")
+    raw_zk = merged_raw(zk_before, zk_after)
+    raw_fhe = merged_raw(fhe_before, fhe_after) if fhe_before and fhe_after else None
     r["raw_zk"], r["raw_fhe"] = raw_zk, raw_fhe
     r["raw_mixed_jobs_per_min"] = mixed_raw(raw_zk, raw_fhe, r["computed_by_mode"])
     r["network_over_raw"] = r["jobs_per_min"] / r["raw_mixed_jobs_per_min"]
+    # Load-independent view: the engine's CPU per job over the CPU the serving side (node processes +
+    # the chain) spends per computed job. Contention slows both wall clocks but hardly changes CPU
+    # per job, so this ratio survives a busy machine where the wall-clock ratio does not.
+    raw_cpu = mixed_raw_cpu(raw_zk, raw_fhe, r["computed_by_mode"])
+    serving = r["cpu_s_by_role"].get("node", 0.0) + r["cpu_s_by_role"].get("anvil", 0.0)
+    r["serving_cpu_s_per_job"] = serving / r["computed_jobs"] if r["computed_jobs"] else None
+    r["raw_cpu_s_per_job"] = raw_cpu
+    r["cpu_efficiency"] = (
+        raw_cpu / r["serving_cpu_s_per_job"] if raw_cpu and r["serving_cpu_s_per_job"] else None
+    )
+    r["loadavg_1m"] = load
+    r["raw_drift"] = raw_zk["drift"]
     c = r["checks"]
     print(
         f"  {r['jobs_per_min']:.1f} jobs/min = {100 * r['network_over_raw']:.0f}% of raw "
@@ -177,6 +253,12 @@ def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s:
         f"books {'ok' if c['ok'] else 'NOT OK'}",
         flush=True,
     )
+    if r["raw_drift"] > 0.25:
+        print(
+            f"  WARNING: raw EZKL rate moved {100 * r['raw_drift']:.0f}% between before and after "
+            f"(load average {load}); the wall-clock ratio is not like for like, see cpu_efficiency",
+            flush=True,
+        )
     return r
 
 
@@ -200,6 +282,8 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
         f"| throughput | **{main['jobs_per_min']:.1f} jobs/min** |",
         f"| raw engine, same mix, {cfg['nodes']} procs | {main['raw_mixed_jobs_per_min']:.1f} jobs/min (EZKL prove {main['raw_zk']['jobs_per_min']:.1f}/min) |",
         f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.0f}%** |",
+        f"| raw EZKL before / after the load window | {main['raw_zk'].get('before_jobs_per_min', 0):.1f} / {main['raw_zk'].get('after_jobs_per_min', 0):.1f} jobs/min (drift {100 * main.get('raw_drift', 0):.0f}%; 1-min load average {main.get('loadavg_1m', {})}) |",
+        f"| CPU efficiency: raw engine CPU per job / serving CPU (nodes + chain) per job | {_f(main.get('raw_cpu_s_per_job'), '{:.2f}')} s / {_f(main.get('serving_cpu_s_per_job'), '{:.2f}')} s = **{_f(100 * main['cpu_efficiency'] if main.get('cpu_efficiency') else None, '{:.0f}')}%** |",
         f"| latency p50 / p99, honest jobs | {_f(lat['p50'])} s / {_f(lat['p99'])} s (ZK {_f(lat['zk_p50'])} / {_f(lat['zk_p99'])}, FHE {_f(lat['fhe_p50'])} / {_f(lat['fhe_p99'])}) |",
         f"| gas per settled ZK job (mean) | {gas.get('per_settled_zk_job', {}).get('mean', '-'):,} |"
         if "per_settled_zk_job" in gas
@@ -234,11 +318,13 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
             "",
             "Scaling (each row: its own network, same mix; raw measured with as many processes):",
             "",
-            "| nodes | jobs | jobs/min | raw jobs/min | network / raw | p50 s | p99 s |",
-            "|---|---|---|---|---|---|---|",
+            "| nodes | jobs | jobs/min | raw jobs/min (before / after) | network / raw | CPU efficiency | p50 s | p99 s |",
+            "|---|---|---|---|---|---|---|---|",
             *[
                 f"| {r['config']['nodes']} | {r['config']['jobs']} | {r['jobs_per_min']:.1f} | "
-                f"{r['raw_mixed_jobs_per_min']:.1f} | {100 * r['network_over_raw']:.0f}% | "
+                f"{r['raw_mixed_jobs_per_min']:.1f} ({_f(r['raw_zk'].get('before_jobs_per_min'), '{:.0f}')} / "
+                f"{_f(r['raw_zk'].get('after_jobs_per_min'), '{:.0f}')} EZKL) | {100 * r['network_over_raw']:.0f}% | "
+                f"{_f(100 * r['cpu_efficiency'] if r.get('cpu_efficiency') else None, '{:.0f}')}% | "
                 f"{_f(r['latency_s']['p50'])} | {_f(r['latency_s']['p99'])} |"
                 for r in scaling
             ],
@@ -300,7 +386,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     from veilproof.demo.load import build_models
 
-    meta = {
+    meta: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()} {platform.python_version()}",
         "cpus": os.cpu_count() or 0,
