@@ -1,0 +1,135 @@
+"""Federated training on Flower's deployment runtime, committed on TrainingMarket (issue #16).
+
+The slow tests run a real SuperLink and one real SuperNode process per client on 127.0.0.1 against the
+embedded EVM; the fast ones check the commitment and contribution code on real round files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from veilproof.chain import Network
+from veilproof.chain.deploy import ONE_VEIL
+from veilproof.chain.token import Token
+from veilproof.chain.training_market import TrainingMarket, deploy_training_market
+from veilproof.fl import contrib
+from veilproof.fl.client_app import local_update
+from veilproof.fl.commit import (
+    ReaggregationMismatch,
+    RoundRecord,
+    aggregate,
+    arrays_hash,
+    check_round,
+    leaf,
+    merkle_proof,
+    read_round,
+    write_round,
+)
+from veilproof.fl.coordinator import open_and_fill, run_job, verify_round
+from veilproof.fl.model import init_arrays
+from veilproof.fl.runtime import ClientSpec
+from veilproof.fl.split import split_bounty
+
+BOUNTY, STAKE, CSTAKE = 1_000 * ONE_VEIL, 10 * ONE_VEIL, 50 * ONE_VEIL
+BEHAVIORS = ["honest", "honest", "honest", "freerider", "poisoner"]
+
+
+def _synthetic_round(tmp: Path, addrs: list[str]) -> RoundRecord:
+    """One round computed in-process from the real client code (no Flower): for the fast checks."""
+    g = init_arrays()
+    ups = [local_update(g, b, i, len(addrs), 20, 7) for i, b in enumerate(BEHAVIORS[: len(addrs)])]
+    order = sorted(range(len(addrs)), key=lambda i: addrs[i].lower())
+    ups = [ups[i] for i in order]
+    ps = [addrs[i] for i in order]
+    rec = RoundRecord(
+        1, arrays_hash(g), ps, [arrays_hash(u) for u in ups], arrays_hash(aggregate(ups)),
+        contrib.scores(g, ups), contrib.leave_one_out(ups), 0.0, 0.0, 0.0,
+    )  # fmt: skip
+    write_round(tmp, rec, ups, g)
+    return rec
+
+
+def test_free_rider_and_poisoner_score_zero_honest_positive(tmp_path: Path) -> None:
+    addrs = [f"0x{i + 1:040x}" for i in range(5)]
+    rec = _synthetic_round(tmp_path, addrs)
+    by = {p: s for p, s in zip(rec.participants, rec.scores, strict=True)}
+    assert [by[a] > 0 for a in addrs] == [True, True, True, False, False]
+
+
+def test_reaggregation_check_catches_a_forged_model_hash(tmp_path: Path) -> None:
+    rec = _synthetic_round(tmp_path, [f"0x{i + 1:040x}" for i in range(5)])
+    check_round(tmp_path, 1, rec.aggregated_hash, rec.root)  # the honest claim passes
+    # the coordinator claims plain FedAvg (the poisoner included) instead of the committed trimmed mean
+    _, ups, _ = read_round(tmp_path, 1)
+    forged = arrays_hash({k: np.mean([u[k] for u in ups], axis=0) for k in ups[0]})
+    with pytest.raises(ReaggregationMismatch, match="aggregate to"):
+        check_round(tmp_path, 1, forged, rec.root)
+    # or drops an update from the set it committed to
+    with pytest.raises(ReaggregationMismatch, match="Merkle root"):
+        check_round(tmp_path, 1, rec.aggregated_hash, b"\1" * 32)
+
+
+def _world(
+    net: Network, n: int
+) -> tuple[TrainingMarket, Token, LocalAccount, LocalAccount, LocalAccount, list]:
+    owner, sponsor, coord, *parts = net.new_accounts(3 + n)
+    token = Token(net, net.deploy("Token", sender=owner).address)
+    return deploy_training_market(net, owner, token.address), token, owner, sponsor, coord, parts
+
+
+@pytest.mark.slow
+def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, tmp_path: Path) -> None:
+    market, token, owner, sponsor, coord, parts = _world(net, 5)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=3, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address, b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    run = run_job(market, job, coord, specs, tmp_path / "job")
+    print(
+        f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}  "
+        f"val acc {run.val_accuracy}  test acc fed {run.test_accuracy:.4f} central {run.central_test_accuracy:.4f}"
+    )
+    assert market.job(job).state == "finished"
+    for r in range(1, 4):
+        verify_round(market, job, tmp_path / "job", r)
+        rec, ups, _ = read_round(tmp_path / "job", r)
+        leaves = [leaf(p, h) for p, h in zip(rec.participants, rec.update_hashes, strict=True)]
+        for i, p in enumerate(rec.participants):
+            assert market.verify_inclusion(job, r, p, arrays_hash(ups[i]), merkle_proof(leaves, i))
+    assert run.test_accuracy >= run.central_test_accuracy - 0.05
+    scores = {p.address: market.score(job, p.address) for p in parts}
+    print(
+        "scores",
+        {
+            b: scores[p.address]
+            for p, b in zip(parts, [f"{b}{i}" for i, b in enumerate(BEHAVIORS)], strict=False)
+        },
+    )
+    mirror = split_bounty(BOUNTY, 1000, scores)
+    for p, b in zip(parts, BEHAVIORS, strict=True):
+        paid = market.claim(job, sender=p)
+        assert paid == STAKE + mirror.shares[p.address]
+        assert (paid > STAKE) == (b == "honest"), f"{b} was paid {paid - STAKE} above its stake"
+
+
+@pytest.mark.slow
+def test_killed_client_mid_round_is_left_out_and_unpaid(net: Network, tmp_path: Path) -> None:
+    market, token, owner, sponsor, coord, parts = _world(net, 4)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=2, min_participants=3, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address) for p in parts]
+    specs[3] = ClientSpec(parts[3].address, delay=60.0)  # still training when it is killed
+    run = run_job(market, job, coord, specs, tmp_path / "job", round_timeout=25.0, kill_after=(3, 8.0))
+    print(f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}")
+    posted = market.rounds(job)
+    assert [r.round for r in posted] == [1, 2]
+    assert all(parts[3].address not in r.participants and len(r.participants) == 3 for r in posted)
+    assert market.score(job, parts[3].address) == 0
+    assert market.claim(job, sender=parts[3]) == STAKE  # its stake back, no reward
+    assert market.claim(job, sender=parts[0]) > STAKE
