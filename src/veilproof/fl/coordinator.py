@@ -9,6 +9,7 @@ committed updates hash to the posted Merkle root and re-aggregate to the posted 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,32 +74,56 @@ def run_job(
     ``kill_after=(i, s)`` SIGKILLs client ``i``'s SuperNode ``s`` seconds after the run is submitted (the
     crash test). The job must be started on chain (``TrainingMarket.start``) already."""
     job = market.job(job_id)
-    out = JobRun()
     job_dir = Path(job_dir)
     with FlowerCluster(job_dir) as cluster:
         cluster.start_superlink()
         for i, spec in enumerate(clients):
             cluster.start_client(i, len(clients), spec)
         cluster.submit(rounds=job.rounds, min_nodes=job.min_participants, round_timeout=round_timeout)
-        t0 = time.monotonic()
-        killed = False
-        posted = job.rounds_posted
-        while posted < job.rounds:
-            if time.monotonic() - t0 > timeout:
-                raise FlowerRuntimeError(
-                    f"round {posted + 1} not done after {timeout:.0f} s: see {job_dir}/logs"
-                )
-            if kill_after and not killed and time.monotonic() - t0 >= kill_after[1]:
-                cluster.kill(f"supernode-{kill_after[0]}")
-                killed = True
-            if round_path(job_dir, posted + 1).is_file():
-                posted += 1
-                out.round_gas.append(post_round_file(market, job_id, job_dir, posted, coord))
-                rec, _, _ = read_round(job_dir, posted)
-                out.round_seconds.append(rec.seconds)
-                out.val_accuracy.append(rec.val_accuracy)
-            else:
-                time.sleep(0.3)
+        killer = None
+        if kill_after:
+            i, after = kill_after
+            t_kill = time.monotonic() + after
+            done = [False]
+
+            def killer() -> None:
+                if not done[0] and time.monotonic() >= t_kill:
+                    cluster.kill(f"supernode-{i}")
+                    done[0] = True
+
+        return post_rounds(market, job_id, coord, job_dir, timeout=timeout, tick=killer)
+
+
+def post_rounds(
+    market: TrainingMarket,
+    job_id: int,
+    coord: LocalAccount,
+    job_dir: Path,
+    *,
+    timeout: float = 600.0,
+    tick: Callable[[], None] | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> JobRun:
+    """Post every round the ServerApp writes, as it appears, until the job's last; ``tick`` runs each poll."""
+    job = market.job(job_id)
+    out = JobRun()
+    t0 = time.monotonic()
+    posted = job.rounds_posted
+    while posted < job.rounds:
+        if time.monotonic() - t0 > timeout:
+            raise FlowerRuntimeError(f"round {posted + 1} not done after {timeout:.0f} s: see {job_dir}/logs")
+        if tick:
+            tick()
+        if not round_path(job_dir, posted + 1).is_file():
+            time.sleep(0.3)
+            continue
+        posted += 1
+        out.round_gas.append(post_round_file(market, job_id, job_dir, posted, coord))
+        rec, _, _ = read_round(job_dir, posted)
+        out.round_seconds.append(rec.seconds)
+        out.val_accuracy.append(rec.val_accuracy)
+        if on_round:
+            on_round(posted, out.round_gas[-1])
     out.test_accuracy = final_test_accuracy(job_dir, job.rounds)
     s = load_split()
     out.central_test_accuracy = accuracy(train_central(s, job.rounds), s.x_test, s.y_test)

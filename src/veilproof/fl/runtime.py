@@ -102,8 +102,10 @@ class FlowerCluster:
         self.procs[name] = p
         return p
 
-    def start_superlink(self) -> None:
-        self.control, self.fleet, serverappio = free_port(), free_port(), free_port()
+    def start_superlink(self, fleet_port: int = 0, control_port: int = 0) -> None:
+        """Start the SuperLink (ports 0: free ones); clients connect to ``127.0.0.1:<self.fleet>``."""
+        self.control, self.fleet = control_port or free_port(), fleet_port or free_port()
+        serverappio = free_port()
         self._spawn(
             "superlink",
             [
@@ -122,9 +124,12 @@ class FlowerCluster:
             f'[superlink]\ndefault = "vp"\n\n[superlink.vp]\naddress = "127.0.0.1:{self.control}"\ninsecure = true\n'
         )
 
-    def start_client(self, index: int, count: int, spec: ClientSpec) -> subprocess.Popen[bytes]:
-        if not self.fleet:
-            raise ConfigError("start the SuperLink before its SuperNodes")
+    def start_client(
+        self, index: int, count: int, spec: ClientSpec, superlink: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start client ``index``'s SuperNode against ``superlink`` (host:port; default: ours)."""
+        if not self.fleet and not superlink:
+            raise ConfigError("start the SuperLink before its SuperNodes, or give its fleet address")
         home = self.job_dir / f"node-{index}"
         home.mkdir(exist_ok=True)
         node_config = (
@@ -136,7 +141,7 @@ class FlowerCluster:
             [
                 str(BIN / "flower-supernode"),
                 "--insecure",
-                f"--superlink=127.0.0.1:{self.fleet}",
+                f"--superlink={superlink or f'127.0.0.1:{self.fleet}'}",
                 f"--clientappio-api-address=127.0.0.1:{free_port()}",
                 f"--health-server-address=127.0.0.1:{free_port()}",
                 "--node-config",
