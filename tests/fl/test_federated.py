@@ -133,3 +133,16 @@ def test_killed_client_mid_round_is_left_out_and_unpaid(net: Network, tmp_path: 
     assert market.score(job, parts[3].address) == 0
     assert market.claim(job, sender=parts[3]) == STAKE  # its stake back, no reward
     assert market.claim(job, sender=parts[0]) > STAKE
+
+
+def test_onnx_export_matches_the_numpy_model(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from veilproof.fl.model import load_split, predict_proba, train
+    from veilproof.fl.publish import export_onnx
+
+    s = load_split()
+    a = train(init_arrays(), s.x_train, s.y_train, epochs=30)
+    sess = ort.InferenceSession(str(export_onnx(a, tmp_path / "m.onnx")))
+    got = [float(sess.run(None, {"input": x[None].astype(np.float32)})[0][0, 0]) for x in s.x_test[:20]]
+    np.testing.assert_allclose(got, predict_proba(a, s.x_test[:20]), atol=1e-5)
