@@ -40,7 +40,7 @@ class TW:
         self.token.approve(self.market.address, amount, sender=who)
 
     def post(self, rnd: int, who: list[LocalAccount], scores: list[int], sender: LocalAccount | None = None):
-        ps = sorted((a.address for a in who), key=lambda a: int(a, 16))
+        ps: list[str] = sorted((str(a.address) for a in who), key=lambda a: int(a, 16))
         leaves = [leaf(p, keccak(text=f"u{rnd}{p}")) for p in ps]
         return self.market.post_round(
             self.job,

@@ -74,7 +74,7 @@ def test_reaggregation_check_catches_a_forged_model_hash(tmp_path: Path) -> None
 
 def _world(
     net: Network, n: int
-) -> tuple[TrainingMarket, Token, LocalAccount, LocalAccount, LocalAccount, list]:
+) -> tuple[TrainingMarket, Token, LocalAccount, LocalAccount, LocalAccount, list[LocalAccount]]:
     owner, sponsor, coord, *parts = net.new_accounts(3 + n)
     token = Token(net, net.deploy("Token", sender=owner).address)
     return deploy_training_market(net, owner, token.address), token, owner, sponsor, coord, parts
@@ -101,18 +101,13 @@ def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, 
         for i, p in enumerate(rec.participants):
             assert market.verify_inclusion(job, r, p, arrays_hash(ups[i]), merkle_proof(leaves, i))
     assert run.test_accuracy >= run.central_test_accuracy - 0.05
-    scores = {p.address: market.score(job, p.address) for p in parts}
-    print(
-        "scores",
-        {
-            b: scores[p.address]
-            for p, b in zip(parts, [f"{b}{i}" for i, b in enumerate(BEHAVIORS)], strict=False)
-        },
-    )
+    scores = {str(a.address): market.score(job, a.address) for a in parts}
+    labels = [f"{b}{i}" for i, b in enumerate(BEHAVIORS)]
+    print("scores", {lbl: scores[str(a.address)] for a, lbl in zip(parts, labels, strict=True)})
     mirror = split_bounty(BOUNTY, 1000, scores)
-    for p, b in zip(parts, BEHAVIORS, strict=True):
-        paid = market.claim(job, sender=p)
-        assert paid == STAKE + mirror.shares[p.address]
+    for acct, b in zip(parts, BEHAVIORS, strict=True):
+        paid = market.claim(job, sender=acct)
+        assert paid == STAKE + mirror.shares[acct.address]
         assert (paid > STAKE) == (b == "honest"), f"{b} was paid {paid - STAKE} above its stake"
 
 
