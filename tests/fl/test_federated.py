@@ -141,3 +141,51 @@ def test_onnx_export_matches_the_numpy_model(tmp_path: Path) -> None:
     sess = ort.InferenceSession(str(export_onnx(a, tmp_path / "m.onnx")))
     got = [float(sess.run(None, {"input": x[None].astype(np.float32)})[0][0, 0]) for x in s.x_test[:20]]
     np.testing.assert_allclose(got, predict_proba(a, s.x_test[:20]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_trained_model_is_published_with_zk_and_lineage_naming_the_job(tmp_path: Path) -> None:
+    """The re-aggregated model of a posted job: ONNX -> EZKL package -> ModelRegistry (VKA registered), lineage
+    naming the job; then one proven inference of it verifies (what a node serving it would return)."""
+    import warnings
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.chain import connect
+    from veilproof.chain.deploy import SuiteParams, deploy_suite, deploy_zk_verifier
+    from veilproof.chain.suite import Suite
+    from veilproof.fl.coordinator import final_model, post_round_file
+    from veilproof.fl.model import load_split, predict_proba
+    from veilproof.fl.publish import publish_trained
+    from veilproof.models.package import prove, verify
+    from veilproof.zk import evm
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    net = connect()
+    (owner,) = net.new_accounts(1)
+    d = deploy_suite(net, owner, SuiteParams.dev())
+    v = evm.compile_reusable_verifier()
+    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+    suite = Suite.attach(net, d)
+    market = deploy_training_market(net, owner, d.token)
+    sponsor, coord, *parts = net.new_accounts(7)
+    job = open_and_fill(
+        market, suite.token, owner, sponsor, coord, parts,
+        rounds=1, min_participants=5, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    _synthetic_round(tmp_path / "job", [str(p.address) for p in parts])
+    post_round_file(market, job, tmp_path / "job", 1, coord)
+    verify_round(market, job, tmp_path / "job", 1)
+    model = final_model(tmp_path / "job", 1)
+    store = ArtifactStore(tmp_path / "store")
+    out = publish_trained(suite, owner, market, job, model, tmp_path, name="fl", price=1, zk_store=store)
+    m = suite.models.read_model(out.published.model_id)
+    assert m.has_zk and m.training_code_hash.removeprefix("0x") == market.job(job).arch_hash.hex()
+    assert suite.models.datasets(m.model_id) == [out.job_dataset, out.validation_dataset]
+    assert suite.models.read_dataset(out.job_dataset).uri == f"trainingmarket:{market.address}/{job}?rounds=1"
+    pkg = out.zk_package
+    assert pkg is not None
+    x = load_split().x_test[0]
+    res = prove(pkg, x.astype(np.float32))
+    (p,) = verify(pkg, res.proof, res.input_commitment)
+    assert abs(p - float(predict_proba(model, x[None])[0])) < 0.05

@@ -33,6 +33,7 @@ from veilproof.fl.model import Arrays, load_split
 
 if TYPE_CHECKING:
     from veilproof.artifacts.store import ArtifactStore
+    from veilproof.models.package import ModelPackage
 
 
 def export_onnx(a: Arrays, path: Path) -> Path:
@@ -69,6 +70,7 @@ class FlPublished:
     onnx_path: Path
     job_dataset: int
     validation_dataset: int
+    zk_package: ModelPackage | None = None  # what a node serves (when built)
 
 
 def publish_trained(
@@ -98,6 +100,7 @@ def publish_trained(
     )
     onnx_path = export_onnx(model, Path(out_dir) / f"{name}.onnx")
     onnx_hash = sha256_file(onnx_path)
+    pkg = None
     if zk_store is not None:
         from veilproof.models.package import build_zk_package
 
@@ -116,4 +119,4 @@ def publish_trained(
             suite.models.registered_model_id(rcpt), name, {"onnx_hash": onnx_hash},
             {"register_model": rcpt.gas_used}, {"register_model": rcpt.tx_hash},
         )  # fmt: skip
-    return FlPublished(pub, onnx_path, job_ds, val_ds)
+    return FlPublished(pub, onnx_path, job_ds, val_ds, pkg)
