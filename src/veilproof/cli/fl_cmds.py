@@ -43,9 +43,10 @@ fl_app.add_typer(client_app, name="client")
 
 
 def _market(
-    home: str | None, chain_url: str | None, deploy: bool = False
+    home: str | None, chain_url: str | None, deploy_as: str | None = None
 ) -> tuple[Paths, Suite, TrainingMarket]:
-    """The suite's TrainingMarket (``deploy``: deploy it on first use and record it in deployment.json)."""
+    """The suite's TrainingMarket (``deploy_as``: that account deploys it on first use; recorded in
+    deployment.json)."""
     from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 
     p = paths(home)
@@ -53,9 +54,9 @@ def _market(
     suite = attach_suite(p, net)
     addr = suite.deployment.extra.get("training_market")
     if not addr:
-        if not deploy:
+        if not deploy_as:
             raise ConfigError("no TrainingMarket in the deployment: `veilproof train open` deploys it")
-        acct = load_account(p, "default")
+        acct = load_account(p, deploy_as)
         addr = deploy_training_market(net, acct, suite.deployment.token).address
         suite.deployment.extra["training_market"] = addr
         suite.deployment.save(p.deployment)
@@ -83,7 +84,7 @@ def open_(
     from veilproof.fl.coordinator import arch_hash, val_hash
 
     try:
-        p, suite, market = _market(home, chain_url, deploy=True)
+        p, suite, market = _market(home, chain_url, deploy_as=account)
         acct = load_account(p, account)
         suite.token.approve(market.address, bounty * ONE_VEIL, sender=acct)
         job = market.open_job(
