@@ -17,10 +17,19 @@ def demo(
     workdir: Path | None = typer.Option(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
+    fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
+    fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
     json_out: bool = JsonOut,
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
     from veilproof.demo.run import run_demo
+
+    if fl_only:
+        from veilproof.demo.fl_step import run_standalone
+
+        if not run_standalone(console, workdir).passed:
+            raise typer.Exit(code=1)
+        return
 
     out = err_console if json_out else console  # with --json, stdout holds only the JSON report
     out.rule("[bold]veilproof demo[/]: private and verifiable inference, paid through escrow")
@@ -30,7 +39,7 @@ def demo(
     )
     try:
         with engine_output(paths(None)):
-            report = run_demo(chain_url=chain_url, workdir=workdir, console=out)
+            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, fl=fl)
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)

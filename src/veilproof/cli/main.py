@@ -71,6 +71,7 @@ from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: 
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
 from veilproof.cli.demo_cmds import demo  # noqa: E402
+from veilproof.cli.fl_cmds import fl_app, train_app  # noqa: E402
 from veilproof.cli.model_cmds import model_app  # noqa: E402
 from veilproof.cli.node_cmds import node_app  # noqa: E402
 from veilproof.cli.simulate_cmds import simulate  # noqa: E402
@@ -92,6 +93,8 @@ app.command("nodes")(nodes)
 app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.add_typer(validator_app, name="validator")
+app.add_typer(train_app, name="train")
+app.add_typer(fl_app, name="fl")
 
 if __name__ == "__main__":
     app()

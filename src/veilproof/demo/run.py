@@ -71,6 +71,7 @@ def run_demo(
     workdir: Path | None = None,
     cache: Path | None = None,
     console: Console | None = None,
+    fl: bool = False,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -253,6 +254,13 @@ def run_demo(
         report.agent_rows = ag.rows()
         report.facts["agent_job_settled"] = ag.job_status == "settled"
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
+        if fl:  # 11. federated training on Flower, paid by contribution (#16; ~80 s, so off by default)
+            from veilproof.demo.fl_step import print_fl_report, run_fl_step
+
+            with step(report, console, "federated training: 5 Flower clients, free-rider + poisoner unpaid"):
+                flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
+            print_fl_report(flr, console)
+            report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         return report

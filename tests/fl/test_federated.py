@@ -1,0 +1,191 @@
+"""Federated training on Flower's deployment runtime, committed on TrainingMarket (issue #16).
+
+The slow tests run a real SuperLink and one real SuperNode process per client on 127.0.0.1 against the
+embedded EVM; the fast ones check the commitment and contribution code on real round files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from veilproof.chain import Network
+from veilproof.chain.deploy import ONE_VEIL
+from veilproof.chain.token import Token
+from veilproof.chain.training_market import TrainingMarket, deploy_training_market
+from veilproof.fl import contrib
+from veilproof.fl.client_app import local_update
+from veilproof.fl.commit import (
+    ReaggregationMismatch,
+    RoundRecord,
+    aggregate,
+    arrays_hash,
+    check_round,
+    leaf,
+    merkle_proof,
+    read_round,
+    write_round,
+)
+from veilproof.fl.coordinator import open_and_fill, run_job, verify_round
+from veilproof.fl.model import init_arrays
+from veilproof.fl.runtime import ClientSpec
+from veilproof.fl.split import split_bounty
+
+BOUNTY, STAKE, CSTAKE = 1_000 * ONE_VEIL, 10 * ONE_VEIL, 50 * ONE_VEIL
+BEHAVIORS = ["honest", "honest", "honest", "freerider", "poisoner"]
+
+
+def _synthetic_round(tmp: Path, addrs: list[str]) -> RoundRecord:
+    """One round computed in-process from the real client code (no Flower): for the fast checks."""
+    g = init_arrays()
+    ups = [local_update(g, b, i, len(addrs), 20, 7) for i, b in enumerate(BEHAVIORS[: len(addrs)])]
+    order = sorted(range(len(addrs)), key=lambda i: addrs[i].lower())
+    ups = [ups[i] for i in order]
+    ps = [addrs[i] for i in order]
+    rec = RoundRecord(
+        1, arrays_hash(g), ps, [arrays_hash(u) for u in ups], arrays_hash(aggregate(ups)),
+        contrib.scores(g, ups), contrib.leave_one_out(ups), 0.0, 0.0, 0.0,
+    )  # fmt: skip
+    write_round(tmp, rec, ups, g)
+    return rec
+
+
+def test_free_rider_and_poisoner_score_zero_honest_positive(tmp_path: Path) -> None:
+    addrs = [f"0x{i + 1:040x}" for i in range(5)]
+    rec = _synthetic_round(tmp_path, addrs)
+    by = {p: s for p, s in zip(rec.participants, rec.scores, strict=True)}
+    assert [by[a] > 0 for a in addrs] == [True, True, True, False, False]
+
+
+def test_reaggregation_check_catches_a_forged_model_hash(tmp_path: Path) -> None:
+    rec = _synthetic_round(tmp_path, [f"0x{i + 1:040x}" for i in range(5)])
+    check_round(tmp_path, 1, rec.aggregated_hash, rec.root)  # the honest claim passes
+    # the coordinator claims plain FedAvg (the poisoner included) instead of the committed trimmed mean
+    _, ups, _ = read_round(tmp_path, 1)
+    forged = arrays_hash({k: np.mean([u[k] for u in ups], axis=0) for k in ups[0]})
+    with pytest.raises(ReaggregationMismatch, match="aggregate to"):
+        check_round(tmp_path, 1, forged, rec.root)
+    # or drops an update from the set it committed to
+    with pytest.raises(ReaggregationMismatch, match="Merkle root"):
+        check_round(tmp_path, 1, rec.aggregated_hash, b"\1" * 32)
+
+
+def _world(
+    net: Network, n: int
+) -> tuple[TrainingMarket, Token, LocalAccount, LocalAccount, LocalAccount, list[LocalAccount]]:
+    owner, sponsor, coord, *parts = net.new_accounts(3 + n)
+    token = Token(net, net.deploy("Token", sender=owner).address)
+    return deploy_training_market(net, owner, token.address), token, owner, sponsor, coord, parts
+
+
+@pytest.mark.slow
+def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, tmp_path: Path) -> None:
+    market, token, owner, sponsor, coord, parts = _world(net, 5)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=3, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address, b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    run = run_job(market, job, coord, specs, tmp_path / "job")
+    print(
+        f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}  "
+        f"val acc {run.val_accuracy}  test acc fed {run.test_accuracy:.4f} central {run.central_test_accuracy:.4f}"
+    )
+    assert market.job(job).state == "finished"
+    for r in range(1, 4):
+        verify_round(market, job, tmp_path / "job", r)
+        rec, ups, _ = read_round(tmp_path / "job", r)
+        leaves = [leaf(p, h) for p, h in zip(rec.participants, rec.update_hashes, strict=True)]
+        for i, p in enumerate(rec.participants):
+            assert market.verify_inclusion(job, r, p, arrays_hash(ups[i]), merkle_proof(leaves, i))
+    assert run.test_accuracy >= run.central_test_accuracy - 0.05
+    scores = {str(a.address): market.score(job, a.address) for a in parts}
+    labels = [f"{b}{i}" for i, b in enumerate(BEHAVIORS)]
+    print("scores", {lbl: scores[str(a.address)] for a, lbl in zip(parts, labels, strict=True)})
+    mirror = split_bounty(BOUNTY, 1000, scores)
+    for acct, b in zip(parts, BEHAVIORS, strict=True):
+        paid = market.claim(job, sender=acct)
+        assert paid == STAKE + mirror.shares[acct.address]
+        assert (paid > STAKE) == (b == "honest"), f"{b} was paid {paid - STAKE} above its stake"
+
+
+@pytest.mark.slow
+def test_killed_client_mid_round_is_left_out_and_unpaid(net: Network, tmp_path: Path) -> None:
+    market, token, owner, sponsor, coord, parts = _world(net, 4)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=2, min_participants=3, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address) for p in parts]
+    specs[3] = ClientSpec(parts[3].address, delay=60.0)  # still training when it is killed
+    run = run_job(market, job, coord, specs, tmp_path / "job", round_timeout=25.0, kill_after=(3, 8.0))
+    print(f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}")
+    posted = market.rounds(job)
+    assert [r.round for r in posted] == [1, 2]
+    assert all(parts[3].address not in r.participants and len(r.participants) == 3 for r in posted)
+    assert market.score(job, parts[3].address) == 0
+    assert market.claim(job, sender=parts[3]) == STAKE  # its stake back, no reward
+    assert market.claim(job, sender=parts[0]) > STAKE
+
+
+def test_onnx_export_matches_the_numpy_model(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from veilproof.fl.model import load_split, predict_proba, train
+    from veilproof.fl.publish import export_onnx
+
+    s = load_split()
+    a = train(init_arrays(), s.x_train, s.y_train, epochs=30)
+    sess = ort.InferenceSession(str(export_onnx(a, tmp_path / "m.onnx")))
+    got = [float(sess.run(None, {"input": x[None].astype(np.float32)})[0][0, 0]) for x in s.x_test[:20]]
+    np.testing.assert_allclose(got, predict_proba(a, s.x_test[:20]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_trained_model_is_published_with_zk_and_lineage_naming_the_job(tmp_path: Path) -> None:
+    """The re-aggregated model of a posted job: ONNX -> EZKL package -> ModelRegistry (VKA registered), lineage
+    naming the job; then one proven inference of it verifies (what a node serving it would return)."""
+    import warnings
+
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.chain import connect
+    from veilproof.chain.deploy import SuiteParams, deploy_suite, deploy_zk_verifier
+    from veilproof.chain.suite import Suite
+    from veilproof.fl.coordinator import final_model, post_round_file
+    from veilproof.fl.model import load_split, predict_proba
+    from veilproof.fl.publish import publish_trained
+    from veilproof.models.package import prove, verify
+    from veilproof.zk import evm
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    net = connect()
+    (owner,) = net.new_accounts(1)
+    d = deploy_suite(net, owner, SuiteParams.dev())
+    v = evm.compile_reusable_verifier()
+    deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+    suite = Suite.attach(net, d)
+    market = deploy_training_market(net, owner, d.token)
+    sponsor, coord, *parts = net.new_accounts(7)
+    job = open_and_fill(
+        market, suite.token, owner, sponsor, coord, parts,
+        rounds=1, min_participants=5, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    _synthetic_round(tmp_path / "job", [str(p.address) for p in parts])
+    post_round_file(market, job, tmp_path / "job", 1, coord)
+    verify_round(market, job, tmp_path / "job", 1)
+    model = final_model(tmp_path / "job", 1)
+    store = ArtifactStore(tmp_path / "store")
+    out = publish_trained(suite, owner, market, job, model, tmp_path, name="fl", price=1, zk_store=store)
+    m = suite.models.read_model(out.published.model_id)
+    assert m.has_zk and m.training_code_hash.removeprefix("0x") == market.job(job).arch_hash.hex()
+    assert suite.models.datasets(m.model_id) == [out.job_dataset, out.validation_dataset]
+    assert suite.models.read_dataset(out.job_dataset).uri == f"trainingmarket:{market.address}/{job}?rounds=1"
+    pkg = out.zk_package
+    assert pkg is not None
+    x = load_split().x_test[0]
+    res = prove(pkg, x.astype(np.float32))
+    (p,) = verify(pkg, res.proof, res.input_commitment)
+    assert abs(p - float(predict_proba(model, x[None])[0])) < 0.05
