@@ -43,7 +43,13 @@ def browser() -> Iterator[Any]:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = paths[0]
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+    ):
         opts.add_argument(a)
     drv = webdriver.Chrome(service=Service(executable_path=paths[1]), options=opts)
     drv.set_page_load_timeout(60)

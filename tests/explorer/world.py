@@ -29,6 +29,7 @@ class ExplorerWorld:
     settled_job: int
     refunded_job: int
     epoch: int
+    node_emission: dict[str, int]  # address -> what the finalized epoch paid it (from the receipt)
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -61,7 +62,9 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     deadline = net.now() + 1_800
 
     def open_(node: str) -> int:
-        rcpt = suite.market.open_job(zk, node, commitment, JobMode.ZK, deadline, max_price=PRICE, sender=client)
+        rcpt = suite.market.open_job(
+            zk, node, commitment, JobMode.ZK, deadline, max_price=PRICE, sender=client
+        )
         return suite.market.opened_job_id(rcpt)
 
     settled = open_(n0.address)
@@ -71,4 +74,5 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     w = s.validators
     ep = s.run_epoch({w[0].address: [30_000, 20_000, 15_535], w[1].address: [60_000, 5_535, 0]})
     suite.market.refund(refunded, sender=client)
-    return ExplorerWorld(net, suite, s, zk, child, settled, refunded, ep.epoch)
+    emission = {suite.nodes.subnet_node(j): amt for j, amt in enumerate(ep.node_emission)}
+    return ExplorerWorld(net, suite, s, zk, child, settled, refunded, ep.epoch, emission)

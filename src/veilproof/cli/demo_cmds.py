@@ -18,6 +18,9 @@ def demo(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
     json_out: bool = JsonOut,
+    explorer: bool = typer.Option(
+        False, "--explorer", help="At the end, serve the explorer on http://127.0.0.1:8090 until Ctrl-C."
+    ),
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
     from veilproof.demo.run import run_demo
@@ -30,7 +33,7 @@ def demo(
     )
     try:
         with engine_output(paths(None)):
-            report = run_demo(chain_url=chain_url, workdir=workdir, console=out)
+            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, explorer=explorer)
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)

@@ -71,6 +71,7 @@ def run_demo(
     workdir: Path | None = None,
     cache: Path | None = None,
     console: Console | None = None,
+    explorer: bool = False,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -255,6 +256,10 @@ def run_demo(
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
+        if explorer:  # keeps the network up and browsable until Ctrl-C (veilproof demo --explorer)
+            from veilproof.demo.explorer_step import serve_explorer
+
+            serve_explorer(lnet, console)
         return report
     finally:
         if lnet is not None:

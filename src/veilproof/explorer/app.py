@@ -75,7 +75,9 @@ def verify_again(suite: Suite, job_id: int) -> VerifyResult:
     block = suite.net.head()
     adapter = suite.zk_adapter
     if job.mode != 1:
-        return VerifyResult(job_id, False, "an FHE job carries no proof (its result is disputed by the quorum)")
+        return VerifyResult(
+            job_id, False, "an FHE job carries no proof (its result is disputed by the quorum)"
+        )
     if adapter is None:
         return VerifyResult(job_id, False, "no ZK verifier is deployed on this network")
     posted = suite.market.submitted_proof(job_id)
@@ -191,11 +193,15 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         ms = rows(eng, select(ix.models_t).order_by(ix.models_t.c.model_id))
         counts = dict(
             (r["model_id"], r["n"])
-            for r in rows(eng, select(ix.jobs_t.c.model_id, func.count().label("n")).group_by(ix.jobs_t.c.model_id))
+            for r in rows(
+                eng, select(ix.jobs_t.c.model_id, func.count().label("n")).group_by(ix.jobs_t.c.model_id)
+            )
         )
         for m in ms:
-            m["parents"], m["datasets"], m["jobs"] = json.loads(m["parents"]), json.loads(m["datasets"]), counts.get(
-                m["model_id"], 0
+            m["parents"], m["datasets"], m["jobs"] = (
+                json.loads(m["parents"]),
+                json.loads(m["datasets"]),
+                counts.get(m["model_id"], 0),
             )
         return render("models.html", request, models=ms)
 
@@ -223,7 +229,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         for k in sorted(family):
             mk = all_models.get(k)
             name = mk["name"] if mk else "?"
-            nodes_.append(LineageNode(f"m{k}", f"#{k} {name}", f"/models/{k}", "focus" if k == model_id else "model"))
+            nodes_.append(
+                LineageNode(f"m{k}", f"#{k} {name}", f"/models/{k}", "focus" if k == model_id else "model")
+            )
             edges += [(f"m{p}", f"m{k}") for p in parents.get(k, [])]
             for d in json.loads(mk["datasets"]) if mk else []:
                 ds_ids.add(d)
@@ -231,8 +239,17 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         datasets = {r["dataset_id"]: r for r in rows(eng, select(ix.datasets_t))}
         for d in sorted(ds_ids):
             uri = datasets.get(d, {}).get("uri", "")
-            nodes_.append(LineageNode(f"d{d}", f"dataset {d} {uri}", f"/hash/{datasets.get(d, {}).get('merkle_root', '')}", "dataset"))
-        jobs = rows(eng, select(ix.jobs_t).where(ix.jobs_t.c.model_id == model_id).order_by(ix.jobs_t.c.job_id))
+            nodes_.append(
+                LineageNode(
+                    f"d{d}",
+                    f"dataset {d} {uri}",
+                    f"/hash/{datasets.get(d, {}).get('merkle_root', '')}",
+                    "dataset",
+                )
+            )
+        jobs = rows(
+            eng, select(ix.jobs_t).where(ix.jobs_t.c.model_id == model_id).order_by(ix.jobs_t.c.job_id)
+        )
         servers = [n for n in rows(eng, select(ix.nodes_t)) if model_id in json.loads(n["models"] or "[]")]
         m["parents"], m["datasets"] = parents.get(model_id, []), json.loads(m["datasets"])
         m["children"] = sorted(children.get(model_id, []))
@@ -259,7 +276,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     @app.get("/nodes/{address}", response_class=HTMLResponse)
     def node(request: Request, address: str) -> HTMLResponse:
         n = _node_stats(one(select(ix.nodes_t).where(func.lower(ix.nodes_t.c.address) == address.lower())))
-        jobs = rows(eng, select(ix.jobs_t).where(ix.jobs_t.c.node == n["address"]).order_by(ix.jobs_t.c.job_id))
+        jobs = rows(
+            eng, select(ix.jobs_t).where(ix.jobs_t.c.node == n["address"]).order_by(ix.jobs_t.c.job_id)
+        )
         em = rows(eng, select(ix.node_emissions_t).where(ix.node_emissions_t.c.node == n["address"]))
         evs = rows(
             eng,
@@ -277,7 +296,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
 
     def _job_page(request: Request, job_id: int, result: VerifyResult | None) -> HTMLResponse:
         j = one(select(ix.jobs_t).where(ix.jobs_t.c.job_id == job_id))
-        timeline = rows(eng, select(ix.events_t).where(ix.events_t.c.job_id == job_id).order_by(ix.events_t.c.id))
+        timeline = rows(
+            eng, select(ix.events_t).where(ix.events_t.c.job_id == job_id).order_by(ix.events_t.c.id)
+        )
         for e in timeline:
             e["args"] = json.loads(e["args"])
         m = rows(eng, select(ix.models_t).where(ix.models_t.c.model_id == j["model_id"]))
@@ -305,20 +326,23 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         ne = rows(eng, select(ix.node_emissions_t).where(ix.node_emissions_t.c.epoch == epoch))
         ve = rows(eng, select(ix.validator_emissions_t).where(ix.validator_emissions_t.c.epoch == epoch))
         nodes_ = {n["address"]: n for n in rows(eng, select(ix.nodes_t))}
-        # columns follow the subnet index (the weight rows' order); NodeEmission events come in that order
+        for r in ne:
+            r["subnet_index"] = nodes_.get(r["node"], {}).get("subnet_index")
+        # weight rows are indexed by subnet slot: columns follow the nodes' subnet index (as indexed now)
+        ne.sort(key=lambda r: (r["subnet_index"] is None, r["subnet_index"] or 0))
         cols = [(f"/nodes/{r['node']}", short(r["node"])) for r in ne]
         cons = [int(r["consensus"]) for r in ne]
         weights = {w["validator"]: json.loads(w["weights"]) for w in ws}
         vals = [(w["validator"], short(w["validator"])) for w in ws]
         svg = heatmap_svg(vals, cols, weights, cons if ne else None)
-        for r in ne:
-            r["subnet_index"] = nodes_.get(r["node"], {}).get("subnet_index")
         return render("epoch.html", request, e=e, weights=ws, node_em=ne, val_em=ve, svg=svg)
 
     # agents -------------------------------------------------------------------------------------------------
     @app.get("/agents", response_class=HTMLResponse)
     def agents(request: Request) -> HTMLResponse:
-        return render("agents.html", request, agents=rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id)))
+        return render(
+            "agents.html", request, agents=rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
+        )
 
     @app.get("/agents/{agent_id}", response_class=HTMLResponse)
     def agent(request: Request, agent_id: int) -> HTMLResponse:
@@ -326,7 +350,10 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         evs = rows(
             eng,
             select(ix.events_t)
-            .where(ix.events_t.c.contract == "AgentRegistry", ix.events_t.c.args.like(f'%"agent_id": {agent_id}%'))
+            .where(
+                ix.events_t.c.contract == "AgentRegistry",
+                ix.events_t.c.args.like(f'%"agent_id": {agent_id}%'),
+            )
             .order_by(ix.events_t.c.id),
         )
         return render("agent.html", request, a=a, events=evs)
@@ -362,7 +389,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
                      mc.fhe_server_hash, mc.training_code_hash]  # fmt: skip
         models_ = rows(eng, select(ix.models_t).where(or_(*[c == bare for c in hash_cols])))
         ds = rows(eng, select(ix.datasets_t).where(ix.datasets_t.c.merkle_root == bare))
-        evs = rows(eng, select(ix.events_t).where(ix.events_t.c.tx_hash == "0x" + bare).order_by(ix.events_t.c.id))
+        evs = rows(
+            eng, select(ix.events_t).where(ix.events_t.c.tx_hash == "0x" + bare).order_by(ix.events_t.c.id)
+        )
         return render("hash.html", request, h=h, jobs=jobs_, models=models_, datasets=ds, events=evs)
 
     @app.get("/healthz")
@@ -385,7 +414,9 @@ class ExplorerServer:
                 s.bind((host, 0))
                 port = int(s.getsockname()[1])
         self.host, self.port = host, port
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", ws="none")
+        )
         self.thread = threading.Thread(target=self.server.run, name="explorer-http", daemon=True)
 
     @property
@@ -404,3 +435,22 @@ class ExplorerServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def start_explorer(
+    suite: Suite, db_path: str | Path, host: str = "127.0.0.1", port: int = 8090, interval: float = 2.0
+) -> tuple[Indexer, ExplorerServer]:
+    """Index ``suite``'s network into ``db_path`` (the agents' registry too when deployed), keep
+    following it every ``interval`` seconds, and serve the pages on ``host:port`` (0: any free port).
+    The caller stops both (``server.stop()``, ``indexer.stop()``)."""
+    registry = None
+    addr = suite.deployment.extra.get("agent_registry")
+    if addr:
+        from veilproof.agents.identity import AgentRegistryClient
+
+        registry = AgentRegistryClient(suite.net, addr)
+    indexer = Indexer(suite, db_path, agent_registry=registry)
+    indexer.sync()
+    indexer.follow(interval)
+    server = ExplorerServer(create_app(indexer), host, port).start()
+    return indexer, server

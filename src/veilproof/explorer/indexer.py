@@ -21,6 +21,7 @@ Amounts are wei (up to 2**256): SQLite's integers stop at 2**63, so they are sto
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from sqlalchemy.engine import Connection, Engine
 from veilproof.chain.facade import ChainEvent, ContractFacade
 from veilproof.chain.suite import Suite
 from veilproof.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
@@ -284,8 +287,8 @@ class Indexer:
             while not self._stop.is_set():
                 try:
                     self.sync()
-                except Exception:  # a flaky RPC must not kill the explorer: retry next tick
-                    pass
+                except Exception as e:  # a flaky RPC must not kill the explorer: log, retry next tick
+                    log.warning("explorer index update failed (retrying in %.0f s): %s", interval, e)
                 self._stop.wait(interval)
 
         self._stop.clear()
@@ -303,7 +306,11 @@ class Indexer:
         a = ev.args
         job_id = int(a["job_id"]) if "job_id" in a and ev.contract in ("JobMarket", "FheQuorum") else None
         subject = next(
-            (str(a[k]) for k in ("node", "validator", "owner", "client", "account") if isinstance(a.get(k), str)),
+            (
+                str(a[k])
+                for k in ("node", "validator", "owner", "client", "account")
+                if isinstance(a.get(k), str)
+            ),
             None,
         )
         conn.execute(
@@ -465,7 +472,9 @@ class Indexer:
             )
         )
         prev = conn.execute(select(nodes_t.c.emissions).where(nodes_t.c.address == node)).scalar()
-        conn.execute(update(nodes_t).where(nodes_t.c.address == node).values(emissions=int(prev or 0) + amount))
+        conn.execute(
+            update(nodes_t).where(nodes_t.c.address == node).values(emissions=int(prev or 0) + amount)
+        )
 
     def _on_Rewards_ValidatorEmission(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         a = ev.args

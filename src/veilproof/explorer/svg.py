@@ -100,7 +100,7 @@ def heatmap_svg(
     ]
     for j, (href, label) in enumerate(columns):
         out.append(
-            f'<a href="{escape(href)}"><text x="{lw + j * cw + cw // 2}" y="{th - 8}" font-size="11" '
+            f'<a href="{escape(href)}" class="col" data-col="{j}"><text x="{lw + j * cw + cw // 2}" y="{th - 8}" font-size="11" '
             f'text-anchor="middle">{escape(label)}</text></a>'
         )
     for i, (addr, label) in enumerate(validators):
@@ -113,12 +113,14 @@ def heatmap_svg(
         for j in range(len(columns)):
             w = row[j] if j < len(row) else 0
             share = w / total if total else 0.0
-            clipped = bool(consensus is not None and j < len(consensus) and share * SCALE > consensus[j] + 1)
+            # Rewards' own fixed point (floored), so a weight equal to consensus is not "clipped"
+            scaled = w * SCALE // total if total else 0
+            clipped = bool(consensus is not None and j < len(consensus) and scaled > consensus[j])
             shade = int(255 - 200 * share)
             out.append(
                 f'<rect x="{lw + j * cw}" y="{y}" width="{cw - 2}" height="{ch - 2}" '
                 f'fill="rgb({shade},{shade},255)" stroke="{"#d22" if clipped else "none"}" '
-                f'stroke-width="2" class="cell{" clipped" if clipped else ""}"><title>{w} ({share:.1%})'
+                f'stroke-width="2" class="cell{" clipped" if clipped else ""}" data-validator="{escape(addr)}" data-col="{j}"><title>{w} ({share:.1%})'
                 f"{' clipped at consensus' if clipped else ''}</title></rect>"
                 f'<text x="{lw + j * cw + cw // 2}" y="{y + 19}" font-size="11" text-anchor="middle">'
                 f"{share:.1%}</text>"
