@@ -1,4 +1,4 @@
-"""The explorer world (world.py) once per module, and a headless Chromium (Debian's, through its
+"""The explorer world (explorer_world.py) once per module, and a headless Chromium (Debian's, through its
 chromedriver) for the browser tests. Where the browser must exist (CI: ``VEILPROOF_REQUIRE_BROWSER=1``,
 set by ``.ci/run``, which also installs it) a missing browser fails the tests instead of skipping them."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from world import ExplorerWorld, make_world
+from explorer_world import ExplorerWorld, make_world
 
 from veilproof.chain import connect
 

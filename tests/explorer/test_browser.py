@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from world import ExplorerWorld
+from explorer_world import ExplorerWorld
 
 from veilproof.explorer.app import PAGES, ExplorerServer, create_app
 from veilproof.explorer.indexer import Indexer
