@@ -59,8 +59,8 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
 
     node0 = world.subnet.node_accts[0].address
     pages = [p.path for p in PAGES] + [
-        f"/models/{world.zk_model}", f"/nodes/{node0}", f"/jobs/{world.settled_job}",
-        f"/jobs/{world.refunded_job}", f"/epochs/{world.epoch}", f"/address/{world.subnet.owner.address}",
+        f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
+        f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -71,8 +71,8 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
             assert a.get_attribute("href").startswith(
                 site + ("/address/" if "addr" in a.get_attribute("class") else "/hash/")
             )
-    names = {"/": "overview", f"/models/{world.zk_model}": "model", "/nodes": "nodes",
-             f"/jobs/{world.settled_job}": "job", f"/epochs/{world.epoch}": "epoch"}  # fmt: skip
+    names = {"/": "overview", f"/model/{world.zk_model}": "model", "/nodes": "nodes",
+             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch"}  # fmt: skip
     for path, name in names.items():
         browser.get(site + path)
         if name == "job":  # show a "verify again" result in the picture
@@ -148,12 +148,12 @@ def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: Explor
 def test_verify_again(browser: Any, site: str, world: ExplorerWorld) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(site + f"/jobs/{world.settled_job}")
+    browser.get(site + f"/job/{world.settled_job}")
     browser.find_element(By.ID, "verify-again").click()
     res = browser.find_element(By.ID, "verify-result")
     assert res.get_attribute("data-valid") == "true", res.text
     assert "accepted" in res.text
-    browser.get(site + f"/jobs/{world.refunded_job}")
+    browser.get(site + f"/job/{world.refunded_job}")
     assert browser.find_element(By.ID, "job-status").text == "refunded"
     browser.find_element(By.ID, "verify-again").click()
     res = browser.find_element(By.ID, "verify-result")
@@ -171,8 +171,9 @@ def test_epoch_heatmap_and_emissions(browser: Any, site: str, world: ExplorerWor
     # column j is the node in subnet slot j: the slot the validators' weight rows index
     s = world.suite
     cols = browser.find_elements(By.CSS_SELECTOR, "#heatmap a.col")
-    assert [c.get_attribute("href") for c in cols] == [
-        f"{site}/nodes/{s.nodes.subnet_node(j)}" for j in range(3)
+    # (an SVG link's href property is an SVGAnimatedString: read the attribute as written)
+    assert [c.get_dom_attribute("href") for c in cols] == [
+        f"/node/{s.nodes.subnet_node(j)}" for j in range(3)
     ]
     # the second validator put 60000 of 65535 on slot 0, above the consensus the first (2/3 of the
     # stake) set there: Yuma clipped exactly that weight

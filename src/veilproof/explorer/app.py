@@ -5,6 +5,9 @@ read the chain on request, because they must be live: the overview's current epo
 page's "verify again", which fetches the proof the node posted and runs it through the on-chain
 EZKL verifier with the model's registered VKA (an ``eth_call``: nothing is sent, nothing is paid).
 
+Lists are plural (``/jobs``), one item's page singular (``/job/{id}``), like Etherscan's ``/tx/``: the
+node's HTTP API owns ``/jobs/...`` (``tests/test_architecture.py`` keeps that spelling in ``protocol``).
+
 Adding a page (datasets, DAO proposals, ...): write a handler that renders a template, register its
 route in :func:`create_app` and append a :class:`Page` to :data:`PAGES` for the navigation bar.
 """
@@ -205,7 +208,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
         return render("models.html", request, models=ms)
 
-    @app.get("/models/{model_id}", response_class=HTMLResponse)
+    @app.get("/model/{model_id}", response_class=HTMLResponse)
     def model(request: Request, model_id: int) -> HTMLResponse:
         m = one(select(ix.models_t).where(ix.models_t.c.model_id == model_id))
         all_models = {r["model_id"]: r for r in rows(eng, select(ix.models_t))}
@@ -230,7 +233,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             mk = all_models.get(k)
             name = mk["name"] if mk else "?"
             nodes_.append(
-                LineageNode(f"m{k}", f"#{k} {name}", f"/models/{k}", "focus" if k == model_id else "model")
+                LineageNode(f"m{k}", f"#{k} {name}", f"/model/{k}", "focus" if k == model_id else "model")
             )
             edges += [(f"m{p}", f"m{k}") for p in parents.get(k, [])]
             for d in json.loads(mk["datasets"]) if mk else []:
@@ -273,7 +276,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         ns = [_node_stats(n) for n in rows(eng, select(ix.nodes_t).order_by(ix.nodes_t.c.block))]
         return render("nodes.html", request, nodes=ns)
 
-    @app.get("/nodes/{address}", response_class=HTMLResponse)
+    @app.get("/node/{address}", response_class=HTMLResponse)
     def node(request: Request, address: str) -> HTMLResponse:
         n = _node_stats(one(select(ix.nodes_t).where(func.lower(ix.nodes_t.c.address) == address.lower())))
         jobs = rows(
@@ -304,11 +307,11 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         m = rows(eng, select(ix.models_t).where(ix.models_t.c.model_id == j["model_id"]))
         return render("job.html", request, j=j, timeline=timeline, model=m[0] if m else None, result=result)
 
-    @app.get("/jobs/{job_id}", response_class=HTMLResponse)
+    @app.get("/job/{job_id}", response_class=HTMLResponse)
     def job(request: Request, job_id: int) -> HTMLResponse:
         return _job_page(request, job_id, None)
 
-    @app.post("/jobs/{job_id}/verify", response_class=HTMLResponse)
+    @app.post("/job/{job_id}/verify", response_class=HTMLResponse)
     def verify(request: Request, job_id: int) -> HTMLResponse:
         one(select(ix.jobs_t.c.job_id).where(ix.jobs_t.c.job_id == job_id))
         return _job_page(request, job_id, verify_again(suite, job_id))
@@ -319,7 +322,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         es = rows(eng, select(ix.epochs_t).order_by(desc(ix.epochs_t.c.epoch)))
         return render("epochs.html", request, epochs=es)
 
-    @app.get("/epochs/{epoch}", response_class=HTMLResponse)
+    @app.get("/epoch/{epoch}", response_class=HTMLResponse)
     def epoch(request: Request, epoch: int) -> HTMLResponse:
         e = one(select(ix.epochs_t).where(ix.epochs_t.c.epoch == epoch))
         ws = rows(eng, select(ix.weights_t).where(ix.weights_t.c.epoch == epoch))
@@ -330,7 +333,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             r["subnet_index"] = nodes_.get(r["node"], {}).get("subnet_index")
         # weight rows are indexed by subnet slot: columns follow the nodes' subnet index (as indexed now)
         ne.sort(key=lambda r: (r["subnet_index"] is None, r["subnet_index"] or 0))
-        cols = [(f"/nodes/{r['node']}", short(r["node"])) for r in ne]
+        cols = [(f"/node/{r['node']}", short(r["node"])) for r in ne]
         cons = [int(r["consensus"]) for r in ne]
         weights = {w["validator"]: json.loads(w["weights"]) for w in ws}
         vals = [(w["validator"], short(w["validator"])) for w in ws]
@@ -344,7 +347,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             "agents.html", request, agents=rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
         )
 
-    @app.get("/agents/{agent_id}", response_class=HTMLResponse)
+    @app.get("/agent/{agent_id}", response_class=HTMLResponse)
     def agent(request: Request, agent_id: int) -> HTMLResponse:
         a = one(select(ix.agents_t).where(ix.agents_t.c.agent_id == agent_id))
         evs = rows(
@@ -363,7 +366,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     def address(request: Request, address: str) -> Response:
         low = address.lower()
         if rows(eng, select(ix.nodes_t.c.address).where(func.lower(ix.nodes_t.c.address) == low)):
-            return RedirectResponse(f"/nodes/{address}", status_code=303)
+            return RedirectResponse(f"/node/{address}", status_code=303)
         v = rows(eng, select(ix.validators_t).where(func.lower(ix.validators_t.c.address) == low))
         as_client = rows(eng, select(ix.jobs_t).where(func.lower(ix.jobs_t.c.client) == low))
         owned = rows(eng, select(ix.models_t).where(func.lower(ix.models_t.c.owner) == low))
