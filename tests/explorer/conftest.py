@@ -30,14 +30,26 @@ def _browser_paths() -> tuple[str, str] | None:
     return (chromium, driver) if chromium and driver else None
 
 
+def _no_browser() -> None:
+    why = "no chromium + chromedriver on PATH (apt-get install chromium chromium-driver)"
+    if os.environ.get("VEILPROOF_REQUIRE_BROWSER"):
+        pytest.fail(why + "; VEILPROOF_REQUIRE_BROWSER is set, so this fails rather than skips")
+    pytest.skip(why)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Decide before any fixture is set up: the session's MLP build and the world take minutes, and
+    a test that cannot get a browser should not pay for them first."""
+    if item.get_closest_marker("browser") and _browser_paths() is None:
+        _no_browser()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     paths = _browser_paths()
     if paths is None:
-        why = "no chromium + chromedriver on PATH (apt-get install chromium chromium-driver)"
-        if os.environ.get("VEILPROOF_REQUIRE_BROWSER"):
-            pytest.fail(why + "; VEILPROOF_REQUIRE_BROWSER is set, so this fails rather than skips")
-        pytest.skip(why)
+        _no_browser()
+        return
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -18,7 +18,8 @@ from explorer_world import ExplorerWorld
 from veilproof.explorer.app import PAGES, ExplorerServer, create_app
 from veilproof.explorer.indexer import Indexer
 
-pytestmark = pytest.mark.slow  # the world proves and verifies a real EZKL proof on the embedded chain
+# slow: the world verifies a real EZKL proof on the embedded chain; browser: see conftest.py
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
