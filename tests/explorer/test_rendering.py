@@ -43,3 +43,19 @@ def test_pages_escape_model_names() -> None:
     html = _env().get_template("models.html").render(models=[m], path="/models", last_block=1, chain_id=1)
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert 'href="/address/0x' + "11" * 20 + '"' in html
+
+
+def test_a_taken_port_is_one_clear_error() -> None:
+    import socket
+
+    import pytest
+
+    from veilproof.errors import ConfigError
+    from veilproof.explorer.app import ExplorerServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*--port"):
+            ExplorerServer(None, "127.0.0.1", port)  # type: ignore[arg-type]  # refused before the app is used

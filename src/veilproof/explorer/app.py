@@ -31,7 +31,7 @@ from sqlalchemy import desc, func, or_, select
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.job_market import JobMarket
 from veilproof.chain.suite import Suite
-from veilproof.errors import VeilproofError
+from veilproof.errors import ConfigError, VeilproofError
 from veilproof.explorer import indexer as ix
 from veilproof.explorer.indexer import Indexer, rows
 from veilproof.explorer.svg import LineageNode, heatmap_svg, lineage_svg
@@ -412,10 +412,15 @@ class ExplorerServer:
 
         import uvicorn
 
-        if port == 0:
-            with socket.socket() as s:
-                s.bind((host, 0))
-                port = int(s.getsockname()[1])
+        # Bind once here: a taken port is one clear error now, not a dead server thread later.
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot listen on {host}:{port} ({e.strerror}): pass another --port"
+                ) from e
+            port = int(s.getsockname()[1])
         self.host, self.port = host, port
         self.server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", ws="none")
