@@ -49,6 +49,18 @@ def _wei(el: Any) -> int:
     return int(span.get_attribute("data-wei"))
 
 
+def _go(browser: Any, el: Any, timeout: float = 120) -> None:
+    """Click ``el`` and wait until the browser has left the current page: a click returns before the
+    next page loads, and "verify again" takes seconds (a Halo2 verification on py-evm)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(browser, timeout).until(ec.staleness_of(old))
+
+
 def _h1(browser: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -77,7 +89,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     for path, name in names.items():
         browser.get(site + path)
         if name == "job":  # show a "verify again" result in the picture
-            browser.find_element(By.ID, "verify-again").click()
+            _go(browser, browser.find_element(By.ID, "verify-again"))
         assert browser.save_screenshot(str(shots / f"explorer-{name}.png"))
         assert (shots / f"explorer-{name}.png").stat().st_size > 10_000
 
@@ -107,7 +119,7 @@ def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: Explor
     s = world.suite
     job = s.market.read_job(world.settled_job)
     browser.get(site + "/jobs")
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{world.settled_job}"] a.job').click()
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{world.settled_job}"] a.job'))
     assert _h1(browser).startswith(f"Job #{world.settled_job}")
     assert browser.find_element(By.ID, "job-status").text == job.status_name == "settled"
     assert _wei(browser.find_element(By.ID, "job-price")) == job.price
@@ -121,7 +133,7 @@ def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: Explor
     assert events == ["JobOpened", "JobStarted", "ZkResultSubmitted", "JobSettled"]
 
     # to the node
-    browser.find_element(By.CSS_SELECTOR, "#job-node a").click()
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#job-node a"))
     assert browser.find_element(By.ID, "node-address").text == job.node
     onchain = s.nodes.read_node(job.node)
     assert _wei(browser.find_element(By.ID, "node-stake")) == onchain.stake
@@ -131,7 +143,7 @@ def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: Explor
 
     # back, then to the model and along its lineage
     browser.back()
-    browser.find_element(By.ID, "job-model").click()
+    _go(browser, browser.find_element(By.ID, "job-model"))
     m = s.models.read_model(job.model_id)
     assert _h1(browser) == f"Model #{m.model_id} · {m.name}"
     assert _wei(browser.find_element(By.ID, "model-price")) == m.price
@@ -142,7 +154,7 @@ def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: Explor
     assert keys == {f"m{m.model_id}", f"m{world.child_model}"} | {f"m{p}" for p in parents} | {
         f"d{d}" for d in s.models.datasets(m.model_id)
     }
-    browser.find_element(By.CSS_SELECTOR, f'#lineage a.lnode[data-key="m{parents[0]}"]').click()
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'#lineage a.lnode[data-key="m{parents[0]}"]'))
     assert _h1(browser).startswith(f"Model #{parents[0]} ")
 
 
@@ -150,13 +162,13 @@ def test_verify_again(browser: Any, site: str, world: ExplorerWorld) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(site + f"/job/{world.settled_job}")
-    browser.find_element(By.ID, "verify-again").click()
+    _go(browser, browser.find_element(By.ID, "verify-again"))
     res = browser.find_element(By.ID, "verify-result")
     assert res.get_attribute("data-valid") == "true", res.text
     assert "accepted" in res.text
     browser.get(site + f"/job/{world.refunded_job}")
     assert browser.find_element(By.ID, "job-status").text == "refunded"
-    browser.find_element(By.ID, "verify-again").click()
+    _go(browser, browser.find_element(By.ID, "verify-again"))
     res = browser.find_element(By.ID, "verify-result")
     assert res.get_attribute("data-valid") == "false" and "no proof" in res.text
 
@@ -165,7 +177,7 @@ def test_epoch_heatmap_and_emissions(browser: Any, site: str, world: ExplorerWor
     from selenium.webdriver.common.by import By
 
     browser.get(site + "/epochs")
-    browser.find_element(By.CSS_SELECTOR, "a.epoch").click()
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "a.epoch"))
     assert _h1(browser) == f"Epoch {world.epoch}"
     cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap rect.cell")
     assert len(cells) == 2 * 3  # 2 validators x 3 nodes
