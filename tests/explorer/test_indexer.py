@@ -116,6 +116,22 @@ def test_a_redeploy_starts_a_new_index(chain: Network, subnet: Subnet, tmp_path:
     assert rows(new.engine, select(ix.epochs_t)) == []
 
 
+def test_a_reset_chain_starts_a_new_index(subnet: Subnet, tmp_path: Path) -> None:
+    """anvil restarted and re-deployed at the same addresses: same key, but the indexed block's hash
+    changed (injected here: the chain is not restarted) or the head fell below it."""
+    suite = Suite.attach(subnet.net, subnet.deployment)
+    i = Indexer(suite, tmp_path / "e.db")
+    i.sync()
+    assert not i.sync().reset
+    with mock.patch.object(Indexer, "_block_hash", lambda self, n: "0x" + "ab" * 32):
+        r = i.sync()
+    assert r.reset and r.from_block == 0
+    i.sync()  # the real hash again differs from the injected one: a new index, then steady
+    assert not i.sync().reset
+    with mock.patch.object(type(subnet.net), "head", lambda self: 1):
+        assert i.sync().reset
+
+
 def test_bad_chunk_is_refused(subnet: Subnet, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="chunk"):
         Indexer(Suite.attach(subnet.net, subnet.deployment), tmp_path / "d.db", chunk=0)
