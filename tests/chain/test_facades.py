@@ -167,6 +167,26 @@ def test_events_of_other_contracts_are_not_read(world: World, net: Network) -> N
     assert w.suite.market.opened_job_ids(rcpt) == [w.suite.market.job_count()]
 
 
+def test_events_between_decodes_this_contracts_logs_in_chain_order(world: World, net: Network) -> None:
+    """What the explorer's indexer reads: every event of one contract in a block range, typed."""
+    w = world
+    start = net.head() + 1
+    job_id = _open_fhe(w, "indexed")
+    w.suite.market.reject(job_id, "busy", sender=w.node)
+    evs = w.suite.market.events_between(start, net.head())
+    assert [e.name for e in evs] == ["JobOpened", "JobRejected"]
+    opened = evs[0]
+    assert opened.contract == "JobMarket" and opened.address == w.suite.market.address
+    assert opened.args["job_id"] == job_id and opened.args["node"] == w.node.address
+    assert opened.args["input_commitment"] == h("indexed") and opened.args["price"] == PRICE
+    assert opened.tx_hash.startswith("0x") and net.gas_used(opened.tx_hash) > 0
+    assert [(e.block, e.log_index) for e in evs] == sorted((e.block, e.log_index) for e in evs)
+    # the token's Transfer in the same transactions belongs to the token, not the market
+    assert all(e.name != "Transfer" for e in evs)
+    assert any(e.name == "Transfer" for e in w.suite.token.events_between(start, net.head()))
+    assert w.suite.market.events_between(net.head() + 1, net.head()) == []
+
+
 def test_suite_hands_out_facades(world: World) -> None:
     s = world.suite
     for f in (s.token, s.models, s.nodes, s.market):

@@ -13,6 +13,7 @@ reads through :meth:`Network.call`, exactly as callers did by hand. Subclasses o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eth_account.signers.local import LocalAccount
@@ -43,6 +44,23 @@ ZERO32_HEX = "00" * 32
 def hex32(b: bytes) -> str:
     """A bytes32 as the bare lowercase hex the typed records use (no 0x, like sha256 hexdigests)."""
     return bytes(b).hex()
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """One decoded event log: where it happened (block, tx, log index) and its named arguments.
+
+    Why a plain record: an indexer (veilproof.explorer) stores events without knowing web3's types;
+    ``args`` values are ints, bools, str (addresses, strings), bytes (hashes) or lists of them.
+    """
+
+    contract: str  # the source name (``ContractFacade.CONTRACT``)
+    address: str
+    name: str
+    args: dict[str, Any]
+    block: int
+    log_index: int
+    tx_hash: str
 
 
 class ContractFacade:
@@ -118,3 +136,48 @@ class ContractFacade:
         if argument_filters:
             kw["argument_filters"] = argument_filters
         return list(event.get_logs(**kw))
+
+    # --- every event, for indexers ------------------------------------------------------------------
+    def events_between(self, from_block: int, to_block: int) -> list[ChainEvent]:
+        """Every event this contract emitted in blocks ``from_block..to_block`` (inclusive), decoded,
+        in chain order.
+
+        Why one ``eth_getLogs`` by address rather than one per event name: an indexer following the
+        chain asks once per contract per block range, whatever the contract's number of events. Logs
+        whose topic is not in this contract's ABI (none expected) are skipped.
+        """
+        if to_block < from_block:
+            return []
+        by_topic = {str(ev.topic).lower().removeprefix("0x"): ev for ev in self.contract.all_events()}
+        logs = self.net.w3.eth.get_logs(
+            {"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block}
+        )
+        out: list[ChainEvent] = []
+        for lg in logs:
+            topics = lg["topics"]
+            ev = by_topic.get(bytes(topics[0]).hex()) if topics else None
+            if ev is None:
+                continue
+            decoded = ev.process_log(lg)
+            out.append(
+                ChainEvent(
+                    contract=self.CONTRACT,
+                    address=self.address,
+                    name=str(decoded["event"]),
+                    args={k: _plain(v) for k, v in dict(decoded["args"]).items()},
+                    block=int(lg["blockNumber"]),
+                    log_index=int(lg["logIndex"]),
+                    tx_hash="0x" + bytes(lg["transactionHash"]).hex(),
+                )
+            )
+        out.sort(key=lambda e: (e.block, e.log_index))
+        return out
+
+
+def _plain(v: Any) -> Any:
+    """web3's decoded values as plain Python (HexBytes -> bytes, tuples -> lists)."""
+    if isinstance(v, bytes | bytearray):
+        return bytes(v)
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v

@@ -177,6 +177,17 @@ class JobMarket(ContractFacade):
         logs = self._logs("ZkResultSubmitted", argument_filters={"job_id": job_id})
         return [int(v) for v in logs[-1]["args"]["outputs"]] if logs else None
 
+    def submitted_proof(self, job_id: int) -> tuple[bytes, list[int]] | None:
+        """``(proof, instances)`` a ZK job's node posted (``submit_zk_result`` calldata, found through
+        its ``ZkResultSubmitted`` event); None if none was posted. Why: anyone can check the proof
+        again against the model's on-chain VKA (the explorer's "verify again")."""
+        logs = self._logs("ZkResultSubmitted", argument_filters={"job_id": job_id})
+        if not logs:
+            return None
+        tx = self.net.w3.eth.get_transaction(logs[-1]["transactionHash"])
+        _fn, args = self.contract.decode_function_input(tx["input"])
+        return bytes(args["proof"]), [int(v) for v in args["instances"]]
+
     # --- the job's client ------------------------------------------------------------------------
     def open_job(
         self,

@@ -76,6 +76,18 @@ class Network:
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
 
+    def head(self) -> int:
+        """The latest block number (an indexer reads up to here)."""
+        return int(self.w3.eth.block_number)
+
+    def block_timestamp(self, number: int) -> int:
+        """The timestamp of block ``number``: when the events in it happened, for timelines."""
+        return int(self.w3.eth.get_block(number)["timestamp"])
+
+    def gas_used(self, tx_hash: str) -> int:
+        """Gas a mined transaction used (its receipt's ``gasUsed``)."""
+        return int(self.w3.eth.get_transaction_receipt(tx_hash)["gasUsed"])  # type: ignore[arg-type]  # a 0x hex str
+
     # --- accounts --------------------------------------------------------------------------------
     def new_accounts(self, n: int = 1, fund_wei: int = DEV_FUNDING_WEI) -> list[LocalAccount]:
         """Fresh random accounts with ether for gas (dev chains only)."""

@@ -20,6 +20,9 @@ def demo(
     fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
     fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
     json_out: bool = JsonOut,
+    explorer: bool = typer.Option(
+        False, "--explorer", help="At the end, serve the explorer on http://127.0.0.1:8090 until Ctrl-C."
+    ),
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
     from veilproof.demo.run import run_demo
@@ -39,7 +42,7 @@ def demo(
     )
     try:
         with engine_output(paths(None)):
-            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, fl=fl)
+            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, fl=fl, explorer=explorer)
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)

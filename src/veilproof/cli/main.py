@@ -71,6 +71,7 @@ from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: 
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
 from veilproof.cli.demo_cmds import demo  # noqa: E402
+from veilproof.cli.explorer_cmds import explorer  # noqa: E402
 from veilproof.cli.fl_cmds import fl_app, train_app  # noqa: E402
 from veilproof.cli.model_cmds import model_app  # noqa: E402
 from veilproof.cli.node_cmds import node_app  # noqa: E402
@@ -91,6 +92,7 @@ app.command("refund")(refund)
 app.command("models")(models)
 app.command("nodes")(nodes)
 app.command("demo")(demo)
+app.command("explorer")(explorer)
 app.command("simulate")(simulate)
 app.add_typer(validator_app, name="validator")
 app.add_typer(train_app, name="train")

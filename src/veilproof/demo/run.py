@@ -72,6 +72,7 @@ def run_demo(
     cache: Path | None = None,
     console: Console | None = None,
     fl: bool = False,
+    explorer: bool = False,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -263,6 +264,10 @@ def run_demo(
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
+        if explorer:  # keeps the network up and browsable until Ctrl-C (veilproof demo --explorer)
+            from veilproof.demo.explorer_step import serve_explorer
+
+            serve_explorer(lnet, console)
         return report
     finally:
         if lnet is not None:

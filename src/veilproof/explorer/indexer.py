@@ -1,0 +1,541 @@
+"""``Indexer``: follows the suite's events into SQLite so that explorer pages never scan the chain.
+
+How it stays right:
+
+* **Resumable.** Each block range is applied in one database transaction together with the new
+  ``last_block``; a crash leaves the index at the end of the last whole range, and the next
+  :meth:`Indexer.sync` continues from there.
+* **Re-deploys and chain resets.** The index is keyed by the network it follows (chain id and every
+  contract address); a different key, a chain whose head is below the indexed block, or a different
+  hash at the last indexed block (anvil restarted and re-deployed at the same addresses) drops the
+  index and starts a new one from block 0.
+* **Numbers equal the chain's.** Events say *what* changed; the row is then re-read through the
+  facade (``read_job``, ``read_node``, ``read_model``) so a page shows exactly what the contract
+  holds. Counters the contracts do not keep (jobs per node, emissions, gas per job) are summed from
+  events.
+
+Amounts are wei (up to 2**256): SQLite's integers stop at 2**63, so they are stored as decimal text
+(:class:`Wei`) and come back as ``int``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from veilproof.chain.facade import ChainEvent, ContractFacade
+from veilproof.chain.suite import Suite
+from veilproof.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
+
+
+class Wei(TypeDecorator[int]):
+    """An unsigned 256-bit amount as decimal text (SQLite integers are 64-bit)."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> str | None:
+        return None if value is None else str(int(value))
+
+    def process_result_value(self, value: str | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+md = MetaData()
+meta_t = Table("meta", md, Column("key", String(40), primary_key=True), Column("value", Text))
+events_t = Table(
+    "events", md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("block", Integer, index=True), Column("log_index", Integer), Column("ts", Integer),
+    Column("tx_hash", String(66)), Column("contract", String(40)), Column("address", String(42)),
+    Column("name", String(40), index=True), Column("args", Text),
+    Column("job_id", Integer, index=True), Column("subject", String(42), index=True),
+)  # fmt: skip
+models_t = Table(
+    "models", md,
+    Column("model_id", Integer, primary_key=True), Column("owner", String(42)), Column("name", String(64)),
+    Column("price", Wei), Column("royalty_bps", Integer), Column("onnx_hash", String(64)),
+    Column("zk_settings_hash", String(64)), Column("zk_vk_hash", String(64)), Column("zk_srs_hash", String(64)),
+    Column("fhe_client_hash", String(64)), Column("fhe_server_hash", String(64)),
+    Column("training_code_hash", String(64)), Column("active", Boolean),
+    Column("parents", Text), Column("datasets", Text), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+datasets_t = Table(
+    "datasets", md,
+    Column("dataset_id", Integer, primary_key=True), Column("owner", String(42)),
+    Column("merkle_root", String(64)), Column("uri", Text), Column("block", Integer),
+)  # fmt: skip
+nodes_t = Table(
+    "nodes", md,
+    Column("address", String(42), primary_key=True), Column("endpoint", Text), Column("stake", Wei),
+    Column("unbonding", Wei), Column("slashed_total", Wei), Column("registered", Boolean),
+    Column("subnet_index", Integer), Column("models", Text), Column("slashes", Integer),
+    Column("emissions", Wei), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+jobs_t = Table(
+    "jobs", md,
+    Column("job_id", Integer, primary_key=True), Column("client", String(42)), Column("node", String(42), index=True),
+    Column("model_id", Integer, index=True), Column("mode", String(8)), Column("price", Wei),
+    Column("status", String(16)), Column("output_hash", String(64)), Column("proof_hash", String(64)),
+    Column("gas", Integer), Column("txs", Text), Column("opened_ts", Integer), Column("updated_ts", Integer),
+)  # fmt: skip
+epochs_t = Table(
+    "epochs", md,
+    Column("epoch", Integer, primary_key=True), Column("revealed", Integer), Column("node_total", Wei),
+    Column("validator_total", Wei), Column("owner_total", Wei), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+weights_t = Table(
+    "weights", md,
+    Column("epoch", Integer, primary_key=True), Column("validator", String(42), primary_key=True),
+    Column("weights", Text), Column("stake", Wei), Column("revealed", Boolean),
+)  # fmt: skip
+node_emissions_t = Table(
+    "node_emissions", md,
+    Column("epoch", Integer, primary_key=True), Column("node", String(42), primary_key=True),
+    Column("consensus", Wei), Column("amount", Wei),
+)  # fmt: skip
+validator_emissions_t = Table(
+    "validator_emissions", md,
+    Column("epoch", Integer, primary_key=True), Column("validator", String(42), primary_key=True),
+    Column("bond", Wei), Column("amount", Wei),
+)  # fmt: skip
+validators_t = Table(
+    "validators", md,
+    Column("address", String(42), primary_key=True), Column("stake", Wei), Column("bond", Wei),
+    Column("registered", Boolean),
+)  # fmt: skip
+agents_t = Table(
+    "agents", md,
+    Column("agent_id", Integer, primary_key=True), Column("owner", String(42)), Column("uri", Text),
+    Column("doc_hash", String(64)), Column("wallet", String(42)), Column("block", Integer),
+)  # fmt: skip
+
+MODES = {1: "zk", 2: "fhe"}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one :meth:`Indexer.sync` did: blocks ``from_block..to_block`` and how many events."""
+
+    from_block: int
+    to_block: int
+    events: int
+    reset: bool
+
+
+def _json(v: Any) -> str:
+    def conv(x: Any) -> Any:
+        if isinstance(x, bytes):
+            return "0x" + x.hex()
+        if isinstance(x, list):
+            return [conv(y) for y in x]
+        if isinstance(x, int) and not isinstance(x, bool) and abs(x) > 2**53:
+            return str(x)  # JSON readers lose precision above 2**53
+        return x
+
+    return json.dumps({k: conv(x) for k, x in v.items()})
+
+
+class Indexer:
+    """Follow ``suite`` (plus the optional agent registry facade) into the SQLite file ``db_path``.
+
+    ``sync()`` indexes up to the chain head once; ``follow()`` keeps doing it from a thread until
+    ``stop()``. Reads for the web app go through :attr:`engine` (SQLAlchemy Core).
+    """
+
+    def __init__(
+        self,
+        suite: Suite,
+        db_path: str | Path,
+        *,
+        agent_registry: ContractFacade | None = None,
+        chunk: int = DEFAULT_CHUNK,
+    ) -> None:
+        if chunk < 1:
+            raise ConfigError(f"chunk {chunk}: expected a positive number of blocks per range")
+        self.suite = suite
+        self.net = suite.net
+        self.chunk = chunk
+        self.agent_registry = agent_registry
+        self.path = Path(db_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(
+            f"sqlite:///{self.path}", connect_args={"check_same_thread": False}
+        )
+        self._lock = threading.Lock()  # one sync at a time (the follow thread and a test's sync)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        md.create_all(self.engine)
+
+    # --- which network ---------------------------------------------------------------------------
+    def facades(self) -> list[ContractFacade]:
+        """The contracts indexed: the core suite, the incentives and agents when deployed."""
+        s = self.suite
+        out: list[ContractFacade] = [s.models, s.nodes, s.market]
+        if s.deployment.extra.get("rewards"):
+            out.append(s.rewards)
+        if s.quorum is not None:
+            out.append(s.quorum)
+        if self.agent_registry is not None:
+            out.append(self.agent_registry)
+        return out
+
+    def network_key(self) -> str:
+        """Identifies the network followed: the chain id and every indexed contract's address."""
+        addrs = sorted(f"{f.CONTRACT}={f.address}" for f in self.facades())
+        return json.dumps({"schema": SCHEMA_VERSION, "chain_id": self.net.chain_id, "contracts": addrs})
+
+    def _meta(self, conn: Connection) -> dict[str, str]:
+        return {r.key: r.value for r in conn.execute(select(meta_t))}
+
+    def _set_meta(self, conn: Connection, **kv: str) -> None:
+        for k, v in kv.items():
+            conn.execute(delete(meta_t).where(meta_t.c.key == k))
+            conn.execute(insert(meta_t).values(key=k, value=v))
+
+    def last_block(self) -> int:
+        """The last block in the index (-1: none yet)."""
+        with self.engine.connect() as conn:
+            return int(self._meta(conn).get("last_block", "-1"))
+
+    def _block_hash(self, n: int) -> str:
+        return "0x" + bytes(self.net.w3.eth.get_block(n)["hash"]).hex()
+
+    def _needs_reset(self, meta: dict[str, str], head: int) -> bool:
+        if meta.get("network") != self.network_key():
+            return True
+        last = int(meta.get("last_block", "-1"))
+        if last < 0:
+            return False
+        if last > head:
+            return True  # the chain was reset below what we indexed
+        return meta.get("last_hash") != self._block_hash(last)
+
+    def reset(self) -> None:
+        """Drop every indexed row and start a new index for the current network."""
+        with self.engine.begin() as conn:
+            for t in reversed(md.sorted_tables):
+                conn.execute(delete(t))
+            self._set_meta(conn, network=self.network_key(), last_block="-1", last_hash="")
+
+    # --- following the chain ---------------------------------------------------------------------
+    def sync(self, to_block: int | None = None) -> SyncResult:
+        """Index every block from the one after ``last_block`` up to ``to_block`` (default: head)."""
+        with self._lock:
+            head = self.net.head() if to_block is None else min(to_block, self.net.head())
+            with self.engine.connect() as conn:
+                meta = self._meta(conn)
+            reset = self._needs_reset(meta, head)
+            if reset:
+                self.reset()
+                meta = {"last_block": "-1"}
+            start = int(meta.get("last_block", "-1")) + 1
+            n_events = 0
+            a = start
+            while a <= head:
+                b = min(head, a + self.chunk - 1)
+                n_events += self._index_range(a, b)
+                a = b + 1
+            return SyncResult(start, head, n_events, reset)
+
+    def _index_range(self, a: int, b: int) -> int:
+        evs: list[ChainEvent] = []
+        for f in self.facades():
+            evs.extend(f.events_between(a, b))
+        evs.sort(key=lambda e: (e.block, e.log_index))
+        ts_cache: dict[int, int] = {}
+        gas_cache: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for ev in evs:
+                if ev.block not in ts_cache:
+                    ts_cache[ev.block] = self.net.block_timestamp(ev.block)
+                self._apply(conn, ev, ts_cache[ev.block], gas_cache)
+            self._set_meta(conn, last_block=str(b), last_hash=self._block_hash(b))
+        return len(evs)
+
+    def follow(self, interval: float = 2.0) -> None:
+        """Keep syncing from a daemon thread every ``interval`` seconds until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.sync()
+                except Exception as e:  # a flaky RPC must not kill the explorer: log, retry next tick
+                    log.warning("explorer index update failed (retrying in %.0f s): %s", interval, e)
+                self._stop.wait(interval)
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name="explorer-indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    # --- applying one event ------------------------------------------------------------------------
+    def _apply(self, conn: Connection, ev: ChainEvent, ts: int, gas_cache: dict[str, int]) -> None:
+        a = ev.args
+        job_id = int(a["job_id"]) if "job_id" in a and ev.contract in ("JobMarket", "FheQuorum") else None
+        subject = next(
+            (
+                str(a[k])
+                for k in ("node", "validator", "owner", "client", "account")
+                if isinstance(a.get(k), str)
+            ),
+            None,
+        )
+        conn.execute(
+            insert(events_t).values(
+                block=ev.block, log_index=ev.log_index, ts=ts, tx_hash=ev.tx_hash, contract=ev.contract,
+                address=ev.address, name=ev.name, args=_json(a), job_id=job_id, subject=subject,
+            )
+        )  # fmt: skip
+        handler = getattr(self, f"_on_{ev.contract}_{ev.name}", None)
+        if handler is not None:
+            handler(conn, ev, ts)
+        if job_id is not None and ev.contract == "JobMarket":
+            self._touch_job(conn, job_id, ev, ts, gas_cache)
+
+    # ModelRegistry
+    def _refresh_model(self, conn: Connection, model_id: int, ev: ChainEvent, ts: int) -> None:
+        m = self.suite.models.read_model(model_id)
+        row = {
+            "owner": m.owner, "name": m.name, "price": m.price, "royalty_bps": m.royalty_bps,
+            "onnx_hash": m.onnx_hash, "zk_settings_hash": m.zk_settings_hash, "zk_vk_hash": m.zk_vk_hash,
+            "zk_srs_hash": m.zk_srs_hash, "fhe_client_hash": m.fhe_client_hash,
+            "fhe_server_hash": m.fhe_server_hash, "training_code_hash": m.training_code_hash, "active": m.active,
+        }  # fmt: skip
+        if conn.execute(select(models_t.c.model_id).where(models_t.c.model_id == model_id)).first():
+            conn.execute(update(models_t).where(models_t.c.model_id == model_id).values(**row))
+        else:
+            conn.execute(
+                insert(models_t).values(
+                    model_id=model_id, block=ev.block, ts=ts,
+                    parents=json.dumps(self.suite.models.parents(model_id)),
+                    datasets=json.dumps(self.suite.models.datasets(model_id)), **row,
+                )
+            )  # fmt: skip
+
+    def _on_ModelRegistry_ModelRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_model(conn, int(ev.args["model_id"]), ev, ts)
+
+    _on_ModelRegistry_ZkCommitmentSet = _on_ModelRegistry_ModelRegistered
+    _on_ModelRegistry_FheCommitmentSet = _on_ModelRegistry_ModelRegistered
+    _on_ModelRegistry_PriceSet = _on_ModelRegistry_ModelRegistered
+    _on_ModelRegistry_ModelRetired = _on_ModelRegistry_ModelRegistered
+    _on_ModelRegistry_ModelTransferred = _on_ModelRegistry_ModelRegistered
+
+    def _on_ModelRegistry_DatasetRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(datasets_t).values(
+                dataset_id=int(a["dataset_id"]), owner=a["owner"], merkle_root=bytes(a["merkle_root"]).hex(),
+                uri=a["uri"], block=ev.block,
+            )
+        )  # fmt: skip
+
+    # NodeRegistry
+    def _refresh_node(self, conn: Connection, address: str, ev: ChainEvent, ts: int, **extra: Any) -> None:
+        n = self.suite.nodes.read_node(address)
+        row = {
+            "endpoint": n.endpoint, "stake": n.stake, "unbonding": n.unbonding,
+            "slashed_total": n.slashed_total, "registered": n.registered,
+            "models": json.dumps(self.suite.nodes.models_of(address)), **extra,
+        }  # fmt: skip
+        if conn.execute(select(nodes_t.c.address).where(nodes_t.c.address == address)).first():
+            conn.execute(update(nodes_t).where(nodes_t.c.address == address).values(**row))
+        else:
+            row.setdefault("slashes", 0)
+            conn.execute(insert(nodes_t).values(address=address, block=ev.block, ts=ts, emissions=0, **row))
+
+    def _on_NodeRegistry_NodeRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_node(conn, str(ev.args["node"]), ev, ts)
+
+    _on_NodeRegistry_EndpointSet = _on_NodeRegistry_NodeRegistered
+    _on_NodeRegistry_ModelsSet = _on_NodeRegistry_NodeRegistered
+    _on_NodeRegistry_Staked = _on_NodeRegistry_NodeRegistered
+    _on_NodeRegistry_UnbondRequested = _on_NodeRegistry_NodeRegistered
+    _on_NodeRegistry_Withdrawn = _on_NodeRegistry_NodeRegistered
+    _on_NodeRegistry_OfferSet = _on_NodeRegistry_NodeRegistered
+
+    def _on_NodeRegistry_Slashed(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        node = str(ev.args["node"])
+        prev = conn.execute(select(nodes_t.c.slashes).where(nodes_t.c.address == node)).scalar()
+        self._refresh_node(conn, node, ev, ts, slashes=int(prev or 0) + 1)
+
+    def _on_NodeRegistry_SubnetIndexAssigned(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        node, replaced = str(ev.args["node"]), str(ev.args["replaced"])
+        conn.execute(update(nodes_t).where(nodes_t.c.address == replaced).values(subnet_index=None))
+        self._refresh_node(conn, node, ev, ts, subnet_index=int(ev.args["index"]))
+
+    # JobMarket
+    def _on_JobMarket_JobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(jobs_t).values(
+                job_id=int(a["job_id"]), client=a["client"], node=a["node"], model_id=int(a["model_id"]),
+                mode=MODES.get(int(a["mode"]), str(a["mode"])), price=int(a["price"]), status="open",
+                output_hash="", proof_hash="", gas=0, txs="[]", opened_ts=ts, updated_ts=ts,
+            )
+        )  # fmt: skip
+
+    def _touch_job(
+        self, conn: Connection, job_id: int, ev: ChainEvent, ts: int, gas_cache: dict[str, int]
+    ) -> None:
+        row = conn.execute(select(jobs_t.c.txs, jobs_t.c.gas).where(jobs_t.c.job_id == job_id)).first()
+        if row is None:
+            return
+        txs = json.loads(row.txs)
+        gas = int(row.gas)
+        if ev.tx_hash not in txs:
+            if ev.tx_hash not in gas_cache:
+                gas_cache[ev.tx_hash] = self.net.gas_used(ev.tx_hash)
+            txs.append(ev.tx_hash)
+            gas += gas_cache[ev.tx_hash]
+        j = self.suite.market.read_job(job_id)
+        conn.execute(
+            update(jobs_t).where(jobs_t.c.job_id == job_id).values(
+                status=j.status_name, output_hash=j.output_hash, proof_hash=j.proof_hash, price=j.price,
+                gas=gas, txs=json.dumps(txs), updated_ts=ts,
+            )
+        )  # fmt: skip
+
+    # Rewards
+    def _refresh_validator(self, conn: Connection, address: str) -> None:
+        v = self.suite.rewards.read_validator(address)
+        conn.execute(delete(validators_t).where(validators_t.c.address == address))
+        conn.execute(
+            insert(validators_t).values(address=address, stake=v.stake, bond=v.bond, registered=v.registered)
+        )
+
+    def _on_Rewards_ValidatorRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_validator(conn, str(ev.args["validator"]))
+
+    _on_Rewards_StakeAdded = _on_Rewards_ValidatorRegistered
+    _on_Rewards_UnbondRequested = _on_Rewards_ValidatorRegistered
+    _on_Rewards_Withdrawn = _on_Rewards_ValidatorRegistered
+    _on_Rewards_ValidatorEvicted = _on_Rewards_ValidatorRegistered
+    _on_Rewards_Penalized = _on_Rewards_ValidatorRegistered
+
+    def _on_Rewards_WeightsCommitted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(weights_t).values(
+                epoch=int(a["epoch"]), validator=a["validator"], weights="[]", stake=int(a["stake"]),
+                revealed=False,
+            )
+        )  # fmt: skip
+
+    def _on_Rewards_WeightsRevealed(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            update(weights_t)
+            .where(weights_t.c.epoch == int(a["epoch"]), weights_t.c.validator == a["validator"])
+            .values(weights=json.dumps([int(w) for w in a["weights"]]), revealed=True)
+        )
+
+    def _on_Rewards_NodeEmission(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        node, amount = str(a["node"]), int(a["amount"])
+        conn.execute(
+            insert(node_emissions_t).values(
+                epoch=int(a["epoch"]), node=node, consensus=int(a["consensus"]), amount=amount
+            )
+        )
+        prev = conn.execute(select(nodes_t.c.emissions).where(nodes_t.c.address == node)).scalar()
+        conn.execute(
+            update(nodes_t).where(nodes_t.c.address == node).values(emissions=int(prev or 0) + amount)
+        )
+
+    def _on_Rewards_ValidatorEmission(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(validator_emissions_t).values(
+                epoch=int(a["epoch"]), validator=a["validator"], bond=int(a["bond"]), amount=int(a["amount"])
+            )
+        )
+        self._refresh_validator(conn, str(a["validator"]))
+
+    def _on_Rewards_EpochFinalized(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(epochs_t).values(
+                epoch=int(a["epoch"]), revealed=int(a["revealed"]), node_total=int(a["node_total"]),
+                validator_total=int(a["validator_total"]), owner_total=int(a["owner_total"]),
+                block=ev.block, ts=ts,
+            )
+        )  # fmt: skip
+
+    # AgentRegistry
+    def _on_AgentRegistry_AgentRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            insert(agents_t).values(
+                agent_id=int(a["agent_id"]), owner=a["owner"], uri=a["uri"],
+                doc_hash=bytes(a["doc_hash"]).hex(), wallet=None, block=ev.block,
+            )
+        )  # fmt: skip
+
+    def _on_AgentRegistry_AgentUpdated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            update(agents_t)
+            .where(agents_t.c.agent_id == int(a["agent_id"]))
+            .values(uri=a["uri"], doc_hash=bytes(a["doc_hash"]).hex())
+        )
+
+    def _on_AgentRegistry_AgentTransferred(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            update(agents_t).where(agents_t.c.agent_id == int(a["agent_id"])).values(owner=a["new_owner"])
+        )
+
+    def _on_AgentRegistry_WalletSet(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        conn.execute(
+            update(agents_t).where(agents_t.c.agent_id == int(a["agent_id"])).values(wallet=a["wallet"])
+        )
+
+    def _on_AgentRegistry_WalletCleared(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        conn.execute(
+            update(agents_t).where(agents_t.c.agent_id == int(ev.args["agent_id"])).values(wallet=None)
+        )
+
+
+def rows(engine: Engine, stmt: Any) -> list[dict[str, Any]]:
+    """Run a select and return plain dicts (the web app's only way to read the index)."""
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def tables() -> Iterable[Table]:
+    return md.sorted_tables

@@ -1,0 +1,78 @@
+"""A small network for the explorer tests, driven through the chain facades (no node processes):
+a 3-node subnet with 2 validators, a real EZKL-proved job settled on chain, a refunded job, model
+lineage (subnet model -> ZK MLP -> FHE child, with a dataset) and one finalized epoch."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+from veilproof.chain import Network
+from veilproof.chain.deploy import ONE_VEIL, deploy_zk_verifier
+from veilproof.chain.job_market import JobMode
+from veilproof.chain.suite import Suite
+from veilproof.client.publish import publish_model, register_dataset
+from veilproof.incentives.deploy import IncentiveParams
+from veilproof.incentives.onchain import Subnet
+
+VSTAKE = 1_000 * ONE_VEIL
+PRICE = 2 * ONE_VEIL
+
+
+@dataclass
+class ExplorerWorld:
+    net: Network
+    suite: Suite
+    subnet: Subnet
+    zk_model: int
+    child_model: int
+    settled_job: int
+    refunded_job: int
+    epoch: int
+    node_emission: dict[str, int]  # address -> what the finalized epoch paid it (from the receipt)
+
+
+def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
+    from veilproof.zk import evm
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    warnings.simplefilter("ignore", UnsafeSrsWarning)
+    params = IncentiveParams(validator_min_stake=VSTAKE, emission_per_epoch=1_000 * ONE_VEIL)
+    s = Subnet.create(net, 3, [2 * VSTAKE, VSTAKE], params)
+    v = evm.compile_reusable_verifier()
+    deploy_zk_verifier(net, s.owner, s.deployment, v.abi, v.bytecode)
+    suite = Suite.attach(net, s.deployment)
+    ds = register_dataset(suite, s.owner, b"\x11" * 32, "sklearn:breast_cancer")
+    pkg = mlp.package
+    zk = publish_model(
+        suite, s.owner, name="breast-cancer-mlp", price=PRICE, royalty_bps=2_000,
+        onnx_hash=pkg.commitments()["onnx_hash"], zk=pkg, parents=[s.model_id], datasets=[ds],
+    ).model_id  # fmt: skip
+    child = publish_model(
+        suite, s.owner, name="mlp-fhe-distilled", price=ONE_VEIL, royalty_bps=1_000,
+        onnx_hash="ab" * 32, fhe_client_hash="cd" * 32, fhe_server_hash="ef" * 32, parents=[zk],
+    ).model_id  # fmt: skip
+    n0, n1 = s.node_accts[0], s.node_accts[1]
+    for n in (n0, n1):
+        suite.nodes.set_models([s.model_id, zk], sender=n)
+    client = net.new_accounts(1)[0]
+    suite.token.mint(client.address, 100 * ONE_VEIL, sender=s.owner)
+    suite.token.approve(suite.market.address, 2**256 - 1, sender=client)
+    commitment = int(mlp_proof.input_commitment).to_bytes(32, "big")
+    deadline = net.now() + 1_800
+
+    def open_(node: str) -> int:
+        rcpt = suite.market.open_job(
+            zk, node, commitment, JobMode.ZK, deadline, max_price=PRICE, sender=client
+        )
+        return suite.market.opened_job_id(rcpt)
+
+    settled = open_(n0.address)
+    suite.market.start_job(settled, sender=n0)
+    suite.market.submit_zk(settled, mlp_proof.instances, mlp_proof.proof.proof_bytes, sender=n0)
+    refunded = open_(n1.address)  # never started: the client takes its escrow back after the deadline
+    w = s.validators
+    ep = s.run_epoch({w[0].address: [30_000, 20_000, 15_535], w[1].address: [60_000, 5_535, 0]})
+    suite.market.refund(refunded, sender=client)
+    emission = {suite.nodes.subnet_node(j): amt for j, amt in enumerate(ep.node_emission)}
+    return ExplorerWorld(net, suite, s, zk, child, settled, refunded, ep.epoch, emission)

@@ -1,0 +1,201 @@
+"""The explorer in a real browser (headless Debian Chromium): every page loads, a job links to its node
+and to its model's lineage, the numbers shown are the chain's (read through the facades, not the
+index), and "verify again" runs the posted proof through the on-chain EZKL verifier.
+
+Screenshots: set ``VEILPROOF_EXPLORER_SCREENSHOTS=docs/img`` to refresh the README's images; otherwise
+they go to the test's temporary directory (a normal run leaves the worktree clean)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from explorer_world import ExplorerWorld
+
+from veilproof.explorer.app import PAGES, ExplorerServer, create_app
+from veilproof.explorer.indexer import Indexer
+
+# slow: the world verifies a real EZKL proof on the embedded chain; browser: see conftest.py
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def site(world: ExplorerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    ix = Indexer(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
+    ix.sync()
+    srv = ExplorerServer(create_app(ix)).start()
+    try:
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = os.environ.get("VEILPROOF_EXPLORER_SCREENSHOTS")
+    p = Path(d) if d else tmp_path_factory.mktemp("screenshots")
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _wei(el: Any) -> int:
+    """The exact amount behind a rendered ``veil`` span (``data-wei``)."""
+    from selenium.webdriver.common.by import By
+
+    span = el if el.get_attribute("data-wei") else el.find_element(By.CSS_SELECTOR, "[data-wei]")
+    return int(span.get_attribute("data-wei"))
+
+
+def _go(browser: Any, el: Any, timeout: float = 120) -> None:
+    """Click ``el`` and wait until the browser has left the current page: a click returns before the
+    next page loads, and "verify again" takes seconds (a Halo2 verification on py-evm)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(browser, timeout).until(ec.staleness_of(old))
+
+
+def _h1(browser: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(browser.find_element(By.TAG_NAME, "h1").text)
+
+
+def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    node0 = world.subnet.node_accts[0].address
+    pages = [p.path for p in PAGES] + [
+        f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
+        f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
+    ]  # fmt: skip
+    for path in pages:
+        browser.get(site + path)
+        assert "veilproof explorer" in browser.title
+        assert _h1(browser) and "404" not in _h1(browser), path
+        # every address and hash on the page is a link to its own page
+        for a in browser.find_elements(By.CSS_SELECTOR, "a.addr, a.hash"):
+            assert a.get_attribute("href").startswith(
+                site + ("/address/" if "addr" in a.get_attribute("class") else "/hash/")
+            )
+    names = {"/": "overview", f"/model/{world.zk_model}": "model", "/nodes": "nodes",
+             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch"}  # fmt: skip
+    for path, name in names.items():
+        browser.get(site + path)
+        if name == "job":  # show a "verify again" result in the picture
+            _go(browser, browser.find_element(By.ID, "verify-again"))
+        assert browser.save_screenshot(str(shots / f"explorer-{name}.png"))
+        assert (shots / f"explorer-{name}.png").stat().st_size > 10_000
+
+
+def test_overview_counts_are_the_chains(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    s = world.suite
+    browser.get(site + "/")
+
+    def stat(name: str) -> str:
+        return str(browser.find_element(By.CSS_SELECTOR, f"#stat-{name} .v").text)
+
+    assert int(stat("models")) == s.models.model_count() == 3
+    assert int(stat("nodes")) == s.nodes.node_count() == 3
+    assert int(stat("jobs")) == s.market.job_count() == 2
+    jobs = [s.market.read_job(i) for i in range(1, s.market.job_count() + 1)]
+    assert int(stat("settled")) == sum(j.status_name == "settled" for j in jobs) == 1
+    volume = browser.find_element(By.CSS_SELECTOR, "#stat-volume")
+    assert _wei(volume) == sum(j.price for j in jobs if j.status_name == "settled")
+    assert int(stat("epoch")) == s.rewards.current_epoch()
+
+
+def test_job_to_node_and_to_model_lineage(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    s = world.suite
+    job = s.market.read_job(world.settled_job)
+    browser.get(site + "/jobs")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{world.settled_job}"] a.job'))
+    assert _h1(browser).startswith(f"Job #{world.settled_job}")
+    assert browser.find_element(By.ID, "job-status").text == job.status_name == "settled"
+    assert _wei(browser.find_element(By.ID, "job-price")) == job.price
+    assert browser.find_element(By.ID, "job-proof-hash").get_attribute("data-hash") == job.proof_hash
+    # gas: the sum over the job's transactions, each receipt read from the chain here
+    txs = {a.get_attribute("title") for a in browser.find_elements(By.CSS_SELECTOR, "#timeline a.hash")}
+    assert len(txs) == 3  # open, start, submit (settles)
+    shown_gas = int(browser.find_element(By.ID, "job-gas").get_attribute("data-gas"))
+    assert shown_gas == sum(world.net.gas_used(t) for t in txs)
+    events = [li.get_attribute("data-event") for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li")]
+    assert events == ["JobOpened", "JobStarted", "ZkResultSubmitted", "JobSettled"]
+
+    # to the node
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#job-node a"))
+    assert browser.find_element(By.ID, "node-address").text == job.node
+    onchain = s.nodes.read_node(job.node)
+    assert _wei(browser.find_element(By.ID, "node-stake")) == onchain.stake
+    assert _wei(browser.find_element(By.ID, "node-emissions")) == world.node_emission[job.node] > 0
+    models = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#node-models a")]
+    assert models == [f"#{m}" for m in s.nodes.models_of(job.node)]
+
+    # back, then to the model and along its lineage
+    browser.back()
+    _go(browser, browser.find_element(By.ID, "job-model"))
+    m = s.models.read_model(job.model_id)
+    assert _h1(browser) == f"Model #{m.model_id} · {m.name}"
+    assert _wei(browser.find_element(By.ID, "model-price")) == m.price
+    assert int(browser.find_element(By.ID, "model-royalty").get_attribute("data-bps")) == m.royalty_bps
+    assert browser.find_element(By.CSS_SELECTOR, "#model-vk a").get_attribute("title") == m.zk_vk_hash
+    keys = {g.get_attribute("data-key") for g in browser.find_elements(By.CSS_SELECTOR, "#lineage a.lnode")}
+    parents = s.models.parents(m.model_id)
+    assert keys == {f"m{m.model_id}", f"m{world.child_model}"} | {f"m{p}" for p in parents} | {
+        f"d{d}" for d in s.models.datasets(m.model_id)
+    }
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'#lineage a.lnode[data-key="m{parents[0]}"]'))
+    assert _h1(browser).startswith(f"Model #{parents[0]} ")
+
+
+def test_verify_again(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site + f"/job/{world.settled_job}")
+    _go(browser, browser.find_element(By.ID, "verify-again"))
+    res = browser.find_element(By.ID, "verify-result")
+    assert res.get_attribute("data-valid") == "true", res.text
+    assert "accepted" in res.text
+    browser.get(site + f"/job/{world.refunded_job}")
+    assert browser.find_element(By.ID, "job-status").text == "refunded"
+    _go(browser, browser.find_element(By.ID, "verify-again"))
+    res = browser.find_element(By.ID, "verify-result")
+    assert res.get_attribute("data-valid") == "false" and "no proof" in res.text
+
+
+def test_epoch_heatmap_and_emissions(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site + "/epochs")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "a.epoch"))
+    assert _h1(browser) == f"Epoch {world.epoch}"
+    cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap rect.cell")
+    assert len(cells) == 2 * 3  # 2 validators x 3 nodes
+    # column j is the node in subnet slot j: the slot the validators' weight rows index
+    s = world.suite
+    cols = browser.find_elements(By.CSS_SELECTOR, "#heatmap a.col")
+    # (an SVG link's href property is an SVGAnimatedString: read the attribute as written)
+    assert [c.get_dom_attribute("href") for c in cols] == [
+        f"/node/{s.nodes.subnet_node(j)}" for j in range(3)
+    ]
+    # the second validator put 60000 of 65535 on slot 0, above the consensus the first (2/3 of the
+    # stake) set there: Yuma clipped exactly that weight
+    clipped = {
+        (c.get_attribute("data-validator"), c.get_attribute("data-col"))
+        for c in browser.find_elements(By.CSS_SELECTOR, "#heatmap rect.clipped")
+    }
+    assert clipped == {(world.subnet.validators[1].address, "0")}
+    for addr, amount in world.node_emission.items():
+        row = browser.find_element(By.CSS_SELECTOR, f'tr[data-node="{addr}"] .emission')
+        assert _wei(row) == amount
+    assert _wei(browser.find_element(By.ID, "epoch-node-total")) == sum(world.node_emission.values())
