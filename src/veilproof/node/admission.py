@@ -113,7 +113,9 @@ class Admission(NodeCore):
         except (ValueError, VeilproofError):
             return False
 
-    def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
+    def _record_and_enqueue(
+        self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None, key_bytes: int | None = None
+    ) -> None:
         """Reserve a worker slot, record the job, take it on chain (``start_job``: from now on a missed
         deadline is slashable), then queue it on the reserved slot, which cannot fail.
 
@@ -136,8 +138,8 @@ class Admission(NodeCore):
             deadline=job.deadline, state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         try:
-            with phase("record"), self.db.session() as s:
-                s.add(row)
+            with phase("record"):
+                self.db.add_job(row, key_bytes)
         except DbIntegrityError as e:
             slot.release()
             raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
@@ -305,9 +307,8 @@ class Admission(NodeCore):
                 f"evaluation keys: {ek_size} bytes, this circuit needs {info.evaluation_key_bytes} "
                 "(generated for another circuit)",
             )
-        # Held for as long as this job needs them (counted in this client's quota).
-        with phase("record"):
-            self.db.add_keys(eval_keys_hash, job.client, job.job_id, ek_size, job.deadline)
-        self._record_and_enqueue(job, ciphertext, eval_keys_hash)
+        # The keys are held for as long as this job needs them (counted in this client's quota):
+        # recorded with the job, in its commit.
+        self._record_and_enqueue(job, ciphertext, eval_keys_hash, key_bytes=ek_size)
 
     # --- work ----------------------------------------------------------------------------------

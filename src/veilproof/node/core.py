@@ -133,6 +133,8 @@ class NodeCore:
         self.started_here: set[int] = set()
         # Jobs whose admission's start_job may still be in flight: their worker waits on the gate.
         self.start_gates: dict[int, StartGate] = {}
+        # Jobs a worker is on now (reported as "running"; the database says "accepted" until the end).
+        self.running: set[int] = set()
         # model id -> when the market's verifier was last seen to know its VKA (see zk_model_registered).
         self._registered_seen: dict[int, float] = {}
         self.claims = ClaimSigner(account, self.chain_id, suite.market.address)

@@ -56,6 +56,7 @@ class Work(NodeCore):
                 run(job_id)
             finally:
                 self.start_gates.pop(job_id, None)  # a job that failed before it waited for its start
+                self.running.discard(job_id)
                 timer.finish()
                 try:
                     self.db.save_timings(job_id, timer.report().model_dump_json())
@@ -67,7 +68,10 @@ class Work(NodeCore):
             row = self.db.get(job_id)
             if row is None:
                 return None
-            self.db.update(job_id, state=JobState.RUNNING)
+        # "running" is reported from memory, not written: the write was a commit (an fsync, 5-50 ms by
+        # the disk's load) on every job's path, and nothing after a restart depends on it (accepted
+        # and running jobs are recovered alike).
+        self.running.add(job_id)
         return row, self.models[row.model_id]
 
     def _failed(self, job_id: int, e: Exception, mode: str) -> None:
