@@ -44,6 +44,12 @@ class BadSignature(NodeRefusal):
     """The request signature is missing, malformed, or not from the job's client (nor its wallet)."""
 
 
+class PriceBelowOffer(BadInput):
+    """An order's ``max_price`` is below what this node charges for the model now (the owner's royalty
+    plus the node's offer, ``NodeRegistry.set_offer``): order at the quote ``veilproof nodes --model``
+    shows."""
+
+
 class NotAssigned(NodeRefusal):
     """The job is assigned to another node on chain."""
 
