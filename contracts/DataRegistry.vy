@@ -739,6 +739,19 @@ def sale(sale_id: uint256) -> Sale:
 
 @external
 @view
+def lineage(sale_id: uint256) -> (address, uint8, uint256, bytes32, bytes32, bytes32, bytes32):
+    """
+    @notice What a model trained through a sale can name as its data lineage (ModelRegistry reads it).
+    @param sale_id Sale id (an unknown sale returns the zero buyer).
+    @return (buyer, state, version id, record root, consent root, algorithm hash, result hash).
+    """
+    sale: Sale = self._sales[sale_id]
+    v: Version = self._versions[sale.version_id]
+    return sale.buyer, sale.state, sale.version_id, v.record_root, v.consent_root, sale.algo_hash, sale.result_hash
+
+
+@external
+@view
 def DOMAIN_SEPARATOR() -> bytes32:
     """
     @notice EIP-712 domain separator of this registry on this chain.

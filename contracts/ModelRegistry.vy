@@ -7,6 +7,10 @@
         the artifacts it fetched against the chain.
 """
 
+interface DataSales:
+    def lineage(sale_id: uint256) -> (address, uint8, uint256, bytes32, bytes32, bytes32, bytes32): view
+
+SALE_DELIVERED: constant(uint8) = 2
 MAX_PARENTS: constant(uint256) = 8
 MAX_DATASETS: constant(uint256) = 8
 MAX_BPS: constant(uint16) = 10000
@@ -29,6 +33,24 @@ struct Dataset:
     owner: address
     merkle_root: bytes32
     uri: String[256]
+
+struct DataLineage:
+    registry: address
+    sale_id: uint256
+    version_id: uint256
+    record_root: bytes32
+    consent_root: bytes32
+    algo_hash: bytes32
+    result_hash: bytes32
+
+event DataLineageSet:
+    model_id: indexed(uint256)
+    registry: indexed(address)
+    sale_id: uint256
+    version_id: uint256
+    record_root: bytes32
+    consent_root: bytes32
+    result_hash: bytes32
 
 event DatasetRegistered:
     dataset_id: indexed(uint256)
@@ -73,6 +95,7 @@ _parents: HashMap[uint256, DynArray[uint256, MAX_PARENTS]]
 _model_datasets: HashMap[uint256, DynArray[uint256, MAX_DATASETS]]
 _datasets: HashMap[uint256, Dataset]
 root_used: public(HashMap[bytes32, bool])
+_data_lineage: HashMap[uint256, DataLineage]
 
 model_count: public(uint256)
 dataset_count: public(uint256)
@@ -194,6 +217,60 @@ def set_fhe_commitment(model_id: uint256, client_hash: bytes32, server_hash: byt
     self._models[model_id].fhe_client_hash = client_hash
     self._models[model_id].fhe_server_hash = server_hash
     log FheCommitmentSet(model_id=model_id, client_hash=client_hash, server_hash=server_hash)
+
+
+@external
+def set_data_lineage(model_id: uint256, registry: DataSales, sale_id: uint256):
+    """
+    @notice Name, once, the consented dataset version a model was trained on: a compute-to-data sale
+            of `registry` (a DataRegistry) that the caller bought and its host delivered. Stores the
+            version's record and consent roots and the sale's algorithm and result hashes.
+    @param model_id Model owned by the caller.
+    @param registry The DataRegistry the sale is in (check it is the suite's).
+    @param sale_id The delivered sale whose result this model is.
+    """
+    assert msg.sender == self._model_owner(model_id), "not model owner"
+    assert self._data_lineage[model_id].registry == empty(address), "data lineage set"
+    buyer: address = empty(address)
+    state: uint8 = 0
+    version_id: uint256 = 0
+    record_root: bytes32 = empty(bytes32)
+    consent_root: bytes32 = empty(bytes32)
+    algo_hash: bytes32 = empty(bytes32)
+    result_hash: bytes32 = empty(bytes32)
+    buyer, state, version_id, record_root, consent_root, algo_hash, result_hash = staticcall registry.lineage(sale_id)
+    assert buyer == msg.sender, "not the sale's buyer"
+    assert state == SALE_DELIVERED, "sale not delivered"
+    self._data_lineage[model_id] = DataLineage(
+        registry=registry.address,
+        sale_id=sale_id,
+        version_id=version_id,
+        record_root=record_root,
+        consent_root=consent_root,
+        algo_hash=algo_hash,
+        result_hash=result_hash,
+    )
+    log DataLineageSet(
+        model_id=model_id,
+        registry=registry.address,
+        sale_id=sale_id,
+        version_id=version_id,
+        record_root=record_root,
+        consent_root=consent_root,
+        result_hash=result_hash,
+    )
+
+
+@external
+@view
+def data_lineage(model_id: uint256) -> DataLineage:
+    """
+    @notice The consented dataset version a model was trained on (zero registry if none was named).
+    @param model_id Model id.
+    @return The DataLineage struct.
+    """
+    self._model_owner(model_id)
+    return self._data_lineage[model_id]
 
 
 @external
