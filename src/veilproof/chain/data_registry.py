@@ -438,6 +438,12 @@ class DataRegistry(ContractFacade):
         with _typed_reverts():
             return self._send("set_scorer", to_checksum_address(scorer), sender=sender)
 
+    def registration_order(self, dataset_id: int, from_block: int = 0) -> list[bytes]:
+        """The dataset's record hashes in the order they were registered (first registrant first):
+        quality scoring credits a duplicated row to whoever registered it first."""
+        logs = self._logs("RecordRegistered", from_block, argument_filters={"dataset_id": dataset_id})
+        return [bytes(lg["args"]["record_hash"]) for lg in logs]
+
     def results(self, from_block: int = 0) -> list[dict[str, object]]:
         """Every ``ResultRecorded`` receipt (sale, version, host, record root, algorithm, result)."""
         return [dict(lg["args"]) for lg in self._logs("ResultRecorded", from_block)]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from eth_abi import encode
@@ -29,7 +30,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from veilproof.chain.data_registry import SALE_OPEN, DataRegistry, sorted_records, version_root
-from veilproof.data.algorithms import LogisticRegressionJob
+from veilproof.data.algorithms import LogisticRegressionJob, leave_one_out
 from veilproof.data.records import Record
 from veilproof.data.store import EncryptedStore
 from veilproof.errors import DataError, DataHostError, InputError, VeilproofError
@@ -95,6 +96,29 @@ class DataHost:
                 f"{len(missing)} records of version {version_id} not in the store: {missing[:3]}"
             )
         self._versions[version_id] = sorted_records(record_hashes)
+
+    def quality_scores(self, version_id: int, held_out_x: Any, held_out_y: Any) -> list[int]:
+        """Leave-one-out scores of the version's contributors (in ``contributors(version_id)`` order)
+        on a scorer's held-out set, computed here where the rows are; rows are credited to whoever
+        registered them first, so a contributor who copies rows scores 0."""
+        records = self._versions.get(version_id)
+        if records is None:
+            raise DataHostError(f"this host does not serve version {version_id}")
+        reg = self.registry
+        v = reg.read_version(version_id)
+        subjects = reg.contributors(version_id).subjects
+        in_version = set(records)
+        order = [h for h in reg.registration_order(v.dataset_id) if h in in_version]
+        owner = {h: reg.read_record(v.dataset_id, h).subject for h in order}
+        rows = {h: self.store.get(h) for h in order}
+        first_owner: dict[bytes, str] = {}  # row content -> who registered it first
+        for h in order:
+            first_owner.setdefault(rows[h].content(), owner[h])
+        contributions: list[list[Record]] = [[] for _ in subjects]
+        for h in order:
+            if first_owner[rows[h].content()] == owner[h]:
+                contributions[subjects.index(owner[h])].append(rows[h])
+        return leave_one_out(self.algorithms[0], contributions, held_out_x, held_out_y)
 
     def _algorithm(self, algo_hash: str) -> LogisticRegressionJob:
         for a in self.algorithms:
