@@ -1,5 +1,5 @@
-"""Measured quality (issue #15): the data host scores a version's contributors by leave-one-out
-held-out accuracy on the scorer's held-out set; the scores go on chain and split the next sales. A
+"""Measured quality (issue #15): the data host scores a version's contributors by exact Shapley value
+(held-out log-loss on the scorer's held-out set); the scores go on chain and split the next sales. A
 contributor who copies other people's rows, or adds rows with wrong labels, scores <= 0 and is paid
 nothing."""
 
@@ -40,7 +40,7 @@ def test_copier_and_noise_score_at_most_zero_and_are_not_paid(net: Network, tmp_
     scores = m.host.quality_scores(vid, m.split.held_out_x, m.split.held_out_y)
     by = dict(zip(reg.contributors(vid).subjects, scores, strict=True))
     cheat_copy, cheat_noise = by[m.subjects[3].address], by[m.subjects[4].address]
-    print(f"\nleave-one-out scores (bp of held-out accuracy): {[by[s.address] for s in m.subjects]}")
+    print(f"\nShapley scores (bp of held-out log-loss): {[by[s.address] for s in m.subjects]}")
     assert cheat_copy <= 0 and cheat_noise <= 0
     assert sum(by[s.address] for s in m.subjects[:3]) > 0
 

@@ -17,6 +17,7 @@ def demo(
     workdir: Path | None = typer.Option(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
+    data: bool = typer.Option(False, "--data", help="Also run the consented data-market step (~40 s)."),
     json_out: bool = JsonOut,
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
@@ -30,7 +31,7 @@ def demo(
     )
     try:
         with engine_output(paths(None)):
-            report = run_demo(chain_url=chain_url, workdir=workdir, console=out)
+            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, data=data)
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)

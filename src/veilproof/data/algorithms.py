@@ -99,7 +99,7 @@ def accuracy(package: bytes | dict[str, Any], x: np.ndarray, y: np.ndarray) -> f
     return float(np.mean(predict(package, x) == np.asarray(y)))
 
 
-SCORE_SCALE = 10_000  # scores are posted on chain as accuracy differences in basis points
+SCORE_SCALE = 10_000  # scores are posted on chain in basis points of held-out log-loss
 
 
 def effective_records(contributions: list[list[Record]]) -> list[list[Record]]:
@@ -118,28 +118,77 @@ def effective_records(contributions: list[list[Record]]) -> list[list[Record]]:
     return out
 
 
-def leave_one_out(
+def log_loss(package: bytes | dict[str, Any], x: np.ndarray, y: np.ndarray) -> float:
+    """Mean held-out negative log-likelihood of a binary package (lower is better)."""
+    p = json.loads(package) if isinstance(package, bytes) else package
+    z = (np.asarray(x, dtype=float) - np.array(p["mean"])) / np.array(p["scale"])
+    logit = z @ np.array(p["coef"])[0] + p["intercept"][0]
+    prob = np.clip(1 / (1 + np.exp(-logit)), 1e-12, 1 - 1e-12)
+    positive = np.asarray(y) == p["classes"][1]
+    return float(-np.mean(np.where(positive, np.log(prob), np.log(1 - prob))))
+
+
+EXACT_MAX = 8  # up to 2^8 = 256 fits; above that, truncated Monte-Carlo over permutations
+
+
+def shapley_scores(
     job: LogisticRegressionJob,
     contributions: list[list[Record]],
     held_out_x: np.ndarray,
     held_out_y: np.ndarray,
+    permutations: int = 64,
+    seed: int = 0,
+    exact_max: int = EXACT_MAX,
 ) -> list[int]:
-    """Each contributor's score: held-out accuracy with everyone's (de-duplicated) records minus
-    accuracy without theirs, in basis points. Duplicates of earlier rows count for nothing, so a
-    copier scores 0; rows that mislead the model (noise, flipped labels) score below 0."""
+    """Each contributor's Shapley value over contributors, in basis points of held-out log-loss
+    (utility of a coalition = ln 2 - log-loss of a model trained on its rows; no rows, or one class
+    only, is worth 0, a coin's ln 2).
+
+    Why Shapley and log-loss, not leave-one-out accuracy: with redundant honest contributors,
+    removing any one of them barely moves accuracy, and on a 142-row held-out set one row is 70 bp,
+    so leave-one-out gave honest contributors negative scores (measured: -141, -70, 0 on the demo's
+    3 x 50 rows); Shapley averages each one's marginal value over every coalition and log-loss moves
+    continuously, giving 2132, 1855, 2131. Rows already registered by someone else are removed first
+    (:func:`effective_records`), so a copier adds nothing to any coalition and scores exactly 0;
+    rows that mislead the model (flipped labels) score below 0. Exact for up to 8 contributors;
+    above, truncated Monte-Carlo over ``permutations`` seeded permutations (deterministic)."""
+    import math
+
     eff = effective_records(contributions)
-    everyone = [r for recs in eff for r in recs]
-    root = b"\x00" * 32
+    n = len(eff)
+    cache: dict[frozenset[int], float] = {}
 
-    def acc(rows: list[Record]) -> float:
-        return accuracy(job.run(rows, root), held_out_x, held_out_y)
+    def utility(coalition: frozenset[int]) -> float:
+        if coalition not in cache:
+            rows = [r for i in sorted(coalition) for r in eff[i]]
+            if len({r.label for r in rows}) < 2:
+                cache[coalition] = 0.0
+            else:
+                cache[coalition] = math.log(2) - log_loss(job.run(rows, b"\x00" * 32), held_out_x, held_out_y)
+        return cache[coalition]
 
-    full = acc(everyone)
-    scores = []
-    for i, mine in enumerate(eff):
-        if not mine:
-            scores.append(0)
-            continue
-        rest = [r for j, recs in enumerate(eff) if j != i for r in recs]
-        scores.append(round((full - acc(rest)) * SCORE_SCALE))
-    return scores
+    values = [0.0] * n
+    if n <= exact_max:
+        from itertools import combinations
+
+        for i in range(n):
+            others = [j for j in range(n) if j != i]
+            for k in range(n):
+                w = math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+                for c in combinations(others, k):
+                    s = frozenset(c)
+                    values[i] += w * (utility(s | {i}) - utility(s))
+    else:
+        rng = np.random.default_rng(seed)
+        full = utility(frozenset(range(n)))
+        for _ in range(permutations):
+            grown: frozenset[int] = frozenset()
+            prev = 0.0
+            for i in rng.permutation(n):
+                if abs(full - prev) < 1e-4:  # truncation: the rest add ~nothing
+                    break
+                grown = grown | {int(i)}
+                cur = utility(grown)
+                values[int(i)] += (cur - prev) / permutations
+                prev = cur
+    return [0 if not eff[i] else round(v * SCORE_SCALE) for i, v in enumerate(values)]

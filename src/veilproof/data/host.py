@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from veilproof.chain.data_registry import SALE_OPEN, DataRegistry, sorted_records, version_root
-from veilproof.data.algorithms import LogisticRegressionJob, leave_one_out
+from veilproof.data.algorithms import LogisticRegressionJob, shapley_scores
 from veilproof.data.records import Record
 from veilproof.data.store import EncryptedStore
 from veilproof.errors import DataError, DataHostError, InputError, VeilproofError
@@ -98,9 +98,10 @@ class DataHost:
         self._versions[version_id] = sorted_records(record_hashes)
 
     def quality_scores(self, version_id: int, held_out_x: Any, held_out_y: Any) -> list[int]:
-        """Leave-one-out scores of the version's contributors (in ``contributors(version_id)`` order)
+        """Shapley scores (held-out log-loss) of the version's contributors (in ``contributors(version_id)`` order)
         on a scorer's held-out set, computed here where the rows are; rows are credited to whoever
-        registered them first, so a contributor who copies rows scores 0."""
+        registered them first, so a contributor who copies rows scores 0 (see
+        :func:`veilproof.data.algorithms.shapley_scores`)."""
         records = self._versions.get(version_id)
         if records is None:
             raise DataHostError(f"this host does not serve version {version_id}")
@@ -118,7 +119,7 @@ class DataHost:
         for h in order:
             if first_owner[rows[h].content()] == owner[h]:
                 contributions[subjects.index(owner[h])].append(rows[h])
-        return leave_one_out(self.algorithms[0], contributions, held_out_x, held_out_y)
+        return shapley_scores(self.algorithms[0], contributions, held_out_x, held_out_y)
 
     def _algorithm(self, algo_hash: str) -> LogisticRegressionJob:
         for a in self.algorithms:

@@ -71,6 +71,7 @@ def run_demo(
     workdir: Path | None = None,
     cache: Path | None = None,
     console: Console | None = None,
+    data: bool = False,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -253,6 +254,15 @@ def run_demo(
         report.agent_rows = ag.rows()
         report.facts["agent_job_settled"] = ag.job_status == "settled"
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
+        if data:  # 11. consented data market (~40 s, so behind --data): demo/data_step.py
+            from veilproof.demo.data_step import run_data_step
+
+            with step(
+                report, console, "data market: consents, a revocation, compute-to-data, Shapley pay, lineage"
+            ):
+                dsr = run_data_step(lnet.net, suite, owner, say)
+            report.gas.update({f"data {k}": g for k, g in dsr.gas.items()})
+            report.facts.update({f"data: {k}": v for k, v in dsr.rows()})
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         return report
