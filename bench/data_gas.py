@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from veilproof.chain import connect
+from veilproof.chain import Network, connect
 from veilproof.chain.data_registry import USE_TRAINING, DataRegistry, record_proof
 from veilproof.chain.deploy import SuiteParams, deploy_data_market, deploy_suite
 from veilproof.chain.suite import Suite
 
 ONE = 10**18
+
+
+def _gas_of_block(net: Network, block: int | str) -> int:
+    """Gas of the (only) transaction in ``block``: for calls whose facade returns an id, not a receipt."""
+    tx = net.w3.eth.get_block(block)["transactions"][0]  # type: ignore[arg-type]
+    return int(net.w3.eth.get_transaction_receipt(tx)["gasUsed"])  # type: ignore[arg-type]
 
 
 def main() -> None:
@@ -26,17 +32,18 @@ def main() -> None:
     suite = Suite.attach(net, d)
     reg: DataRegistry = suite.data
     rows: list[tuple[str, int, str]] = []
-    dep = net.w3.eth.get_transaction_receipt(net.w3.eth.get_block(before + 1)["transactions"][0])
-    rows.append(("deploy DataRegistry", int(dep["gasUsed"]), "17.3 KB runtime"))
+    rows.append(("deploy DataRegistry", _gas_of_block(net, before + 1), "17.3 KB runtime"))
 
     def last_gas() -> int:
         """Gas of the latest block's transaction (the facade returned an id, not the receipt)."""
-        return int(net.w3.eth.get_transaction_receipt(net.w3.eth.get_block("latest")["transactions"][0])["gasUsed"])
+        return _gas_of_block(net, "latest")
 
     def rec(label: str, rcpt: object, note: str = "") -> None:
         rows.append((label, int(rcpt.gas_used), note))  # type: ignore[attr-defined]
 
-    ds = reg.publish(keccak(b"s"), 3, 10 * ONE, net.now() + 86400 * 90, 1000, host.address, "ipfs://x", sender=curator)
+    ds = reg.publish(
+        keccak(b"s"), 3, 10 * ONE, net.now() + 86400 * 90, 1000, host.address, "ipfs://x", sender=curator
+    )
     rows.append(("publish", last_gas(), ""))
     exp = net.now() + 86400 * 60
     n = 0
@@ -58,25 +65,28 @@ def main() -> None:
     rec("register_records (64 consents)", r64, f"{r64.gas_used // 64:,} per consent")
     recs10 = [s.consent.record_hash for s in batch[:10]]
     v10 = reg.commit_version(ds, 0, recs10, sender=curator)
-    rcpt10 = net.w3.eth.get_transaction_receipt(net.w3.eth.get_block("latest")["transactions"][0])
-    rows.append(("commit_version (10 records, 1 contributor)", int(rcpt10["gasUsed"]), ""))
+    rcpt10 = _gas_of_block(net, "latest")
+    rows.append(("commit_version (10 records, 1 contributor)", rcpt10, ""))
     more = consents(subjects[:3], 64)
     reg.register_records(ds, more, sender=curator)
     recs256 = [s.consent.record_hash for s in (batch + more)][:256]
     reg.commit_version(ds, v10, recs256, sender=curator)
-    rcpt256 = net.w3.eth.get_transaction_receipt(net.w3.eth.get_block("latest")["transactions"][0])
-    g256 = int(rcpt256["gasUsed"])
+    rcpt256 = _gas_of_block(net, "latest")
+    g256 = rcpt256
     rows.append(("commit_version (256 records, 3 contributors)", g256, f"{g256 // 256:,} per record"))
     gone = recs10[0]
     rec("revoke", reg.revoke(ds, gone, sender=subjects[0]))
     rec("cancel_consents", reg.cancel_consents(10**6, sender=net.new_accounts(1)[0]))
-    rec("flag_revoked (10-record version)", reg.flag_revoked(v10, gone, record_proof(recs10, gone), sender=buyer))
+    rec(
+        "flag_revoked (10-record version)",
+        reg.flag_revoked(v10, gone, record_proof(recs10, gone), sender=buyer),
+    )
     suite.token.mint(buyer.address, 1000 * ONE, sender=owner)
     suite.token.approve(reg.address, 2**256 - 1, sender=buyer)
     v3 = reg.commit_version(ds, v10, recs256[1:], sender=curator)
     sale = reg.buy(v3, USE_TRAINING, keccak(b"algo"), sender=buyer)
-    buy_rcpt = net.w3.eth.get_transaction_receipt(net.w3.eth.get_block("latest")["transactions"][0])
-    rows.append(("buy (escrow one use)", int(buy_rcpt["gasUsed"]), ""))
+    buy_rcpt = _gas_of_block(net, "latest")
+    rows.append(("buy (escrow one use)", buy_rcpt, ""))
     rec("deliver (3 contributors)", reg.deliver(sale, keccak(b"res"), sender=host))
     rec("post_scores (3 contributors)", reg.post_scores(v3, [5, 3, 1], sender=owner))
     sale2 = reg.buy(v3, USE_TRAINING, keccak(b"algo"), sender=buyer)
