@@ -17,6 +17,7 @@ from veilproof.chain.data_registry import (
     USE_INFERENCE,
     USE_TRAINING,
     consent_leaf,
+    deploy_data_registry,
     merkle_root,
     record_proof,
     sorted_records,
@@ -242,3 +243,32 @@ def test_posted_scores_split_later_sales(dw: DataWorld) -> None:
     assert [dw.reg.pending(s.address) for s in dw.subjects] == [pool * 30 // 40, pool * 10 // 40, 0]
     assert dw.held() == dw.token.balance_of(dw.reg.address) == PRICE
     assert dw.token.balance_of(dw.reg.address) == 10 * ONE
+
+
+def test_model_lineage_turns_tainted_when_its_version_holds_a_revoked_record(dw: DataWorld) -> None:
+    from veilproof.chain.model_registry import ModelRegistry
+    from veilproof.data.lineage import LineageStatus, lineage_status
+
+    models = ModelRegistry(dw.net, dw.net.deploy("ModelRegistry", sender=dw.owner).address)
+    recs = dw.contribute([2, 1, 1])
+    vid = dw.reg.commit_version(dw.dataset_id, 0, recs, sender=dw.curator)
+    sale = dw.reg.buy(vid, USE_TRAINING, ALGO, sender=dw.buyer)
+    with pytest.raises(ContractReverted, match="sale not delivered"):
+        mid0 = models.registered_model_id(
+            models.register_model("early", 0, 0, keccak(b"m0"), [], [], ALGO, sender=dw.buyer)
+        )
+        models.set_data_lineage(mid0, dw.reg.address, sale, sender=dw.buyer)
+    dw.reg.deliver(sale, keccak(b"model"), sender=dw.host)
+    mid = models.registered_model_id(
+        models.register_model("m", 0, 0, keccak(b"m"), [], [], ALGO, sender=dw.buyer)
+    )
+    assert lineage_status(models, dw.reg, mid) is LineageStatus.NONE
+    models.set_data_lineage(mid, dw.reg.address, sale, sender=dw.buyer)
+    assert lineage_status(models, dw.reg, mid) is LineageStatus.CURRENT
+    a = dw.subjects[0]
+    gone = dw.records[a.address][0]
+    dw.reg.revoke(dw.dataset_id, gone, sender=a)
+    dw.reg.flag_revoked(vid, gone, record_proof(recs, gone), sender=a)
+    assert lineage_status(models, dw.reg, mid) is LineageStatus.TAINTED
+    other = deploy_data_registry(dw.net, dw.owner, dw.token.address, WINDOW)
+    assert lineage_status(models, other, mid) is LineageStatus.FOREIGN
