@@ -79,6 +79,9 @@ struct Sale:
     state: uint8
     result_hash: bytes32
 
+interface JobRoyalties:
+    def collect_data_royalty(sale_id: uint256) -> uint256: nonpayable
+
 event DatasetPublished:
     dataset_id: indexed(uint256)
     curator: indexed(address)
@@ -89,6 +92,15 @@ event DatasetPublished:
     expiry: uint256
     curator_bps: uint256
     uri: String[256]
+
+event RoyaltySet:
+    dataset_id: indexed(uint256)
+    bps: uint256
+
+event RoyaltyCollected:
+    sale_id: indexed(uint256)
+    market: indexed(address)
+    amount: uint256
 
 event HostSet:
     dataset_id: indexed(uint256)
@@ -189,6 +201,9 @@ _sales: HashMap[uint256, Sale]
 sale_count: public(uint256)
 pending: public(HashMap[address, uint256])
 escrowed: public(uint256)
+# dataset -> share (bps) of the royalty of every paid inference of a model trained on it that its
+# contributors earn (issue #15); a model fixes the value when it names its lineage
+royalty_bps: public(HashMap[uint256, uint256])
 
 
 @deploy
@@ -266,6 +281,26 @@ def _credit(account: address, amount: uint256, sale_id: uint256):
         log Credited(account=account, sale_id=sale_id, amount=amount)
 
 
+@internal
+def _split(sale_id: uint256, version_id: uint256, amount: uint256):
+    """Curator's share, then contributors by weight; the rounding remainder to the curator."""
+    dataset_id: uint256 = self._versions[version_id].dataset_id
+    curator_cut: uint256 = amount * self._datasets[dataset_id].curator_bps // MAX_BPS
+    pool: uint256 = amount - curator_cut
+    weights: DynArray[uint256, MAX_CONTRIBUTORS] = self._weights[version_id]
+    total: uint256 = 0
+    for w: uint256 in weights:
+        total += w
+    paid: uint256 = 0
+    if total > 0:
+        who: DynArray[address, MAX_CONTRIBUTORS] = self._contributors[version_id]
+        for j: uint256 in range(len(who), bound=MAX_CONTRIBUTORS):
+            share: uint256 = pool * weights[j] // total
+            self._credit(who[j], share, sale_id)
+            paid += share
+    self._credit(self._datasets[dataset_id].curator, amount - paid, sale_id)
+
+
 # ------------------------------------------------------------------ datasets and consent
 @external
 def publish(
@@ -330,6 +365,38 @@ def set_host(dataset_id: uint256, host: address):
     assert host != empty(address), "zero host"
     self._datasets[dataset_id].host = host
     log HostSet(dataset_id=dataset_id, host=host)
+
+
+@external
+def set_royalty(dataset_id: uint256, bps: uint256):
+    """
+    @notice Set the share of a model's inference royalty owed to the dataset's contributors (and
+            curator, split like a sale) for models that name a sale of it from now on.
+    @param dataset_id Dataset curated by the caller.
+    @param bps Share of the model owner's royalty, in basis points (at most 10000).
+    """
+    assert self._dataset(dataset_id).curator == msg.sender, "not curator"
+    assert bps <= MAX_BPS, "royalty above 100%"
+    self.royalty_bps[dataset_id] = bps
+    log RoyaltySet(dataset_id=dataset_id, bps=bps)
+
+
+@external
+def collect_royalty(market: JobRoyalties, sale_id: uint256):
+    """
+    @notice Pull a market's inference royalties owed to a sale and split them like the sale itself
+            (curator's share, then contributors by weight), to be withdrawn as usual. Anyone may call.
+    @param market A JobMarket holding royalties for this registry (only tokens that arrive count).
+    @param sale_id A delivered sale.
+    """
+    sale: Sale = self._sales[sale_id]
+    assert sale.state == SALE_DELIVERED, "sale not delivered"
+    before: uint256 = staticcall token.balanceOf(self)
+    extcall market.collect_data_royalty(sale_id)
+    amount: uint256 = staticcall token.balanceOf(self) - before
+    assert amount > 0, "no royalty owed"
+    log RoyaltyCollected(sale_id=sale_id, market=market.address, amount=amount)
+    self._split(sale_id, sale.version_id, amount)
 
 
 @external
@@ -594,20 +661,7 @@ def deliver(sale_id: uint256, result_hash: bytes32):
         algo_hash=sale.algo_hash,
         result_hash=result_hash,
     )
-    curator_cut: uint256 = sale.price * ds.curator_bps // MAX_BPS
-    pool: uint256 = sale.price - curator_cut
-    weights: DynArray[uint256, MAX_CONTRIBUTORS] = self._weights[sale.version_id]
-    total: uint256 = 0
-    for w: uint256 in weights:
-        total += w
-    paid: uint256 = 0
-    if total > 0:
-        who: DynArray[address, MAX_CONTRIBUTORS] = self._contributors[sale.version_id]
-        for j: uint256 in range(len(who), bound=MAX_CONTRIBUTORS):
-            share: uint256 = pool * weights[j] // total
-            self._credit(who[j], share, sale_id)
-            paid += share
-    self._credit(ds.curator, sale.price - paid, sale_id)
+    self._split(sale_id, sale.version_id, sale.price)
 
 
 @external
@@ -748,6 +802,17 @@ def lineage(sale_id: uint256) -> (address, uint8, uint256, bytes32, bytes32, byt
     sale: Sale = self._sales[sale_id]
     v: Version = self._versions[sale.version_id]
     return sale.buyer, sale.state, sale.version_id, v.record_root, v.consent_root, sale.algo_hash, sale.result_hash
+
+
+@external
+@view
+def royalty_terms(sale_id: uint256) -> uint256:
+    """
+    @notice The data royalty (bps of a model's inference royalty) a model trained through this sale owes.
+    @param sale_id Sale id.
+    @return The sale's dataset's royalty_bps now (ModelRegistry fixes it when the lineage is named).
+    """
+    return self.royalty_bps[self._versions[self._sales[sale_id].version_id].dataset_id]
 
 
 @external

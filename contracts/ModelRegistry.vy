@@ -9,6 +9,7 @@
 
 interface DataSales:
     def lineage(sale_id: uint256) -> (address, uint8, uint256, bytes32, bytes32, bytes32, bytes32): view
+    def royalty_terms(sale_id: uint256) -> uint256: view
 
 SALE_DELIVERED: constant(uint8) = 2
 MAX_PARENTS: constant(uint256) = 8
@@ -96,6 +97,9 @@ _model_datasets: HashMap[uint256, DynArray[uint256, MAX_DATASETS]]
 _datasets: HashMap[uint256, Dataset]
 root_used: public(HashMap[bytes32, bool])
 _data_lineage: HashMap[uint256, DataLineage]
+# model -> share (bps) of its royalty owed to its training data's contributors, fixed when its
+# lineage is named (the dataset's terms then), so the curator cannot raise it afterwards
+data_royalty_bps: public(HashMap[uint256, uint16])
 
 model_count: public(uint256)
 dataset_count: public(uint256)
@@ -250,6 +254,9 @@ def set_data_lineage(model_id: uint256, registry: DataSales, sale_id: uint256):
         algo_hash=algo_hash,
         result_hash=result_hash,
     )
+    bps: uint256 = staticcall registry.royalty_terms(sale_id)
+    assert bps <= convert(MAX_BPS, uint256), "data royalty above 100%"
+    self.data_royalty_bps[model_id] = convert(bps, uint16)
     log DataLineageSet(
         model_id=model_id,
         registry=registry.address,
@@ -352,6 +359,27 @@ def royalty_info(model_id: uint256) -> (address, uint16):
             batch of receipts can skip one instead of failing as a whole).
     """
     return (self._models[model_id].owner, self._models[model_id].royalty_bps)
+
+
+@external
+@view
+def royalty_split(model_id: uint256) -> (address, uint16, address, uint256, uint16):
+    """
+    @notice royalty_info plus where part of the royalty goes: the model's training data (issue #15).
+    @param model_id Model id.
+    @return (owner, royalty_bps, data registry, sale id, data_bps); data_bps of the owner's royalty is
+            owed to the sale's contributors; the zero registry when the model names no data lineage.
+    """
+    reg: address = self._data_lineage[model_id].registry
+    if reg == empty(address):
+        return (self._models[model_id].owner, self._models[model_id].royalty_bps, empty(address), 0, 0)
+    return (
+        self._models[model_id].owner,
+        self._models[model_id].royalty_bps,
+        reg,
+        self._data_lineage[model_id].sale_id,
+        self.data_royalty_bps[model_id],
+    )
 
 
 @external

@@ -434,6 +434,20 @@ class DataRegistry(ContractFacade):
         with _typed_reverts():
             return self._send("withdraw", sender=sender)
 
+    def royalty_bps(self, dataset_id: int) -> int:
+        """Share (bps) of a model's inference royalty owed to the dataset's contributors (issue #15)."""
+        return int(self._call("royalty_bps", dataset_id))
+
+    def set_royalty(self, dataset_id: int, bps: int, *, sender: LocalAccount) -> Receipt:
+        """As curator: the data royalty models trained on this dataset owe from their lineage on."""
+        with _typed_reverts():
+            return self._send("set_royalty", dataset_id, bps, sender=sender)
+
+    def collect_royalty(self, market: str, sale_id: int, *, sender: LocalAccount) -> Receipt:
+        """Pull ``market``'s inference royalties owed to a sale and split them like the sale (anyone)."""
+        with _typed_reverts():
+            return self._send("collect_royalty", to_checksum_address(market), sale_id, sender=sender)
+
     def set_scorer(self, scorer: str, *, sender: LocalAccount) -> Receipt:
         with _typed_reverts():
             return self._send("set_scorer", to_checksum_address(scorer), sender=sender)

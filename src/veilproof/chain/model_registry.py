@@ -178,5 +178,9 @@ class ModelRegistry(ContractFacade):
         reg, sale, ver, rroot, croot, algo, result = self._call("data_lineage", model_id)
         return DataLineage(reg, int(sale), int(ver), hex32(rroot), hex32(croot), hex32(algo), hex32(result))
 
+    def data_royalty_bps(self, model_id: int) -> int:
+        """Share (bps) of the model's royalty owed to its training data's contributors (#15)."""
+        return int(self._call("data_royalty_bps", model_id))
+
     def transfer_model(self, model_id: int, to: str, *, sender: LocalAccount) -> Receipt:
         return self._send("transfer_model", model_id, to_checksum_address(to), sender=sender)
