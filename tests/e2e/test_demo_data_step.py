@@ -21,6 +21,7 @@ def test_data_step(net: Network) -> None:
     assert rep.revoked_refused and rep.records == 149
     assert rep.accuracy > 0.9
     assert rep.lineage_matches
+    assert rep.data_royalty_bps == 3000  # fixed when the model named its lineage
     # contributors are paid by measured quality: a positive score earns, a score <= 0 earns nothing
     for score, earned in zip(rep.scores, rep.earnings.values(), strict=False):
         assert (earned > 0) == (score > 0)

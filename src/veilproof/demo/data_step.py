@@ -35,6 +35,7 @@ from veilproof.errors import RecordRevoked
 
 ROWS_PER_CONTRIBUTOR = 50  # 150 consented records: a few seconds of chain work, a useful model
 PRICE = 10 * ONE_VEIL
+DATA_ROYALTY_BPS = 3000  # 30% of the model owner's royalty on every paid inference goes to the data (#15)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class DataStepReport:
     earnings: dict[str, int] = field(default_factory=dict)
     model_id: int = 0
     lineage_matches: bool = False
+    data_royalty_bps: int = 0  # share of each paid inference's royalty owed to the contributors
     c2d_seconds: float = 0.0
     local_seconds: float = 0.0
     wire_bytes: int = 0
@@ -60,6 +62,7 @@ class DataStepReport:
         return [
             ("dataset / versions", f"{self.dataset_id} / v{self.versions[0]} -> v{self.versions[1]} ({self.records} records)"),
             ("revoked record kept out of the new version", str(self.revoked_refused)),
+            ("inference royalty owed to the contributors", f"{self.data_royalty_bps / 100:.0f}% of the owner's"),
             ("held-out accuracy of the bought model", f"{self.accuracy:.3f}"),
             ("quality scores (bp, Shapley)", ", ".join(map(str, self.scores))),
             ("contributors' earnings (VEIL)", ", ".join(f"{v / ONE_VEIL:g}" for v in self.earnings.values())),
@@ -96,6 +99,7 @@ def run_data_step(
             keccak(b"breast-cancer:30xf64+label"), uses, PRICE, net.now() + 90 * 86400, 1000, host_acct.address,
             "sklearn:breast_cancer", sender=curator,
         )  # fmt: skip
+        reg.set_royalty(rep.dataset_id, DATA_ROYALTY_BPS, sender=curator)
         say(f"dataset {rep.dataset_id} published; {len(subjects)} contributors sign consents")
         signed, expiry = [], net.now() + 60 * 86400
         for s, recs in zip(subjects, contributions, strict=True):
@@ -145,6 +149,7 @@ def run_data_step(
     rep.model_id = models.registered_model_id(rcpt)
     lin_rcpt = models.set_data_lineage(rep.model_id, reg.address, res.sale_id, sender=buyer)
     rep.gas["set_data_lineage"] = lin_rcpt.gas_used
+    rep.data_royalty_bps = models.data_royalty_bps(rep.model_id)
     lin, ver = models.data_lineage(rep.model_id), reg.read_version(v2)
     rep.lineage_matches = (lin.version_id, lin.record_root, lin.consent_root) == (
         v2, ver.record_root, ver.consent_root,
