@@ -49,6 +49,7 @@ SLASHED: constant(uint8) = jobs.SLASHED
 interface Models:
     def job_terms(model_id: uint256) -> (bool, uint256, bytes32, bytes32): view
     def royalty_info(model_id: uint256) -> (address, uint16): view
+    def royalty_split(model_id: uint256) -> (address, uint16, address, uint256, uint16): view
 
 interface Nodes:
     def job_terms(node: address, model_id: uint256) -> (bool, bool, bool, uint256): view
@@ -64,6 +65,17 @@ struct Delivery:
     bond: uint256  # the client's bond, held in escrow until the demand is resolved
     due: uint256  # the node must `deliver_output` before this time; 0 = never demanded
     delivered: bool  # the node posted the ciphertext (`OutputDelivered`, calldata of that tx)
+
+event DataRoyalty:
+    job_id: indexed(uint256)
+    registry: indexed(address)
+    sale_id: uint256
+    amount: uint256
+
+event DataRoyaltyCollected:
+    registry: indexed(address)
+    sale_id: uint256
+    amount: uint256
 
 event JobOpened:
     job_id: indexed(uint256)
@@ -152,6 +164,9 @@ deliveries: public(HashMap[uint256, Delivery])
 job_count: public(uint256)
 pending: public(HashMap[address, uint256])
 escrowed: public(uint256)
+# data registry -> sale -> royalties owed to the contributors of the data a model was trained on
+# (issue #15): one aggregate per settle; the registry collects it and splits it by weight
+data_owed: public(HashMap[address, HashMap[uint256, uint256]])
 # job -> the owner's royalty amount + 1, for jobs priced by the node's offer (0: a list-price job,
 # split by royalty_bps at settlement). Fixed at open so a later model price change cannot move it.
 _offer_royalty: HashMap[uint256, uint256]
@@ -204,10 +219,14 @@ def _load(job_id: uint256) -> jobs.Job:
 @internal
 def _settle(job_id: uint256, job: jobs.Job):
     """Credit node, model owner (royalty) and treasury (fee); the escrow leaves."""
-    # two fields, not the whole Model struct (twelve cold slots): see ModelRegistry.royalty_info
+    # two fields, not the whole Model struct (twelve cold slots), plus the data lineage's registry
+    # (one more slot when it names none): see ModelRegistry.royalty_split
     owner: address = empty(address)
     royalty_bps: uint16 = 0
-    owner, royalty_bps = staticcall models.royalty_info(job.model_id)
+    data_reg: address = empty(address)
+    sale_id: uint256 = 0
+    data_bps: uint16 = 0
+    owner, royalty_bps, data_reg, sale_id, data_bps = staticcall models.royalty_split(job.model_id)
     fee: uint256 = 0
     royalty: uint256 = 0
     fixed: uint256 = self._offer_royalty[job_id]
@@ -223,7 +242,11 @@ def _settle(job_id: uint256, job: jobs.Job):
     self._jobs[job_id].status = SETTLED
     self.escrowed -= job.price
     self.pending[job.node] += node_amount
-    self.pending[owner] += royalty
+    data_cut: uint256 = royalty * convert(data_bps, uint256) // MAX_BPS
+    if data_cut > 0:
+        self.data_owed[data_reg][sale_id] += data_cut
+        log DataRoyalty(job_id=job_id, registry=data_reg, sale_id=sale_id, amount=data_cut)
+    self.pending[owner] += royalty - data_cut
     self.pending[self.treasury] += fee
     self._release_bond(job_id, job.client, job.node)
     log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
@@ -661,6 +684,23 @@ def start_job(job_id: uint256):
     assert block.timestamp <= job.deadline, "deadline passed"
     self._jobs[job_id].started_at = block.timestamp
     log JobStarted(job_id=job_id, node=msg.sender)
+
+
+@external
+def collect_data_royalty(sale_id: uint256) -> uint256:
+    """
+    @notice Pull, as a data registry, the royalties owed to a sale's contributors (the registry
+            splits them by weight; issue #15).
+    @param sale_id Sale id in the caller's registry.
+    @return The amount transferred to the caller (0 when nothing is owed).
+    """
+    amount: uint256 = self.data_owed[msg.sender][sale_id]
+    if amount == 0:
+        return 0
+    self.data_owed[msg.sender][sale_id] = 0
+    log DataRoyaltyCollected(registry=msg.sender, sale_id=sale_id, amount=amount)
+    assert extcall token.transfer(msg.sender, amount), "transfer failed"
+    return amount
 
 
 @external

@@ -73,6 +73,7 @@ def run_demo(
     console: Console | None = None,
     fl: bool = False,
     explorer: bool = False,
+    data: bool = False,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -262,6 +263,15 @@ def run_demo(
                 flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
+        if data:  # 12. consented data market (~40 s, so behind --data): demo/data_step.py
+            from veilproof.demo.data_step import run_data_step
+
+            with step(
+                report, console, "data market: consents, a revocation, compute-to-data, Shapley pay, lineage"
+            ):
+                dsr = run_data_step(lnet.net, suite, owner, say)
+            report.gas.update({f"data {k}": g for k, g in dsr.gas.items()})
+            report.facts.update({f"data: {k}": v for k, v in dsr.rows()})
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         if explorer:  # keeps the network up and browsable until Ctrl-C (veilproof demo --explorer)

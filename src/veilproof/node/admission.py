@@ -76,6 +76,8 @@ class Admission(NodeCore):
             raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
         if job.model_id not in self.models:
             raise NotServed(f"this node does not serve model {job.model_id}")
+        with phase("chain_reads"):
+            self.lineage.require(job.model_id)  # issue #15: TaintedLineage once its data is revoked
         if mode == JobMode.ZK:
             with phase("chain_reads"):
                 self._require_verifiable(job.model_id)

@@ -58,6 +58,10 @@ class NodeConfig:
     head_timeout_s: float = 10.0
     keep_alive_s: float = 5.0
     max_connections: int = 256
+    # Data-lineage policy (issue #15, node/data_policy.py): refuse a model trained on a data version
+    # that holds a revoked record (at start, and per job with the reading cached this many seconds).
+    refuse_tainted_data: bool = True
+    lineage_recheck_s: float = 30.0
 
 
 def _wildcard(host: str) -> bool:

@@ -28,6 +28,7 @@ from veilproof.chain.suite import Suite
 from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.data_policy import LineagePolicy
 from veilproof.node.errors import BadInput, NotServed
 from veilproof.node.pool import Reservation, WorkerPool
 from veilproof.node.proving import ProcessProver
@@ -137,6 +138,7 @@ class NodeCore:
         self.running: set[int] = set()
         # model id -> when the market's verifier was last seen to know its VKA (see zk_model_registered).
         self._registered_seen: dict[int, float] = {}
+        self.lineage = LineagePolicy(suite, cfg.refuse_tainted_data, cfg.lineage_recheck_s)
         self.claims = ClaimSigner(account, self.chain_id, suite.market.address)
         self.models: dict[int, LoadedModel] = {}
         self.started = time.time()

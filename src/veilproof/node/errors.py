@@ -62,6 +62,11 @@ class NotServed(NodeRefusal):
     """This node does not serve the job's model (or not in the requested mode)."""
 
 
+class TaintedLineage(NotServed):
+    """The model's data lineage is refused by the node's policy: trained on a data version holding a
+    revoked record (and not retrained), or lineage the node cannot check (issue #15)."""
+
+
 class UnknownArtifact(NodeRefusal):
     """The artifact is not in this node's store."""
 

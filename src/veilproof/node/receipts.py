@@ -109,6 +109,7 @@ class Receipts(NodeCore):
             raise BadSignature("client_signature: not signed by order.client")
         if order.model_id not in self.models:
             raise NotServed(f"this node does not serve model {order.model_id}")
+        self.lineage.require(order.model_id)  # issue #15: TaintedLineage once its data is revoked
         lm = self.models[order.model_id]
         zk = lm.require_zk()
         quote = self._order_price(lm)
