@@ -477,3 +477,28 @@ def run_proposal(
     net.advance_to(dao.governor.eta(pid))
     gas["execute"] = dao.governor.execute(p, sender=proposer).gas_used
     return pid, gas
+
+
+def grant_proposal(
+    dao: Dao, d: Deployment, recipient: str, milestones: Sequence[Any], description: str
+) -> Proposal:
+    """A proposal that escrows a grant from the treasury (the timelock's VEIL): approve the grants
+    contract for the total, then ``create_grant``. ``milestones`` are :class:`veilproof.chain.grants.Milestone`."""
+    total = sum(int(m.amount) for m in milestones)
+    return Proposal(
+        (
+            action(dao.net, d, "Token", "approve", dao.grants.address, total),
+            Action.of(dao.grants.create_call(recipient, milestones)),
+        ),
+        description,
+    )
+
+
+def approve_milestone_proposal(dao: Dao, grant_id: int, index: int, description: str) -> Proposal:
+    """A proposal that releases milestone ``index`` of ``grant_id`` by vote."""
+    return Proposal((Action.of(dao.grants.approve_call(grant_id, index)),), description)
+
+
+def cancel_grant_proposal(dao: Dao, grant_id: int, description: str) -> Proposal:
+    """A proposal that cancels ``grant_id``; its unreleased escrow returns to the treasury."""
+    return Proposal((Action.of(dao.grants.cancel_call(grant_id)),), description)

@@ -70,6 +70,7 @@ def _main(
 from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: E402
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
+from veilproof.cli.dao_cmds import dao_app  # noqa: E402
 from veilproof.cli.demo_cmds import demo  # noqa: E402
 from veilproof.cli.model_cmds import model_app  # noqa: E402
 from veilproof.cli.node_cmds import node_app  # noqa: E402
@@ -92,6 +93,7 @@ app.command("nodes")(nodes)
 app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.add_typer(validator_app, name="validator")
+app.add_typer(dao_app, name="dao")
 
 if __name__ == "__main__":
     app()
