@@ -71,6 +71,7 @@ def run_demo(
     workdir: Path | None = None,
     cache: Path | None = None,
     console: Console | None = None,
+    dao: bool = True,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -253,6 +254,18 @@ def run_demo(
         report.agent_rows = ag.rows()
         report.facts["agent_job_settled"] = ag.job_status == "settled"
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
+        if dao:  # 11. the DAO (#17): last, since it hands every admin power to the timelock
+            from veilproof.demo.dao_step import run_dao_step
+
+            with step(
+                report, console, "DAO: window change through the timelock; grant paid on a provable model"
+            ):
+                dr = run_dao_step(lnet.net, suite.deployment, owner, lambda who, ds: publish_model(
+                    suite, who, name="open-mlp-grant", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"],
+                    zk=pkg, datasets=[ds]).model_id, say)  # fmt: skip
+            report.gas.update({f"dao {k}": g for k, g in dr.gas.items()})
+            report.facts["dao_window_after_timelock"] = f"{dr.window_before} -> {dr.window_after} s"
+            report.facts["dao_grant_paid_veil"] = dr.grant_paid / ONE_VEIL
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         return report
