@@ -94,3 +94,30 @@ def test_grant_releases_only_on_passing_check_and_cancels_by_vote(world: DaoWorl
     assert token.balance_of(timelock) == 200 * ONE_VEIL  # 150 + the 50 never earned
     assert token.balance_of(grants.address) == 0
     print("gas grant proposal", gas, "release", rel.gas_used)
+
+
+def test_slashed_stake_and_fees_reach_the_dao_treasury(world: DaoWorld) -> None:
+    """Before the hand-over they went to the deployer's address; now to the timelock (the treasury)."""
+    from veilproof.chain.job_market import JobMode
+
+    w = world
+    s, timelock = w.suite, w.dao.timelock.address
+    node, client = w.net.new_accounts(2)
+    for a in (node, client):
+        s.token.transfer(a.address, 200 * ONE_VEIL, sender=w.outsider)
+    mid = _model(w, w.small, [], CODE, zk=False)
+    s.models.set_fhe_commitment(mid, b"\x0a" * 32, b"\x0b" * 32, sender=w.small)
+    s.nodes.register("http://node", b"\x02" + b"\x11" * 32, [mid], sender=node)
+    s.token.approve(s.nodes.address, 100 * ONE_VEIL, sender=node)
+    s.nodes.stake(100 * ONE_VEIL, sender=node)
+    s.token.approve(s.market.address, ONE_VEIL, sender=client)
+    before = s.token.balance_of(timelock)
+    rcpt = s.market.open_job(
+        mid, node.address, b"\x05" * 32, JobMode.FHE, w.net.now() + 100,
+        max_price=ONE_VEIL, eval_keys_hash=b"\x06" * 32, sender=client,
+    )  # fmt: skip
+    jid = s.market.opened_job_id(rcpt)
+    s.market.start_job(jid, sender=node)
+    w.net.time_travel(200)
+    s.market.refund(jid, sender=client)  # missed deadline: the node is slashed
+    assert s.token.balance_of(timelock) > before
