@@ -34,6 +34,11 @@ MAX_INSTANCES: constant(uint256) = 64
 MAX_PROOF: constant(uint256) = 32768
 MAX_BPS: constant(uint256) = 10000
 MAX_FEE_BPS: constant(uint256) = 1000
+# Bounds even governance cannot pass (docs/dao.md): a slash above MAX_SLASH would confiscate
+# stake far beyond the 2,000 VEIL production minimum for one fault; a bond above MAX_BOND would
+# price clients out of demanding an FHE output (the check that keeps nodes honest).
+MAX_SLASH: constant(uint256) = 10_000 * 10**18
+MAX_BOND: constant(uint256) = 1_000 * 10**18
 # largest output ciphertext `deliver_output` takes (calldata; a Concrete ML output is a few KiB)
 MAX_OUTPUT_CT: constant(uint256) = 65536
 
@@ -756,9 +761,10 @@ def set_treasury(treasury: address):
 def set_slash_amount(amount: uint256):
     """
     @notice Set how much a node loses for a missed deadline or an invalid result.
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 10,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_SLASH, "slash too high"
     self.slash_amount = amount
     log ParamSet(param="slash_amount", value=amount)
 
@@ -784,6 +790,7 @@ def set_challenge_window(seconds: uint256):
     @param seconds Window length; with the max deadline below the node unbonding delay.
     """
     self._only_owner()
+    assert seconds > 0, "zero value"
     self._check_horizon(self.max_deadline, seconds)
     self.challenge_window = seconds
     log ParamSet(param="challenge_window", value=seconds)
@@ -794,9 +801,10 @@ def set_delivery_bond(amount: uint256):
     """
     @notice Set the bond a client puts up to demand an FHE output on chain (paid to the node
             if it delivers: the price of a false demand).
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 1,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_BOND, "bond too high"
     self.delivery_bond = amount
     log ParamSet(param="delivery_bond", value=amount)
 

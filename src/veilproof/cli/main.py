@@ -70,6 +70,7 @@ def _main(
 from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: E402
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
+from veilproof.cli.dao_cmds import dao_app  # noqa: E402
 from veilproof.cli.data_cmds import data_app  # noqa: E402
 from veilproof.cli.demo_cmds import demo  # noqa: E402
 from veilproof.cli.explorer_cmds import explorer  # noqa: E402
@@ -99,6 +100,7 @@ app.command("simulate")(simulate)
 app.add_typer(validator_app, name="validator")
 app.add_typer(train_app, name="train")
 app.add_typer(fl_app, name="fl")
+app.add_typer(dao_app, name="dao")
 
 if __name__ == "__main__":
     app()
