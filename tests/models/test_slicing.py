@@ -60,21 +60,12 @@ def test_cut_candidates_and_split(mlp: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sliced_mlp_matches_whole_and_links(mlp: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    store = ArtifactStore(tmp_path_factory.getbasetemp() / "zk-shared" / "store")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sliced = build_sliced(
-            mlp.example.onnx_path,
-            mlp.example.calibration_path,
-            store,
-            2,
-            work_dir=tmp_path_factory.mktemp("mlp-slices"),
-        )
+def test_sliced_mlp_matches_whole_and_links(mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: Any) -> None:
+    sliced = mlp_sliced
     assert len(sliced.packages) == 2
     assert [p.settings.output_visibility for p in sliced.packages] == ["Hashed", "Public"]
     x = mlp.example.x_test[0]
-    proofs, out = prove_pipeline(sliced, x)
+    proofs, out = mlp_sliced_proofs
     assert links_hold(proofs)
     whole = np.asarray(circuit_outputs(mlp.package, x))
     float_out = run_onnx(mlp.example.onnx_path, x[None])[0]

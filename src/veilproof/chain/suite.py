@@ -14,6 +14,7 @@ from veilproof.chain.job_market import JobMarket
 from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.network import Network
 from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.pipeline_market import PipelineMarket
 from veilproof.chain.receipt_market import ReceiptMarket
 from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
@@ -66,3 +67,9 @@ class Suite:
         """The pay-on-proof ReceiptMarket, or None when it is not deployed."""
         addr = self.deployment.extra.get("receipt_market")
         return ReceiptMarket(self.net, addr) if addr else None
+
+    @property
+    def pipelines(self) -> PipelineMarket | None:
+        """The PipelineMarket (chained ZK stages), or None when it is not deployed."""
+        addr = self.deployment.extra.get("pipeline_market")
+        return PipelineMarket(self.net, addr) if addr else None

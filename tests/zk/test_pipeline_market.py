@@ -1,0 +1,132 @@
+"""PipelineMarket with real EZKL proofs of the sliced MLP on the embedded chain (issue 18).
+
+Attacks, each the attacker's real move against the real contract: a stage proven on another input
+(does not link), a stage proven with another model (the whole MLP: same input commitment, other
+key), a skipped stage, a missing stage. New contract: before it, no pipeline could be paid at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.zk.zk_market import zk_market
+from veilproof.chain.deploy import ONE_VEIL, deploy_pipeline_market
+from veilproof.client.publish import publish_model
+from veilproof.errors import ContractReverted
+from veilproof.models.slicing import prove_stage
+
+pytestmark = pytest.mark.slow
+
+SLASH = 50 * ONE_VEIL
+PRICE = 10 * ONE_VEIL
+
+
+@pytest.fixture(scope="module")
+def world(mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: Any) -> Any:
+    w = zk_market(mlp, price=PRICE, slash=SLASH, extra_accounts=1)
+    s, owner = w.s, w.owner
+    deploy_pipeline_market(w.net, owner, s.deployment, slash_amount=SLASH)
+    w.pm = s.pipelines
+    w.stage_ids = [
+        publish_model(
+            s, owner, name=f"mlp-slice{i}", price=PRICE, onnx_hash=p.commitments()["onnx_hash"], zk=p
+        ).model_id
+        for i, p in enumerate(mlp_sliced.packages)
+    ]
+    s.nodes.set_models([w.mid, *w.stage_ids], sender=w.node)
+    w.cheater = w.others[0]
+    s.token.mint(w.cheater.address, 1000 * ONE_VEIL, sender=owner)
+    s.nodes.register("http://127.0.0.1:2", b"\x03" * 33, [w.mid, *w.stage_ids], sender=w.cheater)
+    s.token.approve(s.nodes.address, 1000 * ONE_VEIL, sender=w.cheater)
+    s.nodes.stake(1000 * ONE_VEIL, sender=w.cheater)
+    s.token.approve(w.pm.address, 100 * ONE_VEIL, sender=w.client)
+    w.pid = w.pm.register_pipeline(w.stage_ids, sender=owner)
+    w.proofs, w.out = mlp_sliced_proofs
+    w.gas = {}
+    return w
+
+
+def _open(w: Any, deadline_s: int = 600) -> int:
+    jid, rcpt = w.pm.open_job(
+        w.pid, w.proofs[0].instances[0], PRICE, w.net.now() + deadline_s, sender=w.client
+    )
+    w.gas["open_job"] = rcpt.gas_used
+    return int(jid)
+
+
+def _submit(w: Any, jid: int, stage: int, proof: Any, sender: Any) -> Any:
+    return w.pm.submit_stage(jid, stage, proof.proof_bytes, proof.instances, sender=sender)
+
+
+def test_honest_pipeline_settles_on_one_receipt(world: Any, mlp_sliced: Any) -> None:
+    w = world
+    assert w.pm.pipeline_models(w.pid) == w.stage_ids
+    jid = _open(w)
+    with pytest.raises(ContractReverted, match="not the next stage"):
+        _submit(w, jid, 1, w.proofs[1], w.node)
+    r0 = _submit(w, jid, 0, w.proofs[0], w.node)
+    assert r0.accepted and w.pm.receipt(jid).status == "open"
+    r1 = _submit(w, jid, 1, w.proofs[1], w.node)
+    assert r1.accepted
+    w.gas["stage_verify_link"] = r0.receipt.gas_used
+    w.gas["last_stage_verify_settle"] = r1.receipt.gas_used
+    rec = w.pm.receipt(jid)
+    assert rec.settled and rec.pipeline_id == w.pid and rec.input_commitment == w.proofs[0].instances[0]
+    assert rec.stage_models == tuple(w.stage_ids) and rec.stage_nodes == (w.node.address, w.node.address)
+    assert len(rec.stage_proof_hashes) == 2
+    outs = w.pm.settled_outputs(jid)
+    assert outs == list(w.proofs[1].instances[1:])
+    assert w.pm.pending(w.node.address) == PRICE
+    before = w.s.token.balance_of(w.node.address)
+    w.pm.collect(sender=w.node)
+    assert w.s.token.balance_of(w.node.address) == before + PRICE
+    print(f"\ngas: {w.gas}")
+
+
+def test_stage_on_other_input_rejected_and_slashed(world: Any, mlp_sliced: Any) -> None:
+    w = world
+    jid = _open(w)
+    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    # The cheater proves stage 2 on made-up values (not what stage 1 produced): a valid proof.
+    fake, _ = prove_stage(mlp_sliced.packages[1], np.zeros(mlp_sliced.packages[1].input_shape, np.float32))
+    stake = w.s.nodes.read_node(w.cheater.address).stake
+    res = _submit(w, jid, 1, fake, w.cheater)
+    assert not res.accepted and res.reason == "input does not link"
+    assert w.s.nodes.read_node(w.cheater.address).stake == stake - SLASH
+    assert w.pm.receipt(jid).status == "open"
+    assert _submit(w, jid, 1, w.proofs[1], w.node).accepted  # the honest stage still settles it
+    assert w.pm.receipt(jid).settled
+
+
+def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_proof: Any) -> None:
+    w = world
+    jid = _open(w)
+    # The whole MLP's proof has the same input commitment but was made under another key.
+    assert mlp_proof.instances[0] == w.proofs[0].instances[0]
+    stake = w.s.nodes.read_node(w.cheater.address).stake
+    res = _submit(w, jid, 0, mlp_proof, w.cheater)
+    assert not res.accepted and res.reason == "proof rejected"
+    w.gas["rejected_stage"] = res.receipt.gas_used
+    print(f"\nrejected stage (verify + slash) gas: {res.receipt.gas_used}")
+    assert w.s.nodes.read_node(w.cheater.address).stake == stake - SLASH
+    assert w.pm.receipt(jid).stage_nodes == ()
+
+
+def test_missing_stage_refunds_client_after_deadline(world: Any) -> None:
+    w = world
+    jid = _open(w, deadline_s=300)
+    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    with pytest.raises(ContractReverted, match="before deadline"):
+        w.pm.refund(jid, sender=w.client)
+    bal = w.s.token.balance_of(w.client.address)
+    w.net.time_travel(301)
+    with pytest.raises(ContractReverted, match="deadline passed"):
+        _submit(w, jid, 1, w.proofs[1], w.node)
+    w.pm.refund(jid, sender=w.node)  # anyone may trigger it; the client is paid
+    assert w.s.token.balance_of(w.client.address) == bal + PRICE
+    assert w.pm.receipt(jid).status == "refunded"
+    with pytest.raises(ContractReverted, match="job not open"):
+        w.pm.refund(jid, sender=w.client)
