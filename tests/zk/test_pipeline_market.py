@@ -7,12 +7,17 @@ key), a skipped stage, a missing stage. New contract: before it, no pipeline cou
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.zk.zk_market import zk_market
+from veilproof.audit import audit_job, render_html
 from veilproof.chain.deploy import ONE_VEIL, deploy_pipeline_market
 from veilproof.client.publish import publish_model
 from veilproof.errors import ContractReverted
@@ -99,6 +104,7 @@ def test_stage_on_other_input_rejected_and_slashed(world: Any, mlp_sliced: Any) 
     assert w.pm.receipt(jid).status == "open"
     assert _submit(w, jid, 1, w.proofs[1], w.node).accepted  # the honest stage still settles it
     assert w.pm.receipt(jid).settled
+    w.relinked_job = jid
 
 
 def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_proof: Any) -> None:
@@ -128,5 +134,69 @@ def test_missing_stage_refunds_client_after_deadline(world: Any) -> None:
     w.pm.refund(jid, sender=w.node)  # anyone may trigger it; the client is paid
     assert w.s.token.balance_of(w.client.address) == bal + PRICE
     assert w.pm.receipt(jid).status == "refunded"
+    w.refunded_job = jid
     with pytest.raises(ContractReverted, match="job not open"):
         w.pm.refund(jid, sender=w.client)
+
+
+def _dom_via_chromium(path: Path) -> str | None:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        return None
+    out = subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return out.stdout
+
+
+class _Cells(HTMLParser):
+    """Text of the verdict paragraph and of every table cell, by class (what a reader sees)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[str, list[str]] = {}
+        self.verdict = ""
+        self._cls: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self._cls = "verdict" if a.get("id") == "verdict" else (a.get("class") if tag == "td" else self._cls)
+
+    def handle_data(self, data: str) -> None:
+        if self._cls == "verdict":
+            self.verdict += data
+        elif self._cls:
+            self.cells.setdefault(self._cls, []).append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "p"):
+            self._cls = None
+
+
+def test_audit_report_of_pipeline_job(world: Any, tmp_path: Path) -> None:
+    w = world
+    jid = w.relinked_job
+    rep = audit_job(w.s, jid)
+    path = tmp_path / "audit.html"
+    path.write_text(render_html(rep, chain="embedded"))
+    cells = _Cells()
+    cells.feed(path.read_text())
+    assert (
+        cells.verdict.startswith("Verdict: VERIFIED: all 2 stages")
+        and "1 rejected stage submission" in cells.verdict
+    )
+    txs = [t for _, t, _ in w.pm.verification_txs(jid)]
+    assert len(txs) == 2 and cells.cells["verified_tx"] == txs
+    assert cells.cells["proof_hash"] == list(w.pm.receipt(jid).stage_proof_hashes)
+    assert cells.cells["reason"] == ["input does not link"]
+    assert w.cheater.address in cells.cells["address"]
+    assert any("input does not link" in c for c in cells.cells["slashes"])  # the node's slash history
+    assert cells.cells["zk_vk_hash"] == [w.s.models.read_model(m).zk_vk_hash for m in w.stage_ids]
+    refunded = audit_job(w.s, w.refunded_job)
+    assert not refunded.ok and refunded.verdict.startswith("NOT VERIFIED: job refunded after 1/2")
+    dom = _dom_via_chromium(path)
+    if dom is not None:  # rendered by a real browser: the verdict and the stage txs are on the page
+        assert "VERIFIED: all 2 stages" in dom and all(t in dom for t in txs)
