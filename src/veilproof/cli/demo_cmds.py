@@ -17,10 +17,20 @@ def demo(
     workdir: Path | None = typer.Option(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
+    pipeline: bool = typer.Option(
+        False,
+        "--pipeline",
+        help="Run only the pipeline step: a 2-slice model paid once, a stage cheater slashed, one receipt, "
+        "an audit report (about a minute).",
+    ),
     json_out: bool = JsonOut,
 ) -> None:
     """Deploy, publish the health models, start 3 honest nodes + 1 cheater, run ZK, FHE and fraud jobs."""
     from veilproof.demo.run import run_demo
+
+    if pipeline:
+        _pipeline_demo(workdir, json_out)
+        return
 
     out = err_console if json_out else console  # with --json, stdout holds only the JSON report
     out.rule("[bold]veilproof demo[/]: private and verifiable inference, paid through escrow")
@@ -47,3 +57,25 @@ def demo(
         )
     if not ok:
         raise typer.Exit(code=1)
+
+
+def _pipeline_demo(workdir: Path | None, json_out: bool) -> None:
+    """``veilproof demo --pipeline`` (src/veilproof/demo/pipeline_step.py)."""
+    import tempfile
+
+    from veilproof.demo.pipeline_step import run_pipeline_step
+
+    out = err_console if json_out else console
+    wd = workdir or Path(tempfile.mkdtemp(prefix="veilproof-pipeline-"))
+    try:
+        with engine_output(paths(None)):
+            r = run_pipeline_step(wd, say=out.print)
+    except VeilproofError as e:
+        fail(e)
+    ok = r.settled and r.cheater_slashed > 0
+    if json_out:
+        emit_json(
+            {"passed": ok, "verdict": r.verdict, "audit": str(r.audit_path), "gas": r.gas, "s": r.seconds}
+        )
+    else:
+        out.print(f"[bold {'green' if ok else 'red'}]pipeline step {'passed' if ok else 'FAILED'}[/]")
