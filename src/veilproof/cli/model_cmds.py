@@ -65,6 +65,7 @@ def _build_slices_cmd(
     scale: int,
     json_out: bool,
     home: str | None,
+    salt_elements: int,
 ) -> None:
     """``model build --slices``: plan the cuts, build each slice, print one row per slice."""
     from veilproof.models.slicing import SlicingError, build_sliced
@@ -73,7 +74,13 @@ def _build_slices_cmd(
         raise SlicingError(f"--slices: expected 'auto' or a whole number >= 1, got {slices!r}")
     with engine_output(paths(home)), console.status("planning cuts and building slices…"):
         sliced = build_sliced(
-            onnx, calibration, store, slices if slices == "auto" else int(slices), srs_path=srs, scale=scale
+            onnx,
+            calibration,
+            store,
+            slices if slices == "auto" else int(slices),
+            srs_path=srs,
+            scale=scale,
+            salt_elements=salt_elements,
         )
     rows = [
         {
@@ -127,7 +134,7 @@ def build(
         "--slices",
         help="Cut the model at layer boundaries into N slices, or 'auto' (fewest that each fit this "
         "machine's proving memory); each slice is its own package, chained by hashed boundary tensors "
-        "(docs/pipelines.md). Slices are built unsalted.",
+        "(docs/pipelines.md). --salt-elements salts slice 0 (the job's input).",
     ),
     home: str | None = Home,
     json_out: bool = JsonOut,
@@ -152,7 +159,7 @@ def build(
         err_console.print(f"model input shape {shape}")
         store = ArtifactStore(paths(home).artifacts)
         if slices is not None:
-            _build_slices_cmd(onnx, calibration, store, srs, slices, scale, json_out, home)
+            _build_slices_cmd(onnx, calibration, store, srs, slices, scale, json_out, home, salt_elements)
             return
         hit = cached_zk_package(onnx, calibration, store, srs, scale=scale, salt_elements=salt_elements)
         err_console.print(

@@ -65,6 +65,7 @@ def run_pipeline_step(
     from veilproof.audit import audit_job, render_html
     from veilproof.models.examples import build_example
     from veilproof.models.slicing import build_sliced, prove_stage, run_onnx
+    from veilproof.zk.salt import SALT_ELEMENTS
     from veilproof.zk.srs import UnsafeSrsWarning
 
     warnings.simplefilter("ignore", UnsafeSrsWarning)
@@ -73,7 +74,9 @@ def run_pipeline_step(
     store = store or ArtifactStore(workdir / "artifacts")
     t = time.perf_counter()
     ex = build_example("breast_cancer_mlp", workdir / "examples")
-    sliced = build_sliced(ex.onnx_path, ex.calibration_path, store, 2, work_dir=workdir / "slices")
+    sliced = build_sliced(
+        ex.onnx_path, ex.calibration_path, store, 2, work_dir=workdir / "slices", salt_elements=SALT_ELEMENTS
+    )
     rep.seconds["build_slices"] = time.perf_counter() - t
     say(f"model cut after {sliced.cuts[0]!r}: slices at 2^{sliced.logrows} rows")
 

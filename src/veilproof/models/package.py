@@ -272,10 +272,9 @@ def build_zk_package(
         "input_shape": list(circuit_input_shape),
         "model_input_shape": list(model_input_shape),
         "salt_elements": salt_elements,
-        "visibility": {"input": "hashed", "output": "public", "params": "fixed"},
-        "instances_layout": "[poseidon(input || salt), outputs...]"
-        if salt_elements
-        else "[poseidon(input), outputs...]",
+        "visibility": {"input": "hashed", "output": output_visibility, "params": "fixed"},
+        "instances_layout": ("[poseidon(input || salt), " if salt_elements else "[poseidon(input), ")
+        + ("outputs...]" if output_visibility == "public" else "poseidon(output)]"),
         "srs_generated": srs.generated,
         "prover": prover.name,
     }

@@ -30,7 +30,7 @@ import onnx.utils
 
 from veilproof.artifacts.store import ArtifactStore
 from veilproof.errors import VeilproofError
-from veilproof.models.package import ModelPackage, build_zk_package
+from veilproof.models.package import ModelPackage, _single_sample, build_zk_package
 from veilproof.zk.errors import ModelTooLargeError
 from veilproof.zk.instances import felt_hex_to_int, felt_to_signed, outputs_from_instances
 from veilproof.zk.proof import Proof
@@ -182,6 +182,7 @@ def _build_slices(
     srs_path: str | os.PathLike[str] | None,
     scale: int,
     available: int | None,
+    salt_elements: int = 0,
 ) -> SlicedModel:
     paths = split_onnx(onnx_path, cuts, work)
     pkgs = []
@@ -200,6 +201,8 @@ def _build_slices(
                 scale=scale,
                 output_visibility="public" if last else "hashed",
                 available=available,
+                # only the job's input needs hiding: later inputs are hashes of computed values
+                salt_elements=salt_elements if i == 0 else 0,
             )
         )
         if not last:
@@ -217,8 +220,12 @@ def build_sliced(
     scale: int = 10,
     work_dir: str | os.PathLike[str] | None = None,
     available: int | None = None,
+    salt_elements: int = 0,
 ) -> SlicedModel:
     """Build ``slices`` slice packages (an int, or ``"auto"``: the fewest slices that each fit).
+
+    ``salt_elements`` salts slice 0's hashed input (zk/salt.py): the job's input commitment then hides
+    the input and binds proofs to one job; later slices' inputs are hashes of computed values.
 
     ``auto`` tries 1, 2, 3 ... balanced cuts and keeps the first where no slice is refused by the
     memory estimate (``available`` overrides this machine's free memory, for tests and planning).
@@ -237,10 +244,19 @@ def build_sliced(
             srs_path,
             scale,
             available,
+            salt_elements,
         )
     cuts = plan_cuts(onnx_path, calibration, work / "plan", scale=scale, available=available)
     return _build_slices(
-        onnx_path, calibration, cuts, store, work / f"n{len(cuts) + 1}", srs_path, scale, available
+        onnx_path,
+        calibration,
+        cuts,
+        store,
+        work / f"n{len(cuts) + 1}",
+        srs_path,
+        scale,
+        available,
+        salt_elements,
     )
 
 
@@ -293,7 +309,10 @@ def prove_stage(
     """Prove one stage on input ``x``; return the proof and the stage's output values (what the next
     stage's node needs; for a hashed-output stage they are not in the proof, only their hash)."""
     prover = prover or EzklProver()
-    x = np.asarray(x, dtype=np.float32).reshape(package.input_shape)
+    if package.salt_elements:
+        x = _single_sample(package, x)  # the model input gets a fresh salt appended
+    else:
+        x = np.asarray(x, dtype=np.float32).reshape(package.input_shape)
     s = package.settings
     if s.output_visibility.lower() == "public":
         proof = prover.prove(package.files, x)
