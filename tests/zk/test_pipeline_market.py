@@ -7,6 +7,7 @@ key), a skipped stage, a missing stage. New contract: before it, no pipeline cou
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -200,3 +201,76 @@ def test_audit_report_of_pipeline_job(world: Any, tmp_path: Path) -> None:
     dom = _dom_via_chromium(path)
     if dom is not None:  # rendered by a real browser: the verdict and the stage txs are on the page
         assert "VERIFIED: all 2 stages" in dom and all(t in dom for t in txs)
+
+
+def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any) -> None:
+    """Hypothesis drives opens, honest and cheating stage submissions (real proofs), time, refunds and
+    collects in any order; after every step the market holds exactly the open escrows plus what it
+    owes, an honest node's stage is never rejected, and only a rejected submitter loses stake."""
+    from hypothesis import settings
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+    w = world
+    fake, _ = prove_stage(mlp_sliced.packages[1], np.zeros(mlp_sliced.packages[1].input_shape, np.float32))
+    proofs = {"honest0": w.proofs[0], "honest1": w.proofs[1], "fake1": fake, "whole": mlp_proof}
+    actors = {"node": w.node, "cheater": w.cheater}
+    accounts = [w.node.address, w.cheater.address, w.client.address, w.owner.address]
+    w.s.token.mint(w.client.address, 1000 * ONE_VEIL, sender=w.owner)
+    w.s.token.approve(w.pm.address, 1000 * ONE_VEIL, sender=w.client)
+
+    class Machine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.jobs: list[int] = []
+            self.stakes = {a: w.s.nodes.read_node(a.address).stake for a in actors.values()}
+
+        @rule()
+        def open_job(self) -> None:
+            self.jobs.append(_open(w, deadline_s=120))
+
+        @rule(i=st.integers(0, 7), stage=st.integers(0, 1), which=st.sampled_from(sorted(proofs)),
+              who=st.sampled_from(sorted(actors)))  # fmt: skip
+        def submit(self, i: int, stage: int, which: str, who: str) -> None:
+            if not self.jobs:
+                return
+            jid = self.jobs[i % len(self.jobs)]
+            acct = actors[who]
+            try:
+                res = _submit(w, jid, stage, proofs[which], acct)
+            except ContractReverted:
+                return  # not open, past deadline, not the next stage: nothing changed
+            honest = which == f"honest{stage}"
+            assert res.accepted == honest, (which, stage, res.reason)
+            if not honest:
+                self.stakes[acct] -= SLASH
+
+        @rule(seconds=st.sampled_from([30, 130]))
+        def travel(self, seconds: int) -> None:
+            w.net.time_travel(seconds)
+
+        @rule(i=st.integers(0, 7))
+        def refund(self, i: int) -> None:
+            if self.jobs:
+                with contextlib.suppress(ContractReverted):  # open, or already closed
+                    w.pm.refund(self.jobs[i % len(self.jobs)], sender=w.client)
+
+        @rule(who=st.sampled_from(sorted(actors)))
+        def collect(self, who: str) -> None:
+            if w.pm.pending(actors[who].address) > 0:
+                w.pm.collect(sender=actors[who])
+
+        @invariant()
+        def conserved(self) -> None:
+            open_escrow = sum(
+                PRICE for j in range(1, w.pm.job_count() + 1)
+                if w.pm.receipt(j).status == "open"
+            )  # fmt: skip
+            owed = sum(w.pm.pending(a) for a in accounts)
+            assert w.s.token.balance_of(w.pm.address) == open_escrow + owed
+            for a, stake in self.stakes.items():
+                assert w.s.nodes.read_node(a.address).stake == stake
+
+    run_state_machine_as_test(
+        Machine, settings=settings(max_examples=4, stateful_step_count=10, deadline=None, database=None)
+    )

@@ -90,6 +90,9 @@ class PipelineMarket(ContractFacade):
     def collect(self, *, sender: LocalAccount) -> Receipt:
         return self._send("collect", sender=sender)
 
+    def job_count(self) -> int:
+        return int(self._call("job_count"))
+
     def pending(self, account: str) -> int:
         return int(self._call("pending", account))
 
