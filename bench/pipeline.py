@@ -187,16 +187,18 @@ def onchain_gas(rows: list[dict[str, Any]], store_root: Path) -> None:
         proofs = [Proof.from_bytes(p.encode()) for p in proofs_json]
         pid = pm.register_pipeline([ids[dg] for dg in digests], sender=owner)
         jid, rcpt = pm.open_job(pid, proofs[0].instances[0], ONE_VEIL, net.now() + 3600, sender=client)
-        stage_gas = []
+        stage_gas, claim_gas = [], []
         for i, p in enumerate(proofs):
+            claim_gas.append(pm.claim_stage(jid, i, sender=node).gas_used)
             sub = pm.submit_stage(jid, i, p.proof_bytes, p.instances, sender=node)
             assert sub.accepted, (r["model"], kind, i, sub.reason)
             stage_gas.append(sub.receipt.gas_used)
         assert pm.receipt(jid).settled
         r[kind]["gas"] = {
             "open_job": rcpt.gas_used,
+            "claims": claim_gas,
             "stages": stage_gas,
-            "total": rcpt.gas_used + sum(stage_gas),
+            "total": rcpt.gas_used + sum(claim_gas) + sum(stage_gas),
         }
 
 

@@ -17,8 +17,13 @@
      intermediate tensors never reach the chain, only their Poseidon hashes.
      A submitted proof that the stage model's verifier rejects (e.g. proven with another model),
      or that verifies but does not link (proven on another input), is rejected and its submitter
-     slashed via NodeRegistry (this contract must be authorised there). A job not complete by its
-     deadline is refunded in full to the client; nodes of completed stages are not paid then.
+     slashed via NodeRegistry (this contract must be authorised there).
+     Binding: a node claims a stage (`claim_stage`) BEFORE proving it; only the claimant's
+     submission counts, so a proof copied from the mempool is worthless to anyone else. A claim
+     lasts `claim_window` seconds; after that (or after the claimant's proof is rejected) another
+     node may claim the stage. The claim is one packed slot (node | until << 160).
+     A job not complete by its deadline is refunded: each verified stage's node is paid its share
+     (price // stages) and the client gets the rest.
      Invariant: token.balanceOf(self) == sum(escrow of open jobs) + sum(pending).
 """
 
@@ -32,6 +37,9 @@ STATUS_NONE: constant(uint8) = 0
 STATUS_OPEN: constant(uint8) = 1
 STATUS_SETTLED: constant(uint8) = 2
 STATUS_REFUNDED: constant(uint8) = 3
+
+ADDRESS_MASK: constant(uint256) = 2**160 - 1
+DEFAULT_CLAIM_WINDOW: constant(uint256) = 600
 
 struct Pipeline:
     owner: address
@@ -93,6 +101,21 @@ event StageVerified:
     input_hash: uint256
     output_hash: uint256
 
+event StageClaimed:
+    job_id: indexed(uint256)
+    stage: uint256
+    node: indexed(address)
+    until: uint256
+
+event StagePaid:
+    job_id: indexed(uint256)
+    stage: uint256
+    node: indexed(address)
+    amount: uint256
+
+event ClaimWindowSet:
+    seconds: uint256
+
 event StageRejected:
     job_id: indexed(uint256)
     stage: uint256
@@ -123,11 +146,13 @@ verifier: public(immutable(Verifier))
 admin: public(immutable(address))
 
 slash_amount: public(uint256)
+claim_window: public(uint256)
 pipeline_count: public(uint256)
 job_count: public(uint256)
 _pipelines: HashMap[uint256, Pipeline]
 jobs: public(HashMap[uint256, Job])
 stages: public(HashMap[uint256, HashMap[uint256, StageResult]])
+claims: public(HashMap[uint256, HashMap[uint256, uint256]])  # job -> stage -> node | until << 160
 pending: public(HashMap[address, uint256])
 
 
@@ -144,6 +169,20 @@ def __init__(_token: IERC20, _nodes: Nodes, _verifier: Verifier):
     nodes = _nodes
     verifier = _verifier
     admin = msg.sender
+    self.claim_window = DEFAULT_CLAIM_WINDOW
+
+
+@external
+def set_claim_window(seconds: uint256):
+    """
+    @notice Set how long a stage claim keeps other nodes out (they may claim it after).
+    @param seconds Claim lifetime; long enough to prove the largest stage, short enough that an
+                   idle claimant does not stall a job until its deadline.
+    """
+    assert msg.sender == admin, "pipeline: not admin"
+    assert seconds > 0 and seconds < 2**64, "pipeline: bad claim window"
+    self.claim_window = seconds
+    log ClaimWindowSet(seconds=seconds)
 
 
 @external
@@ -224,9 +263,41 @@ def open_job(pipeline_id: uint256, input_commitment: uint256, price: uint256, de
     return jid
 
 
+@external
+def claim_stage(job_id: uint256, stage: uint256) -> uint256:
+    """
+    @notice Reserve a stage of an open job before proving it, as a staked node serving that
+            stage's model: only the claimant may submit the stage's proof, so a proof copied
+            from the mempool pays no one else. Any stage not yet verified may be claimed (stages
+            prove in parallel; they are submitted in order). A live claim of another node blocks
+            the call; an expired one (after `claim_window`) is taken over.
+    @param job_id The open job.
+    @param stage A stage index not yet verified.
+    @return The time until which the claim keeps other nodes out.
+    """
+    assert self.jobs[job_id].status == STATUS_OPEN, "pipeline: job not open"
+    assert block.timestamp <= self.jobs[job_id].deadline, "pipeline: deadline passed"
+    assert stage >= self.jobs[job_id].stages_done, "pipeline: stage already verified"
+    pid: uint256 = self.jobs[job_id].pipeline_id
+    assert stage < len(self._pipelines[pid].models), "pipeline: no such stage"
+    held: uint256 = self.claims[job_id][stage]
+    assert held == 0 or block.timestamp > held >> 160, "pipeline: stage claimed by a node"
+    active: bool = False
+    serves: bool = False
+    has_offer: bool = False
+    offer: uint256 = 0
+    active, serves, has_offer, offer = staticcall nodes.job_terms(msg.sender, self._pipelines[pid].models[stage])
+    assert active and serves, "pipeline: caller does not serve stage model"
+    until: uint256 = block.timestamp + self.claim_window
+    self.claims[job_id][stage] = convert(msg.sender, uint256) | (until << 160)
+    log StageClaimed(job_id=job_id, stage=stage, node=msg.sender, until=until)
+    return until
+
+
 @internal
 def _reject(job_id: uint256, stage: uint256, reason: String[32]):
     log StageRejected(job_id=job_id, stage=stage, node=msg.sender, reason=reason)
+    self.claims[job_id][stage] = 0  # free the stage for another node at once
     if self.slash_amount > 0:
         extcall nodes.slash(msg.sender, self.slash_amount, empty(address), reason)
 
@@ -236,7 +307,8 @@ def submit_stage(
     job_id: uint256, stage: uint256, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]
 ) -> bool:
     """
-    @notice Submit the proof of the job's next stage, as a node serving that stage's model.
+    @notice Submit the proof of the job's next stage, as the node that claimed it
+            (`claim_stage`) and still serves that stage's model.
             A proof the stage model's verifier rejects (e.g. proven with another model), or one
             whose committed input is not the previous stage's committed output, is rejected and
             the caller slashed (returns False, no revert, so the slash stands). The last stage's
@@ -251,6 +323,8 @@ def submit_stage(
     assert job.status == STATUS_OPEN, "pipeline: job not open"
     assert block.timestamp <= job.deadline, "pipeline: deadline passed"
     assert stage == job.stages_done, "pipeline: not the next stage"
+    claimant: address = convert(self.claims[job_id][stage] & ADDRESS_MASK, address)
+    assert claimant == msg.sender, "pipeline: caller has not claimed stage"
     models: DynArray[uint256, MAX_STAGES] = self._pipelines[job.pipeline_id].models
     model_id: uint256 = models[stage]
     active: bool = False
@@ -278,6 +352,7 @@ def submit_stage(
             outputs.append(instances[i])
         out = convert(keccak256(abi_encode(outputs)), uint256)
     ph: bytes32 = keccak256(proof)
+    self.claims[job_id][stage] = 0  # done: the stage result records the node
     self.stages[job_id][stage] = StageResult(node=msg.sender, proof_hash=ph, input_hash=instances[0], output_hash=out)
     log StageVerified(job_id=job_id, stage=stage, node=msg.sender, proof_hash=ph, input_hash=instances[0], output_hash=out)
     job.stages_done = stage + 1
@@ -302,23 +377,34 @@ def submit_stage(
 @external
 def refund(job_id: uint256) -> uint256:
     """
-    @notice Return the escrow of a job that did not complete every stage by its deadline.
-    @param job_id The job; anyone may call, the client is paid.
-    @return The amount refunded.
+    @notice Close a job that did not complete every stage by its deadline: each verified stage's
+            node is owed its share (price // stages, as at settlement; `collect`), the client
+            gets the rest of the escrow back.
+    @param job_id The job; anyone may call.
+    @return The amount refunded to the client.
     """
     job: Job = self.jobs[job_id]
     assert job.status == STATUS_OPEN, "pipeline: job not open"
     assert block.timestamp > job.deadline, "pipeline: before deadline"
     self.jobs[job_id].status = STATUS_REFUNDED
-    log PipelineRefunded(job_id=job_id, client=job.client, amount=job.price)
-    assert extcall token.transfer(job.client, job.price), "pipeline: transfer failed"
-    return job.price
+    share: uint256 = job.price // len(self._pipelines[job.pipeline_id].models)
+    for s: uint256 in range(MAX_STAGES):
+        if s >= job.stages_done:
+            break
+        node: address = self.stages[job_id][s].node
+        self.pending[node] += share
+        log StagePaid(job_id=job_id, stage=s, node=node, amount=share)
+    amount: uint256 = job.price - share * job.stages_done
+    log PipelineRefunded(job_id=job_id, client=job.client, amount=amount)
+    if amount > 0:
+        assert extcall token.transfer(job.client, amount), "pipeline: transfer failed"
+    return amount
 
 
 @external
 def collect() -> uint256:
     """
-    @notice Withdraw what settled pipeline jobs owe the caller.
+    @notice Withdraw what settled (or refunded, for verified stages) pipeline jobs owe the caller.
     @return The amount sent.
     """
     amount: uint256 = self.pending[msg.sender]

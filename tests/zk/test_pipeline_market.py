@@ -67,15 +67,22 @@ def _submit(w: Any, jid: int, stage: int, proof: Any, sender: Any) -> Any:
     return w.pm.submit_stage(jid, stage, proof.proof_bytes, proof.instances, sender=sender)
 
 
+def _claim_submit(w: Any, jid: int, stage: int, proof: Any, sender: Any) -> Any:
+    """What a node does: claim the stage (before proving), then submit its proof."""
+    w.gas["claim_stage"] = w.pm.claim_stage(jid, stage, sender=sender).gas_used
+    return _submit(w, jid, stage, proof, sender)
+
+
 def test_honest_pipeline_settles_on_one_receipt(world: Any, mlp_sliced: Any) -> None:
     w = world
     assert w.pm.pipeline_models(w.pid) == w.stage_ids
     jid = _open(w)
     with pytest.raises(ContractReverted, match="not the next stage"):
         _submit(w, jid, 1, w.proofs[1], w.node)
-    r0 = _submit(w, jid, 0, w.proofs[0], w.node)
+    r0 = _claim_submit(w, jid, 0, w.proofs[0], w.node)
     assert r0.accepted and w.pm.receipt(jid).status == "open"
-    r1 = _submit(w, jid, 1, w.proofs[1], w.node)
+    assert w.pm.claim(jid, 0) == (None, 0)  # a verified stage's claim is cleared (gas refund)
+    r1 = _claim_submit(w, jid, 1, w.proofs[1], w.node)
     assert r1.accepted
     w.gas["stage_verify_link"] = r0.receipt.gas_used
     w.gas["last_stage_verify_settle"] = r1.receipt.gas_used
@@ -95,15 +102,16 @@ def test_honest_pipeline_settles_on_one_receipt(world: Any, mlp_sliced: Any) -> 
 def test_stage_on_other_input_rejected_and_slashed(world: Any, mlp_sliced: Any) -> None:
     w = world
     jid = _open(w)
-    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
     # The cheater proves stage 2 on made-up values (not what stage 1 produced): a valid proof.
     fake, _ = prove_stage(mlp_sliced.packages[1], np.zeros(mlp_sliced.packages[1].input_shape, np.float32))
     stake = w.s.nodes.read_node(w.cheater.address).stake
-    res = _submit(w, jid, 1, fake, w.cheater)
+    res = _claim_submit(w, jid, 1, fake, w.cheater)
     assert not res.accepted and res.reason == "input does not link"
     assert w.s.nodes.read_node(w.cheater.address).stake == stake - SLASH
     assert w.pm.receipt(jid).status == "open"
-    assert _submit(w, jid, 1, w.proofs[1], w.node).accepted  # the honest stage still settles it
+    assert w.pm.claim(jid, 1) == (None, 0)  # the rejection freed the stage at once
+    assert _claim_submit(w, jid, 1, w.proofs[1], w.node).accepted  # the honest stage still settles it
     assert w.pm.receipt(jid).settled
     w.relinked_job = jid
 
@@ -114,7 +122,7 @@ def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_pr
     # The whole MLP's proof has the same input commitment but was made under another key.
     assert mlp_proof.instances[0] == w.proofs[0].instances[0]
     stake = w.s.nodes.read_node(w.cheater.address).stake
-    res = _submit(w, jid, 0, mlp_proof, w.cheater)
+    res = _claim_submit(w, jid, 0, mlp_proof, w.cheater)
     assert not res.accepted and res.reason == "proof rejected"
     w.gas["rejected_stage"] = res.receipt.gas_used
     print(f"\nrejected stage (verify + slash) gas: {res.receipt.gas_used}")
@@ -125,19 +133,81 @@ def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_pr
 def test_missing_stage_refunds_client_after_deadline(world: Any) -> None:
     w = world
     jid = _open(w, deadline_s=300)
-    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
     with pytest.raises(ContractReverted, match="before deadline"):
         w.pm.refund(jid, sender=w.client)
     bal = w.s.token.balance_of(w.client.address)
     w.net.time_travel(301)
     with pytest.raises(ContractReverted, match="deadline passed"):
         _submit(w, jid, 1, w.proofs[1], w.node)
-    w.pm.refund(jid, sender=w.node)  # anyone may trigger it; the client is paid
-    assert w.s.token.balance_of(w.client.address) == bal + PRICE
+    with pytest.raises(ContractReverted, match="deadline passed"):
+        w.pm.claim_stage(jid, 1, sender=w.node)
+    w.pm.refund(jid, sender=w.node)  # anyone may trigger it; the client gets what stage 0 did not earn
+    assert w.s.token.balance_of(w.client.address) == bal + PRICE - PRICE // 2
     assert w.pm.receipt(jid).status == "refunded"
     w.refunded_job = jid
     with pytest.raises(ContractReverted, match="job not open"):
         w.pm.refund(jid, sender=w.client)
+
+
+def test_front_runner_cannot_take_a_copied_stage_proof(world: Any) -> None:
+    """Proof theft: the cheater (staked, serving the stage model) copies the honest node's pending
+    ``submit_stage`` from the mempool and sends it first with a higher fee. The stage must not be
+    his, and the honest node must still be paid for it."""
+    w = world
+    jid = _open(w)
+    stake = w.s.nodes.read_node(w.cheater.address).stake
+    w.pm.claim_stage(jid, 0, sender=w.node)  # the honest node binds stage 0 before proving it
+    w.pm.claim_stage(jid, 1, sender=w.node)  # and stage 1 (stages prove in parallel)
+    assert w.pm.claim(jid, 1) == (w.node.address, w.net.now() + w.pm.claim_window())
+    assert w.pm.claim(jid, 0)[0] == w.node.address
+    copied = w.proofs[0]  # exactly the bytes and instances the honest node broadcast
+    with pytest.raises(ContractReverted, match="caller has not claimed stage"):
+        _submit(w, jid, 0, copied, w.cheater)  # today's code accepted it and paid him the stage
+    with pytest.raises(ContractReverted, match="stage claimed by a node"):  # nor can he take the claim
+        w.pm.claim_stage(jid, 0, sender=w.cheater)
+    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    with pytest.raises(ContractReverted, match="caller has not claimed stage"):
+        _submit(w, jid, 1, w.proofs[1], w.cheater)
+    assert _submit(w, jid, 1, w.proofs[1], w.node).accepted
+    assert w.pm.receipt(jid).stage_nodes == (w.node.address, w.node.address)
+    assert w.pm.pending(w.cheater.address) == 0
+    assert w.s.nodes.read_node(w.cheater.address).stake == stake
+
+
+def test_idle_claim_expires_and_another_node_takes_the_stage(world: Any) -> None:
+    """Griefing by claiming and never proving is bounded: after ``claim_window`` another node may
+    claim the stage, and the idle claimant's late copy no longer counts."""
+    w = world
+    jid = _open(w, deadline_s=3600)
+    w.pm.claim_stage(jid, 0, sender=w.cheater)
+    with pytest.raises(ContractReverted, match="stage claimed by a node"):
+        w.pm.claim_stage(jid, 0, sender=w.node)
+    w.net.time_travel(w.pm.claim_window() + 1)
+    w.pm.claim_stage(jid, 0, sender=w.node)
+    with pytest.raises(ContractReverted, match="caller has not claimed stage"):
+        _submit(w, jid, 0, w.proofs[0], w.cheater)
+    assert _submit(w, jid, 0, w.proofs[0], w.node).accepted
+    with pytest.raises(ContractReverted, match="stage already verified"):
+        w.pm.claim_stage(jid, 0, sender=w.cheater)
+    with pytest.raises(ContractReverted, match="no such stage"):
+        w.pm.claim_stage(jid, 2, sender=w.node)
+
+
+def test_verified_stage_is_paid_when_a_later_stage_misses_the_deadline(world: Any) -> None:
+    """An honest node's verified stage 0 must earn its share even if nobody proves stage 1 in time:
+    the client gets the rest of the escrow back, not all of it."""
+    w = world
+    jid = _open(w, deadline_s=300)
+    assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
+    owed, client = w.pm.pending(w.node.address), w.s.token.balance_of(w.client.address)
+    w.net.time_travel(301)
+    w.gas["refund_1_of_2_paid"] = w.pm.refund(jid, sender=w.client).gas_used
+    share = PRICE // 2
+    assert w.pm.pending(w.node.address) == owed + share, "the honest stage-0 node was not paid"
+    assert w.s.token.balance_of(w.client.address) == client + PRICE - share
+    assert w.pm.receipt(jid).status == "refunded"
+    print(f"\nrefund paying 1 verified stage of 2 gas: {w.gas['refund_1_of_2_paid']}")
 
 
 def _dom_via_chromium(path: Path) -> str | None:
@@ -204,9 +274,11 @@ def test_audit_report_of_pipeline_job(world: Any, tmp_path: Path) -> None:
 
 
 def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any) -> None:
-    """Hypothesis drives opens, honest and cheating stage submissions (real proofs), time, refunds and
-    collects in any order; after every step the market holds exactly the open escrows plus what it
-    owes, an honest node's stage is never rejected, and only a rejected submitter loses stake."""
+    """Hypothesis drives opens, stage claims, honest, cheating and copied stage submissions (real
+    proofs), time, refunds and collects in any order; after every step the market holds exactly the
+    open escrows plus what it owes, every account is owed exactly the shares of the stages it verified
+    in closed jobs (settled, or refunded after a missing stage), only a stage's claimant can submit
+    it, an honest stage is never rejected, and only a rejected submitter loses stake."""
     from hypothesis import settings
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -224,22 +296,35 @@ def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any
             super().__init__()
             self.jobs: list[int] = []
             self.stakes = {a: w.s.nodes.read_node(a.address).stake for a in actors.values()}
+            self.owed0 = {a: w.pm.pending(a) for a in accounts}  # left by earlier tests
+            self.collected = dict.fromkeys(accounts, 0)
+
+        @rule(i=st.integers(0, 7), stage=st.integers(0, 1), who=st.sampled_from(sorted(actors)))
+        def claim(self, i: int, stage: int, who: str) -> None:
+            if self.jobs:
+                with contextlib.suppress(ContractReverted):  # closed, verified, or claimed by another
+                    w.pm.claim_stage(self.jobs[i % len(self.jobs)], stage, sender=actors[who])
 
         @rule()
         def open_job(self) -> None:
             self.jobs.append(_open(w, deadline_s=120))
 
         @rule(i=st.integers(0, 7), stage=st.integers(0, 1), which=st.sampled_from(sorted(proofs)),
-              who=st.sampled_from(sorted(actors)))  # fmt: skip
-        def submit(self, i: int, stage: int, which: str, who: str) -> None:
+              who=st.sampled_from(sorted(actors)), claim_first=st.booleans())  # fmt: skip
+        def submit(self, i: int, stage: int, which: str, who: str, claim_first: bool) -> None:
             if not self.jobs:
                 return
             jid = self.jobs[i % len(self.jobs)]
             acct = actors[who]
+            if claim_first:  # a node's usual move; without it the submission copies someone's proof
+                with contextlib.suppress(ContractReverted):
+                    w.pm.claim_stage(jid, stage, sender=acct)
+            claimant, _ = w.pm.claim(jid, stage)
             try:
                 res = _submit(w, jid, stage, proofs[which], acct)
             except ContractReverted:
-                return  # not open, past deadline, not the next stage: nothing changed
+                return  # not open, past deadline, not the next stage, not claimed: nothing changed
+            assert claimant == acct.address, "a submission by a non-claimant counted"
             honest = which == f"honest{stage}"
             assert res.accepted == honest, (which, stage, res.reason)
             if not honest:
@@ -257,7 +342,9 @@ def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any
 
         @rule(who=st.sampled_from(sorted(actors)))
         def collect(self, who: str) -> None:
-            if w.pm.pending(actors[who].address) > 0:
+            a = actors[who].address
+            if w.pm.pending(a) > 0:
+                self.collected[a] += w.pm.pending(a)
                 w.pm.collect(sender=actors[who])
 
         @invariant()
@@ -270,6 +357,17 @@ def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any
             assert w.s.token.balance_of(w.pm.address) == open_escrow + owed
             for a, stake in self.stakes.items():
                 assert w.s.nodes.read_node(a.address).stake == stake
+
+        @invariant()
+        def verified_stages_paid(self) -> None:
+            due = dict(self.owed0)
+            for j in self.jobs:
+                rec = w.pm.receipt(j)
+                if rec.status in ("settled", "refunded"):  # refunded: only the stages that verified
+                    for node in rec.stage_nodes:
+                        due[node] += PRICE // 2
+            for a in accounts:
+                assert w.pm.pending(a) + self.collected[a] == due[a], a
 
     run_state_machine_as_test(
         Machine, settings=settings(max_examples=4, stateful_step_count=10, deadline=None, database=None)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 from veilproof.chain.facade import ContractFacade, hex32
 from veilproof.chain.network import Receipt
@@ -65,11 +66,29 @@ class PipelineMarket(ContractFacade):
         rcpt = self._send("open_job", pipeline_id, int(input_commitment), price, deadline, sender=sender)
         return int(self._events("PipelineJobOpened", rcpt)[0]["job_id"]), rcpt
 
+    def claim_stage(self, job_id: int, stage: int, *, sender: LocalAccount) -> Receipt:
+        """Reserve ``stage`` for ``sender`` before proving it: only the claimant's proof counts, so a
+        proof copied from the mempool pays no one else (:meth:`claim` says until when)."""
+        return self._send("claim_stage", job_id, stage, sender=sender)
+
+    def claim(self, job_id: int, stage: int) -> tuple[str | None, int]:
+        """(claimant or None, claim end time) of a stage; the contract packs both in one slot."""
+        packed = int(self._call("claims", job_id, stage))
+        if packed == 0:
+            return None, 0
+        return to_checksum_address((packed & ((1 << 160) - 1)).to_bytes(20, "big")), packed >> 160
+
+    def claim_window(self) -> int:
+        return int(self._call("claim_window"))
+
+    def set_claim_window(self, seconds: int, *, sender: LocalAccount) -> Receipt:
+        return self._send("set_claim_window", seconds, sender=sender)
+
     def submit_stage(
         self, job_id: int, stage: int, proof: bytes, instances: Sequence[int], *, sender: LocalAccount
     ) -> StageSubmission:
-        """Submit stage ``stage``'s proof. A rejected proof does not revert (the slash must stand):
-        the result says whether it was accepted and why not."""
+        """Submit stage ``stage``'s proof (``sender`` must hold the stage's claim). A rejected proof
+        does not revert (the slash must stand): the result says whether it was accepted and why not."""
         rcpt = self._send(
             "submit_stage",
             job_id,
@@ -85,6 +104,8 @@ class PipelineMarket(ContractFacade):
         return StageSubmission(True, "", rcpt)
 
     def refund(self, job_id: int, *, sender: LocalAccount) -> Receipt:
+        """Close a job past its deadline: verified stages' nodes are owed their share, the client
+        gets the rest."""
         return self._send("refund", job_id, sender=sender)
 
     def collect(self, *, sender: LocalAccount) -> Receipt:

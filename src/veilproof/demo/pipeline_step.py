@@ -116,18 +116,22 @@ def run_pipeline_step(
     jid, rcpt = pm.open_job(pid, p0.instances[0], PRICE, net.now() + 3600, sender=client)
     rep.job_id = jid
     rep.gas["open_job"] = rcpt.gas_used
+    # bind the stage to this node before proving it, so a copied proof pays no one else
+    rep.gas["claim_stage"] = pm.claim_stage(jid, 0, sender=node).gas_used
     r0 = pm.submit_stage(jid, 0, p0.proof_bytes, p0.instances, sender=node)
     rep.gas["stage_verify_link"] = r0.receipt.gas_used
     say(f"job {jid}: stage 0 verified and linked to the input commitment ({r0.receipt.gas_used:,} gas)")
 
     fake, _ = prove_stage(sliced.packages[1], np.zeros(sliced.packages[1].input_shape, np.float32))
     stake = s.nodes.read_node(cheater.address).stake
+    pm.claim_stage(jid, 1, sender=cheater)
     bad = pm.submit_stage(jid, 1, fake.proof_bytes, fake.instances, sender=cheater)
     rep.cheater_rejected = bad.reason
     rep.cheater_slashed = stake - s.nodes.read_node(cheater.address).stake
     rep.gas["rejected_stage_slash"] = bad.receipt.gas_used
     say(f"cheater's stage 1 on made-up values: {bad.reason}, slashed {rep.cheater_slashed / ONE_VEIL:g} VEIL")
 
+    pm.claim_stage(jid, 1, sender=node)  # the rejection freed the stage
     r1 = pm.submit_stage(jid, 1, p1.proof_bytes, p1.instances, sender=node)
     rep.gas["last_stage_verify_settle"] = r1.receipt.gas_used
     rec = pm.receipt(jid)
