@@ -122,3 +122,29 @@ def mlp_proof(mlp: Built):  # type: ignore[no-untyped-def]
     from veilproof.models import prove
 
     return prove(mlp.package, mlp.example.x_test[0])
+
+
+@pytest.fixture(scope="session")
+def mlp_sliced(tmp_path_factory: pytest.TempPathFactory, mlp: Built):  # type: ignore[no-untyped-def]
+    """The test MLP cut into 2 slices (hashed boundary), built once per session (issue 18)."""
+    from veilproof.models.slicing import build_sliced
+    from veilproof.zk.srs import UnsafeSrsWarning
+
+    root = _root(tmp_path_factory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsafeSrsWarning)
+        return build_sliced(
+            mlp.example.onnx_path,  # type: ignore[attr-defined]
+            mlp.example.calibration_path,  # type: ignore[attr-defined]
+            ArtifactStore(root / "store"),
+            2,
+            work_dir=root / "mlp-slices",
+        )
+
+
+@pytest.fixture(scope="session")
+def mlp_sliced_proofs(mlp: Built, mlp_sliced):  # type: ignore[no-untyped-def]
+    """Both stage proofs of the sliced MLP on x_test[0], and the final outputs."""
+    from veilproof.models.slicing import prove_pipeline
+
+    return prove_pipeline(mlp_sliced, mlp.example.x_test[0])  # type: ignore[attr-defined]

@@ -225,3 +225,21 @@ def deploy_data_market(
 
     d.extra["data_registry"] = deploy_data_registry(net, owner, d.token, delivery_window).address
     return d
+
+
+def deploy_pipeline_market(
+    net: Network, owner: LocalAccount, d: Deployment, slash_amount: int = 1_000 * ONE_VEIL
+) -> Deployment:
+    """Deploy the PipelineMarket (chained ZK stages, contracts/PipelineMarket.vy) bound to the ZK
+    verifier adapter (:func:`deploy_zk_verifier` first), and authorise it to slash nodes."""
+    from veilproof.chain.pipeline_market import PipelineMarket
+
+    adapter = d.extra.get("zk_adapter")
+    if not adapter:
+        raise ConfigError("no ZK verifier adapter in the deployment: run deploy_zk_verifier first")
+    c = net.deploy("PipelineMarket", d.token, d.nodes, adapter, sender=owner)
+    NodeRegistry(net, d.nodes).authorize(c.address, True, sender=owner)
+    if slash_amount:
+        PipelineMarket(net, c.address).set_slash_amount(slash_amount, sender=owner)
+    d.extra["pipeline_market"] = c.address
+    return d

@@ -147,3 +147,17 @@ class NodeRegistry(ContractFacade):
     def authorize(self, slasher: str, allowed: bool, *, sender: LocalAccount) -> Receipt:
         """Allow or forbid a contract (the job market) to slash nodes."""
         return self._send("authorize", to_checksum_address(slasher), allowed, sender=sender)
+
+    def slashes(self, address: str, from_block: int = 0) -> list[dict[str, object]]:
+        """Every ``Slashed`` event of ``address``: amount, reason, slasher contract, tx and block
+        (what an audit report lists as the node's slashing history)."""
+        return [
+            {
+                "amount": int(lg["args"]["amount"]),
+                "reason": str(lg["args"]["reason"]),
+                "slasher": str(lg["args"]["slasher"]),
+                "tx": "0x" + bytes(lg["transactionHash"]).hex(),
+                "block": int(lg["blockNumber"]),
+            }
+            for lg in self._logs("Slashed", from_block, argument_filters={"node": address})
+        ]

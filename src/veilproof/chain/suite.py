@@ -15,6 +15,7 @@ from veilproof.chain.job_market import JobMarket
 from veilproof.chain.model_registry import ModelRegistry
 from veilproof.chain.network import Network
 from veilproof.chain.node_registry import NodeRegistry
+from veilproof.chain.pipeline_market import PipelineMarket
 from veilproof.chain.receipt_market import ReceiptMarket
 from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
@@ -75,3 +76,9 @@ class Suite:
         if not addr:
             raise ConfigError("no DataRegistry in the deployment: run deploy_data_market first")
         return DataRegistry(self.net, addr)
+
+    @property
+    def pipelines(self) -> PipelineMarket | None:
+        """The PipelineMarket (chained ZK stages), or None when it is not deployed."""
+        addr = self.deployment.extra.get("pipeline_market")
+        return PipelineMarket(self.net, addr) if addr else None

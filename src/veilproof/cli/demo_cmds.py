@@ -20,6 +20,12 @@ def demo(
     fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
     fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
     data: bool = typer.Option(False, "--data", help="Also run the consented data-market step (~40 s)."),
+    pipeline: bool = typer.Option(
+        False,
+        "--pipeline",
+        help="Run only the pipeline step: a 2-slice model paid once, a stage cheater slashed, one receipt, "
+        "an audit report (about a minute).",
+    ),
     json_out: bool = JsonOut,
     explorer: bool = typer.Option(
         False, "--explorer", help="At the end, serve the explorer on http://127.0.0.1:8090 until Ctrl-C."
@@ -33,6 +39,9 @@ def demo(
 
         if not run_standalone(console, workdir).passed:
             raise typer.Exit(code=1)
+        return
+    if pipeline:
+        _pipeline_demo(workdir, json_out)
         return
 
     out = err_console if json_out else console  # with --json, stdout holds only the JSON report
@@ -62,3 +71,25 @@ def demo(
         )
     if not ok:
         raise typer.Exit(code=1)
+
+
+def _pipeline_demo(workdir: Path | None, json_out: bool) -> None:
+    """``veilproof demo --pipeline`` (src/veilproof/demo/pipeline_step.py)."""
+    import tempfile
+
+    from veilproof.demo.pipeline_step import run_pipeline_step
+
+    out = err_console if json_out else console
+    wd = workdir or Path(tempfile.mkdtemp(prefix="veilproof-pipeline-"))
+    try:
+        with engine_output(paths(None)):
+            r = run_pipeline_step(wd, say=out.print)
+    except VeilproofError as e:
+        fail(e)
+    ok = r.settled and r.cheater_slashed > 0
+    if json_out:
+        emit_json(
+            {"passed": ok, "verdict": r.verdict, "audit": str(r.audit_path), "gas": r.gas, "s": r.seconds}
+        )
+    else:
+        out.print(f"[bold {'green' if ok else 'red'}]pipeline step {'passed' if ok else 'FAILED'}[/]")

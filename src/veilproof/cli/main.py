@@ -68,6 +68,7 @@ def _main(
 
 
 from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: E402
+from veilproof.cli.audit_cmds import audit  # noqa: E402
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
 from veilproof.cli.dao_cmds import dao_app  # noqa: E402
@@ -97,6 +98,7 @@ app.command("nodes")(nodes)
 app.command("demo")(demo)
 app.command("explorer")(explorer)
 app.command("simulate")(simulate)
+app.command("audit")(audit)
 app.add_typer(validator_app, name="validator")
 app.add_typer(train_app, name="train")
 app.add_typer(fl_app, name="fl")

@@ -25,6 +25,7 @@ from veilproof.cli._common import (
 from veilproof.errors import InputError, VeilproofError
 
 if TYPE_CHECKING:
+    from veilproof.artifacts import ArtifactStore
     from veilproof.chain.model_registry import OnchainModel
 
 model_app = typer.Typer(
@@ -55,6 +56,51 @@ def _check_build_inputs(onnx_path: Path, calibration: Path) -> tuple[int, ...]:
     return onnx_input_shape(onnx_path)
 
 
+def _build_slices_cmd(
+    onnx: Path,
+    calibration: Path,
+    store: ArtifactStore,
+    srs: Path | None,
+    slices: str,
+    scale: int,
+    json_out: bool,
+    home: str | None,
+    salt_elements: int,
+) -> None:
+    """``model build --slices``: plan the cuts, build each slice, print one row per slice."""
+    from veilproof.models.slicing import SlicingError, build_sliced
+
+    if slices != "auto" and not (slices.isdigit() and int(slices) >= 1):
+        raise SlicingError(f"--slices: expected 'auto' or a whole number >= 1, got {slices!r}")
+    with engine_output(paths(home)), console.status("planning cuts and building slices…"):
+        sliced = build_sliced(
+            onnx,
+            calibration,
+            store,
+            slices if slices == "auto" else int(slices),
+            srs_path=srs,
+            scale=scale,
+            salt_elements=salt_elements,
+        )
+    rows = [
+        {
+            "slice": i,
+            "package": p.manifest_digest,
+            "logrows": p.settings.logrows,
+            "cut_after": c,
+            **p.commitments(),
+        }
+        for i, (p, c) in enumerate(zip(sliced.packages, [*sliced.cuts, "(output)"], strict=True))
+    ]
+    if json_out:
+        emit_json({"slices": rows})
+    else:
+        for r in rows:
+            console.print(
+                f"slice {r['slice']}: package {r['package']}  2^{r['logrows']} rows  ends at {r['cut_after']}"
+            )
+
+
 @model_app.command("build")
 def build(
     onnx: Path = typer.Argument(..., exists=True, dir_okay=False, help="The ONNX model."),
@@ -83,10 +129,20 @@ def build(
         False, "--fhe", help="Also compile the FHE form (client.zip + server.zip) to serve it privately."
     ),
     bits: int = typer.Option(8, "--bits", min=2, max=16, help="FHE quantization bits (with --fhe)."),
+    slices: str | None = typer.Option(
+        None,
+        "--slices",
+        help="Cut the model at layer boundaries into N slices, or 'auto' (fewest that each fit this "
+        "machine's proving memory); each slice is its own package, chained by hashed boundary tensors "
+        "(docs/pipelines.md). --salt-elements salts slice 0 (the job's input).",
+    ),
     home: str | None = Home,
     json_out: bool = JsonOut,
 ) -> None:
     """Settings (calibrated), circuit, pk/vk, SRS and VKA into the artifact store; a rebuild is a cache hit.
+
+    With --slices, the model is cut into slices that are built (and later proven) separately and
+    published as a pipeline (`veilproof`'s PipelineMarket links their proofs).
 
     With --fhe, the same ONNX is also compiled for FHE (Concrete ML, calibrated on the same rows) and its
     client.zip / server.zip go into the store: publish their hashes with --fhe-client / --fhe-server.
@@ -102,6 +158,9 @@ def build(
             )
         err_console.print(f"model input shape {shape}")
         store = ArtifactStore(paths(home).artifacts)
+        if slices is not None:
+            _build_slices_cmd(onnx, calibration, store, srs, slices, scale, json_out, home, salt_elements)
+            return
         hit = cached_zk_package(onnx, calibration, store, srs, scale=scale, salt_elements=salt_elements)
         err_console.print(
             f"cache hit: package {hit}"

@@ -149,12 +149,18 @@ class ModelPackage:
 
 
 def _build_key(
-    onnx_path: Path, calibration: Path, scale: int, srs_digest: str | None, salt_elements: int
+    onnx_path: Path,
+    calibration: Path,
+    scale: int,
+    srs_digest: str | None,
+    salt_elements: int,
+    output_visibility: str = "public",
 ) -> str:
     h = hashlib.sha256()
     for part in (
         PACKAGE_FORMAT,
         f"salt-{salt_elements}",
+        *(() if output_visibility == "public" else (f"out-{output_visibility}",)),
         ezkl.__version__ if hasattr(ezkl, "__version__") else "ezkl",
         sha256_file(onnx_path),
         sha256_file(calibration),
@@ -195,6 +201,8 @@ def build_zk_package(
     scale: int = DEFAULT_SCALE,
     prover: Prover | None = None,
     salt_elements: int = 0,
+    output_visibility: str = "public",
+    available: int | None = None,
 ) -> ModelPackage:
     """Build (or fetch from cache) the ZK package of an ONNX model.
 
@@ -208,7 +216,7 @@ def build_zk_package(
     if salt_elements < 0:
         raise ValueError(f"salt_elements: expected >= 0, got {salt_elements}")
     srs_digest = sha256_file(srs_path) if srs_path else None
-    key = _build_key(onnx_path, cal_path, scale, srs_digest, salt_elements)
+    key = _build_key(onnx_path, cal_path, scale, srs_digest, salt_elements, output_visibility)
     ref = store.root / "refs" / f"zkpkg-{key}"
     if ref.is_file():
         digest = ref.read_text().strip()
@@ -227,8 +235,15 @@ def build_zk_package(
             calibration = salt_calibration(calibration, salt_elements, scale)
             np.save(cal_path, calibration)
         circuit_input_shape = onnx_input_shape(onnx_path)
-        settings = generate_settings(onnx_path, wd / "settings.json", calibration, scale=scale, workdir=wd)
-        check_fits(settings.logrows)
+        settings = generate_settings(
+            onnx_path,
+            wd / "settings.json",
+            calibration,
+            scale=scale,
+            workdir=wd,
+            output_visibility=output_visibility,
+        )
+        check_fits(settings.logrows, available)
         compiled = prover.compile(onnx_path, settings.path, wd / "model.compiled")
         srs = get_srs(store, settings.logrows, srs_path)
         prover.setup(compiled, srs.path, wd / "vk.key", wd / "pk.key")
@@ -257,10 +272,9 @@ def build_zk_package(
         "input_shape": list(circuit_input_shape),
         "model_input_shape": list(model_input_shape),
         "salt_elements": salt_elements,
-        "visibility": {"input": "hashed", "output": "public", "params": "fixed"},
-        "instances_layout": "[poseidon(input || salt), outputs...]"
-        if salt_elements
-        else "[poseidon(input), outputs...]",
+        "visibility": {"input": "hashed", "output": output_visibility, "params": "fixed"},
+        "instances_layout": ("[poseidon(input || salt), " if salt_elements else "[poseidon(input), ")
+        + ("outputs...]" if output_visibility == "public" else "poseidon(output)]"),
         "srs_generated": srs.generated,
         "prover": prover.name,
     }

@@ -26,19 +26,27 @@ class UnsupportedOpError(ZkError):
 class ModelTooLargeError(ZkError):
     """The circuit would need more rows or memory than this machine has."""
 
-    def __init__(self, logrows: int, need_bytes: int, have_bytes: int) -> None:
+    def __init__(self, logrows: int, need_bytes: int, have_bytes: int, peak_bytes: int | None = None) -> None:
         self.logrows = logrows
         self.need_bytes = need_bytes
         self.have_bytes = have_bytes
+        self.peak_bytes = peak_bytes
         # Two decimals and "more than": at one decimal a refusal read "needs 20.2 GiB, 20.2 GiB available".
         why = (
             f"more than the {have_bytes / 2**30:.2f} GiB available"
             if need_bytes > have_bytes
             else "beyond the largest circuit the SRS supports"
         )
+        # Say where the number comes from: the fitted peak and the safety margin on top of it.
+        est = (
+            f"est. {need_bytes / 2**30:.2f} GiB to prove (measured-peak fit {peak_bytes / 2**30:.2f} GiB"
+            f" + {round((need_bytes / peak_bytes - 1) * 100)}% safety margin)"
+            if peak_bytes
+            else f"est. {need_bytes / 2**30:.2f} GiB to prove"
+        )
         super().__init__(
-            f"circuit needs 2^{logrows} rows, est. {need_bytes / 2**30:.2f} GiB to prove, {why}: "
-            "shrink the model or lower the scale (`veilproof model build --scale`)"
+            f"circuit needs 2^{logrows} rows, {est}, {why}: shrink the model, lower the scale "
+            "(`veilproof model build --scale`) or cut it into slices (`veilproof model build --slices auto`)"
         )
 
 

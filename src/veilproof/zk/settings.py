@@ -110,8 +110,13 @@ def generate_settings(
     *,
     scale: int = DEFAULT_SCALE,
     workdir: str | os.PathLike[str] | None = None,
+    output_visibility: str = "public",
 ) -> CircuitSettings:
     """gen_settings (hashed/public/fixed) then calibrate against ``calibration`` samples.
+
+    ``output_visibility="hashed"`` is for a pipeline stage / model slice that is not the last one: its
+    output stays private and the proof exposes only its Poseidon hash, which is the next stage's
+    (hashed) input commitment, so the chain can link stages without seeing intermediate values.
 
     Calibration picks logrows and lookup ranges so that every calibration sample fits the circuit;
     inputs far outside that range later fail witness generation, so calibrate on real data.
@@ -119,7 +124,9 @@ def generate_settings(
     data = check_input_shape(onnx_path, calibration)
     ra = _ezkl.run_args()
     ra.input_visibility = "hashed"
-    ra.output_visibility = "public"
+    if output_visibility not in ("public", "hashed"):
+        raise ValueError(f"output_visibility: expected 'public' or 'hashed', got {output_visibility!r}")
+    ra.output_visibility = output_visibility
     ra.param_visibility = "fixed"
     ra.decomp_base = DECOMP_BASE
     ra.decomp_legs = DECOMP_LEGS
@@ -135,5 +142,9 @@ def generate_settings(
         str(settings_path),
         "resources",
         scales=[scale],
+        # A hashed output is the next stage's hashed input, hashed at the *input* scale: force EZKL
+        # to rebase every product back to the input scale (multiplier 1), else a Gemm's output stays
+        # at scale 2x and its Poseidon hash can never equal the next stage's input commitment.
+        **({"scale_rebase_multiplier": [1]} if output_visibility == "hashed" else {}),
     )
     return CircuitSettings.load(settings_path)
