@@ -33,8 +33,9 @@ $(NPM_OK): tools/npm/package.json tools/npm/package-lock.json
 demo: setup
 	.venv/bin/veilproof demo
 
+# --durations=25: every log (CI's too) ends with the 25 slowest tests, so a test that grows shows up.
 test: setup
-	$(PYTEST) -q
+	$(PYTEST) -q --durations=25
 
 test-fast: setup
 	$(PYTEST) -q -m "not slow"

@@ -118,6 +118,25 @@ def logreg(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``run_demo(cache=...)`` directory whose examples and artifact store are the session's ZK ones.
+
+    Builds are keyed by content (ONNX, calibration, salt, EZKL version), so the demo's salted MLP is
+    the ``mlp_salted`` package: whichever asks first builds it, the other gets a cache hit. Both demo
+    tests (embedded, anvil) share it, so the demo's ZK packages are built once per session, not once
+    per demo run (each build took ~1-2 min of the 38 min suite)."""
+    root = _root(tmp_path_factory)
+    cache = tmp_path_factory.getbasetemp() / "demo-cache"
+    cache.mkdir(exist_ok=True)
+    for name, target in (("artifacts", root / "store"), ("examples", root / "examples")):
+        target.mkdir(parents=True, exist_ok=True)
+        link = cache / name
+        if not link.exists():
+            link.symlink_to(target, target_is_directory=True)
+    return cache
+
+
+@pytest.fixture(scope="session")
 def mlp_proof(mlp: Built):  # type: ignore[no-untyped-def]
     from veilproof.models import prove
 

@@ -113,3 +113,53 @@ def test_sender_must_be_a_local_account(probe_src: Path) -> None:
 def test_bad_url_is_rejected() -> None:
     with pytest.raises(InputError, match="chain url"):
         connect("ftp://nowhere")
+
+
+RELAY = """# pragma version ~=0.4.3
+interface Probe:
+    def setx(v: uint256): nonpayable
+
+@external
+def relay(p: address, v: uint256):
+    extcall Probe(p).setx(v)
+"""
+
+
+def test_embedded_gas_estimate_is_enough_for_a_nested_call(probe_src: Path, tmp_path: Path) -> None:
+    """The embedded chain's own estimator (veilproof.chain.dev.embedded, 2-3 runs instead of py-evm's
+    ~14) returns a limit the transaction succeeds with as sent, also through a nested call (the 63/64
+    rule), and not far above what it uses; a revert is still reported with its reason."""
+    net = connect("embedded")
+    (alice,) = net.new_accounts(1)
+    probe = compile_contract(probe_src)
+    p = net.deploy_bytecode(probe.abi, probe.bytecode, sender=alice)
+    (tmp_path / "Relay.vy").write_text(RELAY)
+    relay_cc = compile_contract(tmp_path / "Relay.vy")
+    relay = net.deploy_bytecode(relay_cc.abi, relay_cc.bytecode, sender=alice)
+    for v in (7, 8):  # first write (zero to nonzero), then an update
+        fn = relay.functions.relay(p.address, v)
+        estimate = fn.estimate_gas({"from": alice.address})
+        rcpt = net.transact(fn, sender=alice, gas=estimate)  # exactly the estimate, no margin
+        assert net.call(p.functions.x()) == v
+        assert rcpt.gas_used <= estimate <= rcpt.gas_used * 1.1
+    with pytest.raises(ContractReverted) as e:
+        net.transact(relay.functions.relay(p.address, 100), sender=alice)
+    assert e.value.reason == "too big"
+
+
+def test_embedded_curve_precompiles_are_cached_and_still_refuse_bad_points() -> None:
+    """ecMul's memo (by input bytes) gives py-evm's answer, and an invalid point still raises."""
+    import sys
+
+    from eth_utils import ValidationError
+    from py_ecc import optimized_bn128 as bn128
+
+    connect("embedded")
+    ecmul = sys.modules["eth.precompiles.ecmul"]
+    assert getattr(ecmul._ecmull, "_veilproof_memo", False)
+    data = (1).to_bytes(32, "big") + (2).to_bytes(32, "big") + (5).to_bytes(32, "big")  # 5 × G1
+    for _ in range(2):
+        x, y = ecmul._ecmull(memoryview(data))
+        assert (x, y) == bn128.normalize(bn128.multiply(bn128.G1, 5))
+    with pytest.raises(ValidationError):
+        ecmul._ecmull((1).to_bytes(32, "big") * 3)  # (1, 1) is not on the curve

@@ -29,14 +29,12 @@ def _check(report) -> None:  # type: ignore[no-untyped-def]
     assert money["honest-1"]["veil_change"] > 0 and money["model owner"]["veil_change"] > 0
 
 
-def test_demo_embedded(tmp_path: Path) -> None:
-    _check(run_demo(workdir=tmp_path / "w", cache=tmp_path / "cache", console=Console(quiet=True)))
+def test_demo_embedded(tmp_path: Path, demo_cache: Path) -> None:
+    _check(run_demo(workdir=tmp_path / "w", cache=demo_cache, console=Console(quiet=True)))
 
 
 @pytest.mark.anvil
-def test_demo_on_anvil(tmp_path: Path, anvil_url: str) -> None:
+def test_demo_on_anvil(tmp_path: Path, anvil_url: str, demo_cache: Path) -> None:
     _check(
-        run_demo(
-            chain_url=anvil_url, workdir=tmp_path / "w", cache=tmp_path / "cache", console=Console(quiet=True)
-        )
+        run_demo(chain_url=anvil_url, workdir=tmp_path / "w", cache=demo_cache, console=Console(quiet=True))
     )
