@@ -230,11 +230,14 @@ def receipt_rows(net: Network) -> list[tuple[str, str, int]]:
         tx(rm._fn("deposit", node.address, 100 * ONE_VEIL), cl, "deposit (first, warm token balance)")
 
     nonce = [0]
+    royalty = rm.model_royalty(1)  # the owner's amount each order binds
 
     def order(cl: Any, deadline: int = 600) -> Order:
         nonce[0] += 1
         commit = b"\x00" + h(f"input{nonce[0]}")[1:]
-        return Order(cl.address, node.address, 1, commit, ONE_VEIL, net.now() + deadline, nonce[0])
+        return Order(
+            cl.address, node.address, 1, commit, ONE_VEIL, net.now() + deadline, nonce[0], royalty=royalty
+        )
 
     def settle(orders: list[Order], label: str) -> None:
         batch = [
@@ -335,11 +338,12 @@ def zk_rows(net: Network) -> list[tuple[str, str, int]]:
             ("JobMarket (real proof)", "submit_zk_result (verify + settle)", sub.gas_used),
         ]
         rm.deposit(node.address, 100 * ONE_VEIL, sender=client)
-        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 1)
+        roy = rm.model_royalty(mid)
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 1, royalty=roy)
         net.time_travel(120)
         cl = rm.claim_with_proof(o, rm.sign_order(o, client), inst, pb, sender=node, gas=3_000_000)
         rows.append(("ReceiptMarket (real proof)", "claim_with_proof (withheld receipt)", cl.gas_used))
-        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 2)
+        o = Order(client.address, node.address, mid, commit, ONE_VEIL, net.now() + 60, 2, royalty=roy)
         acc = rm.sign_acceptance(o, node)
         net.time_travel(120)
         dm = rm.demand(o, acc, sender=client)

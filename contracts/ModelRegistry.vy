@@ -384,6 +384,22 @@ def royalty_split(model_id: uint256) -> (address, uint16, address, uint256, uint
 
 @external
 @view
+def royalty_amount(model_id: uint256) -> (address, uint256):
+    """
+    @notice The owner's royalty on one job of a model, as an amount: list price x royalty_bps,
+            what JobMarket.open_job fixes for a job priced by a node's offer and what a
+            ReceiptMarket order binds (the node's offer above it is the node's, not the owner's).
+    @param model_id Model id.
+    @return (owner, royalty amount); the zero address for an unknown model (never reverts).
+    """
+    return (
+        self._models[model_id].owner,
+        self._models[model_id].price * convert(self._models[model_id].royalty_bps, uint256) // convert(MAX_BPS, uint256),
+    )
+
+
+@external
+@view
 def parents(model_id: uint256) -> DynArray[uint256, MAX_PARENTS]:
     """
     @notice Models this one was derived from.

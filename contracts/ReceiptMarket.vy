@@ -43,7 +43,7 @@ MODE_ZK: constant(uint8) = 1
 UNSET: constant(uint256) = max_value(uint256)  # no nonce word / model cached yet
 
 ORDER_TYPEHASH: constant(bytes32) = keccak256(
-    "Order(address client,address node,uint256 modelId,bytes32 inputCommitment,uint256 maxPrice,uint256 deadline,uint256 nonce,uint8 mode,bytes32 evalKeysHash)"
+    "Order(address client,address node,uint256 modelId,bytes32 inputCommitment,uint256 maxPrice,uint256 deadline,uint256 nonce,uint8 mode,bytes32 evalKeysHash,uint256 royalty)"
 )
 ACCEPTANCE_TYPEHASH: constant(bytes32) = keccak256("Acceptance(bytes32 orderHash)")
 RECEIPT_TYPEHASH: constant(bytes32) = keccak256("Receipt(bytes32 orderHash,bytes32 outputHash,uint256 price)")
@@ -61,6 +61,10 @@ struct Order:
     nonce: uint256  # unique per (client, node)
     mode: uint8  # 1 = ZK (the only mode this market takes)
     eval_keys_hash: bytes32  # FHE: reserved; ZK: zero
+    # the model owner's amount, fixed when the order is signed: list price x royalty_bps (as
+    # JobMarket.open_job fixes it); at least the model's current royalty, at most the price paid.
+    # The rest of the price, less the protocol fee, is the node's: its offer is not the owner's.
+    royalty: uint256
 
 struct SignedReceipt:
     order: Order
@@ -77,7 +81,7 @@ struct WithdrawRequest:
     unlock_at: uint256  # 0 = none
 
 interface Models:
-    def royalty_info(model_id: uint256) -> (address, uint16): view
+    def royalty_amount(model_id: uint256) -> (address, uint256): view
 
 interface Nodes:
     def slash(node: address, amount: uint256, challenger: address, reason: String[64]) -> uint256: nonpayable
@@ -235,6 +239,7 @@ def _order_struct_hash(o: Order) -> bytes32:
             o.nonce,
             o.mode,
             o.eval_keys_hash,
+            o.royalty,
         )
     )
 
@@ -260,16 +265,20 @@ def _spend_nonce(o: Order):
 
 @internal
 def _pay(o: Order, price: uint256, extra: uint256) -> uint256:
-    """Split `price` (fee, royalty, node) and credit `extra` to the node; returns the node's part."""
+    """
+    Split `price`: the owner the royalty the order binds, the treasury its fee on the rest, the
+    node what is left plus `extra`; returns the node's part.
+    """
     owner: address = empty(address)
-    bps: uint16 = 0
-    owner, bps = staticcall models.royalty_info(o.model_id)
+    current: uint256 = 0
+    owner, current = staticcall models.royalty_amount(o.model_id)
     assert owner != empty(address), "unknown model"
-    fee: uint256 = price * self.fee_bps // MAX_BPS
-    royalty: uint256 = (price - fee) * convert(bps, uint256) // MAX_BPS
-    node_amount: uint256 = price - fee - royalty + extra
+    assert o.royalty >= current, "royalty below model's"
+    assert o.royalty <= price, "price below royalty"
+    fee: uint256 = (price - o.royalty) * self.fee_bps // MAX_BPS
+    node_amount: uint256 = price - fee - o.royalty + extra
     self.pending[o.node] += node_amount
-    self.pending[owner] += royalty
+    self.pending[owner] += o.royalty
     self.pending[self.treasury] += fee
     return node_amount
 
@@ -377,7 +386,7 @@ def settle(receipts: DynArray[SignedReceipt, MAX_BATCH]) -> uint256:
     word: uint256 = 0
     mid: uint256 = UNSET
     mowner: address = empty(address)
-    mbps: uint256 = 0
+    mroyalty: uint256 = 0
     macc: uint256 = 0
     earned: uint256 = 0
     fees: uint256 = 0
@@ -406,9 +415,7 @@ def settle(receipts: DynArray[SignedReceipt, MAX_BATCH]) -> uint256:
                 self.pending[mowner] += macc
                 macc = 0
             mid = o.model_id
-            b: uint16 = 0
-            mowner, b = staticcall models.royalty_info(mid)
-            mbps = convert(b, uint256)
+            mowner, mroyalty = staticcall models.royalty_amount(mid)
         reason: String[32] = ""
         if o.node != node:
             reason = "not order node"
@@ -422,6 +429,10 @@ def settle(receipts: DynArray[SignedReceipt, MAX_BATCH]) -> uint256:
             reason = "deposit short"
         elif mowner == empty(address):
             reason = "unknown model"
+        elif o.royalty < mroyalty:
+            reason = "royalty below model's"
+        elif o.royalty > r.price:
+            reason = "price below royalty"
         elif not signatures._is_valid_signature_now(
             o.client,
             self._digest(keccak256(abi_encode(RECEIPT_TYPEHASH, oh, r.output_hash, r.price))),
@@ -433,11 +444,12 @@ def settle(receipts: DynArray[SignedReceipt, MAX_BATCH]) -> uint256:
             continue
         word |= bit
         bal -= r.price
-        fee: uint256 = r.price * fee_bps // MAX_BPS
-        royalty: uint256 = (r.price - fee) * mbps // MAX_BPS
-        macc += royalty
+        # the owner's royalty is the order's (fixed at signing), the fee is on the node's part: the
+        # same split as a JobMarket job priced by the node's offer
+        fee: uint256 = (r.price - o.royalty) * fee_bps // MAX_BPS
+        macc += o.royalty
         fees += fee
-        earned += r.price - fee - royalty
+        earned += r.price - fee - o.royalty
         total += r.price
         count += 1
         log ReceiptSettled(order_hash=oh, price=r.price)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 from market_world import ONE, ROYALTY_BPS, SLASH, World, field_elem, reverts
+from market_world import PRICE as LIST_PRICE
 
 from veilproof.chain.deploy import ReceiptParams, deploy_receipt_market
 from veilproof.chain.eip712 import Eip712Domain, TypedData
@@ -60,6 +61,7 @@ class R:
             max_price=price,
             deadline=deadline if deadline is not None else self.w.net.now() + 600,
             nonce=self.nonce,
+            royalty=self.rm.model_royalty(self.w.model_id),
         )
 
     def receipt(self, o: Order, price: int | None = None) -> SignedReceipt:
@@ -91,8 +93,8 @@ def test_happy_path_pays_node_royalty_and_fee_once(r: R) -> None:
     o = r.order()
     res = rm.settle([r.receipt(o)], sender=w.node)
     assert res.settled == [rm.order_hash(o)] and res.skipped == []
-    fee = PRICE * 500 // 10_000
-    royalty = (PRICE - fee) * ROYALTY_BPS // 10_000
+    royalty = LIST_PRICE * ROYALTY_BPS // 10_000  # the owner's amount, whatever the receipt's price
+    fee = (PRICE - royalty) * 500 // 10_000
     assert rm.pending(w.node.address) == PRICE - fee - royalty
     assert rm.pending(w.author.address) == royalty
     assert rm.pending(w.owner.address) == fee
@@ -169,14 +171,14 @@ def test_node_cannot_raise_the_price_or_exceed_the_order(r: R) -> None:
     the order's max price (a node cannot get the client to overpay by asking for such a receipt)."""
     w, rm = r.w, r.rm
     o = r.order()
-    rc = r.receipt(o, price=PRICE // 2)
+    rc = r.receipt(o, price=PRICE - ONE // 4)  # a discount, still above the royalty the order binds
     res = rm.settle([replace(rc, price=PRICE)], sender=w.node)
     assert [why for _, why in res.skipped] == ["bad signature"]
     with pytest.raises(InputError, match="price"):
         rm.sign_receipt(o, OUT, PRICE + 1, w.client)
     forged = replace(rc, price=PRICE + 1)
     assert [why for _, why in rm.settle([forged], sender=w.node).skipped] == ["price above max"]
-    assert rm.settle([rc], sender=w.node).total == PRICE // 2
+    assert rm.settle([rc], sender=w.node).total == PRICE - ONE // 4
 
 
 def test_client_cannot_withdraw_before_the_node_settles(r: R) -> None:
@@ -305,8 +307,8 @@ def test_griefing_client_who_got_the_result_loses_its_bond(r: R) -> None:
     stake = r.stake()
     rm.resolve(o, sender=w.node)
     assert r.stake() == stake
-    fee = PRICE * 500 // 10_000
-    assert rm.pending(w.node.address) == PRICE - fee - (PRICE - fee) * ROYALTY_BPS // 10_000 + BOND
+    royalty = LIST_PRICE * ROYALTY_BPS // 10_000
+    assert rm.pending(w.node.address) == (PRICE - royalty) * (10_000 - 500) // 10_000 + BOND
     assert rm.pending(w.client.address) == 0
     with reverts("no demand"):
         rm.resolve(o, sender=w.node)
@@ -391,3 +393,44 @@ def test_windows_must_fit_the_unbonding_delay_and_the_withdraw_delay(r: R) -> No
         rm.set_windows(7 * 86400, WINDOW, WINDOW, 8 * 86400, sender=w.owner)
     with reverts("not owner"):
         rm.set_windows(86400, WINDOW, WINDOW, 3 * 86400, sender=w.client)
+
+
+def test_node_offer_above_list_price_pays_the_owner_only_its_royalty(r: R) -> None:
+    """Attack (by the split itself, on an honest node): the node offers 20 VEIL on top of the owner's
+    royalty (list price x royalty_bps, as JobMarket.open_job fixes it). Before #14's fix the receipt path
+    paid the owner royalty_bps of the whole price, taking part of the node's offer. Now the owner gets
+    exactly the royalty the order binds, the treasury its fee on the node's part, the node the rest;
+    every token is accounted for."""
+    w, rm = r.w, r.rm
+    royalty = LIST_PRICE * ROYALTY_BPS // 10_000
+    offer = 20 * ONE
+    w.mint(w.client, 30 * ONE)
+    rm.deposit(w.node.address, 30 * ONE, sender=w.client)
+    o = r.order(price=royalty + offer)
+    held = w.bal(rm.contract)
+    res = rm.settle([r.receipt(o)], sender=w.node)
+    assert res.settled == [rm.order_hash(o)]
+    fee = offer * 500 // 10_000
+    assert rm.pending(w.author.address) == royalty
+    assert rm.pending(w.owner.address) == fee
+    assert rm.pending(w.node.address) == offer - fee
+    assert rm.deposit_of(w.client.address, w.node.address) == 50 * ONE - royalty - offer
+    assert w.bal(rm.contract) == held  # moved from the deposit to pending, nothing created or lost
+
+
+def test_client_and_node_cannot_cut_the_owners_royalty(r: R) -> None:
+    """Attack: client and node collude on an order that binds less than the model's royalty (or a
+    receipt priced below the royalty it binds): the market skips it, the owner's royalty is not theirs
+    to move; and the node refuses such an order before accepting it."""
+    w, rm = r.w, r.rm
+    low = replace(r.order(), royalty=0)
+    res = rm.settle([rm.sign_receipt(low, OUT, PRICE, w.client)], sender=w.node)
+    assert [why for _, why in res.skipped] == ["royalty below model's"]
+    with pytest.raises(OrderRefused, match="royalty"):
+        rm.check_order(low, node=w.node.address, outstanding=0, nonces_taken=set())
+    o = r.order()
+    with pytest.raises(InputError, match="royalty"):
+        rm.sign_receipt(o, OUT, o.royalty - 1, w.client)
+    assert rm.pending(w.author.address) == 0 and not rm.nonce_used(
+        w.client.address, w.node.address, low.nonce
+    )

@@ -7,6 +7,9 @@ step that the money adds up, that an honest party lost nothing and that no recei
   before time moves on (its maintenance loop);
 * the **cheater** accepts orders and delivers nothing, settles receipts that are not its own,
   replays and forges receipts, and signs deliveries whose proofs fail;
+* orders are priced like JobMarket jobs: the owner's royalty (list price x royalty_bps, bound in the
+  order) plus the node's offer, often above the list price; the owner must get exactly its royalty and
+  the honest node exactly price - royalty - fee, whatever the offer;
 * the **clients** deposit, sign orders and receipts for what they got, request and take
   withdrawals; the griefing one also demands on orders it signed a receipt for, and both demand on
   the cheater's undelivered orders and challenge its bad deliveries.
@@ -126,6 +129,10 @@ class ReceiptMachine:
         self.honest_stake = int(w.node_info(self.honest)["stake"])
         self.c1_net = 0  # what c1 put in minus what it got back (deposits, bonds, withdrawals)
         self.c1_owed = 0  # the prices of c1's receipts that settled
+        self.royalty = self.rm.model_royalty(model_id)
+        self.owner_due = 0  # royalties of settled orders: the author's pending, exactly
+        self.fees_due = 0  # protocol fees of settled orders: the treasury's (owner's) pending
+        self.honest_due = 0  # what the honest node's pending must be: its part of each receipt + bonds
 
     # ------------------------------------------------------------------ helpers
     def _client(self, i: int) -> LocalAccount:
@@ -147,6 +154,11 @@ class ReceiptMachine:
                 j.settled = True
                 if j.order.client == self.c1.address:
                     self.c1_owed += j.receipt.price
+                fee = (j.receipt.price - j.order.royalty) * PARAMS.fee_bps // 10_000
+                self.owner_due += j.order.royalty
+                self.fees_due += fee
+                if node == self.honest:
+                    self.honest_due += j.receipt.price - j.order.royalty - fee
 
     def _honest_maintenance(self) -> None:
         """The honest node's loop: settle every receipt it holds, close demands it answered."""
@@ -157,6 +169,7 @@ class ReceiptMachine:
             if oh in self.bonds and j.settled:
                 self.rm.resolve(j.order, sender=self.honest)
                 self.seen["griefing demand answered"] += 1
+                self.honest_due += BOND
                 self.bonds.pop(oh)
 
     # ------------------------------------------------------------------ clients
@@ -169,8 +182,9 @@ class ReceiptMachine:
                     self.c1_net += amount * ONE
 
     def order(self, i: int, honest: bool, price: int) -> None:
-        """The client signs an order; the node accepts it (the honest one only when covered). The
-        honest node delivers and the client signs a receipt; the cheater delivers nothing."""
+        """The client signs an order at the owner's royalty plus the node's offer (half a VEIL per
+        `price` unit: from below the list price to 3x it); the node accepts it (the honest one only when
+        covered). The honest node delivers and the client signs a receipt; the cheater delivers nothing."""
         c, node = self._client(i), self._node(honest)
         self.nonce += 1
         commit = field_elem(f"in{self.nonce}")
@@ -179,10 +193,13 @@ class ReceiptMachine:
             node.address,
             self.w.model_id,
             commit,
-            price * ONE // 2,
+            self.royalty + price * ONE // 2,
             self.net.now() + 300,
             self.nonce,
+            royalty=self.royalty,
         )
+        if o.max_price > PRICE:
+            self.seen["offer above list price"] += 1
         book = self.books[node.address]
         if honest:
             covered = self.rm.deposit_of(c.address, node.address) - book.unsettled(c.address) >= o.max_price
@@ -296,6 +313,10 @@ class ReceiptMachine:
         assert w.bal(rm.address) == deposits + pending + BOND * len(self.bonds)
 
     def honest_parties_lose_nothing(self) -> None:
+        # the owner takes its royalty and no part of a node's offer; the node keeps its offer less the fee
+        assert self.rm.pending(self.author.address) == self.owner_due
+        assert self.rm.pending(self.owner.address) == self.fees_due
+        assert self.rm.pending(self.honest.address) == self.honest_due
         assert int(self.w.node_info(self.honest)["stake"]) == self.honest_stake
         # c1 never griefs: all it ever parted with is what its settled receipts say (and open bonds)
         left = sum(self.rm.deposit_of(self.c1.address, n.address) for n in (self.honest, self.cheat))
@@ -313,7 +334,7 @@ class ReceiptMachine:
         r = self.rng
         moves = {
             "deposit": lambda: self.deposit(r.randrange(2), r.randint(1, 12)),
-            "order": lambda: self.order(r.randrange(2), r.random() < 0.6, r.randint(1, 3)),
+            "order": lambda: self.order(r.randrange(2), r.random() < 0.6, r.randint(1, 12)),
             "request_withdraw": lambda: self.request_withdraw(r.randrange(2), r.randint(1, 30)),
             "withdraw": lambda: self.withdraw(r.randrange(2)),
             "demand": lambda: self.demand(r),
@@ -369,6 +390,7 @@ def test_receipt_market_under_attack(net: Network) -> None:
         "resolve: slash",
         "challenge",
         "withdraw",
+        "offer above list price",
     )
     missing = [k for k in paths if not seen[k]]
     assert not missing, f"paths never taken: {missing} (seen: {dict(seen)})"

@@ -191,9 +191,10 @@ def _signed_order(w: ZkWorld, signer, client: str, nonce: int, x):  # type: igno
 
     rm, node = _rm(w), w.honest.account.address
     commit = input_commitment(w.built.package.settings, x).to_bytes(32, "big")
-    order = Order(client, node, w.model_id, commit, PRICE, w.lnet.net.now() + 600, nonce)
+    royalty = rm.model_royalty(w.model_id)
+    order = Order(client, node, w.model_id, commit, PRICE, w.lnet.net.now() + 600, nonce, royalty=royalty)
     wire = WireOrder(client=client, node=node, model_id=w.model_id, input_commitment="0x" + commit.hex(),
-                     max_price=PRICE, deadline=order.deadline, nonce=nonce)  # fmt: skip
+                     max_price=PRICE, deadline=order.deadline, nonce=nonce, royalty=royalty)  # fmt: skip
     sig = rm.order_typed(order).sign(signer)
     env = encrypt_for_node(read_node(w.lnet.suite, node).pubkey, json.dumps(x.ravel().tolist()).encode())
     return ZkOrderRequest(order=wire, client_signature="0x" + sig.hex(), encrypted_input="0x" + env.hex())

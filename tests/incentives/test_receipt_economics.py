@@ -94,12 +94,16 @@ def test_a_withheld_receipt_costs_the_client_the_price_plus_the_chain_cost() -> 
     assert paid >= r.config.price + claim_gas
     assert paid == pytest.approx(r.config.price * r.config.rm_max_price_factor + r.config.rm_claim_surcharge)
     # the node, from each client: honest → price share - batched settle gas; withholder → claim
-    keep = (1 - r.config.rm_fee_bps / 10_000) * (1 - r.config.royalty)
+    royalty = r.config.price * r.config.royalty  # the owner's fixed amount per order (#14)
+
+    def keep(paid: float) -> float:
+        return (paid - royalty) * (1 - r.config.rm_fee_bps / 10_000)
+
     settle = GAS["rm_settle"] * r.config.gas_veil_per_mgas / 1e6
     from_withholder = (
-        r.config.price * r.config.rm_max_price_factor * keep + r.config.rm_claim_surcharge - claim_gas
+        keep(r.config.price * r.config.rm_max_price_factor) + r.config.rm_claim_surcharge - claim_gas
     )
-    assert from_withholder > r.config.price * keep - settle
+    assert from_withholder > keep(r.config.price) - settle
 
 
 def test_the_surcharge_must_cover_the_claim_gas_when_max_price_is_the_price() -> None:

@@ -39,7 +39,10 @@ def m(mlp):  # type: ignore[no-untyped-def]
 def _order(m, mlp, i: int = 0, deadline: int = 600) -> Order:  # type: ignore[no-untyped-def]
     m.nonce[0] += 1
     commit = input_commitment(mlp.package.settings, mlp.example.x_test[i]).to_bytes(32, "big")
-    return Order(m.client.address, m.node.address, m.mid, commit, PRICE, m.net.now() + deadline, m.nonce[0])
+    return Order(
+        m.client.address, m.node.address, m.mid, commit, PRICE, m.net.now() + deadline, m.nonce[0],
+        royalty=m.rm.model_royalty(m.mid),
+    )  # fmt: skip
 
 
 def test_client_verifies_locally_and_pays_by_receipt(m, mlp, mlp_proof) -> None:  # type: ignore[no-untyped-def]

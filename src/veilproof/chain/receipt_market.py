@@ -42,6 +42,7 @@ ORDER_FIELDS: tuple[tuple[str, str], ...] = (
     ("nonce", "uint256"),
     ("mode", "uint8"),
     ("evalKeysHash", "bytes32"),
+    ("royalty", "uint256"),
 )
 ACCEPTANCE_FIELDS = (("orderHash", "bytes32"),)
 RECEIPT_FIELDS = (("orderHash", "bytes32"), ("outputHash", "bytes32"), ("price", "uint256"))
@@ -68,6 +69,9 @@ class Order:
     nonce: int
     mode: int = MODE_ZK
     eval_keys_hash: bytes = b"\x00" * 32
+    # the model owner's amount (list price x royalty_bps, :meth:`ReceiptMarket.model_royalty`), bound
+    # here so neither side can move the node's offer to the owner or the owner's royalty to the node
+    royalty: int = 0
 
     def __post_init__(self) -> None:
         _b32("input_commitment", self.input_commitment)
@@ -76,7 +80,7 @@ class Order:
             raise InputError(
                 "mode", "1 (ZK): ReceiptMarket takes ZK orders only; FHE jobs use JobMarket", self.mode
             )
-        for name in ("model_id", "max_price", "deadline", "nonce"):
+        for name in ("model_id", "max_price", "deadline", "nonce", "royalty"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0 or v >= 2**256:
                 raise InputError(name, "an integer in [0, 2**256)", v)
@@ -92,6 +96,7 @@ class Order:
             "nonce": self.nonce,
             "mode": self.mode,
             "evalKeysHash": self.eval_keys_hash,
+            "royalty": self.royalty,
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -106,6 +111,7 @@ class Order:
             self.nonce,
             self.mode,
             self.eval_keys_hash,
+            self.royalty,
         )
 
 
@@ -181,8 +187,10 @@ class ReceiptMarket(ContractFacade):
         """The client's receipt, after it verified the proof locally."""
         self._check_signer("client", order.client, client)
         _b32("output_hash", out_hash)
-        if not 0 <= price <= order.max_price:
-            raise InputError("price", f"between 0 and the order's max_price {order.max_price}", price)
+        if not order.royalty <= price <= order.max_price:
+            raise InputError(
+                "price", f"between the order's royalty {order.royalty} and max_price {order.max_price}", price
+            )
         msg = {"orderHash": self.order_hash(order), "outputHash": out_hash, "price": price}
         sig = self._typed("Receipt", RECEIPT_FIELDS, msg).sign(client)
         return SignedReceipt(order, bytes(out_hash), price, sig)
@@ -228,6 +236,13 @@ class ReceiptMarket(ContractFacade):
         """A uint parameter: withdraw_delay, claim_window, response_window, demand_bond, ..."""
         return int(self._call(name))
 
+    def model_royalty(self, model_id: int) -> int:
+        """The owner's royalty on one job of ``model_id`` (list price x royalty_bps, what JobMarket fixes
+        at open_job for an offer-priced job): what an order's ``royalty`` must be. 0 for an unknown model."""
+        models = self.net.contract("ModelRegistry", str(self._call("models")))
+        _, amount = models.functions.royalty_amount(model_id).call()
+        return int(amount)
+
     def reserve(self, order: Order) -> int:
         """What an accepted order can take from the client's deposit: its max price plus the claim
         surcharge (the proof-claim path, when the receipt is withheld)."""
@@ -255,6 +270,12 @@ class ReceiptMarket(ContractFacade):
             )
         if order.nonce in nonces_taken or self.nonce_used(order.client, node, order.nonce):
             raise OrderRefused("order.nonce", "a nonce not used before with this node", order.nonce)
+        royalty = self.model_royalty(order.model_id)
+        if order.royalty != royalty:
+            # below: the market would skip the receipt; above: the owner would take part of the offer
+            raise OrderRefused("order.royalty", f"the model's royalty {royalty}", order.royalty)
+        if order.max_price < order.royalty:
+            raise OrderRefused("order.max_price", f"at least the royalty {order.royalty}", order.max_price)
         if self.withdrawal(order.client, node)[1] != 0:
             raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
         deposit = self.deposit_of(order.client, node)

@@ -78,6 +78,7 @@ from veilproof.cli.explorer_cmds import explorer  # noqa: E402
 from veilproof.cli.fl_cmds import fl_app, train_app  # noqa: E402
 from veilproof.cli.model_cmds import model_app  # noqa: E402
 from veilproof.cli.node_cmds import node_app  # noqa: E402
+from veilproof.cli.order_cmds import orders_app  # noqa: E402
 from veilproof.cli.simulate_cmds import simulate  # noqa: E402
 from veilproof.cli.validator_cmds import validator_app  # noqa: E402
 
@@ -86,6 +87,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(model_app, name="model")
 app.add_typer(data_app, name="data")
 app.add_typer(node_app, name="node")
+app.add_typer(orders_app, name="orders")
 app.command("deploy")(deploy)
 app.command("status")(status)
 app.command("transfer")(transfer)

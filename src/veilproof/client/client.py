@@ -451,12 +451,12 @@ class Client:
         self._ensure_deposit(rm, offer.address, offer.price)
         deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline"))
         order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
-                      self._next_nonce(rm, offer.address))  # fmt: skip
+                      self._next_nonce(rm, offer.address), royalty=rm.model_royalty(m.model_id))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
             order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,
                             input_commitment="0x" + commitment.hex(), max_price=order.max_price,
-                            deadline=order.deadline, nonce=order.nonce),
+                            deadline=order.deadline, nonce=order.nonce, royalty=order.royalty),
             client_signature="0x" + rm.sign_order(order, self.account).hex(),
             encrypted_input="0x" + envelope.hex(),
         )  # fmt: skip

@@ -842,13 +842,18 @@ def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
     p = cfg.protocol
     na, ca = nd.acct, c.acct
     price, maxp = cfg.price, cfg.price * cfg.rm_max_price_factor
-    keep = (1 - cfg.rm_fee_bps / 10_000) * (1 - cfg.royalty)  # the node's part of a price
+    royalty = cfg.price * cfg.royalty  # the owner's amount each order binds (list price x royalty)
+
+    def keep(paid: float) -> float:
+        """The node's part of a price: all but the owner's fixed royalty, less the fee on it (#14)."""
+        return (paid - royalty) * (1 - cfg.rm_fee_bps / 10_000)
+
     share = cfg.rm_slash * cfg.challenger_share
     claim_paid = maxp + cfg.rm_claim_surcharge  # a proof claim: max price + surcharge (all to the node)
 
     def claimed() -> None:
         na.gas += cfg.gas("rm_claim")
-        na.earnings += maxp * keep + cfg.rm_claim_surcharge
+        na.earnings += keep(maxp) + cfg.rm_claim_surcharge
         ca.earnings += price - claim_paid
 
     f = cfg.rm_no_show_fraction
@@ -866,7 +871,7 @@ def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
             ca.earnings += share
             na.slashes += cfg.rm_slash
         else:  # a client that pays on delivery pays for a wrong answer (worth nothing)
-            na.earnings += price * keep
+            na.earnings += keep(price)
             na.gas += cfg.gas("rm_settle")
             ca.earnings -= price
         return
@@ -882,7 +887,7 @@ def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
         # orders, i.e. max_price per answer on average, and proves on chain for M / (M + s) of them
         paid_share = maxp / claim_paid
         na.gas += cfg.gas("rm_claim", paid_share)
-        na.earnings += (maxp * keep + cfg.rm_claim_surcharge) * paid_share
+        na.earnings += (keep(maxp) + cfg.rm_claim_surcharge) * paid_share
         ca.earnings += price - maxp
         return
     if c.strategy in ("withholder", "escaper", "tight_withholder"):
@@ -894,7 +899,7 @@ def _receipt_job(cfg: SimConfig, nd: Client, c: Client, k: int) -> None:
         else:  # only a receipt pays: the answer is free
             ca.earnings += price
         return
-    na.earnings += price * keep  # the receipt, settled in a batch
+    na.earnings += keep(price)  # the receipt, settled in a batch
     na.gas += cfg.gas("rm_settle")
     if c.strategy == "griefer":  # demands the order it got (and signed a receipt for)
         ca.gas += cfg.gas("rm_demand")

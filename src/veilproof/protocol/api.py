@@ -229,6 +229,7 @@ class WireOrder(_Body):
     max_price: Uint256
     deadline: Uint256 = Field(description="chain time the result is due by")
     nonce: Uint256 = Field(description="unique per (client, node)")
+    royalty: Uint256 = Field(default=0, description="the model owner's amount (list price x royalty_bps)")
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -239,6 +240,7 @@ class WireOrder(_Body):
             "max_price": self.max_price,
             "deadline": self.deadline,
             "nonce": self.nonce,
+            "royalty": self.royalty,
         }
 
 
