@@ -11,7 +11,7 @@ participant-address order, so the result is bit-identical on the same numpy/flwr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from flwr.serverapp.strategy.fedtrimmedavg import trim_mean
 
 from veilproof.errors import ConfigError, VeilproofError
 from veilproof.fl.model import Arrays
+from veilproof.fl.sign import UpdateDomain
 
 TRIM_BETA = 0.25  # cut 1 of 4 or 5 updates at each end of every coordinate
 
@@ -106,6 +107,7 @@ class RoundRecord:
     val_loss: float
     val_accuracy: float
     seconds: float
+    signatures: list[bytes] = field(default_factory=list)  # each sender's FlUpdate signature (fl.sign)
 
     @property
     def root(self) -> bytes:
@@ -123,6 +125,7 @@ class RoundRecord:
             "val_loss": self.val_loss,
             "val_accuracy": self.val_accuracy,
             "seconds": self.seconds,
+            "signatures": [s.hex() for s in self.signatures],
         }
 
     @classmethod
@@ -139,6 +142,7 @@ class RoundRecord:
                 val_loss=float(d["val_loss"]),  # type: ignore[arg-type]
                 val_accuracy=float(d["val_accuracy"]),  # type: ignore[arg-type]
                 seconds=float(d["seconds"]),  # type: ignore[arg-type]
+                signatures=[bytes.fromhex(s) for s in d.get("signatures", [])],  # type: ignore[attr-defined]
             )
         except (KeyError, ValueError, TypeError) as e:
             raise ConfigError(f"round record is malformed ({e}): expected what server_app writes") from e
@@ -174,13 +178,24 @@ def read_round(job_dir: Path, rnd: int) -> tuple[RoundRecord, list[Arrays], Arra
     return rec, ups, g
 
 
-def check_round(job_dir: Path, rnd: int, posted_model_hash: bytes, posted_root: bytes) -> None:
-    """Anyone's re-aggregation check: the committed updates hash to the posted leaves, and aggregate to the
-    posted model. Raises ReaggregationMismatch naming what differs."""
+def check_round(
+    job_dir: Path, rnd: int, posted_model_hash: bytes, posted_root: bytes, domain: UpdateDomain | None = None
+) -> None:
+    """Anyone's re-aggregation check: the committed updates hash to the posted leaves, each is signed by the
+    participant it is attributed to (when ``domain`` names the job), and they aggregate to the posted model.
+    Raises ReaggregationMismatch naming what differs."""
     rec, ups, _ = read_round(job_dir, rnd)
     got = [arrays_hash(u) for u in ups]
     if got != rec.update_hashes:
         raise ReaggregationMismatch(f"round {rnd}: the stored updates do not hash to the committed ones")
+    if domain is not None:
+        if len(rec.signatures) != len(rec.participants):
+            raise ReaggregationMismatch(
+                f"round {rnd}: {len(rec.signatures)} signatures for {len(rec.participants)} participants"
+            )
+        for p, h, sig in zip(rec.participants, rec.update_hashes, rec.signatures, strict=True):
+            if domain.signer(rnd, h, sig).lower() != p.lower():
+                raise ReaggregationMismatch(f"round {rnd}: the update attributed to {p} is not signed by it")
     if rec.root != posted_root:
         raise ReaggregationMismatch(f"round {rnd}: the updates' Merkle root is not the one posted on chain")
     agg = arrays_hash(aggregate(ups))

@@ -21,6 +21,7 @@ from veilproof.chain.training_market import TrainingMarket
 from veilproof.fl.commit import aggregate, check_round, read_round, round_path
 from veilproof.fl.model import ARCHITECTURE, Arrays, accuracy, load_split, train_central
 from veilproof.fl.runtime import ClientSpec, FlowerCluster, FlowerRuntimeError
+from veilproof.fl.sign import UpdateDomain
 
 
 def arch_hash() -> bytes:
@@ -48,14 +49,26 @@ def post_round_file(market: TrainingMarket, job_id: int, job_dir: Path, rnd: int
     """Post round ``rnd`` from the job directory; returns the gas used."""
     rec, _, _ = read_round(job_dir, rnd)
     rcpt = market.post_round(
-        job_id, rnd, rec.aggregated_hash, rec.root, rec.participants, rec.scores, sender=coord
-    )
+        job_id, rnd, rec.aggregated_hash, rec.root, rec.participants, rec.scores,
+        rec.update_hashes, rec.signatures, sender=coord,
+    )  # fmt: skip
     return rcpt.gas_used
 
 
 def verify_round(market: TrainingMarket, job_id: int, job_dir: Path, rnd: int) -> None:
     """Anyone's check of a posted round (raises ReaggregationMismatch)."""
-    check_round(job_dir, rnd, market.round_model(job_id, rnd), market.round_root(job_id, rnd))
+    check_round(
+        job_dir,
+        rnd,
+        market.round_model(job_id, rnd),
+        market.round_root(job_id, rnd),
+        update_domain(market, job_id),
+    )
+
+
+def update_domain(market: TrainingMarket, job_id: int) -> UpdateDomain:
+    """Where the clients' update signatures for ``job_id`` are valid."""
+    return UpdateDomain(market.net.chain_id, market.address, job_id)
 
 
 def run_job(
@@ -79,7 +92,12 @@ def run_job(
         cluster.start_superlink()
         for i, spec in enumerate(clients):
             cluster.start_client(i, len(clients), spec)
-        cluster.submit(rounds=job.rounds, min_nodes=job.min_participants, round_timeout=round_timeout)
+        cluster.submit(
+            rounds=job.rounds,
+            min_nodes=job.min_participants,
+            round_timeout=round_timeout,
+            domain=update_domain(market, job_id),
+        )
         killer = None
         if kill_after:
             i, after = kill_after
