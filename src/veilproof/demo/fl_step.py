@@ -89,6 +89,9 @@ def run_fl_step(suite: Suite, owner_key: object, say: Callable[[str], None], wor
     say(
         f"model {rep.model_id} registered: ONNX {pub.published.commitments['onnx_hash'][:12]}…, lineage job {job}"
     )
+    say(
+        f"model {rep.model_id} owned by TrainingRoyalties {pub.royalties}: its royalties go to the trainers by score"
+    )
     rep.seconds = time.perf_counter() - t0
     return rep
 
