@@ -81,6 +81,23 @@ def test_reaggregation_check_catches_a_forged_model_hash(tmp_path: Path) -> None
         check_round(tmp_path, 1, rec.aggregated_hash, b"\1" * 32)
 
 
+def test_honest_clients_score_zero_in_every_round_once_the_model_has_converged() -> None:
+    """Why a participant scoring 0 in every round is not slashed (docs/federated.md): five honest clients,
+    six rounds in process; in rounds 4-6 (a job that starts from an already trained model) three of the five
+    honest clients score 0 in every round, so that rule would slash honest participants."""
+    g = init_arrays()
+    zero_throughout = set(range(5))
+    for r in range(1, 7):
+        ups = [local_update(g, "honest", i, 5, 20, 7) for i in range(5)]
+        sc = contrib.scores(g, ups)
+        if r == 1:
+            assert all(x > 0 for x in sc)
+        if r >= 4:
+            zero_throughout &= {i for i, x in enumerate(sc) if x == 0}
+        g = aggregate(ups)
+    assert len(zero_throughout) >= 3, zero_throughout
+
+
 def test_check_round_catches_an_update_attributed_to_someone_who_did_not_sign_it(tmp_path: Path) -> None:
     """Off-chain mirror of post_round's signature check: a round file whose update for participant 0 the
     coordinator signed itself fails check_round (participants' own signatures pass)."""
@@ -135,6 +152,39 @@ def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, 
         paid = market.claim(job, sender=acct)
         assert paid == STAKE + mirror.shares[acct.address]
         assert (paid > STAKE) == (b == "honest"), f"{b} was paid {paid - STAKE} above its stake"
+
+
+@pytest.mark.slow
+def test_dp_rounds_run_reaggregate_and_report_the_accuracy_cost(tmp_path: Path) -> None:
+    """The 5-client job of the test above with DP on (clip 1.0, noise multiplier 0.5), on the embedded chain
+    only: every round is posted, re-aggregates to the posted (noised) hash, every committed update is
+    clipped, and the poisoner's clipped update still scores 0."""
+    from veilproof.chain import connect
+    from veilproof.fl.dp import update_norm
+
+    market, token, owner, sponsor, coord, parts = _world(connect(), 5)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=3, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address, p.key.hex(), b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    run = run_job(market, job, coord, specs, tmp_path / "job", dp=(0.5, 1.0))
+    print(
+        f"\nDP clip 1.0 noise 0.5: round s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}  "
+        f"val acc {run.val_accuracy}  test acc fed+DP {run.test_accuracy:.4f} central {run.central_test_accuracy:.4f}"
+    )
+    for r in range(1, 4):
+        verify_round(market, job, tmp_path / "job", r)
+        rec, ups, g = read_round(tmp_path / "job", r)
+        assert rec.noise_multiplier == 0.5 and len(rec.participants) == 5
+        assert all(update_norm(u, g) <= 1.0 + 1e-9 for u in ups)
+        assert rec.aggregated_hash != arrays_hash(aggregate(ups))  # the noise is in the posted model
+    by = {str(a.address): market.score(job, a.address) for a in parts}
+    print(
+        "DP scores",
+        {f"{b}{i}": by[str(a.address)] for i, (a, b) in enumerate(zip(parts, BEHAVIORS, strict=True))},
+    )
+    assert by[str(parts[4].address)] == 0
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricR
 from flwr.clientapp import ClientApp
 
 from veilproof.fl.commit import arrays_hash
+from veilproof.fl.dp import clip_update
 from veilproof.fl.model import Arrays, load_split, partition, train
 from veilproof.fl.sign import UpdateDomain
 
@@ -57,6 +58,9 @@ def train_fn(msg: Message, context: Context) -> Message:
     seed = int(str(cfg.get("seed", 7)))
     behavior = str(nc.get("behavior", "honest"))
     new = local_update(g, behavior, index, count, int(str(cfg.get("epochs", 20))), seed)
+    clip = float(str(cfg.get("clipping-norm", 0.0)))
+    if clip > 0:  # DP: clip before signing, so what is signed is what the server aggregates (fl.dp)
+        new = clip_update(new, g, clip)
     n_local = len(partition(load_split(seed), index, count)[1])
     signer = Account.from_key(Path(str(nc["key-file"])).read_text().strip())
     domain = UpdateDomain(int(str(cfg["chain-id"])), str(cfg["market"]), int(str(cfg["job-id"])))

@@ -48,6 +48,16 @@ def aggregate(updates: list[Arrays], beta: float = TRIM_BETA) -> Arrays:
     return {k: np.asarray(trim_mean(np.stack([u[k] for u in updates]), beta)) for k in updates[0]}
 
 
+def aggregate_round(rec: RoundRecord, updates: list[Arrays]) -> Arrays:
+    """The round's model: the trimmed mean, plus (DP on) the noise seeded by the round's updates root."""
+    agg = aggregate(updates)
+    if rec.noise_multiplier > 0:
+        from veilproof.fl.dp import add_noise
+
+        agg = add_noise(agg, rec.noise_multiplier, rec.clipping_norm, len(updates), rec.root)
+    return agg
+
+
 def leaf(participant: str, update_hash: bytes) -> bytes:
     """A Merkle leaf: keccak256(keccak256(abi.encode(participant, update_hash))) (double hash: a leaf is
     never a valid inner node)."""
@@ -108,6 +118,8 @@ class RoundRecord:
     val_accuracy: float
     seconds: float
     signatures: list[bytes] = field(default_factory=list)  # each sender's FlUpdate signature (fl.sign)
+    noise_multiplier: float = 0.0  # DP (fl.dp): 0 = off
+    clipping_norm: float = 0.0
 
     @property
     def root(self) -> bytes:
@@ -126,6 +138,8 @@ class RoundRecord:
             "val_accuracy": self.val_accuracy,
             "seconds": self.seconds,
             "signatures": [s.hex() for s in self.signatures],
+            "noise_multiplier": self.noise_multiplier,
+            "clipping_norm": self.clipping_norm,
         }
 
     @classmethod
@@ -143,6 +157,8 @@ class RoundRecord:
                 val_accuracy=float(d["val_accuracy"]),  # type: ignore[arg-type]
                 seconds=float(d["seconds"]),  # type: ignore[arg-type]
                 signatures=[bytes.fromhex(s) for s in d.get("signatures", [])],  # type: ignore[attr-defined]
+                noise_multiplier=float(d.get("noise_multiplier", 0.0)),  # type: ignore[arg-type]
+                clipping_norm=float(d.get("clipping_norm", 0.0)),  # type: ignore[arg-type]
             )
         except (KeyError, ValueError, TypeError) as e:
             raise ConfigError(f"round record is malformed ({e}): expected what server_app writes") from e
@@ -198,7 +214,7 @@ def check_round(
                 raise ReaggregationMismatch(f"round {rnd}: the update attributed to {p} is not signed by it")
     if rec.root != posted_root:
         raise ReaggregationMismatch(f"round {rnd}: the updates' Merkle root is not the one posted on chain")
-    agg = arrays_hash(aggregate(ups))
+    agg = arrays_hash(aggregate_round(rec, ups))
     if agg != posted_model_hash:
         raise ReaggregationMismatch(
             f"round {rnd}: the committed updates aggregate to {agg.hex()}, "

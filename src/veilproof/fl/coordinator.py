@@ -18,7 +18,7 @@ from eth_utils import keccak
 
 from veilproof.chain.token import Token
 from veilproof.chain.training_market import TrainingMarket
-from veilproof.fl.commit import aggregate, check_round, read_round, round_path
+from veilproof.fl.commit import aggregate_round, check_round, read_round, round_path
 from veilproof.fl.model import ARCHITECTURE, Arrays, accuracy, load_split, train_central
 from veilproof.fl.runtime import ClientSpec, FlowerCluster, FlowerRuntimeError
 from veilproof.fl.sign import UpdateDomain
@@ -81,11 +81,13 @@ def run_job(
     round_timeout: float = 60.0,
     kill_after: tuple[int, float] | None = None,
     timeout: float = 600.0,
+    dp: tuple[float, float] = (0.0, 0.0),
 ) -> JobRun:
     """Run all rounds of ``job_id`` on a fresh Flower cluster and post each on chain as it completes.
 
     ``kill_after=(i, s)`` SIGKILLs client ``i``'s SuperNode ``s`` seconds after the run is submitted (the
-    crash test). The job must be started on chain (``TrainingMarket.start``) already."""
+    crash test). ``dp=(noise_multiplier, clipping_norm)`` turns on DP
+    (fl.dp). The job must be started on chain (``TrainingMarket.start``) already."""
     job = market.job(job_id)
     job_dir = Path(job_dir)
     with FlowerCluster(job_dir) as cluster:
@@ -97,6 +99,7 @@ def run_job(
             min_nodes=job.min_participants,
             round_timeout=round_timeout,
             domain=update_domain(market, job_id),
+            dp=dp,
         )
         killer = None
         if kill_after:
@@ -150,8 +153,8 @@ def post_rounds(
 
 def final_model(job_dir: Path, rounds: int) -> Arrays:
     """The trained model: the last round's committed updates, re-aggregated (not trusted from anyone)."""
-    _, ups, _ = read_round(job_dir, rounds)
-    return aggregate(ups)
+    rec, ups, _ = read_round(job_dir, rounds)
+    return aggregate_round(rec, ups)
 
 
 def final_test_accuracy(job_dir: Path, rounds: int) -> float:

@@ -63,6 +63,8 @@ job-dir = ""
 chain-id = 0
 market = ""
 job-id = 0
+noise-multiplier = 0.0
+clipping-norm = 0.0
 """
 
 
@@ -168,6 +170,7 @@ class FlowerCluster:
         domain: UpdateDomain,
         round_timeout: float = 60.0,
         epochs: int = 20,
+        dp: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         """``flwr run`` the app against this SuperLink (returns once the run is accepted); ``domain`` is
         what the clients sign their updates under (sent to them with every round's config)."""
@@ -177,7 +180,8 @@ class FlowerCluster:
         cfg = (
             f"num-rounds={rounds} min-nodes={min_nodes} round-timeout={float(round_timeout)} "
             f'epochs={epochs} job-dir="{self.job_dir}" chain-id={domain.chain_id} '
-            f'market="{domain.market}" job-id={domain.job_id}'
+            f'market="{domain.market}" job-id={domain.job_id} '
+            f"noise-multiplier={float(dp[0])} clipping-norm={float(dp[1])}"
         )
         r = subprocess.run(
             [str(BIN / "flwr"), "run", str(app), "vp", "--run-config", cfg],

@@ -10,6 +10,7 @@ its file appears. Dead clients simply have no reply: the round aggregates the re
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +21,8 @@ from flwr.serverapp.strategy import FedTrimmedAvg
 
 from veilproof.fl import contrib
 from veilproof.fl.client_app import to_arrays, to_record
-from veilproof.fl.commit import TRIM_BETA, RoundRecord, aggregate, arrays_hash, write_round
+from veilproof.fl.commit import TRIM_BETA, RoundRecord, aggregate, aggregate_round, arrays_hash, write_round
+from veilproof.fl.dp import update_norm as dp_norm
 from veilproof.fl.model import Arrays, accuracy, init_arrays, load_split, log_loss
 from veilproof.fl.sign import UpdateDomain
 
@@ -28,7 +30,14 @@ app = ServerApp()
 
 
 class CommittingTrimmedAvg(FedTrimmedAvg):
-    def __init__(self, job_dir: Path, seed: int, min_nodes: int, domain: UpdateDomain) -> None:
+    def __init__(
+        self,
+        job_dir: Path,
+        seed: int,
+        min_nodes: int,
+        domain: UpdateDomain,
+        dp: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         super().__init__(
             beta=TRIM_BETA,
             fraction_train=1.0,
@@ -37,6 +46,7 @@ class CommittingTrimmedAvg(FedTrimmedAvg):
             min_available_nodes=min_nodes,
         )
         self.job_dir, self.seed, self.domain = job_dir, seed, domain
+        self.noise_multiplier, self.clipping_norm = dp
         self.sent: Arrays = init_arrays()
         self.t0 = time.monotonic()
 
@@ -75,6 +85,15 @@ class CommittingTrimmedAvg(FedTrimmedAvg):
             val_accuracy=accuracy(agg, split.x_val, split.y_val),
             seconds=time.monotonic() - self.t0,
             signatures=signatures,
+            noise_multiplier=self.noise_multiplier,
+            clipping_norm=self.clipping_norm,
+        )
+        agg = aggregate_round(rec, updates)  # DP on: plus the noise seeded by the updates root
+        rec = dataclasses.replace(
+            rec,
+            aggregated_hash=arrays_hash(agg),
+            val_loss=log_loss(agg, split.x_val, split.y_val),
+            val_accuracy=accuracy(agg, split.x_val, split.y_val),
         )
         write_round(self.job_dir, rec, updates, self.sent)
         return to_record(agg), metrics
@@ -86,6 +105,10 @@ class CommittingTrimmedAvg(FedTrimmedAvg):
             vp = m.content["vp"]
             h = arrays_hash(to_arrays(m.content.array_records["arrays"]))
             sig = bytes(vp["signature"])  # type: ignore[arg-type]
+            if self.clipping_norm > 0:  # DP: an unclipped update would leak more than the noise covers
+                clipped = dp_norm(to_arrays(m.content.array_records["arrays"]), self.sent)
+                if clipped > self.clipping_norm * (1 + 1e-9):
+                    return False
             return self.domain.signer(rnd, h, sig).lower() == str(vp["address"]).lower()
         except (KeyError, ValueError, TypeError):
             return False
@@ -97,7 +120,8 @@ def main(grid: Grid, context: Context) -> None:
     n = int(rc.get("min-nodes", 2))
     seed = int(rc.get("seed", 7))
     domain = UpdateDomain(int(rc.get("chain-id", 0)), str(rc.get("market", "")), int(rc.get("job-id", 0)))
-    strategy = CommittingTrimmedAvg(Path(str(rc["job-dir"])), seed, n, domain)
+    dp = (float(rc.get("noise-multiplier", 0.0)), float(rc.get("clipping-norm", 0.0)))
+    strategy = CommittingTrimmedAvg(Path(str(rc["job-dir"])), seed, n, domain, dp)
     strategy.start(
         grid=grid,
         initial_arrays=to_record(init_arrays()),
@@ -110,6 +134,7 @@ def main(grid: Grid, context: Context) -> None:
                 "chain-id": domain.chain_id,
                 "market": domain.market,
                 "job-id": domain.job_id,
+                "clipping-norm": dp[1],
             }
         ),
     )
