@@ -20,6 +20,12 @@ from ethereum.ercs import IERC20
 MAX_PARTICIPANTS: constant(uint256) = 32
 MAX_PROOF: constant(uint256) = 16  # Merkle depth: 2**16 leaves, far above MAX_PARTICIPANTS
 MAX_BPS: constant(uint256) = 10000
+MAX_LEVELS: constant(uint256) = 6  # ceil(log2(MAX_PARTICIPANTS)) + 1
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+# what each client signs for its update (veilproof.fl.sign): the job, the round and arrays_hash(update)
+UPDATE_TYPEHASH: constant(bytes32) = keccak256("FlUpdate(uint256 jobId,uint256 round,bytes32 updateHash)")
 
 OPEN: constant(uint8) = 1  # taking participants
 RUNNING: constant(uint8) = 2  # coordinator staked, rounds being posted
@@ -83,6 +89,7 @@ event JobCancelled:
     reason: String[32]
 
 token: public(immutable(IERC20))
+DOMAIN_SEPARATOR: public(immutable(bytes32))
 job_count: public(uint256)
 jobs: public(HashMap[uint256, Job])
 joined: public(HashMap[uint256, HashMap[address, bool]])
@@ -100,6 +107,11 @@ def __init__(token_: address):
     """
     assert token_ != empty(address), "token is zero"
     token = IERC20(token_)
+    DOMAIN_SEPARATOR = keccak256(
+        abi_encode(
+            DOMAIN_TYPEHASH, keccak256("veilproof TrainingMarket"), keccak256("1"), chain.id, self
+        )
+    )
 
 
 @external
@@ -216,34 +228,47 @@ def post_round(
     updates_root: bytes32,
     participants: DynArray[address, MAX_PARTICIPANTS],
     scores: DynArray[uint256, MAX_PARTICIPANTS],
+    update_hashes: DynArray[bytes32, MAX_PARTICIPANTS],
+    signatures: DynArray[Bytes[65], MAX_PARTICIPANTS],
 ):
     """
     @notice Commit one round: the aggregated model, the updates received and each sender's score.
+            Every update must carry its sender's EIP-712 signature over (job, round, update hash), so
+            the coordinator cannot credit anyone with an update that participant did not send.
     @param job_id The job.
     @param round The round number: exactly one more than the rounds posted so far.
     @param model_hash veilproof.fl.commit.arrays_hash of the aggregated model.
-    @param updates_root Merkle root over leaf(participant, update_hash), in `participants` order.
+    @param updates_root Merkle root over leaf(participant, update_hash), in `participants` order
+           (recomputed here from `update_hashes`; must match).
     @param participants Who sent an update this round, in strictly increasing address order.
     @param scores Each participant's contribution score this round (same order).
+    @param update_hashes arrays_hash of each participant's update (same order).
+    @param signatures Each participant's 65-byte (r, s, v) signature of FlUpdate(job, round, hash).
     """
     j: Job = self.jobs[job_id]
     assert j.state == RUNNING, "job not running"
     assert msg.sender == j.coordinator, "only the coordinator"
     assert round == j.rounds_posted + 1, "wrong round number"
     assert len(participants) == len(scores), "participants and scores differ in length"
+    assert len(participants) == len(update_hashes), "participants and update_hashes differ in length"
+    assert len(participants) == len(signatures), "participants and signatures differ in length"
     assert len(participants) >= j.min_participants, "too few participants in round"
     assert model_hash != empty(bytes32) and updates_root != empty(bytes32), "empty commitment"
     prev: uint256 = 0
     total: uint256 = j.total_score
+    leaves: DynArray[bytes32, MAX_PARTICIPANTS] = []
     for i: uint256 in range(MAX_PARTICIPANTS):
         if i >= len(participants):
             break
         p: address = participants[i]
         assert convert(p, uint256) > prev, "participants not strictly increasing"
         assert self.joined[job_id][p], "participant did not join"
+        assert self._signer(job_id, round, update_hashes[i], signatures[i]) == p, "update signature is not the participant's"
+        leaves.append(keccak256(keccak256(abi_encode(p, update_hashes[i]))))
         prev = convert(p, uint256)
         self.score[job_id][p] += scores[i]
         total += scores[i]
+    assert self._root(leaves) == updates_root, "updates_root is not the root of the signed updates"
     self.round_root[job_id][round] = updates_root
     self.round_model[job_id][round] = model_hash
     self.jobs[job_id].total_score = total
@@ -268,6 +293,44 @@ def _pair(a: bytes32, b: bytes32) -> bytes32:
     if convert(a, uint256) < convert(b, uint256):
         return keccak256(concat(a, b))
     return keccak256(concat(b, a))
+
+
+@internal
+@view
+def _signer(job_id: uint256, round: uint256, update_hash: bytes32, sig: Bytes[65]) -> address:
+    """Who signed FlUpdate(job_id, round, update_hash) under this market's EIP-712 domain."""
+    assert len(sig) == 65, "update signature is not 65 bytes"
+    digest: bytes32 = keccak256(
+        concat(
+            x"1901",
+            DOMAIN_SEPARATOR,
+            keccak256(abi_encode(UPDATE_TYPEHASH, job_id, round, update_hash)),
+        )
+    )
+    v: uint256 = convert(slice(sig, 64, 1), uint256)
+    return ecrecover(digest, v, extract32(sig, 0), extract32(sig, 32))
+
+
+@internal
+@pure
+def _root(leaves: DynArray[bytes32, MAX_PARTICIPANTS]) -> bytes32:
+    """veilproof.fl.commit.merkle_root: sorted-pair hashing, an odd node carried up unchanged."""
+    level: DynArray[bytes32, MAX_PARTICIPANTS] = leaves
+    for _: uint256 in range(MAX_LEVELS):
+        n: uint256 = len(level)
+        if n <= 1:
+            break
+        nxt: DynArray[bytes32, MAX_PARTICIPANTS] = []
+        for i: uint256 in range(MAX_PARTICIPANTS // 2):
+            if 2 * i + 1 >= n:
+                break
+            nxt.append(self._pair(level[2 * i], level[2 * i + 1]))
+        if n % 2 == 1:
+            nxt.append(level[n - 1])
+        level = nxt
+    if len(level) == 0:
+        return empty(bytes32)
+    return level[0]
 
 
 @external
@@ -315,6 +378,20 @@ def _share(j: Job, job_id: uint256, account: address) -> uint256:
             if j.last_post > 0:
                 amount += j.coordinator_stake  # the coordinator had staked and defaulted
     return amount
+
+
+@external
+@view
+def contribution(job_id: uint256, account: address) -> (uint256, uint256):
+    """
+    @notice A finished job's contribution of `account` and the total, the split TrainingRoyalties uses.
+    @param job_id The job (must be finished: scores are final).
+    @param account A participant (0 for any non-participant).
+    @return (account's summed score, all participants' summed score).
+    """
+    j: Job = self.jobs[job_id]
+    assert j.state == FINISHED, "job not finished"
+    return self.score[job_id][account], j.total_score
 
 
 @external

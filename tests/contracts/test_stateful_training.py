@@ -18,6 +18,8 @@ from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.token import Token
 from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 from veilproof.errors import ContractReverted
+from veilproof.fl.commit import leaf, merkle_root
+from veilproof.fl.sign import UpdateDomain
 from veilproof.fl.split import split_bounty
 
 pytestmark = pytest.mark.slow
@@ -96,7 +98,11 @@ class Machine:
         k = r.randint(j.min_p, len(j.joined))
         ps = sorted(r.sample(j.joined, k), key=lambda a: int(a, 16))
         sc = [r.choice([0, 0, r.randint(1, 10**6)]) for _ in ps]
-        self.m.post_round(j.id, j.posted + 1, keccak(text="m"), keccak(text="r"), ps, sc, sender=self.coord)
+        rnd, dom = j.posted + 1, UpdateDomain(self.net.chain_id, self.m.address, j.id)
+        hs = [keccak(text=f"u{rnd}{p}") for p in ps]
+        sigs = [dom.sign(self.by(p), rnd, h) for p, h in zip(ps, hs, strict=True)]
+        root = merkle_root([leaf(p, h) for p, h in zip(ps, hs, strict=True)])
+        self.m.post_round(j.id, rnd, keccak(text="m"), root, ps, sc, hs, sigs, sender=self.coord)
         j.posted += 1
         for p, s in zip(ps, sc, strict=True):
             j.scores[p] = j.scores.get(p, 0) + s
@@ -108,7 +114,8 @@ class Machine:
         with pytest.raises(ContractReverted):
             self.m.post_round(
                 j.id, j.posted + 1, keccak(text="x"), keccak(text="x"), [self.attacker.address], [10**9],
-                sender=self.attacker,
+                [keccak(text="x")], [UpdateDomain(self.net.chain_id, self.m.address, j.id).sign(
+                    self.attacker, j.posted + 1, keccak(text="x"))], sender=self.attacker,
             )  # fmt: skip
         if j.state in ("finished", "cancelled"):
             with pytest.raises(ContractReverted):

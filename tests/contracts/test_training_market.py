@@ -17,6 +17,7 @@ from veilproof.chain.token import Token
 from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 from veilproof.errors import ContractReverted
 from veilproof.fl.commit import leaf, merkle_proof, merkle_root, verify_proof
+from veilproof.fl.sign import UpdateDomain
 from veilproof.fl.split import split_bounty
 
 BOUNTY = 1_000 * ONE_VEIL
@@ -39,17 +40,29 @@ class TW:
         self.token.mint(who.address, amount, sender=self.owner)
         self.token.approve(self.market.address, amount, sender=who)
 
-    def post(self, rnd: int, who: list[LocalAccount], scores: list[int], sender: LocalAccount | None = None):
+    @property
+    def domain(self) -> UpdateDomain:
+        return UpdateDomain(self.net.chain_id, self.market.address, self.job)
+
+    def signed(self, rnd: int, ps: list[str], signers: dict[str, LocalAccount] | None = None):
+        """Update hashes, their signatures (by each participant unless ``signers`` says otherwise), root."""
+        by = {str(a.address): a for a in self.parts} | (signers or {})
+        hs = [keccak(text=f"u{rnd}{p}") for p in ps]
+        sigs = [self.domain.sign(by[p], rnd, h) for p, h in zip(ps, hs, strict=True)]
+        return hs, sigs, merkle_root([leaf(p, h) for p, h in zip(ps, hs, strict=True)])
+
+    def post(
+        self,
+        rnd: int,
+        who: list[LocalAccount],
+        scores: list[int],
+        sender: LocalAccount | None = None,
+        signers: dict[str, LocalAccount] | None = None,
+    ):
         ps: list[str] = sorted((str(a.address) for a in who), key=lambda a: int(a, 16))
-        leaves = [leaf(p, keccak(text=f"u{rnd}{p}")) for p in ps]
+        hs, sigs, root = self.signed(rnd, ps, signers)
         return self.market.post_round(
-            self.job,
-            rnd,
-            keccak(text=f"m{rnd}"),
-            merkle_root(leaves),
-            ps,
-            scores,
-            sender=sender or self.coord,
+            self.job, rnd, keccak(text=f"m{rnd}"), root, ps, scores, hs, sigs, sender=sender or self.coord
         ), ps
 
 
@@ -132,7 +145,8 @@ def test_lifecycle_pays_as_the_mirror_and_proves_inclusion(tw: TW) -> None:
 )
 def test_round_posting_attacks_revert(tw: TW, attack: str, reason: str) -> None:
     ps = _running(tw)
-    root, model = keccak(text="r"), keccak(text="m")
+    model = keccak(text="m")
+    outsider = tw.sponsor.address
     args: tuple[int, list[str], list[int], LocalAccount] = (1, ps, [1] * 5, tw.coord)
     if attack == "outsider_posts":
         args = (1, ps, [1] * 5, tw.parts[0])
@@ -148,8 +162,11 @@ def test_round_posting_attacks_revert(tw: TW, attack: str, reason: str) -> None:
     elif attack == "scores_mismatch":
         args = (1, ps, [1] * 4, tw.coord)
     rnd, who, scores, sender = args
+    hs, sigs, root = (
+        tw.signed(rnd, who) if attack != "unjoined_in_set" else tw.signed(rnd, who, {outsider: tw.sponsor})
+    )
     with pytest.raises(ContractReverted, match=reason):
-        tw.market.post_round(tw.job, rnd, model, root, who, scores, sender=sender)
+        tw.market.post_round(tw.job, rnd, model, root, who, scores, hs, sigs, sender=sender)
 
 
 def test_coordinator_that_stops_posting_loses_its_stake_to_the_sponsor(tw: TW) -> None:
@@ -187,3 +204,25 @@ def test_nobody_scored_refunds_the_pool(tw: TW) -> None:
     m = split_bounty(BOUNTY, 1000, {p.address: 0 for p in tw.parts})
     assert tw.market.claim(tw.job, sender=tw.sponsor) == m.sponsor_refund
     assert tw.market.claim(tw.job, sender=tw.coord) == m.coordinator_fee + CSTAKE
+
+
+def test_forged_attribution_is_refused(tw: TW) -> None:
+    """The coordinator credits a participant with an update that participant never signed (it signs it
+    itself, e.g. to move the score of one client's good update to a sybil, or blame one for poison). Seen
+    accepted on the unsigned contract (be15cfa); now post_round recovers every signature and reverts."""
+    ps = _running(tw)
+    victim = ps[0]
+    with pytest.raises(ContractReverted, match="signature is not the participant's"):
+        tw.post(1, tw.parts, [1] * 5, signers={victim: tw.coord})
+    # a genuine signature moved to another round or another update hash does not recover either
+    hs, sigs, _ = tw.signed(1, ps)
+    hs2 = [keccak(text="another update"), *hs[1:]]
+    root2 = merkle_root([leaf(p, h) for p, h in zip(ps, hs2, strict=True)])
+    with pytest.raises(ContractReverted, match="signature is not the participant's"):
+        tw.market.post_round(tw.job, 1, keccak(text="m"), root2, ps, [1] * 5, hs2, sigs, sender=tw.coord)
+    # a root that is not over the signed updates is refused too
+    with pytest.raises(ContractReverted, match="updates_root is not the root"):
+        tw.market.post_round(tw.job, 1, keccak(text="m"), root2, ps, [1] * 5, hs, sigs, sender=tw.coord)
+    rcpt, _ = tw.post(1, tw.parts, [1] * 5)  # everyone's own signatures: accepted
+    print(f"post_round gas with 5 signed updates (round 1): {rcpt.gas_used}")
+    assert tw.market.domain_separator() == tw.domain.typed(1, hs[0]).domain_separator()

@@ -31,14 +31,21 @@ from veilproof.fl.commit import (
 from veilproof.fl.coordinator import open_and_fill, run_job, verify_round
 from veilproof.fl.model import init_arrays
 from veilproof.fl.runtime import ClientSpec
+from veilproof.fl.sign import UpdateDomain
 from veilproof.fl.split import split_bounty
 
 BOUNTY, STAKE, CSTAKE = 1_000 * ONE_VEIL, 10 * ONE_VEIL, 50 * ONE_VEIL
 BEHAVIORS = ["honest", "honest", "honest", "freerider", "poisoner"]
 
 
-def _synthetic_round(tmp: Path, addrs: list[str]) -> RoundRecord:
-    """One round computed in-process from the real client code (no Flower): for the fast checks."""
+def _synthetic_round(
+    tmp: Path,
+    addrs: list[str],
+    signers: dict[str, LocalAccount] | None = None,
+    domain: UpdateDomain | None = None,
+) -> RoundRecord:
+    """One round computed in-process from the real client code (no Flower): for the fast checks. With
+    ``signers``/``domain`` every update is signed by ``signers[its address]`` as a client would."""
     g = init_arrays()
     ups = [local_update(g, b, i, len(addrs), 20, 7) for i, b in enumerate(BEHAVIORS[: len(addrs)])]
     order = sorted(range(len(addrs)), key=lambda i: addrs[i].lower())
@@ -47,6 +54,8 @@ def _synthetic_round(tmp: Path, addrs: list[str]) -> RoundRecord:
     rec = RoundRecord(
         1, arrays_hash(g), ps, [arrays_hash(u) for u in ups], arrays_hash(aggregate(ups)),
         contrib.scores(g, ups), contrib.leave_one_out(ups), 0.0, 0.0, 0.0,
+        [domain.sign(signers[p], 1, arrays_hash(u)) for p, u in zip(ps, ups, strict=True)]
+        if signers and domain else [],
     )  # fmt: skip
     write_round(tmp, rec, ups, g)
     return rec
@@ -72,6 +81,40 @@ def test_reaggregation_check_catches_a_forged_model_hash(tmp_path: Path) -> None
         check_round(tmp_path, 1, rec.aggregated_hash, b"\1" * 32)
 
 
+def test_honest_clients_score_zero_in_every_round_once_the_model_has_converged() -> None:
+    """Why a participant scoring 0 in every round is not slashed (docs/federated.md): five honest clients,
+    six rounds in process; in rounds 4-6 (a job that starts from an already trained model) three of the five
+    honest clients score 0 in every round, so that rule would slash honest participants."""
+    g = init_arrays()
+    zero_throughout = set(range(5))
+    for r in range(1, 7):
+        ups = [local_update(g, "honest", i, 5, 20, 7) for i in range(5)]
+        sc = contrib.scores(g, ups)
+        if r == 1:
+            assert all(x > 0 for x in sc)
+        if r >= 4:
+            zero_throughout &= {i for i, x in enumerate(sc) if x == 0}
+        g = aggregate(ups)
+    assert len(zero_throughout) >= 3, zero_throughout
+
+
+def test_check_round_catches_an_update_attributed_to_someone_who_did_not_sign_it(tmp_path: Path) -> None:
+    """Off-chain mirror of post_round's signature check: a round file whose update for participant 0 the
+    coordinator signed itself fails check_round (participants' own signatures pass)."""
+    from eth_account import Account
+
+    accts = [Account.create() for _ in range(5)]
+    coord = Account.create()
+    dom = UpdateDomain(1337, "0x" + "ab" * 20, 1)
+    addrs = [str(a.address) for a in accts]
+    rec = _synthetic_round(tmp_path / "ok", addrs, {str(a.address): a for a in accts}, dom)
+    check_round(tmp_path / "ok", 1, rec.aggregated_hash, rec.root, dom)
+    forged = {str(a.address): a for a in accts} | {addrs[0]: coord}
+    rec = _synthetic_round(tmp_path / "bad", addrs, forged, dom)
+    with pytest.raises(ReaggregationMismatch, match=f"attributed to {addrs[0]} is not signed by it"):
+        check_round(tmp_path / "bad", 1, rec.aggregated_hash, rec.root, dom)
+
+
 def _world(
     net: Network, n: int
 ) -> tuple[TrainingMarket, Token, LocalAccount, LocalAccount, LocalAccount, list[LocalAccount]]:
@@ -87,7 +130,7 @@ def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, 
         market, token, owner, sponsor, coord, parts,
         rounds=3, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
     )  # fmt: skip
-    specs = [ClientSpec(p.address, b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    specs = [ClientSpec(p.address, p.key.hex(), b) for p, b in zip(parts, BEHAVIORS, strict=True)]
     run = run_job(market, job, coord, specs, tmp_path / "job")
     print(
         f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}  "
@@ -112,14 +155,49 @@ def test_five_flower_clients_free_rider_and_poisoner_earn_nothing(net: Network, 
 
 
 @pytest.mark.slow
+def test_dp_rounds_run_reaggregate_and_report_the_accuracy_cost(tmp_path: Path) -> None:
+    """The 5-client job of the test above with DP on (clip 1.0, noise multiplier 0.5), on the embedded chain
+    only: every round is posted, re-aggregates to the posted (noised) hash, every committed update is
+    clipped, and the poisoner's clipped update still scores 0."""
+    from veilproof.chain import connect
+    from veilproof.fl.dp import update_norm
+
+    market, token, owner, sponsor, coord, parts = _world(connect(), 5)
+    job = open_and_fill(
+        market, token, owner, sponsor, coord, parts,
+        rounds=3, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
+    )  # fmt: skip
+    specs = [ClientSpec(p.address, p.key.hex(), b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    run = run_job(market, job, coord, specs, tmp_path / "job", dp=(0.5, 1.0))
+    print(
+        f"\nDP clip 1.0 noise 0.5: round s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}  "
+        f"val acc {run.val_accuracy}  test acc fed+DP {run.test_accuracy:.4f} central {run.central_test_accuracy:.4f}"
+    )
+    for r in range(1, 4):
+        verify_round(market, job, tmp_path / "job", r)
+        rec, ups, g = read_round(tmp_path / "job", r)
+        assert rec.noise_multiplier == 0.5 and len(rec.participants) == 5
+        assert all(update_norm(u, g) <= 1.0 + 1e-9 for u in ups)
+        assert rec.aggregated_hash != arrays_hash(aggregate(ups))  # the noise is in the posted model
+    by = {str(a.address): market.score(job, a.address) for a in parts}
+    print(
+        "DP scores",
+        {f"{b}{i}": by[str(a.address)] for i, (a, b) in enumerate(zip(parts, BEHAVIORS, strict=True))},
+    )
+    assert by[str(parts[4].address)] == 0
+
+
+@pytest.mark.slow
 def test_killed_client_mid_round_is_left_out_and_unpaid(net: Network, tmp_path: Path) -> None:
     market, token, owner, sponsor, coord, parts = _world(net, 4)
     job = open_and_fill(
         market, token, owner, sponsor, coord, parts,
         rounds=2, min_participants=3, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
     )  # fmt: skip
-    specs = [ClientSpec(p.address) for p in parts]
-    specs[3] = ClientSpec(parts[3].address, delay=60.0)  # still training when it is killed
+    specs = [ClientSpec(p.address, p.key.hex()) for p in parts]
+    specs[3] = ClientSpec(
+        parts[3].address, parts[3].key.hex(), delay=60.0
+    )  # still training when it is killed
     run = run_job(market, job, coord, specs, tmp_path / "job", round_timeout=25.0, kill_after=(3, 8.0))
     print(f"\nround s {[round(s, 1) for s in run.round_seconds]}  gas {run.round_gas}")
     posted = market.rounds(job)
@@ -153,7 +231,7 @@ def test_trained_model_is_published_with_zk_and_lineage_naming_the_job(tmp_path:
     from veilproof.chain import connect
     from veilproof.chain.deploy import SuiteParams, deploy_suite, deploy_zk_verifier
     from veilproof.chain.suite import Suite
-    from veilproof.fl.coordinator import final_model, post_round_file
+    from veilproof.fl.coordinator import final_model, post_round_file, update_domain
     from veilproof.fl.model import load_split, predict_proba
     from veilproof.fl.publish import publish_trained
     from veilproof.models.package import prove, verify
@@ -173,7 +251,12 @@ def test_trained_model_is_published_with_zk_and_lineage_naming_the_job(tmp_path:
         market, suite.token, owner, sponsor, coord, parts,
         rounds=1, min_participants=5, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
     )  # fmt: skip
-    _synthetic_round(tmp_path / "job", [str(p.address) for p in parts])
+    _synthetic_round(
+        tmp_path / "job",
+        [str(p.address) for p in parts],
+        {str(p.address): p for p in parts},
+        update_domain(market, job),
+    )
     post_round_file(market, job, tmp_path / "job", 1, coord)
     verify_round(market, job, tmp_path / "job", 1)
     model = final_model(tmp_path / "job", 1)

@@ -111,10 +111,13 @@ class TrainingMarket(ContractFacade):
         updates_root: bytes,
         participants: list[str],
         scores: list[int],
+        update_hashes: list[bytes],
+        signatures: list[bytes],
         *,
         sender: LocalAccount,
     ) -> Receipt:
-        """Commit one round (participants in increasing address order, scores in the same order)."""
+        """Commit one round (participants in increasing address order; scores, update hashes and the
+        participants' signatures over them (veilproof.fl.sign) in the same order)."""
         return self._send(
             "post_round",
             job_id,
@@ -123,6 +126,8 @@ class TrainingMarket(ContractFacade):
             updates_root,
             [to_checksum_address(p) for p in participants],
             list(scores),
+            list(update_hashes),
+            [bytes(x) for x in signatures],
             sender=sender,
         )
 
@@ -132,6 +137,9 @@ class TrainingMarket(ContractFacade):
         return bool(
             self._call("verify_inclusion", job_id, rnd, to_checksum_address(participant), update_hash, proof)
         )
+
+    def domain_separator(self) -> bytes:
+        return bytes(self._call("DOMAIN_SEPARATOR"))
 
     def owed(self, job_id: int, account: str) -> int:
         return int(self._call("owed", job_id, to_checksum_address(account)))
@@ -180,3 +188,39 @@ class TrainingMarket(ContractFacade):
             )
             for lg in self._logs("RoundPosted", from_block, None, {"job_id": job_id})
         ]
+
+
+def deploy_training_royalties(
+    net: Network, owner: LocalAccount, token: str, job_market: str, training: str, job_id: int
+) -> TrainingRoyalties:
+    """Deploy the royalty splitter of finished TrainingMarket job ``job_id`` (reverts if nobody scored)."""
+    c = net.deploy(
+        "TrainingRoyalties",
+        to_checksum_address(token),
+        to_checksum_address(job_market),
+        to_checksum_address(training),
+        job_id,
+        sender=owner,
+    )
+    return TrainingRoyalties(net, c.address)
+
+
+class TrainingRoyalties(ContractFacade):
+    """contracts/TrainingRoyalties.vy: owns a federated model, splits its JobMarket royalties by score."""
+
+    CONTRACT = "TrainingRoyalties"
+
+    def owed(self, account: str) -> int:
+        """What ``account`` can claim from royalties already swept here."""
+        return int(self._call("owed", to_checksum_address(account)))
+
+    def sweep(self, *, sender: LocalAccount) -> Receipt:
+        return self._send("sweep", sender=sender)
+
+    def claim(self, *, sender: LocalAccount) -> int:
+        """Sweep, then pay ``sender`` its share; returns the amount paid."""
+        rcpt = self._send("claim", sender=sender)
+        return sum(int(e["amount"]) for e in self._events("RoyaltyClaimed", rcpt))
+
+    def total_paid(self) -> int:
+        return int(self._call("total_paid"))

@@ -175,7 +175,7 @@ def coordinator_start(
     account: str = AccountName,
 ) -> None:
     """Stake (if not yet), start the SuperLink and the ServerApp, and post every round on chain."""
-    from veilproof.fl.coordinator import post_rounds, verify_round
+    from veilproof.fl.coordinator import post_rounds, update_domain, verify_round
     from veilproof.fl.runtime import FlowerCluster
 
     try:
@@ -190,7 +190,12 @@ def coordinator_start(
             console.print(
                 f"SuperLink up: clients run `veilproof fl client start --superlink 127.0.0.1:{cluster.fleet}`"
             )
-            cluster.submit(rounds=j.rounds, min_nodes=j.min_participants, round_timeout=round_timeout)
+            cluster.submit(
+                rounds=j.rounds,
+                min_nodes=j.min_participants,
+                round_timeout=round_timeout,
+                domain=update_domain(market, job),
+            )
             run = post_rounds(
                 market, job, acct, job_dir, timeout=3600.0 * j.rounds,
                 on_round=lambda r, g: console.print(f"round {r} posted ({g} gas)"),
@@ -217,7 +222,9 @@ def client_start(
     try:
         acct = load_account(paths(home), account)
         cluster = FlowerCluster(job_dir)
-        proc = cluster.start_client(partition, of, ClientSpec(acct.address), superlink=superlink)
+        proc = cluster.start_client(
+            partition, of, ClientSpec(acct.address, acct.key.hex()), superlink=superlink
+        )
         console.print(
             f"SuperNode for {acct.address} (shard {partition}/{of}); logs in {job_dir}/logs; Ctrl-C"
         )

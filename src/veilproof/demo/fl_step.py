@@ -61,7 +61,7 @@ def run_fl_step(suite: Suite, owner_key: object, say: Callable[[str], None], wor
         rounds=ROUNDS, min_participants=4, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
     )  # fmt: skip
     say(f"TrainingMarket {market.address}: job {job} open, 5 joined, coordinator staked; starting Flower")
-    specs = [ClientSpec(p.address, b) for p, b in zip(parts, BEHAVIORS, strict=True)]
+    specs = [ClientSpec(p.address, p.key.hex(), b) for p, b in zip(parts, BEHAVIORS, strict=True)]
     run = run_job(market, job, coord, specs, workdir / "fl-job")
     rep = FlReport(job_id=job)
     for r in range(1, ROUNDS + 1):
@@ -88,6 +88,9 @@ def run_fl_step(suite: Suite, owner_key: object, say: Callable[[str], None], wor
     rep.model_id = pub.published.model_id
     say(
         f"model {rep.model_id} registered: ONNX {pub.published.commitments['onnx_hash'][:12]}…, lineage job {job}"
+    )
+    say(
+        f"model {rep.model_id} owned by TrainingRoyalties {pub.royalties}: its royalties go to the trainers by score"
     )
     rep.seconds = time.perf_counter() - t0
     return rep

@@ -9,12 +9,17 @@ step). ``delay`` (seconds) stalls training, so a test can kill the process mid-r
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+from eth_account import Account
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from veilproof.fl.commit import arrays_hash
+from veilproof.fl.dp import clip_update
 from veilproof.fl.model import Arrays, load_split, partition, train
+from veilproof.fl.sign import UpdateDomain
 
 app = ClientApp()
 
@@ -53,12 +58,18 @@ def train_fn(msg: Message, context: Context) -> Message:
     seed = int(str(cfg.get("seed", 7)))
     behavior = str(nc.get("behavior", "honest"))
     new = local_update(g, behavior, index, count, int(str(cfg.get("epochs", 20))), seed)
+    clip = float(str(cfg.get("clipping-norm", 0.0)))
+    if clip > 0:  # DP: clip before signing, so what is signed is what the server aggregates (fl.dp)
+        new = clip_update(new, g, clip)
     n_local = len(partition(load_split(seed), index, count)[1])
+    signer = Account.from_key(Path(str(nc["key-file"])).read_text().strip())
+    domain = UpdateDomain(int(str(cfg["chain-id"])), str(cfg["market"]), int(str(cfg["job-id"])))
+    sig = domain.sign(signer, int(str(cfg["server-round"])), arrays_hash(new))
     content = RecordDict(
         {
             "arrays": to_record(new),
             "metrics": MetricRecord({"num-examples": n_local}),
-            "vp": ConfigRecord({"address": str(nc["address"])}),
+            "vp": ConfigRecord({"address": str(signer.address), "signature": sig}),
         }
     )
     return Message(content=content, reply_to=msg)

@@ -11,7 +11,7 @@ participant-address order, so the result is bit-identical on the same numpy/flwr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from flwr.serverapp.strategy.fedtrimmedavg import trim_mean
 
 from veilproof.errors import ConfigError, VeilproofError
 from veilproof.fl.model import Arrays
+from veilproof.fl.sign import UpdateDomain
 
 TRIM_BETA = 0.25  # cut 1 of 4 or 5 updates at each end of every coordinate
 
@@ -45,6 +46,16 @@ def aggregate(updates: list[Arrays], beta: float = TRIM_BETA) -> Arrays:
     if not updates:
         raise ConfigError("nothing to aggregate: a round needs at least one update")
     return {k: np.asarray(trim_mean(np.stack([u[k] for u in updates]), beta)) for k in updates[0]}
+
+
+def aggregate_round(rec: RoundRecord, updates: list[Arrays]) -> Arrays:
+    """The round's model: the trimmed mean, plus (DP on) the noise seeded by the round's updates root."""
+    agg = aggregate(updates)
+    if rec.noise_multiplier > 0:
+        from veilproof.fl.dp import add_noise
+
+        agg = add_noise(agg, rec.noise_multiplier, rec.clipping_norm, len(updates), rec.root)
+    return agg
 
 
 def leaf(participant: str, update_hash: bytes) -> bytes:
@@ -106,6 +117,9 @@ class RoundRecord:
     val_loss: float
     val_accuracy: float
     seconds: float
+    signatures: list[bytes] = field(default_factory=list)  # each sender's FlUpdate signature (fl.sign)
+    noise_multiplier: float = 0.0  # DP (fl.dp): 0 = off
+    clipping_norm: float = 0.0
 
     @property
     def root(self) -> bytes:
@@ -123,6 +137,9 @@ class RoundRecord:
             "val_loss": self.val_loss,
             "val_accuracy": self.val_accuracy,
             "seconds": self.seconds,
+            "signatures": [s.hex() for s in self.signatures],
+            "noise_multiplier": self.noise_multiplier,
+            "clipping_norm": self.clipping_norm,
         }
 
     @classmethod
@@ -139,6 +156,9 @@ class RoundRecord:
                 val_loss=float(d["val_loss"]),  # type: ignore[arg-type]
                 val_accuracy=float(d["val_accuracy"]),  # type: ignore[arg-type]
                 seconds=float(d["seconds"]),  # type: ignore[arg-type]
+                signatures=[bytes.fromhex(s) for s in d.get("signatures", [])],  # type: ignore[attr-defined]
+                noise_multiplier=float(d.get("noise_multiplier", 0.0)),  # type: ignore[arg-type]
+                clipping_norm=float(d.get("clipping_norm", 0.0)),  # type: ignore[arg-type]
             )
         except (KeyError, ValueError, TypeError) as e:
             raise ConfigError(f"round record is malformed ({e}): expected what server_app writes") from e
@@ -174,16 +194,27 @@ def read_round(job_dir: Path, rnd: int) -> tuple[RoundRecord, list[Arrays], Arra
     return rec, ups, g
 
 
-def check_round(job_dir: Path, rnd: int, posted_model_hash: bytes, posted_root: bytes) -> None:
-    """Anyone's re-aggregation check: the committed updates hash to the posted leaves, and aggregate to the
-    posted model. Raises ReaggregationMismatch naming what differs."""
+def check_round(
+    job_dir: Path, rnd: int, posted_model_hash: bytes, posted_root: bytes, domain: UpdateDomain | None = None
+) -> None:
+    """Anyone's re-aggregation check: the committed updates hash to the posted leaves, each is signed by the
+    participant it is attributed to (when ``domain`` names the job), and they aggregate to the posted model.
+    Raises ReaggregationMismatch naming what differs."""
     rec, ups, _ = read_round(job_dir, rnd)
     got = [arrays_hash(u) for u in ups]
     if got != rec.update_hashes:
         raise ReaggregationMismatch(f"round {rnd}: the stored updates do not hash to the committed ones")
+    if domain is not None:
+        if len(rec.signatures) != len(rec.participants):
+            raise ReaggregationMismatch(
+                f"round {rnd}: {len(rec.signatures)} signatures for {len(rec.participants)} participants"
+            )
+        for p, h, sig in zip(rec.participants, rec.update_hashes, rec.signatures, strict=True):
+            if domain.signer(rnd, h, sig).lower() != p.lower():
+                raise ReaggregationMismatch(f"round {rnd}: the update attributed to {p} is not signed by it")
     if rec.root != posted_root:
         raise ReaggregationMismatch(f"round {rnd}: the updates' Merkle root is not the one posted on chain")
-    agg = arrays_hash(aggregate(ups))
+    agg = arrays_hash(aggregate_round(rec, ups))
     if agg != posted_model_hash:
         raise ReaggregationMismatch(
             f"round {rnd}: the committed updates aggregate to {agg.hex()}, "

@@ -18,9 +18,10 @@ from eth_utils import keccak
 
 from veilproof.chain.token import Token
 from veilproof.chain.training_market import TrainingMarket
-from veilproof.fl.commit import aggregate, check_round, read_round, round_path
+from veilproof.fl.commit import aggregate_round, check_round, read_round, round_path
 from veilproof.fl.model import ARCHITECTURE, Arrays, accuracy, load_split, train_central
 from veilproof.fl.runtime import ClientSpec, FlowerCluster, FlowerRuntimeError
+from veilproof.fl.sign import UpdateDomain
 
 
 def arch_hash() -> bytes:
@@ -48,14 +49,26 @@ def post_round_file(market: TrainingMarket, job_id: int, job_dir: Path, rnd: int
     """Post round ``rnd`` from the job directory; returns the gas used."""
     rec, _, _ = read_round(job_dir, rnd)
     rcpt = market.post_round(
-        job_id, rnd, rec.aggregated_hash, rec.root, rec.participants, rec.scores, sender=coord
-    )
+        job_id, rnd, rec.aggregated_hash, rec.root, rec.participants, rec.scores,
+        rec.update_hashes, rec.signatures, sender=coord,
+    )  # fmt: skip
     return rcpt.gas_used
 
 
 def verify_round(market: TrainingMarket, job_id: int, job_dir: Path, rnd: int) -> None:
     """Anyone's check of a posted round (raises ReaggregationMismatch)."""
-    check_round(job_dir, rnd, market.round_model(job_id, rnd), market.round_root(job_id, rnd))
+    check_round(
+        job_dir,
+        rnd,
+        market.round_model(job_id, rnd),
+        market.round_root(job_id, rnd),
+        update_domain(market, job_id),
+    )
+
+
+def update_domain(market: TrainingMarket, job_id: int) -> UpdateDomain:
+    """Where the clients' update signatures for ``job_id`` are valid."""
+    return UpdateDomain(market.net.chain_id, market.address, job_id)
 
 
 def run_job(
@@ -68,18 +81,26 @@ def run_job(
     round_timeout: float = 60.0,
     kill_after: tuple[int, float] | None = None,
     timeout: float = 600.0,
+    dp: tuple[float, float] = (0.0, 0.0),
 ) -> JobRun:
     """Run all rounds of ``job_id`` on a fresh Flower cluster and post each on chain as it completes.
 
     ``kill_after=(i, s)`` SIGKILLs client ``i``'s SuperNode ``s`` seconds after the run is submitted (the
-    crash test). The job must be started on chain (``TrainingMarket.start``) already."""
+    crash test). ``dp=(noise_multiplier, clipping_norm)`` turns on DP
+    (fl.dp). The job must be started on chain (``TrainingMarket.start``) already."""
     job = market.job(job_id)
     job_dir = Path(job_dir)
     with FlowerCluster(job_dir) as cluster:
         cluster.start_superlink()
         for i, spec in enumerate(clients):
             cluster.start_client(i, len(clients), spec)
-        cluster.submit(rounds=job.rounds, min_nodes=job.min_participants, round_timeout=round_timeout)
+        cluster.submit(
+            rounds=job.rounds,
+            min_nodes=job.min_participants,
+            round_timeout=round_timeout,
+            domain=update_domain(market, job_id),
+            dp=dp,
+        )
         killer = None
         if kill_after:
             i, after = kill_after
@@ -132,8 +153,8 @@ def post_rounds(
 
 def final_model(job_dir: Path, rounds: int) -> Arrays:
     """The trained model: the last round's committed updates, re-aggregated (not trusted from anyone)."""
-    _, ups, _ = read_round(job_dir, rounds)
-    return aggregate(ups)
+    rec, ups, _ = read_round(job_dir, rounds)
+    return aggregate_round(rec, ups)
 
 
 def final_test_accuracy(job_dir: Path, rounds: int) -> float:

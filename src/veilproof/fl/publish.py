@@ -26,7 +26,7 @@ from eth_account.signers.local import LocalAccount
 from onnx import TensorProto, helper, numpy_helper
 
 from veilproof.chain.suite import Suite
-from veilproof.chain.training_market import TrainingMarket
+from veilproof.chain.training_market import TrainingMarket, deploy_training_royalties
 from veilproof.client.publish import Published, merkle_root, publish_model, register_dataset
 from veilproof.errors import ConfigError
 from veilproof.fl.model import Arrays, load_split
@@ -71,6 +71,9 @@ class FlPublished:
     job_dataset: int
     validation_dataset: int
     zk_package: ModelPackage | None = None  # what a node serves (when built)
+    royalties: str = (
+        ""  # the TrainingRoyalties splitter that owns the model (its royalties go to the trainers)
+    )
 
 
 def publish_trained(
@@ -119,4 +122,9 @@ def publish_trained(
             suite.models.registered_model_id(rcpt), name, {"onnx_hash": onnx_hash},
             {"register_model": rcpt.gas_used}, {"register_model": rcpt.tx_hash},
         )  # fmt: skip
-    return FlPublished(pub, onnx_path, job_ds, val_ds, pkg)
+    # the owner share of every paid inference goes back to the job's participants, by contribution score
+    splitter = deploy_training_royalties(
+        suite.net, owner, suite.deployment.token, suite.deployment.market, market.address, job_id
+    )
+    suite.models.transfer_model(pub.model_id, splitter.address, sender=owner)
+    return FlPublished(pub, onnx_path, job_ds, val_ds, pkg, splitter.address)

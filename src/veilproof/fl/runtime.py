@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from veilproof.errors import ConfigError, VeilproofError
+from veilproof.fl.sign import UpdateDomain
 
 BIN = Path(sys.executable).parent
 
@@ -59,12 +60,20 @@ round-timeout = 60.0
 epochs = 20
 seed = 7
 job-dir = ""
+chain-id = 0
+market = ""
+job-id = 0
+noise-multiplier = 0.0
+clipping-norm = 0.0
 """
 
 
 @dataclass
 class ClientSpec:
+    """One SuperNode: the joined address, the hex private key it signs its updates with, how it behaves."""
+
     address: str
+    key: str
     behavior: str = "honest"
     delay: float = 0.0
 
@@ -132,9 +141,12 @@ class FlowerCluster:
             raise ConfigError("start the SuperLink before its SuperNodes, or give its fleet address")
         home = self.job_dir / f"node-{index}"
         home.mkdir(exist_ok=True)
+        key_file = home / "update-key"  # the ClientApp signs its updates with it (never sent anywhere)
+        key_file.touch(mode=0o600)
+        key_file.write_text(spec.key)
         node_config = (
             f'partition-id={index} num-partitions={count} address="{spec.address}" '
-            f'behavior="{spec.behavior}" delay={float(spec.delay)}'
+            f'behavior="{spec.behavior}" delay={float(spec.delay)} key-file="{key_file}"'
         )
         return self._spawn(
             f"supernode-{index}",
@@ -150,14 +162,26 @@ class FlowerCluster:
             home,
         )
 
-    def submit(self, *, rounds: int, min_nodes: int, round_timeout: float = 60.0, epochs: int = 20) -> None:
-        """``flwr run`` the app against this SuperLink (returns once the run is accepted)."""
+    def submit(
+        self,
+        *,
+        rounds: int,
+        min_nodes: int,
+        domain: UpdateDomain,
+        round_timeout: float = 60.0,
+        epochs: int = 20,
+        dp: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        """``flwr run`` the app against this SuperLink (returns once the run is accepted); ``domain`` is
+        what the clients sign their updates under (sent to them with every round's config)."""
         app = self.job_dir / "app"
         app.mkdir(exist_ok=True)
         (app / "pyproject.toml").write_text(APP_PYPROJECT)
         cfg = (
             f"num-rounds={rounds} min-nodes={min_nodes} round-timeout={float(round_timeout)} "
-            f'epochs={epochs} job-dir="{self.job_dir}"'
+            f'epochs={epochs} job-dir="{self.job_dir}" chain-id={domain.chain_id} '
+            f'market="{domain.market}" job-id={domain.job_id} '
+            f"noise-multiplier={float(dp[0])} clipping-norm={float(dp[1])}"
         )
         r = subprocess.run(
             [str(BIN / "flwr"), "run", str(app), "vp", "--run-config", cfg],
