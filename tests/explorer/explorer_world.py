@@ -1,16 +1,25 @@
 """A small network for the explorer tests, driven through the chain facades (no node processes):
 a 3-node subnet with 2 validators, a real EZKL-proved job settled on chain, a refunded job, model
-lineage (subnet model -> ZK MLP -> FHE child, with a dataset) and one finalized epoch."""
+lineage (subnet model -> ZK MLP -> FHE child, with a dataset) and one finalized epoch; the client's
+feedback on the settled job (Reputation); a finished federated training job (TrainingMarket, one round of
+two participants, everyone claimed) published as a model whose lineage names it."""
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+from eth_utils import keccak
+
+from veilproof.agents.reputation import ReputationClient
 from veilproof.chain import Network
 from veilproof.chain.deploy import ONE_VEIL, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
 from veilproof.chain.suite import Suite
+from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 from veilproof.client.publish import publish_model, register_dataset
 from veilproof.incentives.deploy import IncentiveParams
 from veilproof.incentives.onchain import Subnet
@@ -30,6 +39,11 @@ class ExplorerWorld:
     refunded_job: int
     epoch: int
     node_emission: dict[str, int]  # address -> what the finalized epoch paid it (from the receipt)
+    reputation: ReputationClient
+    training: TrainingMarket
+    training_job: int
+    fl_model: int
+    payouts: dict[str, int]  # account -> what its TrainingMarket claim paid (from the receipt)
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -75,4 +89,51 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     ep = s.run_epoch({w[0].address: [30_000, 20_000, 15_535], w[1].address: [60_000, 5_535, 0]})
     suite.market.refund(refunded, sender=client)
     emission = {suite.nodes.subnet_node(j): amt for j, amt in enumerate(ep.node_emission)}
-    return ExplorerWorld(net, suite, s, zk, child, settled, refunded, ep.epoch, emission)
+    # the client rates the node of its settled job
+    rep = ReputationClient(net, net.deploy("Reputation", suite.market.address, sender=s.owner).address)
+    s.deployment.extra["reputation"] = rep.address
+    rep.give_feedback(client, settled, 90, ["fast"])
+    tm, tjob, payouts = _training(net, suite, s.owner)
+    s.deployment.extra["training_market"] = tm.address
+    fl_model = _publish_trained(suite, s.owner, tm, tjob)
+    return ExplorerWorld(
+        net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts
+    )
+
+
+def _training(net: Network, suite: Suite, owner) -> tuple[TrainingMarket, int, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """One finished TrainingMarket job: 2 participants, 1 round (scores 3 and 1), everyone claimed."""
+    from veilproof.fl.commit import leaf, merkle_root
+
+    tm = deploy_training_market(net, owner, suite.token.address)
+    sponsor, coord, *parts = net.new_accounts(4)
+    for who, amount in (
+        (sponsor, 100 * ONE_VEIL),
+        (coord, 5 * ONE_VEIL),
+        (parts[0], ONE_VEIL),
+        (parts[1], ONE_VEIL),
+    ):
+        suite.token.mint(who.address, amount, sender=owner)
+        suite.token.approve(tm.address, amount, sender=who)
+    job = tm.open_job(
+        coordinator=coord.address, arch_hash=keccak(text="veilproof.fl.logreg/v1"), val_hash=keccak(text="val"),
+        rounds=1, min_participants=2, coordinator_bps=1_000, bounty=100 * ONE_VEIL,
+        participant_stake=ONE_VEIL, coordinator_stake=5 * ONE_VEIL, sender=sponsor,
+    )  # fmt: skip
+    for p in parts:
+        tm.join(job, sender=p)
+    tm.start(job, sender=coord)
+    ps = sorted((p.address for p in parts), key=lambda a: int(a, 16))
+    root = merkle_root([leaf(p, keccak(text=f"update {p}")) for p in ps])
+    tm.post_round(job, 1, keccak(text="aggregated round 1"), root, ps, [3, 1], sender=coord)
+    payouts = {a.address: tm.claim(job, sender=a) for a in (coord, *parts)}
+    return tm, job, payouts
+
+
+def _publish_trained(suite: Suite, owner, tm: TrainingMarket, job: int) -> int:  # type: ignore[no-untyped-def]
+    from veilproof.fl.publish import publish_trained
+
+    w = {"w": np.linspace(-1, 1, 30), "b": np.zeros(1)}
+    with tempfile.TemporaryDirectory() as d:
+        pub = publish_trained(suite, owner, tm, job, w, Path(d), name="fl-logreg", price=ONE_VEIL)
+    return pub.published.model_id

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def site(world: ExplorerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    ix = Indexer(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
+    ix = Indexer.for_suite(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
+    assert ix.reputation is not None and ix.training is not None  # the world's deployment names them
     ix.sync()
     srv = ExplorerServer(create_app(ix)).start()
     try:
@@ -74,6 +75,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     pages = [p.path for p in PAGES] + [
         f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
         f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
+        f"/training/{world.training_job}", f"/model/{world.fl_model}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -85,7 +87,8 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
                 site + ("/address/" if "addr" in a.get_attribute("class") else "/hash/")
             )
     names = {"/": "overview", f"/model/{world.zk_model}": "model", "/nodes": "nodes",
-             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch"}  # fmt: skip
+             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch",
+             f"/training/{world.training_job}": "training"}  # fmt: skip
     for path, name in names.items():
         browser.get(site + path)
         if name == "job":  # show a "verify again" result in the picture
@@ -103,7 +106,7 @@ def test_overview_counts_are_the_chains(browser: Any, site: str, world: Explorer
     def stat(name: str) -> str:
         return str(browser.find_element(By.CSS_SELECTOR, f"#stat-{name} .v").text)
 
-    assert int(stat("models")) == s.models.model_count() == 3
+    assert int(stat("models")) == s.models.model_count() == 4
     assert int(stat("nodes")) == s.nodes.node_count() == 3
     assert int(stat("jobs")) == s.market.job_count() == 2
     jobs = [s.market.read_job(i) for i in range(1, s.market.job_count() + 1)]
@@ -199,3 +202,74 @@ def test_epoch_heatmap_and_emissions(browser: Any, site: str, world: ExplorerWor
         row = browser.find_element(By.CSS_SELECTOR, f'tr[data-node="{addr}"] .emission')
         assert _wei(row) == amount
     assert _wei(browser.find_element(By.ID, "epoch-node-total")) == sum(world.node_emission.values())
+
+
+def test_node_reputation_and_audits(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    s = world.suite
+    node = s.market.read_job(world.settled_job).node
+    browser.get(site + "/nodes")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-node="{node}"]')
+    summary = world.reputation.summary(node)
+    assert summary.count == 1 and summary.total == 90
+    assert row.find_element(By.CSS_SELECTOR, ".rep").text == f"{summary.total / summary.count:.1f}"
+    _go(browser, row.find_element(By.CSS_SELECTOR, "a.addr"))
+    # /address/<node> lands on the node's page
+    avg = browser.find_element(By.ID, "node-rep-avg")
+    assert (int(avg.get_attribute("data-count")), int(avg.get_attribute("data-total"))) == (
+        summary.count, summary.total,
+    )  # fmt: skip
+    settled = [
+        i for i in range(1, s.market.job_count() + 1)
+        if s.market.read_job(i).node == node and s.market.read_job(i).status_name == "settled"
+    ]  # fmt: skip
+    assert int(browser.find_element(By.ID, "node-audits").text) == len(settled) == 1
+    fb = browser.find_elements(By.CSS_SELECTOR, "#node-feedback tr[data-feedback]")
+    assert [f.find_element(By.CSS_SELECTOR, ".score").text for f in fb] == ["90"]
+    assert world.reputation.feedback(1).score == 90
+    _go(browser, fb[0].find_element(By.CSS_SELECTOR, "a.job"))
+    assert _h1(browser).startswith(f"Job #{world.settled_job}")
+
+
+def test_training_job_rounds_payouts_and_model(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    tm, job_id = world.training, world.training_job
+    job = tm.job(job_id)
+    browser.get(site + "/training")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-training="{job_id}"] a.training'))
+    assert _h1(browser) == f"Training job #{job_id}"
+    assert browser.find_element(By.ID, "training-state").text == job.state == "finished"
+    assert _wei(browser.find_element(By.ID, "training-bounty")) == job.bounty
+    assert (
+        int(browser.find_element(By.ID, "training-rounds").get_attribute("data-posted")) == job.rounds_posted
+    )
+    posted = tm.rounds(job_id)
+    rows_ = browser.find_elements(By.CSS_SELECTOR, "#training-round-table tr[data-round]")
+    assert len(rows_) == len(posted) == 1
+    for r, p in zip(rows_, posted, strict=True):
+        assert r.find_element(By.CSS_SELECTOR, ".model-hash a").get_attribute("title") == p.model_hash.hex()
+        assert r.find_element(By.CSS_SELECTOR, ".root a").get_attribute("title") == p.updates_root.hex()
+        members = [
+            (m.get_attribute("data-account"), int(m.get_attribute("data-score")))
+            for m in r.find_elements(By.CSS_SELECTOR, ".member")
+        ]
+        assert members == list(zip(p.participants, p.scores, strict=True))
+    # payouts: what each claim transferred (from its receipt), and every participant's summed score
+    for acct, paid in world.payouts.items():
+        row = browser.find_element(By.CSS_SELECTOR, f'#training-members tr[data-account="{acct}"]')
+        assert _wei(row.find_element(By.CSS_SELECTOR, ".paid")) == paid > 0
+    assert sum(world.payouts.values()) == job.bounty + 2 * job.participant_stake + job.coordinator_stake
+    # to the published model, and back through its lineage
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#training-published a.model"))
+    assert _h1(browser).startswith(f"Model #{world.fl_model} ")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#model-datasets a.training"))
+    assert _h1(browser) == f"Training job #{job_id}"
+    browser.back()
+    lin = [
+        a
+        for a in browser.find_elements(By.CSS_SELECTOR, "#lineage a.lnode")
+        if "/training/" in (a.get_dom_attribute("href") or "")
+    ]
+    assert [a.get_dom_attribute("href") for a in lin] == [f"/training/{job_id}"]

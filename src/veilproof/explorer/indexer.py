@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reputation and federated-training tables
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -136,6 +136,37 @@ agents_t = Table(
     Column("agent_id", Integer, primary_key=True), Column("owner", String(42)), Column("uri", Text),
     Column("doc_hash", String(64)), Column("wallet", String(42)), Column("block", Integer),
 )  # fmt: skip
+reputation_t = Table(
+    "reputation", md,
+    Column("subject", String(42), primary_key=True), Column("count", Integer), Column("total", Integer),
+    Column("weight", Wei), Column("weighted_total", Wei), Column("raters", Integer),
+)  # fmt: skip
+feedback_t = Table(
+    "feedback", md,
+    Column("feedback_id", Integer, primary_key=True), Column("subject", String(42), index=True),
+    Column("rater", String(42)), Column("job_id", Integer), Column("score", Integer), Column("tx_hash", String(66)),
+    Column("block", Integer),
+)  # fmt: skip
+training_jobs_t = Table(
+    "training_jobs", md,
+    Column("job_id", Integer, primary_key=True), Column("sponsor", String(42)), Column("coordinator", String(42)),
+    Column("arch_hash", String(64)), Column("val_hash", String(64)), Column("rounds", Integer),
+    Column("rounds_posted", Integer), Column("participants", Integer), Column("min_participants", Integer),
+    Column("coordinator_bps", Integer), Column("bounty", Wei), Column("participant_stake", Wei),
+    Column("coordinator_stake", Wei), Column("total_score", Wei), Column("model_hash", String(64)),
+    Column("state", String(16)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+training_rounds_t = Table(
+    "training_rounds", md,
+    Column("job_id", Integer, primary_key=True), Column("round", Integer, primary_key=True),
+    Column("model_hash", String(64)), Column("updates_root", String(64)), Column("participants", Text),
+    Column("scores", Text), Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+training_members_t = Table(
+    "training_members", md,
+    Column("job_id", Integer, primary_key=True), Column("account", String(42), primary_key=True),
+    Column("role", String(16)), Column("stake", Wei), Column("score", Wei), Column("paid", Wei),
+)  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
 
@@ -176,6 +207,8 @@ class Indexer:
         db_path: str | Path,
         *,
         agent_registry: ContractFacade | None = None,
+        reputation: ContractFacade | None = None,
+        training: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -184,6 +217,9 @@ class Indexer:
         self.net = suite.net
         self.chunk = chunk
         self.agent_registry = agent_registry
+        # typed facades (their read methods are used below); None: that contract is not followed
+        self.reputation: Any = reputation
+        self.training: Any = training
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -194,6 +230,26 @@ class Indexer:
         self._thread: threading.Thread | None = None
         md.create_all(self.engine)
 
+    @classmethod
+    def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
+        """An indexer for ``suite`` that also follows the contracts its deployment names when they are
+        deployed: ``agent_registry``, ``reputation``, ``training_market``."""
+        extra = suite.deployment.extra
+        kw: dict[str, Any] = {}
+        if addr := extra.get("agent_registry"):
+            from veilproof.agents.identity import AgentRegistryClient
+
+            kw["agent_registry"] = AgentRegistryClient(suite.net, addr)
+        if addr := extra.get("reputation"):
+            from veilproof.agents.reputation import ReputationClient
+
+            kw["reputation"] = ReputationClient(suite.net, addr)
+        if addr := extra.get("training_market"):
+            from veilproof.chain.training_market import TrainingMarket
+
+            kw["training"] = TrainingMarket(suite.net, addr)
+        return cls(suite, db_path, chunk=chunk, **kw)
+
     # --- which network ---------------------------------------------------------------------------
     def facades(self) -> list[ContractFacade]:
         """The contracts indexed: the core suite, the incentives and agents when deployed."""
@@ -203,8 +259,9 @@ class Indexer:
             out.append(s.rewards)
         if s.quorum is not None:
             out.append(s.quorum)
-        if self.agent_registry is not None:
-            out.append(self.agent_registry)
+        for f in (self.agent_registry, self.reputation, self.training):
+            if f is not None:
+                out.append(f)
         return out
 
     def network_key(self) -> str:
@@ -529,6 +586,86 @@ class Indexer:
         conn.execute(
             update(agents_t).where(agents_t.c.agent_id == int(ev.args["agent_id"])).values(wallet=None)
         )
+
+    # Reputation: the subject's totals are re-read from the contract (summary, weighted)
+    def _on_Reputation_FeedbackGiven(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        subject = str(a["subject"])
+        conn.execute(
+            insert(feedback_t).values(
+                feedback_id=int(a["feedback_id"]), subject=subject, rater=a["rater"], job_id=int(a["job_id"]),
+                score=int(a["score"]), tx_hash=ev.tx_hash, block=ev.block,
+            )
+        )  # fmt: skip
+        s, w = self.reputation.summary(subject), self.reputation.weighted(subject)
+        conn.execute(delete(reputation_t).where(reputation_t.c.subject == subject))
+        conn.execute(
+            insert(reputation_t).values(
+                subject=subject, count=s.count, total=s.total, weight=w.weight,
+                weighted_total=w.weighted_total, raters=w.raters,
+            )
+        )  # fmt: skip
+
+    # TrainingMarket: every event re-reads the job; rounds and payouts come from the events
+    def _refresh_training(self, conn: Connection, job_id: int, ev: ChainEvent, ts: int) -> None:
+        j = self.training.job(job_id)
+        row = {
+            "sponsor": j.sponsor, "coordinator": j.coordinator, "arch_hash": j.arch_hash.hex(),
+            "val_hash": j.val_hash.hex(), "rounds": j.rounds, "rounds_posted": j.rounds_posted,
+            "participants": j.participants, "min_participants": j.min_participants,
+            "coordinator_bps": j.coordinator_bps, "bounty": j.bounty, "participant_stake": j.participant_stake,
+            "coordinator_stake": j.coordinator_stake, "total_score": j.total_score,
+            "model_hash": j.model_hash.hex(), "state": j.state,
+        }  # fmt: skip
+        t = training_jobs_t
+        if conn.execute(select(t.c.job_id).where(t.c.job_id == job_id)).first():
+            conn.execute(update(t).where(t.c.job_id == job_id).values(**row))
+        else:
+            conn.execute(insert(t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+
+    def _member(self, conn: Connection, job_id: int, account: str, role: str, **vals: Any) -> None:
+        t = training_members_t
+        where = (t.c.job_id == job_id, t.c.account == account)
+        if conn.execute(select(t.c.account).where(*where)).first():
+            conn.execute(update(t).where(*where).values(**vals))
+        else:
+            base = {"stake": 0, "score": 0, "paid": 0} | vals
+            conn.execute(insert(t).values(job_id=job_id, account=account, role=role, **base))
+
+    def _on_TrainingMarket_JobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_training(conn, int(ev.args["job_id"]), ev, ts)
+
+    _on_TrainingMarket_JobCancelled = _on_TrainingMarket_JobOpened
+
+    def _on_TrainingMarket_Joined(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id = int(ev.args["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        self._member(conn, job_id, str(ev.args["participant"]), "participant", stake=int(ev.args["stake"]))
+
+    def _on_TrainingMarket_CoordinatorStaked(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id = int(ev.args["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        self._member(conn, job_id, str(ev.args["coordinator"]), "coordinator", stake=int(ev.args["stake"]))
+
+    def _on_TrainingMarket_RoundPosted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        job_id = int(a["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        conn.execute(
+            insert(training_rounds_t).values(
+                job_id=job_id, round=int(a["round"]), model_hash=bytes(a["model_hash"]).hex(),
+                updates_root=bytes(a["updates_root"]).hex(), participants=json.dumps([str(p) for p in a["participants"]]),
+                scores=json.dumps([str(int(x)) for x in a["scores"]]), tx_hash=ev.tx_hash, block=ev.block, ts=ts,
+            )
+        )  # fmt: skip
+        for p in a["participants"]:
+            self._member(conn, job_id, str(p), "participant", score=self.training.score(job_id, str(p)))
+
+    def _on_TrainingMarket_Claimed(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id, acct = int(ev.args["job_id"]), str(ev.args["account"])
+        t = training_members_t
+        prev = conn.execute(select(t.c.paid).where(t.c.job_id == job_id, t.c.account == acct)).scalar()
+        self._member(conn, job_id, acct, "sponsor", paid=int(prev or 0) + int(ev.args["amount"]))
 
 
 def rows(engine: Engine, stmt: Any) -> list[dict[str, Any]]:
