@@ -16,8 +16,9 @@ from eth_utils import keccak
 
 from veilproof.agents.reputation import ReputationClient
 from veilproof.chain import Network
-from veilproof.chain.deploy import ONE_VEIL, deploy_zk_verifier
+from veilproof.chain.deploy import ONE_VEIL, deploy_receipt_market, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
+from veilproof.chain.receipt_market import Order
 from veilproof.chain.suite import Suite
 from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 from veilproof.client.publish import publish_model, register_dataset
@@ -44,6 +45,8 @@ class ExplorerWorld:
     training_job: int
     fl_model: int
     payouts: dict[str, int]  # account -> what its TrainingMarket claim paid (from the receipt)
+    receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
+    settle_tx: str
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -93,12 +96,26 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     rep = ReputationClient(net, net.deploy("Reputation", suite.market.address, sender=s.owner).address)
     s.deployment.extra["reputation"] = rep.address
     rep.give_feedback(client, settled, 90, ["fast"])
+    # pay-on-proof: two off-chain orders to node 0 paid by one settle batch of the client's receipts
+    deploy_receipt_market(net, s.owner, s.deployment)
+    rm = suite.receipts
+    assert rm is not None
+    suite.token.approve(rm.address, 2**256 - 1, sender=client)
+    rm.deposit(n0.address, 10 * ONE_VEIL, sender=client)
+    orders = [
+        Order(client.address, n0.address, zk, commitment, PRICE, net.now() + 600, nonce) for nonce in (1, 2)
+    ]
+    res = rm.settle(
+        [rm.sign_receipt(o, b"\x22" * 32, PRICE - nonce, client) for nonce, o in enumerate(orders)], sender=n0
+    )
+    assert len(res.settled) == 2, res.skipped
     tm, tjob, payouts = _training(net, suite, s.owner)
     s.deployment.extra["training_market"] = tm.address
     fl_model = _publish_trained(suite, s.owner, tm, tjob)
     return ExplorerWorld(
-        net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts
-    )
+        net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
+        [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
+    )  # fmt: skip
 
 
 def _training(net: Network, suite: Suite, owner) -> tuple[TrainingMarket, int, dict[str, int]]:  # type: ignore[no-untyped-def]

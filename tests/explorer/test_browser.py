@@ -75,7 +75,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     pages = [p.path for p in PAGES] + [
         f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
         f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
-        f"/training/{world.training_job}", f"/model/{world.fl_model}",
+        f"/training/{world.training_job}", f"/model/{world.fl_model}", f"/receipt/{world.receipt_orders[0].hex()}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -273,3 +273,46 @@ def test_training_job_rounds_payouts_and_model(browser: Any, site: str, world: E
         if "/training/" in (a.get_dom_attribute("href") or "")
     ]
     assert [a.get_dom_attribute("href") for a in lin] == [f"/training/{job_id}"]
+
+
+def test_receipt_jobs_settled_in_one_batch(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    rm = world.suite.receipts
+    assert rm is not None
+    batch_gas = world.net.gas_used(world.settle_tx)
+    orders = {o.hex() for o in world.receipt_orders}
+    browser.get(site + "/jobs")
+    listed = browser.find_elements(By.CSS_SELECTOR, "table.receipt-jobs tr[data-order]")
+    assert {r.get_attribute("data-order") for r in listed} == orders
+    for r in listed:
+        assert r.find_element(By.CSS_SELECTOR, ".kind").text == "receipt"
+        assert int(r.find_element(By.CSS_SELECTOR, ".gas").text.replace(",", "")) == batch_gas // 2
+    _go(browser, listed[0].find_element(By.CSS_SELECTOR, "a.receipt"))
+    assert browser.find_element(By.ID, "receipt-status").text == "settled"
+    gas = browser.find_element(By.ID, "receipt-gas")
+    assert (int(gas.get_attribute("data-batch-gas")), int(gas.get_attribute("data-batch-size"))) == (
+        batch_gas,
+        2,
+    )
+    tx = browser.find_element(By.CSS_SELECTOR, "#receipt-tx a.hash").get_attribute("title")
+    assert tx.removeprefix("0x") == world.settle_tx.removeprefix("0x")
+    # the client signed PRICE - 0 and PRICE - 1 wei; each order's nonce is spent on chain
+    order = browser.find_element(By.ID, "receipt-order").text
+    i = [o.hex() for o in world.receipt_orders].index(order)
+    assert (
+        _wei(browser.find_element(By.ID, "receipt-price"))
+        == world.suite.models.read_model(world.zk_model).price - i
+    )
+    node = world.subnet.node_accts[0].address
+    assert rm.nonce_used(world.suite.market.read_job(world.settled_job).client, node, i + 1)
+    assert _wei(browser.find_element(By.ID, "receipt-deposit")) == rm.deposit_of(
+        world.suite.market.read_job(world.settled_job).client, node
+    )
+    # to the node, whose page lists both receipt jobs
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#receipt-node a"))
+    assert browser.find_element(By.ID, "node-address").text == node
+    assert {
+        r.get_attribute("data-order")
+        for r in browser.find_elements(By.CSS_SELECTOR, "table.receipt-jobs tr[data-order]")
+    } == orders

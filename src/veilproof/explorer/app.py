@@ -320,13 +320,43 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             .where(ix.feedback_t.c.subject == n["address"])
             .order_by(ix.feedback_t.c.feedback_id),
         )
-        return render("node.html", request, n=n, jobs=jobs, emissions=em, events=evs, feedback=fb)
+        rj = rows(
+            eng,
+            select(ix.receipt_jobs_t)
+            .where(ix.receipt_jobs_t.c.node == n["address"])
+            .order_by(ix.receipt_jobs_t.c.block),
+        )
+        return render(
+            "node.html", request, n=n, jobs=jobs, emissions=em, events=evs, feedback=fb, receipt_jobs=rj
+        )
 
     # jobs ----------------------------------------------------------------------------------------------
     @app.get("/jobs", response_class=HTMLResponse)
     def jobs(request: Request) -> HTMLResponse:
         js = rows(eng, select(ix.jobs_t).order_by(desc(ix.jobs_t.c.job_id)))
-        return render("jobs.html", request, jobs=js)
+        rj = rows(eng, select(ix.receipt_jobs_t).order_by(desc(ix.receipt_jobs_t.c.block)))
+        return render("jobs.html", request, jobs=js, receipt_jobs=rj)
+
+    @app.get("/receipt/{order_hash}", response_class=HTMLResponse)
+    def receipt_job(request: Request, order_hash: str) -> HTMLResponse:
+        oh = order_hash.lower().removeprefix("0x")
+        r = one(select(ix.receipt_jobs_t).where(ix.receipt_jobs_t.c.order_hash == oh))
+        evs = rows(
+            eng,
+            select(ix.events_t)
+            .where(
+                ix.events_t.c.contract == "ReceiptMarket",
+                or_(ix.events_t.c.args.like(f'%"0x{oh}"%'), ix.events_t.c.tx_hash == r["tx_hash"]),
+            )
+            .order_by(ix.events_t.c.id),
+        )
+        dep = rows(
+            eng,
+            select(ix.deposits_t).where(
+                ix.deposits_t.c.client == r["client"], ix.deposits_t.c.node == r["node"]
+            ),
+        )
+        return render("receipt_job.html", request, r=r, events=evs, deposit=dep[0] if dep else None)
 
     def _job_page(request: Request, job_id: int, result: VerifyResult | None) -> HTMLResponse:
         j = one(select(ix.jobs_t).where(ix.jobs_t.c.job_id == job_id))

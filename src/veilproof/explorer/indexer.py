@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: reputation and federated-training tables
+SCHEMA_VERSION = 3  # 2: reputation and federated-training tables; 3: ReceiptMarket
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -167,6 +167,19 @@ training_members_t = Table(
     Column("job_id", Integer, primary_key=True), Column("account", String(42), primary_key=True),
     Column("role", String(16)), Column("stake", Wei), Column("score", Wei), Column("paid", Wei),
 )  # fmt: skip
+receipt_jobs_t = Table(
+    "receipt_jobs", md,
+    Column("order_hash", String(64), primary_key=True), Column("client", String(42)),
+    Column("node", String(42), index=True), Column("model_id", Integer), Column("nonce", Wei),
+    Column("max_price", Wei), Column("price", Wei), Column("status", String(16)), Column("tx_hash", String(66)),
+    Column("batch_size", Integer), Column("batch_gas", Integer), Column("gas", Integer),
+    Column("proof_hash", String(64)), Column("challenger", String(42)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+deposits_t = Table(
+    "deposits", md,
+    Column("client", String(42), primary_key=True), Column("node", String(42), primary_key=True),
+    Column("amount", Wei), Column("deposited", Wei),
+)  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
 
@@ -259,6 +272,8 @@ class Indexer:
             out.append(s.rewards)
         if s.quorum is not None:
             out.append(s.quorum)
+        if s.receipts is not None:
+            out.append(s.receipts)
         for f in (self.agent_registry, self.reputation, self.training):
             if f is not None:
                 out.append(f)
@@ -666,6 +681,89 @@ class Indexer:
         t = training_members_t
         prev = conn.execute(select(t.c.paid).where(t.c.job_id == job_id, t.c.account == acct)).scalar()
         self._member(conn, job_id, acct, "sponsor", paid=int(prev or 0) + int(ev.args["amount"]))
+
+    # ReceiptMarket (pay-on-proof): orders are learnt from the settling transaction's input
+    def _receipt(self, conn: Connection, ev: ChainEvent, ts: int, status: str, **vals: Any) -> None:
+        oh = bytes(ev.args["order_hash"]).hex()
+        t = receipt_jobs_t
+        if conn.execute(select(t.c.order_hash).where(t.c.order_hash == oh)).first():
+            conn.execute(update(t).where(t.c.order_hash == oh).values(status=status, **vals))
+            return
+        rm = self.suite.receipts
+        assert rm is not None  # events come from it
+        found = [(o, p) for o, p in rm.orders_in(ev.tx_hash) if rm.order_hash(o).hex() == oh]
+        o, price = found[0] if found else (None, 0)
+        conn.execute(
+            insert(t).values(
+                order_hash=oh, client=o.client if o else None, node=o.node if o else None,
+                model_id=o.model_id if o else None, nonce=o.nonce if o else None,
+                max_price=o.max_price if o else None, status=status, block=ev.block, ts=ts,
+                **({"price": price} | vals),
+            )
+        )  # fmt: skip
+
+    def _on_ReceiptMarket_ReceiptSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "settled", price=int(ev.args["price"]), tx_hash=ev.tx_hash)
+
+    def _on_ReceiptMarket_BatchSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        """Gas per receipt job: the batch's gas shared by the receipts it paid."""
+        n = int(ev.args["settled"])
+        gas = self.net.gas_used(ev.tx_hash)
+        t = receipt_jobs_t
+        conn.execute(
+            update(t)
+            .where(t.c.tx_hash == ev.tx_hash, t.c.status == "settled")
+            .values(batch_size=n, batch_gas=gas, gas=gas // n if n else gas)
+        )
+        rm = self.suite.receipts
+        assert rm is not None
+        paid = rows_in(conn, select(t.c.client, t.c.node).where(t.c.tx_hash == ev.tx_hash).distinct())
+        for r in paid:  # the settled receipts drew on these deposits
+            d = deposits_t
+            conn.execute(
+                update(d)
+                .where(d.c.client == r["client"], d.c.node == r["node"])
+                .values(amount=rm.deposit_of(r["client"], r["node"]))
+            )
+
+    def _on_ReceiptMarket_ClaimedWithProof(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        gas = self.net.gas_used(ev.tx_hash)
+        self._receipt(
+            conn, ev, ts, "claimed", price=int(ev.args["paid"]), tx_hash=ev.tx_hash, batch_size=1,
+            batch_gas=gas, gas=gas, proof_hash=bytes(ev.args["proof_hash"]).hex(),
+        )  # fmt: skip
+
+    def _on_ReceiptMarket_DeliveryDemanded(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "demanded")
+
+    def _on_ReceiptMarket_Challenged(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "challenged", challenger=str(ev.args["challenger"]), tx_hash=ev.tx_hash)
+
+    def _on_ReceiptMarket_DemandResolved(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "slashed" if ev.args["node_slashed"] else "answered")
+
+    def _refresh_deposit(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        client, node = str(ev.args["client"]), str(ev.args["node"])
+        rm = self.suite.receipts
+        assert rm is not None
+        t = deposits_t
+        where = (t.c.client == client, t.c.node == node)
+        prev = conn.execute(select(t.c.deposited).where(*where)).scalar()
+        added = int(ev.args["amount"]) if ev.name == "Deposited" else 0
+        conn.execute(delete(t).where(*where))
+        conn.execute(
+            insert(t).values(
+                client=client, node=node, amount=rm.deposit_of(client, node), deposited=int(prev or 0) + added
+            )
+        )
+
+    _on_ReceiptMarket_Deposited = _refresh_deposit
+    _on_ReceiptMarket_WithdrawRequested = _refresh_deposit
+    _on_ReceiptMarket_DepositWithdrawn = _refresh_deposit
+
+
+def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
 def rows(engine: Engine, stmt: Any) -> list[dict[str, Any]]:
