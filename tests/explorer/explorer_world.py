@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 from eth_utils import keccak
 
+from veilproof.agents.identity import AgentRegistryClient, RegistrationDoc
 from veilproof.agents.reputation import ReputationClient
+from veilproof.agents.wallet import AgentWalletClient, WalletPolicy
 from veilproof.chain import Network
 from veilproof.chain.deploy import ONE_VEIL, deploy_receipt_market, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
@@ -45,6 +47,8 @@ class ExplorerWorld:
     training_job: int
     fl_model: int
     payouts: dict[str, int]  # account -> what its TrainingMarket claim paid (from the receipt)
+    agent_id: int
+    agent_wallet: AgentWalletClient
     receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
     settle_tx: str
 
@@ -109,11 +113,23 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
         [rm.sign_receipt(o, b"\x22" * 32, PRICE - nonce, client) for nonce, o in enumerate(orders)], sender=n0
     )
     assert len(res.settled) == 2, res.skipped
+    # an agent with a capped wallet (AgentRegistry + AgentWallet)
+    registry = AgentRegistryClient(net, net.deploy("AgentRegistry", sender=s.owner).address)
+    s.deployment.extra["agent_registry"] = registry.address
+    agent_key = net.new_accounts(1)[0]
+    agent_id = registry.register(
+        s.owner, "https://agents.example/1.json", RegistrationDoc(name="explorer-agent")
+    )
+    wallet = AgentWalletClient.deploy(
+        net, s.owner, agent_key.address, suite.token.address, WalletPolicy(ONE_VEIL, 5 * ONE_VEIL)
+    )
+    registry.bind_wallet(s.owner, agent_id, wallet.address, agent_key)
     tm, tjob, payouts = _training(net, suite, s.owner)
     s.deployment.extra["training_market"] = tm.address
     fl_model = _publish_trained(suite, s.owner, tm, tjob)
     return ExplorerWorld(
         net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
+        agent_id, wallet,
         [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
     )  # fmt: skip
 

@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 @pytest.fixture(scope="module")
 def site(world: ExplorerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ix = Indexer.for_suite(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
-    assert ix.reputation is not None and ix.training is not None  # the world's deployment names them
+    # the world's deployment names them
+    assert ix.reputation is not None and ix.training is not None and ix.agent_registry is not None
     ix.sync()
     srv = ExplorerServer(create_app(ix)).start()
     try:
@@ -316,3 +317,17 @@ def test_receipt_jobs_settled_in_one_batch(browser: Any, site: str, world: Explo
         r.get_attribute("data-order")
         for r in browser.find_elements(By.CSS_SELECTOR, "table.receipt-jobs tr[data-order]")
     } == orders
+
+
+def test_agent_wallet_caps(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    st = world.agent_wallet.state()
+    browser.get(site + "/agents")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'a[href="/agent/{world.agent_id}"]'))
+    assert _h1(browser) == f"Agent #{world.agent_id}"
+    caps = browser.find_element(By.ID, "agent-caps")
+    assert (int(caps.get_attribute("data-per-payment")), int(caps.get_attribute("data-daily"))) == (
+        st.per_payment_cap, st.daily_cap,
+    ) == (10**18, 5 * 10**18)  # fmt: skip
+    assert _wei(browser.find_element(By.ID, "agent-balance")) == st.balance

@@ -404,9 +404,11 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     # agents -------------------------------------------------------------------------------------------------
     @app.get("/agents", response_class=HTMLResponse)
     def agents(request: Request) -> HTMLResponse:
-        return render(
-            "agents.html", request, agents=rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
-        )
+        caps = {r["wallet"]: r for r in rows(eng, select(ix.wallets_t))}
+        ags = rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
+        for a in ags:
+            a["caps"] = caps.get(a["wallet"])
+        return render("agents.html", request, agents=ags)
 
     @app.get("/agent/{agent_id}", response_class=HTMLResponse)
     def agent(request: Request, agent_id: int) -> HTMLResponse:
@@ -420,7 +422,8 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
             .order_by(ix.events_t.c.id),
         )
-        return render("agent.html", request, a=a, events=evs)
+        w = rows(eng, select(ix.wallets_t).where(ix.wallets_t.c.wallet == a["wallet"])) if a["wallet"] else []
+        return render("agent.html", request, a=a, events=evs, w=w[0] if w else None)
 
     # federated training (TrainingMarket) ------------------------------------------------------------------
     @app.get("/training", response_class=HTMLResponse)

@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 2: reputation and federated-training tables; 3: ReceiptMarket
+SCHEMA_VERSION = 4  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -179,6 +179,12 @@ deposits_t = Table(
     "deposits", md,
     Column("client", String(42), primary_key=True), Column("node", String(42), primary_key=True),
     Column("amount", Wei), Column("deposited", Wei),
+)  # fmt: skip
+wallets_t = Table(
+    "agent_wallets", md,
+    Column("wallet", String(42), primary_key=True), Column("agent_id", Integer), Column("agent_key", String(42)),
+    Column("per_payment_cap", Wei), Column("daily_cap", Wei), Column("spent_today", Wei), Column("balance", Wei),
+    Column("paused", Boolean), Column("block", Integer),
 )  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
@@ -349,6 +355,7 @@ class Indexer:
                 if ev.block not in ts_cache:
                     ts_cache[ev.block] = self.net.block_timestamp(ev.block)
                 self._apply(conn, ev, ts_cache[ev.block], gas_cache)
+            self._refresh_wallets(conn, b)
             self._set_meta(conn, last_block=str(b), last_hash=self._block_hash(b))
         return len(evs)
 
@@ -596,6 +603,28 @@ class Indexer:
         conn.execute(
             update(agents_t).where(agents_t.c.agent_id == int(a["agent_id"])).values(wallet=a["wallet"])
         )
+
+    def _refresh_wallets(self, conn: Connection, block: int) -> None:
+        """Re-read every bound agent wallet's caps: a wallet is its own contract (one per agent, not
+        in the followed set), so its PolicySet/Paused events are not seen; its state is read instead."""
+        from veilproof.agents.wallet import AgentWalletClient
+
+        for r in rows_in(
+            conn, select(agents_t.c.agent_id, agents_t.c.wallet).where(agents_t.c.wallet.isnot(None))
+        ):
+            try:
+                st = AgentWalletClient(self.net, r["wallet"]).state()
+            except Exception as e:  # a wallet that is not an AgentWallet (any ERC-1271 contract may be bound)
+                log.debug("agent %s wallet %s: no AgentWallet state (%s)", r["agent_id"], r["wallet"], e)
+                continue
+            conn.execute(delete(wallets_t).where(wallets_t.c.wallet == r["wallet"]))
+            conn.execute(
+                insert(wallets_t).values(
+                    wallet=r["wallet"], agent_id=r["agent_id"], agent_key=st.agent, per_payment_cap=st.per_payment_cap,
+                    daily_cap=st.daily_cap, spent_today=st.spent_today, balance=st.balance, paused=st.paused,
+                    block=block,
+                )
+            )  # fmt: skip
 
     def _on_AgentRegistry_WalletCleared(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         conn.execute(
