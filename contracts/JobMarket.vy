@@ -34,6 +34,11 @@ MAX_INSTANCES: constant(uint256) = 64
 MAX_PROOF: constant(uint256) = 32768
 MAX_BPS: constant(uint256) = 10000
 MAX_FEE_BPS: constant(uint256) = 1000
+# Bounds even governance cannot pass (docs/dao.md): a slash above MAX_SLASH would confiscate
+# stake far beyond the 2,000 VEIL production minimum for one fault; a bond above MAX_BOND would
+# price clients out of demanding an FHE output (the check that keeps nodes honest).
+MAX_SLASH: constant(uint256) = 10_000 * 10**18
+MAX_BOND: constant(uint256) = 1_000 * 10**18
 # largest output ciphertext `deliver_output` takes (calldata; a Concrete ML output is a few KiB)
 MAX_OUTPUT_CT: constant(uint256) = 65536
 
@@ -49,6 +54,7 @@ SLASHED: constant(uint8) = jobs.SLASHED
 interface Models:
     def job_terms(model_id: uint256) -> (bool, uint256, bytes32, bytes32): view
     def royalty_info(model_id: uint256) -> (address, uint16): view
+    def royalty_split(model_id: uint256) -> (address, uint16, address, uint256, uint16): view
 
 interface Nodes:
     def job_terms(node: address, model_id: uint256) -> (bool, bool, bool, uint256): view
@@ -64,6 +70,17 @@ struct Delivery:
     bond: uint256  # the client's bond, held in escrow until the demand is resolved
     due: uint256  # the node must `deliver_output` before this time; 0 = never demanded
     delivered: bool  # the node posted the ciphertext (`OutputDelivered`, calldata of that tx)
+
+event DataRoyalty:
+    job_id: indexed(uint256)
+    registry: indexed(address)
+    sale_id: uint256
+    amount: uint256
+
+event DataRoyaltyCollected:
+    registry: indexed(address)
+    sale_id: uint256
+    amount: uint256
 
 event JobOpened:
     job_id: indexed(uint256)
@@ -152,6 +169,9 @@ deliveries: public(HashMap[uint256, Delivery])
 job_count: public(uint256)
 pending: public(HashMap[address, uint256])
 escrowed: public(uint256)
+# data registry -> sale -> royalties owed to the contributors of the data a model was trained on
+# (issue #15): one aggregate per settle; the registry collects it and splits it by weight
+data_owed: public(HashMap[address, HashMap[uint256, uint256]])
 # job -> the owner's royalty amount + 1, for jobs priced by the node's offer (0: a list-price job,
 # split by royalty_bps at settlement). Fixed at open so a later model price change cannot move it.
 _offer_royalty: HashMap[uint256, uint256]
@@ -204,10 +224,14 @@ def _load(job_id: uint256) -> jobs.Job:
 @internal
 def _settle(job_id: uint256, job: jobs.Job):
     """Credit node, model owner (royalty) and treasury (fee); the escrow leaves."""
-    # two fields, not the whole Model struct (twelve cold slots): see ModelRegistry.royalty_info
+    # two fields, not the whole Model struct (twelve cold slots), plus the data lineage's registry
+    # (one more slot when it names none): see ModelRegistry.royalty_split
     owner: address = empty(address)
     royalty_bps: uint16 = 0
-    owner, royalty_bps = staticcall models.royalty_info(job.model_id)
+    data_reg: address = empty(address)
+    sale_id: uint256 = 0
+    data_bps: uint16 = 0
+    owner, royalty_bps, data_reg, sale_id, data_bps = staticcall models.royalty_split(job.model_id)
     fee: uint256 = 0
     royalty: uint256 = 0
     fixed: uint256 = self._offer_royalty[job_id]
@@ -223,7 +247,11 @@ def _settle(job_id: uint256, job: jobs.Job):
     self._jobs[job_id].status = SETTLED
     self.escrowed -= job.price
     self.pending[job.node] += node_amount
-    self.pending[owner] += royalty
+    data_cut: uint256 = royalty * convert(data_bps, uint256) // MAX_BPS
+    if data_cut > 0:
+        self.data_owed[data_reg][sale_id] += data_cut
+        log DataRoyalty(job_id=job_id, registry=data_reg, sale_id=sale_id, amount=data_cut)
+    self.pending[owner] += royalty - data_cut
     self.pending[self.treasury] += fee
     self._release_bond(job_id, job.client, job.node)
     log JobSettled(job_id=job_id, node_amount=node_amount, royalty=royalty, fee=fee)
@@ -664,6 +692,23 @@ def start_job(job_id: uint256):
 
 
 @external
+def collect_data_royalty(sale_id: uint256) -> uint256:
+    """
+    @notice Pull, as a data registry, the royalties owed to a sale's contributors (the registry
+            splits them by weight; issue #15).
+    @param sale_id Sale id in the caller's registry.
+    @return The amount transferred to the caller (0 when nothing is owed).
+    """
+    amount: uint256 = self.data_owed[msg.sender][sale_id]
+    if amount == 0:
+        return 0
+    self.data_owed[msg.sender][sale_id] = 0
+    log DataRoyaltyCollected(registry=msg.sender, sale_id=sale_id, amount=amount)
+    assert extcall token.transfer(msg.sender, amount), "transfer failed"
+    return amount
+
+
+@external
 def withdraw():
     """
     @notice Pull the caller's pending balance (earnings, royalties, refunds, fees).
@@ -716,9 +761,10 @@ def set_treasury(treasury: address):
 def set_slash_amount(amount: uint256):
     """
     @notice Set how much a node loses for a missed deadline or an invalid result.
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 10,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_SLASH, "slash too high"
     self.slash_amount = amount
     log ParamSet(param="slash_amount", value=amount)
 
@@ -744,6 +790,7 @@ def set_challenge_window(seconds: uint256):
     @param seconds Window length; with the max deadline below the node unbonding delay.
     """
     self._only_owner()
+    assert seconds > 0, "zero value"
     self._check_horizon(self.max_deadline, seconds)
     self.challenge_window = seconds
     log ParamSet(param="challenge_window", value=seconds)
@@ -754,9 +801,10 @@ def set_delivery_bond(amount: uint256):
     """
     @notice Set the bond a client puts up to demand an FHE output on chain (paid to the node
             if it delivers: the price of a false demand).
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 1,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_BOND, "bond too high"
     self.delivery_bond = amount
     log ParamSet(param="delivery_bond", value=amount)
 

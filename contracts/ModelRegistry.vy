@@ -7,6 +7,11 @@
         the artifacts it fetched against the chain.
 """
 
+interface DataSales:
+    def lineage(sale_id: uint256) -> (address, uint8, uint256, bytes32, bytes32, bytes32, bytes32): view
+    def royalty_terms(sale_id: uint256) -> uint256: view
+
+SALE_DELIVERED: constant(uint8) = 2
 MAX_PARENTS: constant(uint256) = 8
 MAX_DATASETS: constant(uint256) = 8
 MAX_BPS: constant(uint16) = 10000
@@ -29,6 +34,24 @@ struct Dataset:
     owner: address
     merkle_root: bytes32
     uri: String[256]
+
+struct DataLineage:
+    registry: address
+    sale_id: uint256
+    version_id: uint256
+    record_root: bytes32
+    consent_root: bytes32
+    algo_hash: bytes32
+    result_hash: bytes32
+
+event DataLineageSet:
+    model_id: indexed(uint256)
+    registry: indexed(address)
+    sale_id: uint256
+    version_id: uint256
+    record_root: bytes32
+    consent_root: bytes32
+    result_hash: bytes32
 
 event DatasetRegistered:
     dataset_id: indexed(uint256)
@@ -73,6 +96,10 @@ _parents: HashMap[uint256, DynArray[uint256, MAX_PARENTS]]
 _model_datasets: HashMap[uint256, DynArray[uint256, MAX_DATASETS]]
 _datasets: HashMap[uint256, Dataset]
 root_used: public(HashMap[bytes32, bool])
+_data_lineage: HashMap[uint256, DataLineage]
+# model -> share (bps) of its royalty owed to its training data's contributors, fixed when its
+# lineage is named (the dataset's terms then), so the curator cannot raise it afterwards
+data_royalty_bps: public(HashMap[uint256, uint16])
 
 model_count: public(uint256)
 dataset_count: public(uint256)
@@ -197,6 +224,63 @@ def set_fhe_commitment(model_id: uint256, client_hash: bytes32, server_hash: byt
 
 
 @external
+def set_data_lineage(model_id: uint256, registry: DataSales, sale_id: uint256):
+    """
+    @notice Name, once, the consented dataset version a model was trained on: a compute-to-data sale
+            of `registry` (a DataRegistry) that the caller bought and its host delivered. Stores the
+            version's record and consent roots and the sale's algorithm and result hashes.
+    @param model_id Model owned by the caller.
+    @param registry The DataRegistry the sale is in (check it is the suite's).
+    @param sale_id The delivered sale whose result this model is.
+    """
+    assert msg.sender == self._model_owner(model_id), "not model owner"
+    assert self._data_lineage[model_id].registry == empty(address), "data lineage set"
+    buyer: address = empty(address)
+    state: uint8 = 0
+    version_id: uint256 = 0
+    record_root: bytes32 = empty(bytes32)
+    consent_root: bytes32 = empty(bytes32)
+    algo_hash: bytes32 = empty(bytes32)
+    result_hash: bytes32 = empty(bytes32)
+    buyer, state, version_id, record_root, consent_root, algo_hash, result_hash = staticcall registry.lineage(sale_id)
+    assert buyer == msg.sender, "not the sale's buyer"
+    assert state == SALE_DELIVERED, "sale not delivered"
+    self._data_lineage[model_id] = DataLineage(
+        registry=registry.address,
+        sale_id=sale_id,
+        version_id=version_id,
+        record_root=record_root,
+        consent_root=consent_root,
+        algo_hash=algo_hash,
+        result_hash=result_hash,
+    )
+    bps: uint256 = staticcall registry.royalty_terms(sale_id)
+    assert bps <= convert(MAX_BPS, uint256), "data royalty above 100%"
+    self.data_royalty_bps[model_id] = convert(bps, uint16)
+    log DataLineageSet(
+        model_id=model_id,
+        registry=registry.address,
+        sale_id=sale_id,
+        version_id=version_id,
+        record_root=record_root,
+        consent_root=consent_root,
+        result_hash=result_hash,
+    )
+
+
+@external
+@view
+def data_lineage(model_id: uint256) -> DataLineage:
+    """
+    @notice The consented dataset version a model was trained on (zero registry if none was named).
+    @param model_id Model id.
+    @return The DataLineage struct.
+    """
+    self._model_owner(model_id)
+    return self._data_lineage[model_id]
+
+
+@external
 def set_price(model_id: uint256, price: uint256):
     """
     @notice Change the price of future jobs (open jobs keep the price they escrowed).
@@ -275,6 +359,27 @@ def royalty_info(model_id: uint256) -> (address, uint16):
             batch of receipts can skip one instead of failing as a whole).
     """
     return (self._models[model_id].owner, self._models[model_id].royalty_bps)
+
+
+@external
+@view
+def royalty_split(model_id: uint256) -> (address, uint16, address, uint256, uint16):
+    """
+    @notice royalty_info plus where part of the royalty goes: the model's training data (issue #15).
+    @param model_id Model id.
+    @return (owner, royalty_bps, data registry, sale id, data_bps); data_bps of the owner's royalty is
+            owed to the sale's contributors; the zero registry when the model names no data lineage.
+    """
+    reg: address = self._data_lineage[model_id].registry
+    if reg == empty(address):
+        return (self._models[model_id].owner, self._models[model_id].royalty_bps, empty(address), 0, 0)
+    return (
+        self._models[model_id].owner,
+        self._models[model_id].royalty_bps,
+        reg,
+        self._data_lineage[model_id].sale_id,
+        self.data_royalty_bps[model_id],
+    )
 
 
 @external

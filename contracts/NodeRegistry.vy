@@ -79,6 +79,9 @@ event SubnetIndexAssigned:
     index: uint256
     replaced: indexed(address)
 
+event TreasurySet:
+    treasury: indexed(address)
+
 event Authorized:
     slasher: indexed(address)
     allowed: bool
@@ -94,7 +97,7 @@ models: public(immutable(Models))
 min_stake: public(immutable(uint256))
 unbond_delay: public(immutable(uint256))
 challenger_bps: public(immutable(uint256))
-treasury: public(immutable(address))
+treasury: public(address)  # settable so the hand-over can point slashes at the DAO treasury
 
 authorized: public(HashMap[address, bool])
 
@@ -134,7 +137,7 @@ def __init__(
     token = _token
     min_stake = _min_stake
     unbond_delay = _unbond_delay
-    treasury = _treasury
+    self.treasury = _treasury
     challenger_bps = _challenger_bps
     models = _models
     ownable.__init__()
@@ -355,7 +358,7 @@ def slash(node: address, amount: uint256, challenger: address, reason: String[64
     if share > 0:
         assert extcall token.transfer(challenger, share), "transfer failed"
     if taken > share:
-        assert extcall token.transfer(treasury, taken - share), "transfer failed"
+        assert extcall token.transfer(self.treasury, taken - share), "transfer failed"
     return taken
 
 
@@ -370,6 +373,18 @@ def authorize(slasher: address, allowed: bool):
     assert slasher != empty(address), "zero address"
     self.authorized[slasher] = allowed
     log Authorized(slasher=slasher, allowed=allowed)
+
+
+@external
+def set_treasury(account: address):
+    """
+    @notice Set who receives the non-challenger part of slashes.
+    @param account New treasury, not the zero address.
+    """
+    self._only_owner()
+    assert account != empty(address), "zero address"
+    self.treasury = account
+    log TreasurySet(treasury=account)
 
 
 @external

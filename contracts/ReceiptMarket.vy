@@ -34,6 +34,11 @@ MAX_INSTANCES: constant(uint256) = 64
 MAX_PROOF: constant(uint256) = 32768
 MAX_BPS: constant(uint256) = 10000
 MAX_FEE_BPS: constant(uint256) = 1000
+# Bounds even governance cannot pass (docs/dao.md), the same as JobMarket's; a surcharge above
+# MAX_SURCHARGE is far beyond the ~1.06M gas of a proof claim it prices.
+MAX_SLASH: constant(uint256) = 10_000 * 10**18
+MAX_BOND: constant(uint256) = 1_000 * 10**18
+MAX_SURCHARGE: constant(uint256) = 100 * 10**18
 MODE_ZK: constant(uint8) = 1
 UNSET: constant(uint256) = max_value(uint256)  # no nonce word / model cached yet
 
@@ -668,9 +673,10 @@ def set_windows(max_deadline: uint256, claim_window: uint256, response_window: u
 def set_slash_amount(amount: uint256):
     """
     @notice Set how much a node loses for an unanswered demand or an invalid delivery.
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 10,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_SLASH, "slash too high"
     self.slash_amount = amount
     self._set("slash_amount", amount)
 
@@ -679,9 +685,10 @@ def set_slash_amount(amount: uint256):
 def set_demand_bond(amount: uint256):
     """
     @notice Set the bond a client puts up to demand a delivery (the node's if it answers).
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 1,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_BOND, "bond too high"
     self.demand_bond = amount
     self._set("demand_bond", amount)
 
@@ -691,9 +698,10 @@ def set_claim_surcharge(amount: uint256):
     """
     @notice Set what a proof claim charges the client on top of the order's max price (the
             node's gas for the on-chain verification a receipt would have saved).
-    @param amount Amount in VEIL.
+    @param amount Amount in VEIL, at most 100 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_SURCHARGE, "surcharge too high"
     self.claim_surcharge = amount
     self._set("claim_surcharge", amount)
 

@@ -42,6 +42,9 @@ MAX_NODES: constant(uint256) = 64
 SLOTS: constant(uint256) = 4  # MAX_NODES weights of 16 bits, 16 per storage slot
 SCALE: constant(uint256) = 10**18
 BPS: constant(uint256) = 10000
+# Bound even governance cannot pass (docs/dao.md): at most 100x the tuned 100 VEIL per epoch, so a
+# captured vote cannot inflate VEIL away in a few epochs.
+MAX_EMISSION: constant(uint256) = 10_000 * 10**18
 MASK16: constant(uint256) = 65535
 
 struct Validator:
@@ -783,9 +786,10 @@ def _only_owner():
 def set_emission(amount: uint256):
     """
     @notice Set VEIL minted per finalised epoch.
-    @param amount New emission per epoch.
+    @param amount New emission per epoch, at most 10,000 VEIL.
     """
     self._only_owner()
+    assert amount <= MAX_EMISSION, "emission too high"
     self.emission_per_epoch = amount
     log ParamSet(param="emission_per_epoch", value=amount)
 

@@ -88,3 +88,48 @@ class IntegrityError(ArtifactError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"{name}: sha256 {actual} does not match commitment {expected}")
+
+
+# --- data market (DataRegistry, docs/data-market.md) -----------------------------------------------
+class DataError(VeilproofError):
+    """A data-market operation was refused (consent, version, sale or data host)."""
+
+
+class DataReverted(DataError, ContractReverted):
+    """DataRegistry refused a call; the subclass names why (its ``reason`` is the contract's)."""
+
+
+class ConsentForged(DataReverted):
+    """A consent's signature is not its subject's over exactly this (dataset, record, uses, expiry, nonce)."""
+
+
+class ConsentExpired(DataReverted):
+    """A consent's expiry has passed: ask the subject for a fresh consent."""
+
+
+class ConsentRevoked(DataReverted):
+    """The subject revoked this record's consent (or cancelled its nonce); it cannot be used again."""
+
+
+class ConsentWrongDataset(DataReverted):
+    """A consent signed for one dataset was presented for another (a replay across datasets)."""
+
+
+class ConsentReplayed(DataReverted):
+    """The record is already registered in this dataset under a consent (a consent is used once)."""
+
+
+class ConsentScope(DataReverted):
+    """The consent allows fewer uses than the dataset's policy sells."""
+
+
+class RecordRevoked(DataReverted):
+    """A version names a record whose consent was revoked: commit the version without it."""
+
+
+class VersionTainted(DataReverted):
+    """The version contains a revoked record (proven on chain): it can no longer be sold."""
+
+
+class DataHostError(DataError):
+    """A data host refused a job or returned something that does not match its receipt."""

@@ -27,6 +27,22 @@ def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
         assert info["jobs"] == 0
         # FHE results are never without an arbiter: the default deploy wires FheQuorum in (#12)
         assert info["fhe_arbiter"] == addrs["extra"]["fhe_quorum"] != "0x" + "00" * 20
+        # pay-on-proof (#14) is deployed too, with the production parameters, and clients find it
+        assert info["contracts"]["receipt_market"] == {
+            "address": addrs["extra"]["receipt_market"],
+            "code": True,
+        }
+        from veilproof.chain import connect
+        from veilproof.chain.deploy import Deployment, ReceiptParams
+        from veilproof.chain.suite import Suite
+
+        net = connect(json.loads((tmp_path / "chain.json").read_text())["url"])
+        rm = Suite.attach(net, Deployment.load(tmp_path / "deployment.json")).receipts
+        assert rm is not None and rm.address == addrs["extra"]["receipt_market"]
+        assert (
+            rm.param("fee_bps") == ReceiptParams().fee_bps
+            and rm.param("slash_amount") == ReceiptParams().slash_amount
+        )
     finally:
         down = run_cli(tmp_path, "chain", "down")
     assert "stopped" in down.stdout

@@ -21,6 +21,7 @@ def _check(report) -> None:  # type: ignore[no-untyped-def]
     assert report.facts["epoch_mirror_agrees"] is True
     assert report.facts["agent_job_settled"] is True
     assert report.facts["agent_breach_refused_before_tx"] is True
+    assert report.facts["dao_grant_paid_veil"] == 200  # the grant paid on a published, provable model
     assert report.facts["cheater_emission_veil"] == 0
     assert report.facts["honest_1_emission_veil"] > 0
     money = {m["who"]: m for m in report.money}

@@ -40,7 +40,9 @@ def rworld(tmp_path_factory: pytest.TempPathFactory, mlp, mlp_substitute) -> Ite
     # Receipts are settled two at a time (or after an hour): the happy path sees one batch of two.
     w = make_world(
         tmp_path_factory.mktemp("e2e-receipts"), None, mlp, mlp_substitute,
-        receipts=receipts, node_config={"settle_batch": BATCH, "settle_interval_s": 3600.0},
+        receipts=receipts,
+        # earnings stay in the market's `pending` (the tests read it); the collect test turns it on
+        node_config={"settle_batch": BATCH, "settle_interval_s": 3600.0, "collect_min": 10**30},
     )  # fmt: skip
     try:
         yield w
@@ -290,3 +292,141 @@ def test_a_client_with_unsettled_orders_tops_up_and_is_served(rworld: ZkWorld, t
     paid = [c.order_zk(m, offer, w.built.example.x_test[20 + i], lambda _m: None) for i in range(3)]
     assert all(p.outputs for p in paid)  # all three served and verified locally
     assert rm.deposit_of(c.account.address, node) == 4 * reserve  # the first deposit + one top-up
+
+
+def _client(w: ZkWorld, home, deadline_s: int = 1800, **kw):  # type: ignore[no-untyped-def]
+    from veilproof.client import Client
+
+    return Client(w.lnet.suite, w.lnet.new_funded(100), home, deadline_s=deadline_s, poll_interval=0.2, **kw)
+
+
+def test_a_nodes_offer_prices_its_orders_and_an_order_below_it_is_refused(rworld: ZkWorld, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """#14 compute market on the pay-on-proof path: the node's offer (NodeRegistry.set_offer) applies to
+    its orders as to its JobMarket jobs (royalty + offer). An order below it is refused with a typed
+    error and nothing moves; the client's own orders are at the quote and that is what it pays.
+    Before: the node took any order at the model's list price (its offer applied only in JobMarket)."""
+    from veilproof.client.errors import BadRequest
+
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account
+    offer = 3 * ONE_VEIL  # above the list price: royalty 0.4 + 3 = 3.4 VEIL per job
+    quote = ROYALTY + offer
+    c = _client(w, tmp_path / "client", deposit_jobs=4)
+    w.lnet.suite.nodes.set_offer(w.model_id, offer, sender=node)
+    try:
+        assert _offer(w, node.address).price == quote
+        c.suite.token.approve(rm.address, 10 * quote, sender=c.account)
+        rm.deposit(node.address, 10 * quote, sender=c.account)  # covered: only the price can refuse it
+        dep, node_pending = rm.deposit_of(c.account.address, node.address), rm.pending(node.address)
+        with NodeApi(w.honest.endpoint) as api, pytest.raises(BadRequest, match="below this node's price"):
+            api.submit_order(_signed_order(w, c.account, c.account.address, 0, w.built.example.x_test[30]))
+        assert (
+            rm.deposit_of(c.account.address, node.address) == dep and rm.pending(node.address) == node_pending
+        )
+        assert not rm.nonce_used(c.account.address, node.address, 0)
+        rs = [
+            c.infer(w.model_id, w.built.example.x_test[i], node=node.address, eager=False) for i in (31, 32)
+        ]
+
+        def settled() -> bool:
+            return all(_report(w, w.honest.endpoint, r.tx_hashes["order"]).settled_tx for r in rs)
+
+        _until("the batch with both orders at the node's price", settled)
+        assert rm.deposit_of(c.account.address, node.address) == dep - 2 * quote
+    finally:
+        w.lnet.suite.nodes.clear_offer(w.model_id, sender=node)
+
+
+def test_the_node_takes_the_bond_of_a_demand_on_a_receipted_order_and_collects(
+    rworld: ZkWorld, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A client signs a receipt (the node holds it for its batch) and, after the deadline, demands the
+    result on chain anyway, with a bond. The node's maintenance loop settles the receipt, ``resolve``s
+    the demand (the order is paid: the bond goes to the node) and ``collect``s its earnings. Before,
+    the bond sat in the market until someone resolved it, and earnings stayed in ``pending``."""
+    import json
+
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account.address
+    conf = w.honest.home / "node.json"
+    original = conf.read_text()
+    # collect on; receipts wait for the deadline (a batch of 100) so the demand can come first
+    conf.write_text(json.dumps(json.loads(original) | {"collect_min": 0, "settle_batch": 100}))
+    w.honest.stop()
+    w.lnet.spawn(w.honest)
+    w.lnet.wait_ready(w.honest)
+    try:
+        c = _client(w, tmp_path / "client", deadline_s=120)
+        m = c.suite.models.read_model(w.model_id)
+        offer = _offer(w, node)
+        paid = c.order_zk(m, offer, w.built.example.x_test[33], lambda _m: None)
+        c.pay_receipt(paid, offer)
+        assert _report(w, w.honest.endpoint, paid.order_hash).receipt
+        token = w.lnet.suite.token
+        bond = rm.param("demand_bond")
+        assert bond > 0
+        stake, balance, pending = (
+            read_node(w.lnet.suite, node).stake,
+            token.balance_of(node),
+            rm.pending(node),
+        )
+        w.lnet.net.advance_to(paid.order.deadline + 1)
+        token.approve(rm.address, bond, sender=c.account)
+        rm.demand(paid.order, paid.acceptance_sig, sender=c.account)
+        _until(
+            "the node to settle, resolve the demand and collect",
+            lambda: rm.demand_of(paid.order).due == 0 and rm.pending(node) == 0,
+        )
+        assert _report(w, w.honest.endpoint, paid.order_hash).settled_tx
+        assert read_node(w.lnet.suite, node).stake == stake
+        assert rm.pending(c.account.address) == 0  # the bond did not go back to the client
+        # this order's pay and the bond (plus whatever earlier tests left pending or held) were collected
+        assert token.balance_of(node) - balance >= pending + (PRICE - ROYALTY) + bond
+    finally:
+        conf.write_text(original)  # the next restart (below) runs the fixture's configuration
+
+
+def test_the_client_demands_an_order_the_node_never_delivered_and_resolves_it(
+    rworld: ZkWorld, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The node accepts an order and dies before delivering. The client kept the acceptance: once the
+    deadline passed its next ``pursue_orders`` (run by every pay-on-proof ``infer``) demands the result
+    on chain; once the response window passed unanswered, the next one resolves it: the node is
+    slashed, the bond comes back, nothing was paid. Before, the client only raised NoResult."""
+    import threading
+
+    from veilproof.client import InferenceFailed
+
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account.address
+    c = _client(w, tmp_path / "client", deadline_s=120, job_timeout=5.0)
+    orders = c.home / "orders"
+
+    def kill_after_acceptance() -> None:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not (orders.exists() and any(orders.iterdir())):
+            time.sleep(0.02)
+        w.honest.kill()
+
+    killer = threading.Thread(target=kill_after_acceptance, daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(InferenceFailed):
+            c.infer(w.model_id, w.built.example.x_test[34], node=node, eager=False)
+        killer.join()
+        ((order, _),) = c.undelivered_orders()
+        dep, stake = rm.deposit_of(c.account.address, node), read_node(w.lnet.suite, node).stake
+        assert c.pursue_orders() == []  # before the deadline there is nothing to demand
+        w.lnet.net.advance_to(order.deadline + 1)
+        assert [a.split()[0] for a in c.pursue_orders()] == ["demanded"]
+        w.lnet.net.advance_to(rm.demand_of(order).due)
+        assert [a.split()[0] for a in c.pursue_orders()] == ["resolved"]
+        assert c.undelivered_orders() == []
+        assert rm.nonce_used(c.account.address, node, order.nonce)
+        assert read_node(w.lnet.suite, node).stake == stake - R_SLASH
+        assert rm.pending(c.account.address) == rm.param("demand_bond")  # the bond is back
+        assert rm.deposit_of(c.account.address, node) == dep  # nothing paid
+    finally:
+        killer.join()
+        w.lnet.spawn(w.honest)
+        w.lnet.wait_ready(w.honest)

@@ -236,3 +236,123 @@ def test_key_uploads_are_held_per_job_and_counted_once_per_client(tmp_path: Path
     assert db.drop_keys([rows[2], rows[3]]) == [b]
     assert db.drop_keys([rows[4]]) == [a]
     assert db.key_bytes_of("0xc1") == 0
+
+
+def _job_for(svc: NodeService, suite, owner, mid: int, pkg):  # type: ignore[no-untyped-def]
+    """A client's open ZK job on ``svc`` (registered, staked) and its signed, encrypted request."""
+    import json
+
+    import numpy as np
+
+    from veilproof.chain.deploy import ONE_VEIL
+    from veilproof.chain.job_market import JobMode
+    from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
+    from veilproof.zk.instances import input_commitment
+
+    net = suite.net
+    net.fund(svc.address)
+    suite.token.mint(svc.address, 500 * ONE_VEIL, sender=owner)
+    svc.cfg.stake = 200 * ONE_VEIL
+    svc.ensure_registered_and_staked("http://127.0.0.1:9")
+    client = Account.create()
+    net.fund(client.address)
+    suite.token.mint(client.address, 10 * ONE_VEIL, sender=owner)
+    suite.token.approve(suite.market.address, 10 * ONE_VEIL, sender=client)
+    x = np.zeros(pkg.input_shape, dtype=np.float64)
+    commit = input_commitment(pkg.settings, x).to_bytes(32, "big")
+    rcpt = suite.market.open_job(
+        mid, svc.address, commit, int(JobMode.ZK), net.now() + 3600, max_price=10 * ONE_VEIL, sender=client
+    )
+    job_id = suite.market.opened_job_id(rcpt)
+    env = encrypt_for_node(svc.pubkey, json.dumps(x.tolist()).encode())
+    body = json.dumps({"encrypted_input": "0x" + env.hex()}).encode()
+    sig = sign_request(client, RequestSig(net.chain_id, suite.market.address, svc.address, job_id), body)
+    return job_id, env, body, sig
+
+
+@pytest.mark.slow
+def test_a_job_whose_start_job_the_chain_refuses_is_proven_meanwhile_but_never_delivered(
+    tmp_path: Path, published, mlp, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """#14: the worker proves while admission's ``start_job`` is mined (it was awaited first: ~20 ms of
+    every job). Fault injected: the chain refuses ``start_job`` after the proof is done. The node must
+    not deliver (no pre-sign check, no submit, no record: the client may retry), and the job stays
+    open and unstarted on chain; the client is told why (JobNotOpen)."""
+    from veilproof.chain.job_market import JobStatus
+    from veilproof.errors import ContractReverted
+    from veilproof.node.errors import JobNotOpen
+
+    net, suite, owner, mid = published
+    svc = _service(
+        tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
+    )
+    svc.load_models()
+    job_id, env, body, sig = _job_for(svc, suite, owner, mid, mlp.package)
+    proven = threading.Event()
+    real_prove = svc._prove
+
+    def prove(lm, x):  # type: ignore[no-untyped-def]
+        r = real_prove(lm, x)
+        proven.set()
+        return r
+
+    def refused_start(job_id: int, *, sender) -> None:  # type: ignore[no-untyped-def]
+        assert proven.wait(90), "the worker did not prove while start_job was in flight"
+        raise ContractReverted("job not open", "start_job")
+
+    delivered: list[str] = []
+    monkeypatch.setattr(svc, "_prove", prove)
+    monkeypatch.setattr(svc.suite.market, "start_job", refused_start)
+    monkeypatch.setattr(svc.suite.market, "check_submit_zk", lambda *a, **k: delivered.append("check"))
+    monkeypatch.setattr(svc.suite.market, "submit_zk", lambda *a, **k: delivered.append("submit"))
+    try:
+        with pytest.raises(JobNotOpen, match="cannot be started"):
+            svc.submit_zk(job_id, env, body, sig)
+        svc.pool.shutdown()  # waits for the worker
+        assert proven.is_set() and delivered == []
+        assert svc.db.get(job_id) is None  # forgotten: the client may retry
+        job = suite.market.read_job(job_id)
+        assert job.status == JobStatus.OPEN and job.started_at == 0
+    finally:
+        svc.prover.close()
+
+
+@pytest.mark.slow
+def test_a_started_jobs_proof_overlaps_its_start_job(tmp_path: Path, published, mlp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same with ``start_job`` mined (after a 1 s delay injected): the job is submitted and paid,
+    and the worker waited for the transaction only for what was left of it after its proof."""
+    from veilproof.chain.job_market import JobStatus
+    from veilproof.protocol.api import JobState
+
+    net, suite, owner, mid = published
+    svc = _service(
+        tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
+    )
+    svc.load_models()
+    job_id, env, body, sig = _job_for(svc, suite, owner, mid, mlp.package)
+    real_start = svc.suite.market.start_job
+    proven = threading.Event()
+    real_prove = svc._prove
+
+    def prove(lm, x):  # type: ignore[no-untyped-def]
+        r = real_prove(lm, x)
+        proven.set()
+        return r
+
+    def slow_start(job_id: int, *, sender):  # type: ignore[no-untyped-def]
+        assert proven.wait(90)
+        return real_start(job_id, sender=sender)
+
+    monkeypatch.setattr(svc, "_prove", prove)
+    monkeypatch.setattr(svc.suite.market, "start_job", slow_start)
+    try:
+        svc.submit_zk(job_id, env, body, sig)
+        svc.pool.shutdown()
+        row = svc.db.get(job_id)
+        assert row is not None and JobState(row.state) == JobState.SUBMITTED, row and row.error
+        assert suite.market.read_job(job_id).status in (JobStatus.SUBMITTED, JobStatus.SETTLED)
+        phases = svc.timers.get(job_id).report().phases
+        assert "verify" not in phases  # the chain's eth_call verified the proof, not the prover twice
+        assert phases["start_job"] > 0  # the worker's wait for the transaction after its proof
+    finally:
+        svc.prover.close()

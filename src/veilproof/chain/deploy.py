@@ -214,3 +214,14 @@ def deploy_receipt_market(
             getattr(rm, f"set_{name}")(value, sender=owner)
     d.extra["receipt_market"] = c.address
     return d
+
+
+def deploy_data_market(
+    net: Network, owner: LocalAccount, d: Deployment, delivery_window: int = 24 * 3600
+) -> Deployment:
+    """Deploy the consented data market (DataRegistry, paid in the suite's token) next to the suite
+    (docs/data-market.md); ``owner`` is its owner and first quality scorer."""
+    from veilproof.chain.data_registry import deploy_data_registry
+
+    d.extra["data_registry"] = deploy_data_registry(net, owner, d.token, delivery_window).address
+    return d

@@ -157,6 +157,10 @@ class JobMarket(ContractFacade):
     def escrowed(self) -> int:
         return int(self._call("escrowed"))
 
+    def data_owed(self, registry: str, sale_id: int) -> int:
+        """Inference royalties owed to a data sale's contributors, collected by its DataRegistry (#15)."""
+        return int(self._call("data_owed", to_checksum_address(registry), sale_id))
+
     def token_address(self) -> str:
         return str(self._call("token"))
 

@@ -58,6 +58,23 @@ class OnchainDataset:
         return self.merkle_root != ZERO32_HEX
 
 
+@dataclass(frozen=True)
+class DataLineage:
+    """``ModelRegistry.data_lineage``: the compute-to-data sale a model came from (zero registry: none)."""
+
+    registry: str
+    sale_id: int
+    version_id: int
+    record_root: str
+    consent_root: str
+    algo_hash: str
+    result_hash: str
+
+    @property
+    def named(self) -> bool:
+        return int(self.registry, 16) != 0
+
+
 class ModelRegistry(ContractFacade):
     CONTRACT = "ModelRegistry"
 
@@ -149,6 +166,21 @@ class ModelRegistry(ContractFacade):
     def retire(self, model_id: int, *, sender: LocalAccount) -> Receipt:
         """Stop new jobs for this model, for good (open jobs still complete)."""
         return self._send("retire", model_id, sender=sender)
+
+    def set_data_lineage(
+        self, model_id: int, registry: str, sale_id: int, *, sender: LocalAccount
+    ) -> Receipt:
+        """Name, once, the delivered compute-to-data sale (of DataRegistry ``registry``) the model
+        was trained by; the registry copies the version's record and consent roots from it."""
+        return self._send("set_data_lineage", model_id, to_checksum_address(registry), sale_id, sender=sender)
+
+    def data_lineage(self, model_id: int) -> DataLineage:
+        reg, sale, ver, rroot, croot, algo, result = self._call("data_lineage", model_id)
+        return DataLineage(reg, int(sale), int(ver), hex32(rroot), hex32(croot), hex32(algo), hex32(result))
+
+    def data_royalty_bps(self, model_id: int) -> int:
+        """Share (bps) of the model's royalty owed to its training data's contributors (#15)."""
+        return int(self._call("data_royalty_bps", model_id))
 
     def transfer_model(self, model_id: int, to: str, *, sender: LocalAccount) -> Receipt:
         return self._send("transfer_model", model_id, to_checksum_address(to), sender=sender)

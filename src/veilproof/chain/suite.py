@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from veilproof.chain.data_registry import DataRegistry
 from veilproof.chain.deploy import Deployment
 from veilproof.chain.fhe_quorum import FheQuorum
 from veilproof.chain.job_market import JobMarket
@@ -66,3 +67,11 @@ class Suite:
         """The pay-on-proof ReceiptMarket, or None when it is not deployed."""
         addr = self.deployment.extra.get("receipt_market")
         return ReceiptMarket(self.net, addr) if addr else None
+
+    @property
+    def data(self) -> DataRegistry:
+        """The consented data market (DataRegistry); ConfigError when it is not deployed."""
+        addr = self.deployment.extra.get("data_registry")
+        if not addr:
+            raise ConfigError("no DataRegistry in the deployment: run deploy_data_market first")
+        return DataRegistry(self.net, addr)

@@ -11,7 +11,9 @@ from veilproof.chain.deploy import (
     CHALLENGE_WINDOW_S,
     ONE_VEIL,
     Deployment,
+    ReceiptParams,
     SuiteParams,
+    deploy_receipt_market,
     deploy_suite,
     deploy_zk_verifier,
 )
@@ -94,6 +96,11 @@ def deploy(
     account: str = AccountName,
     mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
     zk: bool = typer.Option(True, "--zk/--no-zk", help="Also deploy EZKL's reusable verifier + adapter."),
+    receipts: bool = typer.Option(
+        True,
+        "--receipts/--no-receipts",
+        help="Also deploy ReceiptMarket: pay-on-proof ZK jobs settled by batched receipts (needs --zk).",
+    ),
     incentives: bool = typer.Option(
         True,
         "--incentives/--no-incentives",
@@ -106,10 +113,18 @@ def deploy(
 ) -> None:
     """Deploy the contract suite and write the addresses file (<home>/deployment.json).
 
-    By default the whole suite: core market, EZKL's verifier and the incentive layer (Rewards mints
-    VEIL from then on, so the bootstrap --mint happens first), so `veilproof validator start` works.
+    By default the whole suite: core market, EZKL's verifier, the pay-on-proof ReceiptMarket
+    (docs/settlement.md: `infer(eager=False)`, nodes settle receipts in batches) and the incentive
+    layer (Rewards mints VEIL from then on, so the bootstrap --mint happens first), so `veilproof
+    validator start` works.
     """
     p = paths(home)
+    if receipts and not zk:
+        fail(
+            ConfigError(
+                "--receipts needs --zk: ReceiptMarket verifies claims with the ZK verifier (or pass --no-receipts)"
+            )
+        )
     try:
         net = open_network(p, chain_url)
         owner = load_account(p, account, create=True)
@@ -123,6 +138,8 @@ def deploy(
 
             v = evm.compile_reusable_verifier()
             deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
+            if receipts:  # the production parameters: JobMarket's slash and fee (chain/deploy.py)
+                deploy_receipt_market(net, owner, d, ReceiptParams())
         suite = Suite.attach(net, d)
         if mint:
             suite.token.mint(owner.address, mint * ONE_VEIL, sender=owner)
@@ -177,8 +194,9 @@ def status(
             "chain_id": d.chain_id,
             "block": net.w3.eth.block_number,
             "contracts": {
-                k: {"address": getattr(d, k), "code": len(net.w3.eth.get_code(getattr(d, k))) > 0}
-                for k in ("token", "models", "nodes", "market")
+                k: {"address": a, "code": len(net.w3.eth.get_code(a)) > 0}
+                for k, a in [(k, getattr(d, k)) for k in ("token", "models", "nodes", "market")]
+                + [(k, a) for k, a in d.extra.items() if k == "receipt_market"]
             },
             "veil_supply": s.token.total_supply() / ONE_VEIL,
             "models": s.models.model_count(),

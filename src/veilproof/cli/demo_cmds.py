@@ -19,6 +19,7 @@ def demo(
     ),
     fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
     fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
+    data: bool = typer.Option(False, "--data", help="Also run the consented data-market step (~40 s)."),
     json_out: bool = JsonOut,
     explorer: bool = typer.Option(
         False, "--explorer", help="At the end, serve the explorer on http://127.0.0.1:8090 until Ctrl-C."
@@ -42,7 +43,9 @@ def demo(
     )
     try:
         with engine_output(paths(None)):
-            report = run_demo(chain_url=chain_url, workdir=workdir, console=out, fl=fl, explorer=explorer)
+            report = run_demo(
+                chain_url=chain_url, workdir=workdir, console=out, fl=fl, explorer=explorer, data=data
+            )
     except VeilproofError as e:
         fail(e)
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)

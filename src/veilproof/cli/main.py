@@ -70,6 +70,8 @@ def _main(
 from veilproof.cli.account_cmds import account_app, transfer, withdraw  # noqa: E402
 from veilproof.cli.chain_cmds import chain_app, deploy, status  # noqa: E402
 from veilproof.cli.client_cmds import infer, jobs, models, nodes, refund  # noqa: E402
+from veilproof.cli.dao_cmds import dao_app  # noqa: E402
+from veilproof.cli.data_cmds import data_app  # noqa: E402
 from veilproof.cli.demo_cmds import demo  # noqa: E402
 from veilproof.cli.explorer_cmds import explorer  # noqa: E402
 from veilproof.cli.fl_cmds import fl_app, train_app  # noqa: E402
@@ -81,6 +83,7 @@ from veilproof.cli.validator_cmds import validator_app  # noqa: E402
 app.add_typer(chain_app, name="chain")
 app.add_typer(account_app, name="account")
 app.add_typer(model_app, name="model")
+app.add_typer(data_app, name="data")
 app.add_typer(node_app, name="node")
 app.command("deploy")(deploy)
 app.command("status")(status)
@@ -97,6 +100,7 @@ app.command("simulate")(simulate)
 app.add_typer(validator_app, name="validator")
 app.add_typer(train_app, name="train")
 app.add_typer(fl_app, name="fl")
+app.add_typer(dao_app, name="dao")
 
 if __name__ == "__main__":
     app()

@@ -156,6 +156,11 @@ def start(
     json_out: bool = typer.Option(
         False, "--json", help="Print one JSON line (endpoint, address, pid) once serving."
     ),
+    refuse_tainted_data: bool = typer.Option(
+        True,
+        "--refuse-tainted-data/--serve-tainted-data",
+        help="Refuse models trained on a data version holding a revoked record (issue #15; default on).",
+    ),
 ) -> None:
     """Stake, announce endpoint and models, check artifacts against the chain, then serve."""
     from veilproof.node.config import NodeConfig, announced_endpoint
@@ -173,7 +178,7 @@ def start(
                 home=p.home, chain_url=url, deployment_file=p.deployment, account_name=account,
                 models=_parse_models(model), host=host, port=port, public_url=public_url, workers=workers,
                 queue_limit=queue_limit, stake=stake * 10**18, artifact_sources=list(fetch_from),
-                offers=_parse_prices(price),
+                offers=_parse_prices(price), refuse_tainted_data=refuse_tainted_data,
             )  # fmt: skip
             announced_endpoint(cfg)  # an unreachable announcement fails before the password prompt
             load_account(p, account)  # fail early on a wrong password

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -446,9 +446,11 @@ class Client:
         settings = self._settings(m, offer)
         x = self._salted(m, offer, settings, x)
         commitment = input_commitment(settings, x).to_bytes(32, "big")
-        self._ensure_deposit(rm, offer.address, m.price)
+        # Priced like a JobMarket job on this node (#14): the list price, or the owner's royalty plus the
+        # node's offer (``offer.price``, read from NodeRegistry); the node refuses an order below it.
+        self._ensure_deposit(rm, offer.address, offer.price)
         deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline"))
-        order = Order(self.account.address, offer.address, m.model_id, commitment, m.price, deadline,
+        order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
                       self._next_nonce(rm, offer.address))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
@@ -468,19 +470,29 @@ class Client:
                 raise
             # The node counts every order it has not settled yet (it settles in batches), each at max
             # price + claim surcharge: top up once and send the same signed order again.
-            self._top_up(rm, offer.address, m.price)
+            self._top_up(rm, offer.address, offer.price)
             accepted = api.submit_order(req)
         oh = "0x" + rm.order_hash(order).hex()
         if accepted.order_hash.lower() != oh:
             raise ResultMismatch(f"node names order {accepted.order_hash}, expected {oh}", {"order": oh})
+        # Kept until the delivery arrives: an accepted order the node never delivers is demanded on
+        # chain after its deadline by pursue_orders (the node's acceptance is the evidence).
+        self._remember_order(order, oh, _hex_bytes(accepted.acceptance_signature))
         say(f"order {oh[:12]}… accepted by node {offer.address[:10]}…; node is proving")
-        st = api.wait_order(oh, self.job_timeout, self.poll_interval)
+        try:
+            st = api.wait_order(oh, self.job_timeout, self.poll_interval)
+        except NoResult as e:
+            e.details.setdefault("order", oh)
+            raise
         timings["node"] = time.perf_counter() - t1
         paid = PaidOrder(order, oh, _hex_bytes(accepted.acceptance_signature), st.delivery, [], timings)
         if st.delivery is None:
             raise NoResult(
-                f"order {oh}: node {st.state}: {st.error}; demand after the deadline", {"order": oh}
+                f"order {oh}: node {st.state}: {st.error}; demanded on chain after the deadline "
+                "(pursue_orders)",
+                {"order": oh},
             )
+        self._forget_order(oh)  # delivered: paid by receipt, or challenged below
         t2 = time.perf_counter()
         try:
             paid.outputs = self._verify_delivery(m, offer, settings, order, st.delivery)
@@ -583,6 +595,82 @@ class Client:
             details,
         ) from cause
 
+    # Orders accepted but not delivered: demanded on chain, then resolved ---------------------------
+    def _orders_dir(self) -> Path:
+        return self.home / "orders"
+
+    def _remember_order(self, order: Order, order_hash: str, acceptance_sig: bytes) -> None:
+        d = self._orders_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        fields = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in asdict(order).items()}
+        rec = {"order": fields, "acceptance_sig": "0x" + acceptance_sig.hex()}
+        (d / f"{order_hash}.json").write_text(json.dumps(rec))
+
+    def _forget_order(self, order_hash: str) -> None:
+        (self._orders_dir() / f"{order_hash}.json").unlink(missing_ok=True)
+
+    def undelivered_orders(self) -> list[tuple[Order, bytes]]:
+        """Accepted pay-on-proof orders whose delivery this client never received (kept in
+        ``home/orders``), with the node's acceptance signatures."""
+        out = []
+        for f in sorted(self._orders_dir().glob("0x*.json")):
+            rec = json.loads(f.read_text())
+            o = dict(rec["order"])
+            for k in ("input_commitment", "eval_keys_hash"):
+                o[k] = bytes.fromhex(o[k].removeprefix("0x"))
+            out.append((Order(**o), _hex_bytes(rec["acceptance_sig"])))
+        return out
+
+    def pursue_orders(self) -> list[str]:
+        """Enforce the orders a node accepted and never delivered: once an order's deadline passed,
+        ``demand`` it on chain (with the market's bond); once the node's response window passed without
+        an answer, ``resolve`` it (the node is slashed, the bond comes back, nothing was paid). Orders
+        found paid or closed on chain are forgotten. Returns what was done.
+
+        Why not inside :meth:`infer`: the deadline is up to ``max_deadline`` away and the response
+        window as long again; blocking an inference call (or a process that may be gone by then) on
+        it is wrong. It runs at the start of every pay-on-proof :meth:`infer` (a caller may also run it
+        on a timer); a node that answers the demand (``claim_with_proof``) is paid the
+        order's price plus the claim surcharge and the bond: the client demands only what it did not
+        receive."""
+        rm = self.suite.receipts
+        if rm is None or not self._orders_dir().exists():
+            return []
+        done: list[str] = []
+        now = self.net.now()
+        for order, acceptance in self.undelivered_orders():
+            if order.client.lower() != self.account.address.lower():
+                continue  # another account's order in a shared home: only its client can demand it
+            oh = "0x" + rm.order_hash(order).hex()
+            try:
+                done += self._pursue(rm, order, acceptance, oh, now)
+            except ContractReverted as e:  # e.g. answered or resolved by someone else at the same time
+                log.warning("order %s: %s refused: %s", oh[:12], e.function, e.reason)
+        return done
+
+    def _pursue(self, rm: ReceiptMarket, order: Order, acceptance: bytes, oh: str, now: int) -> list[str]:
+        """One step for one undelivered order (see :meth:`pursue_orders`)."""
+        if rm.nonce_used(order.client, order.node, order.nonce):
+            self._forget_order(oh)  # paid (a claim answered it), challenged or resolved
+            return []
+        d = rm.demand_of(order)
+        if d.due == 0:
+            if now <= order.deadline:
+                return []
+            if now > order.deadline + rm.param("claim_window"):
+                self._forget_order(oh)  # too late to demand: the node cannot claim either
+                return []
+            bond = rm.param("demand_bond")
+            if bond:
+                self.suite.token.approve(rm.address, bond, sender=self.account)
+            rm.demand(order, acceptance, sender=self.account)
+            return [f"demanded {oh[:12]}"]
+        if now >= d.due:
+            rm.resolve(order, sender=self.account)
+            self._forget_order(oh)
+            return [f"resolved {oh[:12]} (node slashed, bond back)"]
+        return []
+
     def pay_receipt(self, paid: PaidOrder, offer: NodeOffer) -> str:
         """Sign the receipt for a verified delivery and post it to the node (it settles in a batch)."""
         rm = self._receipt_market()
@@ -601,6 +689,8 @@ class Client:
         self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress
     ) -> InferenceResult:
         t0 = time.perf_counter()
+        for what in self.pursue_orders():  # earlier orders a node accepted and never delivered
+            say(what)
         paid = self.order_zk(m, offer, x, say)
         self.pay_receipt(paid, offer)
         say(f"order {paid.order_hash[:12]}…: proof verified locally, receipt sent")

@@ -73,6 +73,8 @@ def run_demo(
     console: Console | None = None,
     fl: bool = False,
     explorer: bool = False,
+    data: bool = False,
+    dao: bool = True,
 ) -> DemoReport:
     console = console or Console()
     report = DemoReport()
@@ -262,6 +264,27 @@ def run_demo(
                 flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
+        if data:  # 12. consented data market (~40 s, so behind --data): demo/data_step.py
+            from veilproof.demo.data_step import run_data_step
+
+            with step(
+                report, console, "data market: consents, a revocation, compute-to-data, Shapley pay, lineage"
+            ):
+                dsr = run_data_step(lnet.net, suite, owner, say)
+            report.gas.update({f"data {k}": g for k, g in dsr.gas.items()})
+            report.facts.update({f"data: {k}": v for k, v in dsr.rows()})
+        if dao:  # 13. the DAO (#17): last, since it hands every admin power to the timelock
+            from veilproof.demo.dao_step import run_dao_step
+
+            with step(
+                report, console, "DAO: window change through the timelock; grant paid on a provable model"
+            ):
+                dr = run_dao_step(lnet.net, suite.deployment, owner, lambda who, ds: publish_model(
+                    suite, who, name="open-mlp-grant", price=ONE_VEIL, onnx_hash=pkg.commitments()["onnx_hash"],
+                    zk=pkg, datasets=[ds]).model_id, say)  # fmt: skip
+            report.gas.update({f"dao {k}": g for k, g in dr.gas.items()})
+            report.facts["dao_window_after_timelock"] = f"{dr.window_before} -> {dr.window_after} s"
+            report.facts["dao_grant_paid_veil"] = dr.grant_paid / ONE_VEIL
         report.total_s = time.perf_counter() - t_start
         print_report(report, console)
         if explorer:  # keeps the network up and browsable until Ctrl-C (veilproof demo --explorer)

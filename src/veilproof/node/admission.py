@@ -1,9 +1,10 @@
 """Admission: every check of a job request before any work, in this order: the job exists on chain,
 is assigned to this node, is open (so it is funded: the price sits in escrow), has time left, the request
 is signed by the job's client, the input matches the job's input commitment, and the job was not served
-before. Then a worker slot is reserved, the job is recorded, taken on chain (``start_job``) and queued
-on the reserved slot: a job the chain says this node started always has a worker (see
-:class:`veilproof.node.pool.Reservation`)."""
+before. Then a worker slot is reserved, the job is recorded, queued on the reserved slot and taken on chain
+(``start_job``): a job the chain says this node started always has a worker (see
+:class:`veilproof.node.pool.Reservation`), and the worker computes while ``start_job`` is mined but
+delivers nothing before it is (see :class:`veilproof.node.core.StartGate`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from veilproof.chain.erc1271 import Erc1271, has_code
 from veilproof.chain.job_market import JobMode, JobStatus, OnchainJob
 from veilproof.errors import ContractReverted, InputError, VeilproofError
 from veilproof.node import store as st
-from veilproof.node.core import NodeCore, chain_down, log
+from veilproof.node.core import NodeCore, StartGate, chain_down, log
 from veilproof.node.errors import (
     BadInput,
     BadSignature,
@@ -31,6 +32,7 @@ from veilproof.node.errors import (
 from veilproof.node.pool import Reservation
 from veilproof.node.timings import JobTimer, phase
 from veilproof.node.timings import current as current_timer
+from veilproof.node.timings import suspended as suspended_timer
 from veilproof.protocol import RequestSig, recover_request_signer
 from veilproof.protocol.api import (
     EVAL_KEYS_HEADER,
@@ -74,6 +76,8 @@ class Admission(NodeCore):
             raise DeadlinePassed(f"job {job_id} deadline has passed or is too close")
         if job.model_id not in self.models:
             raise NotServed(f"this node does not serve model {job.model_id}")
+        with phase("chain_reads"):
+            self.lineage.require(job.model_id)  # issue #15: TaintedLineage once its data is revoked
         if mode == JobMode.ZK:
             with phase("chain_reads"):
                 self._require_verifiable(job.model_id)
@@ -111,7 +115,9 @@ class Admission(NodeCore):
         except (ValueError, VeilproofError):
             return False
 
-    def _record_and_enqueue(self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None) -> None:
+    def _record_and_enqueue(
+        self, job: OnchainJob, payload: bytes, eval_keys_hash: str | None = None, key_bytes: int | None = None
+    ) -> None:
         """Reserve a worker slot, record the job, take it on chain (``start_job``: from now on a missed
         deadline is slashable), then queue it on the reserved slot, which cannot fail.
 
@@ -134,29 +140,42 @@ class Admission(NodeCore):
             deadline=job.deadline, state=JobState.ACCEPTED, payload=payload, eval_keys_hash=eval_keys_hash,
         )  # fmt: skip
         try:
-            with phase("record"), self.db.session() as s:
-                s.add(row)
+            with phase("record"):
+                self.db.add_job(row, key_bytes)
         except DbIntegrityError as e:
             slot.release()
             raise Replay(f"job {job.job_id} was already submitted to this node (replay)") from e
         timer = current_timer()
         if timer is not None:
             self.timers.adopt(job.job_id, timer, job.model_id)
+        # Queued before start_job is mined: the worker proves (or runs the FHE circuit) meanwhile and
+        # waits for this transaction's outcome before anything leaves the node (the pre-sign check, the
+        # submit, the stored output): nothing is delivered for a job the chain has not started.
+        gate = StartGate()
+        self.start_gates[job.job_id] = gate
+        self._enqueue(job.job_id, job.mode, slot)
         try:
-            with phase("start_job"):
+            with suspended_timer():  # the worker's phases cover this time (it waits for it: start_job)
                 self.suite.market.start_job(job.job_id, sender=self.account)
             self.started_here.add(job.job_id)
+            gate.open(True)
         except ContractReverted as e:
-            self._undo(job.job_id, slot)
+            self._refused(job.job_id, gate)
             raise JobNotOpen(f"job {job.job_id} cannot be started: {e.reason}") from e
         except Exception as e:
             if not chain_down(e):
-                self._undo(job.job_id, slot)
+                self._refused(job.job_id, gate)
                 raise
             log.warning(
                 "job %s: start_job unconfirmed (%s); the worker settles it", job.job_id, type(e).__name__
             )
-        self._enqueue(job.job_id, job.mode, slot)
+            gate.open(None)
+
+    def _refused(self, job_id: int, gate: StartGate) -> None:
+        """The chain refused ``start_job``: forget the job (the client may retry) and tell its worker,
+        which drops whatever it computed (its slot frees when it returns)."""
+        self.db.delete(job_id)
+        gate.open(False)
 
     def _undo(self, job_id: int, slot: Reservation) -> None:
         self.db.delete(job_id)
@@ -290,9 +309,8 @@ class Admission(NodeCore):
                 f"evaluation keys: {ek_size} bytes, this circuit needs {info.evaluation_key_bytes} "
                 "(generated for another circuit)",
             )
-        # Held for as long as this job needs them (counted in this client's quota).
-        with phase("record"):
-            self.db.add_keys(eval_keys_hash, job.client, job.job_id, ek_size, job.deadline)
-        self._record_and_enqueue(job, ciphertext, eval_keys_hash)
+        # The keys are held for as long as this job needs them (counted in this client's quota):
+        # recorded with the job, in its commit.
+        self._record_and_enqueue(job, ciphertext, eval_keys_hash, key_bytes=ek_size)
 
     # --- work ----------------------------------------------------------------------------------

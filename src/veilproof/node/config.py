@@ -48,6 +48,9 @@ class NodeConfig:
     # or once the oldest has waited this long (and at once when a client's withdrawal is pending).
     settle_batch: int = 20
     settle_interval_s: float = 300.0
+    # After settling or claiming, the node pulls its ReceiptMarket earnings (``collect``) once they reach
+    # this much (VEIL base units; 0: whenever anything is pending): one transfer per batch, not per job.
+    collect_min: int = 0
     # Slow clients (see node/app.py _read_limited and node/runner.py): a body must keep arriving
     # (idle), and arrive whole in time; a request head must arrive in time; connections are capped.
     body_idle_s: float = 10.0
@@ -55,6 +58,10 @@ class NodeConfig:
     head_timeout_s: float = 10.0
     keep_alive_s: float = 5.0
     max_connections: int = 256
+    # Data-lineage policy (issue #15, node/data_policy.py): refuse a model trained on a data version
+    # that holds a revoked record (at start, and per job with the reading cached this many seconds).
+    refuse_tainted_data: bool = True
+    lineage_recheck_s: float = 30.0
 
 
 def _wildcard(host: str) -> bool:

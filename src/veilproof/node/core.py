@@ -28,6 +28,7 @@ from veilproof.chain.suite import Suite
 from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
 from veilproof.node import store as st
 from veilproof.node.config import NodeConfig, ServedModel
+from veilproof.node.data_policy import LineagePolicy
 from veilproof.node.errors import BadInput, NotServed
 from veilproof.node.pool import Reservation, WorkerPool
 from veilproof.node.proving import ProcessProver
@@ -64,6 +65,29 @@ def chain_down(e: BaseException) -> bool:
 #: Gas for a ZK submit, fixed: verifying a Halo2 proof in the EVM is the slow part of an estimate and need
 #: not run twice (~0.9M is used).
 ZK_SUBMIT_GAS = 2_500_000
+
+
+class StartGate:
+    """Admission's ``start_job`` of one job, as its worker sees it: the worker computes while the
+    transaction is mined, then :meth:`wait`s for it before anything leaves the node.
+
+    Why: a small model's whole proof is ~2 s and ``start_job`` ~20 ms of it; awaited before the job is
+    queued it was pure overhead. The guarantee stays: nothing is delivered (no pre-sign check, no
+    signed claim, no submit, no stored FHE output) for a job whose ``start_job`` the chain refused.
+    Outcomes: True (mined), False (refused: admission forgot the job and told the client), None
+    (unconfirmed, the connection failed: the worker reads the chain and starts the job if needed)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._outcome: bool | None = None
+
+    def open(self, outcome: bool | None) -> None:
+        self._outcome = outcome
+        self._event.set()
+
+    def wait(self) -> bool | None:
+        self._event.wait()
+        return self._outcome
 
 
 @dataclass
@@ -108,8 +132,13 @@ class NodeCore:
         self.timers = TimerBook()  # where each job's time goes (GET /jobs/{id} "timings")
         # Jobs whose start_job this process saw mined: the worker need not read them back from the chain.
         self.started_here: set[int] = set()
+        # Jobs whose admission's start_job may still be in flight: their worker waits on the gate.
+        self.start_gates: dict[int, StartGate] = {}
+        # Jobs a worker is on now (reported as "running"; the database says "accepted" until the end).
+        self.running: set[int] = set()
         # model id -> when the market's verifier was last seen to know its VKA (see zk_model_registered).
         self._registered_seen: dict[int, float] = {}
+        self.lineage = LineagePolicy(suite, cfg.refuse_tainted_data, cfg.lineage_recheck_s)
         self.claims = ClaimSigner(account, self.chain_id, suite.market.address)
         self.models: dict[int, LoadedModel] = {}
         self.started = time.time()

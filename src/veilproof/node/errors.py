@@ -44,6 +44,12 @@ class BadSignature(NodeRefusal):
     """The request signature is missing, malformed, or not from the job's client (nor its wallet)."""
 
 
+class PriceBelowOffer(BadInput):
+    """An order's ``max_price`` is below what this node charges for the model now (the owner's royalty
+    plus the node's offer, ``NodeRegistry.set_offer``): order at the quote ``veilproof nodes --model``
+    shows."""
+
+
 class NotAssigned(NodeRefusal):
     """The job is assigned to another node on chain."""
 
@@ -54,6 +60,11 @@ class UnknownJob(NodeRefusal):
 
 class NotServed(NodeRefusal):
     """This node does not serve the job's model (or not in the requested mode)."""
+
+
+class TaintedLineage(NotServed):
+    """The model's data lineage is refused by the node's policy: trained on a data version holding a
+    revoked record (and not retrained), or lineage the node cannot check (issue #15)."""
 
 
 class UnknownArtifact(NodeRefusal):

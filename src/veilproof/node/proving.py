@@ -23,7 +23,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +96,9 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> tuple[ZkResult, dict[str, Any]]:
+def _prove_in_worker(
+    store_root: str, digest: str, x: np.ndarray, local_verify: bool = True
+) -> tuple[ZkResult, dict[str, Any]]:
     from veilproof.models.package import prove
     from veilproof.zk.prover import EzklProver
 
@@ -101,7 +106,7 @@ def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> tuple[ZkRes
     loads = _LOADS
     pkg = _package(store_root, digest)
     t1 = time.perf_counter()
-    engine = EzklProver()
+    engine = EzklProver(verify_after_prove=local_verify)
     result = prove(pkg, x, engine)
     t2 = time.perf_counter()
     phases = {"load": t1 - t0, **engine.phases}
@@ -109,6 +114,27 @@ def _prove_in_worker(store_root: str, digest: str, x: np.ndarray) -> tuple[ZkRes
     phases["prove_checks"] = max((t2 - t1) - sum(engine.phases.values()), 0.0)
     stats = {"phases": phases, "pid": os.getpid(), "package_loads": _LOADS, "loaded_for_job": _LOADS - loads}
     return result, stats
+
+
+#: Whether the proof of the job this thread handles is verified in the prover before it is returned
+#: (True) or verified by the chain's ``eth_call`` before the node signs anything (False, see
+#: :func:`chain_verifies`).
+_LOCAL_VERIFY: ContextVar[bool] = ContextVar("veilproof_local_verify", default=True)
+
+
+@contextmanager
+def chain_verifies() -> Iterator[None]:
+    """Proofs made in the enclosed block skip the prover's local verify. Only for a caller that
+    verifies the proof on chain (``eth_call``) before it signs or delivers it: the JobMarket path's
+    pre-sign check runs the market's verifier on the same proof, so the local verify was the same
+    check twice. The pay-on-proof path keeps it (nothing on chain checks its proof before delivery).
+    A context variable rather than a parameter: ``_prove`` is the one override point of the demo's
+    cheater and the tests' slow node, and its signature stays."""
+    token = _LOCAL_VERIFY.set(False)
+    try:
+        yield
+    finally:
+        _LOCAL_VERIFY.reset(token)
 
 
 class ProcessProver:
@@ -149,7 +175,9 @@ class ProcessProver:
         """Prove in a worker process; the worker's own phases go into the current job's timer."""
         pool = self._ensure_pool()
         t = time.perf_counter()
-        job = pool.submit(_prove_in_worker, str(package.store.root), package.manifest_digest, x)
+        job = pool.submit(
+            _prove_in_worker, str(package.store.root), package.manifest_digest, x, _LOCAL_VERIFY.get()
+        )
         result, stats = job.result()
         timer = timings.current()
         if timer is not None:

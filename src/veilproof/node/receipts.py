@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from eth_account import Account
 
+from veilproof.chain.node_registry import job_price
 from veilproof.chain.receipt_market import (
     MAX_BATCH,
     Order,
@@ -37,6 +38,7 @@ from veilproof.node.errors import (
     DeadlinePassed,
     JobNotOpen,
     NotServed,
+    PriceBelowOffer,
     Replay,
     UnknownJob,
 )
@@ -107,10 +109,15 @@ class Receipts(NodeCore):
             raise BadSignature("client_signature: not signed by order.client")
         if order.model_id not in self.models:
             raise NotServed(f"this node does not serve model {order.model_id}")
+        self.lineage.require(order.model_id)  # issue #15: TaintedLineage once its data is revoked
         lm = self.models[order.model_id]
         zk = lm.require_zk()
-        if order.max_price < lm.onchain.price:
-            raise BadInput(f"order.max_price: at least the model's price {lm.onchain.price}")
+        quote = self._order_price(lm)
+        if order.max_price < quote:
+            raise PriceBelowOffer(
+                f"order.max_price: {order.max_price} is below this node's price for model {order.model_id} "
+                f"({quote}: {self._price_terms(lm)}); sign the order at {quote} or more"
+            )
         if order.deadline <= self.chain_now() + self.cfg.deadline_margin:
             raise DeadlinePassed("order.deadline: passed or too close")
         envelope = _unhex(req.encrypted_input, "encrypted_input")
@@ -160,6 +167,20 @@ class Receipts(NodeCore):
             acceptance_signature=_hex(acceptance),
             state=JobState.ACCEPTED,
         )
+
+    def _order_price(self, lm: LoadedModel) -> int:
+        """What this node charges for a pay-on-proof job of the model: the same rule as JobMarket's
+        ``open_job`` (list price, or the owner's royalty amount plus this node's offer), read from the
+        chain per order (one ``eth_call``: an offer changed by ``veilproof node offer`` while the node
+        runs applies to the next order)."""
+        offer = self.suite.nodes.offer(self.address, lm.served.model_id)
+        return job_price(lm.onchain.price, lm.onchain.royalty_bps, offer)
+
+    def _price_terms(self, lm: LoadedModel) -> str:
+        offer = self.suite.nodes.offer(self.address, lm.served.model_id)
+        if offer is None:
+            return "the model's list price"
+        return f"royalty {lm.onchain.price * lm.onchain.royalty_bps // 10_000} + this node's offer {offer}"
 
     def _enqueue_order(self, order_hash: str, slot: Reservation | None = None) -> None:
         (slot or self.pool.reserve(force=True)).run(lambda: self._run_order(order_hash))
@@ -299,7 +320,44 @@ class Receipts(NodeCore):
         for r in rows:
             if r.delivery_json is None and r.state == JobState.FAILED.value and now > r.deadline:
                 self.db.update_order(r.order_hash, closed=f"not delivered: {r.error}"[:200])
+        if done:
+            done += self._collect(rm)
         return from_block, done
+
+    def _resolve_demands(self, rm: ReceiptMarket, settled: list[st.OrderRow], now: int) -> list[str]:
+        """``resolve`` the demands on orders this batch just paid: the client demanded the result on
+        chain (with a bond) although it had signed a receipt the node was holding. The order is paid now,
+        so ``resolve`` gives the bond to this node. Only orders past their deadline can carry a demand,
+        and after this settlement none can get one (the market refuses a demand on a paid order): one
+        read per such order, once. Without this the bond sat in the market until anyone resolved it."""
+        done: list[str] = []
+        for r in settled:
+            if now <= r.deadline:
+                continue
+            order = self._order_of(WireOrder.model_validate_json(r.order_json))
+            if rm.demand_of(order).due == 0:
+                continue
+            try:
+                rm.resolve(order, sender=self.account)
+            except ContractReverted as e:  # resolved by someone else meanwhile
+                log.info("order %s: resolve refused: %s", r.order_hash[:12], e.reason)
+                continue
+            done.append(f"resolved demand {r.order_hash[:12]} (bond to this node)")
+        return done
+
+    def _collect(self, rm: ReceiptMarket) -> list[str]:
+        """Pull this node's earnings out of the market (``collect``) once they reach ``collect_min``.
+        Why: settled pay, claims and demand bonds are credited to ``pending``, which a node that never
+        calls ``collect`` never receives; once per settlement batch keeps the transfer off every job."""
+        amount = rm.pending(self.address)
+        if amount == 0 or amount < self.cfg.collect_min:
+            return []
+        try:
+            rm.collect(sender=self.account)
+        except ContractReverted as e:
+            log.info("collect refused: %s", e.reason)
+            return []
+        return [f"collected {amount}"]
 
     def _settle_due(self, rm: ReceiptMarket, held: list[st.OrderRow], now: int) -> bool:
         if len(held) >= self.cfg.settle_batch:
@@ -322,12 +380,15 @@ class Receipts(NodeCore):
         res = rm.settle(receipts, sender=self.account)
         for h in res.settled:
             self.db.update_order(h.hex(), settled_tx=res.receipt.tx_hash, state=JobState.SUBMITTED.value)
+        paid = [by_hash[h.hex()] for h in res.settled if h.hex() in by_hash]
         for h, reason in res.skipped:
             r = by_hash.get(h.hex())
             if r is not None:
                 log.warning("settle: receipt of order %s skipped: %s", h.hex()[:12], reason)
         log.info("settled %d receipts in one transaction (%d gas)", len(res.settled), res.receipt.gas_used)
-        return [f"settled {h.hex()[:12]}" for h in res.settled]
+        return [f"settled {h.hex()[:12]}" for h in res.settled] + self._resolve_demands(
+            rm, paid, self.chain_now()
+        )
 
     def _claim(self, rm: ReceiptMarket, r: st.OrderRow) -> list[str]:
         """``claim_with_proof``: the proof goes on chain, verified there, at the client's cost."""

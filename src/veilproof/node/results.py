@@ -115,9 +115,10 @@ class Results(NodeCore):
             extra["timings"] = timer.report()
         elif (saved := self.db.get_timings(job_id)) is not None:
             extra["timings"] = JobTimings.model_validate_json(saved)
-        return JobReport(
-            job_id=job_id, state=JobState(row.state), tx_hash=row.tx_hash, error=row.error, **extra
-        )
+        state = JobState(row.state)
+        if state == JobState.ACCEPTED and job_id in self.running:
+            state = JobState.RUNNING  # a worker has it (kept in memory, see Work._begin)
+        return JobReport(job_id=job_id, state=state, tx_hash=row.tx_hash, error=row.error, **extra)
 
     def output_ciphertext(self, job_id: int) -> bytes:
         row = self.db.get(job_id)

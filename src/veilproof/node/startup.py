@@ -35,6 +35,7 @@ class Startup(NodeCore):
             if not onchain.active:
                 raise ArtifactError(f"model {sm.model_id} is retired on chain")
             check_lineage(self.suite, sm.model_id)
+            self.lineage.require(sm.model_id, max_age_s=0)  # issue #15: no tainted data lineage
             lm = LoadedModel(sm, onchain)
             if sm.zk_package:
                 lm.zk = self._load_zk(sm, onchain)

@@ -124,6 +124,19 @@ def engine_phases(read: Callable[[], Mapping[str, float]], ipc: str, rest: str) 
             timer._open[-1] += elapsed
 
 
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No job timer for the enclosed block (this thread only). Why: admission sends ``start_job`` while
+    the job's worker already proves; the worker's phases cover that wall time, and timing both would
+    count it twice (phases are disjoint slices). What ``start_job`` adds to the job is timed by the
+    worker, as its wait for the transaction (see :meth:`veilproof.node.work.Work._await_start`)."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
 def current() -> JobTimer | None:
     """The timer of the job this thread is handling, if any."""
     return _CURRENT.get()

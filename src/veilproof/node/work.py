@@ -24,6 +24,7 @@ from veilproof.errors import ContractReverted
 from veilproof.node import store as st
 from veilproof.node.core import ZK_SUBMIT_GAS, LoadedModel, NodeCore
 from veilproof.node.pool import Reservation
+from veilproof.node.proving import chain_verifies
 from veilproof.node.timings import JobTimer, engine_phases, phase
 from veilproof.protocol.api import (
     JobState,
@@ -54,6 +55,8 @@ class Work(NodeCore):
             try:
                 run(job_id)
             finally:
+                self.start_gates.pop(job_id, None)  # a job that failed before it waited for its start
+                self.running.discard(job_id)
                 timer.finish()
                 try:
                     self.db.save_timings(job_id, timer.report().model_dump_json())
@@ -65,7 +68,10 @@ class Work(NodeCore):
             row = self.db.get(job_id)
             if row is None:
                 return None
-            self.db.update(job_id, state=JobState.RUNNING)
+        # "running" is reported from memory, not written: the write was a commit (an fsync, 5-50 ms by
+        # the disk's load) on every job's path, and nothing after a restart depends on it (accepted
+        # and running jobs are recovered alike).
+        self.running.add(job_id)
         return row, self.models[row.model_id]
 
     def _failed(self, job_id: int, e: Exception, mode: str) -> None:
@@ -108,6 +114,21 @@ class Work(NodeCore):
                 return False
         return True
 
+    def _await_start(self, row: st.JobRow) -> bool | None:
+        """For a job admission queued before its ``start_job`` was mined: wait for that transaction
+        (timed as ``start_job``: what it adds to the job after the work done meanwhile). True: the job
+        is started (or was settled by :meth:`_ensure_started`); False: it must not be delivered (the
+        chain refused it: admission forgot it; or the chain will not have it: marked failed). None: no
+        start in flight for this job (recovered after a restart): the caller starts it first."""
+        gate = self.start_gates.pop(row.job_id, None)
+        if gate is None:
+            return None
+        with phase("start_job"):
+            outcome = gate.wait()
+        if outcome is False:
+            return False
+        return self._ensure_started(row)
+
     def _decline(self, job_id: int, deadline: int, reason: str) -> None:
         """``reject_job``: the client is refunded now rather than at the deadline, nobody is slashed."""
         try:
@@ -125,10 +146,15 @@ class Work(NodeCore):
             return
         row, lm = started
         try:
-            if not self._ensure_started(row):
+            gated = row.job_id in self.start_gates
+            if not gated and not self._ensure_started(row):
                 return
             x = self._decode_input(row.payload, lm)
-            result = self._prove(lm, x)
+            # The pre-sign eth_call below verifies the proof in the market's verifier: not twice.
+            with chain_verifies():
+                result = self._prove(lm, x)
+            if gated and not self._await_start(row):
+                return
             instances = [int(v) for v in result.instances]
             proof = bytes(result.proof_bytes)
             try:
@@ -213,19 +239,25 @@ class Work(NodeCore):
             return
         row, lm = started
         try:
-            if not self._ensure_started(row):
+            gated = row.job_id in self.start_gates
+            if not gated and not self._ensure_started(row):
                 return
             keys_hash = row.eval_keys_hash
             assert keys_hash is not None
             fhe = lm.require_fhe()
+            failed: FheError | None = None
             try:
                 # The keys are read from the store only if the FHE worker does not hold them yet.
                 with engine_phases(lambda: fhe.phases, ipc="fhe_ipc", rest="keys"):
                     output = fhe.run_keyed(row.payload, keys_hash, lambda: self.store.get_bytes(keys_hash))
             except FheError as e:
+                failed = e
+            if gated and not self._await_start(row):
+                return
+            if failed is not None:
                 # Hostile or broken input that passed the cheap checks: decline the job on chain so
                 # the client is refunded now rather than at the deadline (nobody paid or slashed).
-                self._decline(job_id, row.deadline, f"{type(e).__name__}: {e}")
+                self._decline(job_id, row.deadline, f"{type(failed).__name__}: {failed}")
                 return
             with phase("record"):
                 self.db.update(job_id, output_ct=output)
