@@ -18,7 +18,8 @@ from veilproof.agents.identity import AgentRegistryClient, RegistrationDoc
 from veilproof.agents.reputation import ReputationClient
 from veilproof.agents.wallet import AgentWalletClient, WalletPolicy
 from veilproof.chain import Network
-from veilproof.chain.deploy import ONE_VEIL, deploy_receipt_market, deploy_zk_verifier
+from veilproof.chain.data_registry import USE_TRAINING
+from veilproof.chain.deploy import ONE_VEIL, deploy_data_market, deploy_receipt_market, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
 from veilproof.chain.receipt_market import Order
 from veilproof.chain.suite import Suite
@@ -49,6 +50,9 @@ class ExplorerWorld:
     payouts: dict[str, int]  # account -> what its TrainingMarket claim paid (from the receipt)
     agent_id: int
     agent_wallet: AgentWalletClient
+    data_set: int
+    data_version: int
+    data_records: list[bytes]  # the first one's consent is revoked
     receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
     settle_tx: str
 
@@ -124,12 +128,38 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
         net, s.owner, agent_key.address, suite.token.address, WalletPolicy(ONE_VEIL, 5 * ONE_VEIL)
     )
     registry.bind_wallet(s.owner, agent_id, wallet.address, agent_key)
+    # consented data: 2 records (each with its subject's signed consent), a version of both, 1 revocation
+    deploy_data_market(net, s.owner, s.deployment)
+    dr = suite.data
+    expiry = net.now() + 30 * 86_400
+    data_set = dr.publish(
+        b"\x33" * 32,
+        USE_TRAINING,
+        ONE_VEIL,
+        expiry,
+        2_000,
+        s.owner.address,
+        "ipfs://explorer-data",
+        sender=s.owner,
+    )
+    subjects = net.new_accounts(2)
+    recs = [keccak(text=f"record {i}") for i in range(2)]
+    dr.register_records(
+        data_set,
+        [
+            dr.sign_consent(dr.consent(x.address, data_set, r, USE_TRAINING, expiry, 0), x)
+            for x, r in zip(subjects, recs, strict=True)
+        ],
+        sender=s.owner,
+    )
+    version = dr.commit_version(data_set, 0, recs, sender=s.owner)
+    dr.revoke(data_set, recs[0], sender=subjects[0])
     tm, tjob, payouts = _training(net, suite, s.owner)
     s.deployment.extra["training_market"] = tm.address
     fl_model = _publish_trained(suite, s.owner, tm, tjob)
     return ExplorerWorld(
         net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
-        agent_id, wallet,
+        agent_id, wallet, data_set, version, recs,
         [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
     )  # fmt: skip
 

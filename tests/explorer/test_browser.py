@@ -76,7 +76,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     pages = [p.path for p in PAGES] + [
         f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
         f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
-        f"/training/{world.training_job}", f"/model/{world.fl_model}", f"/receipt/{world.receipt_orders[0].hex()}",
+        f"/training/{world.training_job}", f"/model/{world.fl_model}", f"/data/{world.data_set}", f"/receipt/{world.receipt_orders[0].hex()}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -89,7 +89,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
             )
     names = {"/": "overview", f"/model/{world.zk_model}": "model", "/nodes": "nodes",
              f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch",
-             f"/training/{world.training_job}": "training"}  # fmt: skip
+             f"/training/{world.training_job}": "training", f"/data/{world.data_set}": "data"}  # fmt: skip
     for path, name in names.items():
         browser.get(site + path)
         if name == "job":  # show a "verify again" result in the picture
@@ -331,3 +331,31 @@ def test_agent_wallet_caps(browser: Any, site: str, world: ExplorerWorld) -> Non
         st.per_payment_cap, st.daily_cap,
     ) == (10**18, 5 * 10**18)  # fmt: skip
     assert _wei(browser.find_element(By.ID, "agent-balance")) == st.balance
+
+
+def test_dataset_versions_and_revocations(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    dr = world.suite.data
+    browser.get(site + "/data")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-dataset="{world.data_set}"] a.dataset'))
+    assert _h1(browser) == f"Dataset #{world.data_set}"
+    assert _wei(browser.find_element(By.ID, "data-price")) == dr.read_dataset(world.data_set).price
+    revoked = [dr.read_record(world.data_set, r).revoked for r in world.data_records]
+    assert revoked == [True, False]
+    recs = browser.find_element(By.ID, "data-records")
+    assert (int(recs.get_attribute("data-records")), int(recs.get_attribute("data-revoked"))) == (
+        2,
+        sum(revoked),
+    )
+    for r, rv in zip(world.data_records, revoked, strict=True):
+        state = browser.find_element(
+            By.CSS_SELECTOR, f'#data-consents tr[data-record="{r.hex()}"] .state'
+        ).text
+        assert state.startswith("revoked" if rv else "consented")
+    v = dr.read_version(world.data_version)
+    row = browser.find_element(By.CSS_SELECTOR, f'#data-versions tr[data-version="{world.data_version}"]')
+    assert int(row.find_element(By.CSS_SELECTOR, ".count").text) == v.record_count == 2
+    root = row.find_element(By.CSS_SELECTOR, ".root a").get_attribute("title")
+    assert root.removeprefix("0x") == v.record_root.removeprefix("0x")
+    assert int(row.find_element(By.CSS_SELECTOR, ".revoked").text) == v.revoked_count

@@ -55,6 +55,7 @@ PAGES: list[Page] = [
     Page("/epochs", "Epochs"),
     Page("/agents", "Agents"),
     Page("/training", "Training"),
+    Page("/data", "Data"),
 ]
 
 
@@ -463,6 +464,29 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
         ]
         return render("training_job.html", request, j=j, rounds=rnds, members=members, published=published)
+
+    # consented data (DataRegistry) --------------------------------------------------------------------------
+    @app.get("/data", response_class=HTMLResponse)
+    def data_sets(request: Request) -> HTMLResponse:
+        ds = rows(eng, select(ix.data_sets_t).order_by(ix.data_sets_t.c.dataset_id))
+        return render("data_sets.html", request, datasets=ds)
+
+    @app.get("/data/{dataset_id}", response_class=HTMLResponse)
+    def data_set(request: Request, dataset_id: int) -> HTMLResponse:
+        d = one(select(ix.data_sets_t).where(ix.data_sets_t.c.dataset_id == dataset_id))
+        vs = rows(
+            eng,
+            select(ix.data_versions_t)
+            .where(ix.data_versions_t.c.dataset_id == dataset_id)
+            .order_by(ix.data_versions_t.c.version_id),
+        )
+        cs = rows(
+            eng,
+            select(ix.data_consents_t)
+            .where(ix.data_consents_t.c.dataset_id == dataset_id)
+            .order_by(ix.data_consents_t.c.block, ix.data_consents_t.c.record_hash),
+        )
+        return render("data_set.html", request, d=d, versions=vs, consents=cs)
 
     # addresses and hashes: every link lands somewhere ------------------------------------------------------
     @app.get("/address/{address}", response_model=None)

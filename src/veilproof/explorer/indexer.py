@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps
+SCHEMA_VERSION = 5  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -186,6 +186,26 @@ wallets_t = Table(
     Column("per_payment_cap", Wei), Column("daily_cap", Wei), Column("spent_today", Wei), Column("balance", Wei),
     Column("paused", Boolean), Column("block", Integer),
 )  # fmt: skip
+data_sets_t = Table(
+    "data_sets", md,
+    Column("dataset_id", Integer, primary_key=True), Column("curator", String(42)), Column("host", String(42)),
+    Column("schema_hash", String(64)), Column("allowed_uses", Integer), Column("price", Wei),
+    Column("expiry", Integer), Column("curator_bps", Integer), Column("uri", Text), Column("records", Integer),
+    Column("revocations", Integer), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+data_versions_t = Table(
+    "data_versions", md,
+    Column("version_id", Integer, primary_key=True), Column("dataset_id", Integer, index=True),
+    Column("parent", Integer), Column("record_root", String(64)), Column("consent_root", String(64)),
+    Column("record_count", Integer), Column("revoked_count", Integer), Column("tx_hash", String(66)),
+    Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+data_consents_t = Table(
+    "data_consents", md,
+    Column("dataset_id", Integer, primary_key=True), Column("record_hash", String(64), primary_key=True),
+    Column("subject", String(42)), Column("allowed_uses", Integer), Column("expiry", Integer),
+    Column("revoked", Boolean), Column("revoked_tx", String(66)), Column("block", Integer),
+)  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
 
@@ -228,6 +248,7 @@ class Indexer:
         agent_registry: ContractFacade | None = None,
         reputation: ContractFacade | None = None,
         training: ContractFacade | None = None,
+        data: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -239,6 +260,7 @@ class Indexer:
         # typed facades (their read methods are used below); None: that contract is not followed
         self.reputation: Any = reputation
         self.training: Any = training
+        self.data: Any = data
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -252,7 +274,7 @@ class Indexer:
     @classmethod
     def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
         """An indexer for ``suite`` that also follows the contracts its deployment names when they are
-        deployed: ``agent_registry``, ``reputation``, ``training_market``."""
+        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
         if addr := extra.get("agent_registry"):
@@ -267,6 +289,8 @@ class Indexer:
             from veilproof.chain.training_market import TrainingMarket
 
             kw["training"] = TrainingMarket(suite.net, addr)
+        if extra.get("data_registry"):
+            kw["data"] = suite.data
         return cls(suite, db_path, chunk=chunk, **kw)
 
     # --- which network ---------------------------------------------------------------------------
@@ -280,7 +304,7 @@ class Indexer:
             out.append(s.quorum)
         if s.receipts is not None:
             out.append(s.receipts)
-        for f in (self.agent_registry, self.reputation, self.training):
+        for f in (self.agent_registry, self.reputation, self.training, self.data):
             if f is not None:
                 out.append(f)
         return out
@@ -789,6 +813,73 @@ class Indexer:
     _on_ReceiptMarket_Deposited = _refresh_deposit
     _on_ReceiptMarket_WithdrawRequested = _refresh_deposit
     _on_ReceiptMarket_DepositWithdrawn = _refresh_deposit
+
+    # DataRegistry: datasets, consented records (and their revocations), versions; rows re-read
+    def _refresh_data_set(self, conn: Connection, dataset_id: int, ev: ChainEvent, ts: int) -> None:
+        d = self.data.read_dataset(dataset_id)
+        c = data_consents_t
+        n = len(rows_in(conn, select(c.c.record_hash).where(c.c.dataset_id == dataset_id)))
+        rv = len(
+            rows_in(conn, select(c.c.record_hash).where(c.c.dataset_id == dataset_id, c.c.revoked.is_(True)))
+        )
+        row = {
+            "curator": d.curator, "host": d.host, "schema_hash": d.schema_hash.removeprefix("0x"),
+            "allowed_uses": d.allowed_uses, "price": d.price, "expiry": d.expiry, "curator_bps": d.curator_bps,
+            "uri": d.uri, "records": n, "revocations": rv,
+        }  # fmt: skip
+        t = data_sets_t
+        if conn.execute(select(t.c.dataset_id).where(t.c.dataset_id == dataset_id)).first():
+            conn.execute(update(t).where(t.c.dataset_id == dataset_id).values(**row))
+        else:
+            conn.execute(insert(t).values(dataset_id=dataset_id, block=ev.block, ts=ts, **row))
+
+    def _refresh_data_version(self, conn: Connection, version_id: int, ev: ChainEvent, ts: int) -> None:
+        v = self.data.read_version(version_id)
+        t = data_versions_t
+        row = {
+            "dataset_id": v.dataset_id, "parent": v.parent, "record_root": v.record_root.removeprefix("0x"),
+            "consent_root": v.consent_root.removeprefix("0x"), "record_count": v.record_count,
+            "revoked_count": v.revoked_count,
+        }  # fmt: skip
+        if conn.execute(select(t.c.version_id).where(t.c.version_id == version_id)).first():
+            conn.execute(update(t).where(t.c.version_id == version_id).values(**row))
+        else:
+            conn.execute(
+                insert(t).values(version_id=version_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
+            )
+
+    def _on_DataRegistry_DatasetPublished(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_data_set(conn, int(ev.args["dataset_id"]), ev, ts)
+
+    _on_DataRegistry_HostSet = _on_DataRegistry_DatasetPublished
+    _on_DataRegistry_RoyaltySet = _on_DataRegistry_DatasetPublished
+
+    def _on_DataRegistry_RecordRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        ds = int(a["dataset_id"])
+        conn.execute(
+            insert(data_consents_t).values(
+                dataset_id=ds, record_hash=bytes(a["record_hash"]).hex(), subject=a["subject"],
+                allowed_uses=int(a["allowed_uses"]), expiry=int(a["expiry"]), revoked=False, block=ev.block,
+            )
+        )  # fmt: skip
+        self._refresh_data_set(conn, ds, ev, ts)
+
+    def _on_DataRegistry_ConsentRevoked(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        ds, rh = int(a["dataset_id"]), bytes(a["record_hash"]).hex()
+        c = data_consents_t
+        conn.execute(
+            update(c)
+            .where(c.c.dataset_id == ds, c.c.record_hash == rh)
+            .values(revoked=True, revoked_tx=ev.tx_hash)
+        )
+        self._refresh_data_set(conn, ds, ev, ts)
+
+    def _on_DataRegistry_VersionCommitted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_data_version(conn, int(ev.args["version_id"]), ev, ts)
+
+    _on_DataRegistry_VersionTainted = _on_DataRegistry_VersionCommitted
 
 
 def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
