@@ -1,16 +1,29 @@
 """A small network for the explorer tests, driven through the chain facades (no node processes):
 a 3-node subnet with 2 validators, a real EZKL-proved job settled on chain, a refunded job, model
-lineage (subnet model -> ZK MLP -> FHE child, with a dataset) and one finalized epoch."""
+lineage (subnet model -> ZK MLP -> FHE child, with a dataset) and one finalized epoch; the client's
+feedback on the settled job (Reputation); a finished federated training job (TrainingMarket, one round of
+two participants, everyone claimed) published as a model whose lineage names it."""
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+from eth_utils import keccak
+
+from veilproof.agents.identity import AgentRegistryClient, RegistrationDoc
+from veilproof.agents.reputation import ReputationClient
+from veilproof.agents.wallet import AgentWalletClient, WalletPolicy
 from veilproof.chain import Network
-from veilproof.chain.deploy import ONE_VEIL, deploy_zk_verifier
+from veilproof.chain.data_registry import USE_TRAINING
+from veilproof.chain.deploy import ONE_VEIL, deploy_data_market, deploy_receipt_market, deploy_zk_verifier
 from veilproof.chain.job_market import JobMode
+from veilproof.chain.receipt_market import Order
 from veilproof.chain.suite import Suite
+from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 from veilproof.client.publish import publish_model, register_dataset
 from veilproof.incentives.deploy import IncentiveParams
 from veilproof.incentives.onchain import Subnet
@@ -30,6 +43,18 @@ class ExplorerWorld:
     refunded_job: int
     epoch: int
     node_emission: dict[str, int]  # address -> what the finalized epoch paid it (from the receipt)
+    reputation: ReputationClient
+    training: TrainingMarket
+    training_job: int
+    fl_model: int
+    payouts: dict[str, int]  # account -> what its TrainingMarket claim paid (from the receipt)
+    agent_id: int
+    agent_wallet: AgentWalletClient
+    data_set: int
+    data_version: int
+    data_records: list[bytes]  # the first one's consent is revoked
+    receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
+    settle_tx: str
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -75,4 +100,103 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     ep = s.run_epoch({w[0].address: [30_000, 20_000, 15_535], w[1].address: [60_000, 5_535, 0]})
     suite.market.refund(refunded, sender=client)
     emission = {suite.nodes.subnet_node(j): amt for j, amt in enumerate(ep.node_emission)}
-    return ExplorerWorld(net, suite, s, zk, child, settled, refunded, ep.epoch, emission)
+    # the client rates the node of its settled job
+    rep = ReputationClient(net, net.deploy("Reputation", suite.market.address, sender=s.owner).address)
+    s.deployment.extra["reputation"] = rep.address
+    rep.give_feedback(client, settled, 90, ["fast"])
+    # pay-on-proof: two off-chain orders to node 0 paid by one settle batch of the client's receipts
+    deploy_receipt_market(net, s.owner, s.deployment)
+    rm = suite.receipts
+    assert rm is not None
+    suite.token.approve(rm.address, 2**256 - 1, sender=client)
+    rm.deposit(n0.address, 10 * ONE_VEIL, sender=client)
+    orders = [
+        Order(client.address, n0.address, zk, commitment, PRICE, net.now() + 600, nonce) for nonce in (1, 2)
+    ]
+    res = rm.settle(
+        [rm.sign_receipt(o, b"\x22" * 32, PRICE - nonce, client) for nonce, o in enumerate(orders)], sender=n0
+    )
+    assert len(res.settled) == 2, res.skipped
+    # an agent with a capped wallet (AgentRegistry + AgentWallet)
+    registry = AgentRegistryClient(net, net.deploy("AgentRegistry", sender=s.owner).address)
+    s.deployment.extra["agent_registry"] = registry.address
+    agent_key = net.new_accounts(1)[0]
+    agent_id = registry.register(
+        s.owner, "https://agents.example/1.json", RegistrationDoc(name="explorer-agent")
+    )
+    wallet = AgentWalletClient.deploy(
+        net, s.owner, agent_key.address, suite.token.address, WalletPolicy(ONE_VEIL, 5 * ONE_VEIL)
+    )
+    registry.bind_wallet(s.owner, agent_id, wallet.address, agent_key)
+    # consented data: 2 records (each with its subject's signed consent), a version of both, 1 revocation
+    deploy_data_market(net, s.owner, s.deployment)
+    dr = suite.data
+    expiry = net.now() + 30 * 86_400
+    data_set = dr.publish(
+        b"\x33" * 32,
+        USE_TRAINING,
+        ONE_VEIL,
+        expiry,
+        2_000,
+        s.owner.address,
+        "ipfs://explorer-data",
+        sender=s.owner,
+    )
+    subjects = net.new_accounts(2)
+    recs = [keccak(text=f"record {i}") for i in range(2)]
+    dr.register_records(
+        data_set,
+        [
+            dr.sign_consent(dr.consent(x.address, data_set, r, USE_TRAINING, expiry, 0), x)
+            for x, r in zip(subjects, recs, strict=True)
+        ],
+        sender=s.owner,
+    )
+    version = dr.commit_version(data_set, 0, recs, sender=s.owner)
+    dr.revoke(data_set, recs[0], sender=subjects[0])
+    tm, tjob, payouts = _training(net, suite, s.owner)
+    s.deployment.extra["training_market"] = tm.address
+    fl_model = _publish_trained(suite, s.owner, tm, tjob)
+    return ExplorerWorld(
+        net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
+        agent_id, wallet, data_set, version, recs,
+        [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
+    )  # fmt: skip
+
+
+def _training(net: Network, suite: Suite, owner) -> tuple[TrainingMarket, int, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """One finished TrainingMarket job: 2 participants, 1 round (scores 3 and 1), everyone claimed."""
+    from veilproof.fl.commit import leaf, merkle_root
+
+    tm = deploy_training_market(net, owner, suite.token.address)
+    sponsor, coord, *parts = net.new_accounts(4)
+    for who, amount in (
+        (sponsor, 100 * ONE_VEIL),
+        (coord, 5 * ONE_VEIL),
+        (parts[0], ONE_VEIL),
+        (parts[1], ONE_VEIL),
+    ):
+        suite.token.mint(who.address, amount, sender=owner)
+        suite.token.approve(tm.address, amount, sender=who)
+    job = tm.open_job(
+        coordinator=coord.address, arch_hash=keccak(text="veilproof.fl.logreg/v1"), val_hash=keccak(text="val"),
+        rounds=1, min_participants=2, coordinator_bps=1_000, bounty=100 * ONE_VEIL,
+        participant_stake=ONE_VEIL, coordinator_stake=5 * ONE_VEIL, sender=sponsor,
+    )  # fmt: skip
+    for p in parts:
+        tm.join(job, sender=p)
+    tm.start(job, sender=coord)
+    ps = sorted((p.address for p in parts), key=lambda a: int(a, 16))
+    root = merkle_root([leaf(p, keccak(text=f"update {p}")) for p in ps])
+    tm.post_round(job, 1, keccak(text="aggregated round 1"), root, ps, [3, 1], sender=coord)
+    payouts = {a.address: tm.claim(job, sender=a) for a in (coord, *parts)}
+    return tm, job, payouts
+
+
+def _publish_trained(suite: Suite, owner, tm: TrainingMarket, job: int) -> int:  # type: ignore[no-untyped-def]
+    from veilproof.fl.publish import publish_trained
+
+    w = {"w": np.linspace(-1, 1, 30), "b": np.zeros(1)}
+    with tempfile.TemporaryDirectory() as d:
+        pub = publish_trained(suite, owner, tm, job, w, Path(d), name="fl-logreg", price=ONE_VEIL)
+    return pub.published.model_id

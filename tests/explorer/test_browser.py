@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def site(world: ExplorerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    ix = Indexer(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
+    ix = Indexer.for_suite(world.suite, tmp_path_factory.mktemp("explorer") / "index.db")
+    # the world's deployment names them
+    assert ix.reputation is not None and ix.training is not None and ix.agent_registry is not None
     ix.sync()
     srv = ExplorerServer(create_app(ix)).start()
     try:
@@ -74,6 +76,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     pages = [p.path for p in PAGES] + [
         f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
         f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
+        f"/training/{world.training_job}", f"/model/{world.fl_model}", f"/data/{world.data_set}", f"/receipt/{world.receipt_orders[0].hex()}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -85,7 +88,8 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
                 site + ("/address/" if "addr" in a.get_attribute("class") else "/hash/")
             )
     names = {"/": "overview", f"/model/{world.zk_model}": "model", "/nodes": "nodes",
-             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch"}  # fmt: skip
+             f"/job/{world.settled_job}": "job", f"/epoch/{world.epoch}": "epoch",
+             f"/training/{world.training_job}": "training", f"/data/{world.data_set}": "data"}  # fmt: skip
     for path, name in names.items():
         browser.get(site + path)
         if name == "job":  # show a "verify again" result in the picture
@@ -103,7 +107,7 @@ def test_overview_counts_are_the_chains(browser: Any, site: str, world: Explorer
     def stat(name: str) -> str:
         return str(browser.find_element(By.CSS_SELECTOR, f"#stat-{name} .v").text)
 
-    assert int(stat("models")) == s.models.model_count() == 3
+    assert int(stat("models")) == s.models.model_count() == 4
     assert int(stat("nodes")) == s.nodes.node_count() == 3
     assert int(stat("jobs")) == s.market.job_count() == 2
     jobs = [s.market.read_job(i) for i in range(1, s.market.job_count() + 1)]
@@ -199,3 +203,159 @@ def test_epoch_heatmap_and_emissions(browser: Any, site: str, world: ExplorerWor
         row = browser.find_element(By.CSS_SELECTOR, f'tr[data-node="{addr}"] .emission')
         assert _wei(row) == amount
     assert _wei(browser.find_element(By.ID, "epoch-node-total")) == sum(world.node_emission.values())
+
+
+def test_node_reputation_and_audits(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    s = world.suite
+    node = s.market.read_job(world.settled_job).node
+    browser.get(site + "/nodes")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-node="{node}"]')
+    summary = world.reputation.summary(node)
+    assert summary.count == 1 and summary.total == 90
+    assert row.find_element(By.CSS_SELECTOR, ".rep").text == f"{summary.total / summary.count:.1f}"
+    _go(browser, row.find_element(By.CSS_SELECTOR, "a.addr"))
+    # /address/<node> lands on the node's page
+    avg = browser.find_element(By.ID, "node-rep-avg")
+    assert (int(avg.get_attribute("data-count")), int(avg.get_attribute("data-total"))) == (
+        summary.count, summary.total,
+    )  # fmt: skip
+    settled = [
+        i for i in range(1, s.market.job_count() + 1)
+        if s.market.read_job(i).node == node and s.market.read_job(i).status_name == "settled"
+    ]  # fmt: skip
+    assert int(browser.find_element(By.ID, "node-audits").text) == len(settled) == 1
+    fb = browser.find_elements(By.CSS_SELECTOR, "#node-feedback tr[data-feedback]")
+    assert [f.find_element(By.CSS_SELECTOR, ".score").text for f in fb] == ["90"]
+    assert world.reputation.feedback(1).score == 90
+    _go(browser, fb[0].find_element(By.CSS_SELECTOR, "a.job"))
+    assert _h1(browser).startswith(f"Job #{world.settled_job}")
+
+
+def test_training_job_rounds_payouts_and_model(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    tm, job_id = world.training, world.training_job
+    job = tm.job(job_id)
+    browser.get(site + "/training")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-training="{job_id}"] a.training'))
+    assert _h1(browser) == f"Training job #{job_id}"
+    assert browser.find_element(By.ID, "training-state").text == job.state == "finished"
+    assert _wei(browser.find_element(By.ID, "training-bounty")) == job.bounty
+    assert (
+        int(browser.find_element(By.ID, "training-rounds").get_attribute("data-posted")) == job.rounds_posted
+    )
+    posted = tm.rounds(job_id)
+    rows_ = browser.find_elements(By.CSS_SELECTOR, "#training-round-table tr[data-round]")
+    assert len(rows_) == len(posted) == 1
+    for r, p in zip(rows_, posted, strict=True):
+        assert r.find_element(By.CSS_SELECTOR, ".model-hash a").get_attribute("title") == p.model_hash.hex()
+        assert r.find_element(By.CSS_SELECTOR, ".root a").get_attribute("title") == p.updates_root.hex()
+        members = [
+            (m.get_attribute("data-account"), int(m.get_attribute("data-score")))
+            for m in r.find_elements(By.CSS_SELECTOR, ".member")
+        ]
+        assert members == list(zip(p.participants, p.scores, strict=True))
+    # payouts: what each claim transferred (from its receipt), and every participant's summed score
+    for acct, paid in world.payouts.items():
+        row = browser.find_element(By.CSS_SELECTOR, f'#training-members tr[data-account="{acct}"]')
+        assert _wei(row.find_element(By.CSS_SELECTOR, ".paid")) == paid > 0
+    assert sum(world.payouts.values()) == job.bounty + 2 * job.participant_stake + job.coordinator_stake
+    # to the published model, and back through its lineage
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#training-published a.model"))
+    assert _h1(browser).startswith(f"Model #{world.fl_model} ")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#model-datasets a.training"))
+    assert _h1(browser) == f"Training job #{job_id}"
+    browser.back()
+    lin = [
+        a
+        for a in browser.find_elements(By.CSS_SELECTOR, "#lineage a.lnode")
+        if "/training/" in (a.get_dom_attribute("href") or "")
+    ]
+    assert [a.get_dom_attribute("href") for a in lin] == [f"/training/{job_id}"]
+
+
+def test_receipt_jobs_settled_in_one_batch(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    rm = world.suite.receipts
+    assert rm is not None
+    batch_gas = world.net.gas_used(world.settle_tx)
+    orders = {o.hex() for o in world.receipt_orders}
+    browser.get(site + "/jobs")
+    listed = browser.find_elements(By.CSS_SELECTOR, "table.receipt-jobs tr[data-order]")
+    assert {r.get_attribute("data-order") for r in listed} == orders
+    for r in listed:
+        assert r.find_element(By.CSS_SELECTOR, ".kind").text == "receipt"
+        assert int(r.find_element(By.CSS_SELECTOR, ".gas").text.replace(",", "")) == batch_gas // 2
+    _go(browser, listed[0].find_element(By.CSS_SELECTOR, "a.receipt"))
+    assert browser.find_element(By.ID, "receipt-status").text == "settled"
+    gas = browser.find_element(By.ID, "receipt-gas")
+    assert (int(gas.get_attribute("data-batch-gas")), int(gas.get_attribute("data-batch-size"))) == (
+        batch_gas,
+        2,
+    )
+    tx = browser.find_element(By.CSS_SELECTOR, "#receipt-tx a.hash").get_attribute("title")
+    assert tx.removeprefix("0x") == world.settle_tx.removeprefix("0x")
+    # the client signed PRICE - 0 and PRICE - 1 wei; each order's nonce is spent on chain
+    order = browser.find_element(By.ID, "receipt-order").text
+    i = [o.hex() for o in world.receipt_orders].index(order)
+    assert (
+        _wei(browser.find_element(By.ID, "receipt-price"))
+        == world.suite.models.read_model(world.zk_model).price - i
+    )
+    node = world.subnet.node_accts[0].address
+    assert rm.nonce_used(world.suite.market.read_job(world.settled_job).client, node, i + 1)
+    assert _wei(browser.find_element(By.ID, "receipt-deposit")) == rm.deposit_of(
+        world.suite.market.read_job(world.settled_job).client, node
+    )
+    # to the node, whose page lists both receipt jobs
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "#receipt-node a"))
+    assert browser.find_element(By.ID, "node-address").text == node
+    assert {
+        r.get_attribute("data-order")
+        for r in browser.find_elements(By.CSS_SELECTOR, "table.receipt-jobs tr[data-order]")
+    } == orders
+
+
+def test_agent_wallet_caps(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    st = world.agent_wallet.state()
+    browser.get(site + "/agents")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'a[href="/agent/{world.agent_id}"]'))
+    assert _h1(browser) == f"Agent #{world.agent_id}"
+    caps = browser.find_element(By.ID, "agent-caps")
+    assert (int(caps.get_attribute("data-per-payment")), int(caps.get_attribute("data-daily"))) == (
+        st.per_payment_cap, st.daily_cap,
+    ) == (10**18, 5 * 10**18)  # fmt: skip
+    assert _wei(browser.find_element(By.ID, "agent-balance")) == st.balance
+
+
+def test_dataset_versions_and_revocations(browser: Any, site: str, world: ExplorerWorld) -> None:
+    from selenium.webdriver.common.by import By
+
+    dr = world.suite.data
+    browser.get(site + "/data")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-dataset="{world.data_set}"] a.dataset'))
+    assert _h1(browser) == f"Dataset #{world.data_set}"
+    assert _wei(browser.find_element(By.ID, "data-price")) == dr.read_dataset(world.data_set).price
+    revoked = [dr.read_record(world.data_set, r).revoked for r in world.data_records]
+    assert revoked == [True, False]
+    recs = browser.find_element(By.ID, "data-records")
+    assert (int(recs.get_attribute("data-records")), int(recs.get_attribute("data-revoked"))) == (
+        2,
+        sum(revoked),
+    )
+    for r, rv in zip(world.data_records, revoked, strict=True):
+        state = browser.find_element(
+            By.CSS_SELECTOR, f'#data-consents tr[data-record="{r.hex()}"] .state'
+        ).text
+        assert state.startswith("revoked" if rv else "consented")
+    v = dr.read_version(world.data_version)
+    row = browser.find_element(By.CSS_SELECTOR, f'#data-versions tr[data-version="{world.data_version}"]')
+    assert int(row.find_element(By.CSS_SELECTOR, ".count").text) == v.record_count == 2
+    root = row.find_element(By.CSS_SELECTOR, ".root a").get_attribute("title")
+    assert root.removeprefix("0x") == v.record_root.removeprefix("0x")
+    assert int(row.find_element(By.CSS_SELECTOR, ".revoked").text) == v.revoked_count

@@ -322,6 +322,40 @@ class ReceiptMarket(ContractFacade):
         (batch,) = self._events("BatchSettled", rcpt)
         return SettleResult(settled, skipped, int(batch["node_amount"]), int(batch["total"]), rcpt)
 
+    def orders_in(self, tx_hash: str) -> list[tuple[Order, int]]:
+        """The (order, price) pairs a ``settle`` / ``claim_with_proof`` / ``challenge`` / ``demand``
+        transaction carried, decoded from its input (empty for other calls). ReceiptSettled names only
+        the order hash: this is how an indexer learns each paid order's client, model and nonce."""
+        tx = self.net.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        try:
+            fn, args = self.contract.decode_function_input(tx["input"])
+        except ValueError:
+            return []
+
+        def seq(t: Any) -> list[Any]:  # web3 decodes a struct as a dict in ABI field order
+            return list(t.values()) if isinstance(t, dict) else list(t)
+
+        def order(t: Any) -> Order:
+            t = seq(t)
+            return Order(
+                str(t[0]),
+                str(t[1]),
+                int(t[2]),
+                bytes(t[3]),
+                int(t[4]),
+                int(t[5]),
+                int(t[6]),
+                int(t[7]),
+                bytes(t[8]),
+            )
+
+        if fn.fn_name == "settle":
+            return [(order(seq(r)[0]), int(seq(r)[2])) for r in args["receipts"]]
+        if fn.fn_name in ("claim_with_proof", "challenge", "demand", "resolve"):
+            o = order(args["order"])
+            return [(o, o.max_price)]
+        return []
+
     def claim_with_proof(
         self,
         order: Order,

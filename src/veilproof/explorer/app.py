@@ -54,6 +54,8 @@ PAGES: list[Page] = [
     Page("/jobs", "Jobs"),
     Page("/epochs", "Epochs"),
     Page("/agents", "Agents"),
+    Page("/training", "Training"),
+    Page("/data", "Data"),
 ]
 
 
@@ -125,6 +127,17 @@ def hash_link(h: str | None) -> Markup:
 
 def ts(t: int | None) -> str:
     return "—" if not t else datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def training_job_of(uri: str, market: str | None) -> int | None:
+    """The TrainingMarket job a dataset URI names (``trainingmarket:<market>/<job>?rounds=N``, what
+    :func:`veilproof.fl.publish.publish_trained` registers), when ``market`` is the one indexed."""
+    prefix = "trainingmarket:"
+    if not market or not uri.startswith(prefix):
+        return None
+    addr, _, rest = uri[len(prefix) :].partition("/")
+    job = rest.split("?", 1)[0]
+    return int(job) if addr.lower() == market.lower() and job.isdigit() else None
 
 
 def _env() -> Environment:
@@ -240,10 +253,16 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
                 ds_ids.add(d)
                 edges.append((f"d{d}", f"m{k}"))
         datasets = {r["dataset_id"]: r for r in rows(eng, select(ix.datasets_t))}
+        market = ix_training_address()
+        for r in datasets.values():
+            r["training_job"] = training_job_of(r["uri"] or "", market)
         for d in sorted(ds_ids):
             uri = datasets.get(d, {}).get("uri", "")
+            tj = datasets.get(d, {}).get("training_job")
             nodes_.append(
-                LineageNode(
+                LineageNode(f"d{d}", f"training job #{tj}", f"/training/{tj}", "dataset")
+                if tj is not None
+                else LineageNode(
                     f"d{d}",
                     f"dataset {d} {uri}",
                     f"/hash/{datasets.get(d, {}).get('merkle_root', '')}",
@@ -261,6 +280,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             datasets=[datasets[d] for d in m["datasets"] if d in datasets],
         )  # fmt: skip
 
+    def ix_training_address() -> str | None:
+        return indexer.training.address if indexer.training is not None else None
+
     # nodes -------------------------------------------------------------------------------------------
     def _node_stats(n: dict[str, Any]) -> dict[str, Any]:
         js = rows(eng, select(ix.jobs_t.c.status).where(ix.jobs_t.c.node == n["address"]))
@@ -269,6 +291,10 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         n["settled"] = sum(j["status"] == "settled" for j in js)
         n["success"] = (n["settled"] / len(done)) if done else None
         n["models"] = json.loads(n["models"] or "[]")
+        r = rows(eng, select(ix.reputation_t).where(ix.reputation_t.c.subject == n["address"]))
+        n["rep"] = r[0] if r else None
+        # audits passed: ZK results the on-chain verifier accepted, FHE results no validator refuted
+        n["audits"] = n["settled"]
         return n
 
     @app.get("/nodes", response_class=HTMLResponse)
@@ -289,13 +315,49 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             .where(ix.events_t.c.subject == n["address"], ix.events_t.c.contract == "NodeRegistry")
             .order_by(ix.events_t.c.id),
         )
-        return render("node.html", request, n=n, jobs=jobs, emissions=em, events=evs)
+        fb = rows(
+            eng,
+            select(ix.feedback_t)
+            .where(ix.feedback_t.c.subject == n["address"])
+            .order_by(ix.feedback_t.c.feedback_id),
+        )
+        rj = rows(
+            eng,
+            select(ix.receipt_jobs_t)
+            .where(ix.receipt_jobs_t.c.node == n["address"])
+            .order_by(ix.receipt_jobs_t.c.block),
+        )
+        return render(
+            "node.html", request, n=n, jobs=jobs, emissions=em, events=evs, feedback=fb, receipt_jobs=rj
+        )
 
     # jobs ----------------------------------------------------------------------------------------------
     @app.get("/jobs", response_class=HTMLResponse)
     def jobs(request: Request) -> HTMLResponse:
         js = rows(eng, select(ix.jobs_t).order_by(desc(ix.jobs_t.c.job_id)))
-        return render("jobs.html", request, jobs=js)
+        rj = rows(eng, select(ix.receipt_jobs_t).order_by(desc(ix.receipt_jobs_t.c.block)))
+        return render("jobs.html", request, jobs=js, receipt_jobs=rj)
+
+    @app.get("/receipt/{order_hash}", response_class=HTMLResponse)
+    def receipt_job(request: Request, order_hash: str) -> HTMLResponse:
+        oh = order_hash.lower().removeprefix("0x")
+        r = one(select(ix.receipt_jobs_t).where(ix.receipt_jobs_t.c.order_hash == oh))
+        evs = rows(
+            eng,
+            select(ix.events_t)
+            .where(
+                ix.events_t.c.contract == "ReceiptMarket",
+                or_(ix.events_t.c.args.like(f'%"0x{oh}"%'), ix.events_t.c.tx_hash == r["tx_hash"]),
+            )
+            .order_by(ix.events_t.c.id),
+        )
+        dep = rows(
+            eng,
+            select(ix.deposits_t).where(
+                ix.deposits_t.c.client == r["client"], ix.deposits_t.c.node == r["node"]
+            ),
+        )
+        return render("receipt_job.html", request, r=r, events=evs, deposit=dep[0] if dep else None)
 
     def _job_page(request: Request, job_id: int, result: VerifyResult | None) -> HTMLResponse:
         j = one(select(ix.jobs_t).where(ix.jobs_t.c.job_id == job_id))
@@ -343,9 +405,11 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     # agents -------------------------------------------------------------------------------------------------
     @app.get("/agents", response_class=HTMLResponse)
     def agents(request: Request) -> HTMLResponse:
-        return render(
-            "agents.html", request, agents=rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
-        )
+        caps = {r["wallet"]: r for r in rows(eng, select(ix.wallets_t))}
+        ags = rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
+        for a in ags:
+            a["caps"] = caps.get(a["wallet"])
+        return render("agents.html", request, agents=ags)
 
     @app.get("/agent/{agent_id}", response_class=HTMLResponse)
     def agent(request: Request, agent_id: int) -> HTMLResponse:
@@ -359,7 +423,70 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
             .order_by(ix.events_t.c.id),
         )
-        return render("agent.html", request, a=a, events=evs)
+        w = rows(eng, select(ix.wallets_t).where(ix.wallets_t.c.wallet == a["wallet"])) if a["wallet"] else []
+        return render("agent.html", request, a=a, events=evs, w=w[0] if w else None)
+
+    # federated training (TrainingMarket) ------------------------------------------------------------------
+    @app.get("/training", response_class=HTMLResponse)
+    def training_list(request: Request) -> HTMLResponse:
+        js = rows(eng, select(ix.training_jobs_t).order_by(desc(ix.training_jobs_t.c.job_id)))
+        return render("training_jobs.html", request, jobs=js, market=ix_training_address())
+
+    @app.get("/training/{job_id}", response_class=HTMLResponse)
+    def training_job(request: Request, job_id: int) -> HTMLResponse:
+        j = one(select(ix.training_jobs_t).where(ix.training_jobs_t.c.job_id == job_id))
+        rnds = rows(
+            eng,
+            select(ix.training_rounds_t)
+            .where(ix.training_rounds_t.c.job_id == job_id)
+            .order_by(ix.training_rounds_t.c.round),
+        )
+        for r in rnds:
+            r["members"] = list(
+                zip(json.loads(r["participants"]), [int(x) for x in json.loads(r["scores"])], strict=True)
+            )
+        members = rows(
+            eng,
+            select(ix.training_members_t)
+            .where(ix.training_members_t.c.job_id == job_id)
+            .order_by(ix.training_members_t.c.role, ix.training_members_t.c.account),
+        )
+        market = ix_training_address()
+        published = [
+            m
+            for m in rows(eng, select(ix.models_t).order_by(ix.models_t.c.model_id))
+            if any(
+                training_job_of(d["uri"] or "", market) == job_id
+                for d in rows(
+                    eng,
+                    select(ix.datasets_t).where(ix.datasets_t.c.dataset_id.in_(json.loads(m["datasets"]))),
+                )
+            )
+        ]
+        return render("training_job.html", request, j=j, rounds=rnds, members=members, published=published)
+
+    # consented data (DataRegistry) --------------------------------------------------------------------------
+    @app.get("/data", response_class=HTMLResponse)
+    def data_sets(request: Request) -> HTMLResponse:
+        ds = rows(eng, select(ix.data_sets_t).order_by(ix.data_sets_t.c.dataset_id))
+        return render("data_sets.html", request, datasets=ds)
+
+    @app.get("/data/{dataset_id}", response_class=HTMLResponse)
+    def data_set(request: Request, dataset_id: int) -> HTMLResponse:
+        d = one(select(ix.data_sets_t).where(ix.data_sets_t.c.dataset_id == dataset_id))
+        vs = rows(
+            eng,
+            select(ix.data_versions_t)
+            .where(ix.data_versions_t.c.dataset_id == dataset_id)
+            .order_by(ix.data_versions_t.c.version_id),
+        )
+        cs = rows(
+            eng,
+            select(ix.data_consents_t)
+            .where(ix.data_consents_t.c.dataset_id == dataset_id)
+            .order_by(ix.data_consents_t.c.block, ix.data_consents_t.c.record_hash),
+        )
+        return render("data_set.html", request, d=d, versions=vs, consents=cs)
 
     # addresses and hashes: every link lands somewhere ------------------------------------------------------
     @app.get("/address/{address}", response_model=None)
@@ -451,13 +578,7 @@ def start_explorer(
     """Index ``suite``'s network into ``db_path`` (the agents' registry too when deployed), keep
     following it every ``interval`` seconds, and serve the pages on ``host:port`` (0: any free port).
     The caller stops both (``server.stop()``, ``indexer.stop()``)."""
-    registry = None
-    addr = suite.deployment.extra.get("agent_registry")
-    if addr:
-        from veilproof.agents.identity import AgentRegistryClient
-
-        registry = AgentRegistryClient(suite.net, addr)
-    indexer = Indexer(suite, db_path, agent_registry=registry)
+    indexer = Indexer.for_suite(suite, db_path)
     indexer.sync()
     indexer.follow(interval)
     server = ExplorerServer(create_app(indexer), host, port).start()

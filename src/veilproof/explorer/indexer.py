@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 5  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -136,6 +136,76 @@ agents_t = Table(
     Column("agent_id", Integer, primary_key=True), Column("owner", String(42)), Column("uri", Text),
     Column("doc_hash", String(64)), Column("wallet", String(42)), Column("block", Integer),
 )  # fmt: skip
+reputation_t = Table(
+    "reputation", md,
+    Column("subject", String(42), primary_key=True), Column("count", Integer), Column("total", Integer),
+    Column("weight", Wei), Column("weighted_total", Wei), Column("raters", Integer),
+)  # fmt: skip
+feedback_t = Table(
+    "feedback", md,
+    Column("feedback_id", Integer, primary_key=True), Column("subject", String(42), index=True),
+    Column("rater", String(42)), Column("job_id", Integer), Column("score", Integer), Column("tx_hash", String(66)),
+    Column("block", Integer),
+)  # fmt: skip
+training_jobs_t = Table(
+    "training_jobs", md,
+    Column("job_id", Integer, primary_key=True), Column("sponsor", String(42)), Column("coordinator", String(42)),
+    Column("arch_hash", String(64)), Column("val_hash", String(64)), Column("rounds", Integer),
+    Column("rounds_posted", Integer), Column("participants", Integer), Column("min_participants", Integer),
+    Column("coordinator_bps", Integer), Column("bounty", Wei), Column("participant_stake", Wei),
+    Column("coordinator_stake", Wei), Column("total_score", Wei), Column("model_hash", String(64)),
+    Column("state", String(16)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+training_rounds_t = Table(
+    "training_rounds", md,
+    Column("job_id", Integer, primary_key=True), Column("round", Integer, primary_key=True),
+    Column("model_hash", String(64)), Column("updates_root", String(64)), Column("participants", Text),
+    Column("scores", Text), Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+training_members_t = Table(
+    "training_members", md,
+    Column("job_id", Integer, primary_key=True), Column("account", String(42), primary_key=True),
+    Column("role", String(16)), Column("stake", Wei), Column("score", Wei), Column("paid", Wei),
+)  # fmt: skip
+receipt_jobs_t = Table(
+    "receipt_jobs", md,
+    Column("order_hash", String(64), primary_key=True), Column("client", String(42)),
+    Column("node", String(42), index=True), Column("model_id", Integer), Column("nonce", Wei),
+    Column("max_price", Wei), Column("price", Wei), Column("status", String(16)), Column("tx_hash", String(66)),
+    Column("batch_size", Integer), Column("batch_gas", Integer), Column("gas", Integer),
+    Column("proof_hash", String(64)), Column("challenger", String(42)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+deposits_t = Table(
+    "deposits", md,
+    Column("client", String(42), primary_key=True), Column("node", String(42), primary_key=True),
+    Column("amount", Wei), Column("deposited", Wei),
+)  # fmt: skip
+wallets_t = Table(
+    "agent_wallets", md,
+    Column("wallet", String(42), primary_key=True), Column("agent_id", Integer), Column("agent_key", String(42)),
+    Column("per_payment_cap", Wei), Column("daily_cap", Wei), Column("spent_today", Wei), Column("balance", Wei),
+    Column("paused", Boolean), Column("block", Integer),
+)  # fmt: skip
+data_sets_t = Table(
+    "data_sets", md,
+    Column("dataset_id", Integer, primary_key=True), Column("curator", String(42)), Column("host", String(42)),
+    Column("schema_hash", String(64)), Column("allowed_uses", Integer), Column("price", Wei),
+    Column("expiry", Integer), Column("curator_bps", Integer), Column("uri", Text), Column("records", Integer),
+    Column("revocations", Integer), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+data_versions_t = Table(
+    "data_versions", md,
+    Column("version_id", Integer, primary_key=True), Column("dataset_id", Integer, index=True),
+    Column("parent", Integer), Column("record_root", String(64)), Column("consent_root", String(64)),
+    Column("record_count", Integer), Column("revoked_count", Integer), Column("tx_hash", String(66)),
+    Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+data_consents_t = Table(
+    "data_consents", md,
+    Column("dataset_id", Integer, primary_key=True), Column("record_hash", String(64), primary_key=True),
+    Column("subject", String(42)), Column("allowed_uses", Integer), Column("expiry", Integer),
+    Column("revoked", Boolean), Column("revoked_tx", String(66)), Column("block", Integer),
+)  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
 
@@ -176,6 +246,9 @@ class Indexer:
         db_path: str | Path,
         *,
         agent_registry: ContractFacade | None = None,
+        reputation: ContractFacade | None = None,
+        training: ContractFacade | None = None,
+        data: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -184,6 +257,10 @@ class Indexer:
         self.net = suite.net
         self.chunk = chunk
         self.agent_registry = agent_registry
+        # typed facades (their read methods are used below); None: that contract is not followed
+        self.reputation: Any = reputation
+        self.training: Any = training
+        self.data: Any = data
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -194,6 +271,28 @@ class Indexer:
         self._thread: threading.Thread | None = None
         md.create_all(self.engine)
 
+    @classmethod
+    def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
+        """An indexer for ``suite`` that also follows the contracts its deployment names when they are
+        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``."""
+        extra = suite.deployment.extra
+        kw: dict[str, Any] = {}
+        if addr := extra.get("agent_registry"):
+            from veilproof.agents.identity import AgentRegistryClient
+
+            kw["agent_registry"] = AgentRegistryClient(suite.net, addr)
+        if addr := extra.get("reputation"):
+            from veilproof.agents.reputation import ReputationClient
+
+            kw["reputation"] = ReputationClient(suite.net, addr)
+        if addr := extra.get("training_market"):
+            from veilproof.chain.training_market import TrainingMarket
+
+            kw["training"] = TrainingMarket(suite.net, addr)
+        if extra.get("data_registry"):
+            kw["data"] = suite.data
+        return cls(suite, db_path, chunk=chunk, **kw)
+
     # --- which network ---------------------------------------------------------------------------
     def facades(self) -> list[ContractFacade]:
         """The contracts indexed: the core suite, the incentives and agents when deployed."""
@@ -203,8 +302,11 @@ class Indexer:
             out.append(s.rewards)
         if s.quorum is not None:
             out.append(s.quorum)
-        if self.agent_registry is not None:
-            out.append(self.agent_registry)
+        if s.receipts is not None:
+            out.append(s.receipts)
+        for f in (self.agent_registry, self.reputation, self.training, self.data):
+            if f is not None:
+                out.append(f)
         return out
 
     def network_key(self) -> str:
@@ -277,6 +379,7 @@ class Indexer:
                 if ev.block not in ts_cache:
                     ts_cache[ev.block] = self.net.block_timestamp(ev.block)
                 self._apply(conn, ev, ts_cache[ev.block], gas_cache)
+            self._refresh_wallets(conn, b)
             self._set_meta(conn, last_block=str(b), last_hash=self._block_hash(b))
         return len(evs)
 
@@ -525,10 +628,262 @@ class Indexer:
             update(agents_t).where(agents_t.c.agent_id == int(a["agent_id"])).values(wallet=a["wallet"])
         )
 
+    def _refresh_wallets(self, conn: Connection, block: int) -> None:
+        """Re-read every bound agent wallet's caps: a wallet is its own contract (one per agent, not
+        in the followed set), so its PolicySet/Paused events are not seen; its state is read instead."""
+        from veilproof.agents.wallet import AgentWalletClient
+
+        for r in rows_in(
+            conn, select(agents_t.c.agent_id, agents_t.c.wallet).where(agents_t.c.wallet.isnot(None))
+        ):
+            try:
+                st = AgentWalletClient(self.net, r["wallet"]).state()
+            except Exception as e:  # a wallet that is not an AgentWallet (any ERC-1271 contract may be bound)
+                log.debug("agent %s wallet %s: no AgentWallet state (%s)", r["agent_id"], r["wallet"], e)
+                continue
+            conn.execute(delete(wallets_t).where(wallets_t.c.wallet == r["wallet"]))
+            conn.execute(
+                insert(wallets_t).values(
+                    wallet=r["wallet"], agent_id=r["agent_id"], agent_key=st.agent, per_payment_cap=st.per_payment_cap,
+                    daily_cap=st.daily_cap, spent_today=st.spent_today, balance=st.balance, paused=st.paused,
+                    block=block,
+                )
+            )  # fmt: skip
+
     def _on_AgentRegistry_WalletCleared(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         conn.execute(
             update(agents_t).where(agents_t.c.agent_id == int(ev.args["agent_id"])).values(wallet=None)
         )
+
+    # Reputation: the subject's totals are re-read from the contract (summary, weighted)
+    def _on_Reputation_FeedbackGiven(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        subject = str(a["subject"])
+        conn.execute(
+            insert(feedback_t).values(
+                feedback_id=int(a["feedback_id"]), subject=subject, rater=a["rater"], job_id=int(a["job_id"]),
+                score=int(a["score"]), tx_hash=ev.tx_hash, block=ev.block,
+            )
+        )  # fmt: skip
+        s, w = self.reputation.summary(subject), self.reputation.weighted(subject)
+        conn.execute(delete(reputation_t).where(reputation_t.c.subject == subject))
+        conn.execute(
+            insert(reputation_t).values(
+                subject=subject, count=s.count, total=s.total, weight=w.weight,
+                weighted_total=w.weighted_total, raters=w.raters,
+            )
+        )  # fmt: skip
+
+    # TrainingMarket: every event re-reads the job; rounds and payouts come from the events
+    def _refresh_training(self, conn: Connection, job_id: int, ev: ChainEvent, ts: int) -> None:
+        j = self.training.job(job_id)
+        row = {
+            "sponsor": j.sponsor, "coordinator": j.coordinator, "arch_hash": j.arch_hash.hex(),
+            "val_hash": j.val_hash.hex(), "rounds": j.rounds, "rounds_posted": j.rounds_posted,
+            "participants": j.participants, "min_participants": j.min_participants,
+            "coordinator_bps": j.coordinator_bps, "bounty": j.bounty, "participant_stake": j.participant_stake,
+            "coordinator_stake": j.coordinator_stake, "total_score": j.total_score,
+            "model_hash": j.model_hash.hex(), "state": j.state,
+        }  # fmt: skip
+        t = training_jobs_t
+        if conn.execute(select(t.c.job_id).where(t.c.job_id == job_id)).first():
+            conn.execute(update(t).where(t.c.job_id == job_id).values(**row))
+        else:
+            conn.execute(insert(t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+
+    def _member(self, conn: Connection, job_id: int, account: str, role: str, **vals: Any) -> None:
+        t = training_members_t
+        where = (t.c.job_id == job_id, t.c.account == account)
+        if conn.execute(select(t.c.account).where(*where)).first():
+            conn.execute(update(t).where(*where).values(**vals))
+        else:
+            base = {"stake": 0, "score": 0, "paid": 0} | vals
+            conn.execute(insert(t).values(job_id=job_id, account=account, role=role, **base))
+
+    def _on_TrainingMarket_JobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_training(conn, int(ev.args["job_id"]), ev, ts)
+
+    _on_TrainingMarket_JobCancelled = _on_TrainingMarket_JobOpened
+
+    def _on_TrainingMarket_Joined(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id = int(ev.args["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        self._member(conn, job_id, str(ev.args["participant"]), "participant", stake=int(ev.args["stake"]))
+
+    def _on_TrainingMarket_CoordinatorStaked(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id = int(ev.args["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        self._member(conn, job_id, str(ev.args["coordinator"]), "coordinator", stake=int(ev.args["stake"]))
+
+    def _on_TrainingMarket_RoundPosted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        job_id = int(a["job_id"])
+        self._refresh_training(conn, job_id, ev, ts)
+        conn.execute(
+            insert(training_rounds_t).values(
+                job_id=job_id, round=int(a["round"]), model_hash=bytes(a["model_hash"]).hex(),
+                updates_root=bytes(a["updates_root"]).hex(), participants=json.dumps([str(p) for p in a["participants"]]),
+                scores=json.dumps([str(int(x)) for x in a["scores"]]), tx_hash=ev.tx_hash, block=ev.block, ts=ts,
+            )
+        )  # fmt: skip
+        for p in a["participants"]:
+            self._member(conn, job_id, str(p), "participant", score=self.training.score(job_id, str(p)))
+
+    def _on_TrainingMarket_Claimed(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        job_id, acct = int(ev.args["job_id"]), str(ev.args["account"])
+        t = training_members_t
+        prev = conn.execute(select(t.c.paid).where(t.c.job_id == job_id, t.c.account == acct)).scalar()
+        self._member(conn, job_id, acct, "sponsor", paid=int(prev or 0) + int(ev.args["amount"]))
+
+    # ReceiptMarket (pay-on-proof): orders are learnt from the settling transaction's input
+    def _receipt(self, conn: Connection, ev: ChainEvent, ts: int, status: str, **vals: Any) -> None:
+        oh = bytes(ev.args["order_hash"]).hex()
+        t = receipt_jobs_t
+        if conn.execute(select(t.c.order_hash).where(t.c.order_hash == oh)).first():
+            conn.execute(update(t).where(t.c.order_hash == oh).values(status=status, **vals))
+            return
+        rm = self.suite.receipts
+        assert rm is not None  # events come from it
+        found = [(o, p) for o, p in rm.orders_in(ev.tx_hash) if rm.order_hash(o).hex() == oh]
+        o, price = found[0] if found else (None, 0)
+        conn.execute(
+            insert(t).values(
+                order_hash=oh, client=o.client if o else None, node=o.node if o else None,
+                model_id=o.model_id if o else None, nonce=o.nonce if o else None,
+                max_price=o.max_price if o else None, status=status, block=ev.block, ts=ts,
+                **({"price": price} | vals),
+            )
+        )  # fmt: skip
+
+    def _on_ReceiptMarket_ReceiptSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "settled", price=int(ev.args["price"]), tx_hash=ev.tx_hash)
+
+    def _on_ReceiptMarket_BatchSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        """Gas per receipt job: the batch's gas shared by the receipts it paid."""
+        n = int(ev.args["settled"])
+        gas = self.net.gas_used(ev.tx_hash)
+        t = receipt_jobs_t
+        conn.execute(
+            update(t)
+            .where(t.c.tx_hash == ev.tx_hash, t.c.status == "settled")
+            .values(batch_size=n, batch_gas=gas, gas=gas // n if n else gas)
+        )
+        rm = self.suite.receipts
+        assert rm is not None
+        paid = rows_in(conn, select(t.c.client, t.c.node).where(t.c.tx_hash == ev.tx_hash).distinct())
+        for r in paid:  # the settled receipts drew on these deposits
+            d = deposits_t
+            conn.execute(
+                update(d)
+                .where(d.c.client == r["client"], d.c.node == r["node"])
+                .values(amount=rm.deposit_of(r["client"], r["node"]))
+            )
+
+    def _on_ReceiptMarket_ClaimedWithProof(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        gas = self.net.gas_used(ev.tx_hash)
+        self._receipt(
+            conn, ev, ts, "claimed", price=int(ev.args["paid"]), tx_hash=ev.tx_hash, batch_size=1,
+            batch_gas=gas, gas=gas, proof_hash=bytes(ev.args["proof_hash"]).hex(),
+        )  # fmt: skip
+
+    def _on_ReceiptMarket_DeliveryDemanded(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "demanded")
+
+    def _on_ReceiptMarket_Challenged(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "challenged", challenger=str(ev.args["challenger"]), tx_hash=ev.tx_hash)
+
+    def _on_ReceiptMarket_DemandResolved(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._receipt(conn, ev, ts, "slashed" if ev.args["node_slashed"] else "answered")
+
+    def _refresh_deposit(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        client, node = str(ev.args["client"]), str(ev.args["node"])
+        rm = self.suite.receipts
+        assert rm is not None
+        t = deposits_t
+        where = (t.c.client == client, t.c.node == node)
+        prev = conn.execute(select(t.c.deposited).where(*where)).scalar()
+        added = int(ev.args["amount"]) if ev.name == "Deposited" else 0
+        conn.execute(delete(t).where(*where))
+        conn.execute(
+            insert(t).values(
+                client=client, node=node, amount=rm.deposit_of(client, node), deposited=int(prev or 0) + added
+            )
+        )
+
+    _on_ReceiptMarket_Deposited = _refresh_deposit
+    _on_ReceiptMarket_WithdrawRequested = _refresh_deposit
+    _on_ReceiptMarket_DepositWithdrawn = _refresh_deposit
+
+    # DataRegistry: datasets, consented records (and their revocations), versions; rows re-read
+    def _refresh_data_set(self, conn: Connection, dataset_id: int, ev: ChainEvent, ts: int) -> None:
+        d = self.data.read_dataset(dataset_id)
+        c = data_consents_t
+        n = len(rows_in(conn, select(c.c.record_hash).where(c.c.dataset_id == dataset_id)))
+        rv = len(
+            rows_in(conn, select(c.c.record_hash).where(c.c.dataset_id == dataset_id, c.c.revoked.is_(True)))
+        )
+        row = {
+            "curator": d.curator, "host": d.host, "schema_hash": d.schema_hash.removeprefix("0x"),
+            "allowed_uses": d.allowed_uses, "price": d.price, "expiry": d.expiry, "curator_bps": d.curator_bps,
+            "uri": d.uri, "records": n, "revocations": rv,
+        }  # fmt: skip
+        t = data_sets_t
+        if conn.execute(select(t.c.dataset_id).where(t.c.dataset_id == dataset_id)).first():
+            conn.execute(update(t).where(t.c.dataset_id == dataset_id).values(**row))
+        else:
+            conn.execute(insert(t).values(dataset_id=dataset_id, block=ev.block, ts=ts, **row))
+
+    def _refresh_data_version(self, conn: Connection, version_id: int, ev: ChainEvent, ts: int) -> None:
+        v = self.data.read_version(version_id)
+        t = data_versions_t
+        row = {
+            "dataset_id": v.dataset_id, "parent": v.parent, "record_root": v.record_root.removeprefix("0x"),
+            "consent_root": v.consent_root.removeprefix("0x"), "record_count": v.record_count,
+            "revoked_count": v.revoked_count,
+        }  # fmt: skip
+        if conn.execute(select(t.c.version_id).where(t.c.version_id == version_id)).first():
+            conn.execute(update(t).where(t.c.version_id == version_id).values(**row))
+        else:
+            conn.execute(
+                insert(t).values(version_id=version_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
+            )
+
+    def _on_DataRegistry_DatasetPublished(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_data_set(conn, int(ev.args["dataset_id"]), ev, ts)
+
+    _on_DataRegistry_HostSet = _on_DataRegistry_DatasetPublished
+    _on_DataRegistry_RoyaltySet = _on_DataRegistry_DatasetPublished
+
+    def _on_DataRegistry_RecordRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        ds = int(a["dataset_id"])
+        conn.execute(
+            insert(data_consents_t).values(
+                dataset_id=ds, record_hash=bytes(a["record_hash"]).hex(), subject=a["subject"],
+                allowed_uses=int(a["allowed_uses"]), expiry=int(a["expiry"]), revoked=False, block=ev.block,
+            )
+        )  # fmt: skip
+        self._refresh_data_set(conn, ds, ev, ts)
+
+    def _on_DataRegistry_ConsentRevoked(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        ds, rh = int(a["dataset_id"]), bytes(a["record_hash"]).hex()
+        c = data_consents_t
+        conn.execute(
+            update(c)
+            .where(c.c.dataset_id == ds, c.c.record_hash == rh)
+            .values(revoked=True, revoked_tx=ev.tx_hash)
+        )
+        self._refresh_data_set(conn, ds, ev, ts)
+
+    def _on_DataRegistry_VersionCommitted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_data_version(conn, int(ev.args["version_id"]), ev, ts)
+
+    _on_DataRegistry_VersionTainted = _on_DataRegistry_VersionCommitted
+
+
+def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
 def rows(engine: Engine, stmt: Any) -> list[dict[str, Any]]:
