@@ -267,9 +267,11 @@ def run_demo(
             from veilproof.demo.data_step import run_data_step
 
             with step(
-                report, console, "data market: consents, a revocation, compute-to-data, Shapley pay, lineage"
+                report,
+                console,
+                "data market: consents, a revocation, compute-to-data, Shapley pay, lineage, ZK royalty",
             ):
-                dsr = run_data_step(lnet.net, suite, owner, say)
+                dsr = run_data_step(lnet.net, suite, owner, say, lnet=lnet, store=store)
             report.gas.update({f"data {k}": g for k, g in dsr.gas.items()})
             report.facts.update({f"data: {k}": v for k, v in dsr.rows()})
         report.total_s = time.perf_counter() - t_start
