@@ -69,6 +69,7 @@ class DataStepReport:
     # the paid ZK inference of the bought model (only when the step runs with a LocalNetwork)
     zk_logrows: int = 0
     zk_build_seconds: float = 0.0
+    zk_extra_seconds: float = 0.0  # what the ZK part adds to the step: build, publish, node start, job
     job_status: str = ""
     job_logit: float = 0.0
     local_logit: float = 0.0
@@ -89,6 +90,7 @@ class DataStepReport:
         if self.job_status:
             out += [
                 ("bought model in ZK (EZKL logrows, build s)", f"{self.zk_logrows}, {self.zk_build_seconds:.1f} s"),
+                ("time the ZK serving adds (build, node, paid job)", f"{self.zk_extra_seconds:.1f} s"),
                 ("paid ZK inference of it", f"{self.job_status}; logit {self.job_logit:.3f} (local {self.local_logit:.3f})"),
                 ("data royalty collected from the market (VEIL)", f"{self.royalty_collected / ONE_VEIL:g}"),
                 ("contributors' royalty (VEIL)", ", ".join(f"{v / ONE_VEIL:g}" for v in self.royalty_earned.values())),
@@ -177,7 +179,7 @@ def run_data_step(
 
     rep.earnings = {s.address: reg.pending(s.address) for s in subjects}
     models = suite.models
-    pkg = None
+    pkg, t_zk = None, time.perf_counter()
     if lnet is not None and store is not None:
         from veilproof.models.package import build_zk_package  # EZKL: imported only when used
 
@@ -211,6 +213,7 @@ def run_data_step(
         _paid_zk_inference(
             lnet, store, reg, rep, pkg.manifest_digest, res, subjects, split.held_out_x[0], say
         )
+        rep.zk_extra_seconds = time.perf_counter() - t_zk
     rep.seconds = time.perf_counter() - t_start
     return rep
 
