@@ -263,7 +263,7 @@ def run_demo(
                 flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
-        if data:  # 12. consented data market + its model's paid ZK inference (~85 s, so behind --data): demo/data_step.py
+        if data:  # 12. consented data market + its model's paid ZK inference (~50 s, so behind --data): demo/data_step.py
             from veilproof.demo.data_step import run_data_step
 
             with step(
