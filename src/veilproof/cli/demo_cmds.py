@@ -19,7 +19,11 @@ def demo(
     ),
     fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
     fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
-    data: bool = typer.Option(False, "--data", help="Also run the consented data-market step (~40 s)."),
+    data: bool = typer.Option(
+        False,
+        "--data",
+        help="Also run the consented data-market step, ending in a paid ZK inference of the bought model (~50 s).",
+    ),
     pipeline: bool = typer.Option(
         False,
         "--pipeline",

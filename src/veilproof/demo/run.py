@@ -264,13 +264,15 @@ def run_demo(
                 flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
-        if data:  # 12. consented data market (~40 s, so behind --data): demo/data_step.py
+        if data:  # 12. consented data market + its model's paid ZK inference (~50 s, so behind --data): demo/data_step.py
             from veilproof.demo.data_step import run_data_step
 
             with step(
-                report, console, "data market: consents, a revocation, compute-to-data, Shapley pay, lineage"
+                report,
+                console,
+                "data market: consents, a revocation, compute-to-data, Shapley pay, lineage, ZK royalty",
             ):
-                dsr = run_data_step(lnet.net, suite, owner, say)
+                dsr = run_data_step(lnet.net, suite, owner, say, lnet=lnet, store=store)
             report.gas.update({f"data {k}": g for k, g in dsr.gas.items()})
             report.facts.update({f"data: {k}": v for k, v in dsr.rows()})
         if dao:  # 13. the DAO (#17): last, since it hands every admin power to the timelock
