@@ -7,6 +7,11 @@
         training code, whose ZK verifying key is registered on the verifier, so its inferences are
         provable) or by a vote (CHECK_VOTE: only the owner, i.e. an executed proposal, releases it).
         The owner can cancel a grant by vote; what is not released goes back to the owner.
+        Optimistic track: a small grant (total <= `optimistic_max`) paid from a budget the owner
+        funded passes after `objection_window` unless wVEIL holders with at least `objection_bps` of
+        the wVEIL supply object; weights are read at the block before the proposal (snapshot), so
+        VEIL wrapped or borrowed afterwards neither objects nor shields. A rejected grant returns
+        its reservation to the budget; it can still be made by a full vote.
 """
 
 from ethereum.ercs import IERC20
@@ -34,6 +39,10 @@ interface Models:
     def model(model_id: uint256) -> Model: view
     def datasets(model_id: uint256) -> DynArray[uint256, MAX_DATASETS]: view
     def model_count() -> uint256: view
+
+interface Votes:
+    def getPastVotes(account: address, timepoint: uint256) -> uint256: view
+    def getPastTotalSupply(timepoint: uint256) -> uint256: view
 
 interface Verifier:
     def is_registered(model_id: uint256) -> bool: view
@@ -63,6 +72,35 @@ event MilestoneReleased:
     amount: uint256
     model_id: uint256
 
+struct Optimistic:
+    recipient: address
+    total: uint256
+    snapshot: uint256  # wVEIL timepoint objections are weighed at (the second before proposing)
+    deadline: uint256  # objections accepted while block.timestamp <= deadline
+    objections: uint256  # wVEIL (at snapshot) that objected
+    state: uint8  # OPT_PENDING, OPT_PASSED or OPT_REJECTED (0: unknown)
+    grant_id: uint256  # the grant made when it passed
+
+event OptimisticProposed:
+    proposal_id: indexed(uint256)
+    recipient: indexed(address)
+    total: uint256
+    deadline: uint256
+
+event OptimisticObjected:
+    proposal_id: indexed(uint256)
+    objector: indexed(address)
+    weight: uint256
+
+event OptimisticFinalized:
+    proposal_id: indexed(uint256)
+    passed: bool
+    grant_id: uint256
+    objections: uint256
+
+event BudgetChanged:
+    budget: uint256
+
 event GrantCancelled:
     grant_id: indexed(uint256)
     refunded: uint256
@@ -71,6 +109,21 @@ token: public(immutable(IERC20))
 models: public(immutable(Models))
 verifier: public(immutable(Verifier))
 owner: public(immutable(address))
+votes: public(immutable(Votes))
+optimistic_max: public(immutable(uint256))
+objection_window: public(immutable(uint256))
+objection_bps: public(immutable(uint256))
+
+OPT_PENDING: constant(uint8) = 1
+OPT_PASSED: constant(uint8) = 2
+OPT_REJECTED: constant(uint8) = 3
+MAX_OPT_GRANT: constant(uint256) = 100_000 * 10**18  # the bound on optimistic_max itself
+
+budget: public(uint256)  # VEIL held for the optimistic track and not reserved by a pending proposal
+optimistic_count: public(uint256)
+_optimistic: HashMap[uint256, Optimistic]
+_opt_milestones: HashMap[uint256, DynArray[Milestone, MAX_MILESTONES]]
+objected: public(HashMap[uint256, HashMap[address, bool]])
 
 grant_count: public(uint256)
 _grants: HashMap[uint256, Grant]
@@ -78,24 +131,72 @@ _milestones: HashMap[uint256, DynArray[Milestone, MAX_MILESTONES]]
 
 
 @deploy
-def __init__(_token: IERC20, _models: Models, _verifier: Verifier, _owner: address):
+def __init__(
+    _token: IERC20,
+    _models: Models,
+    _verifier: Verifier,
+    _owner: address,
+    _votes: Votes,
+    _optimistic_max: uint256,
+    _objection_window: uint256,
+    _objection_bps: uint256,
+):
     """
     @param _token VEIL.
     @param _models The ModelRegistry CHECK_MODEL milestones read.
     @param _verifier The ZK verifier adapter (is_registered); zero skips the proof check.
     @param _owner The DAO timelock: creates, votes and cancels grants.
+    @param _votes wVEIL (ERC20Votes, timestamp clock): objections are weighed by its past votes.
+    @param _optimistic_max Largest total of an optimistic grant (0 < max <= 100,000 VEIL).
+    @param _objection_window Seconds objections are accepted after an optimistic proposal (> 0).
+    @param _objection_bps Share of wVEIL supply (at snapshot) whose objection rejects (1..10000).
     """
     assert _owner != empty(address), "zero address"
+    assert _votes.address != empty(address), "zero votes"
+    assert _optimistic_max > 0 and _optimistic_max <= MAX_OPT_GRANT, "optimistic max out of bounds"
+    assert _objection_window > 0, "zero objection window"
+    assert _objection_bps > 0 and _objection_bps <= 10_000, "objection bps out of bounds"
     token = _token
     models = _models
     verifier = _verifier
     owner = _owner
+    votes = _votes
+    optimistic_max = _optimistic_max
+    objection_window = _objection_window
+    objection_bps = _objection_bps
 
 
 @internal
 @view
 def _only_owner():
     assert msg.sender == owner, "not owner"
+
+
+@internal
+def _create(recipient: address, milestones: DynArray[Milestone, MAX_MILESTONES]) -> uint256:
+    total: uint256 = self._total(recipient, milestones)
+    grant_id: uint256 = self.grant_count + 1
+    self.grant_count = grant_id
+    self._grants[grant_id] = Grant(
+        recipient=recipient, escrowed=total, first_model=staticcall models.model_count() + 1, cancelled=False
+    )
+    self._milestones[grant_id] = milestones
+    log GrantCreated(grant_id=grant_id, recipient=recipient, total=total, milestones=len(milestones))
+    return grant_id
+
+
+@internal
+@pure
+def _total(recipient: address, milestones: DynArray[Milestone, MAX_MILESTONES]) -> uint256:
+    assert recipient != empty(address), "zero address"
+    assert len(milestones) > 0, "no milestones"
+    total: uint256 = 0
+    for m: Milestone in milestones:
+        assert m.amount > 0, "zero amount"
+        assert m.check == CHECK_VOTE or m.check == CHECK_MODEL, "bad check"
+        assert not m.released, "already released"
+        total += m.amount
+    return total
 
 
 @external
@@ -108,23 +209,120 @@ def create_grant(recipient: address, milestones: DynArray[Milestone, MAX_MILESTO
     @return The grant id (from 1).
     """
     self._only_owner()
-    assert recipient != empty(address), "zero address"
-    assert len(milestones) > 0, "no milestones"
-    total: uint256 = 0
-    for m: Milestone in milestones:
-        assert m.amount > 0, "zero amount"
-        assert m.check == CHECK_VOTE or m.check == CHECK_MODEL, "bad check"
-        assert not m.released, "already released"
-        total += m.amount
-    grant_id: uint256 = self.grant_count + 1
-    self.grant_count = grant_id
-    self._grants[grant_id] = Grant(
-        recipient=recipient, escrowed=total, first_model=staticcall models.model_count() + 1, cancelled=False
-    )
-    self._milestones[grant_id] = milestones
-    log GrantCreated(grant_id=grant_id, recipient=recipient, total=total, milestones=len(milestones))
-    assert extcall token.transferFrom(msg.sender, self, total), "transfer failed"
+    grant_id: uint256 = self._create(recipient, milestones)
+    assert extcall token.transferFrom(msg.sender, self, self._grants[grant_id].escrowed), "transfer failed"
     return grant_id
+
+
+@external
+def fund_budget(amount: uint256):
+    """
+    @notice Move `amount` VEIL from the owner (approve first) into the optimistic track's budget.
+    @param amount VEIL wei.
+    """
+    self._only_owner()
+    self.budget += amount
+    log BudgetChanged(budget=self.budget)
+    assert extcall token.transferFrom(msg.sender, self, amount), "transfer failed"
+
+
+@external
+def withdraw_budget(amount: uint256):
+    """
+    @notice Return unreserved budget to the owner (the treasury).
+    @param amount VEIL wei; at most `budget`.
+    """
+    self._only_owner()
+    assert amount <= self.budget, "exceeds budget"
+    self.budget -= amount
+    log BudgetChanged(budget=self.budget)
+    assert extcall token.transfer(owner, amount), "transfer failed"
+
+
+@external
+def propose_optimistic(recipient: address, milestones: DynArray[Milestone, MAX_MILESTONES]) -> uint256:
+    """
+    @notice Propose a small grant on the optimistic track; its total is reserved from the budget
+            and it passes after `objection_window` unless enough wVEIL objects. Anyone may propose.
+    @param recipient Who is paid; not the zero address.
+    @param milestones As for `create_grant`; their total must be <= `optimistic_max`.
+    @return The optimistic proposal id (from 1).
+    """
+    total: uint256 = self._total(recipient, milestones)
+    assert total <= optimistic_max, "above optimistic max"
+    assert total <= self.budget, "exceeds budget"
+    self.budget -= total
+    pid: uint256 = self.optimistic_count + 1
+    self.optimistic_count = pid
+    deadline: uint256 = block.timestamp + objection_window
+    self._optimistic[pid] = Optimistic(
+        recipient=recipient,
+        total=total,
+        snapshot=block.timestamp - 1,
+        deadline=deadline,
+        objections=0,
+        state=OPT_PENDING,
+        grant_id=0,
+    )
+    self._opt_milestones[pid] = milestones
+    log OptimisticProposed(proposal_id=pid, recipient=recipient, total=total, deadline=deadline)
+    return pid
+
+
+@external
+def object(proposal_id: uint256) -> uint256:
+    """
+    @notice Object to a pending optimistic grant with the sender's wVEIL votes at its snapshot.
+    @param proposal_id Optimistic proposal id.
+    @return The weight counted (votes delegated to the sender at the snapshot).
+    """
+    o: Optimistic = self._optimistic[proposal_id]
+    assert o.state == OPT_PENDING, "not pending"
+    assert block.timestamp <= o.deadline, "objection window over"
+    assert not self.objected[proposal_id][msg.sender], "already objected"
+    weight: uint256 = staticcall votes.getPastVotes(msg.sender, o.snapshot)
+    assert weight > 0, "no votes at snapshot"
+    self.objected[proposal_id][msg.sender] = True
+    self._optimistic[proposal_id].objections = o.objections + weight
+    log OptimisticObjected(proposal_id=proposal_id, objector=msg.sender, weight=weight)
+    return weight
+
+
+@external
+def finalize_optimistic(proposal_id: uint256) -> uint256:
+    """
+    @notice After the window anyone settles an optimistic proposal: it becomes a grant (escrowed
+            from the reservation) unless objections reached `objection_bps` of the wVEIL supply at
+            the snapshot, in which case the reservation returns to the budget.
+    @param proposal_id Optimistic proposal id.
+    @return The grant id, 0 if rejected.
+    """
+    o: Optimistic = self._optimistic[proposal_id]
+    assert o.state == OPT_PENDING, "not pending"
+    assert block.timestamp > o.deadline, "objection window open"
+    supply: uint256 = staticcall votes.getPastTotalSupply(o.snapshot)
+    if o.objections * 10_000 >= supply * objection_bps:
+        self._optimistic[proposal_id].state = OPT_REJECTED
+        self.budget += o.total
+        log OptimisticFinalized(proposal_id=proposal_id, passed=False, grant_id=0, objections=o.objections)
+        log BudgetChanged(budget=self.budget)
+        return 0
+    grant_id: uint256 = self._create(o.recipient, self._opt_milestones[proposal_id])
+    self._optimistic[proposal_id].state = OPT_PASSED
+    self._optimistic[proposal_id].grant_id = grant_id
+    log OptimisticFinalized(proposal_id=proposal_id, passed=True, grant_id=grant_id, objections=o.objections)
+    return grant_id
+
+
+@external
+@view
+def optimistic(proposal_id: uint256) -> Optimistic:
+    """
+    @notice Everything stored about an optimistic proposal.
+    @param proposal_id Optimistic proposal id.
+    @return The Optimistic struct (zeroed if unknown).
+    """
+    return self._optimistic[proposal_id]
 
 
 @internal

@@ -32,8 +32,19 @@ class GrantsMachine(RuleBasedStateMachine):
         self.owner, self.dao, self.recipient, self.attacker = NET.new_accounts(4)
         token = NET.deploy("Token", sender=self.owner)
         models = NET.deploy("ModelRegistry", sender=self.owner)
+        # the optimistic track is not exercised here (tests/dao/test_optimistic_grants.py): any
+        # non-zero votes contract satisfies the constructor
         g = NET.deploy(
-            "Grants", token.address, models.address, ZERO_ADDRESS, self.dao.address, sender=self.owner
+            "Grants",
+            token.address,
+            models.address,
+            ZERO_ADDRESS,
+            self.dao.address,
+            token.address,
+            1_000 * ONE,
+            600,
+            400,
+            sender=self.owner,
         )
         self.token, self.models, self.grants = (
             Token(NET, token.address),

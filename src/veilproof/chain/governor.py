@@ -68,11 +68,26 @@ class DaoParams:
     proposal_threshold: int = 1_000 * ONE_VEIL
     quorum_percent: int = 4
     timelock_delay: int = 2 * 24 * 3600
+    # address-valued admin calls (verifier, arbiter, slasher, minter, treasury, owner) wait the
+    # NodeRegistry's unbond delay plus this margin: a node that starts unbonding when such a call
+    # is queued has its stake out (with this much slack to notice) before the call can run
+    address_delay_margin: int = 2 * 24 * 3600
+    # optimistic track (Grants): a grant up to optimistic_max from the funded budget passes after
+    # objection_window unless wVEIL holding objection_bps of the supply objects (4% = the quorum)
+    optimistic_max: int = 1_000 * ONE_VEIL
+    objection_window: int = 3 * 24 * 3600
+    objection_bps: int = 400
 
     @classmethod
     def dev(cls) -> DaoParams:
         return cls(
-            voting_delay=60, voting_period=600, proposal_threshold=0, quorum_percent=4, timelock_delay=300
+            voting_delay=60,
+            voting_period=600,
+            proposal_threshold=0,
+            quorum_percent=4,
+            timelock_delay=300,
+            address_delay_margin=300,
+            objection_window=600,
         )
 
     def check(self) -> DaoParams:
@@ -82,6 +97,20 @@ class DaoParams:
             raise ConfigError(f"quorum_percent {self.quorum_percent}: expected 1..100")
         if self.voting_delay < 0 or self.timelock_delay < 0:
             raise ConfigError("voting_delay and timelock_delay must be >= 0 seconds")
+        if not 0 < self.optimistic_max <= 100_000 * ONE_VEIL or self.objection_window <= 0:
+            raise ConfigError(
+                "optimistic_max must be in (0, 100,000 VEIL] and objection_window > 0 seconds "
+                f"(got {self.optimistic_max}, {self.objection_window})"
+            )
+        if not 0 < self.objection_bps <= 10_000:
+            raise ConfigError(
+                f"objection_bps {self.objection_bps}: expected 1..10000 (share of wVEIL supply)"
+            )
+        if self.address_delay_margin <= 0:
+            raise ConfigError(
+                f"address_delay_margin {self.address_delay_margin}: expected > 0 seconds (the slack a node "
+                "gets, beyond its unbonding delay, before an address-valued admin call can run)"
+            )
         return self
 
 
@@ -181,6 +210,15 @@ class Timelock(_Solidity):
 
     def min_delay(self) -> int:
         return int(self._call("getMinDelay"))
+
+    def address_delay(self) -> int:
+        """Seconds an address-valued admin call (new verifier, slasher, minter, owner...) waits:
+        the NodeRegistry's unbonding delay plus the deploy-time margin."""
+        return int(self._call("addressDelay"))
+
+    def is_address_power(self, data: bytes) -> bool:
+        """Whether a call with this calldata waits :meth:`address_delay` instead of the min delay."""
+        return bool(self._call("isAddressPower", data))
 
     def role(self, name: str) -> bytes:
         """``PROPOSER_ROLE``, ``EXECUTOR_ROLE``, ``CANCELLER_ROLE`` or ``DEFAULT_ADMIN_ROLE``."""
@@ -371,8 +409,27 @@ def deploy_dao(net: Network, owner: LocalAccount, d: Deployment, params: DaoPara
         c = governance_contract(name)
         return net.deploy_bytecode(c.abi, c.bytecode, *args, sender=owner, label=name)
 
+    # the timelock holds address powers for NodeRegistry's unbond delay + margin; a validator
+    # unbonding from Rewards must get out within that too (checked before anything is deployed)
+    address_delay = int(Owned(net, "NodeRegistry", d.nodes)._call("unbond_delay")) + p.address_delay_margin
+    rewards = getattr(d, "rewards", None) or d.extra.get("rewards")
+    if rewards:
+        rewards_delay = int(Owned(net, "Rewards", rewards)._call("unbond_delay"))
+        if rewards_delay >= address_delay:
+            raise ConfigError(
+                f"Rewards unbond_delay {rewards_delay} s >= the timelock's address delay {address_delay} s: "
+                "raise DaoParams.address_delay_margin so a validator can leave before a new locker lands"
+            )
     wveil = deploy("VeilVotes", to_checksum_address(d.token))
-    tl = deploy("VeilTimelock", p.timelock_delay, [], [ZERO], owner.address)
+    tl = deploy(
+        "VeilTimelock",
+        p.timelock_delay,
+        to_checksum_address(d.nodes),
+        p.address_delay_margin,
+        [],
+        [ZERO],
+        owner.address,
+    )
     gov = deploy(
         "VeilGovernor",
         wveil.address,
@@ -387,7 +444,18 @@ def deploy_dao(net: Network, owner: LocalAccount, d: Deployment, params: DaoPara
     timelock.grant_role("CANCELLER_ROLE", gov.address, sender=owner)
     timelock.renounce_role("DEFAULT_ADMIN_ROLE", sender=owner)
     verifier = d.extra.get("zk_adapter") or ZERO
-    grants = net.deploy("Grants", d.token, d.models, verifier, tl.address, sender=owner)
+    grants = net.deploy(
+        "Grants",
+        d.token,
+        d.models,
+        verifier,
+        tl.address,
+        wveil.address,
+        p.optimistic_max,
+        p.objection_window,
+        p.objection_bps,
+        sender=owner,
+    )
     d.extra.update(
         {"wveil": wveil.address, "timelock": tl.address, "governor": gov.address, "grants": grants.address}
     )

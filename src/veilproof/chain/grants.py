@@ -51,6 +51,25 @@ class GrantInfo:
     milestones: tuple[Milestone, ...]
 
 
+class OptimisticState(IntEnum):
+    UNKNOWN = 0
+    PENDING = 1
+    PASSED = 2
+    REJECTED = 3
+
+
+@dataclass(frozen=True)
+class OptimisticInfo:
+    proposal_id: int
+    recipient: str
+    total: int
+    snapshot: int  # wVEIL timepoint objections are weighed at
+    deadline: int  # last second objections are accepted
+    objections: int
+    state: OptimisticState
+    grant_id: int  # the grant made when it passed (0 otherwise)
+
+
 class Grants(ContractFacade):
     CONTRACT = "Grants"
 
@@ -90,3 +109,59 @@ class Grants(ContractFacade):
 
     def release(self, grant_id: int, index: int, model_id: int, *, sender: LocalAccount) -> Receipt:
         return self._send("release", grant_id, index, model_id, sender=sender)
+
+    # --- optimistic track: small grants pass unless enough wVEIL (at the snapshot) objects -------
+    def budget(self) -> int:
+        """VEIL held for optimistic grants and not reserved by a pending proposal."""
+        return int(self._call("budget"))
+
+    def optimistic_params(self) -> tuple[int, int, int]:
+        """(largest optimistic total, objection window in seconds, objection threshold in bps)."""
+        return (
+            int(self._call("optimistic_max")),
+            int(self._call("objection_window")),
+            int(self._call("objection_bps")),
+        )
+
+    def fund_budget_call(self, amount: int) -> Call:
+        """For a proposal: move ``amount`` VEIL from the treasury (approve first) into the budget."""
+        return self._fn("fund_budget", amount)
+
+    def withdraw_budget_call(self, amount: int) -> Call:
+        """For a proposal: return unreserved budget to the treasury."""
+        return self._fn("withdraw_budget", amount)
+
+    def propose_optimistic(
+        self, recipient: str, milestones: Sequence[Milestone], *, sender: LocalAccount
+    ) -> int:
+        """Propose a small grant on the optimistic track; returns its optimistic proposal id."""
+        if not milestones:
+            raise InputError("milestones", "at least one milestone", "none")
+        self.last_receipt: Receipt | None = self._send(
+            "propose_optimistic",
+            to_checksum_address(recipient),
+            [m.as_tuple() for m in milestones],
+            sender=sender,
+        )
+        return int(self._call("optimistic_count"))
+
+    def object(self, proposal_id: int, *, sender: LocalAccount) -> Receipt:
+        """Object with the sender's wVEIL votes at the proposal's snapshot."""
+        return self._send("object", proposal_id, sender=sender)
+
+    def finalize_optimistic(self, proposal_id: int, *, sender: LocalAccount) -> Receipt:
+        """After the window: the proposal becomes a grant, or is rejected and its reservation freed."""
+        return self._send("finalize_optimistic", proposal_id, sender=sender)
+
+    def optimistic(self, proposal_id: int) -> OptimisticInfo:
+        o = self._call("optimistic", proposal_id)
+        return OptimisticInfo(
+            proposal_id=proposal_id,
+            recipient=str(o[0]),
+            total=int(o[1]),
+            snapshot=int(o[2]),
+            deadline=int(o[3]),
+            objections=int(o[4]),
+            state=OptimisticState(int(o[5])),
+            grant_id=int(o[6]),
+        )
