@@ -20,6 +20,7 @@ from veilproof.agents.wallet import AgentWalletClient, WalletPolicy
 from veilproof.chain import Network
 from veilproof.chain.data_registry import USE_TRAINING
 from veilproof.chain.deploy import ONE_VEIL, deploy_data_market, deploy_receipt_market, deploy_zk_verifier
+from veilproof.chain.governor import Action, Dao, DaoParams, Owned, Proposal, deploy_dao, run_proposal
 from veilproof.chain.job_market import JobMode
 from veilproof.chain.receipt_market import Order
 from veilproof.chain.suite import Suite
@@ -55,6 +56,8 @@ class ExplorerWorld:
     data_records: list[bytes]  # the first one's consent is revoked
     receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
     settle_tx: str
+    dao: Dao
+    proposal_id: int  # executed: a full propose -> vote -> queue -> execute cycle (no hand-over)
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -157,10 +160,23 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     tm, tjob, payouts = _training(net, suite, s.owner)
     s.deployment.extra["training_market"] = tm.address
     fl_model = _publish_trained(suite, s.owner, tm, tjob)
+    # the DAO last (its cycle moves the clock); the suite's admin powers stay with the owner (no hand-over),
+    # so the executed action is one the timelock can do on its own: a 0-VEIL transfer from its treasury
+    dao = deploy_dao(net, s.owner, s.deployment, DaoParams.dev())
+    voter = net.new_accounts(1)[0]
+    suite.token.mint(voter.address, 50 * ONE_VEIL, sender=s.owner)
+    suite.token.approve(dao.votes.address, 50 * ONE_VEIL, sender=voter)
+    dao.votes.deposit(50 * ONE_VEIL, sender=voter)
+    dao.votes.delegate(voter.address, sender=voter)
+    net.time_travel(1)
+    noop = Action.of(Owned(net, "Token", suite.token.address).call("transfer", voter.address, 0))
+    pid, _ = run_proposal(
+        dao, Proposal((noop,), "explorer: a no-op transfer"), proposer=voter, voters=[voter]
+    )
     return ExplorerWorld(
         net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
         agent_id, wallet, data_set, version, recs,
-        [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
+        [rm.order_hash(o) for o in orders], res.receipt.tx_hash, dao, pid,
     )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ PAGES: list[Page] = [
     Page("/agents", "Agents"),
     Page("/training", "Training"),
     Page("/data", "Data"),
+    Page("/dao", "DAO"),
 ]
 
 
@@ -487,6 +488,24 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             .order_by(ix.data_consents_t.c.block, ix.data_consents_t.c.record_hash),
         )
         return render("data_set.html", request, d=d, versions=vs, consents=cs)
+
+    # DAO (VeilGovernor) ---------------------------------------------------------------------------------------
+    @app.get("/dao", response_class=HTMLResponse)
+    def dao(request: Request) -> HTMLResponse:
+        ps = rows(eng, select(ix.proposals_t).order_by(ix.proposals_t.c.block, ix.proposals_t.c.proposal_id))
+        return render("dao.html", request, proposals=ps)
+
+    @app.get("/dao/proposal/{proposal_id}", response_class=HTMLResponse)
+    def proposal(request: Request, proposal_id: str) -> HTMLResponse:
+        p = one(select(ix.proposals_t).where(ix.proposals_t.c.proposal_id == proposal_id))
+        evs = rows(
+            eng,
+            select(ix.events_t)
+            .where(ix.events_t.c.contract == "VeilGovernor")
+            .order_by(ix.events_t.c.block, ix.events_t.c.log_index),
+        )
+        evs = [e for e in evs if str(json.loads(e["args"]).get("proposalId")) == proposal_id]
+        return render("proposal.html", request, p=p, actions=json.loads(p["actions"] or "[]"), events=evs)
 
     # addresses and hashes: every link lands somewhere ------------------------------------------------------
     @app.get("/address/{address}", response_model=None)

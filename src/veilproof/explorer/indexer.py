@@ -51,7 +51,9 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data
+SCHEMA_VERSION = (
+    6  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data; 6: DAO
+)
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -207,6 +209,14 @@ data_consents_t = Table(
     Column("revoked", Boolean), Column("revoked_tx", String(66)), Column("block", Integer),
 )  # fmt: skip
 
+proposals_t = Table(
+    "proposals", md,
+    Column("proposal_id", String(80), primary_key=True), Column("proposer", String(42)), Column("description", Text),
+    Column("state", String(16)), Column("votes_for", Wei), Column("votes_against", Wei), Column("votes_abstain", Wei),
+    Column("voters", Integer), Column("eta", Integer), Column("vote_start", Integer), Column("vote_end", Integer),
+    Column("actions", Text), Column("executed_tx", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+
 MODES = {1: "zk", 2: "fhe"}
 
 
@@ -249,6 +259,7 @@ class Indexer:
         reputation: ContractFacade | None = None,
         training: ContractFacade | None = None,
         data: ContractFacade | None = None,
+        governor: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -261,6 +272,7 @@ class Indexer:
         self.reputation: Any = reputation
         self.training: Any = training
         self.data: Any = data
+        self.governor: Any = governor
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -274,7 +286,7 @@ class Indexer:
     @classmethod
     def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
         """An indexer for ``suite`` that also follows the contracts its deployment names when they are
-        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``."""
+        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` (the DAO)."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
         if addr := extra.get("agent_registry"):
@@ -291,6 +303,10 @@ class Indexer:
             kw["training"] = TrainingMarket(suite.net, addr)
         if extra.get("data_registry"):
             kw["data"] = suite.data
+        if addr := extra.get("governor"):
+            from veilproof.chain.governor import Governor
+
+            kw["governor"] = Governor(suite.net, addr)
         return cls(suite, db_path, chunk=chunk, **kw)
 
     # --- which network ---------------------------------------------------------------------------
@@ -304,7 +320,7 @@ class Indexer:
             out.append(s.quorum)
         if s.receipts is not None:
             out.append(s.receipts)
-        for f in (self.agent_registry, self.reputation, self.training, self.data):
+        for f in (self.agent_registry, self.reputation, self.training, self.data, self.governor):
             if f is not None:
                 out.append(f)
         return out
@@ -880,6 +896,48 @@ class Indexer:
         self._refresh_data_version(conn, int(ev.args["version_id"]), ev, ts)
 
     _on_DataRegistry_VersionTainted = _on_DataRegistry_VersionCommitted
+
+    # DAO (VeilGovernor): the event names the proposal; state, votes and eta are re-read from the governor
+    def _refresh_proposal(self, conn: Connection, pid: int, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        g = self.governor
+        against, for_, abstain = g.votes(pid)
+        state = g.state(pid).name.lower()
+        row = {"state": state, "votes_for": for_, "votes_against": against, "votes_abstain": abstain,
+               "eta": g.eta(pid), **vals}  # fmt: skip
+        key = str(pid)
+        if conn.execute(select(proposals_t.c.proposal_id).where(proposals_t.c.proposal_id == key)).first():
+            conn.execute(update(proposals_t).where(proposals_t.c.proposal_id == key).values(**row))
+        else:
+            conn.execute(insert(proposals_t).values(proposal_id=key, voters=0, block=ev.block, ts=ts, **row))
+
+    def _on_VeilGovernor_ProposalCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        actions = [
+            {"target": t, "value": str(v), "calldata": "0x" + bytes(c).hex()}
+            for t, v, c in zip(a["targets"], a["values"], a["calldatas"], strict=True)
+        ]
+        self._refresh_proposal(
+            conn, int(a["proposalId"]), ev, ts, proposer=a["proposer"], description=a["description"],
+            vote_start=int(a["voteStart"]), vote_end=int(a["voteEnd"]), actions=json.dumps(actions),
+        )  # fmt: skip
+
+    def _on_VeilGovernor_VoteCast(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        pid = int(ev.args["proposalId"])
+        self._refresh_proposal(conn, pid, ev, ts)
+        conn.execute(
+            update(proposals_t)
+            .where(proposals_t.c.proposal_id == str(pid))
+            .values(voters=proposals_t.c.voters + 1)
+        )
+
+    def _on_VeilGovernor_ProposalQueued(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts)
+
+    def _on_VeilGovernor_ProposalExecuted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts, executed_tx=ev.tx_hash)
+
+    def _on_VeilGovernor_ProposalCanceled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts)
 
 
 def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
