@@ -51,9 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = (
-    6  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data; 6: DAO
-)
+SCHEMA_VERSION = 6  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data; 6: DAO; 7: pipelines
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -216,6 +214,24 @@ proposals_t = Table(
     Column("voters", Integer), Column("eta", Integer), Column("vote_start", Integer), Column("vote_end", Integer),
     Column("actions", Text), Column("executed_tx", String(66)), Column("block", Integer), Column("ts", Integer),
 )  # fmt: skip
+grants_t = Table(
+    "grants", md,
+    Column("grant_id", Integer, primary_key=True), Column("recipient", String(42), index=True), Column("total", Wei),
+    Column("escrowed", Wei), Column("milestones", Text), Column("released", Integer), Column("released_amount", Wei),
+    Column("cancelled", Boolean), Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+pipelines_t = Table(
+    "pipelines", md,
+    Column("pipeline_id", Integer, primary_key=True), Column("owner", String(42)), Column("models", Text),
+    Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+pipeline_jobs_t = Table(
+    "pipeline_jobs", md,
+    Column("job_id", Integer, primary_key=True), Column("pipeline_id", Integer, index=True),
+    Column("client", String(42)), Column("price", Wei), Column("status", String(16)), Column("output_hash", String(66)),
+    Column("stage_models", Text), Column("stage_nodes", Text), Column("stage_proof_hashes", Text),
+    Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
 
 MODES = {1: "zk", 2: "fhe"}
 
@@ -260,6 +276,8 @@ class Indexer:
         training: ContractFacade | None = None,
         data: ContractFacade | None = None,
         governor: ContractFacade | None = None,
+        grants: ContractFacade | None = None,
+        pipelines: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -273,6 +291,8 @@ class Indexer:
         self.training: Any = training
         self.data: Any = data
         self.governor: Any = governor
+        self.grants: Any = grants
+        self.pipelines: Any = pipelines
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -286,7 +306,7 @@ class Indexer:
     @classmethod
     def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
         """An indexer for ``suite`` that also follows the contracts its deployment names when they are
-        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` (the DAO)."""
+        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` + ``grants`` (the DAO), ``pipeline_market``."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
         if addr := extra.get("agent_registry"):
@@ -307,6 +327,12 @@ class Indexer:
             from veilproof.chain.governor import Governor
 
             kw["governor"] = Governor(suite.net, addr)
+        if addr := extra.get("grants"):
+            from veilproof.chain.grants import Grants
+
+            kw["grants"] = Grants(suite.net, addr)
+        if extra.get("pipeline_market"):
+            kw["pipelines"] = suite.pipelines
         return cls(suite, db_path, chunk=chunk, **kw)
 
     # --- which network ---------------------------------------------------------------------------
@@ -320,7 +346,15 @@ class Indexer:
             out.append(s.quorum)
         if s.receipts is not None:
             out.append(s.receipts)
-        for f in (self.agent_registry, self.reputation, self.training, self.data, self.governor):
+        for f in (
+            self.agent_registry,
+            self.reputation,
+            self.training,
+            self.data,
+            self.governor,
+            self.grants,
+            self.pipelines,
+        ):
             if f is not None:
                 out.append(f)
         return out
@@ -938,6 +972,70 @@ class Indexer:
 
     def _on_VeilGovernor_ProposalCanceled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts)
+
+    # DAO grants escrow: the event names the grant; recipient, escrow and milestones are re-read via Grants.grant
+    def _refresh_grant(self, conn: Connection, grant_id: int, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        g = self.grants.grant(grant_id)
+        ms = [
+            {"amount": str(m.amount), "check": m.check.name.lower(), "released": m.released}
+            for m in g.milestones
+        ]
+        row = {
+            "recipient": g.recipient, "escrowed": g.escrowed, "cancelled": g.cancelled, "milestones": json.dumps(ms),
+            "released": sum(m.released for m in g.milestones),
+            "released_amount": sum(m.amount for m in g.milestones if m.released), **vals,
+        }  # fmt: skip
+        if conn.execute(select(grants_t.c.grant_id).where(grants_t.c.grant_id == grant_id)).first():
+            conn.execute(update(grants_t).where(grants_t.c.grant_id == grant_id).values(**row))
+        else:
+            conn.execute(
+                insert(grants_t).values(grant_id=grant_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
+            )
+
+    def _on_Grants_GrantCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts, total=int(ev.args["total"]))
+
+    def _on_Grants_MilestoneReleased(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts)
+
+    def _on_Grants_GrantCancelled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts)
+
+    # PipelineMarket: pipelines (their stage models re-read via pipeline_models) and jobs (the contract's
+    # receipt(job): status, per-stage model, node and proof hash)
+    def _on_PipelineMarket_PipelineRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        pid = int(ev.args["pipeline_id"])
+        conn.execute(
+            insert(pipelines_t).values(
+                pipeline_id=pid, owner=ev.args["owner"], models=json.dumps(self.pipelines.pipeline_models(pid)),
+                tx_hash=ev.tx_hash, block=ev.block, ts=ts,
+            )
+        )  # fmt: skip
+
+    def _refresh_pipeline_job(self, conn: Connection, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        job_id = int(ev.args["job_id"])
+        r = self.pipelines.receipt(job_id)
+        row = {
+            "pipeline_id": r.pipeline_id, "client": r.client, "status": r.status, "output_hash": r.output_hash,
+            "stage_models": json.dumps(list(r.stage_models)), "stage_nodes": json.dumps(list(r.stage_nodes)),
+            "stage_proof_hashes": json.dumps(list(r.stage_proof_hashes)), **vals,
+        }  # fmt: skip
+        if conn.execute(select(pipeline_jobs_t.c.job_id).where(pipeline_jobs_t.c.job_id == job_id)).first():
+            conn.execute(update(pipeline_jobs_t).where(pipeline_jobs_t.c.job_id == job_id).values(**row))
+        else:
+            conn.execute(insert(pipeline_jobs_t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+
+    def _on_PipelineMarket_PipelineJobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts, price=int(ev.args["price"]))
+
+    def _on_PipelineMarket_StageVerified(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
+
+    def _on_PipelineMarket_PipelineSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
+
+    def _on_PipelineMarket_PipelineRefunded(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
 
 
 def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
