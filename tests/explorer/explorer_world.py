@@ -19,7 +19,25 @@ from veilproof.agents.reputation import ReputationClient
 from veilproof.agents.wallet import AgentWalletClient, WalletPolicy
 from veilproof.chain import Network
 from veilproof.chain.data_registry import USE_TRAINING
-from veilproof.chain.deploy import ONE_VEIL, deploy_data_market, deploy_receipt_market, deploy_zk_verifier
+from veilproof.chain.deploy import (
+    ONE_VEIL,
+    deploy_data_market,
+    deploy_pipeline_market,
+    deploy_receipt_market,
+    deploy_zk_verifier,
+)
+from veilproof.chain.governor import (
+    Action,
+    Dao,
+    DaoParams,
+    Owned,
+    Proposal,
+    approve_milestone_proposal,
+    deploy_dao,
+    grant_proposal,
+    run_proposal,
+)
+from veilproof.chain.grants import Milestone
 from veilproof.chain.job_market import JobMode
 from veilproof.chain.receipt_market import Order
 from veilproof.chain.suite import Suite
@@ -55,6 +73,10 @@ class ExplorerWorld:
     data_records: list[bytes]  # the first one's consent is revoked
     receipt_orders: list[bytes]  # ReceiptMarket order hashes settled together in one batch
     settle_tx: str
+    dao: Dao
+    proposal_id: int  # executed: a full propose -> vote -> queue -> execute cycle (no hand-over)
+    pipeline_id: int  # PipelineMarket: the ZK model as its one stage (no pipeline job)
+    grant_id: int  # 2 vote-checked milestones (10 + 20 VEIL), the first released by a second proposal
 
 
 def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[no-untyped-def]
@@ -110,8 +132,10 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     assert rm is not None
     suite.token.approve(rm.address, 2**256 - 1, sender=client)
     rm.deposit(n0.address, 10 * ONE_VEIL, sender=client)
+    royalty = rm.model_royalty(zk)  # main's ReceiptMarket binds the owner's royalty in the signed order
     orders = [
-        Order(client.address, n0.address, zk, commitment, PRICE, net.now() + 600, nonce) for nonce in (1, 2)
+        Order(client.address, n0.address, zk, commitment, PRICE, net.now() + 600, nonce, royalty=royalty)
+        for nonce in (1, 2)
     ]
     res = rm.settle(
         [rm.sign_receipt(o, b"\x22" * 32, PRICE - nonce, client) for nonce, o in enumerate(orders)], sender=n0
@@ -157,10 +181,36 @@ def make_world(net: Network, mlp, mlp_proof) -> ExplorerWorld:  # type: ignore[n
     tm, tjob, payouts = _training(net, suite, s.owner)
     s.deployment.extra["training_market"] = tm.address
     fl_model = _publish_trained(suite, s.owner, tm, tjob)
+    # a registered one-stage pipeline (a pipeline job needs real per-stage proofs of a sliced model: minutes)
+    deploy_pipeline_market(net, s.owner, s.deployment)
+    assert suite.pipelines is not None
+    pipeline_id = suite.pipelines.register_pipeline([zk], sender=s.owner)
+    # the DAO last (its cycle moves the clock); the suite's admin powers stay with the owner (no hand-over),
+    # so the executed action is one the timelock can do on its own: a 0-VEIL transfer from its treasury
+    dao = deploy_dao(net, s.owner, s.deployment, DaoParams.dev())
+    voter = net.new_accounts(1)[0]
+    suite.token.mint(voter.address, 50 * ONE_VEIL, sender=s.owner)
+    suite.token.approve(dao.votes.address, 50 * ONE_VEIL, sender=voter)
+    dao.votes.deposit(50 * ONE_VEIL, sender=voter)
+    dao.votes.delegate(voter.address, sender=voter)
+    net.time_travel(1)
+    noop = Action.of(Owned(net, "Token", suite.token.address).call("transfer", voter.address, 0))
+    pid, _ = run_proposal(
+        dao, Proposal((noop,), "explorer: a no-op transfer"), proposer=voter, voters=[voter]
+    )
+    # a grant escrowed from the treasury (the timelock's VEIL), its first milestone released by vote
+    suite.token.mint(dao.timelock.address, 30 * ONE_VEIL, sender=s.owner)
+    ms = [Milestone(10 * ONE_VEIL), Milestone(20 * ONE_VEIL)]
+    grantee = net.new_accounts(1)[0]
+    run_proposal(dao, grant_proposal(dao, s.deployment, grantee.address, ms, "explorer: a grant"),
+                 proposer=voter, voters=[voter])  # fmt: skip
+    grant_id = dao.grants.grant_count()
+    run_proposal(dao, approve_milestone_proposal(dao, grant_id, 0, "explorer: milestone 0 done"),
+                 proposer=voter, voters=[voter])  # fmt: skip
     return ExplorerWorld(
         net, suite, s, zk, child, settled, refunded, ep.epoch, emission, rep, tm, tjob, fl_model, payouts,
         agent_id, wallet, data_set, version, recs,
-        [rm.order_hash(o) for o in orders], res.receipt.tx_hash,
+        [rm.order_hash(o) for o in orders], res.receipt.tx_hash, dao, pid, pipeline_id, grant_id,
     )  # fmt: skip
 
 
@@ -186,9 +236,15 @@ def _training(net: Network, suite: Suite, owner) -> tuple[TrainingMarket, int, d
     for p in parts:
         tm.join(job, sender=p)
     tm.start(job, sender=coord)
-    ps = sorted((p.address for p in parts), key=lambda a: int(a, 16))
-    root = merkle_root([leaf(p, keccak(text=f"update {p}")) for p in ps])
-    tm.post_round(job, 1, keccak(text="aggregated round 1"), root, ps, [3, 1], sender=coord)
+    from veilproof.fl.sign import UpdateDomain
+
+    parts.sort(key=lambda a: int(a.address, 16))
+    ps = [p.address for p in parts]
+    hs = [keccak(text=f"update {p}") for p in ps]
+    # main's TrainingMarket takes each participant's signature over its update hash
+    sigs = [UpdateDomain(net.chain_id, tm.address, job).sign(p, 1, h) for p, h in zip(parts, hs, strict=True)]
+    root = merkle_root([leaf(p, h) for p, h in zip(ps, hs, strict=True)])
+    tm.post_round(job, 1, keccak(text="aggregated round 1"), root, ps, [3, 1], hs, sigs, sender=coord)
     payouts = {a.address: tm.claim(job, sender=a) for a in (coord, *parts)}
     return tm, job, payouts
 

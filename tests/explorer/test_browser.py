@@ -77,6 +77,8 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
         f"/model/{world.zk_model}", f"/node/{node0}", f"/job/{world.settled_job}",
         f"/job/{world.refunded_job}", f"/epoch/{world.epoch}", f"/address/{world.subnet.owner.address}",
         f"/training/{world.training_job}", f"/model/{world.fl_model}", f"/data/{world.data_set}", f"/receipt/{world.receipt_orders[0].hex()}",
+        f"/dao/proposal/{world.proposal_id}", f"/dao/grant/{world.grant_id}",
+        f"/pipeline/{world.pipeline_id}",
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
@@ -359,3 +361,71 @@ def test_dataset_versions_and_revocations(browser: Any, site: str, world: Explor
     root = row.find_element(By.CSS_SELECTOR, ".root a").get_attribute("title")
     assert root.removeprefix("0x") == v.record_root.removeprefix("0x")
     assert int(row.find_element(By.CSS_SELECTOR, ".revoked").text) == v.revoked_count
+
+
+def test_dao_proposal_votes_and_execution(browser: Any, site: str, world: ExplorerWorld, shots: Path) -> None:
+    """The DAO list shows the proposal; its page shows the governor's state, votes, eta and the executed action."""
+    from selenium.webdriver.common.by import By
+
+    g = world.dao.governor
+    pid = world.proposal_id
+    against, for_, abstain = g.votes(pid)
+    assert for_ > 0  # the world's voter voted for it
+    browser.get(f"{site}/dao")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-proposal="{pid}"]')
+    assert row.find_element(By.CLASS_NAME, "state").text == g.state(pid).name.lower() == "executed"
+    assert _wei(row.find_element(By.CLASS_NAME, "for")) == for_
+    _go(browser, row.find_element(By.CSS_SELECTOR, "a.proposal"))
+    votes = browser.find_element(By.ID, "proposal-votes")
+    shown = tuple(int(votes.get_attribute(f"data-{k}")) for k in ("against", "for", "abstain"))
+    assert shown == (against, for_, abstain)
+    assert int(browser.find_element(By.ID, "proposal-eta").get_attribute("data-eta")) == g.eta(pid) > 0
+    assert browser.find_element(By.ID, "proposal-executed").text != "no"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#proposal-actions .calldata")) == 1
+    events = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#proposal-events .event")]
+    assert events == ["ProposalCreated", "VoteCast", "ProposalQueued", "ProposalExecuted"]
+    browser.save_screenshot(str(shots / "explorer-dao.png"))
+
+
+def test_dao_grant_milestones(browser: Any, site: str, world: ExplorerWorld, shots: Path) -> None:
+    """The grant's recipient, escrow and released milestones are the Grants contract's."""
+    from selenium.webdriver.common.by import By
+
+    g = world.dao.grants.grant(world.grant_id)
+    released = [m for m in g.milestones if m.released]
+    assert len(released) == 1 and g.escrowed == 20 * 10**18
+    browser.get(f"{site}/dao")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-grant="{world.grant_id}"]')
+    assert _wei(row.find_element(By.CLASS_NAME, "escrowed")) == g.escrowed
+    assert int(row.find_element(By.CLASS_NAME, "released").get_attribute("data-released")) == len(released)
+    _go(browser, row.find_element(By.CSS_SELECTOR, "a.grant"))
+    assert (
+        g.recipient.lower() in browser.find_element(By.ID, "grant-facts").get_attribute("innerHTML").lower()
+    )
+    assert _wei(browser.find_element(By.ID, "grant-escrowed")) == g.escrowed
+    states = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#grant-milestones .state")]
+    assert states == ["released" if m.released else "escrowed" for m in g.milestones]
+    events = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#grant-events .event")]
+    assert events == ["GrantCreated", "MilestoneReleased"]
+    browser.save_screenshot(str(shots / "explorer-grant.png"))
+
+
+def test_pipeline_stages_link_to_models(browser: Any, site: str, world: ExplorerWorld) -> None:
+    """A registered pipeline shows the PipelineMarket's stage models and links to each model's page."""
+    from selenium.webdriver.common.by import By
+
+    pm = world.suite.pipelines
+    assert pm is not None
+    models = pm.pipeline_models(world.pipeline_id)
+    browser.get(f"{site}/pipelines")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-pipeline="{world.pipeline_id}"]')
+    assert row.find_element(By.CLASS_NAME, "models").get_attribute("data-models") == ",".join(
+        map(str, models)
+    )
+    _go(browser, row.find_element(By.CSS_SELECTOR, "a.pipeline"))
+    shown = browser.find_element(By.ID, "pipeline-models").get_attribute("data-models")
+    assert shown == ",".join(map(str, models))
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "a.stage-model"))
+    assert str(models[0]) in _h1(browser)
+    back = browser.find_element(By.CSS_SELECTOR, "#model-pipelines a.pipeline")  # and the model links back
+    assert back.get_attribute("href").endswith(f"/pipeline/{world.pipeline_id}")

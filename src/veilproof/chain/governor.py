@@ -271,6 +271,7 @@ class Governor(_Solidity):
     """VeilGovernor: propose, vote, queue, execute; read state, votes and quorum."""
 
     SOL = "VeilGovernor"
+    CONTRACT = "VeilGovernor"  # the name events_between gives its events (the explorer's handlers)
     last_receipt: Receipt | None = None  # of the latest propose (its gas, for docs/dao.md)
 
     def proposal_id(self, p: Proposal) -> int:

@@ -347,6 +347,7 @@ class ReceiptMarket(ContractFacade):
                 int(t[6]),
                 int(t[7]),
                 bytes(t[8]),
+                int(t[9]),  # royalty: part of the signed order, so of its hash
             )
 
         if fn.fn_name == "settle":

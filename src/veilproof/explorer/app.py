@@ -56,6 +56,8 @@ PAGES: list[Page] = [
     Page("/agents", "Agents"),
     Page("/training", "Training"),
     Page("/data", "Data"),
+    Page("/dao", "DAO"),
+    Page("/pipelines", "Pipelines"),
 ]
 
 
@@ -275,9 +277,14 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         servers = [n for n in rows(eng, select(ix.nodes_t)) if model_id in json.loads(n["models"] or "[]")]
         m["parents"], m["datasets"] = parents.get(model_id, []), json.loads(m["datasets"])
         m["children"] = sorted(children.get(model_id, []))
+        in_pipelines = [
+            p["pipeline_id"]
+            for p in rows(eng, select(ix.pipelines_t).order_by(ix.pipelines_t.c.pipeline_id))
+            if model_id in json.loads(p["models"])
+        ]
         return render(
             "model.html", request, m=m, svg=lineage_svg(nodes_, edges), jobs=jobs, servers=servers,
-            datasets=[datasets[d] for d in m["datasets"] if d in datasets],
+            datasets=[datasets[d] for d in m["datasets"] if d in datasets], in_pipelines=in_pipelines,
         )  # fmt: skip
 
     def ix_training_address() -> str | None:
@@ -487,6 +494,63 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             .order_by(ix.data_consents_t.c.block, ix.data_consents_t.c.record_hash),
         )
         return render("data_set.html", request, d=d, versions=vs, consents=cs)
+
+    # DAO (VeilGovernor) ---------------------------------------------------------------------------------------
+    @app.get("/dao", response_class=HTMLResponse)
+    def dao(request: Request) -> HTMLResponse:
+        ps = rows(eng, select(ix.proposals_t).order_by(ix.proposals_t.c.block, ix.proposals_t.c.proposal_id))
+        gs = rows(eng, select(ix.grants_t).order_by(ix.grants_t.c.grant_id))
+        return render("dao.html", request, proposals=ps, grants=gs)
+
+    @app.get("/dao/grant/{grant_id}", response_class=HTMLResponse)
+    def grant(request: Request, grant_id: int) -> HTMLResponse:
+        g = one(select(ix.grants_t).where(ix.grants_t.c.grant_id == grant_id))
+        evs = rows(
+            eng,
+            select(ix.events_t)
+            .where(ix.events_t.c.contract == "Grants")
+            .order_by(ix.events_t.c.block, ix.events_t.c.log_index),
+        )
+        evs = [e for e in evs if json.loads(e["args"]).get("grant_id") == grant_id]
+        return render("grant.html", request, g=g, milestones=json.loads(g["milestones"] or "[]"), events=evs)
+
+    @app.get("/dao/proposal/{proposal_id}", response_class=HTMLResponse)
+    def proposal(request: Request, proposal_id: str) -> HTMLResponse:
+        p = one(select(ix.proposals_t).where(ix.proposals_t.c.proposal_id == proposal_id))
+        evs = rows(
+            eng,
+            select(ix.events_t)
+            .where(ix.events_t.c.contract == "VeilGovernor")
+            .order_by(ix.events_t.c.block, ix.events_t.c.log_index),
+        )
+        evs = [e for e in evs if str(json.loads(e["args"]).get("proposalId")) == proposal_id]
+        return render("proposal.html", request, p=p, actions=json.loads(p["actions"] or "[]"), events=evs)
+
+    # PipelineMarket (chained ZK stages) ------------------------------------------------------------------------
+    @app.get("/pipelines", response_class=HTMLResponse)
+    def pipelines(request: Request) -> HTMLResponse:
+        ps = rows(eng, select(ix.pipelines_t).order_by(ix.pipelines_t.c.pipeline_id))
+        for p in ps:
+            p["models"] = json.loads(p["models"])
+        js = rows(eng, select(ix.pipeline_jobs_t).order_by(ix.pipeline_jobs_t.c.job_id))
+        return render("pipelines.html", request, pipelines=ps, jobs=js)
+
+    @app.get("/pipeline/{pipeline_id}", response_class=HTMLResponse)
+    def pipeline(request: Request, pipeline_id: int) -> HTMLResponse:
+        p = one(select(ix.pipelines_t).where(ix.pipelines_t.c.pipeline_id == pipeline_id))
+        p["models"] = json.loads(p["models"])
+        js = rows(
+            eng,
+            select(ix.pipeline_jobs_t)
+            .where(ix.pipeline_jobs_t.c.pipeline_id == pipeline_id)
+            .order_by(ix.pipeline_jobs_t.c.job_id),
+        )
+        for j in js:
+            j["stages"] = list(
+                zip(json.loads(j["stage_models"]), json.loads(j["stage_nodes"]),
+                    json.loads(j["stage_proof_hashes"]), strict=False)
+            )  # fmt: skip
+        return render("pipeline.html", request, p=p, jobs=js)
 
     # addresses and hashes: every link lands somewhere ------------------------------------------------------
     @app.get("/address/{address}", response_model=None)

@@ -51,7 +51,7 @@ from veilproof.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data
+SCHEMA_VERSION = 6  # 2: reputation, federated training; 3: ReceiptMarket; 4: agent wallet caps; 5: data; 6: DAO; 7: pipelines
 DEFAULT_CHUNK = 2_000  # blocks per eth_getLogs range (public RPCs cap ranges near this)
 
 
@@ -207,6 +207,32 @@ data_consents_t = Table(
     Column("revoked", Boolean), Column("revoked_tx", String(66)), Column("block", Integer),
 )  # fmt: skip
 
+proposals_t = Table(
+    "proposals", md,
+    Column("proposal_id", String(80), primary_key=True), Column("proposer", String(42)), Column("description", Text),
+    Column("state", String(16)), Column("votes_for", Wei), Column("votes_against", Wei), Column("votes_abstain", Wei),
+    Column("voters", Integer), Column("eta", Integer), Column("vote_start", Integer), Column("vote_end", Integer),
+    Column("actions", Text), Column("executed_tx", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+grants_t = Table(
+    "grants", md,
+    Column("grant_id", Integer, primary_key=True), Column("recipient", String(42), index=True), Column("total", Wei),
+    Column("escrowed", Wei), Column("milestones", Text), Column("released", Integer), Column("released_amount", Wei),
+    Column("cancelled", Boolean), Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+pipelines_t = Table(
+    "pipelines", md,
+    Column("pipeline_id", Integer, primary_key=True), Column("owner", String(42)), Column("models", Text),
+    Column("tx_hash", String(66)), Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+pipeline_jobs_t = Table(
+    "pipeline_jobs", md,
+    Column("job_id", Integer, primary_key=True), Column("pipeline_id", Integer, index=True),
+    Column("client", String(42)), Column("price", Wei), Column("status", String(16)), Column("output_hash", String(66)),
+    Column("stage_models", Text), Column("stage_nodes", Text), Column("stage_proof_hashes", Text),
+    Column("block", Integer), Column("ts", Integer),
+)  # fmt: skip
+
 MODES = {1: "zk", 2: "fhe"}
 
 
@@ -249,6 +275,9 @@ class Indexer:
         reputation: ContractFacade | None = None,
         training: ContractFacade | None = None,
         data: ContractFacade | None = None,
+        governor: ContractFacade | None = None,
+        grants: ContractFacade | None = None,
+        pipelines: ContractFacade | None = None,
         chunk: int = DEFAULT_CHUNK,
     ) -> None:
         if chunk < 1:
@@ -261,6 +290,9 @@ class Indexer:
         self.reputation: Any = reputation
         self.training: Any = training
         self.data: Any = data
+        self.governor: Any = governor
+        self.grants: Any = grants
+        self.pipelines: Any = pipelines
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(
@@ -274,7 +306,7 @@ class Indexer:
     @classmethod
     def for_suite(cls, suite: Suite, db_path: str | Path, *, chunk: int = DEFAULT_CHUNK) -> Indexer:
         """An indexer for ``suite`` that also follows the contracts its deployment names when they are
-        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``."""
+        deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` + ``grants`` (the DAO), ``pipeline_market``."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
         if addr := extra.get("agent_registry"):
@@ -291,6 +323,16 @@ class Indexer:
             kw["training"] = TrainingMarket(suite.net, addr)
         if extra.get("data_registry"):
             kw["data"] = suite.data
+        if addr := extra.get("governor"):
+            from veilproof.chain.governor import Governor
+
+            kw["governor"] = Governor(suite.net, addr)
+        if addr := extra.get("grants"):
+            from veilproof.chain.grants import Grants
+
+            kw["grants"] = Grants(suite.net, addr)
+        if extra.get("pipeline_market"):
+            kw["pipelines"] = suite.pipelines
         return cls(suite, db_path, chunk=chunk, **kw)
 
     # --- which network ---------------------------------------------------------------------------
@@ -304,7 +346,15 @@ class Indexer:
             out.append(s.quorum)
         if s.receipts is not None:
             out.append(s.receipts)
-        for f in (self.agent_registry, self.reputation, self.training, self.data):
+        for f in (
+            self.agent_registry,
+            self.reputation,
+            self.training,
+            self.data,
+            self.governor,
+            self.grants,
+            self.pipelines,
+        ):
             if f is not None:
                 out.append(f)
         return out
@@ -880,6 +930,112 @@ class Indexer:
         self._refresh_data_version(conn, int(ev.args["version_id"]), ev, ts)
 
     _on_DataRegistry_VersionTainted = _on_DataRegistry_VersionCommitted
+
+    # DAO (VeilGovernor): the event names the proposal; state, votes and eta are re-read from the governor
+    def _refresh_proposal(self, conn: Connection, pid: int, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        g = self.governor
+        against, for_, abstain = g.votes(pid)
+        state = g.state(pid).name.lower()
+        row = {"state": state, "votes_for": for_, "votes_against": against, "votes_abstain": abstain,
+               "eta": g.eta(pid), **vals}  # fmt: skip
+        key = str(pid)
+        if conn.execute(select(proposals_t.c.proposal_id).where(proposals_t.c.proposal_id == key)).first():
+            conn.execute(update(proposals_t).where(proposals_t.c.proposal_id == key).values(**row))
+        else:
+            conn.execute(insert(proposals_t).values(proposal_id=key, voters=0, block=ev.block, ts=ts, **row))
+
+    def _on_VeilGovernor_ProposalCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        a = ev.args
+        actions = [
+            {"target": t, "value": str(v), "calldata": "0x" + bytes(c).hex()}
+            for t, v, c in zip(a["targets"], a["values"], a["calldatas"], strict=True)
+        ]
+        self._refresh_proposal(
+            conn, int(a["proposalId"]), ev, ts, proposer=a["proposer"], description=a["description"],
+            vote_start=int(a["voteStart"]), vote_end=int(a["voteEnd"]), actions=json.dumps(actions),
+        )  # fmt: skip
+
+    def _on_VeilGovernor_VoteCast(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        pid = int(ev.args["proposalId"])
+        self._refresh_proposal(conn, pid, ev, ts)
+        conn.execute(
+            update(proposals_t)
+            .where(proposals_t.c.proposal_id == str(pid))
+            .values(voters=proposals_t.c.voters + 1)
+        )
+
+    def _on_VeilGovernor_ProposalQueued(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts)
+
+    def _on_VeilGovernor_ProposalExecuted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts, executed_tx=ev.tx_hash)
+
+    def _on_VeilGovernor_ProposalCanceled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_proposal(conn, int(ev.args["proposalId"]), ev, ts)
+
+    # DAO grants escrow: the event names the grant; recipient, escrow and milestones are re-read via Grants.grant
+    def _refresh_grant(self, conn: Connection, grant_id: int, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        g = self.grants.grant(grant_id)
+        ms = [
+            {"amount": str(m.amount), "check": m.check.name.lower(), "released": m.released}
+            for m in g.milestones
+        ]
+        row = {
+            "recipient": g.recipient, "escrowed": g.escrowed, "cancelled": g.cancelled, "milestones": json.dumps(ms),
+            "released": sum(m.released for m in g.milestones),
+            "released_amount": sum(m.amount for m in g.milestones if m.released), **vals,
+        }  # fmt: skip
+        if conn.execute(select(grants_t.c.grant_id).where(grants_t.c.grant_id == grant_id)).first():
+            conn.execute(update(grants_t).where(grants_t.c.grant_id == grant_id).values(**row))
+        else:
+            conn.execute(
+                insert(grants_t).values(grant_id=grant_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
+            )
+
+    def _on_Grants_GrantCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts, total=int(ev.args["total"]))
+
+    def _on_Grants_MilestoneReleased(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts)
+
+    def _on_Grants_GrantCancelled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts)
+
+    # PipelineMarket: pipelines (their stage models re-read via pipeline_models) and jobs (the contract's
+    # receipt(job): status, per-stage model, node and proof hash)
+    def _on_PipelineMarket_PipelineRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        pid = int(ev.args["pipeline_id"])
+        conn.execute(
+            insert(pipelines_t).values(
+                pipeline_id=pid, owner=ev.args["owner"], models=json.dumps(self.pipelines.pipeline_models(pid)),
+                tx_hash=ev.tx_hash, block=ev.block, ts=ts,
+            )
+        )  # fmt: skip
+
+    def _refresh_pipeline_job(self, conn: Connection, ev: ChainEvent, ts: int, **vals: Any) -> None:
+        job_id = int(ev.args["job_id"])
+        r = self.pipelines.receipt(job_id)
+        row = {
+            "pipeline_id": r.pipeline_id, "client": r.client, "status": r.status, "output_hash": r.output_hash,
+            "stage_models": json.dumps(list(r.stage_models)), "stage_nodes": json.dumps(list(r.stage_nodes)),
+            "stage_proof_hashes": json.dumps(list(r.stage_proof_hashes)), **vals,
+        }  # fmt: skip
+        if conn.execute(select(pipeline_jobs_t.c.job_id).where(pipeline_jobs_t.c.job_id == job_id)).first():
+            conn.execute(update(pipeline_jobs_t).where(pipeline_jobs_t.c.job_id == job_id).values(**row))
+        else:
+            conn.execute(insert(pipeline_jobs_t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+
+    def _on_PipelineMarket_PipelineJobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts, price=int(ev.args["price"]))
+
+    def _on_PipelineMarket_StageVerified(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
+
+    def _on_PipelineMarket_PipelineSettled(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
+
+    def _on_PipelineMarket_PipelineRefunded(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
+        self._refresh_pipeline_job(conn, ev, ts)
 
 
 def rows_in(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
