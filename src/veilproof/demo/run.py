@@ -261,9 +261,10 @@ def run_demo(
             from veilproof.demo.fl_step import print_fl_report, run_fl_step
 
             with step(report, console, "federated training: 5 Flower clients, free-rider + poisoner unpaid"):
-                flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
+                flr = run_fl_step(lnet.suite, lnet.owner, say, workdir, lnet=lnet, store=store)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
+            report.facts["fl_model_job_settled"] = flr.job_status == "settled"
         if data:  # 12. consented data market + its model's paid ZK inference (~50 s, so behind --data): demo/data_step.py
             from veilproof.demo.data_step import run_data_step
 
