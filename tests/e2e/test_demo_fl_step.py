@@ -29,7 +29,10 @@ def test_fl_step_model_served_paid_and_royalty_reaches_honest_trainers(
     try:
         store = ArtifactStore(tmp_path_factory.getbasetemp() / "zk-shared" / "store")
         rep = run_fl_step(lnet.suite, lnet.owner, print, root / "work", lnet=lnet, store=store)
-        print(f"\nfl step {rep.seconds:.1f} s (ZK part {rep.zk_extra_seconds:.1f} s)", rep.rows)
+        print(
+            f"\nfl step {rep.seconds:.1f} s (ZK part {rep.zk_extra_seconds:.1f} s, logrows {rep.zk_logrows})",
+            rep.rows,
+        )
         assert rep.job_status == "settled"
         assert rep.zk_logrows <= 12  # logit only: no sigmoid lookup table (was 17 with it)
         assert (rep.job_logit > 0) == (rep.local_logit > 0) and abs(rep.job_logit - rep.local_logit) < 0.5

@@ -5,7 +5,8 @@ three honest, one free-rider (sends the global model back), one poisoner (sends 
 gradient step). A sponsor escrows 1,000 VEIL on TrainingMarket; the coordinator (the SuperLink's operator)
 stakes, runs 3 rounds with Flower's trimmed mean and posts each round. Then anyone's re-aggregation check
 runs on every round, everyone claims, and the final model is exported to ONNX and registered with lineage
-naming the job. ~80 s on this machine, so it is behind ``veilproof demo --fl``.
+naming the job. ~42 s on this machine unloaded (~45 s with the ZK serving below), so it is behind
+``veilproof demo --fl``.
 
 With the demo's LocalNetwork (``lnet``) and artifact cache (``store``) the model goes further, like the
 data step's: exported as the logit only (no sigmoid, so EZKL needs no lookup table and logrows stay low),

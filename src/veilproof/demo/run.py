@@ -257,7 +257,7 @@ def run_demo(
         report.agent_rows = ag.rows()
         report.facts["agent_job_settled"] = ag.job_status == "settled"
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
-        if fl:  # 11. federated training on Flower, paid by contribution (#16; ~80 s, so off by default)
+        if fl:  # 11. federated training on Flower, paid by contribution (#16; ~45 s, so off by default)
             from veilproof.demo.fl_step import print_fl_report, run_fl_step
 
             with step(report, console, "federated training: 5 Flower clients, free-rider + poisoner unpaid"):
