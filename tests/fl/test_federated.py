@@ -219,6 +219,10 @@ def test_onnx_export_matches_the_numpy_model(tmp_path: Path) -> None:
     sess = ort.InferenceSession(str(export_onnx(a, tmp_path / "m.onnx")))
     got = [float(sess.run(None, {"input": x[None].astype(np.float32)})[0][0, 0]) for x in s.x_test[:20]]
     np.testing.assert_allclose(got, predict_proba(a, s.x_test[:20]), atol=1e-5)
+    # logit only (what the ZK build uses: no sigmoid lookup table): the same class, by the sign of the logit
+    sess = ort.InferenceSession(str(export_onnx(a, tmp_path / "z.onnx", logit_only=True)))
+    z = [float(sess.run(None, {"input": x[None].astype(np.float32)})[0][0, 0]) for x in s.x_test[:20]]
+    np.testing.assert_allclose(z, s.x_test[:20] @ a["w"].reshape(-1) + a["b"][0], atol=1e-4)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ def demo(
     workdir: Path | None = typer.Option(
         None, help="Keep node homes, logs and databases here (default: temp)."
     ),
-    fl: bool = typer.Option(False, "--fl", help="Also run federated training on Flower (#16, ~80 s)."),
+    fl: bool = typer.Option(False, "--fl", help="Also run federated training, serve its model (#16, ~55 s)."),
     fl_only: bool = typer.Option(False, "--fl-only", help="Run only the federated-training step."),
     data: bool = typer.Option(
         False,

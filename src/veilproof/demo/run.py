@@ -257,13 +257,14 @@ def run_demo(
         report.agent_rows = ag.rows()
         report.facts["agent_job_settled"] = ag.job_status == "settled"
         report.facts["agent_breach_refused_before_tx"] = ag.refused_before_tx
-        if fl:  # 11. federated training on Flower, paid by contribution (#16; ~80 s, so off by default)
+        if fl:  # 11. federated training on Flower, paid by contribution (#16; ~45 s, so off by default)
             from veilproof.demo.fl_step import print_fl_report, run_fl_step
 
             with step(report, console, "federated training: 5 Flower clients, free-rider + poisoner unpaid"):
-                flr = run_fl_step(lnet.suite, lnet.owner, say, workdir)
+                flr = run_fl_step(lnet.suite, lnet.owner, say, workdir, lnet=lnet, store=store)
             print_fl_report(flr, console)
             report.facts["fl_free_rider_and_poisoner_unpaid"] = flr.passed
+            report.facts["fl_model_job_settled"] = flr.job_status == "settled"
         if data:  # 12. consented data market + its model's paid ZK inference (~50 s, so behind --data): demo/data_step.py
             from veilproof.demo.data_step import run_data_step
 
