@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from veilproof.chain import compile_contract, connect
 from veilproof.chain.dev.rpc_server import EmbeddedRpcServer
@@ -163,3 +164,14 @@ def test_embedded_curve_precompiles_are_cached_and_still_refuse_bad_points() -> 
         assert (x, y) == bn128.normalize(bn128.multiply(bn128.G1, 5))
     with pytest.raises(ValidationError):
         ecmul._ecmull((1).to_bytes(32, "big") * 3)  # (1, 1) is not on the curve
+
+
+def test_embedded_faucet_outlasts_a_long_test_session() -> None:
+    """Every dev account is funded from the faucet (1,000 ETH each): a session that made more than ~1,000
+    accounts drained eth-tester's 1M-ETH genesis account, and every later fixture failed to fund its
+    accounts. Two fundings worth more than that old balance must both go through."""
+    net = connect()
+    a, b = (Account.create().address for _ in range(2))
+    for addr in (a, b):
+        net.fund(addr, 10**24)  # 1M ETH, the whole of the old faucet
+    assert net.w3.eth.get_balance(a) == net.w3.eth.get_balance(b) == 10**24

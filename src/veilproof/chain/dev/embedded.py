@@ -96,6 +96,9 @@ def _memoize_curve_precompiles() -> None:
         setattr(module, name, memo)
 
 
+GENESIS_BALANCE_WEI = 10**30  # per genesis account of the embedded chain (10^12 ETH)
+
+
 class EmbeddedBackend(ChainBackend):
     kind = "embedded"
 
@@ -105,7 +108,13 @@ class EmbeddedBackend(ChainBackend):
         if allow_large_contracts:
             _lift_code_size_limit()
         params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": 60_000_000})
-        backend = PyEVMBackend(genesis_parameters=params)
+        # The faucet funds every dev account (1,000 ETH each by default): eth-tester's 1M ETH per genesis
+        # account ran dry after ~1,000 accounts, which a long test session reaches, and every later
+        # funding failed. 10^12 ETH each is out of reach.
+        state = PyEVMBackend.generate_genesis_state(
+            overrides={"balance": GENESIS_BALANCE_WEI}, num_accounts=10
+        )
+        backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
         # The chain class is made per backend by eth-tester: setting it there touches only this chain
         # (and the chains it makes later); the instance already holds py-evm's default.
         type(backend.chain).gas_estimator = staticmethod(_estimate_gas)
