@@ -135,6 +135,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
                 str(model_id),
                 "--input",
                 str(x),
+                "--eager",  # the deploy has a ReceiptMarket (pay-on-proof by default): this journey is escrow
                 "--json",
                 "--chain-url",
                 url,
@@ -194,7 +195,7 @@ def test_cli_user_journey(tmp_path: Path) -> None:
         node_proc.wait(timeout=30)
         node_proc = None
         assert "no node running" in _cli(node_home, "node", "stop").stdout
-        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--chain-url", url,
+        r = _cli(client_home, "infer", "--model", str(model_id), "--input", str(x), "--eager", "--chain-url", url,
                  check=False)  # fmt: skip
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
         assert f"node {node_addr}:" in r.stderr and "veilproof refund" in r.stderr

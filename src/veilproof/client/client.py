@@ -416,8 +416,14 @@ class Client:
         self._top_up(rm, node, price)
 
     def _top_up(self, rm: ReceiptMarket, node: str, price: int) -> None:
-        """Deposit ``deposit_jobs`` more orders' worth (price + claim surcharge each) with ``node``."""
-        amount = (price + rm.param("claim_surcharge")) * self.deposit_jobs
+        """Deposit ``deposit_jobs`` more orders' worth (price + claim surcharge each) with ``node``, or
+        all the client holds when that is less but still pays this order: a client with VEIL for a few
+        jobs can still buy one (the deposit is returned on request after the delay)."""
+        cost = price + rm.param("claim_surcharge")
+        amount = cost * self.deposit_jobs
+        held = self.suite.token.balance_of(self.account.address)
+        if cost <= held < amount:
+            amount = held
         self.suite.token.approve(rm.address, amount, sender=self.account)
         rm.deposit(node, amount, sender=self.account)
 
