@@ -295,6 +295,26 @@ def test_a_client_with_unsettled_orders_tops_up_and_is_served(rworld: ZkWorld, t
     assert rm.deposit_of(c.account.address, node) == 4 * reserve  # the first deposit + one top-up
 
 
+def test_a_client_with_veil_for_one_order_deposits_what_it_holds_and_is_served(
+    rworld: ZkWorld, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A client deposits ``deposit_jobs`` orders' worth at a time; one holding less than that but enough
+    for this order deposits all it holds and is served. Before, its deposit of deposit_jobs orders
+    reverted ("insufficient balance") and a user with VEIL for a few jobs could buy none."""
+    from veilproof.client import Client
+
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account.address
+    acct = w.lnet.new_funded(0)
+    held = 3 * (PRICE + SURCHARGE) // 2  # one order's worth and a half; deposit_jobs=10 would need ten
+    w.lnet.suite.token.mint(acct.address, held, sender=w.lnet.owner)
+    c = Client(w.lnet.suite, acct, tmp_path / "client", deadline_s=1800, poll_interval=0.2)
+    m = c.suite.models.read_model(w.model_id)
+    paid = c.order_zk(m, _offer(w, node), w.built.example.x_test[30], lambda _m: None)
+    assert paid.outputs
+    assert rm.deposit_of(acct.address, node) == held and c.suite.token.balance_of(acct.address) == 0
+
+
 def _client(w: ZkWorld, home, deadline_s: int = 1800, **kw):  # type: ignore[no-untyped-def]
     from veilproof.client import Client
 
