@@ -12,7 +12,7 @@ import pytest
 from data_market import PRICE, Market
 from eth_utils import keccak
 
-from veilproof.chain import Network
+from veilproof.chain import Network, connect
 from veilproof.chain.data_registry import USE_TRAINING
 from veilproof.data.algorithms import LogisticRegressionJob
 from veilproof.data.records import Record
@@ -22,6 +22,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_copier_and_noise_score_at_most_zero_and_are_not_paid(net: Network, tmp_path: Path) -> None:
+    if net.backend.kind == "embedded":
+        # a chain of its own: on the session's embedded chain, after ~180 other tests, this test ran for
+        # ten minutes and failed in the full suite (5 s alone and after the DAO and data tests; cause not
+        # yet found)
+        net = connect()
     m = Market.build(net, tmp_path / "store", n_contributors=5)
     reg = m.suite.data
     honest = [recs[:60] for recs in m.split.contributions[:3]]
