@@ -411,15 +411,17 @@ class Client:
     def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
         """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
         deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
-        if rm.deposit_of(self.account.address, node) >= 2 * (price + rm.param("claim_surcharge")):
+        cost = price + rm.param("claim_surcharge")
+        if rm.deposit_of(self.account.address, node) >= 2 * cost:
             return
-        self._top_up(rm, node, price)
+        self._top_up(rm, node, price, cost)
 
-    def _top_up(self, rm: ReceiptMarket, node: str, price: int) -> None:
+    def _top_up(self, rm: ReceiptMarket, node: str, price: int, cost: int | None = None) -> None:
         """Deposit ``deposit_jobs`` more orders' worth (price + claim surcharge each) with ``node``, or
         all the client holds when that is less but still pays this order: a client with VEIL for a few
         jobs can still buy one (the deposit is returned on request after the delay)."""
-        cost = price + rm.param("claim_surcharge")
+        if cost is None:  # the order's price + claim surcharge, when the caller has not read it yet
+            cost = price + rm.param("claim_surcharge")
         amount = cost * self.deposit_jobs
         held = self.suite.token.balance_of(self.account.address)
         if cost <= held < amount:
