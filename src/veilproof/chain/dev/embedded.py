@@ -7,7 +7,7 @@ nodes in other processes see the same chain.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from web3 import EthereumTesterProvider, Web3
@@ -96,6 +96,130 @@ def _memoize_curve_precompiles() -> None:
         setattr(module, name, memo)
 
 
+def _index_transaction_lookups() -> None:
+    """Find a mined transaction by py-evm's hash index instead of a scan of every block back to genesis.
+
+    eth-tester looks a transaction up (every receipt, every ``eth_getLogs`` hit) by decoding blocks from
+    the head down until it finds it: O(chain length) per lookup. A test session shares one chain that
+    grows to tens of thousands of blocks, and late tests slowed until two of them timed out in CI
+    (15 minutes on one ``get_logs``). py-evm keeps a hash -> (block, index) lookup for canonical
+    transactions; the answer is checked against the block and the scan stays as the fallback."""
+    import eth_tester.backends.pyevm.main as pyevm_main
+
+    scan = pyevm_main._get_transaction_by_hash
+    if getattr(scan, "_veilproof_indexed", False):
+        return
+
+    def lookup(chain: Any, transaction_hash: bytes) -> Any:
+        head = chain.get_block()  # the pending block: not in the canonical index yet
+        for index, transaction in enumerate(head.transactions):
+            if transaction.hash == transaction_hash:
+                return head, transaction, index
+        try:
+            number, index = chain.chaindb.get_transaction_index(transaction_hash)
+            block = chain.get_canonical_block_by_number(number)
+            transaction = block.transactions[index]
+        except Exception:  # not indexed (or gone): the original scan decides, and raises as it did
+            return scan(chain, transaction_hash)
+        if transaction.hash != transaction_hash:
+            return scan(chain, transaction_hash)
+        return block, transaction, index
+
+    lookup._veilproof_indexed = True  # type: ignore[attr-defined]
+    pyevm_main._get_transaction_by_hash = lookup
+
+
+def _indexed_tester_class() -> type:
+    """An ``EthereumTester`` whose ``get_logs`` reads an index of the mined blocks' logs.
+
+    eth-tester answers ``eth_getLogs`` by decoding every block in the range and every receipt in it, on
+    every call; facades ask from block 0 (the contract's history), so on a long-lived chain each call
+    cost O(chain length) block decodes. Mined blocks do not change here (no reorgs; the index notices a
+    replaced head and rebuilds), so their logs are read once and kept: by block, and the block numbers
+    per emitting address. Matching is eth-tester's own filter; the pending block is read as before."""
+    from bisect import bisect_left, bisect_right
+
+    from eth_tester import EthereumTester
+    from eth_tester.utils.filters import Filter, check_if_log_matches
+
+    class IndexedTester(EthereumTester):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._log_hashes: list[bytes] = []  # canonical hash of each indexed block, by number
+            self._logs: dict[int, list[Any]] = {}  # block number -> its raw log entries (blocks with logs)
+            self._blocks_with_logs: list[int] = []
+            self._blocks_by_address: dict[bytes, list[int]] = {}
+
+        def _reset_log_index(self) -> None:
+            self._log_hashes, self._logs, self._blocks_with_logs, self._blocks_by_address = [], {}, [], {}
+
+        def _sync_log_index(self, latest: int) -> None:
+            chaindb = self.backend.chain.chaindb
+            if self._log_hashes:
+                top = len(self._log_hashes) - 1
+                if top > latest or chaindb.get_canonical_block_hash(top) != self._log_hashes[top]:
+                    self._reset_log_index()
+            for number in range(len(self._log_hashes), latest + 1):
+                block = self.get_block_by_number(number)
+                entries = []
+                for transaction_hash in block["transactions"]:
+                    for log_entry in self.get_transaction_receipt(transaction_hash)["logs"]:
+                        entries.append(self.normalizer.normalize_inbound_log_entry(log_entry))
+                if entries:
+                    self._logs[number] = entries
+                    self._blocks_with_logs.append(number)
+                    for address in {bytes(e["address"]) for e in entries}:
+                        self._blocks_by_address.setdefault(address, []).append(number)
+                self._log_hashes.append(chaindb.get_canonical_block_hash(number))
+
+        def _candidate_blocks(self, addresses: Any, lower: int, upper: int) -> list[int]:
+            def within(numbers: list[int]) -> list[int]:
+                return numbers[bisect_left(numbers, lower) : bisect_right(numbers, upper)]
+
+            if addresses is None:
+                return within(self._blocks_with_logs)
+            wanted = addresses if isinstance(addresses, tuple) else (addresses,)
+            found: set[int] = set()
+            for address in wanted:
+                found.update(within(self._blocks_by_address.get(bytes(address), [])))
+            return sorted(found)
+
+        def get_logs(
+            self, from_block: Any = None, to_block: Any = None, address: Any = None, topics: Any = None
+        ) -> tuple[Any, ...]:
+            self.validator.validate_inbound_filter_params(
+                from_block=from_block, to_block=to_block, address=address, topics=topics
+            )
+            raw_from, raw_to, raw_address, raw_topics = self.normalizer.normalize_inbound_filter_params(
+                from_block=from_block, to_block=to_block, address=address, topics=topics
+            )
+            log_filter = Filter(
+                filter_params={
+                    "from_block": raw_from, "to_block": raw_to, "addresses": raw_address, "topics": raw_topics,
+                },
+                filter_fn=partial(
+                    check_if_log_matches,
+                    from_block=raw_from, to_block=raw_to, addresses=raw_address, topics=raw_topics,
+                ),
+            )  # fmt: skip
+            lo, hi = ("latest" if b is None else b for b in (raw_from, raw_to))
+            lower = lo if isinstance(lo, int) else self.get_block_by_number(lo)["number"]
+            upper = hi if isinstance(hi, int) else self.get_block_by_number(hi)["number"]
+            latest = self.get_block_by_number("latest")["number"]
+            self._sync_log_index(latest)
+            for number in self._candidate_blocks(raw_address, lower, min(upper, latest)):
+                for entry in self._logs[number]:
+                    log_filter.add(entry)
+            for number in range(max(lower, latest + 1), upper + 1):  # past "latest": as eth-tester does
+                block = self.get_block_by_number(number)
+                for transaction_hash in block["transactions"]:
+                    for log_entry in self.get_transaction_receipt(transaction_hash)["logs"]:
+                        log_filter.add(self.normalizer.normalize_inbound_log_entry(log_entry))
+            return tuple(self.normalizer.normalize_outbound_log_entry(item) for item in log_filter.get_all())
+
+    return IndexedTester
+
+
 GENESIS_BALANCE_WEI = 10**30  # per genesis account of the embedded chain (10^12 ETH)
 
 
@@ -103,7 +227,7 @@ class EmbeddedBackend(ChainBackend):
     kind = "embedded"
 
     def __init__(self, allow_large_contracts: bool = False) -> None:
-        from eth_tester import EthereumTester, PyEVMBackend
+        from eth_tester import PyEVMBackend
 
         if allow_large_contracts:
             _lift_code_size_limit()
@@ -120,7 +244,8 @@ class EmbeddedBackend(ChainBackend):
         type(backend.chain).gas_estimator = staticmethod(_estimate_gas)
         backend.chain.gas_estimator = _estimate_gas
         _memoize_curve_precompiles()
-        self.tester = EthereumTester(backend)
+        _index_transaction_lookups()
+        self.tester = _indexed_tester_class()(backend)
         self.provider = EthereumTesterProvider(self.tester)
         self.w3 = Web3(self.provider)
         self._faucet = self.tester.get_accounts()[0]
