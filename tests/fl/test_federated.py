@@ -188,8 +188,12 @@ def test_dp_rounds_run_reaggregate_and_report_the_accuracy_cost(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_killed_client_mid_round_is_left_out_and_unpaid(net: Network, tmp_path: Path) -> None:
-    market, token, owner, sponsor, coord, parts = _world(net, 4)
+def test_killed_client_mid_round_is_left_out_and_unpaid(tmp_path: Path) -> None:
+    # One backend: the kill is a process fault, not a chain one (the five-client run covers anvil), and
+    # the run waits out a 25 s round timeout, so each backend added ~64 s to the suite.
+    from veilproof.chain import connect
+
+    market, token, owner, sponsor, coord, parts = _world(connect(), 4)
     job = open_and_fill(
         market, token, owner, sponsor, coord, parts,
         rounds=2, min_participants=3, bounty=BOUNTY, stake=STAKE, coordinator_stake=CSTAKE,
