@@ -200,12 +200,14 @@ def set_slash_amount(amount: uint256):
 def register_pipeline(models: DynArray[uint256, MAX_STAGES]) -> uint256:
     """
     @notice Register an ordered list of ZK models as a pipeline (stage i's output feeds stage i+1).
+            Every stage is settled by a ZK proof, so an FHE-only model (no VKA) is refused: the
+            chain cannot link a ciphertext to a Poseidon commitment (docs/pipelines.md, FHE stages).
     @param models Model ids, each with a VKA registered on the verifier adapter; at least one.
     @return The new pipeline id (from 1).
     """
     assert len(models) > 0, "pipeline: no stages"
     for m: uint256 in models:
-        assert staticcall verifier.is_registered(m), "pipeline: stage model has no verifier"
+        assert staticcall verifier.is_registered(m), "pipeline: stage model has no ZK key"
     pid: uint256 = self.pipeline_count + 1
     self.pipeline_count = pid
     self._pipelines[pid] = Pipeline(owner=msg.sender, models=models)

@@ -13,6 +13,7 @@ from veilproof.chain.deploy import (
     Deployment,
     ReceiptParams,
     SuiteParams,
+    deploy_pipeline_market,
     deploy_receipt_market,
     deploy_suite,
     deploy_zk_verifier,
@@ -101,6 +102,11 @@ def deploy(
         "--receipts/--no-receipts",
         help="Also deploy ReceiptMarket: pay-on-proof ZK jobs settled by batched receipts (needs --zk).",
     ),
+    pipelines: bool = typer.Option(
+        True,
+        "--pipelines/--no-pipelines",
+        help="Also deploy PipelineMarket: chained ZK stages (sliced models) paid once (needs --zk).",
+    ),
     incentives: bool = typer.Option(
         True,
         "--incentives/--no-incentives",
@@ -140,6 +146,8 @@ def deploy(
             deploy_zk_verifier(net, owner, d, v.abi, v.bytecode)
             if receipts:  # the production parameters: JobMarket's slash and fee (chain/deploy.py)
                 deploy_receipt_market(net, owner, d, ReceiptParams())
+            if pipelines:
+                deploy_pipeline_market(net, owner, d)
         suite = Suite.attach(net, d)
         if mint:
             suite.token.mint(owner.address, mint * ONE_VEIL, sender=owner)
