@@ -103,9 +103,11 @@ def deploy(
         help="Also deploy ReceiptMarket: pay-on-proof ZK jobs settled by batched receipts (needs --zk).",
     ),
     pipelines: bool = typer.Option(
-        True,
+        False,
         "--pipelines/--no-pipelines",
-        help="Also deploy PipelineMarket: chained ZK stages (sliced models) paid once (needs --zk).",
+        help="Also deploy PipelineMarket: chained ZK stages (sliced models) paid once (needs --zk). Off by "
+        "default: its admin (slash amount, claim window) is the deployer's key and `dao deploy` cannot "
+        "hand it over yet.",
     ),
     incentives: bool = typer.Option(
         True,
@@ -125,6 +127,8 @@ def deploy(
     validator start` works.
     """
     p = paths(home)
+    if pipelines and not zk:
+        fail(ConfigError("--pipelines needs --zk: PipelineMarket verifies every stage with the ZK verifier"))
     if receipts and not zk:
         fail(
             ConfigError(

@@ -184,8 +184,8 @@ def publish_pipeline(
     if pm is None:
         raise PipelinePublishError(
             "this chain's deployment has no PipelineMarket (deployment.json has no 'pipeline_market'): "
-            "deploy one with `veilproof deploy` (it is on by default with --zk) or "
-            "chain.deploy.deploy_pipeline_market; nothing was registered"
+            "deploy the suite with `veilproof deploy --pipelines` (or chain.deploy.deploy_pipeline_market "
+            "on this deployment); nothing was registered"
         )
     adapter = suite.zk_adapter
     if adapter is None:
