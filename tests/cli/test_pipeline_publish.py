@@ -76,6 +76,12 @@ def test_build_slices_then_publish_pipeline(tmp_path: Path, mlp: Any, mlp_sliced
         assert again["pipeline_id"] == pub["pipeline_id"] and again["reused_pipeline"]
         assert again["reused_models"] == pub["model_ids"] and _counts(s) == (before[0] + 2, before[1] + 1)
 
+        shown = _ok(owner, "model", "publish", "--pipeline", str(pdir), "--name", "mlp", "--chain-url", url)
+        assert f"pipeline {pub['pipeline_id']} of 2 stages (already registered, reused)" in shown, shown
+        assert f"stage 1: model {pub['model_ids'][1]} (reused)" in shown
+        st = _ok(owner, "status", "--json", "--chain-url", url)
+        assert st["contracts"]["pipeline_market"]["code"]
+
         # Another account publishing the owner's slices: refused, naming the model and its owner.
         other.mkdir()
         (other / "artifacts").symlink_to(owner / "artifacts", target_is_directory=True)

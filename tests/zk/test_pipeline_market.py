@@ -46,7 +46,8 @@ def anvil_world(anvil_url: str, mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: An
 
 @pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
 def any_world(request: pytest.FixtureRequest) -> Any:
-    """``world`` or ``anvil_world``: the honest-settle and broken-link tests run on both chains."""
+    """``world`` or ``anvil_world``: the honest-settle, broken-link (other input, other model) and
+    missing-stage refund tests run on both chains."""
     return request.getfixturevalue("world" if request.param == "embedded" else "anvil_world")
 
 
@@ -149,8 +150,8 @@ def test_stage_proven_with_another_model_rejected_and_slashed(any_world: Any, ml
     assert w.pm.receipt(jid).stage_nodes == ()
 
 
-def test_missing_stage_refunds_client_after_deadline(world: Any) -> None:
-    w = world
+def test_missing_stage_refunds_client_after_deadline(any_world: Any) -> None:
+    w = any_world
     jid = _open(w, deadline_s=300)
     assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
     with pytest.raises(ContractReverted, match="before deadline"):

@@ -208,7 +208,7 @@ def status(
             "contracts": {
                 k: {"address": a, "code": len(net.w3.eth.get_code(a)) > 0}
                 for k, a in [(k, getattr(d, k)) for k in ("token", "models", "nodes", "market")]
-                + [(k, a) for k, a in d.extra.items() if k == "receipt_market"]
+                + [(k, a) for k, a in d.extra.items() if k in ("receipt_market", "pipeline_market")]
             },
             "veil_supply": s.token.total_supply() / ONE_VEIL,
             "models": s.models.model_count(),
