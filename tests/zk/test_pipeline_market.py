@@ -22,7 +22,7 @@ from veilproof.audit import audit_job, render_html
 from veilproof.chain.deploy import ONE_VEIL, deploy_pipeline_market
 from veilproof.chain.pipeline_market import PipelineMarket
 from veilproof.client.publish import PipelinePublishError, publish_model, publish_pipeline
-from veilproof.errors import ContractReverted
+from veilproof.errors import ContractReverted, InsufficientFunds
 from veilproof.models.slicing import prove_stage
 
 pytestmark = pytest.mark.slow
@@ -447,6 +447,18 @@ def test_publish_pipeline_reuses_the_owners_slices_and_refuses_another_accounts(
     with pytest.raises(PipelinePublishError, match=rf"already model {w.stage_ids[0]} .*--force"):
         publish_pipeline(w.s, w.client, mlp_sliced.packages, name="mine", price=PRICE)
     assert (w.s.models.model_count(), w.pm.pipeline_count()) == counts
+
+
+def test_publish_pipeline_without_gas_money_for_every_tx_sends_none(world: Any, mlp_sliced: Any) -> None:
+    """An account that could pay for slice 0's transactions but not for all of them is refused
+    before the first one (it would otherwise stop half-way), naming the account and the fix."""
+    w = world
+    (poor,) = w.net.new_accounts(1, fund_wei=4_000_000 * w.net.gas_price())  # ~ one slice's gas
+    counts = (w.s.models.model_count(), w.pm.pipeline_count())
+    with pytest.raises(InsufficientFunds, match=rf"{poor.address} cannot pay for publishing 2 slice models"):
+        publish_pipeline(w.s, poor, mlp_sliced.packages, name="poor", price=PRICE, force=True)
+    assert (w.s.models.model_count(), w.pm.pipeline_count()) == counts
+    assert w.net.balance(poor.address) == 4_000_000 * w.net.gas_price()
 
 
 def test_publish_pipeline_failing_part_way_names_what_was_registered_and_resumes(

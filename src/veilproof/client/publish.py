@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain.suite import Suite
-from veilproof.errors import InputError, VeilproofError
+from veilproof.errors import InputError, InsufficientFunds, VeilproofError
 
 if TYPE_CHECKING:
     from veilproof.models.package import ModelPackage
@@ -131,6 +131,8 @@ def publish_model(
 
 
 MAX_PIPELINE_STAGES = 8  # contracts/PipelineMarket.vy MAX_STAGES
+PUBLISH_SLICE_GAS = 2_100_000  # register_model + set_zk_commitment + VKA (measured 2.06 M, 2-slice MLP)
+REGISTER_PIPELINE_GAS = 150_000  # measured 125-142 k for 2 stages (cold / warm pipeline_count)
 
 
 class PipelinePublishError(VeilproofError):
@@ -219,6 +221,18 @@ def publish_pipeline(
             )
         else:
             plan.append(None)
+    # Gas money for every transaction, before the first: the usual way to stop half-way is an account
+    # that can pay for slice 0 but not for the VKA of slice 1. Measured per slice ~2.06 M gas
+    # (register_model ~0.21 M, set_zk_commitment 0.09 M, VKA 1.74 M), register_pipeline ~0.14 M;
+    # budgeted with the transactions' gas-limit margin and a fee margin.
+    new_slices = sum(1 for m in plan if m is None)
+    gas = (PUBLISH_SLICE_GAS * new_slices + REGISTER_PIPELINE_GAS) * 3 // 2
+    needed = gas * suite.net.gas_price()
+    have = suite.net.balance(owner.address)
+    if have < needed:
+        raise InsufficientFunds(
+            owner.address, have, needed, f"publishing {new_slices} slice models and a pipeline (~{gas:,} gas)"
+        )
     out = PublishedPipeline(0, [])
     try:
         for i, (pkg, reuse) in enumerate(zip(packages, plan, strict=True)):
