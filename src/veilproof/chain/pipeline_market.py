@@ -128,6 +128,9 @@ class PipelineMarket(ContractFacade):
     def pending(self, account: str) -> int:
         return int(self._call("pending", account))
 
+    def slash_amount(self) -> int:
+        return int(self._call("slash_amount"))
+
     def set_slash_amount(self, amount: int, *, sender: LocalAccount) -> Receipt:
         return self._send("set_slash_amount", amount, sender=sender)
 
