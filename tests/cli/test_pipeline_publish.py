@@ -51,7 +51,7 @@ def test_build_slices_then_publish_pipeline(tmp_path: Path, mlp: Any, mlp_sliced
     _ok(owner, "chain", "up", "--embedded", "--port", "0")
     try:
         url = json.loads((owner / "chain.json").read_text())["url"]
-        _ok(owner, "deploy", "--pipelines", "--no-incentives", "--no-receipts", "--json")
+        _ok(owner, "deploy", "--no-incentives", "--no-receipts", "--json")  # PipelineMarket: on by default
         net = connect(url)
         s = Suite.attach(net, Deployment.load(owner / "deployment.json"))
         before = _counts(s)
@@ -107,9 +107,8 @@ def test_build_slices_then_publish_pipeline(tmp_path: Path, mlp: Any, mlp_sliced
         nopipe.mkdir()
         (nopipe / "artifacts").symlink_to(owner / "artifacts", target_is_directory=True)
         (nopipe / "keystore").symlink_to(owner / "keystore", target_is_directory=True)
-        _ok(
-            nopipe, "deploy", "--no-incentives", "--no-receipts", "--chain-url", url, "--json"
-        )  # no --pipelines
+        _ok(nopipe, "deploy", "--no-pipelines", "--no-incentives", "--no-receipts",
+            "--chain-url", url, "--json")  # fmt: skip
         s2 = Suite.attach(net, Deployment.load(nopipe / "deployment.json"))
         r = run_cli(nopipe, "model", "publish", "--pipeline", str(pdir), "--name", "x", "--chain-url", url)
         assert r.returncode == 1 and "no PipelineMarket" in r.stderr and "deploy --pipelines" in r.stderr, (
