@@ -25,9 +25,20 @@
      A job not complete by its deadline is refunded: each verified stage's node is paid its share
      (price // stages) and the client gets the rest.
      Invariant: token.balanceOf(self) == sum(escrow of open jobs) + sum(pending).
+     Admin: `owner` (snekmate ownable, as JobMarket/ReceiptMarket) sets the slash and the claim
+     window within bounds even governance cannot cross, and hands the role to the DAO's timelock
+     (`veilproof.chain.governor.hand_over`, docs/dao.md).
 """
 
 from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# owner() and the OwnershipTransferred event come from snekmate's ownable; `transfer_ownership`
+# below wraps it to keep this contract's reasons and its RoleSet log. ownable's
+# `renounce_ownership` is not exported: the market must always have an owner.
+exports: ownable.owner
 
 MAX_STAGES: constant(uint256) = 8
 MAX_INSTANCES: constant(uint256) = 64
@@ -40,6 +51,14 @@ STATUS_REFUNDED: constant(uint8) = 3
 
 ADDRESS_MASK: constant(uint256) = 2**160 - 1
 DEFAULT_CLAIM_WINDOW: constant(uint256) = 600
+# Bounds even governance cannot pass (docs/dao.md). A claim window under MIN_CLAIM_WINDOW expires
+# before a node can prove a stage, so any rival staked node could take over (and void) every honest
+# claim; one over MAX_CLAIM_WINDOW (JobMarket's default longest job) lets an idle claimant hold a
+# stage, and so the job, until its deadline. MAX_SLASH is JobMarket's and ReceiptMarket's: a slash
+# above it would confiscate stake far beyond the 2,000 VEIL production minimum for one fault.
+MIN_CLAIM_WINDOW: constant(uint256) = 60
+MAX_CLAIM_WINDOW: constant(uint256) = 86400
+MAX_SLASH: constant(uint256) = 10_000 * 10**18
 
 struct Pipeline:
     owner: address
@@ -140,10 +159,13 @@ event Collected:
 event SlashAmountSet:
     amount: uint256
 
+event RoleSet:
+    role: String[32]
+    account: indexed(address)
+
 token: public(immutable(IERC20))
 nodes: public(immutable(Nodes))
 verifier: public(immutable(Verifier))
-admin: public(immutable(address))
 
 slash_amount: public(uint256)
 claim_window: public(uint256)
@@ -168,19 +190,26 @@ def __init__(_token: IERC20, _nodes: Nodes, _verifier: Verifier):
     token = _token
     nodes = _nodes
     verifier = _verifier
-    admin = msg.sender
+    ownable.__init__()
     self.claim_window = DEFAULT_CLAIM_WINDOW
+
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == ownable.owner, "pipeline: not owner"
 
 
 @external
 def set_claim_window(seconds: uint256):
     """
     @notice Set how long a stage claim keeps other nodes out (they may claim it after).
-    @param seconds Claim lifetime; long enough to prove the largest stage, short enough that an
-                   idle claimant does not stall a job until its deadline.
+    @param seconds Claim lifetime, 60 s to 1 day: long enough to prove the largest stage, short
+                   enough that an idle claimant does not stall a job until its deadline.
     """
-    assert msg.sender == admin, "pipeline: not admin"
-    assert seconds > 0 and seconds < 2**64, "pipeline: bad claim window"
+    self._only_owner()
+    assert seconds >= MIN_CLAIM_WINDOW, "pipeline: claim window too short"
+    assert seconds <= MAX_CLAIM_WINDOW, "pipeline: claim window too long"
     self.claim_window = seconds
     log ClaimWindowSet(seconds=seconds)
 
@@ -189,23 +218,38 @@ def set_claim_window(seconds: uint256):
 def set_slash_amount(amount: uint256):
     """
     @notice Set what a node loses for a rejected stage proof (0 disables slashing).
-    @param amount VEIL (wei units) taken from the node's stake.
+    @param amount VEIL (wei units) taken from the node's stake, at most 10,000 VEIL.
     """
-    assert msg.sender == admin, "pipeline: not admin"
+    self._only_owner()
+    assert amount <= MAX_SLASH, "pipeline: slash too high"
     self.slash_amount = amount
     log SlashAmountSet(amount=amount)
+
+
+@external
+def transfer_ownership(new_owner: address):
+    """
+    @notice Hand the owner role (slash amount, claim window) to `new_owner`, e.g. the DAO's timelock.
+    @param new_owner New owner, not the zero address.
+    """
+    self._only_owner()
+    assert new_owner != empty(address), "pipeline: zero address"
+    ownable._transfer_ownership(new_owner)
+    log RoleSet(role="owner", account=new_owner)
 
 
 @external
 def register_pipeline(models: DynArray[uint256, MAX_STAGES]) -> uint256:
     """
     @notice Register an ordered list of ZK models as a pipeline (stage i's output feeds stage i+1).
+            Every stage is settled by a ZK proof, so an FHE-only model (no VKA) is refused: the
+            chain cannot link a ciphertext to a Poseidon commitment (docs/pipelines.md, FHE stages).
     @param models Model ids, each with a VKA registered on the verifier adapter; at least one.
     @return The new pipeline id (from 1).
     """
     assert len(models) > 0, "pipeline: no stages"
     for m: uint256 in models:
-        assert staticcall verifier.is_registered(m), "pipeline: stage model has no verifier"
+        assert staticcall verifier.is_registered(m), "pipeline: stage model has no ZK key"
     pid: uint256 = self.pipeline_count + 1
     self.pipeline_count = pid
     self._pipelines[pid] = Pipeline(owner=msg.sender, models=models)

@@ -20,8 +20,9 @@ import pytest
 from tests.zk.zk_market import zk_market
 from veilproof.audit import audit_job, render_html
 from veilproof.chain.deploy import ONE_VEIL, deploy_pipeline_market
-from veilproof.client.publish import publish_model
-from veilproof.errors import ContractReverted
+from veilproof.chain.pipeline_market import PipelineMarket
+from veilproof.client.publish import PipelinePublishError, publish_model, publish_pipeline
+from veilproof.errors import ContractReverted, InsufficientFunds
 from veilproof.models.slicing import prove_stage
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,26 @@ PRICE = 10 * ONE_VEIL
 
 @pytest.fixture(scope="module")
 def world(mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: Any) -> Any:
-    w = zk_market(mlp, price=PRICE, slash=SLASH, extra_accounts=1)
+    """The pipeline market on the embedded chain (shared by the module's tests, in order)."""
+    return _world(mlp, mlp_sliced, mlp_sliced_proofs, None)
+
+
+@pytest.fixture(scope="module")
+def anvil_world(anvil_url: str, mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: Any) -> Any:
+    """The same market on a real anvil: the same contracts, EZKL's real verifier and real proofs,
+    through JSON-RPC instead of py-evm."""
+    return _world(mlp, mlp_sliced, mlp_sliced_proofs, anvil_url)
+
+
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def any_world(request: pytest.FixtureRequest) -> Any:
+    """``world`` or ``anvil_world``: the honest-settle, broken-link (other input, other model) and
+    missing-stage refund tests run on both chains."""
+    return request.getfixturevalue("world" if request.param == "embedded" else "anvil_world")
+
+
+def _world(mlp: Any, mlp_sliced: Any, mlp_sliced_proofs: Any, url: str | None) -> Any:
+    w = zk_market(mlp, price=PRICE, slash=SLASH, extra_accounts=1, url=url)
     s, owner = w.s, w.owner
     deploy_pipeline_market(w.net, owner, s.deployment, slash_amount=SLASH)
     w.pm = s.pipelines
@@ -73,8 +93,8 @@ def _claim_submit(w: Any, jid: int, stage: int, proof: Any, sender: Any) -> Any:
     return _submit(w, jid, stage, proof, sender)
 
 
-def test_honest_pipeline_settles_on_one_receipt(world: Any, mlp_sliced: Any) -> None:
-    w = world
+def test_honest_pipeline_settles_on_one_receipt(any_world: Any, mlp_sliced: Any) -> None:
+    w = any_world
     assert w.pm.pipeline_models(w.pid) == w.stage_ids
     jid = _open(w)
     with pytest.raises(ContractReverted, match="not the next stage"):
@@ -99,8 +119,8 @@ def test_honest_pipeline_settles_on_one_receipt(world: Any, mlp_sliced: Any) -> 
     print(f"\ngas: {w.gas}")
 
 
-def test_stage_on_other_input_rejected_and_slashed(world: Any, mlp_sliced: Any) -> None:
-    w = world
+def test_stage_on_other_input_rejected_and_slashed(any_world: Any, mlp_sliced: Any) -> None:
+    w = any_world
     jid = _open(w)
     assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
     # The cheater proves stage 2 on made-up values (not what stage 1 produced): a valid proof.
@@ -116,8 +136,8 @@ def test_stage_on_other_input_rejected_and_slashed(world: Any, mlp_sliced: Any) 
     w.relinked_job = jid
 
 
-def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_proof: Any) -> None:
-    w = world
+def test_stage_proven_with_another_model_rejected_and_slashed(any_world: Any, mlp_proof: Any) -> None:
+    w = any_world
     jid = _open(w)
     # The whole MLP's proof has the same input commitment but was made under another key.
     assert mlp_proof.instances[0] == w.proofs[0].instances[0]
@@ -130,8 +150,8 @@ def test_stage_proven_with_another_model_rejected_and_slashed(world: Any, mlp_pr
     assert w.pm.receipt(jid).stage_nodes == ()
 
 
-def test_missing_stage_refunds_client_after_deadline(world: Any) -> None:
-    w = world
+def test_missing_stage_refunds_client_after_deadline(any_world: Any) -> None:
+    w = any_world
     jid = _open(w, deadline_s=300)
     assert _claim_submit(w, jid, 0, w.proofs[0], w.node).accepted
     with pytest.raises(ContractReverted, match="before deadline"):
@@ -412,3 +432,67 @@ def test_stateful_money_is_conserved(world: Any, mlp_sliced: Any, mlp_proof: Any
         m.conserved()
         m.verified_stages_paid()
     assert seen == {"accepted": 3, "rejected": 2, "non_claimant_reverted": 1, "refund_paid_stage": 1}, seen
+
+
+def test_publish_pipeline_reuses_the_owners_slices_and_refuses_another_accounts(
+    world: Any, mlp_sliced: Any
+) -> None:
+    """``publish_pipeline`` on slices already on chain: the owner's are reused (no duplicate models or
+    pipeline); another account is refused before any transaction, naming the model and its owner."""
+    w = world
+    counts = (w.s.models.model_count(), w.pm.pipeline_count())
+    again = publish_pipeline(w.s, w.owner, mlp_sliced.packages, name="mlp", price=PRICE)
+    assert again.model_ids == w.stage_ids and again.reused_models == w.stage_ids
+    assert again.pipeline_id == w.pid and again.reused_pipeline and again.gas == {}
+    with pytest.raises(PipelinePublishError, match=rf"already model {w.stage_ids[0]} .*--force"):
+        publish_pipeline(w.s, w.client, mlp_sliced.packages, name="mine", price=PRICE)
+    assert (w.s.models.model_count(), w.pm.pipeline_count()) == counts
+
+
+def test_publish_pipeline_without_gas_money_for_every_tx_sends_none(world: Any, mlp_sliced: Any) -> None:
+    """An account that could pay for slice 0's transactions but not for all of them is refused
+    before the first one (it would otherwise stop half-way), naming the account and the fix."""
+    w = world
+    (poor,) = w.net.new_accounts(1, fund_wei=4_000_000 * w.net.gas_price())  # ~ one slice's gas
+    counts = (w.s.models.model_count(), w.pm.pipeline_count())
+    with pytest.raises(InsufficientFunds, match=rf"{poor.address} cannot pay for publishing 2 slice models"):
+        publish_pipeline(w.s, poor, mlp_sliced.packages, name="poor", price=PRICE, force=True)
+    assert (w.s.models.model_count(), w.pm.pipeline_count()) == counts
+    assert w.net.balance(poor.address) == 4_000_000 * w.net.gas_price()
+
+
+def test_publish_pipeline_failing_part_way_names_what_was_registered_and_resumes(
+    world: Any, mlp_sliced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault injected at the last transaction (the pipeline registration): the error lists the models
+    already registered, and re-running the same publish reuses them instead of registering copies."""
+    w = world
+    n = w.s.models.model_count()
+
+    def node_down(*_: Any, **__: Any) -> Any:
+        raise ContractReverted("injected fault", "register_pipeline")
+
+    monkeypatch.setattr(PipelineMarket, "register_pipeline_tx", node_down)
+    with pytest.raises(PipelinePublishError, match=r"after registering models \[.*re-run") as e:
+        publish_pipeline(w.s, w.client, mlp_sliced.packages, name="copy", price=PRICE, force=True)
+    assert e.value.registered == [n + 1, n + 2]
+    monkeypatch.undo()
+    pub = publish_pipeline(w.s, w.client, mlp_sliced.packages, name="copy", price=PRICE, force=True)
+    assert pub.model_ids == [n + 1, n + 2] and pub.reused_models == pub.model_ids and not pub.reused_pipeline
+    assert w.pm.pipeline_models(pub.pipeline_id) == pub.model_ids and w.s.models.model_count() == n + 2
+    print(f"\nregister_pipeline (2 stages) gas: {pub.gas['register_pipeline']}")
+
+
+def test_fhe_only_model_cannot_be_a_pipeline_stage(world: Any) -> None:
+    """A pipeline owner lists an FHE-only model as a stage, hoping the chain settles it on a ciphertext
+    hash: refused at registration (no ZK key: its output could not be linked to the next stage's
+    Poseidon commitment; docs/pipelines.md "FHE stages"). Today's code refused it already, with the
+    vaguer "stage model has no verifier"; the reason now names ZK."""
+    w = world
+    fhe = publish_model(w.s, w.owner, name="fhe-only", price=PRICE, onnx_hash="11" * 32,
+                        fhe_client_hash="22" * 32, fhe_server_hash="33" * 32)  # fmt: skip
+    n = w.pm.pipeline_count()
+    for stages in ([w.stage_ids[0], fhe.model_id], [fhe.model_id]):
+        with pytest.raises(ContractReverted, match="stage model has no ZK key"):
+            w.pm.register_pipeline(stages, sender=w.owner)
+    assert w.pm.pipeline_count() == n

@@ -20,14 +20,16 @@ from veilproof.client.publish import publish_model
 from veilproof.zk import evm
 
 
-def zk_market(mlp, price: int, slash: int, extra_accounts: int = 0, receipts: ReceiptParams | None = None):  # type: ignore[no-untyped-def]
+def zk_market(mlp, price: int, slash: int, extra_accounts: int = 0, receipts: ReceiptParams | None = None,  # type: ignore[no-untyped-def]
+              url: str | None = None):  # fmt: skip
     """Suite (dev params, ``slash``) + real verifier (+ ReceiptMarket with ``receipts``), the MLP
     published at ``price``, ``node`` registered for it with 1,000 VEIL staked, ``client`` holding
-    100 VEIL; ``others`` are ``extra_accounts`` more funded accounts."""
+    100 VEIL; ``others`` are ``extra_accounts`` more funded accounts. ``url``: a chain to deploy on
+    (e.g. the session's anvil); default a fresh embedded chain."""
     from veilproof.zk.srs import UnsafeSrsWarning
 
     warnings.simplefilter("ignore", UnsafeSrsWarning)
-    net = connect()
+    net = connect(url)
     owner, node, client, *others = net.new_accounts(3 + extra_accounts)
     d = deploy_suite(net, owner, SuiteParams.dev(slash_amount=slash))
     v = evm.compile_reusable_verifier()

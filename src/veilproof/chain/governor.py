@@ -471,6 +471,7 @@ ADMIN_CONTRACTS: tuple[tuple[str, str], ...] = (
     ("rewards", "Rewards"),
     ("fhe_quorum", "FheQuorum"),
     ("receipt_market", "ReceiptMarket"),
+    ("pipeline_market", "PipelineMarket"),  # only with `veilproof deploy --pipelines`
 )
 
 

@@ -76,6 +76,10 @@ class Network:
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
 
+    def gas_price(self) -> int:
+        """The chain's current gas price in wei (what a multi-transaction action budgets with)."""
+        return int(self.w3.eth.gas_price)
+
     def head(self) -> int:
         """The latest block number (an indexer reads up to here)."""
         return int(self.w3.eth.block_number)

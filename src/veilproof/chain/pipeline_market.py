@@ -53,8 +53,19 @@ class PipelineMarket(ContractFacade):
 
     def register_pipeline(self, model_ids: Sequence[int], *, sender: LocalAccount) -> int:
         """Register the ordered stage models; returns the pipeline id."""
-        rcpt = self._send("register_pipeline", [int(m) for m in model_ids], sender=sender)
+        return self.registered_pipeline_id(self.register_pipeline_tx(model_ids, sender=sender))
+
+    def register_pipeline_tx(self, model_ids: Sequence[int], *, sender: LocalAccount) -> Receipt:
+        """:meth:`register_pipeline`, returning the receipt (gas, tx hash) for a publisher's record.
+        Every stage must be a ZK model with its VKA on the adapter: an FHE-only model is refused
+        ("stage model has no ZK verifier key"; docs/pipelines.md says why)."""
+        return self._send("register_pipeline", [int(m) for m in model_ids], sender=sender)
+
+    def registered_pipeline_id(self, rcpt: Receipt) -> int:
         return int(self._events("PipelineRegistered", rcpt)[0]["pipeline_id"])
+
+    def pipeline_count(self) -> int:
+        return int(self._call("pipeline_count"))
 
     def pipeline_models(self, pipeline_id: int) -> list[int]:
         return [int(m) for m in self._call("pipeline_models", pipeline_id)]
@@ -116,6 +127,9 @@ class PipelineMarket(ContractFacade):
 
     def pending(self, account: str) -> int:
         return int(self._call("pending", account))
+
+    def slash_amount(self) -> int:
+        return int(self._call("slash_amount"))
 
     def set_slash_amount(self, amount: int, *, sender: LocalAccount) -> Receipt:
         return self._send("set_slash_amount", amount, sender=sender)

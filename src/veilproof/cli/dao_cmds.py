@@ -143,7 +143,7 @@ def wrap_cmd(
 @dao_app.command("propose")
 def propose_cmd(
     contract: str = typer.Argument(
-        ..., help="JobMarket, NodeRegistry, Rewards, FheQuorum, ReceiptMarket, Token."
+        ..., help="JobMarket, NodeRegistry, Rewards, FheQuorum, ReceiptMarket, PipelineMarket, Token."
     ),
     function: str = typer.Argument(..., help="The admin function, e.g. set_challenge_window."),
     args: list[str] = typer.Argument(None, help="Its arguments (addresses, integers, true/false)."),

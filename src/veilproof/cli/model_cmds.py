@@ -67,8 +67,9 @@ def _build_slices_cmd(
     home: str | None,
     salt_elements: int,
 ) -> None:
-    """``model build --slices``: plan the cuts, build each slice, print one row per slice."""
-    from veilproof.models.slicing import SlicingError, build_sliced
+    """``model build --slices``: plan the cuts, build each slice, write the slices directory's
+    ``pipeline.json`` (what ``model publish --pipeline DIR`` reads), print one row per slice."""
+    from veilproof.models.slicing import SlicingError, build_sliced, write_pipeline_manifest
 
     if slices != "auto" and not (slices.isdigit() and int(slices) >= 1):
         raise SlicingError(f"--slices: expected 'auto' or a whole number >= 1, got {slices!r}")
@@ -82,6 +83,7 @@ def _build_slices_cmd(
             scale=scale,
             salt_elements=salt_elements,
         )
+    manifest = write_pipeline_manifest(sliced, onnx)
     rows = [
         {
             "slice": i,
@@ -93,12 +95,16 @@ def _build_slices_cmd(
         for i, (p, c) in enumerate(zip(sliced.packages, [*sliced.cuts, "(output)"], strict=True))
     ]
     if json_out:
-        emit_json({"slices": rows})
+        emit_json({"slices": rows, "pipeline_dir": str(manifest.parent)})
     else:
         for r in rows:
             console.print(
                 f"slice {r['slice']}: package {r['package']}  2^{r['logrows']} rows  ends at {r['cut_after']}"
             )
+        console.print(
+            f"slices directory {manifest.parent}\n"
+            f"publish them as a pipeline: veilproof model publish --pipeline {manifest.parent} --name NAME"
+        )
 
 
 @model_app.command("build")
@@ -221,9 +227,40 @@ def _same_commitments(models: list[OnchainModel], wanted: dict[str, str]) -> Onc
     return None
 
 
+def _publish_pipeline_cmd(
+    pipeline_dir: Path, name: str, price: float, royalty_bps: int, force: bool,
+    chain_url: str | None, home: str | None, account: str, json_out: bool,
+) -> None:  # fmt: skip
+    """``model publish --pipeline DIR``: every slice a model, then the ordered pipeline."""
+    from veilproof.artifacts import ArtifactStore
+    from veilproof.client.publish import publish_pipeline
+    from veilproof.models.slicing import load_pipeline_dir
+
+    p = paths(home)
+    pkgs = load_pipeline_dir(pipeline_dir, ArtifactStore(p.artifacts))  # all checked before the chain
+    suite = attach_suite(p, open_network(p, chain_url))
+    pub = publish_pipeline(
+        suite, load_account(p, account), pkgs, name=name, price=int(price * 10**18),
+        royalty_bps=royalty_bps, force=force,
+    )  # fmt: skip
+    if json_out:
+        emit_json(pub.__dict__)
+        return
+    how = "already registered, reused" if pub.reused_pipeline else f"tx {pub.tx_hashes['register_pipeline']}"
+    console.print(f"pipeline [bold]{pub.pipeline_id}[/] of {len(pub.model_ids)} stages ({how})")
+    for i, m in enumerate(pub.model_ids):
+        console.print(f"  stage {i}: model {m}" + (" (reused)" if m in pub.reused_models else ""))
+
+
 @model_app.command("publish")
 def publish(
     package: str | None = typer.Option(None, help="ZK package digest from `model build`."),
+    pipeline: Path | None = typer.Option(
+        None,
+        "--pipeline",
+        help="A slices directory from `model build --slices` (its `pipeline_dir`): register every slice "
+        "as a model named NAME-sliceIofN, then the ordered pipeline in PipelineMarket.",
+    ),
     fhe_client: str | None = typer.Option(None, help="sha256 of an FHE client.zip."),
     fhe_server: str | None = typer.Option(None, help="sha256 of an FHE server.zip."),
     name: str = typer.Option(..., help="Model name on chain."),
@@ -239,13 +276,28 @@ def publish(
     account: str = AccountName,
     json_out: bool = JsonOut,
 ) -> None:
-    """Register the model and its commitments (immutable) in ModelRegistry, and its VKA with the verifier."""
+    """Register the model and its commitments (immutable) in ModelRegistry, and its VKA with the verifier.
+
+    With --pipeline DIR, register each slice of a `model build --slices` directory the same way, then
+    the ordered pipeline in PipelineMarket (docs/pipelines.md); --price is each slice model's price.
+    """
     from veilproof.artifacts import ArtifactStore
     from veilproof.client.publish import publish_model
     from veilproof.models.package import ModelPackage
 
     p = paths(home)
     try:
+        if pipeline is not None:
+            if package is not None or fhe_client is not None or fhe_server is not None or parent or dataset:
+                raise InputError(
+                    "--pipeline",
+                    "alone: a pipeline's stages are its slices (drop --package/--fhe-*/--parent/--dataset)",
+                    str(pipeline),
+                )
+            _publish_pipeline_cmd(
+                pipeline, name, price, royalty_bps, force, chain_url, home, account, json_out
+            )
+            return
         if package is None and fhe_server is None:
             raise InputError("--package / --fhe-server", "at least one form of the model", None)
         store = ArtifactStore(p.artifacts)

@@ -17,6 +17,7 @@ the two felts (contracts/PipelineMarket.vy); the intermediate tensor itself neve
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -41,6 +42,15 @@ from veilproof.zk.settings import generate_settings
 
 class SlicingError(VeilproofError):
     """The model cannot be cut as asked (no single-tensor boundary, or no cut that fits)."""
+
+
+class PipelineDirError(SlicingError):
+    """A pipeline directory (``model build --slices`` output) is missing, malformed, or names a slice
+    package whose artifacts are not in the store; the message says which and how to rebuild."""
+
+
+PIPELINE_MANIFEST = "pipeline.json"
+PIPELINE_FORMAT = "veilproof-pipeline/1"
 
 
 def _initializers(model: onnx.ModelProto) -> set[str]:
@@ -171,6 +181,67 @@ class SlicedModel:
     @property
     def logrows(self) -> tuple[int, ...]:
         return tuple(p.settings.logrows for p in self.packages)
+
+
+def write_pipeline_manifest(sliced: SlicedModel, source_onnx: str | os.PathLike[str]) -> Path:
+    """Write ``pipeline.json`` next to the slice ONNX files: the ordered slice package digests that
+    ``veilproof model publish --pipeline DIR`` registers. Why a file: a build takes minutes and a
+    publish needs a chain; the directory carries one to the other (and to another machine)."""
+    d = sliced.onnx_paths[0].parent
+    src = Path(source_onnx)
+    doc = {
+        "format": PIPELINE_FORMAT,
+        "source": src.name,
+        "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+        "slices": [
+            {"package": p.manifest_digest, "onnx": o.name, "logrows": p.settings.logrows, "cut_after": c}
+            for p, o, c in zip(sliced.packages, sliced.onnx_paths, [*sliced.cuts, None], strict=True)
+        ],
+    }
+    path = d / PIPELINE_MANIFEST
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+def load_pipeline_dir(directory: str | os.PathLike[str], store: ArtifactStore) -> list[ModelPackage]:
+    """The slice packages of a ``model build --slices`` directory, in stage order, each re-hashed
+    against the store. Raises :class:`PipelineDirError` naming the first thing missing (nothing is
+    sent to a chain before this succeeds)."""
+    d = Path(directory)
+    rebuild = "rebuild with `veilproof model build MODEL.onnx --calibration X.npy --slices N`"
+    mf = d / PIPELINE_MANIFEST
+    if not mf.is_file():
+        raise PipelineDirError(
+            f"{d}: no {PIPELINE_MANIFEST} (not a slices directory); pass the `pipeline_dir` that "
+            f"`model build --slices` printed, or {rebuild}"
+        )
+    try:
+        doc = json.loads(mf.read_text())
+        slices = list(doc["slices"])
+        digests = [str(s["package"]) for s in slices]
+    except (ValueError, KeyError, TypeError) as e:
+        raise PipelineDirError(f"{mf}: not a {PIPELINE_FORMAT} manifest ({e}); {rebuild}") from e
+    if doc.get("format") != PIPELINE_FORMAT or not digests:
+        raise PipelineDirError(f"{mf}: expected format {PIPELINE_FORMAT} with at least one slice; {rebuild}")
+    pkgs = []
+    for i, dg in enumerate(digests):
+        try:
+            pkgs.append(ModelPackage.load(store, dg))
+        except VeilproofError as e:
+            raise PipelineDirError(
+                f"slice {i} (package {dg}): its artifacts are not usable in {store.root} ({e}); "
+                f"{rebuild} with this home, or copy the artifacts into the store"
+            ) from e
+    for i, p in enumerate(pkgs):
+        want = "public" if i == len(pkgs) - 1 else "hashed"
+        got = p.settings.output_visibility.lower()
+        if got != want or p.settings.input_visibility.lower() != "hashed":
+            raise PipelineDirError(
+                f"slice {i} (package {p.manifest_digest}): input/output visibility "
+                f"{p.settings.input_visibility}/{p.settings.output_visibility}, a stage needs hashed/{want} "
+                f"so the chain can link it to its neighbours; {rebuild}"
+            )
+    return pkgs
 
 
 def _build_slices(
