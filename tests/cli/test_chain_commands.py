@@ -32,6 +32,7 @@ def test_chain_up_deploy_status(tmp_path: Path, kind: str) -> None:
             "address": addrs["extra"]["receipt_market"],
             "code": True,
         }
+        assert addrs["extra"]["pipeline_market"] != "0x" + "00" * 20  # on by default with --zk
         from veilproof.chain import connect
         from veilproof.chain.deploy import Deployment, ReceiptParams
         from veilproof.chain.suite import Suite
@@ -59,3 +60,20 @@ def test_deploy_on_embedded_without_chain_warns_and_writes_nothing(tmp_path: Pat
     assert r.returncode == 0, r.stderr
     assert "vanish" in r.stderr
     assert not (tmp_path / "deployment.json").exists()
+
+
+def test_deploy_without_zk_leaves_out_the_zk_markets(tmp_path: Path) -> None:
+    """`deploy --no-zk` alone deploys the core suite (the ZK markets follow --zk by default); asking for a
+    ZK market without the verifier is the one clear error, and nothing is written then."""
+    up = run_cli(tmp_path, "chain", "up", "--port", "0", "--embedded")
+    assert up.returncode == 0, up.stderr
+    try:
+        bad = run_cli(tmp_path, "deploy", "--no-zk", "--receipts")
+        assert bad.returncode == 1 and "--receipts needs --zk" in bad.stderr
+        assert not (tmp_path / "deployment.json").exists()
+        dep = run_cli(tmp_path, "deploy", "--no-zk", "--json")
+        assert dep.returncode == 0, dep.stderr
+        extra = json.loads(dep.stdout)["extra"]
+        assert "receipt_market" not in extra and "pipeline_market" not in extra and "zk_adapter" not in extra
+    finally:
+        run_cli(tmp_path, "chain", "down")

@@ -97,10 +97,11 @@ def deploy(
     account: str = AccountName,
     mint: int = typer.Option(1_000_000, help="VEIL minted to the deployer for bootstrap."),
     zk: bool = typer.Option(True, "--zk/--no-zk", help="Also deploy EZKL's reusable verifier + adapter."),
-    receipts: bool = typer.Option(
-        True,
+    receipts: bool | None = typer.Option(
+        None,
         "--receipts/--no-receipts",
-        help="Also deploy ReceiptMarket: pay-on-proof ZK jobs settled by batched receipts (needs --zk).",
+        help="Also deploy ReceiptMarket: pay-on-proof ZK jobs settled by batched receipts (needs --zk; on "
+        "by default with it).",
     ),
     pipelines: bool | None = typer.Option(
         None,
@@ -135,6 +136,7 @@ def deploy(
                 "--receipts needs --zk: ReceiptMarket verifies claims with the ZK verifier (or pass --no-receipts)"
             )
         )
+    receipts = zk if receipts is None else receipts  # --no-zk alone: no ZK markets, not an error
     try:
         net = open_network(p, chain_url)
         owner = load_account(p, account, create=True)
