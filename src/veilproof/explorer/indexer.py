@@ -20,6 +20,7 @@ Amounts are wei (up to 2**256): SQLite's integers stop at 2**63, so they are sto
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -259,6 +260,17 @@ def _json(v: Any) -> str:
     return json.dumps({k: conv(x) for k, x in v.items()})
 
 
+# The optional contracts a deployment may name, followed when it does: (deployment key, Indexer keyword,
+# module, facade class). Imported only then, so an explorer of the core suite loads none of them.
+_OPTIONAL_FACADES = (
+    ("agent_registry", "agent_registry", "veilproof.agents.identity", "AgentRegistryClient"),
+    ("reputation", "reputation", "veilproof.agents.reputation", "ReputationClient"),
+    ("training_market", "training", "veilproof.chain.training_market", "TrainingMarket"),
+    ("governor", "governor", "veilproof.chain.governor", "Governor"),
+    ("grants", "grants", "veilproof.chain.grants", "Grants"),
+)
+
+
 class Indexer:
     """Follow ``suite`` (plus the optional agent registry facade) into the SQLite file ``db_path``.
 
@@ -309,28 +321,11 @@ class Indexer:
         deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` + ``grants`` (the DAO), ``pipeline_market``."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
-        if addr := extra.get("agent_registry"):
-            from veilproof.agents.identity import AgentRegistryClient
-
-            kw["agent_registry"] = AgentRegistryClient(suite.net, addr)
-        if addr := extra.get("reputation"):
-            from veilproof.agents.reputation import ReputationClient
-
-            kw["reputation"] = ReputationClient(suite.net, addr)
-        if addr := extra.get("training_market"):
-            from veilproof.chain.training_market import TrainingMarket
-
-            kw["training"] = TrainingMarket(suite.net, addr)
+        for key, keyword, module, name in _OPTIONAL_FACADES:
+            if addr := extra.get(key):
+                kw[keyword] = getattr(importlib.import_module(module), name)(suite.net, addr)
         if extra.get("data_registry"):
             kw["data"] = suite.data
-        if addr := extra.get("governor"):
-            from veilproof.chain.governor import Governor
-
-            kw["governor"] = Governor(suite.net, addr)
-        if addr := extra.get("grants"):
-            from veilproof.chain.grants import Grants
-
-            kw["grants"] = Grants(suite.net, addr)
         if extra.get("pipeline_market"):
             kw["pipelines"] = suite.pipelines
         return cls(suite, db_path, chunk=chunk, **kw)
