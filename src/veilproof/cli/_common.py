@@ -15,6 +15,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -312,3 +313,50 @@ def report_error(e: BaseException) -> NoReturn:
 
 def fail(e: VeilproofError) -> NoReturn:
     report_error(e)
+
+
+@contextmanager
+def failing() -> Iterator[None]:
+    """Turn an expected failure (a :class:`VeilproofError`) raised inside into the one-line error and exit 1.
+
+    Every command wrapped its body in the same ``try: ... except VeilproofError as e: fail(e)``; this is
+    that block, once. Anything else propagates to the top-level handler in ``cli/main.py`` unchanged.
+    """
+    try:
+        yield
+    except VeilproofError as e:
+        fail(e)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a command that acts on the deployed suite opens: the state folder, the chain, the signing
+    account (``None`` when the command signs nothing, or loads it itself later) and the suite."""
+
+    paths: Paths
+    net: Network
+    account: LocalAccount | None
+    suite: Suite
+
+    @property
+    def signer(self) -> LocalAccount:
+        """The account, for commands that opened one (a programming error otherwise, not a user one)."""
+        assert self.account is not None, "opened without an account"
+        return self.account
+
+
+def open_session(home: str | None, chain_url: str | None, account: str | None = None) -> Session:
+    """Open the state folder, the chain, then (if named) the account, then the suite, in that order:
+    a missing account is reported before a missing deployment, as the commands always did."""
+    p = paths(home)
+    net = open_network(p, chain_url)
+    acct = load_account(p, account) if account is not None else None
+    return Session(p, net, acct, attach_suite(p, net))
+
+
+@contextmanager
+def session(home: str | None, chain_url: str | None, account: str | None = None) -> Iterator[Session]:
+    """:func:`open_session` with the command's body under :func:`failing`: the
+    ``open home/network/account/suite, try: ... except VeilproofError: fail`` each suite command began with."""
+    with failing():
+        yield open_session(home, chain_url, account)

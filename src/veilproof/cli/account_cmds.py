@@ -21,9 +21,11 @@ from veilproof.cli._common import (
     console,
     emit_json,
     fail,
+    failing,
     load_account,
     open_network,
     paths,
+    session,
 )
 from veilproof.errors import ConfigError, VeilproofError
 
@@ -39,7 +41,7 @@ account_app = typer.Typer(
 def new(name: str = typer.Argument("default"), home: str | None = Home, json_out: bool = JsonOut) -> None:
     """Create an encrypted keystore; the password comes from $VEILPROOF_PASSWORD or a prompt."""
     password = os.environ.get("VEILPROOF_PASSWORD")
-    try:
+    with failing():
         if password is None and not sys.stdin.isatty():
             raise ConfigError(
                 "a new account needs a password and there is no terminal to ask: set $VEILPROOF_PASSWORD"
@@ -47,8 +49,6 @@ def new(name: str = typer.Argument("default"), home: str | None = Home, json_out
         if password is None:
             password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         e = Keystore(paths(home).keystore).create(name, password)
-    except VeilproofError as err:
-        fail(err)
     if json_out:
         emit_json({"name": e.name, "address": e.address, "path": str(e.path)})
     else:
@@ -170,15 +170,10 @@ def withdraw(
     """Pull what JobMarket owes this account (node earnings, royalties, refunds)."""
     from veilproof.chain.deploy import ONE_VEIL
 
-    p = paths(home)
-    try:
-        net = open_network(p, chain_url)
-        acct = load_account(p, account)
-        suite = attach_suite(p, net)
-        owed = suite.market.pending(acct.address)
-        tx = suite.market.withdraw(sender=acct).tx_hash if owed else None
-    except VeilproofError as err:
-        fail(err)
+    with session(home, chain_url, account) as ctx:
+        acct = ctx.signer
+        owed = ctx.suite.market.pending(acct.address)
+        tx = ctx.suite.market.withdraw(sender=acct).tx_hash if owed else None
     if json_out:
         emit_json({"account": acct.address, "veil": owed / ONE_VEIL, "tx": tx})
         return

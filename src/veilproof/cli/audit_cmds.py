@@ -10,14 +10,12 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
-    attach_suite,
     console,
     emit_json,
-    fail,
-    open_network,
-    paths,
+    failing,
+    session,
 )
-from veilproof.errors import InputError, VeilproofError
+from veilproof.errors import InputError
 
 
 def _parse_target(target: str) -> tuple[str, int]:
@@ -39,15 +37,11 @@ def audit(
     commitments and lineage, the nodes' slashing history, and a verdict line (docs/pipelines.md)."""
     from veilproof.audit import audit_job, audit_model, render_html
 
-    try:
+    with failing():
         kind, num = _parse_target(target)
-        p = paths(home)
-        net = open_network(p, chain_url)
-        suite = attach_suite(p, net)
-        rep = audit_job(suite, num) if kind == "job" else audit_model(suite, num)
+    with session(home, chain_url) as ctx:
+        rep = audit_job(ctx.suite, num) if kind == "job" else audit_model(ctx.suite, num)
         out.write_text(render_html(rep, chain=str(chain_url or "")))
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json({"report": str(out), "verdict": rep.verdict, "ok": rep.ok})
     else:

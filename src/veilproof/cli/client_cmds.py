@@ -22,12 +22,12 @@ from veilproof.cli._common import (
     console,
     emit_json,
     engine_output,
-    fail,
+    failing,
     load_account,
     open_network,
     paths,
 )
-from veilproof.errors import InputError, VeilproofError
+from veilproof.errors import InputError
 
 if TYPE_CHECKING:
     from veilproof.chain.job_market import OnchainJob
@@ -63,7 +63,7 @@ def infer(
     json_out: bool = JsonOut,
 ) -> None:
     """Pay for one inference; verify (ZK) or decrypt (FHE) the answer."""
-    try:
+    with failing():
         try:
             x = json.loads(input_file.read_text())
         except (OSError, ValueError) as e:
@@ -75,8 +75,6 @@ def infer(
         with engine_output(paths(home)), console.status("running inference…") as status:
             on_chain = eager if eager is not None else c.suite.receipts is None
             r = c.infer(model, x, private=private, node=node, progress=status.update, eager=on_chain)
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json(r.__dict__)
         return
@@ -95,10 +93,8 @@ def _show(
     as_json: Callable[[Any], dict[str, Any]] = lambda r: r.__dict__,
 ) -> None:
     """Fetch rows through the SDK, then print them as JSON or as a table: one path for the list commands."""
-    try:
+    with failing():
         rows = fetch(_client(home, chain_url, account))
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json([as_json(r) for r in rows])
         return
@@ -167,7 +163,7 @@ def refund(
     """Take back the escrow of your job that got no result by its deadline, and withdraw it."""
     from veilproof.chain.job_market import JobStatus
 
-    try:
+    with failing():
         c = _client(home, chain_url, account)
         if not 1 <= job <= c.suite.market.job_count():
             raise InputError("JOB", f"a job id from 1 to {c.suite.market.job_count()}", job)
@@ -185,8 +181,6 @@ def refund(
             )
         before = c.suite.market.pending(c.payer.address)
         tx = c.refund(job)  # refunds, then withdraws everything pending
-    except VeilproofError as e:
-        fail(e)
     out = {
         "job_id": job,
         "refunded_veil": j.price / 1e18,

@@ -32,17 +32,16 @@ from veilproof.cli._common import (
     ChainUrl,
     Home,
     JsonOut,
+    Session,
     amount,
-    attach_suite,
     console,
     emit_json,
-    fail,
+    failing,
     load_account,
-    open_network,
-    paths,
+    session,
 )
 from veilproof.config import Paths
-from veilproof.errors import ConfigError, InputError, VeilproofError
+from veilproof.errors import ConfigError, InputError
 
 dao_app = typer.Typer(
     help="Govern the network: proposals, votes, the timelock, grants.", no_args_is_help=True
@@ -78,10 +77,8 @@ def _arg(text: str) -> Any:
         raise InputError("argument", "an address, true/false or an integer", text) from e
 
 
-def _dao(p: Paths, chain_url: str | None) -> tuple[Any, Dao]:
-    net = open_network(p, chain_url)
-    suite = attach_suite(p, net)
-    return suite, Dao.attach(net, suite.deployment)
+def _dao(ctx: Session) -> Dao:
+    return Dao.attach(ctx.net, ctx.suite.deployment)
 
 
 @dao_app.command("deploy")
@@ -96,17 +93,12 @@ def deploy_cmd(
     json_out: bool = JsonOut,
 ) -> None:
     """Deploy wVEIL, the timelock, the Governor and Grants; hand every admin power to the timelock."""
-    p = paths(home)
-    try:
-        net = open_network(p, chain_url)
-        suite = attach_suite(p, net)
-        owner = load_account(p, account)
-        d = suite.deployment
-        deploy_dao(net, owner, d, DaoParams.dev() if dev else DaoParams())
-        handed = {} if keep_admin else hand_over(net, owner, d)
-        d.save(p.deployment)
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url) as ctx:
+        owner = load_account(ctx.paths, account)
+        d = ctx.suite.deployment
+        deploy_dao(ctx.net, owner, d, DaoParams.dev() if dev else DaoParams())
+        handed = {} if keep_admin else hand_over(ctx.net, owner, d)
+        d.save(ctx.paths.deployment)
     out = {k: d.extra[k] for k in ("wveil", "timelock", "governor", "grants")} | {
         "handed_over": sorted(handed)
     }
@@ -125,18 +117,16 @@ def wrap_cmd(
     account: str = AccountName,
 ) -> None:
     """Deposit VEIL into wVEIL and delegate the votes to yourself (they count from the next proposal)."""
-    p = paths(home)
-    try:
+    with failing():
         if veil <= 0:
             raise InputError("veil", "a positive amount", veil)
-        suite, dao = _dao(p, chain_url)
-        acct = load_account(p, account)
+    with session(home, chain_url) as ctx:
+        dao = _dao(ctx)
+        acct = load_account(ctx.paths, account)
         units = int(Decimal(str(veil)) * ONE_VEIL)
-        suite.token.approve(dao.votes.address, units, sender=acct)
+        ctx.suite.token.approve(dao.votes.address, units, sender=acct)
         dao.votes.deposit(units, sender=acct)
         dao.votes.delegate(acct.address, sender=acct)
-    except VeilproofError as e:
-        fail(e)
     console.print(f"{acct.address} has {amount(dao.votes.votes(acct.address))} votes")
 
 
@@ -154,12 +144,11 @@ def propose_cmd(
     json_out: bool = JsonOut,
 ) -> None:
     """Propose one admin call, executed by the timelock if the vote passes."""
-    p = paths(home)
-    try:
-        suite, dao = _dao(p, chain_url)
+    with session(home, chain_url) as ctx:
+        p, dao = ctx.paths, _dao(ctx)
         acct = load_account(p, account)
         prop = Proposal(
-            (action(dao.net, suite.deployment, contract, function, *[_arg(a) for a in args or []]),),
+            (action(dao.net, ctx.suite.deployment, contract, function, *[_arg(a) for a in args or []]),),
             description,
         )
         pid = dao.governor.propose(prop, sender=acct)
@@ -169,8 +158,6 @@ def propose_cmd(
             "actions": [{"target": a.target, "data": a.data.hex(), "value": a.value} for a in prop.actions],
         }
         _store(p).write_text(json.dumps(store, indent=1))
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json(
             {
@@ -195,28 +182,23 @@ def vote_cmd(
     account: str = AccountName,
 ) -> None:
     """Vote with your wVEIL votes as of the proposal's snapshot."""
-    p = paths(home)
-    try:
+    with failing():
         if support.lower() not in ("for", "against", "abstain"):
             raise InputError("support", "for, against or abstain", support)
-        _, dao = _dao(p, chain_url)
-        acct = load_account(p, account)
+    with session(home, chain_url) as ctx:
+        dao = _dao(ctx)
+        acct = load_account(ctx.paths, account)
         dao.governor.vote(int(proposal_id), Vote[support.upper()], sender=acct, reason=reason)
-    except VeilproofError as e:
-        fail(e)
     a, f, ab = dao.governor.votes(int(proposal_id))
     console.print(f"for {amount(f)}  against {amount(a)}  abstain {amount(ab)}")
 
 
 def _step(step: str, proposal_id: str, chain_url: str | None, home: str | None, account: str) -> None:
-    p = paths(home)
-    try:
-        _, dao = _dao(p, chain_url)
-        acct = load_account(p, account)
-        prop = _proposal(p, proposal_id)
+    with session(home, chain_url) as ctx:
+        dao = _dao(ctx)
+        acct = load_account(ctx.paths, account)
+        prop = _proposal(ctx.paths, proposal_id)
         rcpt = getattr(dao.governor, step)(prop, sender=acct)
-    except VeilproofError as e:
-        fail(e)
     console.print(f"{step}d: {dao.governor.state(int(proposal_id)).name.lower()} (gas {rcpt.gas_used})")
 
 
@@ -250,11 +232,10 @@ def status_cmd(
     json_out: bool = JsonOut,
 ) -> None:
     """The DAO's settings, and each proposal's state, votes and quorum."""
-    p = paths(home)
-    try:
-        _, dao = _dao(p, chain_url)
+    with session(home, chain_url) as ctx:
+        dao = _dao(ctx)
         g = dao.governor
-        ids = [proposal_id] if proposal_id else list(_load_proposals(p))
+        ids = [proposal_id] if proposal_id else list(_load_proposals(ctx.paths))
         rows: list[dict[str, Any]] = []
         for pid in ids:
             a, f, ab = g.votes(int(pid))
@@ -279,8 +260,6 @@ def status_cmd(
             "wveil_supply": dao.votes.total_supply(),
             "proposals": rows,
         }
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json(info)
         return
@@ -301,12 +280,9 @@ def grants_cmd(
     json_out: bool = JsonOut,
 ) -> None:
     """Every grant: recipient, escrow left, milestones and whether each is released."""
-    p = paths(home)
-    try:
-        _, dao = _dao(p, chain_url)
+    with session(home, chain_url) as ctx:
+        dao = _dao(ctx)
         gs = [dao.grants.grant(i) for i in range(1, dao.grants.grant_count() + 1)]
-    except VeilproofError as e:
-        fail(e)
     rows = [
         {
             "grant_id": g.grant_id,

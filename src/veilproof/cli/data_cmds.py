@@ -20,15 +20,11 @@ from veilproof.cli._common import (
     Home,
     JsonOut,
     amount,
-    attach_suite,
     console,
     emit_json,
-    fail,
-    load_account,
-    open_network,
-    paths,
+    session,
 )
-from veilproof.errors import InputError, VeilproofError
+from veilproof.errors import InputError
 
 data_app = typer.Typer(help="Consented datasets: publish, consent, revoke, buy compute-to-data, score, earn.")
 
@@ -65,13 +61,6 @@ def _out(json_out: bool, obj: dict[str, Any], line: str) -> None:
         console.print(line, soft_wrap=True)
 
 
-def _ctx(home: str | None, chain_url: str | None, account: str) -> Any:
-    p = paths(home)
-    net = open_network(p, chain_url)
-    acct = load_account(p, account)
-    return p, net, acct, attach_suite(p, net)
-
-
 @data_app.command("deploy")
 def deploy(
     window: int = typer.Option(24 * 3600, help="Seconds a host has to deliver before the buyer may refund."),
@@ -83,14 +72,11 @@ def deploy(
     """Deploy DataRegistry next to the suite (the suite's owner; once)."""
     from veilproof.chain.deploy import deploy_data_market
 
-    try:
-        p, net, acct, suite = _ctx(home, chain_url, account)
-        if suite.deployment.extra.get("data_registry"):
-            raise InputError("deployment", "no DataRegistry yet", suite.deployment.extra["data_registry"])
-        d = deploy_data_market(net, acct, suite.deployment, window)
-        d.save(p.deployment)
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url, account) as ctx:
+        if ctx.suite.deployment.extra.get("data_registry"):
+            raise InputError("deployment", "no DataRegistry yet", ctx.suite.deployment.extra["data_registry"])
+        d = deploy_data_market(ctx.net, ctx.signer, ctx.suite.deployment, window)
+        d.save(ctx.paths.deployment)
     _out(json_out, {"data_registry": d.extra["data_registry"]}, f"DataRegistry at {d.extra['data_registry']}")
 
 
@@ -111,14 +97,11 @@ def publish(
     """Publish a dataset curated by this account; prints its id."""
     from eth_utils import keccak
 
-    try:
-        _, net, acct, suite = _ctx(home, chain_url, account)
-        ds = suite.data.publish(
-            keccak(schema.encode()), _uses(uses), int(price * ONE), net.now() + days * 86400, curator_bps, host,
-            uri, sender=acct,
+    with session(home, chain_url, account) as ctx:
+        ds = ctx.suite.data.publish(
+            keccak(schema.encode()), _uses(uses), int(price * ONE), ctx.net.now() + days * 86400, curator_bps, host,
+            uri, sender=ctx.signer,
         )  # fmt: skip
-    except VeilproofError as e:
-        fail(e)
     _out(json_out, {"dataset_id": ds}, f"published dataset {ds}")
 
 
@@ -135,14 +118,11 @@ def consent(
     account: str = AccountName,
 ) -> None:
     """Sign, as the data subject, consent for one record of a dataset (nothing is sent on chain)."""
-    try:
-        _, net, acct, suite = _ctx(home, chain_url, account)
-        reg = suite.data
-        c = reg.consent(acct.address, dataset_id, _b32("RECORD_HASH", record_hash), _uses(uses),
-                        net.now() + days * 86400, nonce)  # fmt: skip
-        s = reg.sign_consent(c, acct)
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url, account) as ctx:
+        reg = ctx.suite.data
+        c = reg.consent(ctx.signer.address, dataset_id, _b32("RECORD_HASH", record_hash), _uses(uses),
+                        ctx.net.now() + days * 86400, nonce)  # fmt: skip
+        s = reg.sign_consent(c, ctx.signer)
     doc = {
         "subject": c.subject, "dataset_id": c.dataset_id, "record_hash": "0x" + c.record_hash.hex(),
         "allowed_uses": c.allowed_uses, "expiry": c.expiry, "nonce": c.nonce, "signature": "0x" + s.signature.hex(),
@@ -167,8 +147,7 @@ def register(
     """Register records with their subjects' signed consents (the curator; checked on chain)."""
     from veilproof.chain.data_registry import Consent, SignedConsent
 
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
+    with session(home, chain_url, account) as ctx:
         signed = []
         for f in consents:
             try:
@@ -178,9 +157,7 @@ def register(
                 signed.append(SignedConsent(c, bytes.fromhex(d["signature"].removeprefix("0x"))))
             except (ValueError, KeyError, TypeError) as e:
                 raise InputError(str(f), "a consent file written by `veilproof data consent`", str(e)) from e
-        suite.data.register_records(dataset_id, signed, sender=acct)
-    except VeilproofError as e:
-        fail(e)
+        ctx.suite.data.register_records(dataset_id, signed, sender=ctx.signer)
     _out(json_out, {"registered": len(signed)}, f"registered {len(signed)} records in dataset {dataset_id}")
 
 
@@ -195,14 +172,11 @@ def version(
     json_out: bool = JsonOut,
 ) -> None:
     """Commit a version (the contract computes its roots and refuses revoked records)."""
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
-        vid = suite.data.commit_version(
-            dataset_id, parent, [_b32("RECORDS", r) for r in records], sender=acct
+    with session(home, chain_url, account) as ctx:
+        vid = ctx.suite.data.commit_version(
+            dataset_id, parent, [_b32("RECORDS", r) for r in records], sender=ctx.signer
         )
-        v = suite.data.read_version(vid)
-    except VeilproofError as e:
-        fail(e)
+        v = ctx.suite.data.read_version(vid)
     _out(
         json_out,
         {
@@ -225,11 +199,8 @@ def revoke(
     json_out: bool = JsonOut,
 ) -> None:
     """Revoke, for good, this account's consent for one record."""
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
-        tx = suite.data.revoke(dataset_id, _b32("RECORD_HASH", record_hash), sender=acct).tx_hash
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url, account) as ctx:
+        tx = ctx.suite.data.revoke(dataset_id, _b32("RECORD_HASH", record_hash), sender=ctx.signer).tx_hash
     _out(json_out, {"tx": tx}, f"revoked (tx {tx})")
 
 
@@ -249,9 +220,8 @@ def buy(
     from veilproof.data.algorithms import LogisticRegressionJob
     from veilproof.data.buyer import DataBuyer
 
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
-        buyer = DataBuyer(suite.data, acct, host_url or "http://127.0.0.1:0")
+    with session(home, chain_url, account) as ctx:
+        buyer = DataBuyer(ctx.suite.data, ctx.signer, host_url or "http://127.0.0.1:0")
         algo = LogisticRegressionJob()
         if host_url is None:
             sale = buyer.buy(version_id, algo, _uses(use))
@@ -260,8 +230,6 @@ def buy(
         res = buyer.run(version_id, algo, _uses(use))
         if out:
             out.write_bytes(res.package)
-    except VeilproofError as e:
-        fail(e)
     _out(
         json_out,
         {"sale_id": res.sale_id, "result_hash": res.receipt.result_hash, "seconds": res.seconds},
@@ -279,12 +247,9 @@ def score(
     json_out: bool = JsonOut,
 ) -> None:
     """Post measured quality scores (the registry's scorer); later sales split by max(score, 0)."""
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
-        suite.data.post_scores(version_id, scores, sender=acct)
-        c = suite.data.contributors(version_id)
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url, account) as ctx:
+        ctx.suite.data.post_scores(version_id, scores, sender=ctx.signer)
+        c = ctx.suite.data.contributors(version_id)
     _out(
         json_out,
         {"contributors": c.subjects, "weights": c.weights},
@@ -301,11 +266,8 @@ def earnings(
     json_out: bool = JsonOut,
 ) -> None:
     """What the data market owes this account (sale shares, curator cuts, refunds)."""
-    try:
-        _, _, acct, suite = _ctx(home, chain_url, account)
-        owed = suite.data.pending(acct.address)
-        tx = suite.data.withdraw(sender=acct).tx_hash if withdraw and owed else None
-    except VeilproofError as e:
-        fail(e)
-    _out(json_out, {"account": acct.address, "veil": owed / ONE, "withdrawn": bool(tx), "tx": tx},
-         f"{acct.address}: {amount(owed)} VEIL" + (f", withdrawn (tx {tx})" if tx else ""))  # fmt: skip
+    with session(home, chain_url, account) as ctx:
+        owed = ctx.suite.data.pending(ctx.signer.address)
+        tx = ctx.suite.data.withdraw(sender=ctx.signer).tx_hash if withdraw and owed else None
+    _out(json_out, {"account": ctx.signer.address, "veil": owed / ONE, "withdrawn": bool(tx), "tx": tx},
+         f"{ctx.signer.address}: {amount(owed)} VEIL" + (f", withdrawn (tx {tx})" if tx else ""))  # fmt: skip

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from veilproof.cli._common import JsonOut, console, emit_json, engine_output, err_console, fail, paths
-from veilproof.errors import VeilproofError
+from veilproof.cli._common import JsonOut, console, emit_json, engine_output, err_console, failing, paths
 
 
 def demo(
@@ -54,13 +53,10 @@ def demo(
         "[yellow]note:[/] the KZG SRS is generated locally (no network): fine for a demo, "
         "[bold]unsafe for production[/] (use a ceremony SRS with --srs)."
     )
-    try:
-        with engine_output(paths(None)):
-            report = run_demo(
-                chain_url=chain_url, workdir=workdir, console=out, fl=fl, explorer=explorer, data=data
-            )
-    except VeilproofError as e:
-        fail(e)
+    with failing(), engine_output(paths(None)):
+        report = run_demo(
+            chain_url=chain_url, workdir=workdir, console=out, fl=fl, explorer=explorer, data=data
+        )
     ok = bool(report.facts.get("cheater_caught")) and all(j["status"] != "open" for j in report.jobs)
     if json_out:
         emit_json(
@@ -85,11 +81,8 @@ def _pipeline_demo(workdir: Path | None, json_out: bool) -> None:
 
     out = err_console if json_out else console
     wd = workdir or Path(tempfile.mkdtemp(prefix="veilproof-pipeline-"))
-    try:
-        with engine_output(paths(None)):
-            r = run_pipeline_step(wd, say=out.print)
-    except VeilproofError as e:
-        fail(e)
+    with failing(), engine_output(paths(None)):
+        r = run_pipeline_step(wd, say=out.print)
     ok = r.settled and r.cheater_slashed > 0
     if json_out:
         emit_json(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from veilproof.cli._common import Home, console, fail, paths
-from veilproof.errors import ConfigError, VeilproofError
+from veilproof.cli._common import Home, console, failing, paths
+from veilproof.errors import ConfigError
 
 
 def explorer(
@@ -35,7 +35,7 @@ def explorer(
     from veilproof.explorer.app import start_explorer
 
     p = paths(home)
-    try:
+    with failing():
         if interval <= 0:
             raise ConfigError(f"--interval {interval}: expected a positive number of seconds")
         d = Deployment.load(deployment or p.deployment)
@@ -47,8 +47,6 @@ def explorer(
             )
         index = db or p.home / "explorer" / f"index-{d.chain_id}.db"
         indexer, server = start_explorer(Suite.attach(net, d), index, host, port, interval)
-    except VeilproofError as e:
-        fail(e)
     console.print(
         f"explorer on [bold]{server.url}[/] (index {index}, block {indexer.last_block()}); Ctrl-C stops"
     )

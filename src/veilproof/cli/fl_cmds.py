@@ -8,29 +8,24 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from veilproof.chain.suite import Suite
-from veilproof.chain.training_market import TrainingMarket
 from veilproof.cli._common import (
     AccountName,
     ChainUrl,
     Home,
     JsonOut,
+    Session,
     amount,
-    attach_suite,
     console,
     emit_json,
-    fail,
+    failing,
     load_account,
-    open_network,
     paths,
+    session,
 )
-from veilproof.config import Paths
-from veilproof.errors import ConfigError, VeilproofError
+from veilproof.errors import ConfigError
 
 if TYPE_CHECKING:
-    from veilproof.chain.suite import Suite
     from veilproof.chain.training_market import TrainingMarket
-    from veilproof.config import Paths
 
 train_app = typer.Typer(help="Federated training bounties on TrainingMarket: open, join, status, claim.")
 fl_app = typer.Typer(
@@ -42,25 +37,21 @@ fl_app.add_typer(coordinator_app, name="coordinator")
 fl_app.add_typer(client_app, name="client")
 
 
-def _market(
-    home: str | None, chain_url: str | None, deploy_as: str | None = None
-) -> tuple[Paths, Suite, TrainingMarket]:
+def _market(ctx: Session, deploy_as: str | None = None) -> TrainingMarket:
     """The suite's TrainingMarket (``deploy_as``: that account deploys it on first use; recorded in
     deployment.json)."""
     from veilproof.chain.training_market import TrainingMarket, deploy_training_market
 
-    p = paths(home)
-    net = open_network(p, chain_url)
-    suite = attach_suite(p, net)
-    addr = suite.deployment.extra.get("training_market")
+    d = ctx.suite.deployment
+    addr = d.extra.get("training_market")
     if not addr:
         if not deploy_as:
             raise ConfigError("no TrainingMarket in the deployment: `veilproof train open` deploys it")
-        acct = load_account(p, deploy_as)
-        addr = deploy_training_market(net, acct, suite.deployment.token).address
-        suite.deployment.extra["training_market"] = addr
-        suite.deployment.save(p.deployment)
-    return p, suite, TrainingMarket(net, addr)
+        acct = load_account(ctx.paths, deploy_as)
+        addr = deploy_training_market(ctx.net, acct, d.token).address
+        d.extra["training_market"] = addr
+        d.save(ctx.paths.deployment)
+    return TrainingMarket(ctx.net, addr)
 
 
 @train_app.command("open")
@@ -83,18 +74,16 @@ def open_(
     from veilproof.chain.deploy import ONE_VEIL
     from veilproof.fl.coordinator import arch_hash, val_hash
 
-    try:
-        p, suite, market = _market(home, chain_url, deploy_as=account)
-        acct = load_account(p, account)
-        suite.token.approve(market.address, bounty * ONE_VEIL, sender=acct)
+    with session(home, chain_url) as ctx:
+        market = _market(ctx, deploy_as=account)
+        acct = load_account(ctx.paths, account)
+        ctx.suite.token.approve(market.address, bounty * ONE_VEIL, sender=acct)
         job = market.open_job(
             coordinator=coordinator, arch_hash=arch_hash(), val_hash=val_hash(), rounds=rounds,
             min_participants=min_participants, coordinator_bps=coordinator_bps, bounty=bounty * ONE_VEIL,
             participant_stake=stake * ONE_VEIL, coordinator_stake=coordinator_stake * ONE_VEIL,
             join_window=join_window, round_timeout=round_timeout, sender=acct,
         )  # fmt: skip
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json({"job": job, "market": market.address})
     else:
@@ -109,13 +98,11 @@ def join(
     account: str = AccountName,
 ) -> None:
     """Join a training job with its participant stake."""
-    try:
-        p, suite, market = _market(home, chain_url)
-        acct = load_account(p, account)
-        suite.token.approve(market.address, market.job(job).participant_stake, sender=acct)
+    with session(home, chain_url) as ctx:
+        market = _market(ctx)
+        acct = load_account(ctx.paths, account)
+        ctx.suite.token.approve(market.address, market.job(job).participant_stake, sender=acct)
         market.join(job, sender=acct)
-    except VeilproofError as e:
-        fail(e)
     console.print(f"{acct.address} joined training job {job}")
 
 
@@ -127,12 +114,10 @@ def status(
     json_out: bool = JsonOut,
 ) -> None:
     """A job's state, its posted rounds and every participant's summed score."""
-    try:
-        _, _, market = _market(home, chain_url)
+    with session(home, chain_url) as ctx:
+        market = _market(ctx)
         j = market.job(job)
         posted = market.rounds(job)
-    except VeilproofError as e:
-        fail(e)
     scores: dict[str, int] = {}
     for r in posted:
         for pt, s in zip(r.participants, r.scores, strict=True):
@@ -156,11 +141,8 @@ def claim(
     account: str = AccountName,
 ) -> None:
     """Collect your stake and share (or refund) from a finished or cancelled job."""
-    try:
-        p, _, market = _market(home, chain_url)
-        paid = market.claim(job, sender=load_account(p, account))
-    except VeilproofError as e:
-        fail(e)
+    with session(home, chain_url) as ctx:
+        paid = _market(ctx).claim(job, sender=load_account(ctx.paths, account))
     console.print(f"claimed {amount(paid)} VEIL from training job {job}")
 
 
@@ -178,12 +160,12 @@ def coordinator_start(
     from veilproof.fl.coordinator import post_rounds, update_domain, verify_round
     from veilproof.fl.runtime import FlowerCluster
 
-    try:
-        p, suite, market = _market(home, chain_url)
-        acct = load_account(p, account)
+    with session(home, chain_url) as ctx:
+        market = _market(ctx)
+        acct = load_account(ctx.paths, account)
         j = market.job(job)
         if j.state == "open":
-            suite.token.approve(market.address, j.coordinator_stake, sender=acct)
+            ctx.suite.token.approve(market.address, j.coordinator_stake, sender=acct)
             market.start(job, sender=acct)
         with FlowerCluster(job_dir) as cluster:
             cluster.start_superlink(fleet_port=fleet_port)
@@ -202,8 +184,6 @@ def coordinator_start(
             )  # fmt: skip
         for r in range(1, j.rounds + 1):
             verify_round(market, job, job_dir, r)
-    except VeilproofError as e:
-        fail(e)
     console.print(f"done: test accuracy {run.test_accuracy:.4f} (central {run.central_test_accuracy:.4f})")
 
 
@@ -219,7 +199,7 @@ def client_start(
     """Run a SuperNode that trains on its shard and is paid to ``--account``'s address (foreground)."""
     from veilproof.fl.runtime import ClientSpec, FlowerCluster
 
-    try:
+    with failing():
         acct = load_account(paths(home), account)
         cluster = FlowerCluster(job_dir)
         proc = cluster.start_client(
@@ -232,5 +212,3 @@ def client_start(
             proc.wait()
         except KeyboardInterrupt:
             cluster.stop()
-    except VeilproofError as e:
-        fail(e)

@@ -19,11 +19,12 @@ from veilproof.cli._common import (
     console,
     emit_json,
     fail,
+    failing,
     load_account,
     paths,
     resolve_chain_url,
 )
-from veilproof.errors import ConfigError, VeilproofError
+from veilproof.errors import ConfigError
 
 node_app = typer.Typer(
     help="Run a compute node that sells ZK-verified and FHE-private inference.", no_args_is_help=True
@@ -96,7 +97,7 @@ def offer(
     from veilproof.chain.node_registry import job_price
     from veilproof.cli._common import amount, attach_suite, open_network
 
-    try:
+    with failing():
         if clear == (price is not None):
             raise ConfigError("node offer: pass either --price VEIL or --clear")
         p = paths(home)
@@ -111,8 +112,6 @@ def offer(
         m = suite.models.read_model(model)
         own = suite.nodes.offer(acct.address, model)
         total = job_price(m.price, m.royalty_bps, own)
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json({"node": acct.address, "model_id": model, "offer": own, "job_price": total})
     else:
@@ -166,7 +165,7 @@ def start(
     from veilproof.node.config import NodeConfig, announced_endpoint
     from veilproof.node.runner import load_config, run_node
 
-    try:
+    with failing():
         if config:
             cfg = load_config(config)
         else:
@@ -191,8 +190,6 @@ def start(
             run_node(cfg)
         finally:
             pid_file.unlink(missing_ok=True)
-    except VeilproofError as e:
-        fail(e)
 
 
 def _announce_when_ready(ready: Path) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from veilproof.cli._common import AccountName, ChainUrl, Home, JsonOut, console, emit_json, fail
-from veilproof.errors import VeilproofError
+from veilproof.cli._common import AccountName, ChainUrl, Home, JsonOut, console, emit_json, failing
 
 orders_app = typer.Typer(help="Pay-on-proof orders (ReceiptMarket): demand and resolve undelivered ones.")
 
@@ -25,13 +24,11 @@ def pursue(
     from a timer."""
     from veilproof.cli.client_cmds import _client
 
-    try:
+    with failing():
         c = _client(home, chain_url, account)
         left_before = len(c.undelivered_orders())
         done = c.pursue_orders()
         waiting = len(c.undelivered_orders())
-    except VeilproofError as e:
-        fail(e)
     if json_out:
         emit_json({"done": done, "checked": left_before, "waiting": waiting})
         return

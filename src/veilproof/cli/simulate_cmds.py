@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from veilproof.cli._common import console, err_console, fail
+from veilproof.cli._common import console, err_console, fail, failing
 
 
 def simulate(
@@ -51,7 +51,7 @@ def simulate(
     contracts themselves). Exits 1 if any attacking strategy profits at least as much as honesty
     (not with --on-chain, whose few epochs check the mirror, not the economics).
     """
-    from veilproof.errors import InputError, VeilproofError
+    from veilproof.errors import InputError
     from veilproof.incentives.onchain import run_on_chain
     from veilproof.incentives.simulate import SimConfig, plot, run, small_config, today
 
@@ -72,10 +72,8 @@ def simulate(
         "fee_bps": fee_bps,
         "cheat_fraction": cheat_fraction,
     }
-    try:
+    with failing():
         cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).validate()
-    except VeilproofError as e:
-        fail(e)
     if on_chain:
         err_console.print(
             f"settling {cfg.epochs} epochs on the contracts (each checked against the mirror)..."

@@ -15,12 +15,11 @@ from veilproof.cli._common import (
     console,
     emit_json_line,
     engine_output,
-    fail,
+    failing,
     load_account,
     open_network,
     paths,
 )
-from veilproof.errors import VeilproofError
 
 validator_app = typer.Typer(
     help="Run a validator: audits that look like user traffic, commit–reveal weights."
@@ -52,7 +51,7 @@ def start(
     from veilproof.validator import DisclosureBox, ModelAudit, Validator, ValidatorConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
+    with failing():
         p = paths(home)
         net = open_network(p, chain_url)
         suite = attach_suite(p, net)
@@ -81,5 +80,3 @@ def start(
             pass
         finally:
             v.close()
-    except VeilproofError as e:
-        fail(e)

@@ -26,7 +26,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from sqlalchemy import desc, func, or_, select
+from sqlalchemy import Table, desc, func, or_, select
 
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.job_market import JobMarket
@@ -170,6 +170,22 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             raise HTTPException(404, "not in the index")
         return r[0]
 
+    def matching(table: Table, *order: str, **equal: Any) -> list[dict[str, Any]]:
+        """The rows of ``table`` whose columns equal ``equal``, ordered by the columns named in ``order``:
+        the one query every list and detail page runs, said once instead of spelled out per page."""
+        stmt = select(table).where(*(table.c[k] == v for k, v in equal.items()))
+        return rows(eng, stmt.order_by(*(table.c[o] for o in order)))
+
+    def single(table: Table, **equal: Any) -> dict[str, Any]:
+        """The one row of ``table`` whose columns equal ``equal``, or the 404 page."""
+        return one(select(table).where(*(table.c[k] == v for k, v in equal.items())))
+
+    def events_about(contract: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """``contract``'s indexed events whose argument ``key`` is ``value`` (compared as text: a uint256
+        id may be stored as a string), in chain order."""
+        evs = matching(ix.events_t, "block", "log_index", contract=contract)
+        return [e for e in evs if str(json.loads(e["args"]).get(key)) == str(value)]
+
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:
         html = env.get_template("error.html").render(
@@ -182,9 +198,9 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     def overview(request: Request) -> HTMLResponse:
         if sync_on_request:
             indexer.sync()
-        jobs = rows(eng, select(ix.jobs_t))
+        jobs = matching(ix.jobs_t)
         settled = [j for j in jobs if j["status"] == "settled"]
-        nodes = rows(eng, select(ix.nodes_t))
+        nodes = matching(ix.nodes_t)
         try:
             epoch: int | None = suite.rewards.current_epoch()
         except VeilproofError:
@@ -208,7 +224,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     # models ----------------------------------------------------------------------------------------
     @app.get("/models", response_class=HTMLResponse)
     def models(request: Request) -> HTMLResponse:
-        ms = rows(eng, select(ix.models_t).order_by(ix.models_t.c.model_id))
+        ms = matching(ix.models_t, "model_id")
         counts = dict(
             (r["model_id"], r["n"])
             for r in rows(
@@ -225,8 +241,8 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
 
     @app.get("/model/{model_id}", response_class=HTMLResponse)
     def model(request: Request, model_id: int) -> HTMLResponse:
-        m = one(select(ix.models_t).where(ix.models_t.c.model_id == model_id))
-        all_models = {r["model_id"]: r for r in rows(eng, select(ix.models_t))}
+        m = single(ix.models_t, model_id=model_id)
+        all_models = {r["model_id"]: r for r in matching(ix.models_t)}
         parents = {k: json.loads(v["parents"]) for k, v in all_models.items()}
         children: dict[int, list[int]] = {}
         for k, ps in parents.items():
@@ -254,7 +270,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             for d in json.loads(mk["datasets"]) if mk else []:
                 ds_ids.add(d)
                 edges.append((f"d{d}", f"m{k}"))
-        datasets = {r["dataset_id"]: r for r in rows(eng, select(ix.datasets_t))}
+        datasets = {r["dataset_id"]: r for r in matching(ix.datasets_t)}
         market = ix_training_address()
         for r in datasets.values():
             r["training_job"] = training_job_of(r["uri"] or "", market)
@@ -271,15 +287,13 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
                     "dataset",
                 )
             )
-        jobs = rows(
-            eng, select(ix.jobs_t).where(ix.jobs_t.c.model_id == model_id).order_by(ix.jobs_t.c.job_id)
-        )
-        servers = [n for n in rows(eng, select(ix.nodes_t)) if model_id in json.loads(n["models"] or "[]")]
+        jobs = matching(ix.jobs_t, "job_id", model_id=model_id)
+        servers = [n for n in matching(ix.nodes_t) if model_id in json.loads(n["models"] or "[]")]
         m["parents"], m["datasets"] = parents.get(model_id, []), json.loads(m["datasets"])
         m["children"] = sorted(children.get(model_id, []))
         in_pipelines = [
             p["pipeline_id"]
-            for p in rows(eng, select(ix.pipelines_t).order_by(ix.pipelines_t.c.pipeline_id))
+            for p in matching(ix.pipelines_t, "pipeline_id")
             if model_id in json.loads(p["models"])
         ]
         return render(
@@ -298,7 +312,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         n["settled"] = sum(j["status"] == "settled" for j in js)
         n["success"] = (n["settled"] / len(done)) if done else None
         n["models"] = json.loads(n["models"] or "[]")
-        r = rows(eng, select(ix.reputation_t).where(ix.reputation_t.c.subject == n["address"]))
+        r = matching(ix.reputation_t, subject=n["address"])
         n["rep"] = r[0] if r else None
         # audits passed: ZK results the on-chain verifier accepted, FHE results no validator refuted
         n["audits"] = n["settled"]
@@ -306,34 +320,17 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
 
     @app.get("/nodes", response_class=HTMLResponse)
     def nodes(request: Request) -> HTMLResponse:
-        ns = [_node_stats(n) for n in rows(eng, select(ix.nodes_t).order_by(ix.nodes_t.c.block))]
+        ns = [_node_stats(n) for n in matching(ix.nodes_t, "block")]
         return render("nodes.html", request, nodes=ns)
 
     @app.get("/node/{address}", response_class=HTMLResponse)
     def node(request: Request, address: str) -> HTMLResponse:
         n = _node_stats(one(select(ix.nodes_t).where(func.lower(ix.nodes_t.c.address) == address.lower())))
-        jobs = rows(
-            eng, select(ix.jobs_t).where(ix.jobs_t.c.node == n["address"]).order_by(ix.jobs_t.c.job_id)
-        )
-        em = rows(eng, select(ix.node_emissions_t).where(ix.node_emissions_t.c.node == n["address"]))
-        evs = rows(
-            eng,
-            select(ix.events_t)
-            .where(ix.events_t.c.subject == n["address"], ix.events_t.c.contract == "NodeRegistry")
-            .order_by(ix.events_t.c.id),
-        )
-        fb = rows(
-            eng,
-            select(ix.feedback_t)
-            .where(ix.feedback_t.c.subject == n["address"])
-            .order_by(ix.feedback_t.c.feedback_id),
-        )
-        rj = rows(
-            eng,
-            select(ix.receipt_jobs_t)
-            .where(ix.receipt_jobs_t.c.node == n["address"])
-            .order_by(ix.receipt_jobs_t.c.block),
-        )
+        jobs = matching(ix.jobs_t, "job_id", node=n["address"])
+        em = matching(ix.node_emissions_t, node=n["address"])
+        evs = matching(ix.events_t, "id", subject=n["address"], contract="NodeRegistry")
+        fb = matching(ix.feedback_t, "feedback_id", subject=n["address"])
+        rj = matching(ix.receipt_jobs_t, "block", node=n["address"])
         return render(
             "node.html", request, n=n, jobs=jobs, emissions=em, events=evs, feedback=fb, receipt_jobs=rj
         )
@@ -348,7 +345,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     @app.get("/receipt/{order_hash}", response_class=HTMLResponse)
     def receipt_job(request: Request, order_hash: str) -> HTMLResponse:
         oh = order_hash.lower().removeprefix("0x")
-        r = one(select(ix.receipt_jobs_t).where(ix.receipt_jobs_t.c.order_hash == oh))
+        r = single(ix.receipt_jobs_t, order_hash=oh)
         evs = rows(
             eng,
             select(ix.events_t)
@@ -358,22 +355,15 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
             .order_by(ix.events_t.c.id),
         )
-        dep = rows(
-            eng,
-            select(ix.deposits_t).where(
-                ix.deposits_t.c.client == r["client"], ix.deposits_t.c.node == r["node"]
-            ),
-        )
+        dep = matching(ix.deposits_t, client=r["client"], node=r["node"])
         return render("receipt_job.html", request, r=r, events=evs, deposit=dep[0] if dep else None)
 
     def _job_page(request: Request, job_id: int, result: VerifyResult | None) -> HTMLResponse:
-        j = one(select(ix.jobs_t).where(ix.jobs_t.c.job_id == job_id))
-        timeline = rows(
-            eng, select(ix.events_t).where(ix.events_t.c.job_id == job_id).order_by(ix.events_t.c.id)
-        )
+        j = single(ix.jobs_t, job_id=job_id)
+        timeline = matching(ix.events_t, "id", job_id=job_id)
         for e in timeline:
             e["args"] = json.loads(e["args"])
-        m = rows(eng, select(ix.models_t).where(ix.models_t.c.model_id == j["model_id"]))
+        m = matching(ix.models_t, model_id=j["model_id"])
         return render("job.html", request, j=j, timeline=timeline, model=m[0] if m else None, result=result)
 
     @app.get("/job/{job_id}", response_class=HTMLResponse)
@@ -393,11 +383,11 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
 
     @app.get("/epoch/{epoch}", response_class=HTMLResponse)
     def epoch(request: Request, epoch: int) -> HTMLResponse:
-        e = one(select(ix.epochs_t).where(ix.epochs_t.c.epoch == epoch))
-        ws = rows(eng, select(ix.weights_t).where(ix.weights_t.c.epoch == epoch))
-        ne = rows(eng, select(ix.node_emissions_t).where(ix.node_emissions_t.c.epoch == epoch))
-        ve = rows(eng, select(ix.validator_emissions_t).where(ix.validator_emissions_t.c.epoch == epoch))
-        nodes_ = {n["address"]: n for n in rows(eng, select(ix.nodes_t))}
+        e = single(ix.epochs_t, epoch=epoch)
+        ws = matching(ix.weights_t, epoch=epoch)
+        ne = matching(ix.node_emissions_t, epoch=epoch)
+        ve = matching(ix.validator_emissions_t, epoch=epoch)
+        nodes_ = {n["address"]: n for n in matching(ix.nodes_t)}
         for r in ne:
             r["subnet_index"] = nodes_.get(r["node"], {}).get("subnet_index")
         # weight rows are indexed by subnet slot: columns follow the nodes' subnet index (as indexed now)
@@ -412,15 +402,15 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     # agents -------------------------------------------------------------------------------------------------
     @app.get("/agents", response_class=HTMLResponse)
     def agents(request: Request) -> HTMLResponse:
-        caps = {r["wallet"]: r for r in rows(eng, select(ix.wallets_t))}
-        ags = rows(eng, select(ix.agents_t).order_by(ix.agents_t.c.agent_id))
+        caps = {r["wallet"]: r for r in matching(ix.wallets_t)}
+        ags = matching(ix.agents_t, "agent_id")
         for a in ags:
             a["caps"] = caps.get(a["wallet"])
         return render("agents.html", request, agents=ags)
 
     @app.get("/agent/{agent_id}", response_class=HTMLResponse)
     def agent(request: Request, agent_id: int) -> HTMLResponse:
-        a = one(select(ix.agents_t).where(ix.agents_t.c.agent_id == agent_id))
+        a = single(ix.agents_t, agent_id=agent_id)
         evs = rows(
             eng,
             select(ix.events_t)
@@ -430,7 +420,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
             )
             .order_by(ix.events_t.c.id),
         )
-        w = rows(eng, select(ix.wallets_t).where(ix.wallets_t.c.wallet == a["wallet"])) if a["wallet"] else []
+        w = matching(ix.wallets_t, wallet=a["wallet"]) if a["wallet"] else []
         return render("agent.html", request, a=a, events=evs, w=w[0] if w else None)
 
     # federated training (TrainingMarket) ------------------------------------------------------------------
@@ -441,27 +431,17 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
 
     @app.get("/training/{job_id}", response_class=HTMLResponse)
     def training_job(request: Request, job_id: int) -> HTMLResponse:
-        j = one(select(ix.training_jobs_t).where(ix.training_jobs_t.c.job_id == job_id))
-        rnds = rows(
-            eng,
-            select(ix.training_rounds_t)
-            .where(ix.training_rounds_t.c.job_id == job_id)
-            .order_by(ix.training_rounds_t.c.round),
-        )
+        j = single(ix.training_jobs_t, job_id=job_id)
+        rnds = matching(ix.training_rounds_t, "round", job_id=job_id)
         for r in rnds:
             r["members"] = list(
                 zip(json.loads(r["participants"]), [int(x) for x in json.loads(r["scores"])], strict=True)
             )
-        members = rows(
-            eng,
-            select(ix.training_members_t)
-            .where(ix.training_members_t.c.job_id == job_id)
-            .order_by(ix.training_members_t.c.role, ix.training_members_t.c.account),
-        )
+        members = matching(ix.training_members_t, "role", "account", job_id=job_id)
         market = ix_training_address()
         published = [
             m
-            for m in rows(eng, select(ix.models_t).order_by(ix.models_t.c.model_id))
+            for m in matching(ix.models_t, "model_id")
             if any(
                 training_job_of(d["uri"] or "", market) == job_id
                 for d in rows(
@@ -475,76 +455,49 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
     # consented data (DataRegistry) --------------------------------------------------------------------------
     @app.get("/data", response_class=HTMLResponse)
     def data_sets(request: Request) -> HTMLResponse:
-        ds = rows(eng, select(ix.data_sets_t).order_by(ix.data_sets_t.c.dataset_id))
+        ds = matching(ix.data_sets_t, "dataset_id")
         return render("data_sets.html", request, datasets=ds)
 
     @app.get("/data/{dataset_id}", response_class=HTMLResponse)
     def data_set(request: Request, dataset_id: int) -> HTMLResponse:
-        d = one(select(ix.data_sets_t).where(ix.data_sets_t.c.dataset_id == dataset_id))
-        vs = rows(
-            eng,
-            select(ix.data_versions_t)
-            .where(ix.data_versions_t.c.dataset_id == dataset_id)
-            .order_by(ix.data_versions_t.c.version_id),
-        )
-        cs = rows(
-            eng,
-            select(ix.data_consents_t)
-            .where(ix.data_consents_t.c.dataset_id == dataset_id)
-            .order_by(ix.data_consents_t.c.block, ix.data_consents_t.c.record_hash),
-        )
+        d = single(ix.data_sets_t, dataset_id=dataset_id)
+        vs = matching(ix.data_versions_t, "version_id", dataset_id=dataset_id)
+        cs = matching(ix.data_consents_t, "block", "record_hash", dataset_id=dataset_id)
         return render("data_set.html", request, d=d, versions=vs, consents=cs)
 
     # DAO (VeilGovernor) ---------------------------------------------------------------------------------------
     @app.get("/dao", response_class=HTMLResponse)
     def dao(request: Request) -> HTMLResponse:
-        ps = rows(eng, select(ix.proposals_t).order_by(ix.proposals_t.c.block, ix.proposals_t.c.proposal_id))
-        gs = rows(eng, select(ix.grants_t).order_by(ix.grants_t.c.grant_id))
+        ps = matching(ix.proposals_t, "block", "proposal_id")
+        gs = matching(ix.grants_t, "grant_id")
         return render("dao.html", request, proposals=ps, grants=gs)
 
     @app.get("/dao/grant/{grant_id}", response_class=HTMLResponse)
     def grant(request: Request, grant_id: int) -> HTMLResponse:
-        g = one(select(ix.grants_t).where(ix.grants_t.c.grant_id == grant_id))
-        evs = rows(
-            eng,
-            select(ix.events_t)
-            .where(ix.events_t.c.contract == "Grants")
-            .order_by(ix.events_t.c.block, ix.events_t.c.log_index),
-        )
-        evs = [e for e in evs if json.loads(e["args"]).get("grant_id") == grant_id]
+        g = single(ix.grants_t, grant_id=grant_id)
+        evs = events_about("Grants", "grant_id", grant_id)
         return render("grant.html", request, g=g, milestones=json.loads(g["milestones"] or "[]"), events=evs)
 
     @app.get("/dao/proposal/{proposal_id}", response_class=HTMLResponse)
     def proposal(request: Request, proposal_id: str) -> HTMLResponse:
-        p = one(select(ix.proposals_t).where(ix.proposals_t.c.proposal_id == proposal_id))
-        evs = rows(
-            eng,
-            select(ix.events_t)
-            .where(ix.events_t.c.contract == "VeilGovernor")
-            .order_by(ix.events_t.c.block, ix.events_t.c.log_index),
-        )
-        evs = [e for e in evs if str(json.loads(e["args"]).get("proposalId")) == proposal_id]
+        p = single(ix.proposals_t, proposal_id=proposal_id)
+        evs = events_about("VeilGovernor", "proposalId", proposal_id)
         return render("proposal.html", request, p=p, actions=json.loads(p["actions"] or "[]"), events=evs)
 
     # PipelineMarket (chained ZK stages) ------------------------------------------------------------------------
     @app.get("/pipelines", response_class=HTMLResponse)
     def pipelines(request: Request) -> HTMLResponse:
-        ps = rows(eng, select(ix.pipelines_t).order_by(ix.pipelines_t.c.pipeline_id))
+        ps = matching(ix.pipelines_t, "pipeline_id")
         for p in ps:
             p["models"] = json.loads(p["models"])
-        js = rows(eng, select(ix.pipeline_jobs_t).order_by(ix.pipeline_jobs_t.c.job_id))
+        js = matching(ix.pipeline_jobs_t, "job_id")
         return render("pipelines.html", request, pipelines=ps, jobs=js)
 
     @app.get("/pipeline/{pipeline_id}", response_class=HTMLResponse)
     def pipeline(request: Request, pipeline_id: int) -> HTMLResponse:
-        p = one(select(ix.pipelines_t).where(ix.pipelines_t.c.pipeline_id == pipeline_id))
+        p = single(ix.pipelines_t, pipeline_id=pipeline_id)
         p["models"] = json.loads(p["models"])
-        js = rows(
-            eng,
-            select(ix.pipeline_jobs_t)
-            .where(ix.pipeline_jobs_t.c.pipeline_id == pipeline_id)
-            .order_by(ix.pipeline_jobs_t.c.job_id),
-        )
+        js = matching(ix.pipeline_jobs_t, "job_id", pipeline_id=pipeline_id)
         for j in js:
             j["stages"] = list(
                 zip(json.loads(j["stage_models"]), json.loads(j["stage_nodes"]),
@@ -582,7 +535,7 @@ def create_app(indexer: Indexer, *, sync_on_request: bool = False) -> FastAPI:
         hash_cols = [mc.onnx_hash, mc.zk_settings_hash, mc.zk_vk_hash, mc.zk_srs_hash, mc.fhe_client_hash,
                      mc.fhe_server_hash, mc.training_code_hash]  # fmt: skip
         models_ = rows(eng, select(ix.models_t).where(or_(*[c == bare for c in hash_cols])))
-        ds = rows(eng, select(ix.datasets_t).where(ix.datasets_t.c.merkle_root == bare))
+        ds = matching(ix.datasets_t, merkle_root=bare)
         evs = rows(
             eng, select(ix.events_t).where(ix.events_t.c.tx_hash == "0x" + bare).order_by(ix.events_t.c.id)
         )

@@ -20,6 +20,7 @@ Amounts are wei (up to 2**256): SQLite's integers stop at 2**63, so they are sto
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -259,6 +260,60 @@ def _json(v: Any) -> str:
     return json.dumps({k: conv(x) for k, x in v.items()})
 
 
+def _upsert(conn: Connection, table: Table, key: str, value: Any, row: dict[str, Any], **first: Any) -> None:
+    """Write ``row`` to the row of ``table`` whose ``key`` is ``value``: update it if indexed, else insert it
+    with ``first`` too (what only the creating event sets: block, ts, tx hash, zeroed counters; a column in
+    ``row`` wins). Every entity the indexer re-reads from the chain is written this one way."""
+    col = table.c[key]
+    if conn.execute(select(col).where(col == value)).first():
+        conn.execute(update(table).where(col == value).values(**row))
+    else:
+        conn.execute(insert(table).values({key: value, **first, **row}))
+
+
+# Events that only change a row an earlier event made: the earlier event's handler re-reads that row from the
+# chain. Handler (``<Contract>_<Event>``) -> the other events of that contract it handles.
+_REREAD_BY: dict[str, tuple[str, ...]] = {
+    "ModelRegistry_ModelRegistered": (
+        "ZkCommitmentSet",
+        "FheCommitmentSet",
+        "PriceSet",
+        "ModelRetired",
+        "ModelTransferred",
+    ),
+    "NodeRegistry_NodeRegistered": (
+        "EndpointSet",
+        "ModelsSet",
+        "Staked",
+        "UnbondRequested",
+        "Withdrawn",
+        "OfferSet",
+    ),
+    "Rewards_ValidatorRegistered": (
+        "StakeAdded",
+        "UnbondRequested",
+        "Withdrawn",
+        "ValidatorEvicted",
+        "Penalized",
+    ),
+    "TrainingMarket_JobOpened": ("JobCancelled",),
+    "DataRegistry_DatasetPublished": ("HostSet", "RoyaltySet"),
+    "DataRegistry_VersionCommitted": ("VersionTainted",),
+}
+_HANDLED_AS = {f"{h.split('_', 1)[0]}_{e}": h for h, events in _REREAD_BY.items() for e in events}
+
+
+# The optional contracts a deployment may name, followed when it does: (deployment key, Indexer keyword,
+# module, facade class). Imported only then, so an explorer of the core suite loads none of them.
+_OPTIONAL_FACADES = (
+    ("agent_registry", "agent_registry", "veilproof.agents.identity", "AgentRegistryClient"),
+    ("reputation", "reputation", "veilproof.agents.reputation", "ReputationClient"),
+    ("training_market", "training", "veilproof.chain.training_market", "TrainingMarket"),
+    ("governor", "governor", "veilproof.chain.governor", "Governor"),
+    ("grants", "grants", "veilproof.chain.grants", "Grants"),
+)
+
+
 class Indexer:
     """Follow ``suite`` (plus the optional agent registry facade) into the SQLite file ``db_path``.
 
@@ -309,28 +364,11 @@ class Indexer:
         deployed: ``agent_registry``, ``reputation``, ``training_market``, ``data_registry``, ``governor`` + ``grants`` (the DAO), ``pipeline_market``."""
         extra = suite.deployment.extra
         kw: dict[str, Any] = {}
-        if addr := extra.get("agent_registry"):
-            from veilproof.agents.identity import AgentRegistryClient
-
-            kw["agent_registry"] = AgentRegistryClient(suite.net, addr)
-        if addr := extra.get("reputation"):
-            from veilproof.agents.reputation import ReputationClient
-
-            kw["reputation"] = ReputationClient(suite.net, addr)
-        if addr := extra.get("training_market"):
-            from veilproof.chain.training_market import TrainingMarket
-
-            kw["training"] = TrainingMarket(suite.net, addr)
+        for key, keyword, module, name in _OPTIONAL_FACADES:
+            if addr := extra.get(key):
+                kw[keyword] = getattr(importlib.import_module(module), name)(suite.net, addr)
         if extra.get("data_registry"):
             kw["data"] = suite.data
-        if addr := extra.get("governor"):
-            from veilproof.chain.governor import Governor
-
-            kw["governor"] = Governor(suite.net, addr)
-        if addr := extra.get("grants"):
-            from veilproof.chain.grants import Grants
-
-            kw["grants"] = Grants(suite.net, addr)
         if extra.get("pipeline_market"):
             kw["pipelines"] = suite.pipelines
         return cls(suite, db_path, chunk=chunk, **kw)
@@ -472,7 +510,8 @@ class Indexer:
                 address=ev.address, name=ev.name, args=_json(a), job_id=job_id, subject=subject,
             )
         )  # fmt: skip
-        handler = getattr(self, f"_on_{ev.contract}_{ev.name}", None)
+        name = f"{ev.contract}_{ev.name}"
+        handler = getattr(self, f"_on_{_HANDLED_AS.get(name, name)}", None)
         if handler is not None:
             handler(conn, ev, ts)
         if job_id is not None and ev.contract == "JobMarket":
@@ -501,12 +540,6 @@ class Indexer:
     def _on_ModelRegistry_ModelRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_model(conn, int(ev.args["model_id"]), ev, ts)
 
-    _on_ModelRegistry_ZkCommitmentSet = _on_ModelRegistry_ModelRegistered
-    _on_ModelRegistry_FheCommitmentSet = _on_ModelRegistry_ModelRegistered
-    _on_ModelRegistry_PriceSet = _on_ModelRegistry_ModelRegistered
-    _on_ModelRegistry_ModelRetired = _on_ModelRegistry_ModelRegistered
-    _on_ModelRegistry_ModelTransferred = _on_ModelRegistry_ModelRegistered
-
     def _on_ModelRegistry_DatasetRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         a = ev.args
         conn.execute(
@@ -524,21 +557,10 @@ class Indexer:
             "slashed_total": n.slashed_total, "registered": n.registered,
             "models": json.dumps(self.suite.nodes.models_of(address)), **extra,
         }  # fmt: skip
-        if conn.execute(select(nodes_t.c.address).where(nodes_t.c.address == address)).first():
-            conn.execute(update(nodes_t).where(nodes_t.c.address == address).values(**row))
-        else:
-            row.setdefault("slashes", 0)
-            conn.execute(insert(nodes_t).values(address=address, block=ev.block, ts=ts, emissions=0, **row))
+        _upsert(conn, nodes_t, "address", address, row, block=ev.block, ts=ts, emissions=0, slashes=0)
 
     def _on_NodeRegistry_NodeRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_node(conn, str(ev.args["node"]), ev, ts)
-
-    _on_NodeRegistry_EndpointSet = _on_NodeRegistry_NodeRegistered
-    _on_NodeRegistry_ModelsSet = _on_NodeRegistry_NodeRegistered
-    _on_NodeRegistry_Staked = _on_NodeRegistry_NodeRegistered
-    _on_NodeRegistry_UnbondRequested = _on_NodeRegistry_NodeRegistered
-    _on_NodeRegistry_Withdrawn = _on_NodeRegistry_NodeRegistered
-    _on_NodeRegistry_OfferSet = _on_NodeRegistry_NodeRegistered
 
     def _on_NodeRegistry_Slashed(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         node = str(ev.args["node"])
@@ -592,12 +614,6 @@ class Indexer:
 
     def _on_Rewards_ValidatorRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_validator(conn, str(ev.args["validator"]))
-
-    _on_Rewards_StakeAdded = _on_Rewards_ValidatorRegistered
-    _on_Rewards_UnbondRequested = _on_Rewards_ValidatorRegistered
-    _on_Rewards_Withdrawn = _on_Rewards_ValidatorRegistered
-    _on_Rewards_ValidatorEvicted = _on_Rewards_ValidatorRegistered
-    _on_Rewards_Penalized = _on_Rewards_ValidatorRegistered
 
     def _on_Rewards_WeightsCommitted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         a = ev.args
@@ -736,10 +752,7 @@ class Indexer:
             "model_hash": j.model_hash.hex(), "state": j.state,
         }  # fmt: skip
         t = training_jobs_t
-        if conn.execute(select(t.c.job_id).where(t.c.job_id == job_id)).first():
-            conn.execute(update(t).where(t.c.job_id == job_id).values(**row))
-        else:
-            conn.execute(insert(t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+        _upsert(conn, t, "job_id", job_id, row, block=ev.block, ts=ts)
 
     def _member(self, conn: Connection, job_id: int, account: str, role: str, **vals: Any) -> None:
         t = training_members_t
@@ -752,8 +765,6 @@ class Indexer:
 
     def _on_TrainingMarket_JobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_training(conn, int(ev.args["job_id"]), ev, ts)
-
-    _on_TrainingMarket_JobCancelled = _on_TrainingMarket_JobOpened
 
     def _on_TrainingMarket_Joined(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         job_id = int(ev.args["job_id"])
@@ -878,10 +889,7 @@ class Indexer:
             "uri": d.uri, "records": n, "revocations": rv,
         }  # fmt: skip
         t = data_sets_t
-        if conn.execute(select(t.c.dataset_id).where(t.c.dataset_id == dataset_id)).first():
-            conn.execute(update(t).where(t.c.dataset_id == dataset_id).values(**row))
-        else:
-            conn.execute(insert(t).values(dataset_id=dataset_id, block=ev.block, ts=ts, **row))
+        _upsert(conn, t, "dataset_id", dataset_id, row, block=ev.block, ts=ts)
 
     def _refresh_data_version(self, conn: Connection, version_id: int, ev: ChainEvent, ts: int) -> None:
         v = self.data.read_version(version_id)
@@ -891,18 +899,10 @@ class Indexer:
             "consent_root": v.consent_root.removeprefix("0x"), "record_count": v.record_count,
             "revoked_count": v.revoked_count,
         }  # fmt: skip
-        if conn.execute(select(t.c.version_id).where(t.c.version_id == version_id)).first():
-            conn.execute(update(t).where(t.c.version_id == version_id).values(**row))
-        else:
-            conn.execute(
-                insert(t).values(version_id=version_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
-            )
+        _upsert(conn, t, "version_id", version_id, row, tx_hash=ev.tx_hash, block=ev.block, ts=ts)
 
     def _on_DataRegistry_DatasetPublished(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_data_set(conn, int(ev.args["dataset_id"]), ev, ts)
-
-    _on_DataRegistry_HostSet = _on_DataRegistry_DatasetPublished
-    _on_DataRegistry_RoyaltySet = _on_DataRegistry_DatasetPublished
 
     def _on_DataRegistry_RecordRegistered(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         a = ev.args
@@ -929,8 +929,6 @@ class Indexer:
     def _on_DataRegistry_VersionCommitted(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_data_version(conn, int(ev.args["version_id"]), ev, ts)
 
-    _on_DataRegistry_VersionTainted = _on_DataRegistry_VersionCommitted
-
     # DAO (VeilGovernor): the event names the proposal; state, votes and eta are re-read from the governor
     def _refresh_proposal(self, conn: Connection, pid: int, ev: ChainEvent, ts: int, **vals: Any) -> None:
         g = self.governor
@@ -939,10 +937,7 @@ class Indexer:
         row = {"state": state, "votes_for": for_, "votes_against": against, "votes_abstain": abstain,
                "eta": g.eta(pid), **vals}  # fmt: skip
         key = str(pid)
-        if conn.execute(select(proposals_t.c.proposal_id).where(proposals_t.c.proposal_id == key)).first():
-            conn.execute(update(proposals_t).where(proposals_t.c.proposal_id == key).values(**row))
-        else:
-            conn.execute(insert(proposals_t).values(proposal_id=key, voters=0, block=ev.block, ts=ts, **row))
+        _upsert(conn, proposals_t, "proposal_id", key, row, voters=0, block=ev.block, ts=ts)
 
     def _on_VeilGovernor_ProposalCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         a = ev.args
@@ -985,12 +980,7 @@ class Indexer:
             "released": sum(m.released for m in g.milestones),
             "released_amount": sum(m.amount for m in g.milestones if m.released), **vals,
         }  # fmt: skip
-        if conn.execute(select(grants_t.c.grant_id).where(grants_t.c.grant_id == grant_id)).first():
-            conn.execute(update(grants_t).where(grants_t.c.grant_id == grant_id).values(**row))
-        else:
-            conn.execute(
-                insert(grants_t).values(grant_id=grant_id, tx_hash=ev.tx_hash, block=ev.block, ts=ts, **row)
-            )
+        _upsert(conn, grants_t, "grant_id", grant_id, row, tx_hash=ev.tx_hash, block=ev.block, ts=ts)
 
     def _on_Grants_GrantCreated(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_grant(conn, int(ev.args["grant_id"]), ev, ts, total=int(ev.args["total"]))
@@ -1020,10 +1010,7 @@ class Indexer:
             "stage_models": json.dumps(list(r.stage_models)), "stage_nodes": json.dumps(list(r.stage_nodes)),
             "stage_proof_hashes": json.dumps(list(r.stage_proof_hashes)), **vals,
         }  # fmt: skip
-        if conn.execute(select(pipeline_jobs_t.c.job_id).where(pipeline_jobs_t.c.job_id == job_id)).first():
-            conn.execute(update(pipeline_jobs_t).where(pipeline_jobs_t.c.job_id == job_id).values(**row))
-        else:
-            conn.execute(insert(pipeline_jobs_t).values(job_id=job_id, block=ev.block, ts=ts, **row))
+        _upsert(conn, pipeline_jobs_t, "job_id", job_id, row, block=ev.block, ts=ts)
 
     def _on_PipelineMarket_PipelineJobOpened(self, conn: Connection, ev: ChainEvent, ts: int) -> None:
         self._refresh_pipeline_job(conn, ev, ts, price=int(ev.args["price"]))
