@@ -7,6 +7,7 @@ ranges, addresses and topics over a chain of several emitters and empty blocks."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,24 @@ def test_old_receipts_are_found_by_index() -> None:
     assert tx["blockNumber"] == rcpt["blockNumber"] and tx["value"] == 7 and tx["to"] == bob.address
     with pytest.raises(TransactionNotFound):
         tester.get_transaction_receipt("0x" + "ab" * 32)
+
+
+def test_threads_building_the_index_at_once_see_each_log_once(tmp_path: Path) -> None:
+    """A node's worker threads and the explorer's server share one in-process chain: the first
+    ``get_logs`` calls may race to build the index, and none may see a log twice or miss one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net, emitters, _ = _world(tmp_path)
+    tester = net.backend.tester  # type: ignore[attr-defined]
+    want = tuple(EthereumTester.get_logs(tester, from_block=0))
+    asked: list[Any] = [*emitters, None, None, None]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as the interpreter can: races show
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            got = list(pool.map(lambda a: tester.get_logs(from_block=0, address=a), asked))
+    finally:
+        sys.setswitchinterval(switch)
+    for address, logs in zip(asked, got, strict=True):
+        assert logs == tuple(lg for lg in want if address in (None, lg["address"]))
+    assert tester.get_logs(from_block=0) == want and len(want) == 24

@@ -7,6 +7,7 @@ nodes in other processes see the same chain.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache, partial
 from typing import Any
 
@@ -149,6 +150,9 @@ def _indexed_tester_class() -> type:
             self._logs: dict[int, list[Any]] = {}  # block number -> its raw log entries (blocks with logs)
             self._blocks_with_logs: list[int] = []
             self._blocks_by_address: dict[bytes, list[int]] = {}
+            # Threads of one process share this chain (a node's workers, the explorer's server): one
+            # builds the index at a time, or two would append the same block twice.
+            self._index_lock = threading.Lock()
 
         def _reset_log_index(self) -> None:
             self._log_hashes, self._logs, self._blocks_with_logs, self._blocks_by_address = [], {}, [], {}
@@ -205,11 +209,12 @@ def _indexed_tester_class() -> type:
             lo, hi = ("latest" if b is None else b for b in (raw_from, raw_to))
             lower = lo if isinstance(lo, int) else self.get_block_by_number(lo)["number"]
             upper = hi if isinstance(hi, int) else self.get_block_by_number(hi)["number"]
-            latest = self.get_block_by_number("latest")["number"]
-            self._sync_log_index(latest)
-            for number in self._candidate_blocks(raw_address, lower, min(upper, latest)):
-                for entry in self._logs[number]:
-                    log_filter.add(entry)
+            with self._index_lock:
+                latest = self.get_block_by_number("latest")["number"]
+                self._sync_log_index(latest)
+                for number in self._candidate_blocks(raw_address, lower, min(upper, latest)):
+                    for entry in self._logs[number]:
+                        log_filter.add(entry)
             for number in range(max(lower, latest + 1), upper + 1):  # past "latest": as eth-tester does
                 block = self.get_block_by_number(number)
                 for transaction_hash in block["transactions"]:
