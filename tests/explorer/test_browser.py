@@ -82,7 +82,7 @@ def test_every_page_loads(browser: Any, site: str, world: ExplorerWorld, shots: 
     ]  # fmt: skip
     for path in pages:
         browser.get(site + path)
-        assert "veilproof explorer" in browser.title
+        assert "veilproof explorer" in browser.title, (path, browser.page_source[:600])
         assert _h1(browser) and "404" not in _h1(browser), path
         # every address and hash on the page is a link to its own page
         for a in browser.find_elements(By.CSS_SELECTOR, "a.addr, a.hash"):
