@@ -11,8 +11,11 @@ hands stage 0 to one node and its output straight to the next, and waits for the
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +24,7 @@ import pytest
 
 from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_pipeline_market
 from veilproof.client import Client
-from veilproof.client.pipeline import PipelineOrchestrator
+from veilproof.client.pipeline import PipelineFailed, PipelineOrchestrator
 from veilproof.client.publish import publish_model
 from veilproof.demo.cheater import start_cheater
 from veilproof.demo.network import LocalNetwork, NodeProcess
@@ -44,6 +47,7 @@ class PipeWorld:
     a: NodeProcess
     b: NodeProcess
     cheater: NodeProcess
+    liar: NodeProcess
     client: Client
     orch: PipelineOrchestrator
     x: np.ndarray
@@ -84,10 +88,18 @@ def pipe(
         cheater = start_cheater(
             lnet, "c", stage_ids[0], p0, mlp.package.manifest_digest, artifacts_dir=store, stake_veil=300
         )
+        # proves stage 0 honestly, hands over another output (tests/e2e/lying_stage_node.py)
+        with pytest.MonkeyPatch.context() as mp:
+            here = str(Path(__file__).parent)
+            mp.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+            liar = lnet.start_node(
+                "l", [ServedModel(stage_ids[0], zk_package=p0)], artifacts_dir=store, stake_veil=300,
+                module="lying_stage_node", honest=False,
+            )  # fmt: skip
         client = Client(s, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
         _, out = mlp_sliced_proofs
         yield PipeWorld(
-            lnet, stage_ids, pid, a, b, cheater, client, PipelineOrchestrator(client, timeout_s=300),
+            lnet, stage_ids, pid, a, b, cheater, liar, client, PipelineOrchestrator(client, timeout_s=300),
             np.asarray(mlp.example.x_test[0]), np.asarray(out),
         )  # fmt: skip
     finally:
@@ -186,3 +198,32 @@ def test_bad_stage_requests_get_typed_errors_and_claim_nothing(pipe: PipeWorld, 
     assert pm.claim(jid, 0)[0] == w.a.account.address
     again = _post(w, w.a, jid, 0, w.x)  # a replay is refused, not claimed or proven twice
     assert again.status_code == 409 and "already running" in again.json()["error"]
+
+
+def test_a_wrong_handoff_costs_the_next_honest_node_nothing(pipe: PipeWorld) -> None:
+    """Node L proves stage 0 honestly but hands B another tensor. B's proof then commits to an input that
+    is not stage 0's committed output: submitted, it would be rejected and B slashed. B must see that
+    and drop its proof; the orchestrator names L (its hand-off is not its proven output) and the job is
+    refunded at its deadline as the contract says (stage 0's node keeps its share: see the residual in
+    docs/pipelines.md)."""
+    w = pipe
+    pm = w.orch.pm
+    liar, b = w.liar.account.address, w.b.account.address
+    stake_b, pend_b, pend_l = _stake(w, w.b), pm.pending(b), pm.pending(liar)
+    bal = w.lnet.suite.token.balance_of(w.client.account.address)
+    with pytest.raises(PipelineFailed) as e:
+        w.orch.run(w.pid, w.x, PRICE, nodes=[[liar], [b]], deadline_s=600)
+    jid = int(e.value.details["job_id"])  # type: ignore[call-overload]
+    assert e.value.details["bad_handoffs"] == [(0, liar)]
+    log = w.b.home / "node.log"
+    end = time.monotonic() + 60
+    decided = (f"pipeline job {jid} stage 1: input does not link", f"pipeline job {jid} stage 1: rejected")
+    while not any(d in log.read_text(errors="replace") for d in decided):  # dropped, or submitted
+        assert time.monotonic() < end, "node B never decided about its non-linking proof"
+        time.sleep(0.5)
+    assert pm.rejections(jid) == [] and _stake(w, w.b) == stake_b
+    w.lnet.net.time_travel(601)
+    pm.refund(jid, sender=w.client.account)
+    assert pm.receipt(jid).status == "refunded"
+    assert w.lnet.suite.token.balance_of(w.client.account.address) == bal - PRICE // 2
+    assert pm.pending(liar) - pend_l == PRICE // 2 and pm.pending(b) == pend_b

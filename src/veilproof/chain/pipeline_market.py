@@ -93,6 +93,11 @@ class PipelineMarket(ContractFacade):
         proof copied from the mempool pays no one else (:meth:`claim` says until when)."""
         return self._send("claim_stage", job_id, stage, sender=sender)
 
+    def stage_output_hash(self, job_id: int, stage: int) -> int:
+        """The committed output of a verified stage (Poseidon felt; keccak of the outputs for the last),
+        0 while the stage is not verified."""
+        return int(self._call("stages", job_id, stage)[3])
+
     def read_job(self, job_id: int) -> PipelineJob:
         """The job's escrow record (status ``none`` for an id never opened)."""
         r = self._call("jobs", job_id)

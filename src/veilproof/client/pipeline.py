@@ -53,6 +53,7 @@ class StageHandoff:
     node: str
     output: list[float]
     answered_s: float
+    input_commitment: int  # what the node says it will prove on: must be the previous stage's output
 
 
 @dataclass
@@ -65,6 +66,8 @@ class PipelineRun:
     handoffs: list[StageHandoff] = field(default_factory=list)
     rejections: list[tuple[int, str, str]] = field(default_factory=list)  # (stage, node, reason)
     refused: list[dict[str, object]] = field(default_factory=list)  # nodes that refused a request
+    # (stage, node) whose handed-over output is not the output it proved (seen once it verified)
+    bad_handoffs: list[tuple[int, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -157,6 +160,13 @@ class PipelineOrchestrator:
                 say(f"pipeline job {job_id}: stage {stage} by {node[:10]}… rejected ({reason}); re-sending")
                 self._dispatch(run, stage, inputs[stage], cands[stage], next_candidate, t0)
             seen = len(rejected)
+            if self._check_handoffs(run, rec.stage_nodes, len(models)):
+                raise PipelineFailed(
+                    f"pipeline job {job_id}: stage {run.bad_handoffs[-1][0]}'s node handed over another "
+                    "output than the one it proved, so the next stage cannot link; the job is refunded "
+                    f"after its deadline (chain time {deadline}; verified stages keep their share)",
+                    {"job_id": job_id, "bad_handoffs": run.bad_handoffs, "receipt": rec},
+                )
             if c.net.now() > deadline:
                 self.pm.refund(job_id, sender=c.account)
                 continue
@@ -174,6 +184,19 @@ class PipelineOrchestrator:
             run.outputs = outputs_from_instances(settings_last, [0, *felts])
         say(f"pipeline job {job_id}: {rec.status} after {run.seconds['settle']:.1f} s")
         return run
+
+    def _check_handoffs(self, run: PipelineRun, verified_nodes: tuple[str, ...], n: int) -> bool:
+        """Whether a verified stage's committed output differs from what the next stage's node received
+        (its ``input_commitment``): then that node's hand-off was not its proven output (recorded)."""
+        found = False
+        for s in range(min(len(verified_nodes), n - 1)):
+            nxt = [h for h in run.handoffs if h.stage == s + 1]
+            if not nxt or any(st == s for st, _ in run.bad_handoffs):
+                continue
+            if self.pm.stage_output_hash(run.job_id, s) != nxt[-1].input_commitment:
+                run.bad_handoffs.append((s, verified_nodes[s]))
+                found = True
+        return found
 
     def _dispatch(
         self,
@@ -200,7 +223,11 @@ class PipelineOrchestrator:
                 log.info("pipeline job %s stage %s: node %s refused: %s", run.job_id, stage, offer.address, e)
                 run.refused.append({"stage": stage, "node": offer.address, "error": str(e)})
                 continue
-            run.handoffs.append(StageHandoff(stage, offer.address, acc.output, time.perf_counter() - t0))
+            run.handoffs.append(
+                StageHandoff(
+                    stage, offer.address, acc.output, time.perf_counter() - t0, int(acc.input_commitment, 16)
+                )
+            )
             return acc.output
         raise PipelineFailed(
             f"pipeline job {run.job_id}: no node took stage {stage}",
