@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class PipeWorld:
     b: NodeProcess
     cheater: NodeProcess
     liar: NodeProcess
+    silent: NodeProcess
     client: Client
     orch: PipelineOrchestrator
     x: np.ndarray
@@ -96,10 +98,15 @@ def pipe(
                 "l", [ServedModel(stage_ids[0], zk_package=p0)], artifacts_dir=store, stake_veil=300,
                 module="lying_stage_node", honest=False,
             )  # fmt: skip
+            # claims and proves stage 1, never submits it (tests/e2e/silent_stage_node.py)
+            silent = lnet.start_node(
+                "s", [ServedModel(stage_ids[1], zk_package=p1)], artifacts_dir=store, stake_veil=300,
+                module="silent_stage_node", honest=False,
+            )  # fmt: skip
         client = Client(s, lnet.new_funded(100), root / "client", deadline_s=1800, poll_interval=0.2)
         _, out = mlp_sliced_proofs
         yield PipeWorld(
-            lnet, stage_ids, pid, a, b, cheater, liar, client, PipelineOrchestrator(client, timeout_s=300),
+            lnet, stage_ids, pid, a, b, cheater, liar, silent, client, PipelineOrchestrator(client, timeout_s=300),
             np.asarray(mlp.example.x_test[0]), np.asarray(out),
         )  # fmt: skip
     finally:
@@ -227,3 +234,39 @@ def test_a_wrong_handoff_costs_the_next_honest_node_nothing(pipe: PipeWorld) -> 
     assert pm.receipt(jid).status == "refunded"
     assert w.lnet.suite.token.balance_of(w.client.account.address) == bal - PRICE // 2
     assert pm.pending(liar) - pend_l == PRICE // 2 and pm.pending(b) == pend_b
+
+
+def test_a_silent_stage_node_is_replaced_when_its_claim_runs_out(pipe: PipeWorld) -> None:
+    """Node S claims stage 1 and answers, then never submits (crashed, hung). Its claim blocks the stage
+    only until ``claim_window`` ends; the orchestrator then sends stage 1 to B and the job settles.
+    S loses nothing but the job (an idle claim is not slashed) and earns nothing."""
+    w = pipe
+    pm = w.orch.pm
+    a, b, sil = w.a.account.address, w.b.account.address, w.silent.account.address
+    stake_s, pend_s, pend_b = _stake(w, w.silent), pm.pending(sil), pm.pending(b)
+    jobs_before = pm.job_count()
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["run"] = w.orch.run(w.pid, w.x, PRICE, nodes=[[a], [sil, b]])
+        except Exception as e:  # reported by the assertions below
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    end = time.monotonic() + 60
+    while True:  # stage 0 verified and stage 1 claimed by S: S's answer came, its submit never will
+        jid = pm.job_count()
+        if jid > jobs_before and pm.receipt(jid).stage_nodes and pm.claim(jid, 1)[0] == sil:
+            break
+        assert time.monotonic() < end and t.is_alive(), out
+        time.sleep(0.2)
+    w.lnet.net.time_travel(pm.claim_window() + 1)
+    t.join(timeout=120)
+    assert "run" in out, out
+    r = out["run"]
+    assert r.expired == [(1, sil)] and r.settled and r.receipt.stage_nodes == (a, b)
+    assert np.allclose(r.outputs, w.out.ravel(), atol=1e-6)
+    assert _stake(w, w.silent) == stake_s and pm.pending(sil) == pend_s
+    assert pm.pending(b) - pend_b == PRICE - PRICE // 2

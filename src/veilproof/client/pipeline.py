@@ -11,7 +11,8 @@ Nothing a node says is trusted: the job settles only if the chain verified every
 model's committed key and every link held; the final outputs are read from the chain's
 ``PipelineSettled`` event. A node whose submission the chain rejects (another model, another input)
 is slashed by the contract; the orchestrator then sends that stage to the next candidate node (the
-rejection freed the stage) and the job still settles. A job still open at its deadline is refunded
+rejection freed the stage) and the job still settles. So it does for a stage whose node went silent
+(no proof by the end of its claim). A job still open at its deadline is refunded
 (each verified stage's node keeps its share, the contract's rule).
 """
 
@@ -68,6 +69,8 @@ class PipelineRun:
     refused: list[dict[str, object]] = field(default_factory=list)  # nodes that refused a request
     # (stage, node) whose handed-over output is not the output it proved (seen once it verified)
     bad_handoffs: list[tuple[int, str]] = field(default_factory=list)
+    claim_until: dict[int, int] = field(default_factory=dict)  # stage -> chain time its claim ends
+    expired: list[tuple[int, str]] = field(default_factory=list)  # (stage, node) whose claim ran out
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -160,6 +163,15 @@ class PipelineOrchestrator:
                 say(f"pipeline job {job_id}: stage {stage} by {node[:10]}… rejected ({reason}); re-sending")
                 self._dispatch(run, stage, inputs[stage], cands[stage], next_candidate, t0)
             seen = len(rejected)
+            now = c.net.now()
+            for stage in range(len(rec.stage_nodes), len(models)):
+                if run.claim_until.get(stage, now) < now:  # its node went silent: the stage is free again
+                    node = [h.node for h in run.handoffs if h.stage == stage][-1]
+                    run.expired.append((stage, node))
+                    say(
+                        f"pipeline job {job_id}: stage {stage} by {node[:10]}… not submitted in its claim; re-sending"
+                    )
+                    self._dispatch(run, stage, inputs[stage], cands[stage], next_candidate, t0)
             if self._check_handoffs(run, rec.stage_nodes, len(models)):
                 raise PipelineFailed(
                     f"pipeline job {job_id}: stage {run.bad_handoffs[-1][0]}'s node handed over another "
@@ -223,6 +235,7 @@ class PipelineOrchestrator:
                 log.info("pipeline job %s stage %s: node %s refused: %s", run.job_id, stage, offer.address, e)
                 run.refused.append({"stage": stage, "node": offer.address, "error": str(e)})
                 continue
+            run.claim_until[stage] = acc.claim_until
             run.handoffs.append(
                 StageHandoff(
                     stage, offer.address, acc.output, time.perf_counter() - t0, int(acc.input_commitment, 16)

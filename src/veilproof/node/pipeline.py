@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("veilproof.node")
 
+FINISHED = ("submitted", "rejected", "failed")
+
 #: How often a proven stage reads the chain while it waits for the previous stage to be verified.
 STAGE_POLL_S = 0.5
 
@@ -137,7 +139,11 @@ class PipelineStages(NodeCore):
             what = "the job's input commitment" if stage == 0 else "the previous stage's committed output"
             raise BadInput(f"input does not hash to {what} on chain")
         key = (job_id, stage)
+        now = self.chain_now()
         with self._stage_lock:
+            # forget finished runs of jobs past their deadline (nothing can change for them any more)
+            for k in [k for k, r in self.stage_runs.items() if r.state in FINISHED and r.deadline < now]:
+                del self.stage_runs[k]
             held = self.stage_runs.get(key)
             if held is not None and held.state not in ("rejected", "failed"):
                 raise Replay(f"stage {stage} of pipeline job {job_id} is already running here ({held.state})")
