@@ -264,7 +264,9 @@ def bench_nodes(model: str, rounds: int, n_slices: int = 4) -> dict[str, Any]:
 
     v = evm.compile_reusable_verifier()
     params = SuiteParams.dev(max_deadline=3600)
-    lnet = LocalNetwork.start(root / "net", None, params=params, verifier=(v.abi, v.bytecode))
+    # a fresh chain and node homes every run (a node home keeps its keystore, under the old password)
+    net_dir = Path(tempfile.mkdtemp(prefix="net-", dir=root))
+    lnet = LocalNetwork.start(net_dir, None, params=params, verifier=(v.abi, v.bytecode))
     try:
         d = deploy_pipeline_market(lnet.net, lnet.owner, lnet.suite.deployment)
         d.save(lnet.deployment_file)
