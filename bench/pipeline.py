@@ -8,6 +8,13 @@ the gas of settling the whole model as a 1-stage pipeline vs the sliced one (Pip
 verify + link per stage). Writes bench/results/pipeline.json and pipeline.md.
 
     .venv/bin/python bench/pipeline.py
+    .venv/bin/python bench/pipeline.py --nodes [--model cnn4|mlp] [--rounds N]
+
+``--nodes`` measures stage dispatch with real node processes (docs/pipelines.md "Stage dispatch"):
+one pipeline job of the model cut into 4 slices, its stages spread over 1, 2 and 4 node processes
+(stage s on node s mod N) by the client's PipelineOrchestrator, from ``open_job`` to the settled
+receipt on the embedded chain served over JSON-RPC; against the whole model as a 1-stage pipeline on
+one node. Adds a "nodes" entry to bench/results/pipeline.json and a table to pipeline.md.
 
 The machine is a shared 2-core box: wall times are noisy and "2 nodes" share the same 2 cores, so
 the parallel speed-up is a lower bound of what two machines give. The load average is recorded.
@@ -226,8 +233,136 @@ def _table(rows: list[dict[str, Any]], load: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def bench_nodes(model: str, rounds: int, n_slices: int = 4) -> dict[str, Any]:
+    """Wall time of one pipeline job (open → settled receipt) with its stages on 1, 2, 4 node
+    processes vs the whole model on one node; median of ``rounds`` jobs per configuration."""
+    from veilproof.artifacts.store import ArtifactStore
+    from veilproof.chain.deploy import ONE_VEIL, SuiteParams, deploy_pipeline_market
+    from veilproof.client import Client
+    from veilproof.client.pipeline import PipelineOrchestrator
+    from veilproof.client.publish import publish_model
+    from veilproof.demo.network import LocalNetwork
+    from veilproof.models.examples import build_example
+    from veilproof.models.package import build_zk_package
+    from veilproof.models.slicing import build_sliced
+    from veilproof.node.config import ServedModel
+    from veilproof.zk import evm
+
+    root = Path(os.environ.get("VP_BENCH_DIR", tempfile.mkdtemp(prefix="vp-bench-pipeline-")))
+    store = ArtifactStore(root / "store")
+    if model == "mlp":
+        ex = build_example("breast_cancer_mlp", root / "examples")
+        onnx_path, cal, x = ex.onnx_path, ex.calibration_path, np.asarray(ex.x_test[0])
+    else:
+        onnx_path, cal, xs = _cnn(root / "cnn4.onnx")
+        x = xs[0]
+    t = time.perf_counter()
+    whole = build_zk_package(onnx_path, cal, store, name=f"{model}-whole")
+    sliced = build_sliced(onnx_path, cal, store, n_slices, work_dir=root / f"{model}-slices{n_slices}")
+    build_s = time.perf_counter() - t
+    print(f"built whole 2^{whole.settings.logrows} and slices {sliced.logrows} in {build_s:.0f} s")
+
+    v = evm.compile_reusable_verifier()
+    params = SuiteParams.dev(max_deadline=3600)
+    # a fresh chain and node homes every run (a node home keeps its keystore, under the old password)
+    net_dir = Path(tempfile.mkdtemp(prefix="net-", dir=root))
+    lnet = LocalNetwork.start(net_dir, None, params=params, verifier=(v.abi, v.bytecode))
+    try:
+        d = deploy_pipeline_market(lnet.net, lnet.owner, lnet.suite.deployment)
+        d.save(lnet.deployment_file)
+        s = lnet.suite
+        pm = s.pipelines
+        assert pm is not None
+        pkgs = [whole, *sliced.packages]
+        ids = [
+            publish_model(s, lnet.owner, name=p.name, price=ONE_VEIL, onnx_hash=p.commitments()["onnx_hash"],
+                          zk=p).model_id
+            for p in pkgs
+        ]  # fmt: skip
+        whole_pid = pm.register_pipeline(ids[:1], sender=lnet.owner)
+        sliced_pid = pm.register_pipeline(ids[1:], sender=lnet.owner)
+        served = [ServedModel(i, zk_package=p.manifest_digest) for i, p in zip(ids, pkgs, strict=True)]
+        nodes = [lnet.start_node(f"n{i}", served, artifacts_dir=store.root) for i in range(4)]
+        addrs = [n.account.address for n in nodes]
+        client = Client(s, lnet.new_funded(1000), root / "client", deadline_s=3000, poll_interval=0.2)
+        orch = PipelineOrchestrator(client, timeout_s=2400)
+        orch.run(whole_pid, x, ONE_VEIL, nodes=[[addrs[0]]])  # warm-up: caches, first-job costs
+        configs: list[tuple[str, int, list[list[str]]]] = [("whole, 1 node", whole_pid, [[addrs[0]]])]
+        k = len(sliced.packages)
+        configs += [
+            (f"{k} slices, {n} node{'s' if n > 1 else ''}", sliced_pid, [[addrs[st % n]] for st in range(k)])
+            for n in (1, 2, 4)
+            if n <= k
+        ]
+        out: dict[str, Any] = {
+            "model": model,
+            "whole_logrows": whole.settings.logrows,
+            "slice_logrows": list(sliced.logrows),
+            "cuts": list(sliced.cuts),
+            "rounds": rounds,
+            "runs": {},
+        }
+        for _ in range(rounds):
+            for label, pid, assign in configs:
+                run = orch.run(pid, x, ONE_VEIL, nodes=assign)
+                assert run.settled, (label, run.receipt)
+                out["runs"].setdefault(label, []).append(
+                    {"wall_s": run.seconds["settle"], "dispatch_s": run.seconds["dispatch"]}
+                )
+                print(
+                    f"{label}: {run.seconds['settle']:.1f} s (all stages handed out at {run.seconds['dispatch']:.2f} s)"
+                )
+        out["median_wall_s"] = {k: float(np.median([r["wall_s"] for r in v])) for k, v in out["runs"].items()}
+        out["load"] = "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+        return out
+    finally:
+        lnet.stop()
+
+
+def _nodes_table(r: dict[str, Any]) -> str:
+    out = [
+        f"Stage dispatch with node processes ({r['model']}: whole 2^{r['whole_logrows']} rows, "
+        f"{len(r['slice_logrows'])} slices "
+        f"{', '.join(f'2^{k}' for k in r['slice_logrows'])}): wall time of one pipeline job from `open_job` "
+        f"to the settled receipt, median of {r['rounds']} jobs",
+        "",
+        "| configuration | wall s (median) | runs s |",
+        "|---|---|---|",
+    ]
+    for label, runs in r["runs"].items():
+        each = ", ".join(f"{x['wall_s']:.1f}" for x in runs)
+        out.append(f"| {label} | {r['median_wall_s'][label]:.1f} | {each} |")
+    out += ["", f"Measured by `bench/pipeline.py --nodes` on the shared 2-core box ({r['load']}); every node "
+            "process has 1 prover process; the nodes share the box's 2 cores."]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def main_nodes(argv: list[str]) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="pipeline stage dispatch over node processes")
+    ap.add_argument("--nodes", action="store_true")
+    ap.add_argument("--model", choices=("cnn4", "mlp"), default="cnn4")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--slices", type=int, default=4)
+    ap.add_argument("--no-write", action="store_true", help="print only (a smoke run)")
+    a = ap.parse_args(argv)
+    r = bench_nodes(a.model, a.rounds, a.slices)
+    print(_nodes_table(r))
+    if a.no_write:
+        return
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
+    data["nodes"] = r
+    RESULTS.write_text(json.dumps(data, indent=1))
+    TABLE.write_text((_table(data["rows"], data["load"]) if data["rows"] else "") + "\n" + _nodes_table(r))
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    if "--nodes" in sys.argv[1:]:
+        main_nodes(sys.argv[1:])
+        return
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from veilproof.models.examples import build_example
     from veilproof.zk.resources import estimate_prove_bytes
@@ -250,8 +385,12 @@ def main() -> None:
     for r in rows:
         r["whole"].pop("proof")
         r["sliced"].pop("proofs")
-    RESULTS.write_text(json.dumps({"rows": rows, "load": load}, indent=1))
-    TABLE.write_text(_table(rows, load))
+    # keep the "nodes" section measured by bench/pipeline.py --nodes
+    nodes = json.loads(RESULTS.read_text()).get("nodes") if RESULTS.exists() else None
+    RESULTS.write_text(
+        json.dumps({"rows": rows, "load": load, **({"nodes": nodes} if nodes else {})}, indent=1)
+    )
+    TABLE.write_text(_table(rows, load) + ("\n" + _nodes_table(nodes) if nodes else ""))
     print(TABLE.read_text())
 
 

@@ -40,6 +40,28 @@ class PipelineReceipt:
 
 
 @dataclass(frozen=True)
+class PipelineJob:
+    """``PipelineMarket.jobs``: what a stage node checks before it claims and before it submits.
+
+    ``last_output`` is the committed output of the latest verified stage (the input commitment while
+    no stage is verified): the next stage's proof must commit to exactly this input."""
+
+    job_id: int
+    pipeline_id: int
+    client: str
+    price: int
+    input_commitment: int
+    deadline: int
+    status: str
+    stages_done: int
+    last_output: int
+
+    @property
+    def open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
 class StageSubmission:
     """What one ``submit_stage`` did: verified and linked, or rejected (with the reason) and slashed."""
 
@@ -81,6 +103,26 @@ class PipelineMarket(ContractFacade):
         """Reserve ``stage`` for ``sender`` before proving it: only the claimant's proof counts, so a
         proof copied from the mempool pays no one else (:meth:`claim` says until when)."""
         return self._send("claim_stage", job_id, stage, sender=sender)
+
+    def stage_output_hash(self, job_id: int, stage: int) -> int:
+        """The committed output of a verified stage (Poseidon felt; keccak of the outputs for the last),
+        0 while the stage is not verified."""
+        return int(self._call("stages", job_id, stage)[3])
+
+    def read_job(self, job_id: int) -> PipelineJob:
+        """The job's escrow record (status ``none`` for an id never opened)."""
+        r = self._call("jobs", job_id)
+        return PipelineJob(
+            job_id=job_id,
+            pipeline_id=int(r[0]),
+            client=str(r[1]),
+            price=int(r[2]),
+            input_commitment=int(r[3]),
+            deadline=int(r[4]),
+            status=STATUS.get(int(r[5]), str(r[5])),
+            stages_done=int(r[6]),
+            last_output=int(r[7]),
+        )
 
     def claim(self, job_id: int, stage: int) -> tuple[str | None, int]:
         """(claimant or None, claim end time) of a stage; the contract packs both in one slot."""
@@ -146,6 +188,11 @@ class PipelineMarket(ContractFacade):
             (int(lg["args"]["stage"]), "0x" + bytes(lg["transactionHash"]).hex(), int(lg["blockNumber"]))
             for lg in logs
         ]
+
+    def stage_claims(self, job_id: int, from_block: int = 0) -> list[tuple[int, str, int]]:
+        """(stage, node, block) of each ``claim_stage``: when each stage's node started on it."""
+        logs = self._logs("StageClaimed", from_block, argument_filters={"job_id": job_id})
+        return [(int(lg["args"]["stage"]), str(lg["args"]["node"]), int(lg["blockNumber"])) for lg in logs]
 
     def rejections(self, job_id: int, from_block: int = 0) -> list[tuple[int, str, str]]:
         """(stage, node, reason) of each rejected stage submission."""

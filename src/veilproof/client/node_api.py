@@ -99,6 +99,22 @@ class NodeApi:
         r = self._send("POST", api.ZK_JOB, {"job_id": job_id}, content=request.encode(), headers=headers)
         return self._parse(r, api.Accepted)
 
+    def run_stage(
+        self, job_id: int, stage: int, request: api.StageRequest, signature: str
+    ) -> api.StageAccepted:
+        """Ask the node to run stage ``stage`` of pipeline job ``job_id``; it answers with the stage's
+        output once it claimed the stage (and proves in the background). ``signature``: the job's
+        client over ``request.encode()``, bound to the PipelineMarket."""
+        headers = {api.CONTENT_TYPE: api.JSON, api.SIGNATURE_HEADER: signature}
+        r = self._send(
+            "POST",
+            api.PIPELINE_STAGE,
+            {"job_id": job_id, "stage": stage},
+            content=request.encode(),
+            headers=headers,
+        )
+        return self._parse(r, api.StageAccepted)
+
     def has_eval_keys(self, digest: str) -> bool:
         return self._send("HEAD", api.FHE_KEYS_DIGEST, {"digest": digest}, ok=(404,)).status_code == 200
 

@@ -323,6 +323,10 @@ def prove(
     if proof.instances[0] != commitment:
         raise CommitmentMismatchError(commitment, proof.instances[0])
     inst = proof.instances
+    if package.settings.output_visibility.lower() != "public":
+        # A pipeline slice with a hashed output (models/slicing.py): instances[1] is the output's
+        # Poseidon hash, not values; the values come from a witness pass (slicing.stage_output).
+        return ZkResult([], inst, proof, commitment)
     return ZkResult(outputs_from_instances(package.settings, inst), inst, proof, commitment)
 
 

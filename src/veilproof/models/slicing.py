@@ -374,26 +374,44 @@ def plan_cuts(
     ) from last_err
 
 
+def stage_input(package: ModelPackage, x: np.ndarray) -> np.ndarray:
+    """The circuit input of a stage: a salted stage 0 appends a fresh salt to a model input (or takes
+    model input ‖ salt as given); other stages take the previous stage's output values as they are."""
+    if package.salt_elements:
+        return _single_sample(package, x)
+    return np.asarray(x, dtype=np.float32).reshape(package.input_shape)
+
+
+def stage_output(package: ModelPackage, xs: np.ndarray, prover: EzklProver | None = None) -> np.ndarray:
+    """The stage's output values on circuit input ``xs`` (from :func:`stage_input`), by a witness pass
+    only (milliseconds): what the next stage's node needs before this stage is proven. For a
+    hashed-output stage they are not in the proof, only their Poseidon hash; they are the witness's
+    output felts at the output scale, which the next stage (same scale) re-quantises exactly."""
+    prover = prover or EzklProver()
+    s = package.settings
+    with tempfile.TemporaryDirectory(prefix="vp-stage-") as td:
+        wit = json.loads(prover.witness(package.files, xs, Path(td)).read_text())
+    if s.output_visibility.lower() == "public":
+        flat = [felt_hex_to_int(h) for out in wit["outputs"] for h in out]
+        return np.asarray(outputs_from_instances(s, [0, *flat]), dtype=np.float32)
+    felts = [felt_to_signed(felt_hex_to_int(v)) for v in wit["outputs"][0]]
+    values = np.asarray(felts, dtype=np.float64) / float(2 ** s.output_scales[0])
+    return values.astype(np.float32)
+
+
 def prove_stage(
     package: ModelPackage, x: np.ndarray, prover: EzklProver | None = None
 ) -> tuple[Proof, np.ndarray]:
     """Prove one stage on input ``x``; return the proof and the stage's output values (what the next
     stage's node needs; for a hashed-output stage they are not in the proof, only their hash)."""
     prover = prover or EzklProver()
-    if package.salt_elements:
-        x = _single_sample(package, x)  # the model input gets a fresh salt appended
-    else:
-        x = np.asarray(x, dtype=np.float32).reshape(package.input_shape)
+    xs = stage_input(package, x)
     s = package.settings
     if s.output_visibility.lower() == "public":
-        proof = prover.prove(package.files, x)
+        proof = prover.prove(package.files, xs)
         return proof, np.asarray(outputs_from_instances(s, proof.instances), dtype=np.float32)
-    with tempfile.TemporaryDirectory(prefix="vp-stage-") as td:
-        wit = json.loads(prover.witness(package.files, x, Path(td)).read_text())
-    felts = [felt_to_signed(felt_hex_to_int(v)) for v in wit["outputs"][0]]
-    values = np.asarray(felts, dtype=np.float64) / float(2 ** s.output_scales[0])
-    proof = prover.prove(package.files, x)
-    return proof, values.astype(np.float32)
+    values = stage_output(package, xs, prover)
+    return prover.prove(package.files, xs), values
 
 
 def prove_pipeline(

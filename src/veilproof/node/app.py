@@ -168,6 +168,13 @@ _ADMISSION = (
 )  # fmt: skip
 
 
+# Running a pipeline stage: every check of NodeService.run_stage, before the claim.
+_STAGE_ADMISSION = (
+    UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, UnknownJob, NotServed,
+    JobNotOpen, Replay, DeadlinePassed, Busy, RequestTimeout,
+)  # fmt: skip
+
+
 def create_app(svc: NodeService) -> FastAPI:
     app = FastAPI(
         title="veilproof node",
@@ -300,6 +307,35 @@ def create_app(svc: NodeService) -> FastAPI:
         except ValueError as e:
             raise MalformedBody(f"body: expected a ReceiptPost ({type(e).__name__})") from e
         return await run_in_threadpool(svc.post_receipt, order_hash, body)
+
+    @app.post(
+        api.PIPELINE_STAGE,
+        status_code=202,
+        response_model=api.StageAccepted,
+        responses=refusals(*_STAGE_ADMISSION),
+        openapi_extra=api.json_body(api.StageRequest, "the stage input, encrypted to the node's pubkey"),
+    )
+    async def pipeline_stage(
+        job_id: JobId,
+        stage: Annotated[int, Path(ge=0, lt=8, description="the stage index in the pipeline")],
+        request: Request,
+        signature: str | None = Header(
+            default=None, alias=api.SIGNATURE_HEADER, description="the job's client signs the exact body"
+        ),
+    ) -> api.StageAccepted:
+        """Run stage ``stage`` of PipelineMarket job ``job_id``: the node checks the job on chain, claims
+        the stage (``claim_stage``) and answers with the stage's output at once (the next stage's input);
+        it proves and submits the stage (``submit_stage``) in the background."""
+        _require_type(request, api.JSON)
+        raw = await _read_body(request, svc, svc.cfg.max_body_bytes)
+        try:
+            req = api.StageRequest.model_validate_json(raw)
+        except ValueError as e:
+            raise MalformedBody(
+                f"body: expected {{'stage': N, 'encrypted_input': '0x…'}} ({type(e).__name__})"
+            ) from e
+        # Chain reads and writes, decryption, Poseidon and the witness block: off the event loop.
+        return await run_in_threadpool(svc.run_stage, job_id, stage, req, raw, signature)
 
     @app.head(
         api.FHE_KEYS_DIGEST,

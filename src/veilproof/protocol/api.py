@@ -32,6 +32,8 @@ FHE_OUTPUT = "/fhe/jobs/{job_id}/output"
 ZK_ORDERS = "/zk/orders"
 ZK_ORDER = "/zk/orders/{order_hash}"
 ZK_ORDER_RECEIPT = "/zk/orders/{order_hash}/receipt"
+# Pipelines (PipelineMarket, docs/pipelines.md "Stage dispatch"): run one stage of a pipeline job.
+PIPELINE_STAGE = "/pipelines/jobs/{job_id}/stages/{stage}"
 
 # --- headers and media types ---------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Veil-Signature"  # the job's client signs the request (protocol.signing)
@@ -215,6 +217,39 @@ class JobReport(_Body):
     zk: ZkClaim | None = None
     fhe: FheOutput | None = None
     timings: JobTimings | None = None
+
+
+# --- pipelines (PipelineMarket) ---------------------------------------------------------------------
+class StageRequest(_Body):
+    """Body of ``POST /pipelines/jobs/{job_id}/stages/{stage}`` (JSON); the pipeline job's client signs
+    its exact bytes (``X-Veil-Signature``, :class:`veilproof.protocol.signing.RequestSig` over the
+    PipelineMarket's address). ``stage`` repeats the path's so the signature binds it too."""
+
+    stage: int = Field(ge=0, lt=8, description="the stage index (must equal the path's)")
+    encrypted_input: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{2})*$",
+        description="0x-hex ECIES envelope, to the node's pubkey, of the JSON stage input: for stage 0 "
+        "the model input followed by the client's salt (as the stage-0 circuit takes it), for a later "
+        "stage the previous stage's output values",
+    )
+
+    def encode(self) -> bytes:
+        """The bytes to sign and send: the node checks the signature over exactly these."""
+        return self.model_dump_json().encode()
+
+
+class StageAccepted(_Body):
+    """``202``: the node checked the job on chain, claimed the stage (``claim_stage``) and computed the
+    stage's output; it proves and submits in the background. ``output`` is the next stage's input."""
+
+    job_id: int
+    stage: int
+    output: list[float] = Field(description="the stage's output values (a witness pass, not yet proven)")
+    input_commitment: Hex32 = Field(
+        description="poseidon of the input this node will prove on: the previous stage's committed "
+        "output (the job's input commitment for stage 0) if the hand-off was faithful"
+    )
+    claim_until: int = Field(description="chain time until which the stage is this node's to submit")
 
 
 # --- pay-on-proof (ReceiptMarket) -------------------------------------------------------------------
