@@ -18,7 +18,7 @@ from veilproof.chain.deploy import (
     deploy_pipeline_market,
     deploy_zk_verifier,
 )
-from veilproof.chain.governor import Dao, DaoParams, deploy_dao, hand_over
+from veilproof.chain.governor import Dao, DaoParams, Proposal, ProposalState, Vote, deploy_dao, hand_over
 from veilproof.chain.suite import Suite
 from veilproof.incentives.deploy import deploy_network
 
@@ -44,6 +44,18 @@ class DaoWorld:
         self.dao.votes.deposit(amount, sender=acct)
         if delegate:
             self.dao.votes.delegate(acct.address, sender=acct)
+
+    def vote_and_queue(self, p: Proposal, proposer: LocalAccount) -> int:
+        """``proposer`` proposes ``p``, the whale votes for it, ``proposer`` queues it once voting ends;
+        returns the proposal id (state QUEUED, before the timelock's eta)."""
+        g = self.dao.governor
+        pid = g.propose(p, sender=proposer)
+        self.net.advance_to(g.snapshot(pid) + 1)
+        g.vote(pid, Vote.FOR, sender=self.whale)
+        self.net.advance_to(g.deadline(pid) + 1)
+        g.queue(p, sender=proposer)
+        assert g.state(pid) == ProposalState.QUEUED
+        return pid
 
 
 def make_world(net: Network, *, pipelines: bool = False) -> DaoWorld:

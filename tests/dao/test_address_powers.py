@@ -12,20 +12,13 @@ import pytest
 from tests.dao.conftest import DaoWorld
 from veilproof.chain.deploy import ONE_VEIL
 from veilproof.chain.facade import call_data
-from veilproof.chain.governor import Owned, Proposal, ProposalState, Vote, action
+from veilproof.chain.governor import Owned, Proposal, ProposalState, action
 from veilproof.errors import ContractReverted
 
 
 def _captured_vote_queues(w: DaoWorld, p: Proposal) -> int:
     """The whale (a captured majority) proposes, votes and queues ``p``; returns the proposal id."""
-    g = w.dao.governor
-    pid = g.propose(p, sender=w.whale)
-    w.net.advance_to(g.snapshot(pid) + 1)
-    g.vote(pid, Vote.FOR, sender=w.whale)
-    w.net.advance_to(g.deadline(pid) + 1)
-    g.queue(p, sender=w.whale)
-    assert g.state(pid) == ProposalState.QUEUED
-    return pid
+    return w.vote_and_queue(p, w.whale)
 
 
 def test_captured_vote_cannot_authorize_a_slasher_before_nodes_can_exit(world: DaoWorld) -> None:

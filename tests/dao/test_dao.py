@@ -33,12 +33,7 @@ def test_execute_before_timelock_delay_reverts(world: DaoWorld) -> None:
     w = world
     g = w.dao.governor
     p = _window(w, 900)
-    pid = g.propose(p, sender=w.small)
-    w.net.advance_to(g.snapshot(pid) + 1)
-    g.vote(pid, Vote.FOR, sender=w.whale)
-    w.net.advance_to(g.deadline(pid) + 1)
-    g.queue(p, sender=w.small)
-    assert g.state(pid) == ProposalState.QUEUED
+    w.vote_and_queue(p, w.small)
     with pytest.raises(ContractReverted, match="TimelockUnexpectedOperationState"):
         g.execute(p, sender=w.small)
     assert w.suite.market.challenge_window() == 600
@@ -126,11 +121,7 @@ def test_out_of_bounds_change_reverts_even_when_voted(
     w = world
     g = w.dao.governor
     p = Proposal((action(w.net, w.d, contract, fn, value),), f"{fn} {value}")
-    pid = g.propose(p, sender=w.small)
-    w.net.advance_to(g.snapshot(pid) + 1)
-    g.vote(pid, Vote.FOR, sender=w.whale)
-    w.net.advance_to(g.deadline(pid) + 1)
-    g.queue(p, sender=w.small)
+    pid = w.vote_and_queue(p, w.small)
     w.net.advance_to(g.eta(pid))
     with pytest.raises(ContractReverted, match=reason):
         g.execute(p, sender=w.small)

@@ -18,7 +18,6 @@ from veilproof.chain.governor import (
     Owned,
     Proposal,
     ProposalState,
-    Vote,
     action,
     admin_contracts,
     run_proposal,
@@ -83,11 +82,7 @@ def test_out_of_bounds_pipeline_change_reverts_even_when_voted(
     before = (pm.slash_amount(), pm.claim_window())
     g = w.dao.governor
     p = Proposal((action(w.net, w.d, "PipelineMarket", fn, value),), f"{fn} {value}")
-    pid = g.propose(p, sender=w.small)
-    w.net.advance_to(g.snapshot(pid) + 1)
-    g.vote(pid, Vote.FOR, sender=w.whale)
-    w.net.advance_to(g.deadline(pid) + 1)
-    g.queue(p, sender=w.small)
+    pid = w.vote_and_queue(p, w.small)
     w.net.advance_to(g.eta(pid))
     with pytest.raises(ContractReverted, match=reason):
         g.execute(p, sender=w.small)
