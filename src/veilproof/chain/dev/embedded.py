@@ -157,6 +157,15 @@ def _indexed_tester_class() -> type:
         def _reset_log_index(self) -> None:
             self._log_hashes, self._logs, self._blocks_with_logs, self._blocks_by_address = [], {}, [], {}
 
+        def _block_log_entries(self, number: int) -> list[Any]:
+            """Block ``number``'s logs as eth-tester's filters take them (raw), in chain order."""
+            block = self.get_block_by_number(number)
+            return [
+                self.normalizer.normalize_inbound_log_entry(log_entry)
+                for transaction_hash in block["transactions"]
+                for log_entry in self.get_transaction_receipt(transaction_hash)["logs"]
+            ]
+
         def _sync_log_index(self, latest: int) -> None:
             chaindb = self.backend.chain.chaindb
             if self._log_hashes:
@@ -164,11 +173,7 @@ def _indexed_tester_class() -> type:
                 if top > latest or chaindb.get_canonical_block_hash(top) != self._log_hashes[top]:
                     self._reset_log_index()
             for number in range(len(self._log_hashes), latest + 1):
-                block = self.get_block_by_number(number)
-                entries = []
-                for transaction_hash in block["transactions"]:
-                    for log_entry in self.get_transaction_receipt(transaction_hash)["logs"]:
-                        entries.append(self.normalizer.normalize_inbound_log_entry(log_entry))
+                entries = self._block_log_entries(number)
                 if entries:
                     self._logs[number] = entries
                     self._blocks_with_logs.append(number)
@@ -216,10 +221,8 @@ def _indexed_tester_class() -> type:
                     for entry in self._logs[number]:
                         log_filter.add(entry)
             for number in range(max(lower, latest + 1), upper + 1):  # past "latest": as eth-tester does
-                block = self.get_block_by_number(number)
-                for transaction_hash in block["transactions"]:
-                    for log_entry in self.get_transaction_receipt(transaction_hash)["logs"]:
-                        log_filter.add(self.normalizer.normalize_inbound_log_entry(log_entry))
+                for entry in self._block_log_entries(number):
+                    log_filter.add(entry)
             return tuple(self.normalizer.normalize_outbound_log_entry(item) for item in log_filter.get_all())
 
     return IndexedTester
