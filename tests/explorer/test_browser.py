@@ -52,15 +52,29 @@ def _wei(el: Any) -> int:
 
 
 def _go(browser: Any, el: Any, timeout: float = 120) -> None:
-    """Click ``el`` and wait until the browser has left the current page: a click returns before the
-    next page loads, and "verify again" takes seconds (a Halo2 verification on py-evm)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
+    """Click ``el`` and wait until the browser has left the current page and the next one has loaded:
+    a click returns before the next page loads, and "verify again" takes seconds (a Halo2 verification
+    on py-evm).
+
+    The old page is marked with a window property (a new document does not have it) rather than
+    watched with ``staleness_of``: while the document is being replaced ChromeDriver may answer a
+    query about the old element with a generic "Node with given id does not belong to the document"
+    error instead of a stale-element one (CI of stop 24), so every driver error during the wait
+    means "not there yet", never a failure."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__veilproofLeaving = true;")
     el.click()
-    WebDriverWait(browser, timeout).until(ec.staleness_of(old))
+
+    def arrived(driver: Any) -> bool:
+        try:
+            return bool(driver.execute_script(
+                "return window.__veilproofLeaving === undefined && document.readyState === 'complete';"))
+        except WebDriverException:
+            return False
+
+    WebDriverWait(browser, timeout).until(arrived)
 
 
 def _h1(browser: Any) -> str:
