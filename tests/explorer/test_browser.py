@@ -69,8 +69,11 @@ def _go(browser: Any, el: Any, timeout: float = 120) -> None:
 
     def arrived(driver: Any) -> bool:
         try:
-            return bool(driver.execute_script(
-                "return window.__veilproofLeaving === undefined && document.readyState === 'complete';"))
+            return bool(
+                driver.execute_script(
+                    "return window.__veilproofLeaving === undefined && document.readyState === 'complete';"
+                )
+            )
         except WebDriverException:
             return False
 
