@@ -4,6 +4,7 @@ machine's raw EZKL proving throughput measured in the same run on the same model
     .venv/bin/python bench/network.py                              # small: 40 jobs, 2 nodes (make bench)
     .venv/bin/python bench/network.py --jobs 200 --nodes 4 --scaling 1 2 4
     .venv/bin/python bench/network.py --jobs 1000 --nodes 4 --scaling 1 2 4 --scaling-jobs 250   # make bench-network
+    .venv/bin/python bench/network.py --jobs 60 --settlement receipts --out /tmp/net-receipts  # pay-on-proof
 
 In a scaling list, the point with --nodes nodes is the main run itself; the others run --scaling-jobs.
 
@@ -11,6 +12,14 @@ Clients (separate OS processes, see veilproof.demo.load): two honest, one cheate
 bogus challenge_zk meant to farm a slash, and walking away without the result; its FHE jobs never
 fetch their result), one that vanishes after opening every 4th job (refunded, nobody slashed). ZK jobs
 run the example MLP (logrows 11), FHE jobs the logistic regression (Concrete ML).
+
+``--settlement`` picks how jobs are paid: ``onchain`` (default: JobMarket escrow per job, the Halo2 proof
+verified on chain per job) or ``receipts`` (pay-on-proof on ReceiptMarket: the client verifies the proof
+locally and signs a receipt, each node settles receipts in batches of ``--settle-batch``; a lazy client's
+order is claimed by its node with the proof; the cheater's attempts against its receipted orders must all
+revert). With ``receipts`` the FHE jobs still go through JobMarket (FHE on ReceiptMarket is not built) and
+are counted apart; gas per ZK job is the settle transaction shared by its receipts plus the shares of
+deposits, withdrawals and collects.
 
 Reports jobs/minute, latency p50/p99 (open -> settled as the client sees it), gas per job from the
 receipts, CPU seconds per process role, failures by kind, and network throughput / raw throughput
@@ -220,10 +229,13 @@ def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s:
 
     load = {"before": os.getloadavg()[0]}
     zk_before, fhe_before = raw("before")
-    print(f"--- network: {jobs} jobs, {nodes} node(s), 4 clients ---", flush=True)
+    print(
+        f"--- network: {jobs} jobs, {nodes} node(s), 4 clients, settlement {args.settlement} ---", flush=True
+    )
     cfg = LoadConfig(
         jobs=jobs, nodes=nodes, fhe_share=args.fhe_share, inflight_per_node=args.inflight_per_node,
         workers=args.workers, settlement=args.settlement, seed=args.seed, timeout=args.timeout,
+        settle_batch=args.settle_batch,
     )  # fmt: skip
     load["start"] = os.getloadavg()[0]
     r = run_load(cfg, models, progress=_printer(f"{nodes}n"), keep=args.keep)
@@ -270,7 +282,8 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
     cfg = main["config"]
     lat, gas, chk = main["latency_s"], main["gas"], main["checks"]
     lines = [
-        f"# Network benchmark: {cfg['jobs']} jobs, {cfg['nodes']} nodes, {cfg['clients']} clients",
+        f"# Network benchmark: {cfg['jobs']} jobs, {cfg['nodes']} nodes, {cfg['clients']} clients, "
+        f"settlement `{cfg['settlement']}`",
         "",
         f"{meta['when']} · {meta['machine']} · {meta['cpus']} CPUs · settlement `{cfg['settlement']}` · "
         f"command: `{meta['command']}`",
@@ -284,13 +297,14 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
         f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.0f}%** |",
         f"| raw EZKL before / after the load window | {main['raw_zk'].get('before_jobs_per_min', 0):.1f} / {main['raw_zk'].get('after_jobs_per_min', 0):.1f} jobs/min (drift {100 * main.get('raw_drift', 0):.0f}%; 1-min load average {main.get('loadavg_1m', {})}) |",
         f"| CPU efficiency: raw engine CPU per job / serving CPU (nodes + chain) per job | {_f(main.get('raw_cpu_s_per_job'), '{:.2f}')} s / {_f(main.get('serving_cpu_s_per_job'), '{:.2f}')} s = **{_f(100 * main['cpu_efficiency'] if main.get('cpu_efficiency') else None, '{:.0f}')}%** |",
-        f"| latency p50 / p99, honest jobs | {_f(lat['p50'])} s / {_f(lat['p99'])} s (ZK {_f(lat['zk_p50'])} / {_f(lat['zk_p99'])}, FHE {_f(lat['fhe_p50'])} / {_f(lat['fhe_p99'])}) |",
+        f"| latency p50 / p99, honest jobs | {_f(lat['p50'])} s / {_f(lat['p99'])} s (ZK {_f(lat['zk_p50'])} / {_f(lat['zk_p99'])}, FHE {_f(lat['fhe_p50'])} / {_f(lat['fhe_p99'])}){' · receipts: a ZK job ends when its proof is verified locally and the receipt sent' if cfg['settlement'] == 'receipts' else ''} |",
         f"| gas per settled ZK job (mean) | {gas.get('per_settled_zk_job', {}).get('mean', '-'):,} |"
         if "per_settled_zk_job" in gas
         else "| gas per settled ZK job | - |",
         f"| gas per settled FHE job (mean) | {gas.get('per_settled_fhe_job', {}).get('mean', '-'):,} |"
         if "per_settled_fhe_job" in gas
         else "| gas per settled FHE job | - |",
+        *_receipt_rows(main),
         f"| all gas of the run / settled job | {gas['all_in_per_settled_job'] or 0:,} |",
         f"| behaviours | {', '.join(f'{k} {v}' for k, v in main['behaviours'].items())} |",
         f"| failures | {', '.join(f'{k} ×{v}' for k, v in main['failures'].items()) or 'none'} |",
@@ -334,6 +348,31 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
     return "\n".join(lines) + "\n"
 
 
+def _receipt_rows(main: dict[str, Any]) -> list[str]:
+    """Markdown rows of a ``receipts`` run: where each job was paid, pay-on-proof gas per job, order ends."""
+    g = main["gas"].get("receipts")
+    if g is None:
+        return []
+    rc = main["checks"].get("receipts", {})
+    claims = g["claims"]
+    return [
+        f"| jobs computed by market | {', '.join(f'{k} {v}' for k, v in main['computed_by_market'].items())} "
+        "(FHE stays on JobMarket: FHE on ReceiptMarket is not built) |",
+        f"| **gas per receipted ZK job, all in** | **{_n(g['per_receipted_zk_job'])}** = settle "
+        f"{_n(g['settle_gas_per_receipt'])} (one settle per {_f(g['receipts_per_batch'], '{:.1f}')} receipts, "
+        f"{g['settle_txs']} txs) + client approve/deposit/withdrawal {_n(g['client_gas_per_paid_order'])} "
+        f"+ node collect {_n(g['collect_gas_per_paid_order'])} |",
+        f"| gas per ZK job a lazy client left (node claims with the proof) | {_n(g['per_claimed_zk_job'])} "
+        f"(claim_with_proof {_n(claims['mean'])} × {claims['n']}) |",
+        f"| pay-on-proof orders by end | {', '.join(f'{k} {v}' for k, v in rc.get('orders_by_end', {}).items())} "
+        f"({rc.get('settle_batches', 0)} settle batches, {rc.get('receipts_skipped', 0)} receipts skipped) |",
+    ]
+
+
+def _n(v: int | None) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
 def plot(scaling: list[dict[str, Any]], path: Path, cpus: int) -> None:
     import matplotlib
 
@@ -373,7 +412,16 @@ def main() -> int:
     ap.add_argument("--inflight-per-node", type=int, default=3, help="client threads per node (default 3)")
     ap.add_argument("--workers", type=int, default=1, help="prover workers per node (default 1)")
     ap.add_argument("--raw-seconds", type=float, default=30.0, help="raw EZKL loop length (default 30)")
-    ap.add_argument("--settlement", choices=sorted(STRATEGIES), default="onchain")
+    ap.add_argument(
+        "--settlement", choices=sorted(STRATEGIES), default="onchain",
+        help="onchain: JobMarket, proof verified per job; receipts: pay-on-proof batches (ZK)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--settle-batch",
+        type=int,
+        default=20,
+        help="receipts: a node settles this many at a time (default 20)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=7200.0, help="load phase limit per run, s")
     ap.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs) for inspection")

@@ -10,15 +10,18 @@ Everything is real: anvil, the suite, ``veilproof.node.runner`` processes over H
 approve + open of today's JobMarket path needs no nonce juggling) and takes jobs from its plan until
 the plan is empty. Some clients cheat; see :data:`ROLES`.
 
-How a job is paid is a *settlement strategy* (:data:`STRATEGIES`): one function per way of paying
-(today ``onchain``: the per-job JobMarket escrow), so a pay-on-proof receipts path can be added as
-one more entry without touching the orchestration. The post-run book-keeping (finalize, refund)
-is per strategy too (:func:`close_onchain`).
+How a job is paid is a *settlement strategy* (:data:`STRATEGIES`): one function per way of paying,
+``onchain`` (the per-job JobMarket escrow, the proof verified on chain per job) and ``receipts``
+(pay-on-proof on ReceiptMarket, docs/settlement.md: the client verifies the proof locally and signs a
+receipt, the node settles receipts in batches; FHE jobs stay on JobMarket, FHE on ReceiptMarket is not
+built). The post-run book-keeping (finalize, refund, claims, deposits back) is per strategy too
+(:data:`CLOSERS`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -41,12 +44,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from veilproof.chain import connect
-from veilproof.chain.deploy import ONE_VEIL, Deployment, SuiteParams
+from veilproof.chain.deploy import ONE_VEIL, Deployment, ReceiptParams, SuiteParams
 from veilproof.chain.job_market import JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.network import Network, Receipt
+from veilproof.chain.receipt_market import Order, ReceiptMarket
 from veilproof.chain.suite import Suite
 from veilproof.client import Client
+from veilproof.client.client import PaidOrder
 from veilproof.client.errors import NodeUnavailable
 from veilproof.client.node_api import NodeApi
 from veilproof.client.publish import publish_model
@@ -54,17 +59,29 @@ from veilproof.client.selection import NodeOffer, SelectionPolicy
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.errors import ContractReverted
 from veilproof.node.config import ServedModel
-from veilproof.protocol.api import JobReport
+from veilproof.protocol.api import JobReport, OrderAccepted, OrderReport, WireOrder, ZkOrderRequest
 
 PRICE = 2 * ONE_VEIL
 SLASH = 50 * ONE_VEIL
 NODE_STAKE_VEIL = 300
+#: ReceiptMarket for the ``receipts`` settlement: short windows (the run moves the chain clock, not
+#: the wall clock), the load's slash, no protocol fee (as ``SuiteParams.dev``); the default claim
+#: surcharge and demand bond.
+RECEIPT_PARAMS = ReceiptParams(
+    max_deadline=1800, claim_window=600, response_window=600, withdraw_delay=4000,
+    slash_amount=SLASH, fee_bps=0,
+)  # fmt: skip
 
 # --- what each job does --------------------------------------------------------------------------
+# (what each means on ReceiptMarket, the ``receipts`` settlement, in brackets)
 HONEST = "honest"  # open, send, wait, check the result against the chain (ZK) / decrypt + accept (FHE)
+# [order, proof verified locally, receipt; the node settles it in a batch]
 LAZY = "lazy"  # open, send, walk away: never fetches the result (ZK settles on submit; FHE by finalize)
+# [never fetches the delivery, never signs a receipt: the node claims with the proof after the deadline]
 VANISH = "vanish"  # open and vanish before sending the input: refunded after the deadline, nobody slashed
+# [deposits and signs the order, never sends it: nothing owed, the deposit withdrawable after the delay]
 BOGUS_CHALLENGE = "bogus_challenge"  # an honest ZK job, then tries to farm a slash with challenge_zk
+# [a receipted job, then challenge / claim / demand / withdraw against it: each must revert]
 
 #: Per client role, the behaviour of its ZK and FHE jobs, by job number: a cheater alternates.
 ROLES: dict[str, Callable[[str, int], str]] = {
@@ -101,25 +118,82 @@ class JobEvent:
     error: str = ""
     attacks: list[dict[str, str]] = field(default_factory=list)  # what a cheater tried, and how it ended
     abandoned: list[int] = field(default_factory=list)  # jobs opened for an attack, never sent to the node
+    market: str = "job"  # "job" (JobMarket) | "receipt" (ReceiptMarket, pay-on-proof)
+    # pay-on-proof orders this job signed: {"hash", "client", "node", "nonce", "deadline", "max_price"}
+    orders: list[dict[str, Any]] = field(default_factory=list)
 
 
 class WalkedAway(Exception):
-    """A lazy or vanishing client leaves the job (not a node failure: the client does not retry)."""
+    """A lazy or vanishing client leaves the job (not a node failure: the client does not retry).
+    ``job_id`` names a JobMarket job; a pay-on-proof order left is ``order`` (its hash) instead,
+    with ``wire`` when the order was never sent."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(f"client left job {job_id}")
-        self.job_id = job_id
+    def __init__(self, job_id: int = 0, order: str = "", wire: WireOrder | None = None) -> None:
+        super().__init__(f"client left job {job_id}" if job_id else f"client left order {order}")
+        self.job_id, self.order, self.wire = job_id, order, wire
 
 
-class LazyClient(Client):
-    """Sends the input, then never asks for the result."""
+def _order_record(o: Order, order_hash: str) -> dict[str, Any]:
+    return {
+        "hash": order_hash, "client": o.client, "node": o.node, "nonce": o.nonce,
+        "deadline": o.deadline, "max_price": o.max_price,
+    }  # fmt: skip
+
+
+class _LeavingApi(NodeApi):
+    """A node's API as a client that leaves a pay-on-proof order sees it: gone before sending the
+    order (``at="submit"``), or right after the node accepted it (``at="wait"``)."""
+
+    def __init__(self, endpoint: str, http: Any, at: str) -> None:
+        super().__init__(endpoint, http=http)
+        self.at = at
+
+    def submit_order(self, request: ZkOrderRequest) -> OrderAccepted:
+        if self.at == "submit":
+            raise WalkedAway(wire=request.order)
+        return super().submit_order(request)
+
+    def wait_order(self, order_hash: str, timeout: float, interval: float = 0.5) -> OrderReport:
+        if self.at == "wait":
+            raise WalkedAway(order=order_hash)
+        return super().wait_order(order_hash, timeout, interval)
+
+
+class RecordingClient(Client):
+    """The production client, noting the pay-on-proof orders a node accepted for it (``orders``) and the
+    last order it paid by receipt (``paid``): what the books and the bogus challenges need."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.orders: list[dict[str, Any]] = []
+        self.paid: PaidOrder | None = None
+
+    def _remember_order(self, order: Order, order_hash: str, acceptance_sig: bytes) -> None:
+        self.orders.append(_order_record(order, order_hash))
+        super()._remember_order(order, order_hash, acceptance_sig)
+
+    def pay_receipt(self, paid: PaidOrder, offer: NodeOffer) -> str:
+        self.paid = paid
+        return super().pay_receipt(paid, offer)
+
+
+class LazyClient(RecordingClient):
+    """Sends the input, then never asks for the result (pay-on-proof: never fetches the delivery, so
+    never signs a receipt)."""
 
     def _wait(self, api: NodeApi, job_id: int, say: Callable[[str], None]) -> JobReport | None:
         raise WalkedAway(job_id)
 
+    def _api(self, offer: NodeOffer) -> NodeApi:
+        return _LeavingApi(offer.endpoint, self.http, "wait")
 
-class VanishingClient(Client):
-    """Opens the job (escrow paid) and is gone before sending the input."""
+
+class VanishingClient(RecordingClient):
+    """Opens the job (escrow paid) and is gone before sending the input (pay-on-proof: deposits and
+    signs the order, never sends it)."""
+
+    def _api(self, offer: NodeOffer) -> NodeApi:
+        return _LeavingApi(offer.endpoint, self.http, "submit")
 
     def _open_job(
         self,
@@ -167,11 +241,11 @@ class JobContext:
     vanish_deadline_s: int
     job_timeout: float
     rng: random.Random
-    _clients: dict[str, Client] = field(default_factory=dict)
+    _clients: dict[str, RecordingClient] = field(default_factory=dict)
 
-    def client(self, behaviour: str) -> Client:
+    def client(self, behaviour: str) -> RecordingClient:
         if behaviour not in self._clients:
-            cls = {LAZY: LazyClient, VANISH: VanishingClient}.get(behaviour, Client)
+            cls = {LAZY: LazyClient, VANISH: VanishingClient}.get(behaviour, RecordingClient)
             deadline = self.vanish_deadline_s if behaviour == VANISH else self.deadline_s
             self._clients[behaviour] = cls(
                 self.suite, self.account, self.home, deadline_s=deadline, poll_interval=0.2,
@@ -236,10 +310,81 @@ def onchain_job(ctx: JobContext, job: PlannedJob) -> JobEvent:
     return ev
 
 
+def _bogus_receipt_challenges(ctx: JobContext, paid: PaidOrder) -> list[dict[str, str]]:
+    """A client that verified its result and signed the receipt tries, with everything it holds (the
+    order, the node's acceptance and signed delivery), to get the honest node slashed or not paid for
+    that order: challenge the delivery (as delivered, and with a changed output), replay the node's
+    delivery signature on another order with the same input, claim the order's proof itself, demand
+    the delivered order, take back the deposit the receipt is paid from. Each must revert (before
+    anything is mined: the gas estimate runs the call); returns the attempts."""
+    rm = ctx.suite.receipts
+    assert rm is not None and paid.delivery is not None
+    acct, o, d = ctx.account, paid.order, paid.delivery
+    inst = [int(h, 16) for h in d.instances]
+    proof = bytes.fromhex(d.proof.removeprefix("0x"))
+    sig = bytes.fromhex(d.node_signature.removeprefix("0x"))
+    tampered = [*inst[:-1], (inst[-1] + 1) % (1 << 254)]
+    other = dataclasses.replace(o, nonce=o.nonce + (1 << 64))  # never sent to the node: off chain only
+    attempts: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("challenge of the delivered order", lambda: rm.challenge(o, inst, proof, sig, sender=acct)),
+        ("challenge with a changed output", lambda: rm.challenge(o, tampered, proof, sig, sender=acct)),
+        ("delivery replayed on another order", lambda: rm.challenge(other, inst, proof, sig, sender=acct)),
+        (
+            "claim_with_proof by the client",
+            lambda: rm.claim_with_proof(o, rm.sign_order(o, acct), inst, proof, sender=acct),
+        ),
+        ("demand of the delivered order", lambda: rm.demand(o, paid.acceptance_sig, sender=acct)),
+        ("withdraw the deposit at once", lambda: rm.withdraw(o.node, sender=acct)),
+    )
+    out = []
+    for name, attempt in attempts:
+        try:
+            attempt()
+            out.append({"attack": name, "result": "ACCEPTED"})
+        except ContractReverted as e:
+            out.append({"attack": name, "result": f"reverted: {e.reason}"})
+    return out
+
+
+def receipts_job(ctx: JobContext, job: PlannedJob) -> JobEvent:
+    """Pay-on-proof (ReceiptMarket): a ZK job is an order the client signs, paid from its deposit by the
+    receipt it signs after verifying the proof locally; the node settles receipts in batches. FHE jobs
+    stay on JobMarket (:func:`onchain_job`): FHE on ReceiptMarket is not built (a demand could not be
+    answered without the output ciphertext on chain)."""
+    if job.mode == "fhe":
+        return onchain_job(ctx, job)
+    ev = JobEvent(
+        ctx.index, job.seq, job.mode, job.behaviour, "failed", t_start=time.time(), market="receipt"
+    )
+    client = ctx.client(job.behaviour)
+    client.orders, client.paid = [], None
+    t0 = time.perf_counter()
+    try:
+        res = client.infer(ctx.zk_model, job.x, eager=False)
+        ev.latency_s = time.perf_counter() - t0
+        ev.outcome, ev.node = "settled", res.node  # receipted: the node settles it in a batch later
+        if job.behaviour == BOGUS_CHALLENGE and client.paid is not None:
+            ev.attacks = _bogus_receipt_challenges(ctx, client.paid)
+    except WalkedAway as e:
+        ev.outcome = "left"
+        if e.wire is not None:  # vanished: signed (and deposited) but never sent
+            o = Order(**e.wire.fields())
+            rm = ctx.suite.receipts
+            assert rm is not None
+            client.orders.append(_order_record(o, "0x" + rm.order_hash(o).hex()))
+        if e.order:
+            client._forget_order(e.order)  # gone for good: it will not demand what it walked away from
+    except Exception as e:  # a failure is a result of the benchmark: record it, keep going
+        ev.error_kind, ev.error = type(e).__name__, str(e)[:400]
+    ev.orders = list(client.orders)
+    ev.node = ev.node or (ev.orders[-1]["node"] if ev.orders else "")
+    ev.t_end = time.time()
+    return ev
+
+
 Strategy = Callable[[JobContext, PlannedJob], JobEvent]
-#: settlement mode -> how a client runs one job. A pay-on-proof receipts path is one more entry here
-#: (and one more closer in :data:`CLOSERS`).
-STRATEGIES: dict[str, Strategy] = {"onchain": onchain_job}
+#: settlement mode -> how a client runs one job (and :data:`CLOSERS`: how the run's jobs are closed).
+STRATEGIES: dict[str, Strategy] = {"onchain": onchain_job, "receipts": receipts_job}
 
 
 # --- the client process ----------------------------------------------------------------------------
@@ -327,6 +472,7 @@ class LoadConfig:
     inflight_per_node: int = 3  # client threads in all = nodes * this: enough to keep every node busy
     workers: int = 1
     settlement: str = "onchain"
+    settle_batch: int = 20  # receipts: a node settles once it holds this many receipts (node default)
     deadline_s: int = 600
     vanish_deadline_s: int = 20
     challenge_window: int = 20
@@ -457,7 +603,10 @@ def run_load(
             params = SuiteParams.dev(
                 slash_amount=SLASH, max_deadline=3600, challenge_window=cfg.challenge_window
             )
-            lnet = LocalNetwork.start(root / "net", anvil.url, params=params, verifier=(v.abi, v.bytecode))
+            receipts = RECEIPT_PARAMS if cfg.settlement == "receipts" else None
+            lnet = LocalNetwork.start(
+                root / "net", anvil.url, params=params, verifier=(v.abi, v.bytecode), receipts=receipts
+            )
             pkg, bundle = models.zk_package, models.fhe_bundle
             zk_id = publish_model(
                 lnet.suite, lnet.owner, name="mlp", price=PRICE, royalty_bps=2_000,
@@ -481,6 +630,7 @@ def run_load(
                     wait=False,
                     workers=cfg.workers,
                     queue_limit=max(8, 2 * cfg.inflight_per_node),
+                    config={"settle_batch": cfg.settle_batch},
                 )  # fmt: skip
                 for i in range(cfg.nodes)
             ]
@@ -496,6 +646,8 @@ def run_load(
                 # threads share their client's queue, so any account may take all of its jobs, and a
                 # cheater opens a second job per bogus challenge (refunded only after the run)
                 budget = 2 * (len(plan[c]) + 1) * PRICE // ONE_VEIL + 10
+                if receipts is not None:  # deposits of 10 orders' worth with each node, held until settled
+                    budget += cfg.nodes * 10 * (PRICE + receipts.claim_surcharge) // ONE_VEIL
                 keys.append([lnet.new_funded(budget) for _ in range(n_threads)])
             book = _Books.open(
                 lnet, [a.address for ks in keys for a in ks], [n.account.address for n in nodes]
@@ -551,7 +703,7 @@ def run_load(
                 raise RuntimeError(f"client process(es) {bad} failed:\n{tail}")
             # the lazy clients' jobs are still being proven: the load ends when the nodes are done
             t_clients = time.time()
-            t_end = _wait_computed(lnet.suite, events, meter, deadline)
+            t_end = _wait_computed(lnet.suite, events, meter, deadline, nodes)
             cpu = meter.seconds()
             cpu_roles = meter.by_role()
             # from the first job opened (client processes have started and imported their libraries)
@@ -559,7 +711,7 @@ def run_load(
             window = t_end - t_first
             # --- close every job (time may be moved on now: the load is over) --------------------
             keys_by_addr = {str(a.address).lower(): a for ks in keys for a in ks}
-            close_log = CLOSERS[cfg.settlement](lnet, nodes, keys_by_addr)
+            close_log = CLOSERS[cfg.settlement](lnet, nodes, keys_by_addr, events)
             # gas counts the closing transactions too (finalize, refunds): they are part of the jobs' cost
             end_block = lnet.net.w3.eth.block_number
             gas = _gas(lnet, start_block, end_block)
@@ -616,22 +768,41 @@ def _progress_line(events: list[JobEvent], total: int, elapsed: float) -> dict[s
     }  # fmt: skip
 
 
-def _wait_computed(suite: Suite, events: list[JobEvent], meter: CpuMeter, deadline: float) -> float:
-    """Wall time at which every job handed to a node (all but the vanished ones) left OPEN on chain."""
+def _wait_computed(
+    suite: Suite, events: list[JobEvent], meter: CpuMeter, deadline: float, nodes: list[NodeProcess]
+) -> float:
+    """Wall time at which every job handed to a node (all but the vanished ones) left OPEN on chain,
+    and every pay-on-proof order a lazy client left was delivered (its node says finished)."""
     todo = {j for e in events if e.behaviour == LAZY for j in e.job_ids}
+    orders = {(o["node"].lower(), o["hash"]) for e in events if e.behaviour == LAZY for o in e.orders}
+    apis = {str(n.account.address).lower(): NodeApi(n.endpoint, timeout=10) for n in nodes}
     t_last = max((e.t_end for e in events), default=time.time())
-    while todo and time.monotonic() < deadline:
-        meter.sample()
-        for j in list(todo):
-            if suite.market.read_job(j).status != JobStatus.OPEN:
-                todo.discard(j)
-                t_last = max(t_last, time.time())
-        if todo:
-            time.sleep(0.5)
+    try:
+        while (todo or orders) and time.monotonic() < deadline:
+            meter.sample()
+            for j in list(todo):
+                if suite.market.read_job(j).status != JobStatus.OPEN:
+                    todo.discard(j)
+                    t_last = max(t_last, time.time())
+            for node, h in list(orders):
+                with contextlib.suppress(NodeUnavailable):
+                    if apis[node].order(h).state.finished:
+                        orders.discard((node, h))
+                        t_last = max(t_last, time.time())
+            if todo or orders:
+                time.sleep(0.5)
+    finally:
+        for api in apis.values():
+            api.close()
     return t_last
 
 
-def close_onchain(lnet: LocalNetwork, nodes: list[NodeProcess], keys: dict[str, LocalAccount]) -> list[str]:
+def close_onchain(
+    lnet: LocalNetwork,
+    nodes: list[NodeProcess],
+    keys: dict[str, LocalAccount],
+    events: list[JobEvent] | None = None,
+) -> list[str]:
     """Close what clients left behind on the per-job market: submitted FHE jobs nobody accepted are
     finalized by their node's own maintenance loop once the challenge window has passed (waited
     for, bounded; a job its node leaves is finalized here and logged "by the harness"), and open
@@ -665,18 +836,89 @@ def close_onchain(lnet: LocalNetwork, nodes: list[NodeProcess], keys: dict[str, 
     return log
 
 
-CLOSERS: dict[str, Callable[[LocalNetwork, list[NodeProcess], dict[str, LocalAccount]], list[str]]] = {
-    "onchain": close_onchain
-}
+def close_receipts(
+    lnet: LocalNetwork,
+    nodes: list[NodeProcess],
+    keys: dict[str, LocalAccount],
+    events: list[JobEvent] | None = None,
+    timeout: float = 180.0,
+) -> list[str]:
+    """Close a ``receipts`` run: the FHE jobs on JobMarket as :func:`close_onchain` does; then every
+    pay-on-proof order its node delivered must end paid, by the node itself: held receipts settled in a
+    batch, withheld ones claimed with the proof (``claim_with_proof``, after the order's deadline). The
+    chain clock is moved past the open orders' deadlines (never more than half a claim window past one
+    still unpaid, so no claim is pushed out of its window), and the nodes' loops are waited for,
+    bounded by ``timeout`` (an order still unpaid then is logged, and the books report it). Last, every
+    client takes its unspent deposits back (``request_withdraw``, the delay, ``withdraw``): what the
+    vanished orders did not spend stays the client's."""
+    log = close_onchain(lnet, nodes, keys)
+    rm = lnet.suite.receipts
+    assert rm is not None
+    net = lnet.net
+    apis = {str(n.account.address).lower(): NodeApi(n.endpoint, timeout=10) for n in nodes}
+    owed: list[dict[str, Any]] = []
+    try:
+        for e in events or []:
+            for o in e.orders:
+                try:
+                    if apis[o["node"].lower()].order(o["hash"]).delivery is not None:
+                        owed.append(o)
+                except NodeUnavailable:  # never accepted (vanished, refused): nothing owed
+                    continue
+    finally:
+        for api in apis.values():
+            api.close()
+
+    def unpaid() -> list[dict[str, Any]]:
+        return [o for o in owed if not rm.nonce_used(o["client"], o["node"], o["nonce"])]
+
+    window = rm.param("claim_window")
+    t0 = time.monotonic()
+    pending = unpaid()
+    while pending and time.monotonic() < t0 + timeout:
+        now = net.now()
+        later = [o["deadline"] for o in pending if o["deadline"] >= now]
+        due = [o["deadline"] for o in pending if o["deadline"] < now]
+        if later and (not due or min(later) + 1 < min(due) + window // 2):
+            net.advance_to(min(later) + 1)
+        time.sleep(0.5)
+        pending = unpaid()
+    log.append(
+        f"{len(owed) - len(pending)} of {len(owed)} delivered orders paid by their nodes "
+        f"(receipts settled, proofs claimed) {time.monotonic() - t0:.0f} s after the load"
+    )
+    log += [f"order {o['hash'][:14]}: NOT paid after {timeout:.0f} s" for o in pending]
+    requests: list[tuple[LocalAccount, str, int]] = []
+    for acct in keys.values():
+        for n in nodes:
+            node = str(n.account.address)
+            left = rm.deposit_of(acct.address, node)
+            if left:
+                rm.request_withdraw(node, left, sender=acct)
+                requests.append((acct, node, left))
+    if requests:
+        net.advance_to(net.now() + rm.param("withdraw_delay") + 1)
+        for acct, node, left in requests:
+            rm.withdraw(node, sender=acct)
+            log.append(
+                f"client {acct.address[:10]}: {left / ONE_VEIL:g} VEIL of unspent deposit with node "
+                f"{node[:10]} withdrawn after the delay"
+            )
+    return log
+
+
+Closer = Callable[[LocalNetwork, list[NodeProcess], dict[str, LocalAccount], list[JobEvent]], list[str]]
+CLOSERS: dict[str, Closer] = {"onchain": close_onchain, "receipts": close_receipts}
 
 
 @dataclass
 class _Books:
-    """VEIL holdings at the start: wallet balance + what the market owes (pending) per party."""
+    """VEIL holdings at the start: wallet balance + what the markets owe (pending, deposits) per party."""
 
     parties: dict[str, str]  # address -> "client" | "node" | "owner" | "treasury"
     start: dict[str, int]
     stakes: dict[str, int]
+    nodes: list[str]
 
     @classmethod
     def open(cls, lnet: LocalNetwork, clients: list[str], nodes: list[str]) -> _Books:
@@ -685,7 +927,8 @@ class _Books:
         parties[lnet.owner.address] = "owner"
         treasury = getattr(d, "treasury", None) or lnet.owner.address
         parties.setdefault(treasury, "treasury")
-        return cls(parties, {a: _holding(lnet.suite, a) for a in parties}, _stakes(lnet.suite, nodes))
+        start = {a: _holding(lnet.suite, a, nodes) for a in parties}
+        return cls(parties, start, _stakes(lnet.suite, nodes), nodes)
 
     def check(
         self,
@@ -714,12 +957,12 @@ class _Books:
         stakes = _stakes(lnet.suite, list(self.stakes))
         slashed = {a: self.stakes[a] - s for a, s in stakes.items() if s != self.stakes[a]}
         attacks_won = [a for e in events for a in e.attacks if a["result"] == "ACCEPTED"]
-        end = {a: _holding(lnet.suite, a) for a in self.parties}
+        end = {a: _holding(lnet.suite, a, self.nodes) for a in self.parties}
         delta = {a: end[a] - self.start[a] for a in self.parties}
         settled_value = sum(j.price for j in jobs.values() if j.status == JobStatus.SETTLED)
         client_paid = -sum(d for a, d in delta.items() if self.parties[a] == "client")
         earned = sum(d for a, d in delta.items() if self.parties[a] != "client")
-        return {
+        out: dict[str, Any] = {
             "jobs_on_chain": len(jobs),
             "by_status": _count(j.status_name for j in jobs.values()),
             "wrong_end_state": wrong,
@@ -732,10 +975,94 @@ class _Books:
             "conserved": client_paid == settled_value == earned and market.escrowed() == 0,
             "ok": not wrong and not slashed and not attacks_won and client_paid == settled_value == earned,
         }
+        rm = lnet.suite.receipts
+        if rm is None or not any(e.market == "receipt" for e in events):
+            return out
+        rc = self._check_receipts(lnet, rm, events)
+        wrong += rc.pop("wrong")
+        # paid in all: JobMarket jobs settled + receipts settled + proofs claimed (price + surcharge)
+        out["settled_value"] = settled_value + rc["receipt_value"] + rc["claim_value"]
+        out["receipts"] = rc
+        out["conserved"] = (
+            client_paid == out["settled_value"] == earned
+            and market.escrowed() == 0
+            and rc["deposits_left"] == 0
+            and rc["market_holds"] == rc["pending_in_market"]
+            and rc["open_demands"] == 0
+        )
+        out["ok"] = not wrong and not slashed and not attacks_won and out["conserved"]
+        return out
+
+    def _check_receipts(
+        self, lnet: LocalNetwork, rm: ReceiptMarket, events: list[JobEvent]
+    ) -> dict[str, Any]:
+        """Each pay-on-proof order's end against its client's behaviour: receipted -> settled by receipt,
+        left by a lazy client -> claimed by its node with the proof, vanished -> never paid, nonce unspent
+        (the node never saw it). What the market still holds must be exactly the parties' pending."""
+        evs = rm.events_between(0, lnet.net.w3.eth.block_number)
+        settled = {
+            "0x" + e.args["order_hash"].hex(): int(e.args["price"]) for e in evs if e.name == "ReceiptSettled"
+        }
+        claimed = {"0x" + e.args["order_hash"].hex() for e in evs if e.name == "ClaimedWithProof"}
+        demanded = {"0x" + e.args["order_hash"].hex() for e in evs if e.name == "DeliveryDemanded"}
+        resolved = {"0x" + e.args["order_hash"].hex() for e in evs if e.name == "DemandResolved"}
+        surcharge = rm.param("claim_surcharge")
+        wrong: list[str] = []
+        ends: list[str] = []
+        known: set[str] = set()
+        claim_value = 0
+        for e in events:
+            for o in e.orders:
+                h = o["hash"]
+                known.add(h)
+                if h in settled:
+                    got = "receipt"
+                elif h in claimed:
+                    got, claim_value = "claim", claim_value + int(o["max_price"]) + surcharge
+                elif rm.nonce_used(o["client"], o["node"], int(o["nonce"])):
+                    got = "closed unpaid"  # a challenge or an unanswered demand: the node was slashed
+                else:
+                    got = "unpaid"
+                ends.append(got)
+                want = {
+                    HONEST: {"receipt"},
+                    BOGUS_CHALLENGE: {"receipt"},
+                    LAZY: {"claim"},
+                    VANISH: {"unpaid"},
+                }
+                ok = want.get(e.behaviour, set())
+                if e.outcome == "failed":
+                    ok = {"receipt", "claim", "unpaid"}
+                if got not in ok:
+                    wrong.append(f"order {h[:14]} ({e.behaviour}, {e.outcome}): {got}")
+        for h in (set(settled) | claimed) - known:
+            wrong.append(f"order {h[:14]}: paid, but no planned job signed it")
+        deposits = sum(
+            rm.deposit_of(a, n) for a, r in self.parties.items() if r == "client" for n in self.nodes
+        )
+        pending = sum(rm.pending(a) for a in self.parties)
+        return {
+            "orders": len(ends),
+            "orders_by_end": _count(ends),
+            "settle_batches": sum(e.name == "BatchSettled" for e in evs),
+            "receipts_skipped": sum(e.name == "ReceiptSkipped" for e in evs),
+            "receipt_value": sum(settled.values()),
+            "claim_value": claim_value,
+            "open_demands": len(demanded - resolved),
+            "deposits_left": deposits,
+            "market_holds": lnet.suite.token.balance_of(rm.address),
+            "pending_in_market": pending,
+            "wrong": wrong,
+        }
 
 
-def _holding(suite: Suite, a: str) -> int:
-    return suite.token.balance_of(a) + suite.market.pending(a)
+def _holding(suite: Suite, a: str, nodes: list[str]) -> int:
+    """Wallet + JobMarket pending (+ ReceiptMarket pending and deposits with each node, if deployed)."""
+    held = suite.token.balance_of(a) + suite.market.pending(a)
+    rm = suite.receipts
+    if rm is not None:
+        held += rm.pending(a) + sum(rm.deposit_of(a, n) for n in nodes)
+    return held
 
 
 def _stakes(suite: Suite, nodes: list[str]) -> dict[str, int]:
@@ -752,17 +1079,22 @@ def _count(xs: Iterator[str] | list[str]) -> dict[str, int]:
 def _gas(lnet: LocalNetwork, start: int, end: int) -> dict[str, Any]:
     """Gas of every transaction mined during the load, from its receipt, by function, and per job
     (each market call carries its job id; ``open_job``'s is in its JobOpened log; a client's
-    approve goes with the job it opens next)."""
+    approve goes with the job it opens next). Pay-on-proof (ReceiptMarket) transactions carry no job:
+    they are summed by kind in ``receipts`` (:func:`_receipt_gas`)."""
     net: Network = lnet.net
     s = lnet.suite
+    rm = s.receipts
     targets = {
         s.market.address.lower(): s.market.contract,
         s.token.address.lower(): s.token.contract,
         s.nodes.address.lower(): s.nodes.contract,
     }
+    if rm is not None:
+        targets[rm.address.lower()] = rm.contract
     by_fn: dict[str, list[int]] = {}
     per_job: dict[int, int] = {}
     pending_approve: dict[str, int] = {}
+    rm_gas: dict[str, list[tuple[str, int]]] = {}  # ReceiptMarket function -> [(tx hash, gas)]
     total = 0
     for n in range(start, end + 1):
         blk: Any = net.w3.eth.get_block(n, full_transactions=True)
@@ -780,7 +1112,17 @@ def _gas(lnet: LocalNetwork, start: int, end: int) -> dict[str, Any]:
                 except ValueError:
                     name = "unknown"
             sender = str(tx["from"]).lower()
+            if rm is not None and to == rm.address.lower():
+                rm_gas.setdefault(name, []).append(("0x" + bytes(tx["hash"]).hex(), g))
+                name = f"receipts.{name}"
             by_fn.setdefault(name, []).append(g)
+            if (
+                rm is not None
+                and name == "approve"
+                and str(args.get("spender", "")).lower() == rm.address.lower()
+            ):
+                rm_gas.setdefault("approve", []).append(("", g))  # for a deposit
+                continue
             if name == "approve":
                 pending_approve[sender] = pending_approve.get(sender, 0) + g
                 continue
@@ -806,7 +1148,50 @@ def _gas(lnet: LocalNetwork, start: int, end: int) -> dict[str, Any]:
             out[f"per_settled_{mode.name.lower()}_job"] = {
                 "n": len(vals), "mean": int(np.mean(vals)), "p50": int(np.median(vals)),
             }  # fmt: skip
+    if rm is not None:
+        out["receipts"] = _receipt_gas(rm, rm_gas, start, end)
     return out
+
+
+def _receipt_gas(
+    rm: ReceiptMarket, txs: dict[str, list[tuple[str, int]]], start: int, end: int
+) -> dict[str, Any]:
+    """Pay-on-proof gas per job: each ``settle`` shared by the receipts it paid (its ReceiptSettled
+    logs); the client's side (approve + deposit, request_withdraw + withdraw at the end) and the node's
+    ``collect`` shared by every order paid (by receipt or by claim); a proof claim (lazy client) by the
+    one order it paid."""
+    evs = rm.events_between(start, end)
+    paid_in: dict[str, int] = {}
+    for e in evs:
+        if e.name == "ReceiptSettled":
+            paid_in[e.tx_hash] = paid_in.get(e.tx_hash, 0) + 1
+    settles = [(paid_in.get(h, 0), g) for h, g in txs.get("settle", [])]
+    receipts = sum(k for k, _ in settles)
+    settle_gas = sum(g for _, g in settles)
+    claims = [g for _, g in txs.get("claim_with_proof", [])]
+    paid = receipts + len(claims)
+
+    def total(*names: str) -> int:
+        return sum(g for n in names for _, g in txs.get(n, []))
+
+    client = total("approve", "deposit", "request_withdraw", "withdraw")
+    collect = total("collect")
+    overhead = (client + collect) / paid if paid else 0.0
+    per_receipt = settle_gas / receipts if receipts else None
+    return {
+        "settle_txs": len(settles),
+        "receipts_settled": receipts,
+        "receipts_per_batch": receipts / len(settles) if settles else None,
+        "settle_gas_per_receipt": int(per_receipt) if per_receipt is not None else None,
+        "claims": {"n": len(claims), "mean": int(np.mean(claims)) if claims else None},
+        "deposit_txs": len(txs.get("deposit", [])),
+        "client_gas_per_paid_order": int(client / paid) if paid else None,  # approve+deposit+withdrawal
+        "collect_gas_per_paid_order": int(collect / paid) if paid else None,
+        # what one receipted ZK job costs on chain, all in: its share of a settle, of the deposits and
+        # withdrawals, and of the node's collects
+        "per_receipted_zk_job": int(per_receipt + overhead) if per_receipt is not None else None,
+        "per_claimed_zk_job": int(np.mean(claims) + overhead) if claims else None,
+    }
 
 
 def _summary(
@@ -833,7 +1218,9 @@ def _summary(
         return float(np.percentile(v, q)) if v else None
 
     failures = _count(f"{e.error_kind}: {e.error[:80]}" for e in events if e.outcome == "failed")
-    settled_jobs = checks["by_status"].get("settled", 0)
+    settled_jobs = checks["by_status"].get("settled", 0)  # JobMarket jobs
+    ends = checks.get("receipts", {}).get("orders_by_end", {})
+    settled_jobs += ends.get("receipt", 0) + ends.get("claim", 0)  # pay-on-proof orders paid
     paid_gas = gas["total"]
     return {
         "config": asdict(cfg),
@@ -844,7 +1231,15 @@ def _summary(
         "planned": cfg.jobs,
         "computed_jobs": len(computed),
         "computed_by_mode": _count(e.mode for e in computed),
+        # receipts settlement: ZK jobs on ReceiptMarket, FHE jobs on JobMarket (FHE receipts: not built)
+        "computed_by_market": _count(
+            f"{e.mode} on {'ReceiptMarket' if e.market == 'receipt' else 'JobMarket'}" for e in computed
+        ),
         "behaviours": _count(e.behaviour for e in events),
+        "behaviours_by_market": {
+            m: _count(e.behaviour for e in events if e.market == m)
+            for m in sorted({e.market for e in events})
+        },
         "outcomes": _count(e.outcome for e in events),
         "jobs_per_min": 60 * len(computed) / window if window > 0 else 0.0,
         "latency_s": {
