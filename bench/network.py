@@ -300,7 +300,7 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
         f"| latency p50 / p99, honest jobs | {_f(lat['p50'])} s / {_f(lat['p99'])} s (ZK {_f(lat['zk_p50'])} / {_f(lat['zk_p99'])}, FHE {_f(lat['fhe_p50'])} / {_f(lat['fhe_p99'])}){' · receipts: a ZK job ends when its proof is verified locally and the receipt sent' if cfg['settlement'] == 'receipts' else ''} |",
         f"| gas per settled ZK job (mean) | {gas.get('per_settled_zk_job', {}).get('mean', '-'):,} |"
         if "per_settled_zk_job" in gas
-        else "| gas per settled ZK job | - |",
+        else "| gas per settled ZK job on JobMarket | - |",
         f"| gas per settled FHE job (mean) | {gas.get('per_settled_fhe_job', {}).get('mean', '-'):,} |"
         if "per_settled_fhe_job" in gas
         else "| gas per settled FHE job | - |",
@@ -360,8 +360,9 @@ def _receipt_rows(main: dict[str, Any]) -> list[str]:
         "(FHE stays on JobMarket: FHE on ReceiptMarket is not built) |",
         f"| **gas per receipted ZK job, all in** | **{_n(g['per_receipted_zk_job'])}** = settle "
         f"{_n(g['settle_gas_per_receipt'])} (one settle per {_f(g['receipts_per_batch'], '{:.1f}')} receipts, "
-        f"{g['settle_txs']} txs) + client approve/deposit/withdrawal {_n(g['client_gas_per_paid_order'])} "
-        f"+ node collect {_n(g['collect_gas_per_paid_order'])} |",
+        f"{g['settle_txs']} txs) + client approve + deposit {_n(g['deposit_gas_per_paid_order'])} "
+        f"+ deposits withdrawn at the end {_n(g['withdrawal_gas_per_paid_order'])} "
+        f"+ node collect {_n(g['collect_gas_per_paid_order'])}; per order paid, {g['deposit_txs']} deposits |",
         f"| gas per ZK job a lazy client left (node claims with the proof) | {_n(g['per_claimed_zk_job'])} "
         f"(claim_with_proof {_n(claims['mean'])} × {claims['n']}) |",
         f"| pay-on-proof orders by end | {', '.join(f'{k} {v}' for k, v in rc.get('orders_by_end', {}).items())} "

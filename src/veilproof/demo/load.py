@@ -1174,9 +1174,9 @@ def _receipt_gas(
     def total(*names: str) -> int:
         return sum(g for n in names for _, g in txs.get(n, []))
 
-    client = total("approve", "deposit", "request_withdraw", "withdraw")
+    deposit, withdrawal = total("approve", "deposit"), total("request_withdraw", "withdraw")
     collect = total("collect")
-    overhead = (client + collect) / paid if paid else 0.0
+    overhead = (deposit + withdrawal + collect) / paid if paid else 0.0
     per_receipt = settle_gas / receipts if receipts else None
     return {
         "settle_txs": len(settles),
@@ -1185,7 +1185,9 @@ def _receipt_gas(
         "settle_gas_per_receipt": int(per_receipt) if per_receipt is not None else None,
         "claims": {"n": len(claims), "mean": int(np.mean(claims)) if claims else None},
         "deposit_txs": len(txs.get("deposit", [])),
-        "client_gas_per_paid_order": int(client / paid) if paid else None,  # approve+deposit+withdrawal
+        "deposit_gas_per_paid_order": int(deposit / paid) if paid else None,  # approve + deposit
+        # the clients taking their unspent deposits back at the end (request_withdraw + withdraw)
+        "withdrawal_gas_per_paid_order": int(withdrawal / paid) if paid else None,
         "collect_gas_per_paid_order": int(collect / paid) if paid else None,
         # what one receipted ZK job costs on chain, all in: its share of a settle, of the deposits and
         # withdrawals, and of the node's collects
