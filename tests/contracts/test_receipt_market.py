@@ -200,6 +200,21 @@ def test_client_cannot_withdraw_before_the_node_settles(r: R) -> None:
         rm.withdraw(w.node.address, sender=w.client)
 
 
+def test_reads_take_addresses_in_any_case(r: R) -> None:
+    """A node keeps its clients' addresses lowercased (node/store.py) and asks the market, every
+    maintenance pass, whether one of them requested a withdrawal (then it settles at once). Found by the
+    network benchmark: that read raised web3's InvalidAddress on a lowercase address, so every pass with
+    receipts held failed before settling or claiming anything."""
+    w, rm = r.w, r.rm
+    rm.request_withdraw(w.node.address, 5 * ONE, sender=w.client)
+    client, node = w.client.address.lower(), w.node.address.lower()
+    assert rm.withdrawal(client, node) == rm.withdrawal(w.client.address, w.node.address)
+    assert rm.withdrawal(client, node)[0] == 5 * ONE
+    assert rm.deposit_of(client, node) == 20 * ONE
+    assert rm.pending(node) == 0
+    assert not rm.nonce_used(client, node, 1)
+
+
 def test_overdrawn_deposit_pays_in_nonce_order_and_skips_the_rest(r: R) -> None:
     """The client signs more orders than its deposit covers: the batch pays in (client, nonce) order
     until the deposit runs out; the rest stay unpaid and unspent, payable after a top-up."""

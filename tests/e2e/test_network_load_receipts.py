@@ -94,3 +94,7 @@ def test_twenty_pay_on_proof_jobs_two_nodes_cheating_and_vanishing_clients(tmp_p
     g = r["gas"]["receipts"]
     assert g["receipts_settled"] == ends["receipt"] and g["claims"]["n"] == ends["claim"], g
     assert g["settle_gas_per_receipt"] < g["claims"]["mean"], g
+    # the nodes' pay-on-proof maintenance never failed (it raised on every pass with receipts held,
+    # before ReceiptMarket's reads took lowercase addresses)
+    for log in (tmp_path / "run" / "net" / "nodes").glob("*/node.log"):
+        assert "chain watch (orders)" not in log.read_text(errors="replace"), log

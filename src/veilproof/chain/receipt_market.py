@@ -214,14 +214,16 @@ class ReceiptMarket(ContractFacade):
             raise InputError(f"order.{role}", f"the signer's address {acct.address}", expected)
 
     # --- reads -------------------------------------------------------------------------------------
+    # Addresses in any case: a node keeps its clients' lowercased (node/store.py), and web3 refuses a
+    # non-checksummed one; the maintenance loop's withdrawal check raised on every pass before this.
     def deposit_of(self, client: str, node: str) -> int:
-        return int(self._call("deposits", client, node))
+        return int(self._call("deposits", to_checksum_address(client), to_checksum_address(node)))
 
     def pending(self, account: str) -> int:
-        return int(self._call("pending", account))
+        return int(self._call("pending", to_checksum_address(account)))
 
     def nonce_used(self, client: str, node: str, nonce: int) -> bool:
-        return bool(self._call("nonce_used", client, node, nonce))
+        return bool(self._call("nonce_used", to_checksum_address(client), to_checksum_address(node), nonce))
 
     def demand_of(self, order: Order) -> Demand:
         bond, due = self._call("demands", self.order_hash(order))
@@ -229,7 +231,7 @@ class ReceiptMarket(ContractFacade):
 
     def withdrawal(self, client: str, node: str) -> tuple[int, int]:
         """(amount, unlock_at) of the client's pending withdrawal request; (0, 0) if none."""
-        amount, unlock = self._call("withdrawals", client, node)
+        amount, unlock = self._call("withdrawals", to_checksum_address(client), to_checksum_address(node))
         return int(amount), int(unlock)
 
     def param(self, name: str) -> int:
