@@ -97,4 +97,4 @@ def test_twenty_pay_on_proof_jobs_two_nodes_cheating_and_vanishing_clients(tmp_p
     # the nodes' pay-on-proof maintenance never failed (it raised on every pass with receipts held,
     # before ReceiptMarket's reads took lowercase addresses)
     for log in (tmp_path / "run" / "net" / "nodes").glob("*/node.log"):
-        assert "chain watch (orders)" not in log.read_text(errors="replace"), log
+        assert "ERROR chain watch (orders)" not in log.read_text(errors="replace"), log
