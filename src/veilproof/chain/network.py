@@ -75,7 +75,8 @@ class Network:
       then counted here under the sender's lock. Another process sending from the same key takes
       nonces behind this one's back: the chain refuses the next send ("nonce too low" /
       "replacement transaction underpriced"), and the nonce is read again and the send retried once.
-      Any other failed send forgets the count too (the next transaction reads it);
+      Any other failed send, or a transaction that never gets a receipt, forgets the count too (the
+      next transaction reads it);
     * the fee parameters: the base fee of a latest block read at most :data:`BASE_FEE_TTL_S` ago (also
       refreshed by every :meth:`now`, which reads that block anyway) and the suggested tip for
       :data:`TIP_TTL_S` (see there why that is safe).
@@ -239,6 +240,8 @@ class Network:
             try:
                 raw = self._wait_receipt(tx_hash, timeout=300)
             except Exception as e:
+                # never mined (dropped, or the chain was reset under it): the count may be ahead of the chain
+                self._nonces.pop(sender.address, None)
                 raise ChainError(f"{name}: no receipt for {tx_hash.hex()}: {e}") from e
         rcpt = Receipt(
             tx_hash="0x" + bytes(raw["transactionHash"]).hex().removeprefix("0x"),
