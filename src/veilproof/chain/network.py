@@ -48,6 +48,12 @@ BASE_FEE_TTL_S = 2.0
 #: How long the chain's suggested priority fee (``eth_maxPriorityFeePerGas``) is reused: a tip a little
 #: stale makes a transaction no less valid (it is a bid on top of the base fee, which is fresh).
 TIP_TTL_S = 30.0
+#: How long after a sender's last transaction its counted nonce is trusted without asking the chain.
+#: A busy sender (a node under load: a transaction every second or so) never asks; one idle for
+#: longer reads ``pending`` again, so a chain that lost state meanwhile (a dev chain killed and
+#: restarted, a reorg) cannot leave the count ahead of it: a nonce beyond the chain's count is not
+#: refused, the transaction just waits in the pool forever.
+NONCE_TRUST_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ class Network:
 
     * the chain id: read once (a chain does not change its id);
     * each sender's next nonce: read from the chain (``pending``) at the sender's first transaction,
-      then counted here under the sender's lock. Another process sending from the same key takes
+      then counted here under the sender's lock while the sender keeps sending (a count older than
+      :data:`NONCE_TRUST_S` is read again: a reset chain). Another process sending from the same key takes
       nonces behind this one's back: the chain refuses the next send ("nonce too low" /
       "replacement transaction underpriced"), and the nonce is read again and the send retried once.
       Any other failed send, or a transaction that never gets a receipt, forgets the count too (the
@@ -91,7 +98,8 @@ class Network:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._chain_id: int | None = None
-        self._nonces: dict[str, int] = {}  # sender -> next nonce (see the class docstring)
+        # sender -> (next nonce, monotonic time of its last transaction): see the class docstring
+        self._nonces: dict[str, tuple[int, float]] = {}
         self._base_fee: tuple[float, int | None] | None = None  # (monotonic time read, base fee)
         self._tip: tuple[float, int] | None = None
 
@@ -262,8 +270,10 @@ class Network:
         is read again from the chain and the send retried once; any other failure forgets the count."""
         addr = sender.address
         for attempt in (0, 1):
-            nonce = self._nonces.get(addr)
-            if nonce is None:
+            counted = self._nonces.get(addr)
+            if counted is not None and time.monotonic() - counted[1] < NONCE_TRUST_S:
+                nonce = counted[0]
+            else:
                 with mapped_reverts(name):
                     nonce = int(self.w3.eth.get_transaction_count(addr, "pending"))
             params["nonce"] = nonce
@@ -278,7 +288,7 @@ class Network:
                 if attempt == 0 and _nonce_taken(e):
                     continue
                 raise
-            self._nonces[addr] = nonce + 1
+            self._nonces[addr] = (nonce + 1, time.monotonic())
             return tx, tx_hash
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
