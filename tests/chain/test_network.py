@@ -175,3 +175,44 @@ def test_embedded_faucet_outlasts_a_long_test_session() -> None:
     for addr in (a, b):
         net.fund(addr, 10**24)  # 1M ETH, the whole of the old faucet
     assert net.w3.eth.get_balance(a) == net.w3.eth.get_balance(b) == 10**24
+
+
+def test_a_nonce_taken_by_another_process_with_the_same_key_is_read_again(
+    chain_url: str, probe_src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Network counts its senders' nonces (no ``eth_getTransactionCount`` per transaction). Another
+    process sending from the same key (the operator's CLI next to a running node) takes the nonce it
+    counted: its next send is refused by the chain, the nonce read again and the transaction sent once.
+    Without the re-read the third transaction fails ("nonce too low")."""
+    from veilproof.chain import network
+    from veilproof.chain.network import Network
+
+    # the count is trusted however long this takes on a busy machine (else an idle sender re-reads it)
+    monkeypatch.setattr(network, "NONCE_TRUST_S", 3600.0)
+    net = connect(chain_url)
+    (alice,) = net.new_accounts(1)
+    cc = compile_contract(probe_src)
+    c = net.deploy_bytecode(cc.abi, cc.bytecode, sender=alice)
+    net.transact(c.functions.setx(1), sender=alice)
+    # "another process": its own Network (own nonce count) on the same chain
+    other = Network(net.backend) if chain_url == "embedded" else connect(chain_url)
+    other.transact(c.functions.setx(2), sender=alice)
+    other.transact(c.functions.setx(4), sender=alice)
+    net.transact(c.functions.setx(3), sender=alice)
+    assert net.call(c.functions.x()) == 3
+    assert net.w3.eth.get_transaction_count(alice.address) == 5  # deploy + 4 sets, none lost or doubled
+    net.transact(c.functions.setx(5), sender=alice)  # and the count goes on from the re-read value
+    assert net.call(c.functions.x()) == 5
+
+
+def test_transactions_use_a_fresh_base_fee(chain_url: str, probe_src: Path) -> None:
+    """The fee cache never prices a transaction under the chain's base fee: maxFeePerGas is twice a base
+    fee read at most BASE_FEE_TTL_S ago plus the tip (web3's own rule)."""
+    net = connect(chain_url)
+    (alice,) = net.new_accounts(1)
+    cc = compile_contract(probe_src)
+    c = net.deploy_bytecode(cc.abi, cc.bytecode, sender=alice)
+    rcpt = net.transact(c.functions.setx(1), sender=alice)
+    tx = net.w3.eth.get_transaction(rcpt.raw["transactionHash"])
+    base = int(net.w3.eth.get_block(rcpt.block_number)["baseFeePerGas"])
+    assert int(tx["maxFeePerGas"]) >= base + int(tx["maxPriorityFeePerGas"])

@@ -108,7 +108,7 @@ def test_node_refuses_a_package_that_differs_from_the_commitment(
 
 
 def test_node_loads_the_committed_package(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]
-    net, suite, _, mid = published
+    net, suite, owner, mid = published
     svc = _service(
         tmp_path, net, suite, ServedModel(mid, zk_package=mlp.package.manifest_digest), mlp.package.store.root
     )
@@ -119,11 +119,30 @@ def test_node_loads_the_committed_package(tmp_path: Path, published, mlp) -> Non
     assert (served.offer, served.job_price, served.median_job_s, served.recent_jobs) == (None, 1, None, 0)
     net.fund(svc.address)
     suite.nodes.register("http://127.0.0.1:9", svc.pubkey, [mid], sender=svc.account)
-    suite.nodes.set_offer(mid, 5, sender=svc.account)
+    # The operator sets an offer from another process with the node's key (``veilproof node offer``):
+    # its own Network (nonce count) on the same chain.
+    from veilproof.chain.network import Network
+
+    cli = Suite.attach(Network(net.backend), suite.deployment)
+    cli.nodes.set_offer(mid, 5, sender=svc.account)
+    # /info answers from the node's cache, kept current from registry events by the chain watch
+    # (follow_registry, every CHAIN_WATCH_INTERVAL_S): after one pass the new offer shows.
+    svc.follow_registry(0)
     info = svc.info()
     royalty = 1 * suite.models.read_model(mid).royalty_bps // 10_000
     assert (info.models[0].offer, info.models[0].job_price) == (5, royalty + 5)
     assert info.free_slots == info.workers + info.queue_limit - info.inflight > 0
+    # the node's own transactions still go through after the other process used its nonces
+    suite.nodes.set_offer(mid, 6, sender=svc.account)
+    # A price change by the model's owner: the cached model is read again (its royalty part of the
+    # node's job price is a share of the list price).
+    price = 40_000
+    suite.models.set_price(mid, price, sender=owner)
+    svc.follow_registry(0)
+    royalty = price * suite.models.read_model(mid).royalty_bps // 10_000
+    assert svc.models[mid].onchain.price == price
+    assert (svc.info().models[0].price, svc.info().models[0].job_price) == (price, royalty + 6)
+    suite.models.set_price(mid, 1, sender=owner)  # the module's other tests expect the list price 1
 
 
 def test_node_refuses_a_retired_model(tmp_path: Path, published, mlp) -> None:  # type: ignore[no-untyped-def]

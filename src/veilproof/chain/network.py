@@ -30,6 +30,30 @@ from veilproof.errors import ChainError, ContractReverted, InputError, Insuffici
 DEV_FUNDING_WEI = 10**21  # 1000 ETH for gas on dev chains
 _UNFUNDED = ("insufficient funds", "cannot afford txn", "not have enough balance")
 _GAS_MARGIN = 1.25
+#: What a chain says when a transaction's nonce was taken (by another process sending from the same
+#: key, or a transaction of ours it already has): anvil/geth "nonce too low", "already known",
+#: "replacement transaction underpriced"; py-evm "Invalid transaction nonce".
+_NONCE_TAKEN = ("nonce", "already known", "replacement transaction")
+#: web3 middleware veilproof does not need, removed from every connection: each costs CPU on every
+#: request, and "validation" also sent an ``eth_chainId`` before every call, estimate and send (half of
+#: a node's JSON-RPC requests; measured in bench/network.py). Validation only compares a ``chainId``
+#: field with the chain's, and veilproof's own transactions are signed locally with the id
+#: :attr:`Network.chain_id` read once (the chain rejects a signature for another id anyway); names
+#: are never ENS names here (every address is checksummed by the facades).
+_UNNEEDED_MIDDLEWARE = ("validation", "ens_name_to_address")
+#: How long a base fee read from the latest block is used for new transactions' ``maxFeePerGas``
+#: (2 x base fee + tip, web3's own rule). The 2x headroom covers the base fee's largest rise over five
+#: full blocks (12.5 % each), far more than it can move in this time on any chain.
+BASE_FEE_TTL_S = 2.0
+#: How long the chain's suggested priority fee (``eth_maxPriorityFeePerGas``) is reused: a tip a little
+#: stale makes a transaction no less valid (it is a bid on top of the base fee, which is fresh).
+TIP_TTL_S = 30.0
+#: How long after a sender's last transaction its counted nonce is trusted without asking the chain.
+#: A busy sender (a node under load: a transaction every second or so) never asks; one idle for
+#: longer reads ``pending`` again, so a chain that lost state meanwhile (a dev chain killed and
+#: restarted, a reorg) cannot leave the count ahead of it: a nonce beyond the chain's count is not
+#: refused, the transaction just waits in the pool forever.
+NONCE_TRUST_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,14 +72,36 @@ class Network:
 
     ``transact`` serialises nonces per sender with a lock, so threads in one process (a node's
     worker pool) can send concurrently from one account without nonce races.
+
+    What it caches, and how each cache learns it is stale (a transaction costs 3 requests instead of 6:
+    estimate, send, receipt):
+
+    * the chain id: read once (a chain does not change its id);
+    * each sender's next nonce: read from the chain (``pending``) at the sender's first transaction,
+      then counted here under the sender's lock while the sender keeps sending (a count older than
+      :data:`NONCE_TRUST_S` is read again: a reset chain). Another process sending from the same key takes
+      nonces behind this one's back: the chain refuses the next send ("nonce too low" /
+      "replacement transaction underpriced"), and the nonce is read again and the send retried once.
+      Any other failed send, or a transaction that never gets a receipt, forgets the count too (the
+      next transaction reads it);
+    * the fee parameters: the base fee of a latest block read at most :data:`BASE_FEE_TTL_S` ago (also
+      refreshed by every :meth:`now`, which reads that block anyway) and the suggested tip for
+      :data:`TIP_TTL_S` (see there why that is safe).
     """
 
     def __init__(self, backend: ChainBackend) -> None:
         self.backend = backend
         self.w3: Web3 = backend.w3
+        for name in _UNNEEDED_MIDDLEWARE:
+            if name in self.w3.middleware_onion:
+                self.w3.middleware_onion.remove(name)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._chain_id: int | None = None
+        # sender -> (next nonce, monotonic time of its last transaction): see the class docstring
+        self._nonces: dict[str, tuple[int, float]] = {}
+        self._base_fee: tuple[float, int | None] | None = None  # (monotonic time read, base fee)
+        self._tip: tuple[float, int] | None = None
 
     # --- info ------------------------------------------------------------------------------------
     @property
@@ -71,7 +117,28 @@ class Network:
 
     def now(self) -> int:
         """Timestamp of the latest block: the clock contracts see."""
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        return self.latest()[1]
+
+    def latest(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block. (Its base fee is kept for :meth:`_fees`.)"""
+        block = self.w3.eth.get_block("latest")
+        self._base_fee = (time.monotonic(), _int_or_none(block.get("baseFeePerGas")))
+        return int(block["number"]), int(block["timestamp"])
+
+    def _fees(self) -> dict[str, int]:
+        """``maxFeePerGas`` / ``maxPriorityFeePerGas`` for a new transaction, as web3 would fill them
+        (2 x latest base fee + suggested tip) from readings at most :data:`BASE_FEE_TTL_S` /
+        :data:`TIP_TTL_S` old; empty on a chain without a base fee (web3 then fills ``gasPrice``)."""
+        t = time.monotonic()
+        if self._base_fee is None or t - self._base_fee[0] > BASE_FEE_TTL_S:
+            self._base_fee = (t, _int_or_none(self.w3.eth.get_block("latest").get("baseFeePerGas")))
+        base = self._base_fee[1]
+        if base is None:
+            return {}
+        if self._tip is None or t - self._tip[0] > TIP_TTL_S:
+            self._tip = (t, int(self.w3.eth.max_priority_fee))
+        tip = self._tip[1]
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip}
 
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
@@ -175,15 +242,14 @@ class Network:
                     params["gas"] = int(fn.estimate_gas(params) * _GAS_MARGIN) + 10_000
                 else:
                     params["gas"] = gas
-                params["nonce"] = self.w3.eth.get_transaction_count(sender.address, "pending")
                 params["chainId"] = self.chain_id
-                tx = fn.build_transaction(params)
-            signed = sender.sign_transaction(tx)
-            with self._unfunded(sender.address, name, value, tx), mapped_reverts(name):
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                params.update(self._fees())
+            tx, tx_hash = self._send_signed(fn, params, sender, name, value)
             try:
                 raw = self._wait_receipt(tx_hash, timeout=300)
             except Exception as e:
+                # never mined (dropped, or the chain was reset under it): the count may be ahead of the chain
+                self._nonces.pop(sender.address, None)
                 raise ChainError(f"{name}: no receipt for {tx_hash.hex()}: {e}") from e
         rcpt = Receipt(
             tx_hash="0x" + bytes(raw["transactionHash"]).hex().removeprefix("0x"),
@@ -195,6 +261,36 @@ class Network:
         if raw["status"] != 1:
             self._raise_for_failed(tx, raw, name, rcpt.tx_hash)
         return rcpt
+
+    def _send_signed(
+        self, fn: Any, params: dict[str, Any], sender: LocalAccount, name: str, value: int
+    ) -> tuple[dict[str, Any], Any]:
+        """Build with this process's next nonce for ``sender``, sign, send; returns (tx, hash). Called
+        under the sender's lock. A nonce the chain says is taken (another process sent from this key)
+        is read again from the chain and the send retried once; any other failure forgets the count."""
+        addr = sender.address
+        for attempt in (0, 1):
+            counted = self._nonces.get(addr)
+            if counted is not None and time.monotonic() - counted[1] < NONCE_TRUST_S:
+                nonce = counted[0]
+            else:
+                with mapped_reverts(name):
+                    nonce = int(self.w3.eth.get_transaction_count(addr, "pending"))
+            params["nonce"] = nonce
+            with self._unfunded(addr, name, value), mapped_reverts(name):
+                tx = fn.build_transaction(params)
+            signed = sender.sign_transaction(tx)
+            try:
+                with self._unfunded(addr, name, value, tx), mapped_reverts(name):
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception as e:
+                self._nonces.pop(addr, None)
+                if attempt == 0 and _nonce_taken(e):
+                    continue
+                raise
+            self._nonces[addr] = (nonce + 1, time.monotonic())
+            return tx, tx_hash
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _wait_receipt(self, tx_hash: Any, timeout: float) -> TxReceipt:
         """The receipt, polled after 5 ms, then at doubling intervals up to 0.5 s.
@@ -249,6 +345,22 @@ class Network:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _int_or_none(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _nonce_taken(e: BaseException) -> bool:
+    """Whether a refused send says its nonce was used already (see :data:`_NONCE_TAKEN`); the
+    backend's own error may be wrapped (``mapped_reverts`` maps py-evm's ValidationError)."""
+    seen: BaseException | None = e
+    while seen is not None:
+        msg = str(seen).lower()
+        if any(k in msg for k in _NONCE_TAKEN):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def connect(url: str | None = None, *, allow_large_contracts: bool = False) -> Network:

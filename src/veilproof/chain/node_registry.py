@@ -74,6 +74,12 @@ class NodeRegistry(ContractFacade):
     def models_of(self, address: str) -> list[int]:
         return [int(m) for m in self._call("models_of", to_checksum_address(address))]
 
+    def job_terms(self, address: str, model_id: int) -> tuple[bool, bool, int | None]:
+        """(active, serves ``model_id``, its offer or None) in one call: what :meth:`is_active`,
+        :meth:`serves` and :meth:`offer` read in three (and what the market checks at ``open_job``)."""
+        active, serves, has, price = self._call("job_terms", to_checksum_address(address), model_id)
+        return bool(active), bool(serves), int(price) if has else None
+
     def offer(self, address: str, model_id: int) -> int | None:
         """The node's own compute price for ``model_id`` (on top of the owner's royalty); None: no offer,
         its jobs cost the model's list price."""

@@ -6,7 +6,8 @@ later into the same :class:`Deployment` (its ``extra``), so they are looked up w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from veilproof.chain.data_registry import DataRegistry
 from veilproof.chain.deploy import Deployment
@@ -22,6 +23,8 @@ from veilproof.chain.token import Token
 from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 from veilproof.errors import ConfigError
 
+F = TypeVar("F")
+
 
 @dataclass
 class Suite:
@@ -31,6 +34,16 @@ class Suite:
     models: ModelRegistry
     nodes: NodeRegistry
     market: JobMarket
+    # (facade class, address) -> facade: binding a contract (ABI lookup, web3's contract class) cost a
+    # node's maintenance loop ~4 % of its CPU when each access built a new one. Keyed by address, so
+    # a contract deployed into ``deployment.extra`` later (or moved) is bound afresh.
+    _bound: dict[tuple[type, str], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def _facade(self, cls: type[F], addr: str) -> F:
+        key = (cls, addr)
+        if key not in self._bound:
+            self._bound[key] = cls(self.net, addr)  # type: ignore[call-arg]
+        return self._bound[key]
 
     @classmethod
     def attach(cls, net: Network, d: Deployment) -> Suite:
@@ -49,25 +62,25 @@ class Suite:
         addr = self.deployment.extra.get("rewards")
         if not addr:
             raise ConfigError("no Rewards contract in the deployment: deploy the incentives first")
-        return Rewards(self.net, addr)
+        return self._facade(Rewards, addr)
 
     @property
     def quorum(self) -> FheQuorum | None:
         """The FHE dispute quorum, or None when none is deployed (FHE results cannot be disputed)."""
         addr = self.deployment.extra.get("fhe_quorum")
-        return FheQuorum(self.net, addr) if addr else None
+        return self._facade(FheQuorum, addr) if addr else None
 
     @property
     def zk_adapter(self) -> ZkVerifierAdapter | None:
         """The ZK verifier adapter, or None when no ZK verifier is deployed."""
         addr = self.deployment.extra.get("zk_adapter")
-        return ZkVerifierAdapter(self.net, addr) if addr else None
+        return self._facade(ZkVerifierAdapter, addr) if addr else None
 
     @property
     def receipts(self) -> ReceiptMarket | None:
         """The pay-on-proof ReceiptMarket, or None when it is not deployed."""
         addr = self.deployment.extra.get("receipt_market")
-        return ReceiptMarket(self.net, addr) if addr else None
+        return self._facade(ReceiptMarket, addr) if addr else None
 
     @property
     def data(self) -> DataRegistry:
@@ -75,10 +88,10 @@ class Suite:
         addr = self.deployment.extra.get("data_registry")
         if not addr:
             raise ConfigError("no DataRegistry in the deployment: run deploy_data_market first")
-        return DataRegistry(self.net, addr)
+        return self._facade(DataRegistry, addr)
 
     @property
     def pipelines(self) -> PipelineMarket | None:
         """The PipelineMarket (chained ZK stages), or None when it is not deployed."""
         addr = self.deployment.extra.get("pipeline_market")
-        return PipelineMarket(self.net, addr) if addr else None
+        return self._facade(PipelineMarket, addr) if addr else None

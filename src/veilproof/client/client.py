@@ -159,18 +159,24 @@ class Client:
     def models(self) -> list[OnchainModel]:
         return self.suite.models.read_models()
 
-    def nodes(self, model_id: int) -> list[NodeOffer]:
-        """Active nodes serving ``model_id``, best first by the client's selection policy."""
+    def nodes(self, model_id: int, model: OnchainModel | None = None) -> list[NodeOffer]:
+        """Active nodes serving ``model_id``, best first by the client's selection policy. ``model``:
+        the model's record if the caller just read it (one read less per job)."""
         nodes = self.suite.nodes
-        m = self.suite.models.read_model(model_id)
+        m = (
+            model
+            if model is not None and model.model_id == model_id
+            else self.suite.models.read_model(model_id)
+        )
         offers = []
         for n in nodes.list_nodes():
-            if not n.registered or not nodes.is_active(n.address):
+            if not n.registered:
                 continue
-            if not nodes.serves(n.address, model_id):
+            # one call for is_active + serves + offer (the node's own price, #14; None: list price)
+            active, serves, own = nodes.job_terms(n.address, model_id)
+            if not active or not serves:
                 continue
             rep = self.reputation(n.address) if self.reputation else 0.0
-            own = nodes.offer(n.address, model_id)  # the node's own price (#14), None: list price
             price = job_price(m.price, m.royalty_bps, own)
             offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, price, rep, offer=own))
         return self.selection(offers)
@@ -208,7 +214,7 @@ class Client:
             raise InputError("model_id", "a model with an FHE commitment for private=True", model_id)
         if not private and not m.has_zk:
             raise InputError("model_id", "a model with a ZK commitment for verified inference", model_id)
-        offers = self.nodes(model_id)
+        offers = self.nodes(model_id, m)
         if node:
             offers = [o for o in offers if o.address.lower() == node.lower()]
         if not offers:

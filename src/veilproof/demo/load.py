@@ -490,7 +490,10 @@ class _Proc:
 
 class CpuMeter:
     """CPU seconds per process tree (psutil): sampled while it runs, so children that exit (prover
-    workers) still count up to their last sample."""
+    workers) still count up to their last sample. A process already running at a tree's first sample
+    counts from that sample (a node's prover and FHE processes, warmed while the node started, spent
+    seconds importing and loading packages before the load: that is start-up, not per job); one
+    started later counts from zero."""
 
     def __init__(self) -> None:
         import psutil
@@ -512,13 +515,14 @@ class CpuMeter:
                 procs = [root, *(root.children(recursive=True) if children else [])]
             except self.psutil.Error:
                 continue
+            first_sample = pid not in self.first
             for p in procs:
                 try:
                     t = p.cpu_times()
                 except self.psutil.Error:
                     continue
                 s = t.user + t.system
-                self.first.setdefault(p.pid, s if p.pid == pid else 0.0)
+                self.first.setdefault(p.pid, s if first_sample else 0.0)
                 self.last[p.pid] = s
                 self.owner.setdefault(p.pid, name)
 
@@ -527,6 +531,15 @@ class CpuMeter:
         for pid, name in self.owner.items():
             out[name] += self.last[pid] - self.first[pid]
         return out
+
+    def roots_only(self, role: str) -> float:
+        """CPU seconds of the root processes of ``role`` alone (a node's own process, without its
+        prover and FHE processes): what the node adds around the engine."""
+        return sum(
+            self.last[pid] - self.first[pid]
+            for name, (r, pid, _) in self.roots.items()
+            if r == role and pid in self.last
+        )
 
     def by_role(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -706,6 +719,7 @@ def run_load(
             t_end = _wait_computed(lnet.suite, events, meter, deadline, nodes)
             cpu = meter.seconds()
             cpu_roles = meter.by_role()
+            cpu["node main processes"] = meter.roots_only("node")
             # from the first job opened (client processes have started and imported their libraries)
             t_first = min((e.t_start for e in events), default=t0)
             window = t_end - t_first

@@ -245,6 +245,8 @@ class Admission(NodeCore):
             if row.chain != self.db.chain:
                 over.append(row)
                 continue
+            if row.deadline + self.cfg.eval_key_grace_s >= now:
+                continue  # kept whatever the job's status (below): no need to read it (a job's deadline is fixed)
             try:
                 job = self.suite.market.read_job(row.job_id)
             except ChainError:

@@ -45,6 +45,11 @@ T = TypeVar("T")
 #: How often the node probes its chain, and when a probe that has not come back means "not answering".
 CHAIN_PROBE_INTERVAL_S = 1.0
 CHAIN_PROBE_STALE_S = 30.0
+#: How often a probe also checks the chain's identity (genesis block, market code): the other probes
+#: read only the latest block (the clock), and check the identity at once if that block's number went
+#: back (a reset dev chain starts again from block 0). The code check downloads the market's bytecode
+#: (~20 kB of hex): every second it was 5 % of a busy node's CPU.
+CHAIN_IDENTITY_INTERVAL_S = 10.0
 #: How often the maintenance loop reads the chain for what the node must answer (delivery demands,
 #: refuted attestations to settle).
 CHAIN_WATCH_INTERVAL_S = 2.0
@@ -145,6 +150,12 @@ class NodeCore:
         self._clock_offset = net.now() - time.time()  # chain time minus wall time (dev chains travel)
         self._probe_lock = threading.Lock()
         self._probe: tuple[float, str | None] = (0.0, None)  # (when, why the chain is not usable)
+        # (when checked, problem) of the chain's identity, and the highest block number a probe saw
+        self._identity: tuple[float, str | None] = (float("-inf"), None)
+        self._probe_head = 0
+        self._head: tuple[float, int] = (float("-inf"), 0)  # (when read, number): see chain_head
+        # model id -> this node's offer (None: the list price), as /info reports it; see offer_of
+        self._offers: dict[int, int | None] = {}
         self.retry_interval_s = 1.0
         # (job id, attester) of FHE attestations against this node, until settled or disputed
         self.accusations: set[tuple[int, str]] = set()
@@ -184,24 +195,86 @@ class NodeCore:
 
     def probe_chain(self) -> str | None:
         """Ask the chain whether the node can settle on it: it answers, it is still the chain history
-        the node's records belong to (a reset dev chain has a new genesis block), the market has code."""
+        the node's records belong to (a reset dev chain has a new genesis block), the market has code.
+        The identity (genesis, code) is checked every ``CHAIN_IDENTITY_INTERVAL_S``, at once when the
+        latest block number went back, and on every probe while it is wrong."""
         with self._probe_lock:
             try:
-                if self._genesis_hash() != self.genesis:
-                    problem: str | None = (
-                        "chain reset: its genesis block changed since the node started (restart the node)"
-                    )
-                elif not self.net.w3.eth.get_code(self.suite.market.contract.address):
-                    problem = "no JobMarket code at the configured address"
-                else:
-                    problem = None
-                    self.chain_now()
+                number, ts = self.net.latest()
+                self._clock_offset = ts - time.time()
+                checked, problem = self._identity
+                if (
+                    problem is not None
+                    or number < self._probe_head
+                    or time.monotonic() - checked >= CHAIN_IDENTITY_INTERVAL_S
+                ):
+                    problem = self._check_identity()
+                    self._identity = (time.monotonic(), problem)
+                self._probe_head = number
             except Exception as e:
                 if not chain_down(e):
                     raise
                 problem = f"chain unreachable ({type(e).__name__})"
             self._probe = (time.monotonic(), problem)
             return problem
+
+    def _check_identity(self) -> str | None:
+        if self._genesis_hash() != self.genesis:
+            return "chain reset: its genesis block changed since the node started (restart the node)"
+        if not self.net.w3.eth.get_code(self.suite.market.contract.address):
+            return "no JobMarket code at the configured address"
+        return None
+
+    def chain_head(self, max_age_s: float = 1.0) -> int:
+        """The latest block number, read at most every ``max_age_s``: the chain watch's steps scan
+        logs up to it (each scan starts after the head the previous one used, so an older head only
+        moves a block's events to the next scan; none is skipped)."""
+        when, number = self._head
+        if time.monotonic() - when >= max_age_s:
+            number = int(self.net.head())
+            self._head = (time.monotonic(), number)
+        return number
+
+    def offer_of(self, model_id: int) -> int | None:
+        """This node's offer for ``model_id`` as /info reports it (None: the model's list price).
+
+        Cached: read from the chain once, then kept current by :meth:`follow_registry` from the
+        ``OfferSet`` events of this node (every ``CHAIN_WATCH_INTERVAL_S``): an offer changed by
+        ``veilproof node offer`` (another process, same key) shows within one chain-watch interval.
+        /info is advisory: a client prices a job from the chain itself (``Client.nodes``), and the
+        pay-on-proof quote (:meth:`Receipts._order_price`) still reads the chain per order."""
+        if model_id not in self._offers:
+            self._offers[model_id] = self.suite.nodes.offer(self.address, model_id)
+        return self._offers[model_id]
+
+    def follow_registry(self, from_block: int) -> tuple[int, list[str]]:
+        """Apply registry events since ``from_block`` to what the node caches: this node's offers
+        (``OfferSet``: the event carries the new value) and its served models' on-chain records
+        (``PriceSet``, ``ModelRetired``, ``ModelTransferred``, ...: the model is read again, so a
+        changed price or royalty shows in /info and in pay-on-proof quotes). Events are applied in
+        chain order, so a value read before or during the scanned range ends current. Returns (next
+        block to scan, what changed). The first step of each chain-watch pass: it reads the head the
+        pass's other steps reuse."""
+        head = self.chain_head(max_age_s=0.0)
+        if head < from_block:
+            return from_block, []
+        changed: list[str] = []
+        me = self.address.lower()
+        for ev in self.suite.nodes.events_between(from_block, head):
+            if ev.name == "OfferSet" and str(ev.args["node"]).lower() == me:
+                mid = int(ev.args["model_id"])
+                self._offers[mid] = int(ev.args["price"]) if ev.args["active"] else None
+                changed.append(f"offer {mid}")
+        touched = {
+            int(ev.args["model_id"])
+            for ev in self.suite.models.events_between(from_block, head)
+            if "model_id" in ev.args
+        }
+        for mid in sorted(touched & set(self.models)):
+            lm = self.models[mid]
+            lm.onchain = self.suite.models.read_model(mid)
+            changed.append(f"model {mid}")
+        return head + 1, changed
 
     def _retry_chain(self, fn: Callable[[], T], until: int, what: str) -> T:
         """``fn()``, retried while the chain is unreachable, until chain time ``until`` (a job's

@@ -61,6 +61,7 @@ class Results(NodeCore):
                 log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
 
         scanned = {
+            "registry": 0,
             "demands": 0,
             "attestations": 0,
             "payouts": 0,
@@ -71,6 +72,7 @@ class Results(NodeCore):
             # Each watch on its own: the chain being down for a while is expected (a warning, not a
             # traceback every two seconds), and one watch failing must not starve the other.
             for what, step in (
+                ("registry", self.follow_registry),
                 ("demands", self.answer_delivery_demands),
                 ("attestations", self.settle_refuted_attestations),
                 ("payouts", self.finalize_own_fhe_jobs),
@@ -135,7 +137,7 @@ class Results(NodeCore):
         (a client may not have reached it). Delivering earns the client's bond (paid when the job settles).
         """
         market = self.suite.market
-        head = self.net.w3.eth.block_number
+        head = self.chain_head()
         delivered: list[int] = []
         if head < from_block:
             return from_block, delivered
@@ -165,7 +167,7 @@ class Results(NodeCore):
         quorum = self.suite.quorum
         if quorum is None:
             return from_block, []
-        head = self.net.w3.eth.block_number
+        head = self.chain_head()
         if head >= from_block:
             for a in quorum.attestations(from_block, head):
                 if quorum.accused(a.job_id).lower() == self.address.lower():
@@ -240,12 +242,15 @@ class Results(NodeCore):
             raise UnknownArtifact(str(e)) from e
 
     def info(self) -> NodeInfo:
-        """Who the node is and what it sells: per model its offer and current job price (read from the
-        chain each call, so a changed offer shows at once) and the median time of its recent jobs;
-        and its capacity (workers, jobs in flight, free slots) for a client choosing among nodes."""
+        """Who the node is and what it sells: per model its offer and current job price (from the
+        node's cache of its offers and models, kept current from registry events: a change shows
+        within one chain-watch interval, see :meth:`offer_of`) and the median time of its recent jobs;
+        and its capacity (workers, jobs in flight, free slots) for a client choosing among nodes.
+        Why cached: clients ask /info before each job (to pick the least busy node), and two chain
+        reads per model per question were 15 % of a busy node's CPU."""
         served = []
         for mid, lm in self.models.items():
-            offer = self.suite.nodes.offer(self.address, mid)
+            offer = self.offer_of(mid)
             median, n = self.timers.recent_job_time(mid)
             served.append(
                 ServedModelInfo(
