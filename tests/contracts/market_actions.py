@@ -255,13 +255,9 @@ class Reader:
 def snapshot(net: Network) -> Any:
     """Remember the chain's state (a dev chain's snapshot): each run of the state machine starts from
     one deployment instead of redeploying the suite, the verifier and the incentives."""
-    if net.kind == "embedded":
-        return net.backend.tester.take_snapshot()  # type: ignore[attr-defined]
-    return net.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    return net.snapshot()
 
 
 def revert(net: Network, snap: Any) -> None:
-    if net.kind == "embedded":
-        net.backend.tester.revert_to_snapshot(snap)  # type: ignore[attr-defined]
-    else:
-        assert net.w3.provider.make_request("evm_revert", [snap])["result"], "snapshot lost"  # type: ignore[arg-type]
+    """Back to ``snap`` through the Network, which also forgets its nonce counts for the abandoned history."""
+    net.revert(snap)

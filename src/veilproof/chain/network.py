@@ -179,6 +179,27 @@ class Network:
         if timestamp > self.now():
             self.backend.advance_to(timestamp)
 
+    def snapshot(self) -> Any:
+        """Remember the dev chain's state (eth-tester's snapshot, or anvil's ``evm_snapshot``) for
+        :meth:`revert`: a property test runs many histories from one deployment."""
+        if self.kind == "embedded":
+            return self.backend.tester.take_snapshot()  # type: ignore[attr-defined]
+        return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+
+    def revert(self, snap: Any) -> None:
+        """Put the dev chain back to ``snap`` and forget this process's nonce counts and fee readings:
+        they describe the abandoned history. A count left ahead of the chain is not refused by anvil,
+        the next transaction would wait in its pool forever (a stateful test hung 300 s per send so)."""
+        if self.kind == "embedded":
+            self.backend.tester.revert_to_snapshot(snap)  # type: ignore[attr-defined]
+        else:
+            ok = self.w3.provider.make_request("evm_revert", [snap])["result"]  # type: ignore[arg-type]
+            if not ok:
+                raise ChainError(f"the chain has no snapshot {snap!r} (anvil consumes a snapshot on revert)")
+        self._nonces.clear()
+        self._base_fee = None
+        self._tip = None
+
     # --- contracts -------------------------------------------------------------------------------
     def contract(self, name: str, address: str) -> Contract:
         """A handle on deployed contract ``name`` (ABI from contracts/<name>.vy)."""
