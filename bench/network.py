@@ -282,7 +282,9 @@ def _f(v: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
-def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def markdown(
+    main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str, Any], image: str = "network.png"
+) -> str:
     cfg = main["config"]
     lat, gas, chk = main["latency_s"], main["gas"], main["checks"]
     lines = [
@@ -348,7 +350,7 @@ def markdown(main: dict[str, Any], scaling: list[dict[str, Any]], meta: dict[str
                 for r in scaling
             ],
             "",
-            "![scaling](network.png)",
+            f"![scaling]({image})",
         ]
     return "\n".join(lines) + "\n"
 
@@ -457,7 +459,7 @@ def main() -> int:
         )
         if len(scaling) > 1:
             plot(scaling, out.with_suffix(".png"), meta["cpus"])
-        md = markdown(main_run, scaling, meta)
+        md = markdown(main_run, scaling, meta, out.with_suffix(".png").name)
         out.with_suffix(".md").write_text(md)
         return md
 
