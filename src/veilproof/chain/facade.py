@@ -13,6 +13,7 @@ reads through :meth:`Network.call`, exactly as callers did by hand. Subclasses o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -138,14 +139,11 @@ class ContractFacade:
         return list(event.get_logs(**kw))
 
     # --- every event, for indexers ------------------------------------------------------------------
+    @functools.cached_property
     def _events_by_topic(self) -> dict[str, Any]:
         """topic0 (bare hex) -> web3 event of this contract; built once (a node's chain watch asks every
         two seconds, and building web3's event objects is most of an empty scan's cost)."""
-        cached: dict[str, Any] | None = getattr(self, "_by_topic", None)
-        if cached is None:
-            cached = {str(ev.topic).lower().removeprefix("0x"): ev for ev in self.contract.all_events()}
-            self._by_topic = cached
-        return cached
+        return {str(ev.topic).lower().removeprefix("0x"): ev for ev in self.contract.all_events()}
 
     def events_between(self, from_block: int, to_block: int) -> list[ChainEvent]:
         """Every event this contract emitted in blocks ``from_block..to_block`` (inclusive), decoded,
@@ -157,7 +155,7 @@ class ContractFacade:
         """
         if to_block < from_block:
             return []
-        by_topic = self._events_by_topic()
+        by_topic = self._events_by_topic
         logs = self.net.w3.eth.get_logs(
             {"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block}
         )

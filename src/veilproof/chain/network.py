@@ -131,8 +131,8 @@ class Network:
         :data:`TIP_TTL_S` old; empty on a chain without a base fee (web3 then fills ``gasPrice``)."""
         t = time.monotonic()
         if self._base_fee is None or t - self._base_fee[0] > BASE_FEE_TTL_S:
-            self._base_fee = (t, _int_or_none(self.w3.eth.get_block("latest").get("baseFeePerGas")))
-        base = self._base_fee[1]
+            self.latest()  # it keeps the latest block's base fee
+        base = self._base_fee[1] if self._base_fee is not None else None
         if base is None:
             return {}
         if self._tip is None or t - self._tip[0] > TIP_TTL_S:

@@ -925,6 +925,15 @@ Closer = Callable[[LocalNetwork, list[NodeProcess], dict[str, LocalAccount], lis
 CLOSERS: dict[str, Closer] = {"onchain": close_onchain, "receipts": close_receipts}
 
 
+#: How a pay-on-proof order of each client behaviour must end (a failed job may end any way).
+_ORDER_END_BY_BEHAVIOUR: dict[str, set[str]] = {
+    HONEST: {"receipt"},
+    BOGUS_CHALLENGE: {"receipt"},
+    LAZY: {"claim"},
+    VANISH: {"unpaid"},
+}
+
+
 @dataclass
 class _Books:
     """VEIL holdings at the start: wallet balance + what the markets owe (pending, deposits) per party."""
@@ -1038,13 +1047,7 @@ class _Books:
                 else:
                     got = "unpaid"
                 ends.append(got)
-                want = {
-                    HONEST: {"receipt"},
-                    BOGUS_CHALLENGE: {"receipt"},
-                    LAZY: {"claim"},
-                    VANISH: {"unpaid"},
-                }
-                ok = want.get(e.behaviour, set())
+                ok = _ORDER_END_BY_BEHAVIOUR.get(e.behaviour, set())
                 if e.outcome == "failed":
                     ok = {"receipt", "claim", "unpaid"}
                 if got not in ok:
