@@ -29,7 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 #: Polling back-off (:meth:`NodeApi.wait`, :meth:`NodeApi.wait_order`): each wait between polls is this
 #: much longer than the last, up to ``POLL_MAX_S`` (or the caller's interval, if longer).
 POLL_BACKOFF = 1.5
-POLL_MAX_S = 1.0
+POLL_MAX_S = 0.5
 
 
 def poll_delays(interval: float) -> Iterator[float]:
@@ -38,7 +38,7 @@ def poll_delays(interval: float) -> Iterator[float]:
 
     Why a back-off: a client polled each job every 0.2 s for its whole life; a job that takes seconds
     cost the node (and the client) a request per 0.2 s. Growing to 1 s keeps a short job's answer
-    prompt (the first polls are as frequent as before) and adds at most ~1 s to a long one's."""
+    prompt (the first polls are as frequent as before) and adds at most 0.5 s to a long one's."""
     cap = max(interval, POLL_MAX_S)
     delay = interval
     while True:
