@@ -37,7 +37,7 @@ def poll_delays(interval: float) -> Iterator[float]:
     ``max(interval, POLL_MAX_S)``.
 
     Why a back-off: a client polled each job every 0.2 s for its whole life; a job that takes seconds
-    cost the node (and the client) a request per 0.2 s. Growing to 1 s keeps a short job's answer
+    cost the node (and the client) a request per 0.2 s. Growing to 0.5 s keeps a short job's answer
     prompt (the first polls are as frequent as before) and adds at most 0.5 s to a long one's."""
     cap = max(interval, POLL_MAX_S)
     delay = interval
