@@ -14,7 +14,7 @@ Nothing here trusts the node: checking what it returns against the chain is the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TypeVar
 
@@ -25,6 +25,25 @@ from veilproof.client.errors import BadResponse, NodeRefused, NodeUnreachable, N
 from veilproof.protocol import api
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Polling back-off (:meth:`NodeApi.wait`, :meth:`NodeApi.wait_order`): each wait between polls is this
+#: much longer than the last, up to ``POLL_MAX_S`` (or the caller's interval, if longer).
+POLL_BACKOFF = 1.5
+POLL_MAX_S = 0.5
+
+
+def poll_delays(interval: float) -> Iterator[float]:
+    """The waits between polls: ``interval``, then growing by ``POLL_BACKOFF`` up to
+    ``max(interval, POLL_MAX_S)``.
+
+    Why a back-off: a client polled each job every 0.2 s for its whole life; a job that takes seconds
+    cost the node (and the client) a request per 0.2 s. Growing to 0.5 s keeps a short job's answer
+    prompt (the first polls are as frequent as before) and adds at most 0.5 s to a long one's."""
+    cap = max(interval, POLL_MAX_S)
+    delay = interval
+    while True:
+        yield delay
+        delay = min(delay * POLL_BACKOFF, cap)
 
 
 class NodeApi:
@@ -169,9 +188,11 @@ class NodeApi:
         return self._parse(r, api.ReceiptStored)
 
     def wait_order(self, order_hash: str, timeout: float, interval: float = 0.5) -> api.OrderReport:
-        """Poll ``GET /zk/orders/{hash}`` until the node delivered or failed; :class:`NoResult` at the
-        timeout (the client then ``demand``s on chain after the deadline)."""
+        """Poll ``GET /zk/orders/{hash}`` until the node delivered or failed (every ``interval`` at
+        first, backing off, see :func:`poll_delays`); :class:`NoResult` at the timeout (the client then
+        ``demand``s on chain after the deadline)."""
         t_end = time.monotonic() + timeout
+        delays = poll_delays(interval)
         while time.monotonic() < t_end:
             try:
                 st = self.order(order_hash)
@@ -179,7 +200,7 @@ class NodeApi:
                 st = None
             if st is not None and st.state.finished:
                 return st
-            time.sleep(interval)
+            time.sleep(next(delays))
         raise NoResult(
             f"order {order_hash}: node gave no result within {timeout}s (demand after the deadline)"
         )
@@ -192,7 +213,8 @@ class NodeApi:
         on_state: Callable[[api.JobState], None] | None = None,
         settled_elsewhere: Callable[[], bool] | None = None,
     ) -> api.JobReport | None:
-        """Poll ``GET /jobs/{id}`` until the node is finished with the job (submitted, failed, abandoned).
+        """Poll ``GET /jobs/{id}`` until the node is finished with the job (submitted, failed, abandoned):
+        every ``interval`` at first, backing off to ``POLL_MAX_S`` (:func:`poll_delays`).
 
         A refusal while polling (e.g. 404 before the job is recorded) is retried until ``timeout``. A
         node that stops answering (reset connection, garbage) is retried too, as long as
@@ -201,6 +223,7 @@ class NodeApi:
         unreachable node raises at once. Raises :class:`NoResult` at the timeout.
         """
         t_end = time.monotonic() + timeout
+        delays = poll_delays(interval)
         last: api.JobState | None = None
         while time.monotonic() < t_end:
             try:
@@ -219,7 +242,7 @@ class NodeApi:
                 last = st.state
                 if st.state.finished:
                     return st
-            time.sleep(interval)
+            time.sleep(next(delays))
         raise NoResult(f"job {job_id}: node gave no result within {timeout}s (refund after deadline)")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import queue
@@ -207,22 +208,63 @@ class VanishingClient(RecordingClient):
         raise WalkedAway(job_id)
 
 
-def least_loaded(http_timeout: float, rng: random.Random) -> SelectionPolicy:
-    """Least busy node first (its ``/info`` in-flight count; random among equals): what a client that
-    wants latency does, and it spreads load across nodes. Unreachable nodes go last."""
+#: How long a client process reuses a node's ``/info`` in-flight count (see :class:`NodeLoads`).
+NODE_LOAD_TTL_S = 1.0
+
+
+class NodeLoads:
+    """Each node's in-flight count as a client process last read it from ``/info``, reused for
+    ``ttl_s`` by all of the process's threads; a job a thread sends counts at once (+1 on the node it
+    picked), so threads picking within one reading still spread.
+
+    Why: every thread read every node's ``/info`` before each job (nodes x jobs requests, ~a third of
+    a node's HTTP requests under load); within a second a count is as good as fresh."""
+
+    def __init__(self, ttl_s: float = NODE_LOAD_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, float]] = {}  # endpoint -> (monotonic time read, load)
+
+    def get(self, endpoint: str, read: Callable[[], float]) -> float:
+        """The node's load: the cached count if younger than ``ttl_s``, else ``read()`` (and cached)."""
+        with self._lock:
+            cached = self._seen.get(endpoint)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
+        load = read()
+        with self._lock:
+            self._seen[endpoint] = (time.monotonic(), load)
+        return load
+
+    def picked(self, endpoint: str) -> None:
+        """A thread is sending a job to this node: count it until the next reading."""
+        with self._lock:
+            if endpoint in self._seen:
+                when, load = self._seen[endpoint]
+                self._seen[endpoint] = (when, load + 1)
+
+
+def least_loaded(http_timeout: float, rng: random.Random, loads: NodeLoads | None = None) -> SelectionPolicy:
+    """Least busy node first (its ``/info`` in-flight count, through ``loads``: read at most every
+    ``NODE_LOAD_TTL_S``; random among equals): what a client that wants latency does, and it spreads
+    load across nodes. Unreachable nodes go last."""
     import httpx
 
     http = httpx.Client(timeout=http_timeout)
+    book = NodeLoads() if loads is None else loads
 
     def policy(offers: list[NodeOffer]) -> list[NodeOffer]:
-        def load(o: NodeOffer) -> float:
+        def read(o: NodeOffer) -> float:
             try:
                 return float(NodeApi(o.endpoint, http=http).info().inflight)
             except NodeUnavailable:
                 return float("inf")
 
-        keyed = [(load(o), rng.random(), o) for o in offers]
-        return [o for _, _, o in sorted(keyed, key=lambda t: (t[0], t[1]))]
+        keyed = [(book.get(o.endpoint, functools.partial(read, o)), rng.random(), o) for o in offers]
+        ranked = [o for _, _, o in sorted(keyed, key=lambda t: (t[0], t[1]))]
+        if ranked:
+            book.picked(ranked[0].endpoint)
+        return ranked
 
     return policy
 
@@ -241,6 +283,7 @@ class JobContext:
     vanish_deadline_s: int
     job_timeout: float
     rng: random.Random
+    loads: NodeLoads | None = None  # the process's node loads, shared by its threads (None: own)
     _clients: dict[str, RecordingClient] = field(default_factory=dict)
 
     def client(self, behaviour: str) -> RecordingClient:
@@ -249,7 +292,7 @@ class JobContext:
             deadline = self.vanish_deadline_s if behaviour == VANISH else self.deadline_s
             self._clients[behaviour] = cls(
                 self.suite, self.account, self.home, deadline_s=deadline, poll_interval=0.2,
-                job_timeout=self.job_timeout, selection=least_loaded(30.0, self.rng),
+                job_timeout=self.job_timeout, selection=least_loaded(30.0, self.rng, self.loads),
             )  # fmt: skip
         return self._clients[behaviour]
 
@@ -401,12 +444,13 @@ def client_main(spec_path: Path) -> int:
     events = open(spec["events"], "a")  # noqa: SIM115 - closed below, after the threads
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    loads = NodeLoads()
 
     def worker(t: int, key: str) -> None:
         ctx = JobContext(
             spec["index"], suite, Account.from_key(key), Path(spec["home"]) / f"t{t}",
             spec["zk_model"], spec["fhe_model"], spec["deadline_s"], spec["vanish_deadline_s"],
-            spec["job_timeout"], random.Random(spec["seed"] * 1000 + t),
+            spec["job_timeout"], random.Random(spec["seed"] * 1000 + t), loads,
         )  # fmt: skip
         while not stop.is_set():
             try:

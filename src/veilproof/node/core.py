@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 
 from veilproof.artifacts import ArtifactStore
 from veilproof.chain import Network
+from veilproof.chain.facade import ChainEvent, ContractFacade, events_of
 from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.suite import Suite
 from veilproof.errors import ChainError, ContractReverted, InputError, TransactionFailed
@@ -53,6 +54,25 @@ CHAIN_IDENTITY_INTERVAL_S = 10.0
 #: How often the maintenance loop reads the chain for what the node must answer (delivery demands,
 #: refuted attestations to settle).
 CHAIN_WATCH_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class ChainScan:
+    """What one chain-watch pass read: the head it scanned up to and the watched events of blocks
+    ``from_block..head`` (from one ``eth_getLogs``, see :meth:`NodeCore.scan_chain`). Each step takes
+    the events from its own cursor on (:meth:`since`), so steps whose cursors differ (one failed in an
+    earlier pass) still see each block's events exactly once."""
+
+    from_block: int
+    head: int
+    events: list[ChainEvent]
+
+    def since(self, from_block: int, address: str) -> list[ChainEvent]:
+        """The events of the contract at ``address`` in blocks ``from_block..head``, in chain order."""
+        if from_block < self.from_block:
+            raise ValueError(f"scan starts at block {self.from_block}, not {from_block}")
+        a = address.lower()
+        return [ev for ev in self.events if ev.block >= from_block and ev.address.lower() == a]
 
 
 def chain_down(e: BaseException) -> bool:
@@ -247,34 +267,48 @@ class NodeCore:
             self._offers[model_id] = self.suite.nodes.offer(self.address, model_id)
         return self._offers[model_id]
 
-    def follow_registry(self, from_block: int) -> tuple[int, list[str]]:
+    def scan_chain(self, from_block: int) -> ChainScan:
+        """The events the chain watch's steps act on, in blocks ``from_block`` to the latest, in ONE
+        ``eth_getLogs`` over the watched contracts (registry offers and models, delivery demands,
+        quorum attestations): see :func:`veilproof.chain.facade.events_of`. Reads the head afresh;
+        a failed read raises (then no step advances its cursor)."""
+        head = self.chain_head(max_age_s=0.0)
+        wanted: list[tuple[ContractFacade, list[str] | None]] = [
+            (self.suite.nodes, ["OfferSet"]),
+            (self.suite.models, None),
+            (self.suite.market, ["DeliveryDemanded"]),
+        ]
+        if (quorum := self.suite.quorum) is not None:
+            wanted.append((quorum, ["Attested"]))
+        return ChainScan(from_block, head, events_of(self.net, wanted, from_block, head))
+
+    def follow_registry(self, from_block: int, scan: ChainScan | None = None) -> tuple[int, list[str]]:
         """Apply registry events since ``from_block`` to what the node caches: this node's offers
         (``OfferSet``: the event carries the new value) and its served models' on-chain records
         (``PriceSet``, ``ModelRetired``, ``ModelTransferred``, ...: the model is read again, so a
         changed price or royalty shows in /info and in pay-on-proof quotes). Events are applied in
         chain order, so a value read before or during the scanned range ends current. Returns (next
-        block to scan, what changed). The first step of each chain-watch pass: it reads the head the
-        pass's other steps reuse."""
-        head = self.chain_head(max_age_s=0.0)
-        if head < from_block:
+        block to scan, what changed). ``scan``: the chain-watch pass's read (None: read here)."""
+        scan = self.scan_chain(from_block) if scan is None else scan
+        if scan.head < from_block:
             return from_block, []
         changed: list[str] = []
         me = self.address.lower()
-        for ev in self.suite.nodes.events_between(from_block, head):
+        for ev in scan.since(from_block, self.suite.nodes.address):
             if ev.name == "OfferSet" and str(ev.args["node"]).lower() == me:
                 mid = int(ev.args["model_id"])
                 self._offers[mid] = int(ev.args["price"]) if ev.args["active"] else None
                 changed.append(f"offer {mid}")
         touched = {
             int(ev.args["model_id"])
-            for ev in self.suite.models.events_between(from_block, head)
+            for ev in scan.since(from_block, self.suite.models.address)
             if "model_id" in ev.args
         }
         for mid in sorted(touched & set(self.models)):
             lm = self.models[mid]
             lm.onchain = self.suite.models.read_model(mid)
             changed.append(f"model {mid}")
-        return head + 1, changed
+        return scan.head + 1, changed
 
     def _retry_chain(self, fn: Callable[[], T], until: int, what: str) -> T:
         """``fn()``, retried while the chain is unreachable, until chain time ``until`` (a job's

@@ -9,11 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from veilproof.artifacts import sha256_hex
 from veilproof.chain.node_registry import job_price
 from veilproof.chain.views import JobStatus
 from veilproof.errors import ArtifactError, ContractReverted
-from veilproof.node.core import CHAIN_PROBE_INTERVAL_S, CHAIN_WATCH_INTERVAL_S, NodeCore, chain_down
+from veilproof.node.core import (
+    CHAIN_PROBE_INTERVAL_S,
+    CHAIN_WATCH_INTERVAL_S,
+    ChainScan,
+    NodeCore,
+    chain_down,
+)
 from veilproof.node.errors import (
     UnknownArtifact,
     UnknownJob,
@@ -29,6 +37,9 @@ from veilproof.protocol.api import (
 )
 
 log = logging.getLogger("veilproof.node")
+
+#: The chain watch's steps, in the order each pass runs them (see :meth:`Results.chain_watch_pass`).
+WATCH_STEPS = ("registry", "demands", "attestations", "payouts", "orders")
 
 
 class Results(NodeCore):
@@ -60,38 +71,50 @@ class Results(NodeCore):
             if gone:
                 log.info("swept %d evaluation-key sets whose jobs are over", len(gone))
 
-        scanned = {
-            "registry": 0,
-            "demands": 0,
-            "attestations": 0,
-            "payouts": 0,
-            "orders": 0,
-        }  # next block each watch reads from
-
-        def watch_chain() -> None:
-            # Each watch on its own: the chain being down for a while is expected (a warning, not a
-            # traceback every two seconds), and one watch failing must not starve the other.
-            for what, step in (
-                ("registry", self.follow_registry),
-                ("demands", self.answer_delivery_demands),
-                ("attestations", self.settle_refuted_attestations),
-                ("payouts", self.finalize_own_fhe_jobs),
-                ("orders", self.maintain_orders),
-            ):
-                try:
-                    scanned[what], done = step(scanned[what])
-                except Exception as e:
-                    if chain_down(e):
-                        log.warning("chain watch (%s): %s", what, e)
-                    else:
-                        log.exception("chain watch (%s)", what)
-                    continue
-                if done:
-                    log.info("chain watch (%s): acted on %s", what, done)
+        cursors = {w: 0 for w in WATCH_STEPS}  # next block each step reads from
 
         every(CHAIN_PROBE_INTERVAL_S, self.probe_chain, "chain-probe")
-        every(CHAIN_WATCH_INTERVAL_S, watch_chain, "chain-watch")
+        every(CHAIN_WATCH_INTERVAL_S, lambda: self.chain_watch_pass(cursors), "chain-watch")
         every(self.cfg.maintenance_interval_s, sweep, "key-sweep")
+
+    def chain_watch_pass(self, cursors: dict[str, int]) -> None:
+        """One pass of the chain watch: its steps (:data:`WATCH_STEPS`) in order, each from its cursor
+        in ``cursors`` (the next block it reads from; updated here).
+
+        One ``eth_getLogs`` per pass for the steps that read events (:meth:`scan_chain`, from the lowest
+        of their cursors; each step takes its events from its own cursor on): if it fails, none of them
+        runs or advances. Each step then on its own: the chain being down for a while is expected (a
+        warning, not a traceback every two seconds), and one step failing must not starve the others
+        (its cursor stays, so its events come again in the next pass)."""
+        reading = ("registry", "demands", "attestations")
+        scan: ChainScan | None = None
+        try:
+            scan = self.scan_chain(min(cursors[w] for w in reading))
+        except Exception as e:
+            if chain_down(e):
+                log.warning("chain watch (scan): %s", e)
+            else:
+                log.exception("chain watch (scan)")
+        steps: dict[str, Callable[[int], tuple[int, Any]]] = {
+            "registry": lambda b: self.follow_registry(b, scan),
+            "demands": lambda b: self.answer_delivery_demands(b, scan),
+            "attestations": lambda b: self.settle_refuted_attestations(b, scan),
+            "payouts": self.finalize_own_fhe_jobs,
+            "orders": self.maintain_orders,
+        }
+        for what in WATCH_STEPS:
+            if what in reading and scan is None:
+                continue
+            try:
+                cursors[what], done = steps[what](cursors[what])
+            except Exception as e:
+                if chain_down(e):
+                    log.warning("chain watch (%s): %s", what, e)
+                else:
+                    log.exception("chain watch (%s)", what)
+                continue
+            if done:
+                log.info("chain watch (%s): acted on %s", what, done)
 
     def sweep_eval_keys(self) -> list[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission
@@ -128,20 +151,28 @@ class Results(NodeCore):
             raise UnknownJob(f"no output ciphertext for job {job_id}")
         return row.output_ct
 
-    def answer_delivery_demands(self, from_block: int) -> tuple[int, list[int]]:
+    def answer_delivery_demands(
+        self, from_block: int, scan: ChainScan | None = None
+    ) -> tuple[int, list[int]]:
         """Put on chain the output ciphertext of each of this node's FHE jobs a client demanded
         (``claim_not_delivered``) since ``from_block``; returns (next block to scan, jobs delivered).
 
         Why: an undelivered demand lets ``finalize`` refund the client and slash the node, so an
         honest node answers every demand it can, even if it served the ciphertext over HTTP too
         (a client may not have reached it). Delivering earns the client's bond (paid when the job settles).
+        ``scan``: the chain-watch pass's read of the events (None: read here).
         """
         market = self.suite.market
-        head = self.chain_head()
+        scan = self.scan_chain(from_block) if scan is None else scan
         delivered: list[int] = []
-        if head < from_block:
+        if scan.head < from_block:
             return from_block, delivered
-        for job_id, due in market.delivery_demands(from_block, head):
+        demands = [
+            (int(ev.args["job_id"]), int(ev.args["due"]))
+            for ev in scan.since(from_block, market.address)
+            if ev.name == "DeliveryDemanded"
+        ]
+        for job_id, due in demands:
             row = self.db.get(job_id)
             if row is None or row.output_ct is None or due <= self.net.now():
                 continue
@@ -153,9 +184,11 @@ class Results(NodeCore):
                 delivered.append(job_id)
             except ContractReverted:  # settled or disputed meanwhile, or a stored output that is not
                 continue  # the posted one: nothing more this node can do for this demand
-        return head + 1, delivered
+        return scan.head + 1, delivered
 
-    def settle_refuted_attestations(self, from_block: int) -> tuple[int, list[tuple[int, str, int]]]:
+    def settle_refuted_attestations(
+        self, from_block: int, scan: ChainScan | None = None
+    ) -> tuple[int, list[tuple[int, str, int]]]:
         """Collect this node's compensation for attestations against it that the quorum refuted:
         ``FheQuorum.settle_refuted`` on each (job, attester) whose challenge window closed without a
         dispute. Returns (next block to scan, ``(job_id, attester, VEIL received)`` settled now).
@@ -163,16 +196,20 @@ class Results(NodeCore):
         Why the node: the penalty (``false_attest_bps`` of the attester's stake) is paid to the node it
         accused, so the node is the party with the reason to send the transaction; until someone
         does, a false attestation costs its author nothing. Accusations found in a scan are kept
-        until their window closes (a restart rescans from block 0: settled ones are skipped)."""
+        until their window closes (a restart rescans from block 0: settled ones are skipped).
+        ``scan``: the chain-watch pass's read of the events (None: read here)."""
         quorum = self.suite.quorum
-        if quorum is None:
-            return from_block, []
-        head = self.chain_head()
-        if head >= from_block:
-            for a in quorum.attestations(from_block, head):
-                if quorum.accused(a.job_id).lower() == self.address.lower():
-                    self.accusations.add((a.job_id, a.validator))
-            from_block = head + 1
+        if quorum is None:  # nothing to read; past the pass's scan (it starts at the lowest cursor)
+            return (from_block if scan is None else max(from_block, scan.head + 1)), []
+        scan = self.scan_chain(from_block) if scan is None else scan
+        if scan.head >= from_block:
+            for ev in scan.since(from_block, quorum.address):
+                if ev.name != "Attested":
+                    continue
+                job_id = int(ev.args["job_id"])
+                if quorum.accused(job_id).lower() == self.address.lower():
+                    self.accusations.add((job_id, to_checksum_address(str(ev.args["validator"]))))
+            from_block = scan.head + 1
         if not self.accusations:
             return from_block, []
         market = self.suite.market
@@ -201,10 +238,13 @@ class Results(NodeCore):
         Why the node: a client that never calls ``accept`` (it walked away, or it is gone) would
         otherwise leave the node's pay in escrow forever; ``finalize`` is open to anyone, and the node
         is the party it pays. Jobs seen closed on chain are remembered and not read again."""
+        rows = self.db.submitted_fhe()
+        if not rows:
+            return from_block, []  # nothing to collect: no chain read (this runs every watch pass)
         market = self.suite.market
         now, window = self.chain_now(), None
         done: list[int] = []
-        for row in self.db.submitted_fhe():
+        for row in rows:
             if row.job_id in self.closed_fhe or now < self.fhe_payout_due.get(row.job_id, 0):
                 continue  # closed, or its window is still open (known from an earlier read)
             job = market.read_job(row.job_id)

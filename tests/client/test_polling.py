@@ -1,0 +1,130 @@
+"""How a client waits on a node: polls that back off (0.2 s growing to 0.5 s), and the load clients'
+shared, short-lived view of each node's ``/info`` (#14: client polling and ``/info`` before every job
+were most of a busy node's HTTP requests).
+
+The node side is the real HTTP app (``create_app``) over Starlette's in-process transport, with a
+service that answers "accepted" a few times before "submitted"; the sleeps are recorded, not slept.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from veilproof.client import node_api
+from veilproof.client.node_api import POLL_MAX_S, NodeApi, poll_delays
+from veilproof.client.selection import NodeOffer
+from veilproof.demo.load import NodeLoads, least_loaded
+from veilproof.node.app import create_app
+from veilproof.protocol import api
+
+ORDER = "0x" + "ab" * 32
+
+
+@dataclass
+class _Cfg:
+    max_body_bytes: int = 1024
+    max_eval_key_bytes: int = 4096
+    body_deadline_s: float = 10.0
+    body_idle_s: float = 5.0
+
+
+@dataclass
+class SlowNode:
+    """A node that finishes a job (and an order) after ``busy`` polls; counts what it is asked."""
+
+    tmp: Path
+    busy: int = 6
+    inflight: int = 0
+    cfg: _Cfg = field(default_factory=_Cfg)
+    asked: dict[str, int] = field(default_factory=dict)
+
+    def _ask(self, what: str) -> int:
+        self.asked[what] = self.asked.get(what, 0) + 1
+        return self.asked[what]
+
+    def chain_problem(self) -> str | None:
+        return None
+
+    def info(self) -> api.NodeInfo:
+        self._ask("info")
+        return api.NodeInfo(
+            address="0x" + "11" * 20, pubkey="0x02" + "22" * 32, chain_id=1, market="0x" + "33" * 20,
+            models=[], workers=1, inflight=self.inflight, uptime_s=1.0,
+        )  # fmt: skip
+
+    def result(self, job_id: int) -> api.JobReport:
+        n = self._ask("job")
+        state = api.JobState.SUBMITTED if n > self.busy else api.JobState.ACCEPTED
+        return api.JobReport(job_id=job_id, state=state, tx_hash=None, error=None)
+
+    def order_report(self, order_hash: str) -> api.OrderReport:
+        n = self._ask("order")
+        state = api.JobState.FAILED if n > self.busy else api.JobState.RUNNING
+        return api.OrderReport(order_hash=order_hash, state=state, error="x" if n > self.busy else None)
+
+
+def _node(tmp_path: Path, **kw: Any) -> tuple[SlowNode, NodeApi]:
+    svc = SlowNode(tmp_path, **kw)
+    http = TestClient(create_app(svc), raise_server_exceptions=False)  # type: ignore[arg-type]
+    return svc, NodeApi(str(http.base_url), http=http)
+
+
+def test_poll_delays_grow_from_the_interval_to_half_a_second() -> None:
+    assert [round(d, 4) for d in itertools.islice(poll_delays(0.2), 7)] == [
+        0.2, 0.3, 0.45, 0.5, 0.5, 0.5, 0.5,
+    ]  # fmt: skip
+    assert list(itertools.islice(poll_delays(2.0), 3)) == [2.0, 2.0, 2.0]  # a slower caller keeps its pace
+    assert max(itertools.islice(poll_delays(0.1), 20)) == POLL_MAX_S
+
+
+@pytest.mark.parametrize("which", ["job", "order"])
+def test_waiting_on_a_node_backs_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+    svc, nodeapi = _node(tmp_path, busy=6)
+    slept: list[float] = []
+    monkeypatch.setattr(node_api.time, "sleep", slept.append)
+    if which == "job":
+        states: list[api.JobState] = []
+        report = nodeapi.wait(7, timeout=5, interval=0.2, on_state=states.append)
+        assert report is not None and report.state == api.JobState.SUBMITTED
+        assert states == [api.JobState.ACCEPTED, api.JobState.SUBMITTED]  # every answer was a report
+    else:
+        assert nodeapi.wait_order(ORDER, timeout=5, interval=0.2).state == api.JobState.FAILED
+    assert svc.asked[which] == 7  # six "not yet", then the answer
+    assert slept == list(itertools.islice(poll_delays(0.2), 6))
+    # The fixed 0.2 s of before would have polled ~12 times over the same 2.45 s.
+    assert sum(slept) / 0.2 > 1.5 * svc.asked[which]
+
+
+def test_load_clients_share_each_nodes_info_for_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = SlowNode(tmp_path, inflight=0), SlowNode(tmp_path, inflight=1)
+    nodes = {"http://a.test": a, "http://b.test": b}
+    offers = [
+        NodeOffer(address="0x" + "0a" * 20, endpoint=e, pubkey=b"\x02" * 33, stake=1, price=1) for e in nodes
+    ]
+    # What a node's GET /info returns (the route itself: tests/node/test_app.py); counted per node.
+    monkeypatch.setattr(NodeApi, "info", lambda self: nodes[self.endpoint].info())
+    clock = [100.0]
+    monkeypatch.setattr("veilproof.demo.load.time.monotonic", lambda: clock[0])
+    loads = NodeLoads()
+    threads = [least_loaded(5.0, random.Random(t), loads) for t in range(3)]
+    picks = [policy(offers)[0].endpoint for policy in threads]
+    # One /info per node for the three threads' picks (each used to ask both); each pick counts on
+    # its node at once, so the threads spread instead of all taking the one that looked idle.
+    assert (a.asked["info"], b.asked["info"]) == (1, 1)
+    assert picks[0] == "http://a.test" and set(picks) == set(nodes)
+    clock[0] += 0.5
+    threads[0](offers)
+    assert (a.asked["info"], b.asked["info"]) == (1, 1)  # still fresh
+    clock[0] += 0.6
+    a.inflight, b.inflight = 5, 0
+    assert threads[1](offers)[0].endpoint == "http://b.test"  # read again after a second
+    assert (a.asked["info"], b.asked["info"]) == (2, 2)
