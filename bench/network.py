@@ -297,7 +297,7 @@ def markdown(
         "| metric | value |",
         "|---|---|",
         f"| jobs computed (ZK / FHE) | {main['computed_jobs']} ({main['computed_by_mode'].get('zk', 0)} / {main['computed_by_mode'].get('fhe', 0)}) |",
-        f"| load window | {main['window_s']:.0f} s |",
+        f"| load window | {main['window_s']:.0f} s (from the first job opened; the clients warmed up before it, {_f(main.get('client_warmup_s'), '{:.0f}')} s: imports, artifacts, FHE keys, once per client process) |",
         f"| throughput | **{main['jobs_per_min']:.1f} jobs/min** |",
         f"| raw engine, same mix, {cfg['nodes']} procs | {main['raw_mixed_jobs_per_min']:.1f} jobs/min (EZKL prove {main['raw_zk']['jobs_per_min']:.1f}/min) |",
         f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.0f}%** |",

@@ -16,6 +16,7 @@ import httpx
 from veilproof.artifacts.store import ArtifactStore
 from veilproof.errors import ArtifactError, IntegrityError
 from veilproof.protocol.api import ARTIFACT
+from veilproof.protocol.http import tls_context
 
 #: The most one download may bring (a peer that streams forever is cut off here); callers lower it.
 MAX_ARTIFACT_BYTES = 4 * 1024**3
@@ -42,7 +43,10 @@ def fetch_artifact(
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".dl-")
         h = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as f, httpx.stream("GET", url, timeout=timeout) as r:
+            with (
+                os.fdopen(fd, "wb") as f,
+                httpx.stream("GET", url, timeout=timeout, verify=tls_context()) as r,
+            ):
                 if r.status_code != 200:
                     errors.append(f"{url}: HTTP {r.status_code}")
                     continue

@@ -226,12 +226,11 @@ def nodes(
     """The offers for a model, best first: each active node's job price (the model owner's royalty plus
     the node's own price, or the list price), the royalty in it, the node's capacity and recent job time
     (from its /info; "-" when it did not answer), stake and reputation."""
-    import httpx
-
     from veilproof.client.node_api import NodeApi
     from veilproof.client.selection import MarketPrefs, NodeOffer, rank_market, with_capacity
+    from veilproof.protocol.http import http_client
 
-    http = httpx.Client(timeout=info_timeout)
+    http = http_client(info_timeout)
     prefs = MarketPrefs(time_value=int(time_value * 10**18), min_stake=int(min_stake * 10**18))
 
     def fetch(c: Client) -> list[tuple[NodeOffer, int]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import httpx
 import numpy as np
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -51,7 +51,7 @@ from veilproof.client.errors import (
 from veilproof.client.node_api import NodeApi
 from veilproof.client.payer import DirectPayer, Payer
 from veilproof.client.selection import NodeOffer, SelectionPolicy, rank_offers
-from veilproof.errors import ContractReverted, InputError
+from veilproof.errors import ArtifactError, ContractReverted, InputError
 from veilproof.protocol import RequestSig, encrypt_for_node, sign_request
 from veilproof.protocol.api import (
     EvalKeysUpload,
@@ -66,6 +66,7 @@ from veilproof.protocol.api import (
     ZkOrderRequest,
 )
 from veilproof.protocol.fhe_payload import fhe_keys_signed_payload, fhe_signed_payload
+from veilproof.protocol.http import http_client
 from veilproof.protocol.signing import eip191_hash
 from veilproof.zk.errors import ProofInvalidError
 
@@ -145,7 +146,7 @@ class Client:
         self.account = account
         self.home = Path(home)
         self.store = ArtifactStore(self.home / "artifacts")
-        self.http = httpx.Client(timeout=http_timeout)
+        self.http = http_client(http_timeout)
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.deadline_s = deadline_s
@@ -154,6 +155,12 @@ class Client:
         self.selection = selection
         self.ciphertext_observer = ciphertext_observer
         self.deposit_jobs = deposit_jobs  # pay-on-proof: prices deposited with a node at a time
+        # Per content hash, so never stale: what a job needs from a model's committed artifacts, loaded
+        # once per Client instead of once per job (see prepare()).
+        self._memo_lock = threading.Lock()
+        self._fhe_clients: dict[str, FheClient] = {}
+        self._loaded_settings: dict[str, CircuitSettings] = {}
+        self._salt_layouts: dict[str, tuple[int, int]] = {}
 
     # --- discovery -----------------------------------------------------------------------------
     def models(self) -> list[OnchainModel]:
@@ -180,6 +187,47 @@ class Client:
             price = job_price(m.price, m.royalty_bps, own)
             offers.append(NodeOffer(n.address, n.endpoint, n.pubkey, n.stake, price, rep, offer=own))
         return self.selection(offers)
+
+    def prepare(self, model_id: int, *, private: bool | None = None) -> list[str]:
+        """Fetch and check, before the first job, what jobs on ``model_id`` need on this machine: for
+        ZK the circuit settings, the committed ONNX and the verifying key (checked once against the
+        chain's commitment); for FHE the committed client and this account's keys (generated if new).
+        ``private``: FHE only (True), ZK only (False), whatever the model has (None). Returns what was
+        prepared, e.g. ``["zk", "fhe"]``.
+
+        Why: these are once-per-model costs (FHE key generation takes seconds) that a client's first
+        job would otherwise pay inside its latency; a service or an agent prepares at start. Nothing is
+        paid and nothing is sent but artifact downloads from the model's nodes (any one that has them;
+        none is trusted: every artifact is checked against its on-chain hash)."""
+        m = self.suite.models.read_model(model_id)
+        if not m.active:
+            raise InputError("model_id", "an active model", model_id)
+        want = [
+            mode
+            for mode, has, asked in (
+                ("zk", m.has_zk, private is not True),
+                ("fhe", m.has_fhe, private is not False),
+            )
+            if has and asked
+        ]
+        if not want:
+            raise InputError("private", f"a mode model {model_id} has a commitment for", private)
+        offers = self.nodes(model_id, m)
+        if not offers:
+            raise NoNodeAvailable(f"no active node serves model {model_id}")
+        errors: list[str] = []
+        for offer in offers:
+            try:
+                if "zk" in want:
+                    self._settings(m, offer)
+                    self._salt_layout(m, offer)
+                    self._committed_vk(m, offer)
+                if "fhe" in want:
+                    self._fhe_client(m, offer).evaluation_keys()
+                return want
+            except (ArtifactError, NodeMisbehaved) as e:
+                errors.append(f"{offer.address}: {e}")
+        raise NoNodeAvailable(f"no node of model {model_id} served its artifacts: {'; '.join(errors)}")
 
     # --- inference -----------------------------------------------------------------------------
     def infer(
@@ -292,8 +340,25 @@ class Client:
     def _settings(self, m: OnchainModel, offer: NodeOffer) -> CircuitSettings:
         from veilproof.zk.settings import CircuitSettings
 
-        path = fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])
-        return CircuitSettings.load(path)
+        with self._memo_lock:
+            got = self._loaded_settings.get(m.zk_settings_hash)
+        if got is None:
+            got = CircuitSettings.load(fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint]))
+            with self._memo_lock:
+                self._loaded_settings[m.zk_settings_hash] = got
+        return got
+
+    def _salt_layout(self, m: OnchainModel, offer: NodeOffer) -> tuple[int, int]:
+        """(input values, salt values) of the model's circuit, read from its committed ONNX once."""
+        from veilproof.zk.salt import salt_layout
+
+        with self._memo_lock:
+            got = self._salt_layouts.get(m.onnx_hash)
+        if got is None:
+            got = salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))
+            with self._memo_lock:
+                self._salt_layouts[m.onnx_hash] = got
+        return got
 
     def _salted(
         self, m: OnchainModel, offer: NodeOffer, settings: CircuitSettings, x: np.ndarray
@@ -301,9 +366,9 @@ class Client:
         """The circuit's input for this job: ``x`` followed by a fresh salt when the model's circuit
         hashes one (read from its committed ONNX, checked against the on-chain hash), so the job's
         commitment hides ``x``, links to no other job, and no other job's proof matches it."""
-        from veilproof.zk.salt import new_salt, salt_layout, salted_input
+        from veilproof.zk.salt import new_salt, salted_input
 
-        n, k = salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))
+        n, k = self._salt_layout(m, offer)
         flat = np.asarray(x, dtype=np.float64).ravel()
         if flat.size != n:
             raise InputError("x", f"{n} numbers (the input of model {m.model_id})", f"{flat.size} numbers")
@@ -717,11 +782,20 @@ class Client:
 
     # FHE -------------------------------------------------------------------------------------
     def _fhe_client(self, m: OnchainModel, offer: NodeOffer) -> FheClient:
+        """This account's FHE client of the model's committed client.zip, loaded once per Client (its
+        keys generated or read from ``home/fhe-keys``): loading it is unzipping, hashing and reading
+        the secret keyset, which every job paid before."""
         from veilproof.fhe.client import FheClient
 
-        client_zip = fetch_artifact(self.store, m.fhe_client_hash, [offer.endpoint])
-        key_dir = self.home / "fhe-keys" / f"{self.account.address.lower()}-{m.fhe_client_hash[:16]}"
-        return FheClient(client_zip, key_dir, expected_client_hash=m.fhe_client_hash)
+        with self._memo_lock:
+            fc = self._fhe_clients.get(m.fhe_client_hash)
+        if fc is None:
+            client_zip = fetch_artifact(self.store, m.fhe_client_hash, [offer.endpoint])
+            key_dir = self.home / "fhe-keys" / f"{self.account.address.lower()}-{m.fhe_client_hash[:16]}"
+            fc = FheClient(client_zip, key_dir, expected_client_hash=m.fhe_client_hash)
+            with self._memo_lock:
+                fc = self._fhe_clients.setdefault(m.fhe_client_hash, fc)
+        return fc
 
     def _infer_fhe(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         timings: dict[str, float] = {}

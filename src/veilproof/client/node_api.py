@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from veilproof.client.errors import BadResponse, NodeRefused, NodeUnreachable, NoResult, refusal
 from veilproof.protocol import api
+from veilproof.protocol.http import http_client
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,7 +54,7 @@ class NodeApi:
     def __init__(self, endpoint: str, *, http: httpx.Client | None = None, timeout: float = 60.0) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._owns_http = http is None
-        self.http = http if http is not None else httpx.Client(timeout=timeout)
+        self.http = http if http is not None else http_client(timeout)
 
     def close(self) -> None:
         if self._owns_http:

@@ -106,11 +106,10 @@ def market_selection(
 ) -> SelectionPolicy:
     """A :data:`SelectionPolicy` for ``Client(selection=...)``: asks each node's ``/info`` for its
     capacity, then :func:`rank_market`. (A policy per model: the latency it reads is the model's.)"""
-    import httpx
-
     from veilproof.client.node_api import NodeApi
+    from veilproof.protocol.http import http_client
 
-    http = httpx.Client(timeout=http_timeout)
+    http = http_client(http_timeout)
 
     def policy(offers: list[NodeOffer]) -> list[NodeOffer]:
         return rank_market(

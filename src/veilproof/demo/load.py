@@ -248,9 +248,9 @@ def least_loaded(http_timeout: float, rng: random.Random, loads: NodeLoads | Non
     """Least busy node first (its ``/info`` in-flight count, through ``loads``: read at most every
     ``NODE_LOAD_TTL_S``; random among equals): what a client that wants latency does, and it spreads
     load across nodes. Unreachable nodes go last."""
-    import httpx
+    from veilproof.protocol.http import http_client
 
-    http = httpx.Client(timeout=http_timeout)
+    http = http_client(http_timeout)
     book = NodeLoads() if loads is None else loads
 
     def policy(offers: list[NodeOffer]) -> list[NodeOffer]:
@@ -445,6 +445,9 @@ def client_main(spec_path: Path) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     loads = NodeLoads()
+    # every (behaviour, mode) this process's threads may meet: any thread may take any of its jobs
+    kinds = sorted({(j.behaviour, j.mode) for j in jobs.queue})
+    warm = threading.Barrier(len(spec["keys"]), action=lambda: _start_signal(spec))
 
     def worker(t: int, key: str) -> None:
         ctx = JobContext(
@@ -452,6 +455,10 @@ def client_main(spec_path: Path) -> int:
             spec["zk_model"], spec["fhe_model"], spec["deadline_s"], spec["vanish_deadline_s"],
             spec["job_timeout"], random.Random(spec["seed"] * 1000 + t), loads,
         )  # fmt: skip
+        for behaviour, mode in kinds:
+            fhe = mode == "fhe"
+            ctx.client(behaviour).prepare(ctx.fhe_model if fhe else ctx.zk_model, private=fhe)
+        warm.wait()
         while not stop.is_set():
             try:
                 job = jobs.get_nowait()
@@ -469,6 +476,20 @@ def client_main(spec_path: Path) -> int:
         th.join()
     events.close()
     return 0
+
+
+def _start_signal(spec: dict[str, Any]) -> None:
+    """Every thread of this client process is warm: say so (``spec["ready"]``) and wait for the
+    harness's go (``spec["go"]``), so that no client's start-up (imports, artifact downloads, FHE key
+    generation: once per client, not per job) runs inside the load window of the others."""
+    if "ready" not in spec:
+        return
+    Path(spec["ready"]).touch()
+    t_end = time.monotonic() + float(spec.get("go_timeout", 600))
+    while not Path(spec["go"]).exists():
+        if time.monotonic() > t_end:
+            raise TimeoutError(f"no go from the harness within {spec.get('go_timeout', 600)}s")
+        time.sleep(0.05)
 
 
 # --- models ---------------------------------------------------------------------------------------------
@@ -727,6 +748,7 @@ def run_load(
                     "jobs": [asdict(j) for j in plan[c]], "settlement": cfg.settlement,
                     "deadline_s": cfg.deadline_s, "vanish_deadline_s": cfg.vanish_deadline_s,
                     "job_timeout": cfg.job_timeout, "seed": cfg.seed * 100 + c,
+                    "ready": str(root / f"ready-{c}"), "go": str(root / "go"), "go_timeout": cfg.timeout,
                 }  # fmt: skip
                 spec_path = root / f"client-{c}.json"
                 spec_path.write_text(json.dumps(spec))
@@ -738,7 +760,24 @@ def run_load(
                 )  # fmt: skip
                 role = cfg.roles[c % len(cfg.roles)]
                 clients.append(_Proc(role, f"client{c}", p))
-                meter.add(f"client{c}-{role}", "client", p.pid)
+            # Clients start and warm up (imports, artifacts, FHE keys) before the load: a client is a
+            # long-lived process, and one client's start-up must not be billed to the others' jobs.
+            # Their CPU is metered from the go on.
+            t_warm_end = time.monotonic() + cfg.timeout
+            while not all((root / f"ready-{c}").exists() for c in range(cfg.clients)):
+                dead = [c.name for c in clients if c.proc.poll() is not None]
+                if dead:
+                    tail = (root / f"client-{dead[0][6:]}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"client process(es) {dead} ended during warm-up:\n{tail}")
+                if time.monotonic() > t_warm_end:
+                    raise TimeoutError(f"clients not warm within {cfg.timeout:.0f}s; see {root}/client-*.log")
+                time.sleep(0.1)
+            client_warmup_s = time.time() - t0
+            for cp in clients:
+                meter.add(f"{cp.name}-{cp.role}", "client", cp.proc.pid)
+            meter.sample()
+            t0 = time.time()
+            (root / "go").touch()
             events: list[JobEvent] = []
             deadline = time.monotonic() + cfg.timeout
             last_tick = 0.0
@@ -774,7 +813,7 @@ def run_load(
             end_block = lnet.net.w3.eth.block_number
             gas = _gas(lnet, start_block, end_block)
             checks = book.check(lnet, events, nodes, keys_by_addr)
-            return _summary(
+            summary = _summary(
                 cfg,
                 events,
                 window,
@@ -787,6 +826,8 @@ def run_load(
                 checks,
                 close_log,
             )
+            summary["client_warmup_s"] = client_warmup_s
+            return summary
     finally:
         for cp in clients:
             if cp.proc.poll() is None:
