@@ -1,4 +1,5 @@
-"""How a client waits on a node: polls that back off (0.2 s growing to 0.5 s), and the load clients'
+"""How a client waits on a node: long-polls the node holds until the job or order changes (``?wait=``),
+polls that back off (0.2 s growing to 0.5 s) against a node that answers at once, and the load clients'
 shared, short-lived view of each node's ``/info`` (#14: client polling and ``/info`` before every job
 were most of a busy node's HTTP requests).
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from veilproof.client.node_api import POLL_MAX_S, NodeApi, poll_delays
 from veilproof.client.selection import NodeOffer
 from veilproof.demo.load import NodeLoads, least_loaded
 from veilproof.node.app import create_app
+from veilproof.node.changes import Changes, job_key, order_key
 from veilproof.protocol import api
 
 ORDER = "0x" + "ab" * 32
@@ -44,6 +48,22 @@ class SlowNode:
     inflight: int = 0
     cfg: _Cfg = field(default_factory=_Cfg)
     asked: dict[str, int] = field(default_factory=dict)
+    done: bool = False  # finished at once, whatever ``busy`` says (set by finish_later)
+    db: Any = None
+
+    def __post_init__(self) -> None:
+        self.db = type("Db", (), {"changes": Changes()})()
+
+    def finish_later(self, seconds: float, key: str) -> threading.Timer:
+        """Finish the job/order after ``seconds`` and tell its waiters, as NodeStore.update does."""
+
+        def finish() -> None:
+            self.done = True
+            self.db.changes.notify(key)
+
+        t = threading.Timer(seconds, finish)
+        t.start()
+        return t
 
     def _ask(self, what: str) -> int:
         self.asked[what] = self.asked.get(what, 0) + 1
@@ -61,13 +81,14 @@ class SlowNode:
 
     def result(self, job_id: int) -> api.JobReport:
         n = self._ask("job")
-        state = api.JobState.SUBMITTED if n > self.busy else api.JobState.ACCEPTED
+        state = api.JobState.SUBMITTED if n > self.busy or self.done else api.JobState.ACCEPTED
         return api.JobReport(job_id=job_id, state=state, tx_hash=None, error=None)
 
     def order_report(self, order_hash: str) -> api.OrderReport:
         n = self._ask("order")
-        state = api.JobState.FAILED if n > self.busy else api.JobState.RUNNING
-        return api.OrderReport(order_hash=order_hash, state=state, error="x" if n > self.busy else None)
+        over = n > self.busy or self.done
+        state = api.JobState.FAILED if over else api.JobState.RUNNING
+        return api.OrderReport(order_hash=order_hash, state=state, error="x" if over else None)
 
 
 def _node(tmp_path: Path, **kw: Any) -> tuple[SlowNode, NodeApi]:
@@ -85,10 +106,52 @@ def test_poll_delays_grow_from_the_interval_to_half_a_second() -> None:
 
 
 @pytest.mark.parametrize("which", ["job", "order"])
-def test_waiting_on_a_node_backs_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+def test_waiting_long_polls_the_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+    """The node holds the poll until the job changes: one request for a job that takes 0.4 s, the
+    answer as soon as it is recorded, and no sleeping."""
+    svc, nodeapi = _node(tmp_path, busy=10**6)
+    slept: list[float] = []
+    monkeypatch.setattr(node_api.time, "sleep", slept.append)
+    timer = svc.finish_later(0.4, job_key(7) if which == "job" else order_key(ORDER))
+    t0 = time.monotonic()
+    if which == "job":
+        states: list[api.JobState] = []
+        report = nodeapi.wait(7, timeout=5, interval=0.2, on_state=states.append)
+        assert report is not None and report.state == api.JobState.SUBMITTED
+        assert states == [api.JobState.SUBMITTED]
+    else:
+        assert nodeapi.wait_order(ORDER, timeout=5, interval=0.2).state == api.JobState.FAILED
+    waited = time.monotonic() - t0
+    timer.join()
+    assert slept == []
+    # one held request: the node read the row before it waited and once after the change
+    assert svc.asked[which] == 2
+    assert 0.35 < waited < 3.0
+    assert svc.db.changes.waiting() == 0  # nothing left registered
+
+
+def test_a_held_poll_ends_at_its_wait(tmp_path: Path) -> None:
+    """Nothing changes: the node answers the unchanged state after ``wait`` seconds; a wait over the
+    protocol's maximum is refused."""
+    svc, nodeapi = _node(tmp_path, busy=10**6)
+    t0 = time.monotonic()
+    assert nodeapi.job(7, wait=0.3).state == api.JobState.ACCEPTED
+    assert 0.25 < time.monotonic() - t0 < 3.0
+    assert svc.asked["job"] == 1 and svc.db.changes.waiting() == 0
+    r = nodeapi.http.get(nodeapi.url(api.JOB, job_id=7), params={"wait": api.MAX_WAIT_S + 1})
+    assert r.status_code == 422 and "wait" in r.text
+
+
+@pytest.mark.parametrize("which", ["job", "order"])
+def test_waiting_on_a_node_that_answers_at_once_backs_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    """A node that does not hold polls (before long-polls): the client backs off between its
+    unchanged answers."""
     svc, nodeapi = _node(tmp_path, busy=6)
     slept: list[float] = []
     monkeypatch.setattr(node_api.time, "sleep", slept.append)
+    monkeypatch.setattr(node_api, "_wait", lambda wait: None)  # the request asks for no hold
     if which == "job":
         states: list[api.JobState] = []
         report = nodeapi.wait(7, timeout=5, interval=0.2, on_state=states.append)
@@ -97,9 +160,10 @@ def test_waiting_on_a_node_backs_off(tmp_path: Path, monkeypatch: pytest.MonkeyP
     else:
         assert nodeapi.wait_order(ORDER, timeout=5, interval=0.2).state == api.JobState.FAILED
     assert svc.asked[which] == 7  # six "not yet", then the answer
-    assert slept == list(itertools.islice(poll_delays(0.2), 6))
-    # The fixed 0.2 s of before would have polled ~12 times over the same 2.45 s.
-    assert sum(slept) / 0.2 > 1.5 * svc.asked[which]
+    # no sleep after the first answer (a change from nothing); then backing off
+    assert slept == list(itertools.islice(poll_delays(0.2), 5))
+    # The fixed 0.2 s of before would have polled ~10 times over the same 1.95 s.
+    assert sum(slept) / 0.2 > 1.3 * svc.asked[which]
 
 
 def test_load_clients_share_each_nodes_info_for_a_second(

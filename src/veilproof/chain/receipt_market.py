@@ -13,6 +13,7 @@ resolves a demand or challenges a bad delivery.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -241,9 +242,14 @@ class ReceiptMarket(ContractFacade):
     def model_royalty(self, model_id: int) -> int:
         """The owner's royalty on one job of ``model_id`` (list price x royalty_bps, what JobMarket fixes
         at open_job for an offer-priced job): what an order's ``royalty`` must be. 0 for an unknown model."""
-        models = self.net.contract("ModelRegistry", str(self._call("models")))
-        _, amount = models.functions.royalty_amount(model_id).call()
+        _, amount = self.net.call(self._models.functions.royalty_amount(model_id))
         return int(amount)
+
+    @functools.cached_property
+    def _models(self) -> Any:
+        """The ModelRegistry this market reads royalties from: immutable in the contract, so bound
+        once (binding a web3 contract costs more than the call)."""
+        return self.net.contract("ModelRegistry", str(self._call("models")))
 
     def reserve(self, order: Order) -> int:
         """What an accepted order can take from the client's deposit: its max price plus the claim

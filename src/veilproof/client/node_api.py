@@ -31,6 +31,8 @@ M = TypeVar("M", bound=BaseModel)
 #: much longer than the last, up to ``POLL_MAX_S`` (or the caller's interval, if longer).
 POLL_BACKOFF = 1.5
 POLL_MAX_S = 0.5
+#: A wait asks the node to hold each poll this long (``?wait=``): it answers at once on a change.
+LONG_POLL_S = 10.0
 
 
 def poll_delays(interval: float) -> Iterator[float]:
@@ -81,11 +83,12 @@ class NodeApi:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (),
+        query: dict[str, str] | None = None,
     ) -> httpx.Response:
         """One request; an error status not in ``ok`` is raised as its :class:`NodeRefused` subclass."""
         url = self.url(route, **(params or {}))
         try:
-            r = self.http.request(method, url, content=content, headers=headers)
+            r = self.http.request(method, url, content=content, headers=headers, params=query)
         except httpx.HTTPError as e:
             raise NodeUnreachable(f"{method} {url}: {type(e).__name__}: {e}") from e
         if r.status_code >= 400 and r.status_code not in ok:
@@ -159,8 +162,10 @@ class NodeApi:
         r = self._send("POST", api.FHE_JOB, {"job_id": job_id}, content=request.ciphertext, headers=headers)
         return self._parse(r, api.Accepted)
 
-    def job(self, job_id: int) -> api.JobReport:
-        return self._parse(self._send("GET", api.JOB, {"job_id": job_id}), api.JobReport)
+    def job(self, job_id: int, wait: float = 0.0) -> api.JobReport:
+        """The job's report; ``wait`` > 0: the node answers when the job changes or is finished, at the
+        latest after ``wait`` seconds (a node before long-polls answers at once)."""
+        return self._parse(self._send("GET", api.JOB, {"job_id": job_id}, query=_wait(wait)), api.JobReport)
 
     def fhe_output(self, job_id: int) -> bytes:
         return self._send("GET", api.FHE_OUTPUT, {"job_id": job_id}).content
@@ -175,8 +180,10 @@ class NodeApi:
         )
         return self._parse(r, api.OrderAccepted)
 
-    def order(self, order_hash: str) -> api.OrderReport:
-        return self._parse(self._send("GET", api.ZK_ORDER, {"order_hash": order_hash}), api.OrderReport)
+    def order(self, order_hash: str, wait: float = 0.0) -> api.OrderReport:
+        """The order's report; ``wait``: a long-poll, as for :meth:`job`."""
+        r = self._send("GET", api.ZK_ORDER, {"order_hash": order_hash}, query=_wait(wait))
+        return self._parse(r, api.OrderReport)
 
     def post_receipt(self, order_hash: str, receipt: api.ReceiptPost) -> api.ReceiptStored:
         r = self._send(
@@ -194,14 +201,18 @@ class NodeApi:
         ``demand``s on chain after the deadline)."""
         t_end = time.monotonic() + timeout
         delays = poll_delays(interval)
-        while time.monotonic() < t_end:
+        last: api.JobState | None = None
+        while (left := t_end - time.monotonic()) > 0:
+            ask, t_asked = self._long_poll(left), time.monotonic()
             try:
-                st = self.order(order_hash)
+                st = self.order(order_hash, wait=ask)
             except (NodeRefused, NodeUnreachable, BadResponse):
                 st = None
             if st is not None and st.state.finished:
                 return st
-            time.sleep(next(delays))
+            if self._poll_again_later(st, last, ask, t_asked):
+                time.sleep(next(delays))
+            last = st.state if st is not None else last
         raise NoResult(
             f"order {order_hash}: node gave no result within {timeout}s (demand after the deadline)"
         )
@@ -226,9 +237,10 @@ class NodeApi:
         t_end = time.monotonic() + timeout
         delays = poll_delays(interval)
         last: api.JobState | None = None
-        while time.monotonic() < t_end:
+        while (left := t_end - time.monotonic()) > 0:
+            ask, t_asked = self._long_poll(left), time.monotonic()
             try:
-                st: api.JobReport | None = self.job(job_id)
+                st: api.JobReport | None = self.job(job_id, wait=ask)
             except NodeRefused:
                 st = None
             except (NodeUnreachable, BadResponse):
@@ -237,14 +249,38 @@ class NodeApi:
                 if settled_elsewhere():
                     return None
                 st = None
+            again_later = self._poll_again_later(st, last, ask, t_asked)
             if st is not None:
                 if st.state != last and on_state is not None:
                     on_state(st.state)
                 last = st.state
                 if st.state.finished:
                     return st
-            time.sleep(next(delays))
+            if again_later:
+                time.sleep(next(delays))
         raise NoResult(f"job {job_id}: node gave no result within {timeout}s (refund after deadline)")
+
+    def _long_poll(self, left: float) -> float:
+        """Seconds to ask the node to hold the next poll: ``LONG_POLL_S``, less if the wait ends sooner
+        or this client's read timeout is short (the answer must come before it)."""
+        read = self.http.timeout.read
+        cap = LONG_POLL_S if read is None else min(LONG_POLL_S, read / 2)
+        return max(0.0, min(cap, left))
+
+    @staticmethod
+    def _poll_again_later(
+        st: BaseModel | None, last: api.JobState | None, ask: float, t_asked: float
+    ) -> bool:
+        """Sleep before the next poll? Yes after a refusal or no answer, and after an unchanged answer
+        that came at once (a node that does not hold long-polls); no after a change or a held poll."""
+        if st is None:
+            return True
+        state = getattr(st, "state", None)
+        return state == last and time.monotonic() - t_asked < ask / 2
+
+
+def _wait(wait: float) -> dict[str, str] | None:
+    return {"wait": f"{wait:.3f}"} if wait > 0 else None
 
 
 def _error_text(r: httpx.Response) -> str:

@@ -568,12 +568,21 @@ class CpuMeter:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.owner: dict[int, str] = {}
+        self._sampled_at = float("-inf")
 
     def add(self, name: str, role: str, pid: int, *, children: bool = True) -> None:
         """Meter ``pid`` (and, with ``children``, every process it starts) as ``name``."""
         self.roots[name] = (role, pid, children)
 
-    def sample(self) -> None:
+    #: Seconds between two readings (walking the process tree reads all of /proc, and the harness's own
+    #: CPU shares the machine with the load); ``sample(force=True)`` reads at once.
+    EVERY_S = 1.0
+
+    def sample(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._sampled_at < self.EVERY_S:
+            return
+        self._sampled_at = now
         for name, (_, pid, children) in self.roots.items():
             try:
                 root = self.psutil.Process(pid)
@@ -775,7 +784,7 @@ def run_load(
             client_warmup_s = time.time() - t0
             for cp in clients:
                 meter.add(f"{cp.name}-{cp.role}", "client", cp.proc.pid)
-            meter.sample()
+            meter.sample(force=True)
             t0 = time.time()
             (root / "go").touch()
             events: list[JobEvent] = []
@@ -800,6 +809,7 @@ def run_load(
             # the lazy clients' jobs are still being proven: the load ends when the nodes are done
             t_clients = time.time()
             t_end = _wait_computed(lnet.suite, events, meter, deadline, nodes)
+            meter.sample(force=True)
             cpu = meter.seconds()
             cpu_roles = meter.by_role()
             cpu["node main processes"] = meter.roots_only("node")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veilproof import __version__
 from veilproof.errors import InputError
+from veilproof.node.changes import job_key, order_key, until_changed
 from veilproof.node.core import chain_down
 from veilproof.node.errors import (
     BadInput,
@@ -151,6 +152,16 @@ def _read_body(request: Request, svc: NodeService, limit: int) -> Any:
 
 
 #: A pay-on-proof order's hash (0x and 64 hex), as the node names it in its acceptance.
+WaitS = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=api.MAX_WAIT_S,
+        description="long-poll: answer when the job changes or is finished, at the latest after this "
+        "many seconds (0: at once)",
+    ),
+]
+
 OrderHash = Annotated[
     str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="the order's EIP-712 struct hash")
 ]
@@ -279,8 +290,16 @@ def create_app(svc: NodeService) -> FastAPI:
         return await run_in_threadpool(svc.submit_order, req)
 
     @app.get(api.ZK_ORDER, response_model=api.OrderReport, responses=refusals(MalformedBody, UnknownJob))
-    def zk_order_report(order_hash: OrderHash) -> api.OrderReport:
-        return svc.order_report(order_hash)
+    async def zk_order_report(order_hash: OrderHash, wait: WaitS = 0.0) -> api.OrderReport:
+        """The order's state; with ``wait`` the answer comes when the order changes or is finished,
+        or after ``wait`` seconds (a long-poll: one request instead of one per poll interval)."""
+        if wait <= 0:
+            return await run_in_threadpool(svc.order_report, order_hash)
+        with svc.db.changes.watch(order_key(order_hash)) as changed:
+            report = await run_in_threadpool(svc.order_report, order_hash)
+            if report.state.finished or not await until_changed(changed, wait):
+                return report
+        return await run_in_threadpool(svc.order_report, order_hash)
 
     @app.post(
         api.ZK_ORDER_RECEIPT,
@@ -424,8 +443,15 @@ def create_app(svc: NodeService) -> FastAPI:
         response_model_exclude_unset=True,  # "zk" / "fhe" appear only once there is a result
         responses=refusals(MalformedBody, UnknownJob),
     )
-    def job(job_id: JobId) -> api.JobReport:
-        return svc.result(job_id)
+    async def job(job_id: JobId, wait: WaitS = 0.0) -> api.JobReport:
+        """The job's state and result; ``wait``: a long-poll, as for ``GET /zk/orders/{hash}``."""
+        if wait <= 0:
+            return await run_in_threadpool(svc.result, job_id)
+        with svc.db.changes.watch(job_key(job_id)) as changed:
+            report = await run_in_threadpool(svc.result, job_id)
+            if report.state.finished or not await until_changed(changed, wait):
+                return report
+        return await run_in_threadpool(svc.result, job_id)
 
     @app.get(
         api.FHE_OUTPUT,

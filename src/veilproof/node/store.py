@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from veilproof.chain.views import JobMode
+from veilproof.node.changes import Changes, job_key, order_key
 from veilproof.protocol.api import JobState  # the states are part of the wire protocol (GET /jobs/{id})
 
 
@@ -136,6 +137,8 @@ class NodeStore:
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.chain = chain
+        # Long-polls of a job or an order wake when its row is written (see node/changes.py).
+        self.changes = Changes()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -153,6 +156,7 @@ class NodeStore:
             row = s.get(JobRow, (self.chain, job_id))
             if row is not None:
                 s.delete(row)
+        self.changes.notify(job_key(job_id))
 
     def unfinished(self) -> list[JobRow]:
         """Jobs of the current chain the node still owes (accepted or running)."""
@@ -198,6 +202,7 @@ class NodeStore:
                 return
             for k, v in fields.items():
                 setattr(row, k, v)
+        self.changes.notify(job_key(job_id))  # after the commit: a woken reader sees the change
 
     def save_timings(self, job_id: int, timings_json: str) -> None:
         with self.session() as s:
@@ -223,15 +228,18 @@ class NodeStore:
     def update_order(self, order_hash: str, **fields: object) -> None:
         with self.session() as s:
             row = s.get(OrderRow, (self.chain, order_hash))
-            if row is not None:
-                for k, v in fields.items():
-                    setattr(row, k, v)
+            if row is None:
+                return
+            for k, v in fields.items():
+                setattr(row, k, v)
+        self.changes.notify(order_key(order_hash))
 
     def delete_order(self, order_hash: str) -> None:
         with self.session() as s:
             row = s.get(OrderRow, (self.chain, order_hash))
             if row is not None:
                 s.delete(row)
+        self.changes.notify(order_key(order_hash))
 
     def open_orders(self, client: str | None = None) -> list[OrderRow]:
         """Orders not yet paid nor closed (of ``client``, or all): what the client's deposit must still

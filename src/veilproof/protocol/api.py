@@ -38,6 +38,8 @@ PIPELINE_STAGE = "/pipelines/jobs/{job_id}/stages/{stage}"
 # --- headers and media types ---------------------------------------------------------------------
 SIGNATURE_HEADER = "X-Veil-Signature"  # the job's client signs the request (protocol.signing)
 EVAL_KEYS_HEADER = "X-Veil-Eval-Keys"  # FHE: sha256 of the evaluation keys uploaded with PUT /fhe/keys
+#: ``GET /jobs/{id}?wait=S`` and ``GET /zk/orders/{hash}?wait=S``: the longest long-poll a node holds.
+MAX_WAIT_S = 30.0
 JOB_HEADER = "X-Veil-Job"  # PUT /fhe/keys: the client's open FHE job on this node the keys are for
 CONTENT_TYPE = "Content-Type"
 JSON = "application/json"
