@@ -102,6 +102,10 @@ class Network:
         self._nonces: dict[str, tuple[int, float]] = {}
         self._base_fee: tuple[float, int | None] | None = None  # (monotonic time read, base fee)
         self._tip: tuple[float, int] | None = None
+        # Bumped by revert(): what was read before describes an abandoned history.
+        self.history_epoch = 0
+        # Transactions this process got mined: a chain view looks at the chain at once after one.
+        self.writes = 0
 
     # --- info ------------------------------------------------------------------------------------
     @property
@@ -206,6 +210,7 @@ class Network:
         self._nonces.clear()
         self._base_fee = None
         self._tip = None
+        self.history_epoch += 1  # chain views drop what they read (veilproof.chain.view)
 
     # --- contracts -------------------------------------------------------------------------------
     def contract(self, name: str, address: str) -> Contract:
@@ -286,6 +291,7 @@ class Network:
             contract_address=raw.get("contractAddress"),
             raw=raw,
         )
+        self.writes += 1  # chain views look at the chain again before their next read
         if raw["status"] != 1:
             self._raise_for_failed(tx, raw, name, rcpt.tx_hash)
         return rcpt

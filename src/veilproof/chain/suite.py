@@ -6,11 +6,13 @@ later into the same :class:`Deployment` (its ``extra``), so they are looked up w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from veilproof.chain.data_registry import DataRegistry
 from veilproof.chain.deploy import Deployment
+from veilproof.chain.facade import ContractFacade
 from veilproof.chain.fhe_quorum import FheQuorum
 from veilproof.chain.job_market import JobMarket
 from veilproof.chain.model_registry import ModelRegistry
@@ -20,6 +22,7 @@ from veilproof.chain.pipeline_market import PipelineMarket
 from veilproof.chain.receipt_market import ReceiptMarket
 from veilproof.chain.rewards import Rewards
 from veilproof.chain.token import Token
+from veilproof.chain.view import ChainView
 from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 from veilproof.errors import ConfigError
 
@@ -44,6 +47,16 @@ class Suite:
         if key not in self._bound:
             self._bound[key] = cls(self.net, addr)  # type: ignore[call-arg]
         return self._bound[key]
+
+    @functools.cached_property
+    def buyer_view(self) -> ChainView:
+        """The reads a buyer repeats every job (node list and terms, model records, pay-on-proof
+        parameters and royalties), shared by every client of this process on this suite and dropped
+        on any NodeRegistry or ModelRegistry event or a ReceiptMarket ``ParamSet``."""
+        watched: list[tuple[ContractFacade, list[str] | None]] = [(self.nodes, None), (self.models, None)]
+        if self.receipts is not None:
+            watched.append((self.receipts, ["ParamSet"]))
+        return ChainView(self.net, watched)
 
     @classmethod
     def attach(cls, net: Network, d: Deployment) -> Suite:

@@ -13,6 +13,7 @@ This module holds that trust logic only: the HTTP exchange with a node is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -169,18 +170,16 @@ class Client:
     def nodes(self, model_id: int, model: OnchainModel | None = None) -> list[NodeOffer]:
         """Active nodes serving ``model_id``, best first by the client's selection policy. ``model``:
         the model's record if the caller just read it (one read less per job)."""
-        nodes = self.suite.nodes
-        m = (
-            model
-            if model is not None and model.model_id == model_id
-            else self.suite.models.read_model(model_id)
-        )
+        nodes, view = self.suite.nodes, self.suite.buyer_view
+        m = model if model is not None and model.model_id == model_id else self._model(model_id)
         offers = []
-        for n in nodes.list_nodes():
+        for n in view.read(("nodes",), nodes.list_nodes):
             if not n.registered:
                 continue
             # one call for is_active + serves + offer (the node's own price, #14; None: list price)
-            active, serves, own = nodes.job_terms(n.address, model_id)
+            active, serves, own = view.read(
+                ("terms", n.address, model_id), functools.partial(nodes.job_terms, n.address, model_id)
+            )
             if not active or not serves:
                 continue
             rep = self.reputation(n.address) if self.reputation else 0.0
@@ -199,7 +198,7 @@ class Client:
         job would otherwise pay inside its latency; a service or an agent prepares at start. Nothing is
         paid and nothing is sent but artifact downloads from the model's nodes (any one that has them;
         none is trusted: every artifact is checked against its on-chain hash)."""
-        m = self.suite.models.read_model(model_id)
+        m = self._model(model_id)
         if not m.active:
             raise InputError("model_id", "an active model", model_id)
         want = [
@@ -229,6 +228,15 @@ class Client:
                 errors.append(f"{offer.address}: {e}")
         raise NoNodeAvailable(f"no node of model {model_id} served its artifacts: {'; '.join(errors)}")
 
+    def _model(self, model_id: int) -> OnchainModel:
+        """The model's on-chain record, through the suite's buyer view (read again after any
+        ModelRegistry event)."""
+        return self.suite.buyer_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
+
+    def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
+        """A ReceiptMarket parameter, read again after a ``ParamSet``."""
+        return self.suite.buyer_view.read(("rm.param", name), lambda: rm.param(name))
+
     # --- inference -----------------------------------------------------------------------------
     def infer(
         self,
@@ -255,7 +263,7 @@ class Client:
             raise InputError("x", "numbers (a flat or nested list of the model's input values)", x) from e
         if not np.all(np.isfinite(arr)):
             raise InputError("x", "finite numbers", "NaN/inf")
-        m = self.suite.models.read_model(model_id)
+        m = self._model(model_id)
         if not m.active:
             raise InputError("model_id", "an active model", model_id)
         if private and not m.has_fhe:
@@ -482,7 +490,7 @@ class Client:
     def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
         """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
         deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
-        cost = price + rm.param("claim_surcharge")
+        cost = price + self._rm_param(rm, "claim_surcharge")
         if rm.deposit_of(self.account.address, node) >= 2 * cost:
             return
         self._top_up(rm, node, price, cost)
@@ -492,7 +500,7 @@ class Client:
         all the client holds when that is less but still pays this order: a client with VEIL for a few
         jobs can still buy one (the deposit is returned on request after the delay)."""
         if cost is None:  # the order's price + claim surcharge, when the caller has not read it yet
-            cost = price + rm.param("claim_surcharge")
+            cost = price + self._rm_param(rm, "claim_surcharge")
         amount = cost * self.deposit_jobs
         held = self.suite.token.balance_of(self.account.address)
         if cost <= held < amount:
@@ -528,9 +536,10 @@ class Client:
         # Priced like a JobMarket job on this node (#14): the list price, or the owner's royalty plus the
         # node's offer (``offer.price``, read from NodeRegistry); the node refuses an order below it.
         self._ensure_deposit(rm, offer.address, offer.price)
-        deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline"))
+        deadline = self.net.now() + min(self.deadline_s, self._rm_param(rm, "max_deadline"))
         order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
-                      self._next_nonce(rm, offer.address), royalty=rm.model_royalty(m.model_id))  # fmt: skip
+                      self._next_nonce(rm, offer.address),
+                      royalty=self.suite.buyer_view.read(("royalty", m.model_id), lambda: rm.model_royalty(m.model_id)))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
             order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,
