@@ -88,9 +88,9 @@ def test_a_reverted_chain_empties_the_view(w: World, suite: Suite) -> None:
     assert v.read(("price",), fetch) == 2
 
 
-def test_the_buyer_view_reads_the_real_values(w: World, suite: Suite) -> None:
+def test_the_terms_view_reads_the_real_values(w: World, suite: Suite) -> None:
     """Through the suite's shared view: a model's record and a node's terms follow their changes."""
-    v = suite.buyer_view
+    v = suite.terms_view
     m = v.read(("model", w.model_id), lambda: suite.models.read_model(w.model_id))
     suite.models.set_price(w.model_id, m.price + ONE, sender=w.author)
     again = v.read(("model", w.model_id), lambda: suite.models.read_model(w.model_id))

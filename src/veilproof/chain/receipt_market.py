@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
@@ -27,6 +27,9 @@ from veilproof.chain.facade import ContractFacade
 from veilproof.chain.network import Receipt
 from veilproof.chain.zk_verifier_adapter import ZkVerifierAdapter
 from veilproof.errors import InputError
+
+if TYPE_CHECKING:
+    from veilproof.chain.view import ChainView
 
 DOMAIN_NAME = "VeilproofReceiptMarket"
 DOMAIN_VERSION = "1"
@@ -256,8 +259,20 @@ class ReceiptMarket(ContractFacade):
         surcharge (the proof-claim path, when the receipt is withheld)."""
         return order.max_price + self.param("claim_surcharge")
 
-    def check_order(self, order: Order, *, node: str, outstanding: int, nonces_taken: set[int]) -> None:
+    def check_order(
+        self,
+        order: Order,
+        *,
+        node: str,
+        outstanding: int,
+        nonces_taken: set[int],
+        reads: ChainView | None = None,
+    ) -> None:
         """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
+
+        ``reads``: a view the market's parameters and the model's royalty are read through (a node
+        passes its suite's ``terms_view``); the deposit, the withdrawal, the nonce and the chain time
+        are always read fresh: they are what the client can change between two orders.
 
         ``outstanding``: what this client's orders the node accepted and has not settled can cost,
         each at its max price plus the claim surcharge (:meth:`reserve`); ``nonces_taken``: the nonces
@@ -271,14 +286,26 @@ class ReceiptMarket(ContractFacade):
         """
         if to_checksum_address(order.node) != to_checksum_address(node):
             raise OrderRefused("order.node", f"this node {node}", order.node)
+
+        def param(name: str) -> int:
+            return (
+                self.param(name)
+                if reads is None
+                else reads.read(("rm.param", name), lambda: self.param(name))
+            )
+
         now = self.net.now()
-        if not now < order.deadline <= now + self.param("max_deadline"):
+        if not now < order.deadline <= now + param("max_deadline"):
             raise OrderRefused(
                 "order.deadline", "in the future, within the market's max_deadline", order.deadline
             )
         if order.nonce in nonces_taken or self.nonce_used(order.client, node, order.nonce):
             raise OrderRefused("order.nonce", "a nonce not used before with this node", order.nonce)
-        royalty = self.model_royalty(order.model_id)
+        royalty = (
+            self.model_royalty(order.model_id)
+            if reads is None
+            else reads.read(("royalty", order.model_id), lambda: self.model_royalty(order.model_id))
+        )
         if order.royalty != royalty:
             # below: the market would skip the receipt; above: the owner would take part of the offer
             raise OrderRefused("order.royalty", f"the model's royalty {royalty}", order.royalty)
@@ -287,15 +314,34 @@ class ReceiptMarket(ContractFacade):
         if self.withdrawal(order.client, node)[1] != 0:
             raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
         deposit = self.deposit_of(order.client, node)
-        need = outstanding + self.reserve(order)
+        need = outstanding + order.max_price + param("claim_surcharge")  # + reserve(order)
         if deposit < need:
             raise OrderRefused(
                 "deposit", f"at least {need} (unsettled orders + max_price + claim surcharge)", deposit
             )
-        if not ZkVerifierAdapter(self.net, str(self._call("verifier"))).is_registered(order.model_id):
+        if not self.model_verifiable(order.model_id):
             raise OrderRefused(
                 "order.model_id", "a model registered with the market's verifier", order.model_id
             )
+
+    def model_verifiable(self, model_id: int) -> bool:
+        """Whether the market's verifier adapter has the model's VKA (so a proof claim can pay). A
+        registration is once per model and final, so a yes is remembered."""
+        if model_id in self._verifiable:
+            return True
+        ok = self._adapter.is_registered(model_id)
+        if ok:
+            self._verifiable.add(model_id)
+        return ok
+
+    @functools.cached_property
+    def _adapter(self) -> ZkVerifierAdapter:
+        """The verifier adapter (immutable in the contract): bound once."""
+        return ZkVerifierAdapter(self.net, str(self._call("verifier")))
+
+    @functools.cached_property
+    def _verifiable(self) -> set[int]:
+        return set()
 
     # --- client ------------------------------------------------------------------------------------
     def deposit(self, node: str, amount: int, *, sender: LocalAccount) -> Receipt:

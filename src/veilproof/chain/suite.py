@@ -49,7 +49,7 @@ class Suite:
         return self._bound[key]
 
     @functools.cached_property
-    def buyer_view(self) -> ChainView:
+    def terms_view(self) -> ChainView:
         """The reads a buyer repeats every job (node list and terms, model records, pay-on-proof
         parameters and royalties), shared by every client of this process on this suite and dropped
         on any NodeRegistry or ModelRegistry event or a ReceiptMarket ``ParamSet``."""

@@ -170,7 +170,7 @@ class Client:
     def nodes(self, model_id: int, model: OnchainModel | None = None) -> list[NodeOffer]:
         """Active nodes serving ``model_id``, best first by the client's selection policy. ``model``:
         the model's record if the caller just read it (one read less per job)."""
-        nodes, view = self.suite.nodes, self.suite.buyer_view
+        nodes, view = self.suite.nodes, self.suite.terms_view
         m = model if model is not None and model.model_id == model_id else self._model(model_id)
         offers = []
         for n in view.read(("nodes",), nodes.list_nodes):
@@ -231,11 +231,11 @@ class Client:
     def _model(self, model_id: int) -> OnchainModel:
         """The model's on-chain record, through the suite's buyer view (read again after any
         ModelRegistry event)."""
-        return self.suite.buyer_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
+        return self.suite.terms_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
 
     def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
         """A ReceiptMarket parameter, read again after a ``ParamSet``."""
-        return self.suite.buyer_view.read(("rm.param", name), lambda: rm.param(name))
+        return self.suite.terms_view.read(("rm.param", name), lambda: rm.param(name))
 
     # --- inference -----------------------------------------------------------------------------
     def infer(
@@ -539,7 +539,7 @@ class Client:
         deadline = self.net.now() + min(self.deadline_s, self._rm_param(rm, "max_deadline"))
         order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
                       self._next_nonce(rm, offer.address),
-                      royalty=self.suite.buyer_view.read(("royalty", m.model_id), lambda: rm.model_royalty(m.model_id)))  # fmt: skip
+                      royalty=self.suite.terms_view.read(("royalty", m.model_id), lambda: rm.model_royalty(m.model_id)))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
             order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,

@@ -140,8 +140,10 @@ class Receipts(NodeCore):
                     order,
                     node=self.address,
                     # each unsettled order can still cost its max price + the claim surcharge
-                    outstanding=sum(int(r.max_price) for r in mine) + len(mine) * rm.param("claim_surcharge"),
+                    outstanding=sum(int(r.max_price) for r in mine)
+                    + len(mine) * self._rm_param(rm, "claim_surcharge"),
                     nonces_taken={int(r.nonce) for r in mine},
+                    reads=self.suite.terms_view,
                 )
             except OrderRefused as e:
                 raise JobNotOpen(f"order refused: {e}") from e
@@ -171,10 +173,14 @@ class Receipts(NodeCore):
     def _order_price(self, lm: LoadedModel) -> int:
         """What this node charges for a pay-on-proof job of the model: the same rule as JobMarket's
         ``open_job`` (list price, or the owner's royalty amount plus this node's offer), read from the
-        chain per order (one ``eth_call``: an offer changed by ``veilproof node offer`` while the node
-        runs applies to the next order)."""
+        chain per order (one ``eth_call``, not through a view: an offer changed by ``veilproof node
+        offer`` while the node runs applies to the very next order, and a node never sells below it)."""
         offer = self.suite.nodes.offer(self.address, lm.served.model_id)
         return job_price(lm.onchain.price, lm.onchain.royalty_bps, offer)
+
+    def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
+        """A ReceiptMarket parameter through the suite's ``terms_view`` (re-read after a ParamSet)."""
+        return self.suite.terms_view.read(("rm.param", name), lambda: rm.param(name))
 
     def _price_terms(self, lm: LoadedModel) -> str:
         offer = self.suite.nodes.offer(self.address, lm.served.model_id)
