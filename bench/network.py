@@ -417,7 +417,13 @@ def main() -> int:
         "--scaling-jobs", type=int, default=None, help="jobs per extra scaling run (default: --jobs)"
     )
     ap.add_argument("--fhe-share", type=float, default=0.3, help="fraction of FHE jobs (default 0.3)")
-    ap.add_argument("--inflight-per-node", type=int, default=3, help="client threads per node (default 3)")
+    ap.add_argument(
+        "--inflight-per-node",
+        type=int,
+        default=5,
+        help="client threads per node (default 5: at 3 a node's prover waited between jobs, the network "
+        "was not saturated)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="prover workers per node (default 1)")
     ap.add_argument("--raw-seconds", type=float, default=30.0, help="raw EZKL loop length (default 30)")
     ap.add_argument(
