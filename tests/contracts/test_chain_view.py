@@ -99,3 +99,23 @@ def test_the_terms_view_reads_the_real_values(w: World, suite: Suite) -> None:
     assert terms[2] is None
     suite.nodes.set_offer(w.model_id, 2 * ONE, sender=w.node)
     assert v.read(("terms",), lambda: suite.nodes.job_terms(w.node.address, w.model_id))[2] == 2 * ONE
+
+
+def test_a_withdrawal_request_is_seen_by_the_terms_view(w: World, suite: Suite) -> None:
+    """A node decides to settle early from a client's pending withdrawal read through the view: the
+    request (WithdrawRequested) and the withdrawal (DepositWithdrawn) both make it read again."""
+    rm, v = suite.receipts, suite.terms_view
+    assert rm is not None
+    w.approve(w.client, rm.contract)
+    rm.deposit(w.node.address, ONE, sender=w.client)
+
+    def pending() -> tuple[int, int]:
+        return v.read(("withdrawal", w.client.address), lambda: rm.withdrawal(w.client.address, w.node.address))
+
+    assert pending() == (0, 0)
+    writes = suite.net.writes
+    rm.request_withdraw(w.node.address, ONE, sender=w.client)
+    suite.net.writes = writes  # as if another process (the client) sent it: seen through the event
+    v._looked_at = float("-inf")  # a second later
+    amount, unlock = pending()
+    assert amount == ONE and unlock > 0

@@ -50,12 +50,13 @@ class Suite:
 
     @functools.cached_property
     def terms_view(self) -> ChainView:
-        """The reads a buyer repeats every job (node list and terms, model records, pay-on-proof
-        parameters and royalties), shared by every client of this process on this suite and dropped
-        on any NodeRegistry or ModelRegistry event or a ReceiptMarket ``ParamSet``."""
+        """The terms both sides read every job (node list and terms, model records, pay-on-proof
+        parameters and royalties, pending withdrawals), shared by everything of this process on this
+        suite and dropped on any NodeRegistry or ModelRegistry event or a ReceiptMarket ``ParamSet``,
+        ``WithdrawRequested`` or ``DepositWithdrawn`` (veilproof.chain.view)."""
         watched: list[tuple[ContractFacade, list[str] | None]] = [(self.nodes, None), (self.models, None)]
         if self.receipts is not None:
-            watched.append((self.receipts, ["ParamSet"]))
+            watched.append((self.receipts, ["ParamSet", "WithdrawRequested", "DepositWithdrawn"]))
         return ChainView(self.net, watched)
 
     @classmethod
