@@ -222,7 +222,11 @@ def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s:
         print(f"\n--- raw engine throughput {when}, {nodes} process(es), {raw_s:.0f}s each ---", flush=True)
         zk = raw_throughput("zk", nodes * args.workers, raw_s, models)
         print(f"  raw EZKL prove: {zk['jobs_per_min']:.1f} jobs/min ({zk['jobs']} proofs)", flush=True)
-        fhe = raw_throughput("fhe", nodes * args.workers, min(raw_s, 10), models) if args.fhe_share > 0 else None
+        fhe = (
+            raw_throughput("fhe", nodes * args.workers, min(raw_s, 10), models)
+            if args.fhe_share > 0
+            else None
+        )
         if fhe:
             print(f"  raw FHE run:    {fhe['jobs_per_min']:.0f} jobs/min", flush=True)
         return zk, fhe

@@ -110,7 +110,9 @@ def test_a_withdrawal_request_is_seen_by_the_terms_view(w: World, suite: Suite) 
     rm.deposit(w.node.address, ONE, sender=w.client)
 
     def pending() -> tuple[int, int]:
-        return v.read(("withdrawal", w.client.address), lambda: rm.withdrawal(w.client.address, w.node.address))
+        return v.read(
+            ("withdrawal", w.client.address), lambda: rm.withdrawal(w.client.address, w.node.address)
+        )
 
     assert pending() == (0, 0)
     writes = suite.net.writes
