@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veilproof import __version__
 from veilproof.errors import InputError
-from veilproof.node.changes import job_key, order_key, until_changed
+from veilproof.node.changes import held_read, job_key, order_key
 from veilproof.node.core import chain_down
 from veilproof.node.errors import (
     BadInput,
@@ -162,6 +162,11 @@ WaitS = Annotated[
     ),
 ]
 
+
+def _finished(report: api.JobReport | api.OrderReport) -> bool:
+    return report.state.finished
+
+
 OrderHash = Annotated[
     str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="the order's EIP-712 struct hash")
 ]
@@ -293,13 +298,13 @@ def create_app(svc: NodeService) -> FastAPI:
     async def zk_order_report(order_hash: OrderHash, wait: WaitS = 0.0) -> api.OrderReport:
         """The order's state; with ``wait`` the answer comes when the order changes or is finished,
         or after ``wait`` seconds (a long-poll: one request instead of one per poll interval)."""
-        if wait <= 0:
-            return await run_in_threadpool(svc.order_report, order_hash)
-        with svc.db.changes.watch(order_key(order_hash)) as changed:
-            report = await run_in_threadpool(svc.order_report, order_hash)
-            if report.state.finished or not await until_changed(changed, wait):
-                return report
-        return await run_in_threadpool(svc.order_report, order_hash)
+        return await held_read(
+            lambda: svc.db.changes,
+            order_key(order_hash),
+            lambda: svc.order_report(order_hash),
+            _finished,
+            wait,
+        )
 
     @app.post(
         api.ZK_ORDER_RECEIPT,
@@ -445,13 +450,9 @@ def create_app(svc: NodeService) -> FastAPI:
     )
     async def job(job_id: JobId, wait: WaitS = 0.0) -> api.JobReport:
         """The job's state and result; ``wait``: a long-poll, as for ``GET /zk/orders/{hash}``."""
-        if wait <= 0:
-            return await run_in_threadpool(svc.result, job_id)
-        with svc.db.changes.watch(job_key(job_id)) as changed:
-            report = await run_in_threadpool(svc.result, job_id)
-            if report.state.finished or not await until_changed(changed, wait):
-                return report
-        return await run_in_threadpool(svc.result, job_id)
+        return await held_read(
+            lambda: svc.db.changes, job_key(job_id), lambda: svc.result(job_id), _finished, wait
+        )
 
     @app.get(
         api.FHE_OUTPUT,

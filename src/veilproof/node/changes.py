@@ -16,7 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+R = TypeVar("R")
 
 
 class Changes:
@@ -70,6 +75,25 @@ async def until_changed(fut: asyncio.Future[None], timeout: float) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+async def held_read(
+    changes: Callable[[], Changes],
+    key: str,
+    read: Callable[[], R],
+    finished: Callable[[R], bool],
+    wait: float,
+) -> R:
+    """``read()`` (a blocking row read, run in the thread pool) answered at once when ``wait`` is 0 or
+    the row is ``finished``; else once more after the row changes, or as it is after ``wait`` seconds.
+    ``changes`` is asked for only when the read is held."""
+    if wait <= 0:
+        return await run_in_threadpool(read)
+    with changes().watch(key) as changed:
+        report = await run_in_threadpool(read)
+        if finished(report) or not await until_changed(changed, wait):
+            return report
+    return await run_in_threadpool(read)
 
 
 def job_key(job_id: int) -> str:
