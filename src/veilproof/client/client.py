@@ -211,9 +211,7 @@ class Client:
         ]
         if not want:
             raise InputError("private", f"a mode model {model_id} has a commitment for", private)
-        offers = self.nodes(model_id, m)
-        if not offers:
-            raise NoNodeAvailable(f"no active node serves model {model_id}")
+        offers = self._offers(model_id, m, None)
         errors: list[str] = []
         for offer in offers:
             try:
@@ -228,10 +226,26 @@ class Client:
                 errors.append(f"{offer.address}: {e}")
         raise NoNodeAvailable(f"no node of model {model_id} served its artifacts: {'; '.join(errors)}")
 
+    def _offers(self, model_id: int, m: OnchainModel, node: str | None) -> list[NodeOffer]:
+        """The offers to try (only ``node``'s if given); NoNodeAvailable if none. An empty answer is
+        read again from the chain first: the view may be up to a second behind a node that just
+        registered or bonded in another process."""
+        for attempt in range(2):
+            if attempt:
+                self.suite.terms_view.forget()
+            offers = self.nodes(model_id, m)
+            if node:
+                offers = [o for o in offers if o.address.lower() == node.lower()]
+            if offers:
+                return offers
+        raise NoNodeAvailable(f"no active node serves model {model_id}")
+
     def _model(self, model_id: int) -> OnchainModel:
-        """The model's on-chain record, through the suite's buyer view (read again after any
-        ModelRegistry event)."""
-        return self.suite.terms_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
+        """The model's on-chain record, through the suite's terms view (read again after any
+        ModelRegistry event); an inactive or unknown one is read from the chain itself (it may have
+        been published or changed a moment ago by another process)."""
+        m = self.suite.terms_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
+        return m if m.active else self.suite.models.read_model(model_id)
 
     def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
         """A ReceiptMarket parameter, read again after a ``ParamSet``."""
@@ -270,11 +284,7 @@ class Client:
             raise InputError("model_id", "a model with an FHE commitment for private=True", model_id)
         if not private and not m.has_zk:
             raise InputError("model_id", "a model with a ZK commitment for verified inference", model_id)
-        offers = self.nodes(model_id, m)
-        if node:
-            offers = [o for o in offers if o.address.lower() == node.lower()]
-        if not offers:
-            raise NoNodeAvailable(f"no active node serves model {model_id}")
+        offers = self._offers(model_id, m, node)
         attempts: list[dict[str, Any]] = []
         causes: list[NodeMisbehaved] = []
         for offer in offers[:max_attempts]:
