@@ -32,8 +32,8 @@ class TamperingApi(NodeApi):
 
     field = "proof"
 
-    def job(self, job_id: int) -> JobReport:
-        st = super().job(job_id)
+    def job(self, job_id: int, wait: float = 0.0) -> JobReport:
+        st = super().job(job_id, wait)
         if st.zk is None:
             return st
         if self.field == "proof":
