@@ -238,13 +238,19 @@ class ReceiptMarket(ContractFacade):
         amount, unlock = self._call("withdrawals", to_checksum_address(client), to_checksum_address(node))
         return int(amount), int(unlock)
 
-    def param(self, name: str) -> int:
-        """A uint parameter: withdraw_delay, claim_window, response_window, demand_bond, ..."""
+    def param(self, name: str, reads: ChainView | None = None) -> int:
+        """A uint parameter: withdraw_delay, claim_window, response_window, demand_bond, ...; through
+        ``reads`` (e.g. ``Suite.terms_view``, re-read after a ``ParamSet``) when given."""
+        if reads is not None:
+            return reads.read(("rm.param", name), lambda: self.param(name))
         return int(self._call(name))
 
-    def model_royalty(self, model_id: int) -> int:
+    def model_royalty(self, model_id: int, reads: ChainView | None = None) -> int:
         """The owner's royalty on one job of ``model_id`` (list price x royalty_bps, what JobMarket fixes
-        at open_job for an offer-priced job): what an order's ``royalty`` must be. 0 for an unknown model."""
+        at open_job for an offer-priced job): what an order's ``royalty`` must be. 0 for an unknown model.
+        Through ``reads`` (re-read after any ModelRegistry event) when given."""
+        if reads is not None:
+            return reads.read(("royalty", model_id), lambda: self.model_royalty(model_id))
         _, amount = self.net.call(self._models.functions.royalty_amount(model_id))
         return int(amount)
 
@@ -254,10 +260,10 @@ class ReceiptMarket(ContractFacade):
         once (binding a web3 contract costs more than the call)."""
         return self.net.contract("ModelRegistry", str(self._call("models")))
 
-    def reserve(self, order: Order) -> int:
+    def reserve(self, order: Order, reads: ChainView | None = None) -> int:
         """What an accepted order can take from the client's deposit: its max price plus the claim
         surcharge (the proof-claim path, when the receipt is withheld)."""
-        return order.max_price + self.param("claim_surcharge")
+        return order.max_price + self.param("claim_surcharge", reads)
 
     def check_order(
         self,
@@ -286,26 +292,14 @@ class ReceiptMarket(ContractFacade):
         """
         if to_checksum_address(order.node) != to_checksum_address(node):
             raise OrderRefused("order.node", f"this node {node}", order.node)
-
-        def param(name: str) -> int:
-            return (
-                self.param(name)
-                if reads is None
-                else reads.read(("rm.param", name), lambda: self.param(name))
-            )
-
         now = self.net.now()
-        if not now < order.deadline <= now + param("max_deadline"):
+        if not now < order.deadline <= now + self.param("max_deadline", reads):
             raise OrderRefused(
                 "order.deadline", "in the future, within the market's max_deadline", order.deadline
             )
         if order.nonce in nonces_taken or self.nonce_used(order.client, node, order.nonce):
             raise OrderRefused("order.nonce", "a nonce not used before with this node", order.nonce)
-        royalty = (
-            self.model_royalty(order.model_id)
-            if reads is None
-            else reads.read(("royalty", order.model_id), lambda: self.model_royalty(order.model_id))
-        )
+        royalty = self.model_royalty(order.model_id, reads)
         if order.royalty != royalty:
             # below: the market would skip the receipt; above: the owner would take part of the offer
             raise OrderRefused("order.royalty", f"the model's royalty {royalty}", order.royalty)
@@ -314,7 +308,7 @@ class ReceiptMarket(ContractFacade):
         if self.withdrawal(order.client, node)[1] != 0:
             raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
         deposit = self.deposit_of(order.client, node)
-        need = outstanding + order.max_price + param("claim_surcharge")  # + reserve(order)
+        need = outstanding + self.reserve(order, reads)
         if deposit < need:
             raise OrderRefused(
                 "deposit", f"at least {need} (unsettled orders + max_price + claim surcharge)", deposit

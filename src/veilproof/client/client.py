@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
@@ -113,6 +113,8 @@ class PaidOrder:
     outputs: list[float]
     timings: dict[str, float] = field(default_factory=dict)
 
+
+M = TypeVar("M")  # a value loaded once per Client and content hash (Client._memo)
 
 #: Gas for a challenge, fixed: the estimate would verify the proof in the EVM once more.
 CHALLENGE_GAS = 2_500_000
@@ -247,10 +249,6 @@ class Client:
         m = self.suite.terms_view.read(("model", model_id), lambda: self.suite.models.read_model(model_id))
         return m if m.active else self.suite.models.read_model(model_id)
 
-    def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
-        """A ReceiptMarket parameter, read again after a ``ParamSet``."""
-        return self.suite.terms_view.read(("rm.param", name), lambda: rm.param(name))
-
     # --- inference -----------------------------------------------------------------------------
     def infer(
         self,
@@ -358,25 +356,32 @@ class Client:
     def _settings(self, m: OnchainModel, offer: NodeOffer) -> CircuitSettings:
         from veilproof.zk.settings import CircuitSettings
 
+        return self._memo(
+            self._loaded_settings,
+            m.zk_settings_hash,
+            lambda: CircuitSettings.load(fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint])),
+        )
+
+    def _memo(self, table: dict[str, M], digest: str, load: Callable[[], M]) -> M:
+        """``table[digest]``, loaded once per Client (content-addressed, so never stale). Two threads
+        may both load it; the first stored is the one every caller gets."""
         with self._memo_lock:
-            got = self._loaded_settings.get(m.zk_settings_hash)
+            got = table.get(digest)
         if got is None:
-            got = CircuitSettings.load(fetch_artifact(self.store, m.zk_settings_hash, [offer.endpoint]))
+            got = load()
             with self._memo_lock:
-                self._loaded_settings[m.zk_settings_hash] = got
+                got = table.setdefault(digest, got)
         return got
 
     def _salt_layout(self, m: OnchainModel, offer: NodeOffer) -> tuple[int, int]:
         """(input values, salt values) of the model's circuit, read from its committed ONNX once."""
         from veilproof.zk.salt import salt_layout
 
-        with self._memo_lock:
-            got = self._salt_layouts.get(m.onnx_hash)
-        if got is None:
-            got = salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint]))
-            with self._memo_lock:
-                self._salt_layouts[m.onnx_hash] = got
-        return got
+        return self._memo(
+            self._salt_layouts,
+            m.onnx_hash,
+            lambda: salt_layout(fetch_artifact(self.store, m.onnx_hash, [offer.endpoint])),
+        )
 
     def _salted(
         self, m: OnchainModel, offer: NodeOffer, settings: CircuitSettings, x: np.ndarray
@@ -500,7 +505,7 @@ class Client:
     def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
         """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
         deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
-        cost = price + self._rm_param(rm, "claim_surcharge")
+        cost = price + rm.param("claim_surcharge", self.suite.terms_view)
         if rm.deposit_of(self.account.address, node) >= 2 * cost:
             return
         self._top_up(rm, node, price, cost)
@@ -510,7 +515,7 @@ class Client:
         all the client holds when that is less but still pays this order: a client with VEIL for a few
         jobs can still buy one (the deposit is returned on request after the delay)."""
         if cost is None:  # the order's price + claim surcharge, when the caller has not read it yet
-            cost = price + self._rm_param(rm, "claim_surcharge")
+            cost = price + rm.param("claim_surcharge", self.suite.terms_view)
         amount = cost * self.deposit_jobs
         held = self.suite.token.balance_of(self.account.address)
         if cost <= held < amount:
@@ -546,10 +551,10 @@ class Client:
         # Priced like a JobMarket job on this node (#14): the list price, or the owner's royalty plus the
         # node's offer (``offer.price``, read from NodeRegistry); the node refuses an order below it.
         self._ensure_deposit(rm, offer.address, offer.price)
-        deadline = self.net.now() + min(self.deadline_s, self._rm_param(rm, "max_deadline"))
+        deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline", self.suite.terms_view))
         order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
                       self._next_nonce(rm, offer.address),
-                      royalty=self.suite.terms_view.read(("royalty", m.model_id), lambda: rm.model_royalty(m.model_id)))  # fmt: skip
+                      royalty=rm.model_royalty(m.model_id, self.suite.terms_view))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
             order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,
@@ -806,15 +811,12 @@ class Client:
         the secret keyset, which every job paid before."""
         from veilproof.fhe.client import FheClient
 
-        with self._memo_lock:
-            fc = self._fhe_clients.get(m.fhe_client_hash)
-        if fc is None:
+        def load() -> FheClient:
             client_zip = fetch_artifact(self.store, m.fhe_client_hash, [offer.endpoint])
             key_dir = self.home / "fhe-keys" / f"{self.account.address.lower()}-{m.fhe_client_hash[:16]}"
-            fc = FheClient(client_zip, key_dir, expected_client_hash=m.fhe_client_hash)
-            with self._memo_lock:
-                fc = self._fhe_clients.setdefault(m.fhe_client_hash, fc)
-        return fc
+            return FheClient(client_zip, key_dir, expected_client_hash=m.fhe_client_hash)
+
+        return self._memo(self._fhe_clients, m.fhe_client_hash, load)
 
     def _infer_fhe(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> InferenceResult:
         timings: dict[str, float] = {}

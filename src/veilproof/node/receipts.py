@@ -142,7 +142,7 @@ class Receipts(NodeCore):
                     node=self.address,
                     # each unsettled order can still cost its max price + the claim surcharge
                     outstanding=sum(int(r.max_price) for r in mine)
-                    + len(mine) * self._rm_param(rm, "claim_surcharge"),
+                    + len(mine) * rm.param("claim_surcharge", self.suite.terms_view),
                     nonces_taken={int(r.nonce) for r in mine},
                     reads=self.suite.terms_view,
                 )
@@ -178,10 +178,6 @@ class Receipts(NodeCore):
         offer`` while the node runs applies to the very next order, and a node never sells below it)."""
         offer = self.suite.nodes.offer(self.address, lm.served.model_id)
         return job_price(lm.onchain.price, lm.onchain.royalty_bps, offer)
-
-    def _rm_param(self, rm: ReceiptMarket, name: str) -> int:
-        """A ReceiptMarket parameter through the suite's ``terms_view`` (re-read after a ParamSet)."""
-        return self.suite.terms_view.read(("rm.param", name), lambda: rm.param(name))
 
     def _price_terms(self, lm: LoadedModel) -> str:
         offer = self.suite.nodes.offer(self.address, lm.served.model_id)
@@ -312,7 +308,7 @@ class Receipts(NodeCore):
         with_receipt = [r for r in rows if r.receipt_sig is not None]
         if with_receipt and self._settle_due(rm, with_receipt, now):
             done += self._settle(rm, with_receipt[:MAX_BATCH])
-        window = self._rm_param(rm, "claim_window")
+        window = rm.param("claim_window", self.suite.terms_view)
         for r in rows:
             if r.receipt_sig is not None or r.delivery_json is None or now <= r.deadline:
                 continue
