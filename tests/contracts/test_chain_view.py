@@ -70,13 +70,31 @@ def test_own_writes_at_once_others_after_sync_s(
     suite.models.set_price(w.model_id, 3 * ONE, sender=w.author)  # this process's transaction
     assert v.read(("price",), fetch) == 2
     # Another process's change: the same transaction, without this process's write count.
-    writes = suite.net.writes
+    writes = dict(suite.net.writes_to)
     suite.models.set_price(w.model_id, 4 * ONE, sender=w.author)
-    suite.net.writes = writes
+    suite.net.writes_to = writes
     clock[0] += 4.0
     assert v.read(("price",), fetch) == 2  # not looked at yet: at most sync_s late
     clock[0] += 1.5
     assert v.read(("price",), fetch) == 3
+
+
+def test_own_writes_to_unwatched_contracts_do_not_make_it_look(
+    w: World, suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's escrow and token approvals are this process's transactions too, one or more per job:
+    they are no reason to read the chain's logs again (two requests each time, every job); a write
+    to a watched contract still is."""
+    clock = [1000.0]
+    monkeypatch.setattr(view_mod.time, "monotonic", lambda: clock[0])
+    v, fetch = _view(suite, sync_s=60.0), Fetches()
+    assert v.read(("k",), fetch) == 1
+    looked = v._looked_at
+    suite.token.approve(suite.market.address, ONE, sender=w.client)  # Token: not watched
+    assert v.read(("k",), fetch) == 1
+    assert v._looked_at == looked  # no eth_getLogs for it
+    suite.nodes.set_offer(w.model_id, ONE, sender=w.node)  # NodeRegistry, this process: at once
+    assert v.read(("k",), fetch) == 2
 
 
 def test_a_reverted_chain_empties_the_view(w: World, suite: Suite) -> None:
@@ -115,9 +133,9 @@ def test_a_withdrawal_request_is_seen_by_the_terms_view(w: World, suite: Suite) 
         )
 
     assert pending() == (0, 0)
-    writes = suite.net.writes
+    writes = dict(suite.net.writes_to)
     rm.request_withdraw(w.node.address, ONE, sender=w.client)
-    suite.net.writes = writes  # as if another process (the client) sent it: seen through the event
+    suite.net.writes_to = writes  # as if another process (the client) sent it: seen through the event
     v._looked_at = float("-inf")  # a second later
     amount, unlock = pending()
     assert amount == ONE and unlock > 0

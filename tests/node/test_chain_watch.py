@@ -219,3 +219,26 @@ def test_a_watch_pass_reads_the_events_of_all_steps_in_one_request(world: dict[s
         assert [e.name for e in seen[s.models.address.lower()]] == ["PriceSet"]
         assert seen.get(s.market.address.lower(), []) == []  # no new block for it: not even asked
         assert svc.offer_of(mid) == 11 and svc.models[mid].onchain.price == 4 * ONE_VEIL
+
+
+def test_the_maintenance_pass_takes_the_probes_block(world: dict[str, Any]) -> None:
+    """The loop's pass (``block_max_age_s``) reads no block of its own when the probe read one a moment
+    ago: its scan ends at the probe's head, and what was mined after it is scanned by a later pass,
+    not skipped. A pass called without an age (tests, tools) reads the head itself."""
+    net, s, svc, mid = world["net"], world["s"], world["svc"], world["mid"]
+    counting = Counting(net)
+    cursors = dict.fromkeys(WATCH_STEPS, 0)
+    svc.probe_chain()
+    probed = net.head()
+    s.nodes.set_offer(mid, 5, sender=world["node"])  # mined after the probe
+    counting.calls.clear()
+    svc.chain_watch_pass(cursors, block_max_age_s=60.0)
+    assert counting.calls["eth_getBlockByNumber"] == 0 and counting.calls["eth_blockNumber"] == 0
+    assert counting.calls["eth_getLogs"] == 1
+    assert cursors["registry"] == probed + 1  # up to the probe's head
+    svc.probe_chain()
+    svc.chain_watch_pass(cursors, block_max_age_s=60.0)  # the offer's block, in this later pass
+    assert svc.offer_of(mid) == 5 and cursors["registry"] == net.head() + 1
+    counting.calls.clear()
+    svc.chain_watch_pass(cursors)
+    assert counting.calls["eth_getBlockByNumber"] == 1

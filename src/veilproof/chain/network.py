@@ -104,8 +104,14 @@ class Network:
         self._tip: tuple[float, int] | None = None
         # Bumped by revert(): what was read before describes an abandoned history.
         self.history_epoch = 0
-        # Transactions this process got mined: a chain view looks at the chain at once after one.
+        # Transactions this process got mined, in all and per contract address (lower case): a chain
+        # view looks at the chain at once after one to a contract it watches (veilproof.chain.view).
         self.writes = 0
+        self.writes_to: dict[str, int] = {}
+
+    def writes_of(self, addresses: list[str]) -> int:
+        """How many transactions this process got mined to any of ``addresses`` (lower case)."""
+        return sum(self.writes_to.get(a, 0) for a in addresses)
 
     # --- info ------------------------------------------------------------------------------------
     @property
@@ -292,6 +298,9 @@ class Network:
             raw=raw,
         )
         self.writes += 1  # chain views look at the chain again before their next read
+        to = getattr(fn, "address", None)
+        if isinstance(to, str):
+            self.writes_to[to.lower()] = self.writes_to.get(to.lower(), 0) + 1
         if raw["status"] != 1:
             self._raise_for_failed(tx, raw, name, rcpt.tx_hash)
         return rcpt

@@ -9,7 +9,9 @@ transactions that emit an event (NodeRegistry and ModelRegistry log every write;
 whether anything read may be stale; if so, everything is read afresh.
 
 Staleness: the view looks at the chain at most every ``sync_s`` seconds, and at once after this
-process got a transaction mined (its own price change or offer is seen by its next read), so a
+process got a transaction to one of its contracts mined (its own price change or offer is seen by
+its next read; its transactions to other contracts, a job's escrow or a token approval, are not a
+reason to look), so a
 change made elsewhere is seen that much late at most (a read is as stale the moment it returns: a node may be slashed right after). What
 a job's safety rests on is not read here: the deposit, nonces and the chain time are read fresh, the
 node refuses an order that does not match the chain, and the chain refuses what does not hold.
@@ -46,12 +48,13 @@ class ChainView:
         self.net = net
         self.sync_s = sync_s
         self._addresses = [f.contract.address for f, _ in watched]
+        self._own = [a.lower() for a in self._addresses]  # keys of Network.writes_to
         self._topics = sorted({t.lower() for f, names in watched for t in f.topics_of(names)})
         self._lock = threading.Lock()
         self._values: dict[tuple[Any, ...], Any] = {}
         self._seen: int | None = None  # the head block the values are known good at
         self._epoch = net.history_epoch
-        self._writes = net.writes
+        self._writes = net.writes_of(self._own)
         self._looked_at = float("-inf")
         self.refreshes = 0  # times the values were dropped (tests, diagnostics)
 
@@ -75,7 +78,7 @@ class ChainView:
     def _sync(self) -> None:
         with self._lock:
             now = time.monotonic()
-            writes = self.net.writes
+            writes = self.net.writes_of(self._own)
             if (
                 now - self._looked_at < self.sync_s
                 and self._epoch == self.net.history_epoch

@@ -173,7 +173,8 @@ class NodeCore:
         # (when checked, problem) of the chain's identity, and the highest block number a probe saw
         self._identity: tuple[float, str | None] = (float("-inf"), None)
         self._probe_head = 0
-        self._head: tuple[float, int] = (float("-inf"), 0)  # (when read, number): see chain_head
+        # (monotonic time read, number, timestamp) of the latest block seen: see latest_block
+        self._latest: tuple[float, int, int] = (float("-inf"), 0, 0)
         # model id -> this node's offer (None: the list price), as /info reports it; see offer_of
         self._offers: dict[int, int | None] = {}
         self.retry_interval_s = 1.0
@@ -191,13 +192,24 @@ class NodeCore:
     def chain_now(self) -> int:
         """The chain's clock, read if the chain answers, else estimated from the last reading."""
         try:
-            now = self.net.now()
+            return self.latest_block()[1]
         except Exception as e:
             if not chain_down(e):
                 raise
             return int(time.time() + self._clock_offset)
-        self._clock_offset = now - time.time()
-        return now
+
+    def latest_block(self, max_age_s: float = 0.0) -> tuple[int, int]:
+        """(number, timestamp) of the latest block: the reading of the probe, the chain watch or a
+        clock read if one is at most ``max_age_s`` old, else read now. Why: the node's own loops (the
+        probe every second, the watch pass's scan head and its steps' clocks every two seconds) read
+        the same block up to four times a second; on four nodes sharing a machine that was a few
+        percent of its CPU, for nothing. Only the loops pass an age; every other caller reads fresh."""
+        when, number, ts = self._latest
+        if time.monotonic() - when > max_age_s:
+            number, ts = self.net.latest()
+            self._latest = (time.monotonic(), number, ts)
+            self._clock_offset = ts - time.time()
+        return number, ts
 
     def chain_problem(self) -> str | None:
         """Why the node cannot settle on its chain right now (None: it can), from the latest probe
@@ -220,8 +232,7 @@ class NodeCore:
         latest block number went back, and on every probe while it is wrong."""
         with self._probe_lock:
             try:
-                number, ts = self.net.latest()
-                self._clock_offset = ts - time.time()
+                number, _ = self.latest_block()
                 checked, problem = self._identity
                 if (
                     problem is not None
@@ -245,16 +256,6 @@ class NodeCore:
             return "no JobMarket code at the configured address"
         return None
 
-    def chain_head(self, max_age_s: float = 1.0) -> int:
-        """The latest block number, read at most every ``max_age_s``: the chain watch's steps scan
-        logs up to it (each scan starts after the head the previous one used, so an older head only
-        moves a block's events to the next scan; none is skipped)."""
-        when, number = self._head
-        if time.monotonic() - when >= max_age_s:
-            number = int(self.net.head())
-            self._head = (time.monotonic(), number)
-        return number
-
     def offer_of(self, model_id: int) -> int | None:
         """This node's offer for ``model_id`` as /info reports it (None: the model's list price).
 
@@ -267,12 +268,13 @@ class NodeCore:
             self._offers[model_id] = self.suite.nodes.offer(self.address, model_id)
         return self._offers[model_id]
 
-    def scan_chain(self, from_block: int) -> ChainScan:
+    def scan_chain(self, from_block: int, head: int | None = None) -> ChainScan:
         """The events the chain watch's steps act on, in blocks ``from_block`` to the latest, in ONE
         ``eth_getLogs`` over the watched contracts (registry offers and models, delivery demands,
-        quorum attestations): see :func:`veilproof.chain.facade.events_of`. Reads the head afresh;
-        a failed read raises (then no step advances its cursor)."""
-        head = self.chain_head(max_age_s=0.0)
+        quorum attestations): see :func:`veilproof.chain.facade.events_of`. Up to ``head`` (None: the
+        head read afresh); a failed read raises (then no step advances its cursor)."""
+        if head is None:
+            head = self.latest_block()[0]
         wanted: list[tuple[ContractFacade, list[str] | None]] = [
             (self.suite.nodes, ["OfferSet"]),
             (self.suite.models, None),

@@ -293,10 +293,11 @@ class Receipts(NodeCore):
         return ReceiptStored(order_hash="0x" + row.order_hash, pending=pending)
 
     # --- maintenance -----------------------------------------------------------------------------
-    def maintain_orders(self, from_block: int) -> tuple[int, list[str]]:
+    def maintain_orders(self, from_block: int, now: int | None = None) -> tuple[int, list[str]]:
         """One pass of the pay-on-proof book: settle held receipts when due, claim with proof the
         orders whose receipt never came (deadline passed, claim window open), close what is over.
-        Returns (``from_block`` unchanged, what was done)."""
+        Returns (``from_block`` unchanged, what was done). ``now``: the chain clock of the watch pass
+        (None: read here)."""
         rm = self.suite.receipts
         if rm is None:
             return from_block, []
@@ -304,7 +305,7 @@ class Receipts(NodeCore):
         if not rows:
             return from_block, []
         done: list[str] = []
-        now = self.chain_now()
+        now = self.chain_now() if now is None else now
         with_receipt = [r for r in rows if r.receipt_sig is not None]
         if with_receipt and self._settle_due(rm, with_receipt, now):
             done += self._settle(rm, with_receipt[:MAX_BATCH])

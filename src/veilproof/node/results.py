@@ -74,12 +74,20 @@ class Results(NodeCore):
         cursors = {w: 0 for w in WATCH_STEPS}  # next block each step reads from
 
         every(CHAIN_PROBE_INTERVAL_S, self.probe_chain, "chain-probe")
-        every(CHAIN_WATCH_INTERVAL_S, lambda: self.chain_watch_pass(cursors), "chain-watch")
+        # The watch pass takes the probe's reading of the latest block when it is at most a probe
+        # interval old: an older head or clock only moves an action to the next pass.
+        every(
+            CHAIN_WATCH_INTERVAL_S,
+            lambda: self.chain_watch_pass(cursors, block_max_age_s=CHAIN_PROBE_INTERVAL_S),
+            "chain-watch",
+        )
         every(self.cfg.maintenance_interval_s, sweep, "key-sweep")
 
-    def chain_watch_pass(self, cursors: dict[str, int]) -> None:
+    def chain_watch_pass(self, cursors: dict[str, int], block_max_age_s: float = 0.0) -> None:
         """One pass of the chain watch: its steps (:data:`WATCH_STEPS`) in order, each from its cursor
-        in ``cursors`` (the next block it reads from; updated here).
+        in ``cursors`` (the next block it reads from; updated here). The latest block (the scan's
+        head, the steps' clock) is read once per pass, or taken from a reading at most
+        ``block_max_age_s`` old (:meth:`latest_block`).
 
         One ``eth_getLogs`` per pass for the steps that read events (:meth:`scan_chain`, from the lowest
         of their cursors; each step takes its events from its own cursor on): if it fails, none of them
@@ -88,8 +96,10 @@ class Results(NodeCore):
         (its cursor stays, so its events come again in the next pass)."""
         reading = ("registry", "demands", "attestations")
         scan: ChainScan | None = None
+        now: int | None = None  # the steps' chain clock (None: each reads it, the chain being down)
         try:
-            scan = self.scan_chain(min(cursors[w] for w in reading))
+            head, now = self.latest_block(block_max_age_s)
+            scan = self.scan_chain(min(cursors[w] for w in reading), head)
         except Exception as e:
             if chain_down(e):
                 log.warning("chain watch (scan): %s", e)
@@ -99,8 +109,8 @@ class Results(NodeCore):
             "registry": lambda b: self.follow_registry(b, scan),
             "demands": lambda b: self.answer_delivery_demands(b, scan),
             "attestations": lambda b: self.settle_refuted_attestations(b, scan),
-            "payouts": self.finalize_own_fhe_jobs,
-            "orders": self.maintain_orders,
+            "payouts": lambda b: self.finalize_own_fhe_jobs(b, now),
+            "orders": lambda b: self.maintain_orders(b, now),
         }
         for what in WATCH_STEPS:
             if what in reading and scan is None:
@@ -119,7 +129,7 @@ class Results(NodeCore):
     def sweep_eval_keys(self) -> list[str]:
         raise NotImplementedError  # veilproof.node.admission.Admission
 
-    def maintain_orders(self, from_block: int) -> tuple[int, list[str]]:
+    def maintain_orders(self, from_block: int, now: int | None = None) -> tuple[int, list[str]]:
         raise NotImplementedError  # veilproof.node.receipts.Receipts
 
     def model_digests(self) -> set[str]:
@@ -230,19 +240,20 @@ class Results(NodeCore):
             self.accusations.discard((job_id, attester))
         return from_block, settled
 
-    def finalize_own_fhe_jobs(self, from_block: int) -> tuple[int, list[int]]:
+    def finalize_own_fhe_jobs(self, from_block: int, now: int | None = None) -> tuple[int, list[int]]:
         """``finalize`` this node's submitted FHE jobs whose challenge window has closed (and whose
         client, if it demanded the output, got it on chain). Returns (``from_block`` unchanged, jobs
         finalized now).
 
         Why the node: a client that never calls ``accept`` (it walked away, or it is gone) would
         otherwise leave the node's pay in escrow forever; ``finalize`` is open to anyone, and the node
-        is the party it pays. Jobs seen closed on chain are remembered and not read again."""
+        is the party it pays. Jobs seen closed on chain are remembered and not read again. ``now``: the
+        chain clock of the watch pass (None: read here)."""
         rows = self.db.submitted_fhe()
         if not rows:
             return from_block, []  # nothing to collect: no chain read (this runs every watch pass)
         market = self.suite.market
-        now, window = self.chain_now(), None
+        now, window = (self.chain_now() if now is None else now), None
         done: list[int] = []
         for row in rows:
             if row.job_id in self.closed_fhe or now < self.fhe_payout_due.get(row.job_id, 0):
