@@ -273,12 +273,14 @@ class ReceiptMarket(ContractFacade):
         outstanding: int,
         nonces_taken: set[int],
         reads: ChainView | None = None,
+        now: int | None = None,
     ) -> None:
         """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
 
         ``reads``: a view the market's parameters and the model's royalty are read through (a node
         passes its suite's ``terms_view``); the deposit, the withdrawal, the nonce and the chain time
-        are always read fresh: they are what the client can change between two orders.
+        are always read fresh: they are what the client can change between two orders (``now``: the
+        chain time the caller read for this order a moment ago, else read here).
 
         ``outstanding``: what this client's orders the node accepted and has not settled can cost,
         each at its max price plus the claim surcharge (:meth:`reserve`); ``nonces_taken``: the nonces
@@ -292,7 +294,7 @@ class ReceiptMarket(ContractFacade):
         """
         if to_checksum_address(order.node) != to_checksum_address(node):
             raise OrderRefused("order.node", f"this node {node}", order.node)
-        now = self.net.now()
+        now = self.net.now() if now is None else now
         if not now < order.deadline <= now + self.param("max_deadline", reads):
             raise OrderRefused(
                 "order.deadline", "in the future, within the market's max_deadline", order.deadline

@@ -119,7 +119,8 @@ class Receipts(NodeCore):
                 f"order.max_price: {order.max_price} is below this node's price for model {order.model_id} "
                 f"({quote}: {self._price_terms(lm)}); sign the order at {quote} or more"
             )
-        if order.deadline <= self.chain_now() + self.cfg.deadline_margin:
+        now = self.chain_now()  # one reading of the chain's clock for this order's checks
+        if order.deadline <= now + self.cfg.deadline_margin:
             raise DeadlinePassed("order.deadline: passed or too close")
         envelope = _unhex(req.encrypted_input, "encrypted_input")
         x = self._decode_input(envelope, lm)
@@ -145,6 +146,7 @@ class Receipts(NodeCore):
                     + len(mine) * rm.param("claim_surcharge", self.suite.terms_view),
                     nonces_taken={int(r.nonce) for r in mine},
                     reads=self.suite.terms_view,
+                    now=now,
                 )
             except OrderRefused as e:
                 raise JobNotOpen(f"order refused: {e}") from e
