@@ -267,7 +267,7 @@ def one_run(args: argparse.Namespace, models: Any, nodes: int, jobs: int, raw_s:
     r["raw_drift"] = raw_zk["drift"]
     c = r["checks"]
     print(
-        f"  {r['jobs_per_min']:.1f} jobs/min = {100 * r['network_over_raw']:.0f}% of raw "
+        f"  {r['jobs_per_min']:.1f} jobs/min = {100 * r['network_over_raw']:.1f}% of raw "
         f"({r['raw_mixed_jobs_per_min']:.1f}); CPU efficiency {_f(100 * r['cpu_efficiency'] if r['cpu_efficiency'] else None, '{:.0f}')}%, "
         f"node main processes {_f(r['node_main_cpu_s_per_job'], '{:.3f}')} CPU s/job; p50 {_f(r['latency_s']['p50'])} s, p99 {_f(r['latency_s']['p99'])} s; "
         f"books {'ok' if c['ok'] else 'NOT OK'}",
@@ -304,7 +304,7 @@ def markdown(
         f"| load window | {main['window_s']:.0f} s (from the first job opened; the clients warmed up before it, {_f(main.get('client_warmup_s'), '{:.0f}')} s: imports, artifacts, FHE keys, once per client process) |",
         f"| throughput | **{main['jobs_per_min']:.1f} jobs/min** |",
         f"| raw engine, same mix, {cfg['nodes']} procs | {main['raw_mixed_jobs_per_min']:.1f} jobs/min (EZKL prove {main['raw_zk']['jobs_per_min']:.1f}/min) |",
-        f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.0f}%** |",
+        f"| network / raw (target ≥ 80%) | **{100 * main['network_over_raw']:.1f}%** |",
         f"| raw EZKL before / after the load window | {main['raw_zk'].get('before_jobs_per_min', 0):.1f} / {main['raw_zk'].get('after_jobs_per_min', 0):.1f} jobs/min (drift {100 * main.get('raw_drift', 0):.0f}%; 1-min load average {main.get('loadavg_1m', {})}) |",
         f"| CPU efficiency: raw engine CPU per job / serving CPU (nodes + chain) per job | {_f(main.get('raw_cpu_s_per_job'), '{:.2f}')} s / {_f(main.get('serving_cpu_s_per_job'), '{:.2f}')} s = **{_f(100 * main['cpu_efficiency'] if main.get('cpu_efficiency') else None, '{:.0f}')}%** |",
         f"| of which the nodes' own processes (not prover / FHE processes) per job | {_f(main.get('node_main_cpu_s_per_job'), '{:.3f}')} s |",
@@ -348,7 +348,7 @@ def markdown(
             *[
                 f"| {r['config']['nodes']} | {r['config']['jobs']} | {r['jobs_per_min']:.1f} | "
                 f"{r['raw_mixed_jobs_per_min']:.1f} ({_f(r['raw_zk'].get('before_jobs_per_min'), '{:.0f}')} / "
-                f"{_f(r['raw_zk'].get('after_jobs_per_min'), '{:.0f}')} EZKL) | {100 * r['network_over_raw']:.0f}% | "
+                f"{_f(r['raw_zk'].get('after_jobs_per_min'), '{:.0f}')} EZKL) | {100 * r['network_over_raw']:.1f}% | "
                 f"{_f(100 * r['cpu_efficiency'] if r.get('cpu_efficiency') else None, '{:.0f}')}% | "
                 f"{_f(r['latency_s']['p50'])} | {_f(r['latency_s']['p99'])} |"
                 for r in scaling
