@@ -788,11 +788,12 @@ def run_load(
             t0 = time.time()
             (root / "go").touch()
             events: list[JobEvent] = []
+            event_tail = _EventTail(root, cfg.clients)
             deadline = time.monotonic() + cfg.timeout
             last_tick = 0.0
             while True:
                 meter.sample()
-                events = _read_events(root, cfg.clients)
+                events = event_tail.read()
                 running = [c for c in clients if c.proc.poll() is None]
                 if time.monotonic() - last_tick >= 1.0:
                     last_tick = time.monotonic()
@@ -855,16 +856,30 @@ def run_load(
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _read_events(root: Path, n: int) -> list[JobEvent]:
-    out = []
-    for c in range(n):
-        p = root / f"events-{c}.jsonl"
-        if not p.exists():
-            continue
-        for line in p.read_text().splitlines():
-            with contextlib.suppress(ValueError):  # a line being written
-                out.append(JobEvent(**json.loads(line)))
-    return out
+class _EventTail:
+    """The clients' event files, read as they grow: each call parses only the lines written since the
+    last one. Why: the harness re-read and re-parsed every file twice a second, all of the run's events
+    each time (quadratic in the run: ~9 CPU s of a 1,000-job run, counted against the network on the
+    same cores)."""
+
+    def __init__(self, root: Path, n: int) -> None:
+        self.paths = [root / f"events-{c}.jsonl" for c in range(n)]
+        self.offsets = [0] * n
+        self.events: list[JobEvent] = []
+
+    def read(self) -> list[JobEvent]:
+        for i, p in enumerate(self.paths):
+            if not p.exists():
+                continue
+            with p.open("rb") as f:
+                f.seek(self.offsets[i])
+                data = f.read()
+            end = data.rfind(b"\n") + 1  # a line being written is left for the next call
+            self.offsets[i] += end
+            for line in data[:end].splitlines():
+                with contextlib.suppress(ValueError):  # not an event (a torn write)
+                    self.events.append(JobEvent(**json.loads(line)))
+        return list(self.events)
 
 
 def _progress_line(events: list[JobEvent], total: int, elapsed: float) -> dict[str, Any]:
