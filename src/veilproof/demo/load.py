@@ -865,7 +865,7 @@ class _EventTail:
     def __init__(self, root: Path, n: int) -> None:
         self.paths = [root / f"events-{c}.jsonl" for c in range(n)]
         self.offsets = [0] * n
-        self.events: list[JobEvent] = []
+        self.seen: list[JobEvent] = []
 
     def read(self) -> list[JobEvent]:
         for i, p in enumerate(self.paths):
@@ -878,8 +878,8 @@ class _EventTail:
             self.offsets[i] += end
             for line in data[:end].splitlines():
                 with contextlib.suppress(ValueError):  # not an event (a torn write)
-                    self.events.append(JobEvent(**json.loads(line)))
-        return list(self.events)
+                    self.seen.append(JobEvent(**json.loads(line)))
+        return list(self.seen)
 
 
 def _progress_line(events: list[JobEvent], total: int, elapsed: float) -> dict[str, Any]:

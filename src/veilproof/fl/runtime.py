@@ -112,23 +112,34 @@ class FlowerCluster:
         return p
 
     def start_superlink(self, fleet_port: int = 0, control_port: int = 0) -> None:
-        """Start the SuperLink (ports 0: free ones); clients connect to ``127.0.0.1:<self.fleet>``."""
-        self.control, self.fleet = control_port or free_port(), fleet_port or free_port()
-        serverappio = free_port()
-        self._spawn(
-            "superlink",
-            [
-                str(BIN / "flower-superlink"),
-                "--insecure",
-                "--isolation=subprocess",
-                f"--control-api-address=127.0.0.1:{self.control}",
-                f"--fleet-api-address=127.0.0.1:{self.fleet}",
-                f"--serverappio-api-address=127.0.0.1:{serverappio}",
-                f"--health-server-address=127.0.0.1:{free_port()}",
-                f"--database={self.job_dir / 'superlink.db'}",
-            ],
-        )
-        _wait_port(self.control, 60, self.job_dir / "logs" / "superlink.log")
+        """Start the SuperLink (ports 0: free ones); clients connect to ``127.0.0.1:<self.fleet>``.
+
+        Free ports are found by binding and releasing them, so another process may take one before
+        the SuperLink binds it (seen in CI: "Port ... already in use" while the thief's listening socket
+        made the wait for the control port succeed). The SuperLink is started again on fresh ports, up
+        to three times, when its log says a port was taken."""
+        log = self.job_dir / "logs" / "superlink.log"
+        for attempt in range(1, 4):
+            self.control, self.fleet = control_port or free_port(), fleet_port or free_port()
+            p = self._spawn(
+                "superlink",
+                [
+                    str(BIN / "flower-superlink"),
+                    "--insecure",
+                    "--isolation=subprocess",
+                    f"--control-api-address=127.0.0.1:{self.control}",
+                    f"--fleet-api-address=127.0.0.1:{self.fleet}",
+                    f"--serverappio-api-address=127.0.0.1:{free_port()}",
+                    f"--health-server-address=127.0.0.1:{free_port()}",
+                    f"--database={self.job_dir / 'superlink.db'}",
+                ],
+            )
+            _wait_port(self.control, 60, log)
+            if not _port_taken(p, log, 60):
+                break
+            _kill(p)
+            if attempt == 3 or (fleet_port and control_port):
+                raise FlowerRuntimeError(f"the SuperLink's ports were taken ({attempt} starts): see {log}")
         (self.home / "config.toml").write_text(
             f'[superlink]\ndefault = "vp"\n\n[superlink.vp]\naddress = "127.0.0.1:{self.control}"\ninsecure = true\n'
         )
@@ -222,6 +233,31 @@ class FlowerCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _port_taken(p: subprocess.Popen[bytes], log: Path, timeout: float) -> bool:
+    """Whether the SuperLink found one of its ports taken: its log says so before it starts SuperExec
+    (the last line of a start), or it ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if "already in use" in text or p.poll() is not None:
+            return True
+        if "Starting Flower SuperExec" in text:
+            return False
+        time.sleep(0.1)
+    raise FlowerRuntimeError(f"the SuperLink did not finish starting in {timeout:.0f} s: see {log}")
+
+
+def _kill(p: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, signal.SIGTERM)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
 
 
 def _wait_port(port: int, timeout: float, log: Path) -> None:
