@@ -58,7 +58,7 @@ from veilproof.client.node_api import NodeApi
 from veilproof.client.publish import publish_model
 from veilproof.client.selection import NodeOffer, SelectionPolicy
 from veilproof.demo.network import LocalNetwork, NodeProcess
-from veilproof.errors import ContractReverted
+from veilproof.errors import ChainError, ContractReverted
 from veilproof.node.config import ServedModel
 from veilproof.protocol.api import JobReport, OrderAccepted, OrderReport, WireOrder, ZkOrderRequest
 
@@ -1004,7 +1004,10 @@ def close_receipts(
         later = [o["deadline"] for o in pending if o["deadline"] >= now]
         due = [o["deadline"] for o in pending if o["deadline"] < now]
         if later and (not due or min(later) + 1 < min(due) + window // 2):
-            net.advance_to(min(later) + 1)
+            try:
+                net.advance_to(min(later) + 1)
+            except ChainError as e:  # anvil refused the timestamp while the nodes kept mining: next loop
+                log.append(f"time travel refused, tried again: {e}"[:200])
         time.sleep(0.5)
         pending = unpaid()
     log.append(
