@@ -104,9 +104,8 @@ class Network:
         self._tip: tuple[float, int] | None = None
         # Bumped by revert(): what was read before describes an abandoned history.
         self.history_epoch = 0
-        # Transactions this process got mined, in all and per contract address (lower case): a chain
-        # view looks at the chain at once after one to a contract it watches (veilproof.chain.view).
-        self.writes = 0
+        # Transactions this process got mined, per contract address (lower case): a chain view looks
+        # at the chain at once after one to a contract it watches (veilproof.chain.view).
         self.writes_to: dict[str, int] = {}
 
     def writes_of(self, addresses: list[str]) -> int:
@@ -297,8 +296,7 @@ class Network:
             contract_address=raw.get("contractAddress"),
             raw=raw,
         )
-        self.writes += 1  # chain views look at the chain again before their next read
-        to = getattr(fn, "address", None)
+        to = getattr(fn, "address", None)  # chain views watching it look again before their next read
         if isinstance(to, str):
             self.writes_to[to.lower()] = self.writes_to.get(to.lower(), 0) + 1
         if raw["status"] != 1:
