@@ -80,6 +80,12 @@ struct WithdrawRequest:
     amount: uint256
     unlock_at: uint256  # 0 = none
 
+struct OrderState:
+    deposit: uint256  # the client's deposit with the node
+    withdraw_unlock_at: uint256  # its pending withdrawal's unlock time; 0 = none
+    nonce_used: bool  # the order nonce is spent
+    now: uint256  # block.timestamp of the block the call ran in
+
 interface Models:
     def royalty_amount(model_id: uint256) -> (address, uint256): view
 
@@ -628,6 +634,26 @@ def nonce_used(client: address, node: address, nonce: uint256) -> bool:
     @return True once spent.
     """
     return self._nonce_words[client][node][nonce >> 8] & (1 << (nonce & 255)) != 0
+
+
+@external
+@view
+def order_state(client: address, node: address, nonce: uint256) -> OrderState:
+    """
+    @notice What a node checks before it accepts an order, and a client reads before it signs one,
+            in one call: the deposit, a pending withdrawal, the nonce and the clock (four round
+            trips to a remote node otherwise, on every order).
+    @param client The order's client.
+    @param node The order's node.
+    @param nonce The order's nonce.
+    @return (deposit, withdraw_unlock_at, nonce_used, now).
+    """
+    return OrderState(
+        deposit=self.deposits[client][node],
+        withdraw_unlock_at=self.withdrawals[client][node].unlock_at,
+        nonce_used=self._nonce_words[client][node][nonce >> 8] & (1 << (nonce & 255)) != 0,
+        now=block.timestamp,
+    )
 
 
 @external

@@ -258,6 +258,26 @@ def test_node_checks_the_deposit_before_accepting(r: R) -> None:
         rm.check_order(r.order(), node=node, outstanding=0, nonces_taken=set())
 
 
+def test_order_state_reads_what_an_order_depends_on_in_one_call(r: R) -> None:
+    """``order_state`` is the one read behind the node's acceptance check and the client's order: it
+    must agree with the separate reads it replaces (deposit, withdrawal, nonce, clock) as they change."""
+    w, rm = r.w, r.rm
+    client, node = w.client.address, w.node.address
+    o = r.order()
+    s = rm.order_state(client.lower(), node, o.nonce)
+    assert s.deposit == rm.deposit_of(client, node) > 0
+    assert s.withdraw_unlock_at == 0 and not s.nonce_used
+    assert s.now == w.net.now()
+    assert rm.settle([r.receipt(o)], sender=w.node).settled
+    after = rm.order_state(client, node, o.nonce)
+    assert after.nonce_used and after.deposit == s.deposit - o.max_price
+    assert not rm.order_state(client, node, o.nonce + 1).nonce_used  # its neighbour in the word
+    assert not rm.order_state(client, node, o.nonce + 256).nonce_used  # the next word
+    rm.request_withdraw(node, ONE, sender=w.client)
+    assert rm.order_state(client, node, o.nonce).withdraw_unlock_at == rm.withdrawal(client, node)[1] > 0
+    assert rm.order_state(w.other.address, node, o.nonce) == type(s)(0, 0, False, w.net.now())
+
+
 def test_batch_with_one_bad_receipt_pays_the_good_ones(r: R) -> None:
     """Decision (docs/settlement.md): a bad receipt is skipped, not fatal. A client that could make
     a node's whole batch revert (e.g. by a receipt the node could not check) would grief it."""

@@ -202,8 +202,11 @@ class ReceiptMachine:
             self.seen["offer above list price"] += 1
         book = self.books[node.address]
         if honest:
-            covered = self.rm.deposit_of(c.address, node.address) - book.unsettled(c.address) >= o.max_price
-            if not covered or self.rm.withdrawal(c.address, node.address)[1] != 0:
+            # the node's one read before it accepts (ReceiptMarket.order_state), as the node does it
+            st = self.rm.order_state(c.address, node.address, o.nonce)
+            assert not st.nonce_used and st.now == self.net.now()
+            covered = st.deposit - book.unsettled(c.address) >= o.max_price
+            if not covered or st.withdraw_unlock_at != 0:
                 return
         job = Job(o, self.rm.sign_acceptance(o, node))
         if honest:
@@ -323,6 +326,17 @@ class ReceiptMachine:
         open_bonds = BOND * sum(1 for c in self.bonds.values() if c == self.c1.address)
         assert left + self.c1_owed + open_bonds == self.c1_net
 
+    def order_state_agrees(self) -> None:
+        """The one-call read an order is accepted on says what the separate reads say."""
+        for c in (self.c1, self.c2):
+            for n in (self.honest, self.cheat):
+                jobs = [j for j in self.books[n.address].jobs if j.order.client == c.address]
+                nonce = jobs[-1].order.nonce if jobs else 0
+                st = self.rm.order_state(c.address, n.address, nonce)
+                assert st.deposit == self.rm.deposit_of(c.address, n.address)
+                assert st.withdraw_unlock_at == self.rm.withdrawal(c.address, n.address)[1]
+                assert st.nonce_used == self.rm.nonce_used(c.address, n.address, nonce)
+
     def no_order_paid_twice(self) -> None:
         assert all(n == 1 for n in self.paid.values())
         for j in self.books[self.cheat.address].jobs:
@@ -364,6 +378,7 @@ class ReceiptMachine:
         self.money_adds_up()
         self.honest_parties_lose_nothing()
         self.no_order_paid_twice()
+        self.order_state_agrees()
 
 
 def test_receipt_market_under_attack(net: Network) -> None:

@@ -151,6 +151,16 @@ class OrderRefused(InputError):
 
 
 @dataclass(frozen=True)
+class OrderState:
+    """What one ``order_state`` call reads for an order of (client, node, nonce)."""
+
+    deposit: int  # the client's deposit with the node
+    withdraw_unlock_at: int  # its pending withdrawal's unlock time; 0 = none
+    nonce_used: bool
+    now: int  # the chain clock the call ran at
+
+
+@dataclass(frozen=True)
 class Demand:
     bond: int
     due: int  # 0 = no demand
@@ -229,6 +239,14 @@ class ReceiptMarket(ContractFacade):
     def nonce_used(self, client: str, node: str, nonce: int) -> bool:
         return bool(self._call("nonce_used", to_checksum_address(client), to_checksum_address(node), nonce))
 
+    def order_state(self, client: str, node: str, nonce: int) -> OrderState:
+        """The deposit, pending withdrawal, nonce and chain clock of an order, in one call (not four:
+        a node checks them on every order it accepts, a client before every order it signs)."""
+        deposit, unlock, used, now = self._call(
+            "order_state", to_checksum_address(client), to_checksum_address(node), nonce
+        )
+        return OrderState(int(deposit), int(unlock), bool(used), int(now))
+
     def demand_of(self, order: Order) -> Demand:
         bond, due = self._call("demands", self.order_hash(order))
         return Demand(int(bond), int(due))
@@ -274,13 +292,15 @@ class ReceiptMarket(ContractFacade):
         nonces_taken: set[int],
         reads: ChainView | None = None,
         now: int | None = None,
-    ) -> None:
+        state: OrderState | None = None,
+    ) -> OrderState:
         """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
 
         ``reads``: a view the market's parameters and the model's royalty are read through (a node
         passes its suite's ``terms_view``); the deposit, the withdrawal, the nonce and the chain time
-        are always read fresh: they are what the client can change between two orders (``now``: the
-        chain time the caller read for this order a moment ago, else read here).
+        are always read fresh, in one ``order_state`` call: they are what the client can change between
+        two orders (``state``: that reading, when the caller made it a moment ago; ``now``: a chain time
+        used instead of the reading's). Returns the reading.
 
         ``outstanding``: what this client's orders the node accepted and has not settled can cost,
         each at its max price plus the claim surcharge (:meth:`reserve`); ``nonces_taken``: the nonces
@@ -294,12 +314,14 @@ class ReceiptMarket(ContractFacade):
         """
         if to_checksum_address(order.node) != to_checksum_address(node):
             raise OrderRefused("order.node", f"this node {node}", order.node)
-        now = self.net.now() if now is None else now
+        if state is None:
+            state = self.order_state(order.client, node, order.nonce)
+        now = state.now if now is None else now
         if not now < order.deadline <= now + self.param("max_deadline", reads):
             raise OrderRefused(
                 "order.deadline", "in the future, within the market's max_deadline", order.deadline
             )
-        if order.nonce in nonces_taken or self.nonce_used(order.client, node, order.nonce):
+        if order.nonce in nonces_taken or state.nonce_used:
             raise OrderRefused("order.nonce", "a nonce not used before with this node", order.nonce)
         royalty = self.model_royalty(order.model_id, reads)
         if order.royalty != royalty:
@@ -307,9 +329,9 @@ class ReceiptMarket(ContractFacade):
             raise OrderRefused("order.royalty", f"the model's royalty {royalty}", order.royalty)
         if order.max_price < order.royalty:
             raise OrderRefused("order.max_price", f"at least the royalty {order.royalty}", order.max_price)
-        if self.withdrawal(order.client, node)[1] != 0:
+        if state.withdraw_unlock_at != 0:
             raise OrderRefused("order.client", "no pending withdrawal of the deposit", order.client)
-        deposit = self.deposit_of(order.client, node)
+        deposit = state.deposit
         need = outstanding + self.reserve(order, reads)
         if deposit < need:
             raise OrderRefused(
@@ -319,6 +341,7 @@ class ReceiptMarket(ContractFacade):
             raise OrderRefused(
                 "order.model_id", "a model registered with the market's verifier", order.model_id
             )
+        return state
 
     def model_verifiable(self, model_id: int) -> bool:
         """Whether the market's verifier adapter has the model's VKA (so a proof claim can pay). A

@@ -35,7 +35,7 @@ from veilproof.chain.erc1271 import sign_as_wallet
 from veilproof.chain.job_market import JobMarket, JobMode, JobStatus, OnchainJob
 from veilproof.chain.model_registry import OnchainModel
 from veilproof.chain.node_registry import job_price
-from veilproof.chain.receipt_market import Order, ReceiptMarket, output_hash
+from veilproof.chain.receipt_market import Order, OrderState, ReceiptMarket, output_hash
 from veilproof.chain.suite import Suite
 from veilproof.client.errors import (
     BadResponse,
@@ -502,13 +502,15 @@ class Client:
             )
         return rm
 
-    def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int) -> None:
-        """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left: one
-        deposit pays many jobs (the node checks it covers all the orders it has not settled)."""
+    def _ensure_deposit(self, rm: ReceiptMarket, node: str, price: int, deposit: int) -> bool:
+        """Deposit ``deposit_jobs`` prices with ``node`` when less than two prices are left of
+        ``deposit`` (read a moment ago): one deposit pays many jobs (the node checks it covers all the
+        orders it has not settled). True when it deposited."""
         cost = price + rm.param("claim_surcharge", self.suite.terms_view)
-        if rm.deposit_of(self.account.address, node) >= 2 * cost:
-            return
+        if deposit >= 2 * cost:
+            return False
         self._top_up(rm, node, price, cost)
+        return True
 
     def _top_up(self, rm: ReceiptMarket, node: str, price: int, cost: int | None = None) -> None:
         """Deposit ``deposit_jobs`` more orders' worth (price + claim surcharge each) with ``node``, or
@@ -523,17 +525,21 @@ class Client:
         self.suite.token.approve(rm.address, amount, sender=self.account)
         rm.deposit(node, amount, sender=self.account)
 
-    def _next_nonce(self, rm: ReceiptMarket, node: str) -> int:
-        """Sequential per node (256 nonces share one storage word on chain: cheaper than random)."""
+    def _next_nonce(self, rm: ReceiptMarket, node: str) -> tuple[int, OrderState]:
+        """Sequential per node (256 nonces share one storage word on chain: cheaper than random), and
+        the chain's reading for it (``order_state``: deposit and clock come with the nonce check, one
+        call per order rather than three)."""
         path = self.home / "nonces.json"
         book = json.loads(path.read_text()) if path.exists() else {}
         n = int(book.get(node.lower(), 0))
-        while rm.nonce_used(self.account.address, node, n):
+        state = rm.order_state(self.account.address, node, n)
+        while state.nonce_used:
             n += 1
+            state = rm.order_state(self.account.address, node, n)
         book[node.lower()] = n + 1
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(book))
-        return n
+        return n, state
 
     def order_zk(self, m: OnchainModel, offer: NodeOffer, x: np.ndarray, say: Progress) -> PaidOrder:
         """Deposit if needed, sign an order, send it with the encrypted input, wait for the signed
@@ -550,11 +556,16 @@ class Client:
         commitment = input_commitment(settings, x).to_bytes(32, "big")
         # Priced like a JobMarket job on this node (#14): the list price, or the owner's royalty plus the
         # node's offer (``offer.price``, read from NodeRegistry); the node refuses an order below it.
-        self._ensure_deposit(rm, offer.address, offer.price)
-        deadline = self.net.now() + min(self.deadline_s, rm.param("max_deadline", self.suite.terms_view))
+        nonce, state = self._next_nonce(rm, offer.address)
+        # the clock of that reading, unless a deposit was mined since (two blocks later on a slow chain)
+        now = (
+            self.net.now()
+            if self._ensure_deposit(rm, offer.address, offer.price, state.deposit)
+            else state.now
+        )
+        deadline = now + min(self.deadline_s, rm.param("max_deadline", self.suite.terms_view))
         order = Order(self.account.address, offer.address, m.model_id, commitment, offer.price, deadline,
-                      self._next_nonce(rm, offer.address),
-                      royalty=rm.model_royalty(m.model_id, self.suite.terms_view))  # fmt: skip
+                      nonce, royalty=rm.model_royalty(m.model_id, self.suite.terms_view))  # fmt: skip
         envelope = encrypt_for_node(offer.pubkey, json.dumps(x.ravel().tolist()).encode())
         req = ZkOrderRequest(
             order=WireOrder(client=order.client, node=order.node, model_id=order.model_id,

@@ -119,9 +119,6 @@ class Receipts(NodeCore):
                 f"order.max_price: {order.max_price} is below this node's price for model {order.model_id} "
                 f"({quote}: {self._price_terms(lm)}); sign the order at {quote} or more"
             )
-        now = self.chain_now()  # one reading of the chain's clock for this order's checks
-        if order.deadline <= now + self.cfg.deadline_margin:
-            raise DeadlinePassed("order.deadline: passed or too close")
         envelope = _unhex(req.encrypted_input, "encrypted_input")
         x = self._decode_input(envelope, lm)
         from veilproof.zk.instances import input_commitment
@@ -137,6 +134,11 @@ class Receipts(NodeCore):
             if self.db.get_order(order_hash) is not None:
                 raise Replay("order already accepted by this node (replay)")
             mine = self.db.open_orders(order.client)
+            # One chain read for the deposit, withdrawal, nonce and clock; after the open orders are
+            # read: a settle landing between the two then only makes the check stricter.
+            state = rm.order_state(order.client, self.address, order.nonce)
+            if order.deadline <= state.now + self.cfg.deadline_margin:
+                raise DeadlinePassed("order.deadline: passed or too close")
             try:
                 rm.check_order(
                     order,
@@ -146,7 +148,7 @@ class Receipts(NodeCore):
                     + len(mine) * rm.param("claim_surcharge", self.suite.terms_view),
                     nonces_taken={int(r.nonce) for r in mine},
                     reads=self.suite.terms_view,
-                    now=now,
+                    state=state,
                 )
             except OrderRefused as e:
                 raise JobNotOpen(f"order refused: {e}") from e
