@@ -98,3 +98,25 @@ def test_a_refusal_for_another_reason_is_not_retried(w: World, suite: Suite) -> 
         )
     assert "allowance" not in e.value.reason
     _open(w, payer, 1)  # the payer's count was reset: the next job reads the allowance and is fine
+
+
+def test_a_third_account_cannot_spend_the_allowance_left_over(w: World, suite: Suite) -> None:
+    """The allowance approved ahead sits with the market, and the market pulls only from the sender of
+    the transaction that pays: another account can neither move it nor have the market charge the
+    client for its own job (the attack the ten-jobs-ahead approval must not open)."""
+    payer = DirectPayer(suite, w.client)
+    _open(w, payer, 0)  # approves ten jobs, spends one
+    left = suite.token.allowance(w.client.address, suite.market.address)
+    assert left == 9 * PRICE
+    held = w.bal(w.client)
+    thief = w.other
+    with pytest.raises(ContractReverted):  # the token: the allowance is the market's, not the thief's
+        w.tx(w.token.functions.transferFrom(w.client.address, thief.address, PRICE), thief)
+    with pytest.raises(ContractReverted):  # the market pulls from the thief, who approved nothing
+        w.open_job(client=thief, max_price=PRICE)
+    assert w.bal(w.client) == held
+    assert suite.token.allowance(w.client.address, suite.market.address) == left
+    before = _approvals(suite)
+    for n in range(1, 10):  # still the client's: its next nine jobs need no approval
+        _open(w, payer, n)
+    assert _approvals(suite) - before == 0

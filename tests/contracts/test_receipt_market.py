@@ -278,6 +278,40 @@ def test_order_state_reads_what_an_order_depends_on_in_one_call(r: R) -> None:
     assert rm.order_state(w.other.address, node, o.nonce) == type(s)(0, 0, False, w.net.now())
 
 
+def test_the_offline_receipt_check_agrees_with_the_market(r: R) -> None:
+    """A node keeps a key-signed receipt on ``receipt_signed_by_key`` alone (no eth_call): it must say
+    yes exactly when ``settle`` would pay it, or a client could hand over a receipt the market refuses
+    and so keep the node from its proof claim (a stored receipt stops the claim). The malleable twin
+    (high s, flipped v) recovers to the client in lax libraries; EIP-2 and the contract refuse it."""
+    from veilproof.chain.receipt_market import SECP256K1_N
+
+    w, rm = r.w, r.rm
+    o = r.order()
+    good = r.receipt(o)
+    sig = good.client_sig
+    rr, ss, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    variants = {
+        "as signed": sig,
+        "v as 0/1": rr + sig[32:64] + bytes([v - 27]),
+        "high-s twin": rr + (SECP256K1_N - ss).to_bytes(32, "big") + bytes([55 - v]),
+        "other v": rr + sig[32:64] + bytes([55 - v]),
+        "v = 29": rr + sig[32:64] + bytes([29]),
+        "r = 0": bytes(32) + sig[32:],
+        "64 bytes": sig[:64],
+        "another key": r.rm.sign_receipt(
+            replace(o, client=w.other.address), OUT, o.max_price, w.other
+        ).client_sig,
+        "another price": rm.sign_receipt(o, OUT, o.max_price - 1, w.client).client_sig,
+    }
+    verdicts = {}
+    for name, s in variants.items():
+        cand = replace(good, client_sig=s)
+        offline = rm.receipt_signed_by_key(cand)
+        verdicts[name] = offline
+        assert offline == (rm.check_settle([cand], w.node.address) == 1), name
+    assert verdicts == {**{k: False for k in variants}, "as signed": True, "v as 0/1": True}
+
+
 def test_batch_with_one_bad_receipt_pays_the_good_ones(r: R) -> None:
     """Decision (docs/settlement.md): a bad receipt is skipped, not fatal. A client that could make
     a node's whole batch revert (e.g. by a receipt the node could not check) would grief it."""

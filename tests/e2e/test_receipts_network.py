@@ -137,6 +137,50 @@ def test_withheld_receipt_is_claimed_with_the_proof_after_the_deadline(rworld: Z
     assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE
 
 
+def test_a_receipt_the_market_would_refuse_is_refused_and_the_order_still_claimed(rworld: ZkWorld) -> None:
+    """Attack: the client hands the node the malleable twin of its receipt's signature (s -> n - s, v
+    flipped). It recovers to the client in lax libraries; the market refuses it (EIP-2). A node that
+    kept it would hold a receipt it can never settle and, holding one, never claim with the proof. The
+    node checks key-signed receipts offline (no eth_call): it must refuse this one, and the withheld
+    order is then claimed with the proof after the deadline, paid in full."""
+    from veilproof.chain.receipt_market import SECP256K1_N, output_hash
+    from veilproof.client.errors import Unauthorized
+    from veilproof.protocol.api import ReceiptPost
+
+    w, rm = rworld, _rm(rworld)
+    node, client = w.honest.account.address, w.client.account.address
+    offer = _offer(w, node)
+    m = w.client.suite.models.read_model(w.model_id)
+    w.client.deadline_s = 120
+    try:
+        paid: PaidOrder = w.client.order_zk(m, offer, w.built.example.x_test[5], lambda _m: None)
+    finally:
+        w.client.deadline_s = 1800
+    assert paid.delivery is not None and paid.outputs
+    out = output_hash([int(v, 16) for v in paid.delivery.instances])
+    sig = rm.sign_receipt(paid.order, out, paid.order.max_price, w.client.account).client_sig
+    twin = (
+        sig[:32]
+        + (SECP256K1_N - int.from_bytes(sig[32:64], "big")).to_bytes(32, "big")
+        + bytes([55 - sig[64]])
+    )
+    post = ReceiptPost(
+        output_hash="0x" + out.hex(), price=paid.order.max_price, client_signature="0x" + twin.hex()
+    )
+    with NodeApi(w.honest.endpoint) as api, pytest.raises(Unauthorized, match="would not pay"):
+        api.post_receipt(paid.order_hash, post)
+    assert not _report(w, w.honest.endpoint, paid.order_hash).receipt
+    dep_before, node_before = rm.deposit_of(client, node), rm.pending(node)
+    w.lnet.net.advance_to(paid.order.deadline + 1)
+    _until(
+        "the node to claim with its proof",
+        lambda: _report(w, w.honest.endpoint, paid.order_hash).settled_tx is not None,
+    )
+    assert rm.nonce_used(client, node, paid.order.nonce)
+    assert rm.deposit_of(client, node) == dep_before - PRICE - SURCHARGE
+    assert rm.pending(node) - node_before == PRICE - ROYALTY + SURCHARGE
+
+
 def test_wrong_proof_gets_no_receipt_and_the_challenge_slashes(rworld: ZkWorld) -> None:
     w, rm = rworld, _rm(rworld)
     cheater, client = w.cheater.account.address, w.client.account.address

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
+from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
 from veilproof.chain.eip712 import Eip712Domain, TypedData
@@ -50,6 +51,9 @@ ORDER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 ACCEPTANCE_FIELDS = (("orderHash", "bytes32"),)
 RECEIPT_FIELDS = (("orderHash", "bytes32"), ("outputHash", "bytes32"), ("price", "uint256"))
+# secp256k1's group order and its half: lib/signatures.vy refuses s above it (EIP-2 malleable twins)
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_HALF_N = SECP256K1_N // 2
 DELIVERY_FIELDS = (("orderHash", "bytes32"), ("instancesHash", "bytes32"), ("proofHash", "bytes32"))
 
 
@@ -208,6 +212,32 @@ class ReceiptMarket(ContractFacade):
         msg = {"orderHash": self.order_hash(order), "outputHash": out_hash, "price": price}
         sig = self._typed("Receipt", RECEIPT_FIELDS, msg).sign(client)
         return SignedReceipt(order, bytes(out_hash), price, sig)
+
+    def receipt_digest(self, r: SignedReceipt) -> bytes:
+        """The EIP-712 digest the client signs for ``r`` (what the market recovers, or asks a contract
+        client's ``isValidSignature`` about)."""
+        msg = {"orderHash": self.order_hash(r.order), "outputHash": bytes(r.output_hash), "price": r.price}
+        return self._typed("Receipt", RECEIPT_FIELDS, msg).digest()
+
+    def receipt_signed_by_key(self, r: SignedReceipt) -> bool:
+        """Whether ``r.client_sig`` is a signature of the receipt by the key of ``r.order.client`` that
+        the contract's key check (``lib/signatures.vy`` ``_recover``) accepts: exactly 65 bytes, v in
+        {0, 1, 27, 28}, low s, recovering to the client. Offline, no chain read. It says nothing of a
+        client that is a contract (the market asks its ERC-1271 ``isValidSignature`` instead): a caller
+        must know the client has no code. False: not such a signature (ask the chain)."""
+        sig = bytes(r.client_sig)
+        if len(sig) != 65:
+            return False
+        rr, ss, v = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
+        v = v + 27 if v < 27 else v
+        if v not in (27, 28) or not 0 < rr < SECP256K1_N or not 0 < ss <= SECP256K1_HALF_N:
+            return False
+        digest = self.receipt_digest(r)
+        try:
+            signer = eth_keys.Signature(vrs=(v - 27, rr, ss)).recover_public_key_from_msg_hash(digest)
+        except Exception:  # eth_keys' BadSignature / ValidationError: the EVM's ecrecover gives 0
+            return False
+        return signer.to_checksum_address().lower() == r.order.client.lower()
 
     def sign_delivery(
         self, order: Order, instances: Sequence[int], proof: bytes, node: LocalAccount

@@ -266,8 +266,15 @@ class Receipts(NodeCore):
         return SignedReceipt(order, out, int(row.receipt_price), _unhex(row.receipt_sig, "receipt"))
 
     def post_receipt(self, order_hash: str, body: ReceiptPost) -> ReceiptStored:
-        """Keep the client's receipt if the chain would pay it now (``check_settle``, an eth_call:
-        a receipt with a wrong signature, output hash or price is refused here, not in a batch)."""
+        """Keep the client's receipt if the chain would pay it: a receipt with a wrong signature, output
+        hash or price is refused here, not in a batch (a stored receipt stops the proof claim).
+
+        The signature of a client without code is checked here as the market checks it
+        (``receipt_signed_by_key``): the deposit and nonce it also needs were checked when the order
+        was accepted and only this node can spend them before its deadline. Any other signature (a
+        contract wallet's ERC-1271) is asked of the chain, ``check_settle`` (an eth_call): one chain
+        read less per job for the usual client. A receipt the chain refuses all the same is dropped at
+        settle time and the order claimed with its proof (:meth:`_settle`)."""
         rm = self._receipt_market()
         row = self._order_row(order_hash)
         if row.delivery_json is None:
@@ -285,7 +292,8 @@ class Receipts(NodeCore):
             body.price,
             _unhex(body.client_signature, "client_signature"),
         )
-        if rm.check_settle([candidate], self.address) != 1:
+        offline = self._keyed_client(candidate.order.client) and rm.receipt_signed_by_key(candidate)
+        if not offline and rm.check_settle([candidate], self.address) != 1:
             raise BadSignature("receipt: the market would not pay it (signature, deposit or nonce)")
         self.db.update_order(
             row.order_hash,
@@ -295,6 +303,32 @@ class Receipts(NodeCore):
         )
         pending = sum(1 for r in self.db.open_orders() if r.receipt_sig is not None)
         return ReceiptStored(order_hash="0x" + row.order_hash, pending=pending)
+
+    def _receipt_signature_valid(self, rm: ReceiptMarket, r: SignedReceipt) -> bool:
+        """The market's signature check of ``r``, asked now: ERC-1271 for a client with code, else the
+        key check (``receipt_signed_by_key``)."""
+        from veilproof.chain.erc1271 import Erc1271, has_code
+
+        if not has_code(self.net, r.order.client):
+            return rm.receipt_signed_by_key(r)
+        try:
+            return Erc1271(self.net, r.order.client).is_valid_signature(rm.receipt_digest(r), r.client_sig)
+        except ContractReverted:
+            return False
+
+    def _keyed_client(self, client: str) -> bool:
+        """Whether ``client`` is an account without code (its receipts' signatures can be checked
+        offline): one ``eth_getCode`` per client, remembered; forgotten when the chain refuses one of
+        its receipts (EIP-7702 can give a key's account code, and the market then asks ERC-1271)."""
+        known: set[str] = self.__dict__.setdefault("_keyed_clients", set())
+        c = client.lower()
+        if c not in known:
+            from veilproof.chain.erc1271 import has_code
+
+            if has_code(self.net, client):
+                return False
+            known.add(c)
+        return True
 
     # --- maintenance -----------------------------------------------------------------------------
     def maintain_orders(self, from_block: int, now: int | None = None) -> tuple[int, list[str]]:
@@ -395,6 +429,7 @@ class Receipts(NodeCore):
         by_hash = {rm.order_hash(s.order).hex(): r for s, r in zip(receipts, held, strict=True)}
         if rm.check_settle(receipts, self.address) == 0:
             log.warning("settle: none of %d receipts payable now", len(receipts))
+            self._drop_unpayable(rm, receipts, held)
             return []
         res = rm.settle(receipts, sender=self.account)
         for h in res.settled:
@@ -402,12 +437,34 @@ class Receipts(NodeCore):
         paid = [by_hash[h.hex()] for h in res.settled if h.hex() in by_hash]
         for h, reason in res.skipped:
             r = by_hash.get(h.hex())
-            if r is not None:
-                log.warning("settle: receipt of order %s skipped: %s", h.hex()[:12], reason)
+            if r is None:
+                continue
+            log.warning("settle: receipt of order %s skipped: %s", h.hex()[:12], reason)
+            if reason == "bad signature":
+                # Not a receipt the market pays (e.g. the client's account got code since): drop it, so
+                # the order is claimed with its proof after the deadline, as if no receipt had come.
+                self.__dict__.get("_keyed_clients", set()).discard(r.client.lower())
+                self.db.update_order(r.order_hash, receipt_sig=None, receipt_price=None, receipt_at=None)
+            elif reason == "order closed":
+                self.db.update_order(r.order_hash, closed="closed on chain before its receipt settled")
         log.info("settled %d receipts in one transaction (%d gas)", len(res.settled), res.receipt.gas_used)
         return [f"settled {h.hex()[:12]}" for h in res.settled] + self._resolve_demands(
             rm, paid, self.chain_now()
         )
+
+    def _drop_unpayable(
+        self, rm: ReceiptMarket, receipts: list[SignedReceipt], held: list[st.OrderRow]
+    ) -> None:
+        """No held receipt would settle (an eth_call said so, without reasons): close those whose order
+        is closed on chain, and drop those whose signature the market refuses (the client's account got
+        code since its receipt was checked offline), so their orders are claimed with the proof rather
+        than held forever. A receipt refused for another reason (the deposit) is kept."""
+        for r, row in zip(receipts, held, strict=True):
+            if rm.nonce_used(r.order.client, self.address, r.order.nonce):
+                self.db.update_order(row.order_hash, closed="closed on chain before its receipt settled")
+            elif not self._receipt_signature_valid(rm, r):
+                self.__dict__.get("_keyed_clients", set()).discard(row.client.lower())
+                self.db.update_order(row.order_hash, receipt_sig=None, receipt_price=None, receipt_at=None)
 
     def _claim(self, rm: ReceiptMarket, r: st.OrderRow) -> list[str]:
         """``claim_with_proof``: the proof goes on chain, verified there, at the client's cost."""
