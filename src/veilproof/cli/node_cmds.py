@@ -141,6 +141,12 @@ def start(
     ),
     workers: int = typer.Option(1, help="Concurrent jobs (proving is CPU-heavy)."),
     queue_limit: int = typer.Option(8, help="Queued jobs beyond the workers before answering 503."),
+    prover_threads: int | None = typer.Option(
+        None,
+        min=1,
+        help="Threads per prover process (default: one per core). Set 1 when this machine runs at "
+        "least as many prover processes (all nodes' workers) as it has cores.",
+    ),
     stake: int = typer.Option(
         2_000,  # = chain.deploy.NODE_MIN_STAKE_VEIL (not imported: the CLI loads web3 lazily)
         help="VEIL to keep staked (at least the network's minimum node stake).",
@@ -176,7 +182,7 @@ def start(
             cfg = NodeConfig(
                 home=p.home, chain_url=url, deployment_file=p.deployment, account_name=account,
                 models=_parse_models(model), host=host, port=port, public_url=public_url, workers=workers,
-                queue_limit=queue_limit, stake=stake * 10**18, artifact_sources=list(fetch_from),
+                queue_limit=queue_limit, prover_threads=prover_threads, stake=stake * 10**18, artifact_sources=list(fetch_from),
                 offers=_parse_prices(price), refuse_tainted_data=refuse_tainted_data,
             )  # fmt: skip
             announced_endpoint(cfg)  # an unreachable announcement fails before the password prompt

@@ -59,7 +59,7 @@ from veilproof.client.publish import publish_model
 from veilproof.client.selection import NodeOffer, SelectionPolicy
 from veilproof.demo.network import LocalNetwork, NodeProcess
 from veilproof.errors import ChainError, ContractReverted
-from veilproof.node.config import ServedModel
+from veilproof.node.config import ServedModel, prover_threads_for
 from veilproof.protocol.api import JobReport, OrderAccepted, OrderReport, WireOrder, ZkOrderRequest
 
 PRICE = 2 * ONE_VEIL
@@ -717,7 +717,11 @@ def run_load(
                     wait=False,
                     workers=cfg.workers,
                     queue_limit=max(8, 2 * cfg.inflight_per_node),
-                    config={"settle_batch": cfg.settle_batch},
+                    # one EZKL thread per prover when the provers of all nodes fill the cores
+                    config={
+                        "settle_batch": cfg.settle_batch,
+                        "prover_threads": prover_threads_for(cfg.nodes * cfg.workers),
+                    },
                 )  # fmt: skip
                 for i in range(cfg.nodes)
             ]

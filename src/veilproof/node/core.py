@@ -153,7 +153,7 @@ class NodeCore:
             cfg.home / "node.sqlite", st.chain_key(self.chain_id, suite.market.address, self.genesis)
         )
         self.pool = WorkerPool(cfg.workers, cfg.queue_limit)
-        self.prover = ProcessProver(cfg.workers)
+        self.prover = ProcessProver(cfg.workers, cfg.prover_threads)
         self.timers = TimerBook()  # where each job's time goes (GET /jobs/{id} "timings")
         # Jobs whose start_job this process saw mined: the worker need not read them back from the chain.
         self.started_here: set[int] = set()

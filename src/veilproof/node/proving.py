@@ -76,10 +76,14 @@ def _package(store_root: str, digest: str) -> ModelPackage:
     return _PACKAGES[key]
 
 
-def _init_worker(parent: int, store_root: str, digests: tuple[str, ...]) -> None:
-    """Worker initializer: tie the process to its node, import the engine, load the served packages.
-    A package that fails to load here is only logged: its jobs load it (and fail with the reason)."""
+def _init_worker(parent: int, store_root: str, digests: tuple[str, ...], threads: int | None = None) -> None:
+    """Worker initializer: tie the process to its node, size EZKL's thread pool, import the engine, load
+    the served packages. A package that fails to load here is only logged: its jobs load it (and fail
+    with the reason)."""
     _exit_with_parent(parent)
+    if threads is not None:
+        # read by rayon when its global pool starts, at EZKL's first parallel step: before any import
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
     import warnings
 
     from veilproof.zk.srs import UnsafeSrsWarning
@@ -142,8 +146,9 @@ class ProcessProver:
     served packages loaded), else on the first proof (a node that serves only FHE, or a test that never
     proves, starts none)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, threads: int | None = None) -> None:
         self.workers = workers
+        self.threads = threads  # per prover process (NodeConfig.prover_threads); None: rayon's default
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -154,7 +159,7 @@ class ProcessProver:
                     max_workers=self.workers,
                     mp_context=get_context("spawn"),
                     initializer=_init_worker,
-                    initargs=(os.getpid(), store_root, digests),
+                    initargs=(os.getpid(), store_root, digests, self.threads),
                 )
             return self._pool
 
