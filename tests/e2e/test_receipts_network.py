@@ -80,6 +80,16 @@ def _offer(w: ZkWorld, addr: str) -> NodeOffer:
     return o
 
 
+def _short_order(w: ZkWorld, node: str, example: int) -> PaidOrder:
+    """A verified pay-on-proof order of ``node`` with a 120 s deadline, its receipt not sent."""
+    m = w.client.suite.models.read_model(w.model_id)
+    w.client.deadline_s = 120
+    try:
+        return w.client.order_zk(m, _offer(w, node), w.built.example.x_test[example], lambda _m: None)
+    finally:
+        w.client.deadline_s = 1800
+
+
 def test_receipts_settle_in_one_batch_with_no_proof_on_chain(rworld: ZkWorld) -> None:
     w, rm = rworld, _rm(rworld)
     node, client = w.honest.account.address, w.client.account.address
@@ -115,13 +125,7 @@ def test_receipts_settle_in_one_batch_with_no_proof_on_chain(rworld: ZkWorld) ->
 def test_withheld_receipt_is_claimed_with_the_proof_after_the_deadline(rworld: ZkWorld) -> None:
     w, rm = rworld, _rm(rworld)
     node, client = w.honest.account.address, w.client.account.address
-    offer = _offer(w, node)
-    m = w.client.suite.models.read_model(w.model_id)
-    w.client.deadline_s = 120
-    try:
-        paid: PaidOrder = w.client.order_zk(m, offer, w.built.example.x_test[3], lambda _m: None)
-    finally:
-        w.client.deadline_s = 1800
+    paid = _short_order(w, node, 3)
     assert paid.outputs  # verified locally; the client withholds its receipt
     dep_before, node_before = rm.deposit_of(client, node), rm.pending(node)
     w.lnet.net.advance_to(paid.order.deadline + 1)
@@ -149,13 +153,7 @@ def test_a_receipt_the_market_would_refuse_is_refused_and_the_order_still_claime
 
     w, rm = rworld, _rm(rworld)
     node, client = w.honest.account.address, w.client.account.address
-    offer = _offer(w, node)
-    m = w.client.suite.models.read_model(w.model_id)
-    w.client.deadline_s = 120
-    try:
-        paid: PaidOrder = w.client.order_zk(m, offer, w.built.example.x_test[5], lambda _m: None)
-    finally:
-        w.client.deadline_s = 1800
+    paid = _short_order(w, node, 5)
     assert paid.delivery is not None and paid.outputs
     out = output_hash([int(v, 16) for v in paid.delivery.instances])
     sig = rm.sign_receipt(paid.order, out, paid.order.max_price, w.client.account).client_sig

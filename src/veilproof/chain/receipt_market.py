@@ -321,16 +321,14 @@ class ReceiptMarket(ContractFacade):
         outstanding: int,
         nonces_taken: set[int],
         reads: ChainView | None = None,
-        now: int | None = None,
         state: OrderState | None = None,
-    ) -> OrderState:
+    ) -> None:
         """What a node checks before it signs an ``Acceptance`` (docs/settlement.md, "Life of a job").
 
         ``reads``: a view the market's parameters and the model's royalty are read through (a node
         passes its suite's ``terms_view``); the deposit, the withdrawal, the nonce and the chain time
         are always read fresh, in one ``order_state`` call: they are what the client can change between
-        two orders (``state``: that reading, when the caller made it a moment ago; ``now``: a chain time
-        used instead of the reading's). Returns the reading.
+        two orders (``state``: that reading, when the caller made it a moment ago).
 
         ``outstanding``: what this client's orders the node accepted and has not settled can cost,
         each at its max price plus the claim surcharge (:meth:`reserve`); ``nonces_taken``: the nonces
@@ -346,7 +344,7 @@ class ReceiptMarket(ContractFacade):
             raise OrderRefused("order.node", f"this node {node}", order.node)
         if state is None:
             state = self.order_state(order.client, node, order.nonce)
-        now = state.now if now is None else now
+        now = state.now
         if not now < order.deadline <= now + self.param("max_deadline", reads):
             raise OrderRefused(
                 "order.deadline", "in the future, within the market's max_deadline", order.deadline
@@ -371,7 +369,6 @@ class ReceiptMarket(ContractFacade):
             raise OrderRefused(
                 "order.model_id", "a model registered with the market's verifier", order.model_id
             )
-        return state
 
     def model_verifiable(self, model_id: int) -> bool:
         """Whether the market's verifier adapter has the model's VKA (so a proof claim can pay). A

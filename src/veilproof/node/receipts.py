@@ -292,7 +292,7 @@ class Receipts(NodeCore):
             body.price,
             _unhex(body.client_signature, "client_signature"),
         )
-        offline = self._keyed_client(candidate.order.client) and rm.receipt_signed_by_key(candidate)
+        offline = self._keyless(candidate.order.client) and rm.receipt_signed_by_key(candidate)
         if not offline and rm.check_settle([candidate], self.address) != 1:
             raise BadSignature("receipt: the market would not pay it (signature, deposit or nonce)")
         self.db.update_order(
@@ -316,19 +316,33 @@ class Receipts(NodeCore):
         except ContractReverted:
             return False
 
-    def _keyed_client(self, client: str) -> bool:
+    @functools.cached_property
+    def _codeless_clients(self) -> set[str]:
+        """Clients seen without code (lower case): see :meth:`_keyless`."""
+        return set()
+
+    def _keyless(self, client: str) -> bool:
         """Whether ``client`` is an account without code (its receipts' signatures can be checked
         offline): one ``eth_getCode`` per client, remembered; forgotten when the chain refuses one of
-        its receipts (EIP-7702 can give a key's account code, and the market then asks ERC-1271)."""
-        known: set[str] = self.__dict__.setdefault("_keyed_clients", set())
+        its receipts (:meth:`_drop_receipt`: EIP-7702 can give a key's account code, and the market then
+        asks ERC-1271)."""
         c = client.lower()
-        if c not in known:
+        if c not in self._codeless_clients:
             from veilproof.chain.erc1271 import has_code
 
             if has_code(self.net, client):
                 return False
-            known.add(c)
+            self._codeless_clients.add(c)
         return True
+
+    def _drop_receipt(self, row: st.OrderRow) -> None:
+        """The market refuses this held receipt's signature: forget it (and that its client has no
+        code), so the order is claimed with its proof after the deadline, as if no receipt had come."""
+        self._codeless_clients.discard(row.client.lower())
+        self.db.update_order(row.order_hash, receipt_sig=None, receipt_price=None, receipt_at=None)
+
+    def _close_receipted(self, row: st.OrderRow) -> None:
+        self.db.update_order(row.order_hash, closed="closed on chain before its receipt settled")
 
     # --- maintenance -----------------------------------------------------------------------------
     def maintain_orders(self, from_block: int, now: int | None = None) -> tuple[int, list[str]]:
@@ -440,13 +454,10 @@ class Receipts(NodeCore):
             if r is None:
                 continue
             log.warning("settle: receipt of order %s skipped: %s", h.hex()[:12], reason)
-            if reason == "bad signature":
-                # Not a receipt the market pays (e.g. the client's account got code since): drop it, so
-                # the order is claimed with its proof after the deadline, as if no receipt had come.
-                self.__dict__.get("_keyed_clients", set()).discard(r.client.lower())
-                self.db.update_order(r.order_hash, receipt_sig=None, receipt_price=None, receipt_at=None)
+            if reason == "bad signature":  # e.g. the client's account got code since its receipt came
+                self._drop_receipt(r)
             elif reason == "order closed":
-                self.db.update_order(r.order_hash, closed="closed on chain before its receipt settled")
+                self._close_receipted(r)
         log.info("settled %d receipts in one transaction (%d gas)", len(res.settled), res.receipt.gas_used)
         return [f"settled {h.hex()[:12]}" for h in res.settled] + self._resolve_demands(
             rm, paid, self.chain_now()
@@ -461,10 +472,9 @@ class Receipts(NodeCore):
         than held forever. A receipt refused for another reason (the deposit) is kept."""
         for r, row in zip(receipts, held, strict=True):
             if rm.nonce_used(r.order.client, self.address, r.order.nonce):
-                self.db.update_order(row.order_hash, closed="closed on chain before its receipt settled")
+                self._close_receipted(row)
             elif not self._receipt_signature_valid(rm, r):
-                self.__dict__.get("_keyed_clients", set()).discard(row.client.lower())
-                self.db.update_order(row.order_hash, receipt_sig=None, receipt_price=None, receipt_at=None)
+                self._drop_receipt(row)
 
     def _claim(self, rm: ReceiptMarket, r: st.OrderRow) -> list[str]:
         """``claim_with_proof``: the proof goes on chain, verified there, at the client's cost."""
