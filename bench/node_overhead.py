@@ -47,7 +47,8 @@ class World:
 
 @contextmanager
 def world(root: Path, verifier: bool) -> Iterator[World]:
-    """anvil + the deployed suite (+ the reusable Halo2 verifier for ZK)."""
+    """anvil + the deployed suite (+ for ZK the reusable Halo2 verifier and the pay-on-proof
+    ReceiptMarket, with the load benchmark's parameters)."""
     from veilproof.chain.deploy import SuiteParams
     from veilproof.chain.dev.anvil import start_anvil
     from veilproof.demo.network import LocalNetwork
@@ -61,7 +62,10 @@ def world(root: Path, verifier: bool) -> Iterator[World]:
             v = evm.compile_reusable_verifier()
             ver = (v.abi, v.bytecode)
         params = SuiteParams.dev(max_deadline=3600, challenge_window=60)
-        lnet = LocalNetwork.start(root, anvil.url, params=params, verifier=ver)
+        from veilproof.demo.load import RECEIPT_PARAMS
+
+        receipts = RECEIPT_PARAMS if verifier else None
+        lnet = LocalNetwork.start(root, anvil.url, params=params, verifier=ver, receipts=receipts)
     except BaseException:
         anvil.stop()
         raise
@@ -119,6 +123,11 @@ def measure(
     }
 
 
+def label(row: dict[str, Any]) -> str:
+    """A row's name in the tables: the model, and how its jobs were paid when a bench measures both."""
+    return f"{row['model']} · {row['settlement']}" if "settlement" in row else str(row["model"])
+
+
 def table(title: str, rows: list[dict[str, Any]], order: list[str], engine_label: str) -> None:
     """The ratio table, then where the node's time goes (median seconds per phase)."""
     console = Console(width=200)
@@ -128,10 +137,10 @@ def table(title: str, rows: list[dict[str, Any]], order: list[str], engine_label
         t.add_column(c, justify="right")
     for r in rows:
         if "error" in r:
-            t.add_row(r["model"], *[""] * 9, r["error"][:60])
+            t.add_row(label(r), *[""] * 9, r["error"][:60])
             continue
         t.add_row(
-            r["model"], f"{r['node_s']:.3f}", f"{r['client_s']:.3f}", f"{r['engine_s']:.3f}",
+            label(r), f"{r['node_s']:.3f}", f"{r['client_s']:.3f}", f"{r['engine_s']:.3f}",
             f"{r['ratio']:.3f}", f"{r['ratio_min']:.3f}-{r['ratio_max']:.3f}",
             f"{r['ratio_vs_own_engine']:.3f}",
             f"{r['ratio_vs_own_engine_min']:.3f}-{r['ratio_vs_own_engine_max']:.3f}",
@@ -143,7 +152,7 @@ def table(title: str, rows: list[dict[str, Any]], order: list[str], engine_label
     p.add_column("phase")
     ok = [r for r in rows if "error" not in r]
     for r in ok:
-        p.add_column(r["model"], justify="right")
+        p.add_column(label(r), justify="right")
     for name in order + sorted({k for r in ok for k in r["phases"]} - set(order)):
         if not any(name in r["phases"] for r in ok):
             continue

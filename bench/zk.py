@@ -252,6 +252,12 @@ def node_overhead(names: list[str], reps: int, cnn_reps: int) -> list[dict[str, 
                 assert rep.timings is not None and rep.state == "submitted", rep
                 return rep.timings, res.timings["node"]
 
+            def order(n: str = n, x: np.ndarray = x) -> tuple[Any, float]:
+                res = client.infer(ids[n], x.ravel(), node=node.account.address, eager=False)
+                rep = api.order(res.tx_hashes["order"])
+                assert rep.timings is not None and rep.delivery is not None, rep
+                return rep.timings, res.timings["node"]
+
             def engine(f: Any = f) -> float:
                 import ezkl
 
@@ -262,11 +268,17 @@ def node_overhead(names: list[str], reps: int, cnn_reps: int) -> list[dict[str, 
                 ezkl.prove(str(wd / "w.json"), str(f.compiled), str(f.pk), str(wd / "p.json"), str(f.srs))
                 return now() - t
 
-            try:
-                r = measure(job, engine, cnn_reps if "cnn" in n else reps, "zk")
-                rows.append({"model": n, "logrows": pkg.settings.logrows, **r})
-            except Exception as e:  # report, do not abort the table
-                rows.append({"model": n, "error": f"{type(e).__name__}: {e}"[:300]})
+            # Both ways a ZK job is paid: eager (JobMarket: start_job, the pre-sign eth_call of the
+            # verifier, the submit transaction are the node's) and pay-on-proof (ReceiptMarket, the CLI's
+            # default: the node delivers a signed proof, the chain sees none; settling is batched later).
+            for settlement, run in (("eager", job), ("pay-on-proof", order)):
+                try:
+                    r = measure(run, engine, cnn_reps if "cnn" in n else reps, "zk")
+                    rows.append({"model": n, "settlement": settlement, "logrows": pkg.settings.logrows, **r})
+                except Exception as e:  # report, do not abort the table
+                    rows.append(
+                        {"model": n, "settlement": settlement, "error": f"{type(e).__name__}: {e}"[:300]}
+                    )
         api.close()
         client.close()
     table("node job vs plain EZKL (gen_witness + prove), same input, anvil", rows, ZK_PHASES, "ezkl")

@@ -122,6 +122,31 @@ def test_receipts_settle_in_one_batch_with_no_proof_on_chain(rworld: ZkWorld) ->
     assert gas // BATCH < 150_000
 
 
+def test_an_order_reports_where_its_time_went(rworld: ZkWorld) -> None:
+    """A pay-on-proof order is timed like a JobMarket job (``GET /zk/orders/{hash}`` ``timings``), from
+    its arrival to the signed delivery: the checks, the chain read, the prover's witness, prove and
+    verify (a delivery that does not verify is slashable, and no pre-sign ``eth_call`` checks it here),
+    the signature; no start, no pre-sign check, no submit (the chain sees no proof). It counts in the
+    node's per-model median job time on ``/info`` (a node selling only pay-on-proof advertises one)."""
+    w = rworld
+    node = w.honest
+    with NodeApi(node.endpoint) as api:
+        before = next(m for m in api.info().models if m.model_id == w.model_id).recent_jobs
+        r = w.client.infer(w.model_id, w.built.example.x_test[3], node=node.account.address, eager=False)
+        assert r.status == "receipted"
+        t = api.order(r.tx_hashes["order"]).timings
+        after = next(m for m in api.info().models if m.model_id == w.model_id)
+    assert t is not None and t.complete, t
+    for name in ("admission", "chain_reads", "decrypt", "commitment", "record", "queue", "witness", "prove",
+                 "verify", "sign"):  # fmt: skip
+        assert t.phases.get(name, 0.0) > 0, (name, t.phases)
+    for name in ("start_job", "check", "submit"):
+        assert name not in t.phases, (name, t.phases)
+    assert abs(sum(t.phases.values()) - t.total_s) < 1e-3  # disjoint phases + "other"
+    assert t.phases["witness"] + t.phases["prove"] > 0.5 * t.total_s  # the engine is most of the order
+    assert after.recent_jobs == before + 1 and after.median_job_s is not None
+
+
 def test_withheld_receipt_is_claimed_with_the_proof_after_the_deadline(rworld: ZkWorld) -> None:
     w, rm = rworld, _rm(rworld)
     node, client = w.honest.account.address, w.client.account.address

@@ -96,34 +96,23 @@ class Receipts(NodeCore):
     def submit_order(self, req: ZkOrderRequest) -> OrderAccepted:
         """Check the order (signature, model, input commitment, deadline, deposit, nonce), record it,
         sign the acceptance, queue the proof. Nothing is signed for an order the node would not be
-        paid for."""
-        rm = self._receipt_market()
-        order = self._order_of(req.order)
-        if order.node.lower() != self.address.lower():
-            raise BadInput(f"order.node: this node is {self.address}, not {order.node}")
-        typed = rm.order_typed(order)
-        try:
-            signer = Account.recover_message(typed.signable(), signature=_unhex(req.client_signature, "sig"))
-        except (ValueError, TypeError) as e:
-            raise BadSignature(f"client_signature: not a signature of the order ({type(e).__name__})") from e
-        if signer.lower() != order.client.lower():
-            raise BadSignature("client_signature: not signed by order.client")
-        if order.model_id not in self.models:
-            raise NotServed(f"this node does not serve model {order.model_id}")
-        self.lineage.require(order.model_id)  # issue #15: TaintedLineage once its data is revoked
-        lm = self.models[order.model_id]
-        zk = lm.require_zk()
-        quote = self._order_price(lm)
-        if order.max_price < quote:
-            raise PriceBelowOffer(
-                f"order.max_price: {order.max_price} is below this node's price for model {order.model_id} "
-                f"({quote}: {self._price_terms(lm)}); sign the order at {quote} or more"
-            )
+        paid for. Timed like a JobMarket job, from this request to the signed delivery
+        (``GET /zk/orders/{hash}`` ``timings``)."""
+        with self.timers.recording(JobTimer()) as timer:
+            return self._accept_order(req, timer)
+
+    def _accept_order(self, req: ZkOrderRequest, timer: JobTimer) -> OrderAccepted:
+        with phase("admission"):
+            rm, order, lm = self._order_checks(req)
         envelope = _unhex(req.encrypted_input, "encrypted_input")
         x = self._decode_input(envelope, lm)
         from veilproof.zk.instances import input_commitment
 
-        if input_commitment(zk.settings, x).to_bytes(32, "big") != order.input_commitment:
+        with phase("commitment"):
+            matches = (
+                input_commitment(lm.require_zk().settings, x).to_bytes(32, "big") == order.input_commitment
+            )
+        if not matches:
             raise BadInput("input does not match order.input_commitment")
         order_hash = rm.order_hash(order).hex()
         from sqlalchemy.exc import IntegrityError as DbIntegrityError
@@ -131,12 +120,14 @@ class Receipts(NodeCore):
         from veilproof.node.pool import QueueFull
 
         with self._order_lock:
-            if self.db.get_order(order_hash) is not None:
-                raise Replay("order already accepted by this node (replay)")
-            mine = self.db.open_orders(order.client)
+            with phase("record"):
+                if self.db.get_order(order_hash) is not None:
+                    raise Replay("order already accepted by this node (replay)")
+                mine = self.db.open_orders(order.client)
             # One chain read for the deposit, withdrawal, nonce and clock; after the open orders are
             # read: a settle landing between the two then only makes the check stricter.
-            state = rm.order_state(order.client, self.address, order.nonce)
+            with phase("chain_reads"):
+                state = rm.order_state(order.client, self.address, order.nonce)
             if order.deadline <= state.now + self.cfg.deadline_margin:
                 raise DeadlinePassed("order.deadline: passed or too close")
             try:
@@ -163,17 +154,52 @@ class Receipts(NodeCore):
                 client_sig=req.client_signature, payload=envelope, state=JobState.ACCEPTED.value,
             )  # fmt: skip
             try:
-                self.db.add_order(row)
+                with phase("record"):
+                    self.db.add_order(row)
             except DbIntegrityError as e:
                 slot.release()
                 raise Replay("order already accepted by this node (replay)") from e
-        acceptance = rm.sign_acceptance(order, self.account)
+        with phase("sign"):
+            acceptance = rm.sign_acceptance(order, self.account)
+        # The order's timer from here on (the worker's phases add to it; the per-model medians /info
+        # shows count it): adopted before the worker can look for it.
+        self.timers.adopt(order_hash, timer, order.model_id)
+        timer.mark("queued")
         self._enqueue_order(order_hash, slot)
         return OrderAccepted(
             order_hash=_hex(bytes.fromhex(order_hash)),
             acceptance_signature=_hex(acceptance),
             state=JobState.ACCEPTED,
         )
+
+    def _order_checks(self, req: ZkOrderRequest) -> tuple[ReceiptMarket, Order, LoadedModel]:
+        """What needs no input and no lock: the order is for this node, signed by its client, for a
+        model served here, at this node's price."""
+        rm = self._receipt_market()
+        order = self._order_of(req.order)
+        if order.node.lower() != self.address.lower():
+            raise BadInput(f"order.node: this node is {self.address}, not {order.node}")
+        typed = rm.order_typed(order)
+        try:
+            signer = Account.recover_message(typed.signable(), signature=_unhex(req.client_signature, "sig"))
+        except (ValueError, TypeError) as e:
+            raise BadSignature(f"client_signature: not a signature of the order ({type(e).__name__})") from e
+        if signer.lower() != order.client.lower():
+            raise BadSignature("client_signature: not signed by order.client")
+        if order.model_id not in self.models:
+            raise NotServed(f"this node does not serve model {order.model_id}")
+        with phase("chain_reads"):
+            self.lineage.require(order.model_id)  # issue #15: TaintedLineage once its data is revoked
+        lm = self.models[order.model_id]
+        lm.require_zk()
+        with phase("chain_reads"):
+            quote = self._order_price(lm)
+        if order.max_price < quote:
+            raise PriceBelowOffer(
+                f"order.max_price: {order.max_price} is below this node's price for model {order.model_id} "
+                f"({quote}: {self._price_terms(lm)}); sign the order at {quote} or more"
+            )
+        return rm, order, lm
 
     def _order_price(self, lm: LoadedModel) -> int:
         """What this node charges for a pay-on-proof job of the model: the same rule as JobMarket's
@@ -202,9 +228,15 @@ class Receipts(NodeCore):
         row = self.db.get_order(order_hash)
         if row is None:
             return
-        with self.timers.recording(JobTimer()):
+        timer = self.timers.get(order_hash)
+        if timer is None:  # resumed after a restart: its admission was before
+            timer = JobTimer()
+            self.timers.adopt(order_hash, timer, row.model_id)
+        with self.timers.recording(timer):
+            timer.since("queued", "queue")
             try:
-                self.db.update_order(order_hash, state=JobState.RUNNING.value)
+                with phase("record"):
+                    self.db.update_order(order_hash, state=JobState.RUNNING.value)
                 rm = self._receipt_market()
                 order = self._order_of(WireOrder.model_validate_json(row.order_json))
                 lm = self.models[row.model_id]
@@ -221,14 +253,17 @@ class Receipts(NodeCore):
                     proof_json=result.proof.to_bytes().decode(),
                     node_signature=_hex(sig),
                 )
-                self.db.update_order(
-                    order_hash, state=JobState.SUBMITTED.value, delivery_json=delivery.model_dump_json()
-                )
+                with phase("record"):
+                    self.db.update_order(
+                        order_hash, state=JobState.SUBMITTED.value, delivery_json=delivery.model_dump_json()
+                    )
             except Exception as e:
                 log.warning("order %s failed: %s", order_hash[:12], type(e).__name__)
                 self.db.update_order(
                     order_hash, state=JobState.FAILED.value, error=f"{type(e).__name__}: {e}"[:500]
                 )
+            finally:
+                timer.finish()
 
     def resume_orders(self) -> None:
         """After a restart: orders accepted but not delivered are proven again (the node owes them)."""
@@ -256,6 +291,7 @@ class Receipts(NodeCore):
             delivery=SignedDelivery.model_validate_json(row.delivery_json) if row.delivery_json else None,
             receipt=row.receipt_sig is not None,
             settled_tx=row.settled_tx,
+            timings=timer.report() if (timer := self.timers.get(row.order_hash)) is not None else None,
         )
 
     def _signed_receipt(self, rm: ReceiptMarket, row: st.OrderRow) -> SignedReceipt:

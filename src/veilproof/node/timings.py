@@ -147,8 +147,10 @@ class TimerBook:
     report is also persisted with the job, see :meth:`veilproof.node.store.NodeStore.save_timings`)."""
 
     def __init__(self, keep: int = 1024) -> None:
-        self._timers: OrderedDict[int, JobTimer] = OrderedDict()
-        self._model: dict[int, int] = {}  # job id -> model id, for the per-model medians /info shows
+        # Keyed by JobMarket job id (int) or pay-on-proof order hash (str, 64 hex): both kinds of ZK job
+        # count in the per-model medians /info shows (a node selling only pay-on-proof has them too).
+        self._timers: OrderedDict[int | str, JobTimer] = OrderedDict()
+        self._model: dict[int | str, int] = {}  # job id / order hash -> model id
         self._keep = keep
         self._lock = threading.Lock()
 
@@ -161,7 +163,7 @@ class TimerBook:
         finally:
             _CURRENT.reset(token)
 
-    def adopt(self, job_id: int, timer: JobTimer, model_id: int | None = None) -> None:
+    def adopt(self, job_id: int | str, timer: JobTimer, model_id: int | None = None) -> None:
         """The job was recorded: its timer is now the job's (replays never get here, so a replayed
         request cannot overwrite the timer of the job it replays)."""
         with self._lock:
@@ -192,7 +194,7 @@ class TimerBook:
         mid = done[n // 2] if n % 2 else (done[n // 2 - 1] + done[n // 2]) / 2
         return round(mid, 6), n
 
-    def get(self, job_id: int) -> JobTimer | None:
+    def get(self, job_id: int | str) -> JobTimer | None:
         with self._lock:
             return self._timers.get(job_id)
 

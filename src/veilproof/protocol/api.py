@@ -323,6 +323,11 @@ class OrderReport(_Body):
     delivery: SignedDelivery | None = None
     receipt: bool = Field(default=False, description="the client's receipt is held by the node")
     settled_tx: str | None = None
+    timings: JobTimings | None = Field(
+        default=None,
+        description="where the order's wall time went inside the node, from the order's arrival to its "
+        "signed delivery (kept in memory for the node's recent jobs, not across restarts)",
+    )
 
 
 class ReceiptPost(_Body):
