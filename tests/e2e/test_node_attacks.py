@@ -220,6 +220,47 @@ def _slow_client(host: str, port: int, kind: str, stop_after: float) -> float | 
         s.close()
 
 
+def test_one_peer_cannot_take_every_connection(zk_world: ZkWorld) -> None:
+    """#14 leftover: the node capped its connections (``max_connections``) but not one peer's share, so
+    one client holding idle connections (or long-polls) took every slot and every other client,
+    validators included, got 503. Now a peer address is capped at ``max_connections_per_peer``: its
+    next connection is refused (JSON 503, code ``busy``, saying why), other addresses are served, and
+    the peer is served again once it lets go. Peers are loopback addresses (127.0.0.0/8)."""
+    w = zk_world
+    node = w.lnet.start_node(
+        "peer-cap",
+        [],
+        stake_veil=100,
+        config={"max_connections": 64, "max_connections_per_peer": 8, "head_timeout_s": 30.0},
+    )
+    host, port = node.endpoint.removeprefix("http://").split(":")
+    health = f"{node.endpoint}/health"
+
+    def get_from(addr: str) -> httpx.Response:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=addr), timeout=5) as c:
+            return c.get(health)
+
+    hog = [
+        socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.2", 0))
+        for _ in range(8)
+    ]
+    try:
+        time.sleep(0.3)
+        r = get_from("127.0.0.2")
+        assert r.status_code == 503 and "from one address" in r.json()["error"], r.text
+        assert r.json()["code"] == "busy"
+        assert get_from("127.0.0.3").status_code == 200
+        assert httpx.get(health, timeout=5).status_code == 200
+    finally:
+        for c in hog:
+            c.close()
+    t_end = time.monotonic() + 5
+    while get_from("127.0.0.2").status_code != 200:
+        assert time.monotonic() < t_end, "the peer was not served again after closing its connections"
+        time.sleep(0.1)
+    node.stop()
+
+
 def test_slow_clients_are_dropped_and_the_node_keeps_answering(zk_world: ZkWorld) -> None:
     """A request that declares a large body and trickles it (or trickles its head) was held open
     forever: 30 such clients are dropped within the node's timeouts, while ``/health`` still answers."""
@@ -252,6 +293,7 @@ def test_slow_clients_are_dropped_and_the_node_keeps_answering(zk_world: ZkWorld
             time.sleep(0.3)
             r = httpx.get(f"{node.endpoint}/health", timeout=5)
             assert r.status_code == 503 and "connections" in r.json()["error"], r.text
+            assert r.json()["code"] == "busy"  # RefusalCode.BUSY: retry later or another node
             t_end = time.monotonic() + 8
             while httpx.get(f"{node.endpoint}/health", timeout=5).status_code != 200:
                 assert time.monotonic() < t_end, "the node did not recover from idle connections"

@@ -21,7 +21,7 @@ from veilproof.client.client import PaidOrder
 from veilproof.client.errors import ProofRejected
 from veilproof.client.node_api import NodeApi
 from veilproof.client.selection import NodeOffer
-from veilproof.protocol.api import OrderReport
+from veilproof.protocol.api import OrderReport, RefusalCode
 
 pytestmark = pytest.mark.slow
 
@@ -406,8 +406,12 @@ def test_a_nodes_offer_prices_its_orders_and_an_order_below_it_is_refused(rworld
         c.suite.token.approve(rm.address, 10 * quote, sender=c.account)
         rm.deposit(node.address, 10 * quote, sender=c.account)  # covered: only the price can refuse it
         dep, node_pending = rm.deposit_of(c.account.address, node.address), rm.pending(node.address)
-        with NodeApi(w.honest.endpoint) as api, pytest.raises(BadRequest, match="below this node's price"):
+        with (
+            NodeApi(w.honest.endpoint) as api,
+            pytest.raises(BadRequest, match="below this node's price") as e,
+        ):
             api.submit_order(_signed_order(w, c.account, c.account.address, 0, w.built.example.x_test[30]))
+        assert e.value.code is RefusalCode.PRICE_BELOW_OFFER
         assert (
             rm.deposit_of(c.account.address, node.address) == dep and rm.pending(node.address) == node_pending
         )
@@ -421,6 +425,56 @@ def test_a_nodes_offer_prices_its_orders_and_an_order_below_it_is_refused(rworld
 
         _until("the batch with both orders at the node's price", settled)
         assert rm.deposit_of(c.account.address, node.address) == dep - 2 * quote
+    finally:
+        w.lnet.suite.nodes.clear_offer(w.model_id, sender=node)
+
+
+def test_a_client_that_read_an_old_price_chooses_again_and_pays_the_new_one(
+    rworld: ZkWorld, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """#14 leftover: a client whose view of a node's offer was stale (the node raised it a moment
+    before; a live view follows registry events within a watch interval) signed below the new price, was
+    refused, and gave the node up as failed. The refusal now says what it is in its code
+    (``price_below_offer``): the client reads the offers again, chooses again at the fresh prices, and
+    pays the new quote; the refused order cost nothing (no nonce spent, nothing settled at the old
+    price). The deposit made at the old price falls short of the new one: the node's
+    ``deposit_too_low`` has the client top up and send the same order again."""
+    w, rm = rworld, _rm(rworld)
+    node = w.honest.account
+    c = _client(w, tmp_path / "client", deposit_jobs=1)
+    stale = c.nodes(w.model_id)  # read before the raise
+    assert [o.price for o in stale if o.address == node.address] == [PRICE]
+    offer = 3 * ONE_VEIL  # the new quote: ROYALTY + offer
+    owner = w.lnet.owner.address
+    pending_before, owner_before = rm.pending(node.address), rm.pending(owner)
+    w.lnet.suite.nodes.set_offer(w.model_id, offer, sender=node)
+    try:
+        # The fault injected: this client's first read of the offers is the stale one.
+        fresh_reads: list[int] = []
+        real = c.nodes
+
+        def stale_first(model_id, model=None):  # type: ignore[no-untyped-def]
+            fresh_reads.append(model_id)
+            return stale if len(fresh_reads) == 1 else real(model_id, model)
+
+        monkeypatch.setattr(c, "nodes", stale_first)
+        said: list[str] = []
+        r1 = c.infer(
+            w.model_id, w.built.example.x_test[33], node=node.address, eager=False, progress=said.append
+        )
+        assert r1.status == "receipted" and r1.attempts == [], r1.attempts
+        assert len(fresh_reads) == 2 and any("choosing again" in m for m in said), said
+        # the refused order (nonce 0) is not spent; the one signed at the new price is the next nonce
+        assert r1.job_id == 1 and not rm.nonce_used(c.account.address, node.address, 0)
+        r2 = c.infer(w.model_id, w.built.example.x_test[34], node=node.address, eager=False)
+
+        def settled() -> bool:
+            return all(_report(w, w.honest.endpoint, r.tx_hashes["order"]).settled_tx for r in (r1, r2))
+
+        _until("the batch with both orders at the new price", settled)
+        # the node was paid its new offer twice (fee 0; the owner got the royalty): nothing at the old price
+        assert rm.pending(node.address) - pending_before == 2 * offer
+        assert rm.pending(owner) - owner_before == 2 * ROYALTY
     finally:
         w.lnet.suite.nodes.clear_offer(w.model_id, sender=node)
 

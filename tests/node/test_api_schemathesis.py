@@ -235,5 +235,6 @@ def test_a_wrong_method_is_405_naming_the_methods_the_route_has(live_node: LiveN
     http = TestClient(create_app(live_node.svc))
     r = http.request("TRACE", api.HEALTH)
     assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert api.ErrorBody.model_validate(r.json()).code is api.RefusalCode.METHOD_NOT_ALLOWED
     assert api.ErrorBody.model_validate(r.json()).error
     assert http.delete(api.JOB.format(job_id=1)).headers["allow"] == "GET"

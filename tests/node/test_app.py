@@ -134,6 +134,45 @@ def test_each_refusal_reaches_the_client_as_its_typed_error(
     assert raw.status_code == status and api.ErrorBody.model_validate(raw.json()).error
 
 
+ALL_REFUSALS = sorted(
+    (c for _, c in inspect.getmembers(ne, inspect.isclass) if issubclass(c, ne.NodeRefusal) and c is not ne.NodeRefusal),
+    key=lambda k: k.__name__,
+)  # fmt: skip
+
+
+def test_each_refusal_has_its_own_code_and_every_code_is_answered() -> None:
+    """A client acts on ``ErrorBody.code`` (top up, sign again at the node's price, retry later): two
+    refusals sharing a status must still differ there (409: a deposit too low, a job no longer open)."""
+    codes = [k.code for k in ALL_REFUSALS]
+    assert len(set(codes)) == len(codes), codes
+    # and no code is promised in the spec that no answer can carry
+    from_the_framework = {api.RefusalCode.NO_ROUTE, api.RefusalCode.METHOD_NOT_ALLOWED}
+    assert set(codes) | from_the_framework == set(api.RefusalCode)
+
+
+@pytest.mark.parametrize("kind", ALL_REFUSALS, ids=lambda k: k.__name__)
+def test_each_refusal_reaches_the_client_with_its_code(
+    node: tuple[FakeService, NodeApi], kind: type[ne.NodeRefusal]
+) -> None:
+    svc, nodeapi = node
+    svc.fail = kind(f"because {kind.__name__}")
+    with pytest.raises(ce.NodeRefused) as e:
+        nodeapi.submit_zk(7, api.ZkJobRequest(encrypted_input="0xabcd"), "0xsig")
+    assert e.value.code is kind.code
+    assert isinstance(e.value, ce.REFUSALS[e.value.status])
+    raw = nodeapi.http.get(nodeapi.url(api.JOB, job_id=1))
+    assert api.ErrorBody.model_validate(raw.json()).code is kind.code
+
+
+def test_a_code_the_client_does_not_know_is_none_and_the_status_still_types_it() -> None:
+    """A newer node may send a code this client has never heard of: the refusal is still typed by its
+    status and keeps its reason; ``code`` is None rather than a string nobody checks for."""
+    e = ce.refusal(409, "order refused: something new", "POST /zk/orders", "something_new")
+    assert isinstance(e, ce.Conflict) and e.code is None and e.reason == "order refused: something new"
+    assert ce.refusal(409, "x", code="deposit_too_low").code is api.RefusalCode.DEPOSIT_TOO_LOW
+    assert ce.refusal(503, "x").code is None  # a proxy's answer: no body code
+
+
 def test_requests_carry_the_protocol_headers_and_bodies(node: tuple[FakeService, NodeApi]) -> None:
     svc, nodeapi = node
     req = api.ZkJobRequest(encrypted_input="0xabcd")
@@ -190,8 +229,12 @@ def test_malformed_requests_get_error_bodies(
     _, nodeapi = node
     r = nodeapi.http.request(method, nodeapi.endpoint + path, **kw)
     assert r.status_code == status, r.text
-    assert api.ErrorBody.model_validate(r.json()).error
-    assert isinstance(ce.refusal(r.status_code, r.json()["error"]), error)
+    body = api.ErrorBody.model_validate(r.json())
+    assert body.error
+    refused = ce.refusal(r.status_code, body.error, code=r.json()["code"])
+    assert isinstance(refused, error) and refused.code is body.code
+    if path == "/no/such/route":
+        assert body.code is api.RefusalCode.NO_ROUTE
 
 
 def test_a_malformed_digest_from_the_store_is_a_400(node: tuple[FakeService, NodeApi]) -> None:

@@ -42,6 +42,7 @@ from veilproof.client.errors import (
     Conflict,
     InferenceFailed,
     NodeMisbehaved,
+    NodeRefused,
     NodeUnavailable,
     NoNodeAvailable,
     NoResult,
@@ -60,6 +61,7 @@ from veilproof.protocol.api import (
     JobReport,
     JobState,
     ReceiptPost,
+    RefusalCode,
     SignedDelivery,
     WireOrder,
     ZkClaim,
@@ -282,21 +284,46 @@ class Client:
             raise InputError("model_id", "a model with an FHE commitment for private=True", model_id)
         if not private and not m.has_zk:
             raise InputError("model_id", "a model with a ZK commitment for verified inference", model_id)
-        offers = self._offers(model_id, m, node)
+        to_try = self._offers(model_id, m, node)[:max_attempts]
         attempts: list[dict[str, Any]] = []
         causes: list[NodeMisbehaved] = []
-        for offer in offers[:max_attempts]:
+        chosen_again = False
+        while to_try:
+            offer = to_try.pop(0)
             try:
                 run = self._infer_fhe if private else (self._infer_zk if eager else self._infer_zk_on_proof)
                 res = run(m, offer, arr, say)
                 res.attempts = attempts
                 return res
+            except NodeRefused as e:
+                if e.code != RefusalCode.PRICE_BELOW_OFFER or chosen_again:
+                    self._failed(offer, e, attempts, causes, say)
+                    continue
+                # The node raised its price after this client read it (a pay-on-proof order names its
+                # price; JobMarket's open_job reads it on chain): read every offer again and choose
+                # again at the fresh prices, once. Nothing was signed for the refused order's price.
+                chosen_again = True
+                say(f"node {offer.address[:10]}… asks more than its offer read a moment ago; choosing again")
+                self.suite.terms_view.forget()
+                tried = {a["node"].lower() for a in attempts}
+                left = max_attempts - len(attempts)
+                to_try = [o for o in self._offers(model_id, m, node) if o.address.lower() not in tried][:left]
             except NodeMisbehaved as e:
-                log.info("node %s failed: %s", offer.address, e)
-                attempts.append({"node": offer.address, "error": str(e), **e.details})
-                causes.append(e)
-                say(f"node {offer.address[:10]}… failed ({e}); trying another")
+                self._failed(offer, e, attempts, causes, say)
         raise InferenceFailed(f"all {len(attempts)} node(s) failed for model {model_id}", attempts, causes)
+
+    @staticmethod
+    def _failed(
+        offer: NodeOffer,
+        e: NodeMisbehaved,
+        attempts: list[dict[str, Any]],
+        causes: list[NodeMisbehaved],
+        say: Progress,
+    ) -> None:
+        log.info("node %s failed: %s", offer.address, e)
+        attempts.append({"node": offer.address, "error": str(e), **e.details})
+        causes.append(e)
+        say(f"node {offer.address[:10]}… failed ({e}); trying another")
 
     def _open_job(
         self,
@@ -580,7 +607,9 @@ class Client:
         try:
             accepted = api.submit_order(req)
         except Conflict as e:
-            if "deposit" not in e.reason:
+            # a node that sends no code (older than the code) said "deposit" in its reason
+            short = e.code == RefusalCode.DEPOSIT_TOO_LOW or (e.code is None and "deposit" in e.reason)
+            if not short:
                 raise
             # The node counts every order it has not settled yet (it settles in batches), each at max
             # price + claim surcharge: top up once and send the same signed order again.

@@ -6,6 +6,9 @@ difference and must not parse messages to learn it (a message can be reworded; a
 * :class:`NodeUnavailable` — the node did not deliver: unreachable, refused the request (one class per
   HTTP status, :data:`REFUSALS`), failed or gave up the job, timed out, or answered off-protocol.
   A validator counts it against the node's *availability*; the client simply tries another node.
+  A refusal also carries the node's ``code`` (:class:`~veilproof.protocol.api.RefusalCode`), finer than
+  the status: a deposit too low and a job no longer open are both 409, and only the first is mended
+  by depositing.
 * :class:`WrongResult` — the node delivered a result that failed verification: its proof was rejected
   on chain (it is slashed), or what it handed over differs from what it posted on chain. A validator
   counts it against the node's *correctness* (a wrong answer zeroes its weight).
@@ -18,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from veilproof.errors import VeilproofError
+from veilproof.protocol.api import RefusalCode
 
 
 class ClientError(VeilproofError):
@@ -57,12 +61,15 @@ class NoResult(NodeUnavailable):
 
 
 class NodeRefused(NodeUnavailable):
-    """The node answered a request with an error status; ``reason`` is its ``{"error": ...}``."""
+    """The node answered a request with an error status; ``reason`` is its ``{"error": ...}``, ``code``
+    its ``"code"`` (:class:`veilproof.protocol.api.RefusalCode`; None from a node that sent none, or
+    one this client does not know)."""
 
-    def __init__(self, status: int, reason: str, request: str = "") -> None:
+    def __init__(self, status: int, reason: str, request: str = "", code: RefusalCode | None = None) -> None:
         self.status = status
         self.reason = reason
         self.request = request
+        self.code = code
         where = f"{request}: " if request else ""
         super().__init__(f"{where}HTTP {status}: {reason}")
 
@@ -136,10 +143,15 @@ REFUSALS: dict[int, type[NodeRefused]] = {
 }
 
 
-def refusal(status: int, reason: str, request: str = "") -> NodeRefused:
-    """The typed error for an HTTP error status (other 5xx → :class:`NodeServerError`)."""
+def refusal(status: int, reason: str, request: str = "", code: object = None) -> NodeRefused:
+    """The typed error for an HTTP error status (other 5xx → :class:`NodeServerError`), with the
+    body's refusal code when it is one this client knows."""
     cls = REFUSALS.get(status) or (NodeServerError if status >= 500 else NodeRefused)
-    return cls(status, reason, request)
+    try:
+        known = RefusalCode(code) if isinstance(code, str) else None
+    except ValueError:  # a newer node's code: the status and reason still say what happened
+        known = None
+    return cls(status, reason, request, known)
 
 
 # --- the node delivered a wrong result -----------------------------------------------------------

@@ -92,7 +92,8 @@ class NodeApi:
         except httpx.HTTPError as e:
             raise NodeUnreachable(f"{method} {url}: {type(e).__name__}: {e}") from e
         if r.status_code >= 400 and r.status_code not in ok:
-            raise refusal(r.status_code, _error_text(r), f"{method} {url}")
+            reason, code = _error_of(r)
+            raise refusal(r.status_code, reason, f"{method} {url}", code)
         return r
 
     @staticmethod
@@ -283,9 +284,11 @@ def _wait(wait: float) -> dict[str, str] | None:
     return {"wait": f"{wait:.3f}"} if wait > 0 else None
 
 
-def _error_text(r: httpx.Response) -> str:
+def _error_of(r: httpx.Response) -> tuple[str, object]:
+    """(reason, code) of an error answer: ``ErrorBody``'s ``error`` and ``code``, or what a non-node
+    server in between (a proxy) sent instead."""
     try:
         body = r.json()
-        return str(body.get("error") or body.get("detail"))
+        return str(body.get("error") or body.get("detail")), body.get("code")
     except (ValueError, AttributeError):
-        return r.text[:200]
+        return r.text[:200], None

@@ -30,6 +30,7 @@ from veilproof.node.errors import (
     Busy,
     ChainUnavailable,
     DeadlinePassed,
+    DepositTooLow,
     InternalError,
     JobNotOpen,
     KeysMissing,
@@ -37,6 +38,7 @@ from veilproof.node.errors import (
     NodeRefusal,
     NotAssigned,
     NotServed,
+    PriceBelowOffer,
     Replay,
     RequestTimeout,
     TooLarge,
@@ -91,7 +93,8 @@ def refusals(*kinds: type[Exception]) -> dict[int | str, dict[str, Any]]:
     by_status: dict[int, list[str]] = {}
     for k in (*kinds, InternalError, ChainUnavailable):
         doc = (k.__doc__ or k.__name__).strip().splitlines()[0]
-        by_status.setdefault(ERROR_STATUS[k], []).append(f"{k.__name__}: {doc}")
+        status = next(ERROR_STATUS[c] for c in k.__mro__ if c in ERROR_STATUS)  # its own, or its base's
+        by_status.setdefault(status, []).append(f"{k.__name__}: {doc}")
     return {
         status: {"model": api.ErrorBody, "description": " ".join(docs)}
         for status, docs in sorted(by_status.items())
@@ -136,12 +139,19 @@ def _require_type(request: Request, expected: str) -> None:
         raise UnsupportedMediaType(f"content-type: expected {expected}, got {got or 'none'}")
 
 
-def _error(status: int, reason: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(api.ErrorBody(error=reason).model_dump(), status_code=status, headers=headers)
+def _error(
+    status: int, reason: str, code: api.RefusalCode, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = api.ErrorBody(error=reason, code=code).model_dump(mode="json")
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+#: Starlette's own refusals (no route, wrong method); any other it raises is the request's fault.
+_HTTP_CODES = {404: api.RefusalCode.NO_ROUTE, 405: api.RefusalCode.METHOD_NOT_ALLOWED}
 
 
 def _refused_response(e: NodeRefusal) -> JSONResponse:
-    r = _error(status_of(e), e.reason)
+    r = _error(status_of(e), e.reason, e.code)
     if isinstance(e, RequestTimeout):
         r.headers["Connection"] = "close"  # the rest of a trickled body is not waited for
     return r
@@ -173,8 +183,8 @@ OrderHash = Annotated[
 
 # Submitting a pay-on-proof order: every check of NodeService.submit_order.
 _ORDER_ADMISSION = (
-    UnsupportedMediaType, TooLarge, MalformedBody, BadInput, BadSignature, NotServed, JobNotOpen, Replay,
-    DeadlinePassed, Busy, RequestTimeout,
+    UnsupportedMediaType, TooLarge, MalformedBody, BadInput, PriceBelowOffer, BadSignature, NotServed,
+    JobNotOpen, DepositTooLow, Replay, DeadlinePassed, Busy, RequestTimeout,
 )  # fmt: skip
 
 # Submitting a job: every check of NodeService._admit, before any work.
@@ -210,13 +220,16 @@ def create_app(svc: NodeService) -> FastAPI:
 
     @app.exception_handler(InputError)
     async def _bad_value(_: Request, e: InputError) -> JSONResponse:
-        return _error(status_of(e), str(e))
+        return _error(status_of(e), str(e), api.RefusalCode.BAD_INPUT)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
         # Unknown route (404), wrong method (405). Keep Starlette's headers: a 405 must say which
         # methods the route has (``Allow``, RFC 9110 §15.5.6).
-        return _error(e.status_code, str(e.detail), e.headers)
+        code = _HTTP_CODES.get(e.status_code) or (
+            api.RefusalCode.INTERNAL_ERROR if e.status_code >= 500 else api.RefusalCode.BAD_INPUT
+        )
+        return _error(e.status_code, str(e.detail), code, e.headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:

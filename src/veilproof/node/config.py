@@ -63,6 +63,10 @@ class NodeConfig:
     head_timeout_s: float = 10.0
     keep_alive_s: float = 5.0
     max_connections: int = 256
+    # At most this many of them from one peer address (0: no per-peer cap, e.g. behind a reverse proxy,
+    # where every client has the proxy's address): one client holding idle or long-polled connections
+    # cannot take the whole node's ``max_connections`` from the others.
+    max_connections_per_peer: int = 64
     # Data-lineage policy (issue #15, node/data_policy.py): refuse a model trained on a data version
     # that holds a revoked record (at start, and per job with the reading cached this many seconds).
     refuse_tainted_data: bool = True

@@ -37,6 +37,7 @@ from veilproof.node.errors import (
     BadSignature,
     Busy,
     DeadlinePassed,
+    DepositTooLow,
     JobNotOpen,
     NotServed,
     PriceBelowOffer,
@@ -142,6 +143,8 @@ class Receipts(NodeCore):
                     state=state,
                 )
             except OrderRefused as e:
+                if e.field == "deposit":
+                    raise DepositTooLow(f"order refused: {e}") from e
                 raise JobNotOpen(f"order refused: {e}") from e
             try:
                 slot = self.pool.reserve()

@@ -23,7 +23,7 @@ from veilproof.errors import ConfigError
 from veilproof.node.app import create_app
 from veilproof.node.config import NodeConfig, ServedModel, announced_endpoint
 from veilproof.node.service import NodeService
-from veilproof.protocol.api import ErrorBody
+from veilproof.protocol.api import ErrorBody, RefusalCode
 
 log = logging.getLogger("veilproof.node")
 
@@ -40,16 +40,19 @@ class _GuardedH11(H11Protocol):
       its connection forever. Each connection must complete a request head within ``head_timeout_s``
       of connecting or of the previous response; bodies have their own deadline (``node/app.py``).
     * A cap on open connections, answered with a JSON ``ErrorBody`` 503 (uvicorn's own
-      ``limit_concurrency`` answers in plain text; it stays as a backstop on in-flight requests)."""
+      ``limit_concurrency`` answers in plain text; it stays as a backstop on in-flight requests), and
+      a cap per peer address below it: without it one client opening connections (or holding
+      long-polls on many) took every slot, and every other client, validators included, got 503."""
 
     head_timeout_s: float = 10.0
     max_connections: int = 256
+    max_connections_per_peer: int = 64
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            body = ErrorBody(error=f"node at its limit of {self.max_connections} connections; retry later")
-            data = body.model_dump_json().encode()
+        refusal = self._over_limit()
+        if refusal is not None:
+            data = ErrorBody(error=refusal, code=RefusalCode.BUSY).model_dump_json().encode()
             transport.write(
                 b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
                 b"content-length: " + str(len(data)).encode() + b"\r\nconnection: close\r\n\r\n" + data
@@ -57,6 +60,20 @@ class _GuardedH11(H11Protocol):
             transport.close()
             return
         self._arm_head_deadline()
+
+    def _over_limit(self) -> str | None:
+        """Why this new connection is refused (this one counted), or None."""
+        if len(self.connections) > self.max_connections:
+            return f"node at its limit of {self.max_connections} connections; retry later"
+        peer = self.client[0] if self.client else None
+        if self.max_connections_per_peer > 0 and peer is not None:
+            mine = sum(1 for c in self.connections if c.client and c.client[0] == peer)
+            if mine > self.max_connections_per_peer:
+                return (
+                    f"node at its limit of {self.max_connections_per_peer} connections from one address; "
+                    "close idle connections or retry later"
+                )
+        return None
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -76,7 +93,11 @@ def server_config(app: object, cfg: NodeConfig) -> uvicorn.Config:
     protocol = type(
         "NodeH11Protocol",
         (_GuardedH11,),
-        {"head_timeout_s": cfg.head_timeout_s, "max_connections": cfg.max_connections},
+        {
+            "head_timeout_s": cfg.head_timeout_s,
+            "max_connections": cfg.max_connections,
+            "max_connections_per_peer": cfg.max_connections_per_peer,
+        },
     )
     return uvicorn.Config(
         app,  # type: ignore[arg-type]  # an ASGI app

@@ -76,10 +76,42 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class RefusalCode(StrEnum):
+    """What a refusal is, for a program; ``ErrorBody.error`` says it for a person. Stable on the wire:
+    a client acts on the code (top up its deposit, sign again at the node's price, retry later, try
+    another node) instead of matching words in a sentence that may be reworded."""
+
+    BAD_INPUT = "bad_input"  # the request's content is wrong (input, ciphertext, keys, digest, mode)
+    MALFORMED_BODY = "malformed_body"  # the body, a path parameter or a header cannot be parsed
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_LARGE = "too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"  # the client's evaluation-key bytes on this node
+    BAD_SIGNATURE = "bad_signature"
+    PRICE_BELOW_OFFER = "price_below_offer"  # sign the order again at the node's price (NodeRegistry)
+    DEPOSIT_TOO_LOW = "deposit_too_low"  # deposit more with this node, then send the same order again
+    NOT_ASSIGNED = "not_assigned"
+    UNKNOWN_JOB = "unknown_job"
+    NOT_SERVED = "not_served"
+    TAINTED_LINEAGE = "tainted_lineage"
+    UNKNOWN_ARTIFACT = "unknown_artifact"
+    JOB_NOT_OPEN = "job_not_open"
+    REPLAY = "replay"
+    DEADLINE_PASSED = "deadline_passed"
+    KEYS_MISSING = "keys_missing"  # upload the evaluation keys first
+    BUSY = "busy"  # retry later or try another node
+    CHAIN_UNAVAILABLE = "chain_unavailable"  # retry later: nothing was taken on chain
+    REQUEST_TIMEOUT = "request_timeout"
+    INTERNAL_ERROR = "internal_error"
+    NO_ROUTE = "no_route"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+
+
 class ErrorBody(_Body):
-    """Every refusal (4xx/5xx) has this body; ``error`` says what was wrong and what was expected."""
+    """Every refusal (4xx/5xx) has this body; ``error`` says what was wrong and what was expected,
+    ``code`` what kind of refusal it is (:class:`RefusalCode`)."""
 
     error: str
+    code: RefusalCode = Field(description="what kind of refusal, for a program to act on")
 
 
 class Health(_Body):
