@@ -301,7 +301,8 @@ class Client:
                     continue
                 # The node raised its price after this client read it (a pay-on-proof order names its
                 # price; JobMarket's open_job reads it on chain): read every offer again and choose
-                # again at the fresh prices, once. Nothing was signed for the refused order's price.
+                # again at the fresh prices, once. The refused order spent nothing (a node that proved it
+                # anyway could claim it only at the old, lower price, its outputs then on chain).
                 chosen_again = True
                 say(f"node {offer.address[:10]}… asks more than its offer read a moment ago; choosing again")
                 self.suite.terms_view.forget()
