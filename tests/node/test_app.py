@@ -102,11 +102,14 @@ def node(tmp_path: Path) -> tuple[FakeService, NodeApi]:
     return svc, NodeApi(str(http.base_url), http=http)
 
 
+ALL_REFUSALS = sorted(
+    (c for _, c in inspect.getmembers(ne, inspect.isclass) if issubclass(c, ne.NodeRefusal) and c is not ne.NodeRefusal),
+    key=lambda k: k.__name__,
+)  # fmt: skip
+
+
 def test_every_refusal_has_a_status_in_the_one_table() -> None:
-    kinds = [
-        c for _, c in inspect.getmembers(ne, inspect.isclass)
-        if issubclass(c, ne.NodeRefusal) and c is not ne.NodeRefusal
-    ]  # fmt: skip
+    kinds = ALL_REFUSALS
     # each refusal has its own row, or inherits its base's (QuotaExceeded is a TooLarge: 413)
     assert kinds and all(any(k in ERROR_STATUS for k in c.__mro__) for c in kinds)
     assert {k for k in ERROR_STATUS if issubclass(k, ne.NodeRefusal)} <= set(kinds)
@@ -132,12 +135,6 @@ def test_each_refusal_reaches_the_client_as_its_typed_error(
     assert isinstance(e.value, ce.NodeUnavailable) and not isinstance(e.value, ce.WrongResult)
     raw = nodeapi.http.get(nodeapi.url(api.JOB, job_id=1))
     assert raw.status_code == status and api.ErrorBody.model_validate(raw.json()).error
-
-
-ALL_REFUSALS = sorted(
-    (c for _, c in inspect.getmembers(ne, inspect.isclass) if issubclass(c, ne.NodeRefusal) and c is not ne.NodeRefusal),
-    key=lambda k: k.__name__,
-)  # fmt: skip
 
 
 def test_each_refusal_has_its_own_code_and_every_code_is_answered() -> None:

@@ -79,8 +79,10 @@ ERROR_STATUS: dict[type[Exception], int] = {
 }
 
 
-def status_of(e: Exception) -> int:
-    for cls in type(e).__mro__:
+def status_of(e: Exception | type[Exception]) -> int:
+    """The status of a refusal (or of a kind of refusal): its own row, or its nearest base's; 500 if none."""
+    kind = e if isinstance(e, type) else type(e)
+    for cls in kind.__mro__:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 500
@@ -93,8 +95,7 @@ def refusals(*kinds: type[Exception]) -> dict[int | str, dict[str, Any]]:
     by_status: dict[int, list[str]] = {}
     for k in (*kinds, InternalError, ChainUnavailable):
         doc = (k.__doc__ or k.__name__).strip().splitlines()[0]
-        status = next(ERROR_STATUS[c] for c in k.__mro__ if c in ERROR_STATUS)  # its own, or its base's
-        by_status.setdefault(status, []).append(f"{k.__name__}: {doc}")
+        by_status.setdefault(status_of(k), []).append(f"{k.__name__}: {doc}")
     return {
         status: {"model": api.ErrorBody, "description": " ".join(docs)}
         for status, docs in sorted(by_status.items())

@@ -231,10 +231,9 @@ class Receipts(NodeCore):
         row = self.db.get_order(order_hash)
         if row is None:
             return
-        timer = self.timers.get(order_hash)
-        if timer is None:  # resumed after a restart: its admission was before
-            timer = JobTimer()
-            self.timers.adopt(order_hash, timer, row.model_id)
+        timer = self.timers.for_job(
+            order_hash, row.model_id
+        )  # a new one for an order resumed after a restart
         with self.timers.recording(timer):
             timer.since("queued", "queue")
             try:

@@ -198,11 +198,12 @@ class TimerBook:
         with self._lock:
             return self._timers.get(job_id)
 
-    def for_job(self, job_id: int) -> JobTimer:
-        """The job's timer; a new one for a job recovered after a restart (its admission was before)."""
+    def for_job(self, job_id: int | str, model_id: int | None = None) -> JobTimer:
+        """The job's (or order's) timer; a new one for a job recovered after a restart (its admission
+        was before)."""
         with self._lock:
             t = self._timers.get(job_id)
         if t is None:
             t = JobTimer()
-            self.adopt(job_id, t)
+            self.adopt(job_id, t, model_id)
         return t
